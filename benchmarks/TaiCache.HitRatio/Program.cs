@@ -1,0 +1,1 @@
+Console.WriteLine("usage: TaiCache.HitRatio <trace> <size> [size...]");

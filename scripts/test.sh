@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every TaiCache test against real servers on loopback.
+# Installs redis-server and memcached from apt where they are missing (the fixtures start them on free ports).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v memcached >/dev/null 2>&1 || [ -x /usr/bin/memcached ] || missing+=(memcached)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing ${missing[*]} ..."
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# A system redis/memcached service is not needed: the test fixtures start their own on free ports.
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log=$(mktemp)
+status=0
+dotnet test TaiCache.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
+
+# One plain closing line for whoever reads the log.
+sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }
+passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)
+rm -f "$log"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+exit $status

@@ -1,0 +1,144 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace TaiCache;
+
+/// <summary>
+/// The one place keys are checked. Every backend calls it before anything reaches a server, so a bad key fails the
+/// same way everywhere: <see cref="ArgumentNullException"/> for <see langword="null"/>, <see cref="InvalidCacheKeyException"/>
+/// for the rest.
+/// </summary>
+internal static class CacheKeyRules
+{
+    /// <summary>The default longest key, in UTF-8 bytes, for backends without a tighter limit.</summary>
+    public const int DefaultMaxKeyBytes = 1024;
+
+    /// <summary>Checks a key; throws when it breaks a rule.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="maxBytes">The longest key allowed, in UTF-8 bytes.</param>
+    /// <param name="allowSpaces">Whether spaces are allowed (memcached's text protocol forbids them).</param>
+    /// <param name="paramName">The caller's parameter name.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Validate(string key, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true, [CallerArgumentExpression(nameof(key))] string? paramName = null)
+    {
+        if (key is null)
+        {
+            ThrowNull(paramName);
+        }
+
+        // Fast path: short printable ASCII keys are by far the most common, and are valid when non-blank.
+        if (key.Length != 0 && key.Length <= maxBytes)
+        {
+            var ok = false;
+            foreach (var c in key)
+            {
+                if (c <= ' ' || c >= 0x7F)
+                {
+                    ok = false;
+                    break;
+                }
+
+                ok = true;
+            }
+
+            if (ok)
+            {
+                return;
+            }
+        }
+
+        ValidateSlow(key, maxBytes, allowSpaces);
+    }
+
+    /// <summary>Checks every key of a batch before anything is sent.</summary>
+    /// <param name="keys">The keys.</param>
+    /// <param name="maxBytes">The longest key allowed, in UTF-8 bytes.</param>
+    /// <param name="allowSpaces">Whether spaces are allowed.</param>
+    /// <returns>The keys, materialized and de-duplicated in their first order.</returns>
+    public static List<string> ValidateAll(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var list = new List<string>();
+        foreach (var key in keys)
+        {
+            Validate(key, maxBytes, allowSpaces, nameof(keys));
+            if (seen.Add(key))
+            {
+                list.Add(key);
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>Checks a time to live: <see langword="null"/> passes, zero, negative and infinite do not.</summary>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="paramName">The caller's parameter name.</param>
+    public static void ValidateTtl(TimeSpan? ttl, [CallerArgumentExpression(nameof(ttl))] string? paramName = null)
+    {
+        if (ttl is { } t && (t <= TimeSpan.Zero || t == Timeout.InfiniteTimeSpan))
+        {
+            throw new ArgumentOutOfRangeException(paramName, t, "A time to live must be positive; pass null for the cache's default expiry.");
+        }
+    }
+
+    private static void ValidateSlow(string key, int maxBytes, bool allowSpaces)
+    {
+        if (key.Length == 0)
+        {
+            throw new InvalidCacheKeyException("A cache key must not be empty.", key);
+        }
+
+        var allWhite = true;
+        for (var i = 0; i < key.Length; i++)
+        {
+            var c = key[i];
+            if (char.IsHighSurrogate(c))
+            {
+                if (i + 1 >= key.Length || !char.IsLowSurrogate(key[i + 1]))
+                {
+                    throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds an unpaired UTF-16 surrogate at index {i}; keys must be valid Unicode.", key);
+                }
+
+                i++;
+                allWhite = false;
+                continue;
+            }
+
+            if (char.IsLowSurrogate(c))
+            {
+                throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds an unpaired UTF-16 surrogate at index {i}; keys must be valid Unicode.", key);
+            }
+
+            if (char.IsControl(c))
+            {
+                throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds a control character (U+{(int)c:X4}) at index {i}; keys must not contain control characters such as CR or LF.", key);
+            }
+
+            if (c == ' ' && !allowSpaces)
+            {
+                throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds a space at index {i}; this backend does not allow spaces in keys.", key);
+            }
+
+            if (!char.IsWhiteSpace(c))
+            {
+                allWhite = false;
+            }
+        }
+
+        if (allWhite)
+        {
+            throw new InvalidCacheKeyException("A cache key must not be whitespace only.", key);
+        }
+
+        var bytes = Encoding.UTF8.GetByteCount(key);
+        if (bytes > maxBytes)
+        {
+            throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} is {bytes} UTF-8 bytes long; the limit is {maxBytes}.", key);
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowNull(string? paramName) => throw new ArgumentNullException(paramName, "A cache key must not be null.");
+}

@@ -1,0 +1,219 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using K4os.Compression.LZ4;
+
+namespace TaiCache.Serialization;
+
+/// <summary>
+/// Wraps serialized values in TaiCache's stored-bytes envelope, the one format every backend writes (see
+/// <c>docs/format.md</c>):
+/// <code>
+/// offset 0  'T' 'C'        magic
+/// offset 2  version        format version, 1
+/// offset 3  serializer id  1 MessagePack, 2 System.Text.Json, 128-255 user serializers
+/// offset 4  flags          bit 0: payload is LZ4 block-compressed; other bits reserved (must be 0)
+/// [offset 5 int32 LE       uncompressed length, only when bit 0 is set]
+/// payload
+/// </code>
+/// A reader refuses bytes without the magic, from a newer format, from an unknown serializer or with reserved flags,
+/// with a <see cref="CacheSerializationException"/> that names the key.
+/// </summary>
+internal sealed class CacheValueCodec
+{
+    /// <summary>The current envelope version.</summary>
+    public const byte FormatVersion = 1;
+
+    /// <summary>The envelope's first byte.</summary>
+    public const byte Magic0 = (byte)'T';
+
+    /// <summary>The envelope's second byte.</summary>
+    public const byte Magic1 = (byte)'C';
+
+    /// <summary>The flag bit for an LZ4-compressed payload.</summary>
+    public const byte FlagLz4 = 1;
+
+    private const int HeaderSize = 5;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    private readonly ICacheSerializer _writer;
+    private readonly ICacheSerializer?[] _readers = new ICacheSerializer?[256];
+    private readonly int _compressionThreshold;
+    private readonly int _maxValueBytes;
+
+    public CacheValueCodec(CacheSerializationOptions? options = null)
+    {
+        options ??= new CacheSerializationOptions();
+        options.Validate();
+        _writer = options.Serializer;
+        _compressionThreshold = options.CompressionThresholdBytes ?? int.MaxValue;
+        _maxValueBytes = options.MaxValueBytes;
+        _readers[MessagePackCacheSerializer.SerializerId] = MessagePackCacheSerializer.Default;
+        _readers[SystemTextJsonCacheSerializer.SerializerId] = SystemTextJsonCacheSerializer.Default;
+        foreach (var reader in options.AdditionalReaders)
+        {
+            _readers[reader.Id] = reader;
+        }
+
+        _readers[_writer.Id] = _writer;
+    }
+
+    /// <summary>Gets a codec with the default options.</summary>
+    public static CacheValueCodec Default { get; } = new();
+
+    /// <summary>Gets the serializer new values are written with.</summary>
+    public ICacheSerializer Serializer => _writer;
+
+    /// <summary>Serializes a value into a new array holding the envelope.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key, for the error message.</param>
+    /// <param name="value">The value.</param>
+    /// <returns>The stored bytes.</returns>
+    /// <exception cref="CacheSerializationException">The serializer cannot handle the value.</exception>
+    public byte[] Encode<T>(string key, T value)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(256);
+        buffer.ResetWrittenCount();
+        try
+        {
+            _writer.Serialize(buffer, value);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new CacheSerializationException($"The value for {TaiCacheDiagnostics.DescribeKey(key)} (type {typeof(T).Name}) could not be serialized by {_writer.GetType().Name}: {ex.Message}", key, ex);
+        }
+
+        var payload = buffer.WrittenSpan;
+        try
+        {
+            if (payload.Length >= _compressionThreshold)
+            {
+                var compressed = TryCompress(payload);
+                if (compressed is not null)
+                {
+                    return compressed;
+                }
+            }
+
+            var result = new byte[HeaderSize + payload.Length];
+            WriteHeader(result, 0);
+            payload.CopyTo(result.AsSpan(HeaderSize));
+            return result;
+        }
+        finally
+        {
+            if (buffer.Capacity > 1024 * 1024)
+            {
+                t_buffer = null; // do not keep a huge buffer alive per thread
+            }
+        }
+    }
+
+    /// <summary>Reads a value from stored bytes.</summary>
+    /// <typeparam name="T">The type to read.</typeparam>
+    /// <param name="key">The key, for the error message.</param>
+    /// <param name="data">The stored bytes, envelope included.</param>
+    /// <returns>The value.</returns>
+    /// <exception cref="CacheSerializationException">The bytes are not a TaiCache value of a readable format, or not a <typeparamref name="T"/>.</exception>
+    public T Decode<T>(string key, ReadOnlyMemory<byte> data)
+    {
+        var span = data.Span;
+        if (span.Length < HeaderSize || span[0] != Magic0 || span[1] != Magic1)
+        {
+            throw Fail(key, "the stored bytes do not start with TaiCache's header (another client wrote them, or they are corrupt)");
+        }
+
+        if (span[2] != FormatVersion)
+        {
+            throw Fail(key, span[2] > FormatVersion
+                ? $"the value was written in format version {span[2]}, newer than this TaiCache reads ({FormatVersion}); upgrade this instance"
+                : $"the stored format version {span[2]} is unknown");
+        }
+
+        var serializer = _readers[span[3]] ?? throw Fail(key, $"the value was written by serializer id {span[3]}, which this instance does not know; register it in CacheSerializationOptions.AdditionalReaders");
+        var flags = span[4];
+        if ((flags & ~FlagLz4) != 0)
+        {
+            throw Fail(key, $"the header carries unknown flags 0x{flags:x2}");
+        }
+
+        ReadOnlyMemory<byte> payload = data[HeaderSize..];
+        if ((flags & FlagLz4) != 0)
+        {
+            payload = Decompress(key, payload.Span);
+        }
+        else if (payload.Length > _maxValueBytes)
+        {
+            throw Fail(key, $"the value is {payload.Length} bytes, over the {_maxValueBytes}-byte limit");
+        }
+
+        try
+        {
+            return serializer.Deserialize<T>(payload);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new CacheSerializationException($"The value under {TaiCacheDiagnostics.DescribeKey(key)} could not be read as {typeof(T).Name} by {serializer.GetType().Name}: {ex.Message}", key, ex);
+        }
+    }
+
+    private static CacheSerializationException Fail(string key, string why) =>
+        new($"The value under {TaiCacheDiagnostics.DescribeKey(key)} cannot be read: {why}.", key);
+
+    private void WriteHeader(Span<byte> destination, byte flags)
+    {
+        destination[0] = Magic0;
+        destination[1] = Magic1;
+        destination[2] = FormatVersion;
+        destination[3] = _writer.Id;
+        destination[4] = flags;
+    }
+
+    private byte[]? TryCompress(ReadOnlySpan<byte> payload)
+    {
+        var max = LZ4Codec.MaximumOutputSize(payload.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(max);
+        try
+        {
+            var written = LZ4Codec.Encode(payload, rented.AsSpan(0, max), LZ4Level.L00_FAST);
+            if (written <= 0 || written + 4 >= payload.Length)
+            {
+                return null;
+            }
+
+            var result = new byte[HeaderSize + 4 + written];
+            WriteHeader(result, FlagLz4);
+            BinaryPrimitives.WriteInt32LittleEndian(result.AsSpan(HeaderSize), payload.Length);
+            rented.AsSpan(0, written).CopyTo(result.AsSpan(HeaderSize + 4));
+            return result;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private byte[] Decompress(string key, ReadOnlySpan<byte> compressed)
+    {
+        if (compressed.Length < 4)
+        {
+            throw Fail(key, "the compressed value is truncated");
+        }
+
+        var length = BinaryPrimitives.ReadInt32LittleEndian(compressed);
+        if (length < 0 || length > _maxValueBytes)
+        {
+            throw Fail(key, $"the value claims {length} bytes uncompressed, outside 0..{_maxValueBytes}");
+        }
+
+        var result = new byte[length];
+        var decoded = LZ4Codec.Decode(compressed[4..], result);
+        if (decoded != length)
+        {
+            throw Fail(key, "the compressed value is corrupt or truncated");
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Buffers;
+using MessagePack;
+using MessagePack.Resolvers;
+
+namespace TaiCache.Serialization;
+
+/// <summary>
+/// The default serializer: MessagePack 2.5 with the contractless resolver (plain classes and records need no attributes)
+/// and <see cref="MessagePackSecurity.UntrustedData"/> (hash-collision-safe maps, bounded nesting). Never the typeless
+/// resolver: a payload can never name a type to instantiate.
+/// </summary>
+public sealed class MessagePackCacheSerializer : ICacheSerializer
+{
+    /// <summary>The identifier stored in the header of values this serializer wrote.</summary>
+    public const byte SerializerId = 1;
+
+    private static readonly MessagePackSerializerOptions DefaultOptions =
+        ContractlessStandardResolver.Options.WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(64));
+
+    /// <summary>Initializes the serializer with TaiCache's safe defaults.</summary>
+    public MessagePackCacheSerializer()
+        : this(DefaultOptions)
+    {
+    }
+
+    /// <summary>Initializes the serializer with your own options. Security is forced to at least <see cref="MessagePackSecurity.UntrustedData"/>.</summary>
+    /// <param name="options">MessagePack options; a typeless resolver is refused.</param>
+    public MessagePackCacheSerializer(MessagePackSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Resolver is TypelessContractlessStandardResolver or TypelessObjectResolver)
+        {
+            throw new ArgumentException("The typeless MessagePack resolvers let stored bytes name a type to instantiate; TaiCache refuses them because cache servers are shared.", nameof(options));
+        }
+
+        Options = options.Security.HashCollisionResistant ? options : options.WithSecurity(MessagePackSecurity.UntrustedData);
+    }
+
+    /// <summary>Gets a shared instance with the default options.</summary>
+    public static MessagePackCacheSerializer Default { get; } = new();
+
+    /// <summary>Gets the options in use.</summary>
+    public MessagePackSerializerOptions Options { get; }
+
+    /// <inheritdoc />
+    public byte Id => SerializerId;
+
+    /// <inheritdoc />
+    public void Serialize<T>(IBufferWriter<byte> writer, T value) => MessagePackSerializer.Serialize(writer, value, Options);
+
+    /// <inheritdoc />
+    public T Deserialize<T>(ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize<T>(bytes, Options);
+}

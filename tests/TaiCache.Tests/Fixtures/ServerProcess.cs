@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace TaiCache.Tests.Fixtures;
+
+/// <summary>A server binary (redis-server, memcached) run by a test fixture on a loopback port, killed and restarted on demand.</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly string _fileName;
+    private readonly IReadOnlyList<string> _arguments;
+    private Process? _process;
+
+    private ServerProcess(string fileName, IReadOnlyList<string> arguments, int port)
+    {
+        _fileName = fileName;
+        _arguments = arguments;
+        Port = port;
+    }
+
+    /// <summary>Gets the loopback port the server listens on.</summary>
+    public int Port { get; }
+
+    /// <summary>Gets a value indicating whether the process is running.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Finds a binary on the PATH (or the usual sbin folders).</summary>
+    public static string? Find(string name)
+    {
+        var dirs = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Concat(["/usr/sbin", "/usr/bin", "/usr/local/bin", "/sbin"]);
+        return dirs.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>Starts a server and waits until its port accepts connections.</summary>
+    public static async Task<ServerProcess> StartAsync(string fileName, IReadOnlyList<string> arguments, int port, TimeSpan? readyTimeout = null)
+    {
+        var server = new ServerProcess(fileName, arguments, port);
+        await server.StartAsync(readyTimeout).ConfigureAwait(false);
+        return server;
+    }
+
+    /// <summary>Starts the process again (after <see cref="Kill"/>) on the same port.</summary>
+    public async Task StartAsync(TimeSpan? readyTimeout = null)
+    {
+        if (IsRunning)
+        {
+            return;
+        }
+
+        var psi = new ProcessStartInfo(_fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in _arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        _process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {_fileName}.");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow + (readyTimeout ?? TimeSpan.FromSeconds(15));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Path.GetFileName(_fileName)} exited with code {_process.ExitCode} at start (port {Port}).");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync("127.0.0.1", Port).ConfigureAwait(false);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(25).ConfigureAwait(false);
+            }
+        }
+
+        Kill();
+        throw new TimeoutException($"{Path.GetFileName(_fileName)} did not listen on port {Port} in time.");
+    }
+
+    /// <summary>Kills the server at once (SIGKILL), as a crash would.</summary>
+    public void Kill()
+    {
+        var p = _process;
+        if (p is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+                p.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        p.Dispose();
+        _process = null;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        return ValueTask.CompletedTask;
+    }
+}

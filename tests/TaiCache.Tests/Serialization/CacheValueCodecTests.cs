@@ -1,0 +1,83 @@
+using TaiCache.Serialization;
+using TaiCache.Tests.Contract;
+
+namespace TaiCache.Tests.Serialization;
+
+public sealed class CacheValueCodecTests
+{
+    [Fact]
+    public void Encode_SmallValue_HasHeaderAndRoundTrips()
+    {
+        var codec = new CacheValueCodec();
+        var bytes = codec.Encode("k", new OrderLine("A", 1, 2m));
+        Assert.Equal((byte)'T', bytes[0]);
+        Assert.Equal((byte)'C', bytes[1]);
+        Assert.Equal(CacheValueCodec.FormatVersion, bytes[2]);
+        Assert.Equal(MessagePackCacheSerializer.SerializerId, bytes[3]);
+        Assert.Equal(0, bytes[4]);
+        Assert.Equal(new OrderLine("A", 1, 2m), codec.Decode<OrderLine>("k", bytes));
+    }
+
+    [Fact]
+    public void Encode_LargeCompressibleValue_IsCompressedAndRoundTrips()
+    {
+        var codec = new CacheValueCodec();
+        var text = new string('z', 100_000);
+        var bytes = codec.Encode("k", text);
+        Assert.Equal(CacheValueCodec.FlagLz4, bytes[4]);
+        Assert.True(bytes.Length < 2_000, $"compressed to {bytes.Length} bytes");
+        Assert.Equal(text, codec.Decode<string>("k", bytes));
+    }
+
+    [Fact]
+    public void Decode_ValueWrittenByJsonInstance_IsReadByMessagePackInstance()
+    {
+        var jsonWriter = new CacheValueCodec(new CacheSerializationOptions { Serializer = SystemTextJsonCacheSerializer.Default });
+        var bytes = jsonWriter.Encode("k", new Customer { Id = 7, Name = "x" });
+        Assert.Equal(SystemTextJsonCacheSerializer.SerializerId, bytes[3]);
+        Assert.Equal(7, new CacheValueCodec().Decode<Customer>("k", bytes).Id);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { })]
+    [InlineData(new byte[] { 1, 2, 3 })]
+    [InlineData(new byte[] { (byte)'h', (byte)'e', (byte)'l', (byte)'l', (byte)'o' })]
+    [InlineData(new byte[] { (byte)'T', (byte)'C', 9, 1, 0, 0x91 })]
+    [InlineData(new byte[] { (byte)'T', (byte)'C', 1, 77, 0, 0x91 })]
+    [InlineData(new byte[] { (byte)'T', (byte)'C', 1, 1, 0x80, 0x91 })]
+    [InlineData(new byte[] { (byte)'T', (byte)'C', 1, 1, 1, 0xff, 0xff, 0xff, 0x7f, 0 })]
+    [InlineData(new byte[] { (byte)'T', (byte)'C', 1, 1, 0, 0xdc, 0xff, 0xff })]
+    public void Decode_GarbageBytes_ThrowsSerializationExceptionNamingKey(byte[] garbage)
+    {
+        var ex = Assert.Throws<CacheSerializationException>(() => new CacheValueCodec().Decode<Customer>("user:1", garbage));
+        Assert.Equal("user:1", ex.Key);
+    }
+
+    [Fact]
+    public void Decode_WrongType_ThrowsSerializationException()
+    {
+        var codec = new CacheValueCodec();
+        var bytes = codec.Encode("k", "not a number");
+        Assert.Throws<CacheSerializationException>(() => codec.Decode<int>("k", bytes));
+    }
+
+    [Fact]
+    public void Decode_DeeplyNestedPayload_IsRefusedQuickly()
+    {
+        var payload = new byte[5 + 10_000];
+        payload[0] = (byte)'T';
+        payload[1] = (byte)'C';
+        payload[2] = 1;
+        payload[3] = 1;
+        payload.AsSpan(5).Fill(0x91); // array of one element, nested 10,000 deep
+        Assert.Throws<CacheSerializationException>(() => new CacheValueCodec().Decode<object>("k", payload));
+    }
+
+    [Fact]
+    public void ExceptionMessage_DoesNotContainKeyByDefault()
+    {
+        var ex = Assert.Throws<CacheSerializationException>(() => new CacheValueCodec().Decode<int>("alice@example.com", new byte[] { 1 }));
+        Assert.DoesNotContain("alice@example.com", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("key#", ex.Message, StringComparison.Ordinal);
+    }
+}
