@@ -64,13 +64,12 @@ public sealed partial class InMemoryTier
     private void Write(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
     {
         StartLockedOperation();
-        _map.TryGetValue(node.Key, out var old);
         if (node.Weight > _maximum)
         {
             // Can never fit: the old value goes (it was replaced) and the new one is rejected at once.
-            if (old is not null)
+            if (_map.TryGetValue(node.Key, out var previous))
             {
-                Drop(old, IsExpired(old) ? EvictionReason.Expired : EvictionReason.Replaced, ref events);
+                Drop(previous, IsExpired(previous) ? EvictionReason.Expired : EvictionReason.Replaced, ref events);
             }
 
             _sketch.Increment(node.Hash);
@@ -78,7 +77,7 @@ public sealed partial class InMemoryTier
             return;
         }
 
-        _map[node.Key] = node;
+        var old = _map.Set(node);
         var queue = NodeQueue.Window;
         if (old is not null)
         {
@@ -87,7 +86,6 @@ public sealed partial class InMemoryTier
             Unlink(old);
             Notify(old.Key, IsExpired(old) ? EvictionReason.Expired : EvictionReason.Replaced, ref events);
         }
-
         else
         {
             Adapt(node);
@@ -357,7 +355,7 @@ public sealed partial class InMemoryTier
             (node.Queue == NodeQueue.Window ? _windowGhosts : _mainGhosts).Add(node.Hash);
         }
 
-        _map.TryRemove(new KeyValuePair<string, MemoryNode>(node.Key, node));
+        _map.TryRemove(node);
         Unlink(node);
         Notify(node.Key, reason, ref events);
     }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using TaiCache.Serialization;
@@ -21,7 +20,7 @@ namespace TaiCache;
 /// </remarks>
 public sealed partial class InMemoryTier : ICacheOps
 {
-    private readonly ConcurrentDictionary<string, MemoryNode> _map;
+    private readonly NodeTable _map;
     private readonly InMemoryTierOptions _options;
     private readonly TimeProvider _time;
     private readonly Metrics.MetricsCollector? _metrics;
@@ -41,7 +40,7 @@ public sealed partial class InMemoryTier : ICacheOps
         _weigher = _options.Weigher;
         _serialized = _options.StoreSerializedCopies;
         _slidingTicks = _options.SlidingExpiration is { } sliding ? ToTicks(sliding) : 0;
-        _map = new ConcurrentDictionary<string, MemoryNode>(Environment.ProcessorCount, _weigher is null ? (int)Math.Min(_options.MaximumSize, 1 << 16) : 31, StringComparer.Ordinal);
+        _map = new NodeTable(_weigher is null ? _options.MaximumSize : 16);
         _maximum = _options.MaximumSize;
         _sketch = new FrequencySketch(_weigher is null ? _maximum : 1024);
         _windowGhosts = new GhostQueue((long)((_weigher is null ? _maximum : 1024) * GhostShare));
@@ -72,6 +71,7 @@ public sealed partial class InMemoryTier : ICacheOps
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
     /// <exception cref="CacheWrongTypeException">The entry holds a value of another type.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value)
     {
         if (key is null)
@@ -88,13 +88,17 @@ public sealed partial class InMemoryTier : ICacheOps
             }
 
             _metrics?.RecordHit();
-            if (!_serialized && node.Value is T typed)
+            var stored = node.Value;
+
+            // An exact type match is checked without a cast helper (the common case in shared generic code);
+            // serialized copies, subclasses, interfaces and null take the slow path.
+            if (!typeof(T).IsValueType && stored is not null && stored.GetType() == typeof(T) && !_serialized)
             {
-                value = typed;
+                value = Unsafe.As<object, T>(ref stored);
                 return true;
             }
 
-            value = Unwrap<T>(key, node.Value);
+            value = Unwrap<T>(key, stored);
             return true;
         }
 
@@ -125,7 +129,7 @@ public sealed partial class InMemoryTier : ICacheOps
             expires = _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute;
         }
 
-        var node = new MemoryNode(key, key.GetHashCode(StringComparison.Ordinal), stored, weight, expires, absolute);
+        var node = new MemoryNode(key, _map.Hash(key), stored, weight, expires, absolute);
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
