@@ -28,6 +28,11 @@ public sealed partial class InMemoryTier
     private readonly long[] _evictionCounts = new long[4];
     private long _count;
     private long _totalWeight;
+
+    // What Count and Weight report: published at the end of each locked operation, so readers never see the
+    // transient one-over state between linking a new entry and evicting for it.
+    private long _publishedCount;
+    private long _publishedWeight;
     private long _windowMaximum;
     private long _protectedMaximum;
     private long _expiring;
@@ -74,6 +79,7 @@ public sealed partial class InMemoryTier
 
             _sketch.Increment(node.Hash);
             Notify(node.Key, EvictionReason.Size, ref events);
+            PublishSize();
             return;
         }
 
@@ -94,6 +100,13 @@ public sealed partial class InMemoryTier
         Link(node, queue);
         _sketch.Increment(node.Hash);
         Maintain(ref events);
+        PublishSize();
+    }
+
+    private void PublishSize()
+    {
+        Volatile.Write(ref _publishedCount, _count);
+        Volatile.Write(ref _publishedWeight, _totalWeight);
     }
 
     private void Maintain(ref List<CacheEvictionEventArgs>? events)
@@ -310,6 +323,7 @@ public sealed partial class InMemoryTier
             Drop(victim, EvictionReason.Size, ref events);
         }
 
+        PublishSize();
         return before - _count;
     }
 
@@ -342,12 +356,19 @@ public sealed partial class InMemoryTier
 
         _map.Clear();
         _sweepCursor = null;
-        Volatile.Write(ref _count, 0);
-        Volatile.Write(ref _totalWeight, 0);
+        _count = 0;
+        _totalWeight = 0;
         _expiring = 0;
+        PublishSize();
     }
 
     /// <summary>Takes an entry out of the map and the policy, and tells listeners.</summary>
+    private void DropAndPublish(MemoryNode node, EvictionReason reason, ref List<CacheEvictionEventArgs>? events)
+    {
+        Drop(node, reason, ref events);
+        PublishSize();
+    }
+
     private void Drop(MemoryNode node, EvictionReason reason, ref List<CacheEvictionEventArgs>? events)
     {
         if (reason == EvictionReason.Size)
@@ -374,8 +395,8 @@ public sealed partial class InMemoryTier
     {
         QueueList(queue).AddFirst(node);
         node.Queue = queue;
-        Volatile.Write(ref _count, _count + 1);
-        Volatile.Write(ref _totalWeight, _totalWeight + node.Weight);
+        _count++;
+        _totalWeight += node.Weight;
         if (node.ExpiresAt != MemoryNode.NoExpiry)
         {
             _expiring++;
@@ -396,8 +417,8 @@ public sealed partial class InMemoryTier
 
         QueueList(node.Queue).Remove(node);
         node.Queue = NodeQueue.None;
-        Volatile.Write(ref _count, _count - 1);
-        Volatile.Write(ref _totalWeight, _totalWeight - node.Weight);
+        _count--;
+        _totalWeight -= node.Weight;
         if (node.ExpiresAt != MemoryNode.NoExpiry)
         {
             _expiring--;

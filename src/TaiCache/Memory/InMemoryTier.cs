@@ -55,10 +55,10 @@ public sealed partial class InMemoryTier : ICacheOps
     public string Name => _options.Name;
 
     /// <summary>Gets the number of entries held (expired entries not yet reclaimed included).</summary>
-    public long Count => Volatile.Read(ref _count);
+    public long Count => Volatile.Read(ref _publishedCount);
 
     /// <summary>Gets the total weight held: the sum of the <see cref="InMemoryTierOptions.Weigher"/>'s results, or the entry count without one.</summary>
-    public long Weight => Volatile.Read(ref _totalWeight);
+    public long Weight => Volatile.Read(ref _publishedWeight);
 
     /// <summary>Gets the capacity (<see cref="InMemoryTierOptions.MaximumSize"/>).</summary>
     public long MaximumSize => _maximum;
@@ -159,7 +159,7 @@ public sealed partial class InMemoryTier : ICacheOps
             if (_map.TryGetValue(key, out var node))
             {
                 live = IsLive(node);
-                Drop(node, live ? EvictionReason.Removed : EvictionReason.Expired, ref events);
+                DropAndPublish(node, live ? EvictionReason.Removed : EvictionReason.Expired, ref events);
             }
         }
 
@@ -359,7 +359,7 @@ public sealed partial class InMemoryTier : ICacheOps
             {
                 if (_map.TryGetValue(key, out var current) && ReferenceEquals(current, node))
                 {
-                    Drop(node, EvictionReason.Expired, ref events);
+                    DropAndPublish(node, EvictionReason.Expired, ref events);
                 }
             }
 
@@ -457,7 +457,7 @@ public sealed partial class InMemoryTier : ICacheOps
     {
         if (_metrics is not null)
         {
-            _metrics.UpdateSize(Volatile.Read(ref _count), _weigher is null ? 0 : Volatile.Read(ref _totalWeight));
+            _metrics.UpdateSize(Count, _weigher is null ? 0 : Weight);
         }
     }
 

@@ -1,0 +1,395 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Time.Testing;
+using TaiCache.Metrics;
+
+namespace TaiCache.Tests.Memory;
+
+/// <summary>Behaviour of <see cref="InMemoryTier"/> beyond the shared contract: bounds, expiry, eviction, concurrency, bad input.</summary>
+public sealed class InMemoryTierTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    private InMemoryTier Create(long maximumSize = 1000, Func<string, object?, long>? weigher = null, TimeSpan? sliding = null, TimeSpan? defaultTtl = null, bool serialized = false, MetricsCollector? metrics = null) =>
+        new(new InMemoryTierOptions
+        {
+            MaximumSize = maximumSize,
+            Weigher = weigher,
+            SlidingExpiration = sliding,
+            DefaultTtl = defaultTtl,
+            StoreSerializedCopies = serialized,
+            TimeProvider = _time,
+            Metrics = metrics,
+        });
+
+    private static string Key(string test, object suffix) => $"{nameof(InMemoryTierTests)}:{test}:{suffix}";
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public void Constructor_NonPositiveCapacity_ThrowsNamingTheOption(long size)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new InMemoryTier(new InMemoryTierOptions { MaximumSize = size }));
+        Assert.Contains("MaximumSize", e.Message);
+    }
+
+    [Fact]
+    public void Constructor_NonPositiveDefaultTtlOrSliding_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new InMemoryTier(new InMemoryTierOptions { DefaultTtl = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new InMemoryTier(new InMemoryTierOptions { SlidingExpiration = TimeSpan.FromSeconds(-1) }));
+    }
+
+    [Fact]
+    public void Set_WeigherReturnsNegative_ThrowsAndStoresNothing()
+    {
+        var cache = Create(weigher: (_, _) => -1);
+        var key = Key(nameof(Set_WeigherReturnsNegative_ThrowsAndStoresNothing), 1);
+        var e = Assert.Throws<InvalidOperationException>(() => cache.Set(key, "v"));
+        Assert.Contains("Weigher", e.Message);
+        Assert.DoesNotContain(key, e.Message);
+        Assert.Equal(0, cache.Count);
+        Assert.False(cache.TryGet<string>(key, out _));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1000)]
+    [InlineData(-1)]
+    public void Set_TtlOutOfRange_ThrowsAndStoresNothing(long milliseconds)
+    {
+        var cache = Create();
+        var key = Key(nameof(Set_TtlOutOfRange_ThrowsAndStoresNothing), milliseconds);
+        var ttl = milliseconds == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(milliseconds);
+        Assert.Throws<ArgumentOutOfRangeException>(() => cache.Set(key, "v", ttl));
+        Assert.False(cache.TryGet<string>(key, out _));
+    }
+
+    [Fact]
+    public void Compact_FractionOutOfRange_Throws()
+    {
+        var cache = Create();
+        Assert.Throws<ArgumentOutOfRangeException>(() => cache.Compact(-0.1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => cache.Compact(1.5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => cache.Compact(double.NaN));
+    }
+
+    [Fact]
+    public void TryGet_InvalidKey_Throws()
+    {
+        var cache = Create();
+        Assert.Throws<ArgumentNullException>(() => cache.TryGet<string>(null!, out _));
+        Assert.Throws<InvalidCacheKeyException>(() => cache.TryGet<string>("", out _));
+        Assert.Throws<InvalidCacheKeyException>(() => cache.TryGet<string>("a\nb", out _));
+    }
+
+    [Fact]
+    public void Set_ManyDistinctKeys_CountNeverExceedsCapacity()
+    {
+        var cache = Create(maximumSize: 100);
+        for (var i = 0; i < 10_000; i++)
+        {
+            cache.Set(Key(nameof(Set_ManyDistinctKeys_CountNeverExceedsCapacity), i), i);
+            Assert.True(cache.Count <= 100, $"count {cache.Count} after {i + 1} writes");
+        }
+
+        Assert.Equal(100, cache.Count);
+    }
+
+    [Fact]
+    public void Set_Weigher_TotalWeightNeverExceedsCapacity()
+    {
+        var cache = Create(maximumSize: 10_000, weigher: (_, v) => ((string)v!).Length);
+        var random = new Random(1);
+        for (var i = 0; i < 5_000; i++)
+        {
+            cache.Set(Key(nameof(Set_Weigher_TotalWeightNeverExceedsCapacity), i % 3000), new string('x', random.Next(0, 500)));
+            Assert.True(cache.Weight <= 10_000, $"weight {cache.Weight} after {i + 1} writes");
+        }
+
+        Assert.True(cache.Weight > 5_000, "the tier should be reasonably full");
+    }
+
+    [Fact]
+    public void Set_HeavierThanCapacity_IsRejectedWithSizeAndOldValueLeaves()
+    {
+        var cache = Create(maximumSize: 100, weigher: (_, v) => ((string)v!).Length);
+        var key = Key(nameof(Set_HeavierThanCapacity_IsRejectedWithSizeAndOldValueLeaves), 1);
+        var events = new List<CacheEvictionEventArgs>();
+        cache.Evicted += (_, e) => events.Add(e);
+        cache.Set(key, "small");
+        cache.Set(key, new string('x', 101));
+        Assert.False(cache.TryGet<string>(key, out _));
+        Assert.Equal([EvictionReason.Replaced, EvictionReason.Size], events.Select(e => e.Reason));
+        Assert.Equal(0, cache.Weight);
+    }
+
+    [Fact]
+    public void Set_Ttl_ExpiresOnFakeClockAndReportsRemaining()
+    {
+        var cache = Create();
+        var key = Key(nameof(Set_Ttl_ExpiresOnFakeClockAndReportsRemaining), 1);
+        var events = new List<CacheEvictionEventArgs>();
+        cache.Evicted += (_, e) => events.Add(e);
+        cache.Set(key, "v", TimeSpan.FromSeconds(10));
+        _time.Advance(TimeSpan.FromSeconds(9));
+        Assert.True(cache.TryGet<string>(key, out _));
+        var remaining = cache.GetRemainingTtl(key);
+        Assert.NotNull(remaining);
+        Assert.InRange(remaining.Value, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1.1));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(cache.TryGet<string>(key, out _));
+        Assert.Null(cache.GetRemainingTtl(key));
+        Assert.Equal(new CacheEvictionEventArgs(key, EvictionReason.Expired).Reason, Assert.Single(events).Reason);
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public void GetRemainingTtl_NoExpiry_IsInfinite()
+    {
+        var cache = Create();
+        var key = Key(nameof(GetRemainingTtl_NoExpiry_IsInfinite), 1);
+        cache.Set(key, 1);
+        Assert.Equal(Timeout.InfiniteTimeSpan, cache.GetRemainingTtl(key));
+        Assert.Null(cache.GetRemainingTtl(Key(nameof(GetRemainingTtl_NoExpiry_IsInfinite), 2)));
+    }
+
+    [Fact]
+    public void DefaultTtl_AppliesWhenNoneGiven()
+    {
+        var cache = Create(defaultTtl: TimeSpan.FromMinutes(1));
+        var key = Key(nameof(DefaultTtl_AppliesWhenNoneGiven), 1);
+        cache.Set(key, 1);
+        _time.Advance(TimeSpan.FromSeconds(61));
+        Assert.False(cache.TryGet<int>(key, out _));
+    }
+
+    [Fact]
+    public void SlidingExpiration_ReadsKeepEntryAliveUntilAbsoluteTtl()
+    {
+        var cache = Create(sliding: TimeSpan.FromSeconds(10));
+        var slid = Key(nameof(SlidingExpiration_ReadsKeepEntryAliveUntilAbsoluteTtl), "slid");
+        var capped = Key(nameof(SlidingExpiration_ReadsKeepEntryAliveUntilAbsoluteTtl), "capped");
+        var idle = Key(nameof(SlidingExpiration_ReadsKeepEntryAliveUntilAbsoluteTtl), "idle");
+        cache.Set(slid, 1);
+        cache.Set(capped, 2, TimeSpan.FromSeconds(25));
+        cache.Set(idle, 3);
+        for (var i = 0; i < 6; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(5));
+            Assert.True(cache.TryGet<int>(slid, out _), $"read {i}");
+            Assert.Equal(i < 4, cache.TryGet<int>(capped, out _)); // alive at 5..20 s, gone at 25 s
+        }
+
+        Assert.False(cache.TryGet<int>(idle, out _));
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.False(cache.TryGet<int>(slid, out _));
+    }
+
+    [Fact]
+    public void ExpiredEntries_AreReclaimedByWritesAndCompactWithoutBeingRead()
+    {
+        var cache = Create(maximumSize: 10_000);
+        var expired = 0;
+        cache.Evicted += (_, e) => expired += e.Reason == EvictionReason.Expired ? 1 : 0;
+        for (var i = 0; i < 1000; i++)
+        {
+            cache.Set(Key(nameof(ExpiredEntries_AreReclaimedByWritesAndCompactWithoutBeingRead), i), i, TimeSpan.FromSeconds(1));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        for (var i = 0; i < 1000; i++)
+        {
+            cache.Set(Key(nameof(ExpiredEntries_AreReclaimedByWritesAndCompactWithoutBeingRead), $"live{i}"), i);
+        }
+
+        Assert.True(expired > 500, $"the incremental sweep reclaimed only {expired} of 1000 expired entries");
+        cache.Compact(0);
+        Assert.Equal(1000, expired);
+        Assert.Equal(1000, cache.Count);
+    }
+
+    [Fact]
+    public void Compact_Fraction_RemovesThatShare()
+    {
+        var cache = Create(maximumSize: 1000);
+        for (var i = 0; i < 1000; i++)
+        {
+            cache.Set(Key(nameof(Compact_Fraction_RemovesThatShare), i), i);
+        }
+
+        Assert.Equal(250, cache.Compact(0.25));
+        Assert.Equal(750, cache.Count);
+        Assert.Equal(750, cache.Compact(1));
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public void Evicted_ReportsEachReason()
+    {
+        var cache = Create(maximumSize: 10);
+        var events = new ConcurrentQueue<CacheEvictionEventArgs>();
+        cache.Evicted += (_, e) => events.Enqueue(e);
+        string K(int i) => Key(nameof(Evicted_ReportsEachReason), i);
+        cache.Set(K(0), 0);
+        cache.Set(K(0), 1);
+        Assert.True(cache.Remove(K(0)));
+        cache.Set(K(1), 1, TimeSpan.FromSeconds(1));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.False(cache.TryGet<int>(K(1), out _));
+        for (var i = 100; i < 120; i++)
+        {
+            cache.Set(K(i), i);
+        }
+
+        var reasons = events.Select(e => e.Reason).ToList();
+        Assert.Equal([EvictionReason.Replaced, EvictionReason.Removed, EvictionReason.Expired], reasons.Take(3));
+        Assert.Equal(10, reasons.Skip(3).Count(r => r == EvictionReason.Size));
+        Assert.All(events, e => Assert.StartsWith(nameof(InMemoryTierTests), e.Key));
+    }
+
+    [Fact]
+    public void Clear_RemovesEverythingAndNotifies()
+    {
+        var cache = Create();
+        var removed = 0;
+        cache.Evicted += (_, e) => removed += e.Reason == EvictionReason.Removed ? 1 : 0;
+        for (var i = 0; i < 50; i++)
+        {
+            cache.Set(Key(nameof(Clear_RemovesEverythingAndNotifies), i), i);
+        }
+
+        cache.Clear();
+        Assert.Equal(0, cache.Count);
+        Assert.Equal(50, removed);
+        Assert.False(cache.TryGet<int>(Key(nameof(Clear_RemovesEverythingAndNotifies), 3), out _));
+        cache.Set(Key(nameof(Clear_RemovesEverythingAndNotifies), 3), 3);
+        Assert.True(cache.TryGet<int>(Key(nameof(Clear_RemovesEverythingAndNotifies), 3), out var value));
+        Assert.Equal(3, value);
+    }
+
+    [Fact]
+    public void OneOffScan_DoesNotFlushHotKeys()
+    {
+        var cache = Create(maximumSize: 1000);
+        string Hot(int i) => Key(nameof(OneOffScan_DoesNotFlushHotKeys), $"hot{i}");
+        for (var round = 0; round < 20; round++)
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                if (!cache.TryGet<int>(Hot(i), out _))
+                {
+                    cache.Set(Hot(i), i);
+                }
+            }
+        }
+
+        for (var i = 0; i < 20_000; i++)
+        {
+            var scan = Key(nameof(OneOffScan_DoesNotFlushHotKeys), $"scan{i}");
+            if (!cache.TryGet<int>(scan, out _))
+            {
+                cache.Set(scan, i);
+            }
+        }
+
+        var survivors = Enumerable.Range(0, 300).Count(i => cache.TryGet<int>(Hot(i), out _));
+        Assert.True(survivors >= 270, $"only {survivors} of 300 hot keys survived a scan of 20,000 keys through a 1,000-entry cache");
+        Assert.True(cache.Count <= 1000);
+    }
+
+    [Fact]
+    public void TryGet_WrongType_ThrowsWrongType()
+    {
+        var cache = Create();
+        var key = Key(nameof(TryGet_WrongType_ThrowsWrongType), 1);
+        cache.Set(key, "text");
+        var e = Assert.Throws<CacheWrongTypeException>(() => cache.TryGet<int>(key, out _));
+        Assert.DoesNotContain(key, e.Message);
+        Assert.True(cache.TryGet<object>(key, out var asObject));
+        Assert.Equal("text", asObject);
+    }
+
+    [Fact]
+    public void StoreSerializedCopies_MutatingWhatWasReadDoesNotChangeTheCache()
+    {
+        var cache = Create(serialized: true);
+        var key = Key(nameof(StoreSerializedCopies_MutatingWhatWasReadDoesNotChangeTheCache), 1);
+        var list = new List<int> { 1, 2 };
+        cache.Set(key, list);
+        list.Add(3);
+        Assert.True(cache.TryGet<List<int>>(key, out var first));
+        Assert.Equal([1, 2], first);
+        first.Add(4);
+        Assert.True(cache.TryGet<List<int>>(key, out var second));
+        Assert.Equal([1, 2], second);
+        Assert.NotSame(first, second);
+    }
+
+    [Fact]
+    public void Metrics_CountHitsMissesAndSize()
+    {
+        var metrics = new MetricsCollector("test", "memory");
+        var cache = Create(metrics: metrics);
+        var key = Key(nameof(Metrics_CountHitsMissesAndSize), 1);
+        Assert.False(cache.TryGet<int>(key, out _));
+        cache.Set(key, 1);
+        Assert.True(cache.TryGet<int>(key, out _));
+        Assert.True(cache.TryGet<int>(key, out _));
+        Assert.Equal(2, metrics.Hits);
+        Assert.Equal(1, metrics.Misses);
+    }
+
+    [Fact]
+    public async Task ConcurrentReadsWritesRemoves_KeepInvariants()
+    {
+        const int capacity = 500;
+        var cache = Create(maximumSize: capacity);
+        var keys = Enumerable.Range(0, 2000).Select(i => Key(nameof(ConcurrentReadsWritesRemoves_KeepInvariants), i)).ToArray();
+        var sizeEvictions = 0L;
+        cache.Evicted += (_, e) =>
+        {
+            if (e.Reason == EvictionReason.Size)
+            {
+                Interlocked.Increment(ref sizeEvictions);
+            }
+        };
+        var failures = new ConcurrentQueue<string>();
+        var workers = Enumerable.Range(0, 4).Select(w => Task.Run(() =>
+        {
+            var random = new Random(w);
+            for (var i = 0; i < 50_000; i++)
+            {
+                var key = keys[random.Next(keys.Length)];
+                switch (random.Next(10))
+                {
+                    case < 6:
+                        if (cache.TryGet<string>(key, out var value) && value != key)
+                        {
+                            failures.Enqueue($"{key} read {value}");
+                        }
+
+                        break;
+                    case < 9:
+                        cache.Set(key, key);
+                        break;
+                    default:
+                        cache.Remove(key);
+                        break;
+                }
+
+                if (cache.Count > capacity)
+                {
+                    failures.Enqueue($"count {cache.Count}");
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Empty(failures);
+        var present = keys.Count(k => cache.TryGet<string>(k, out _));
+        Assert.Equal(cache.Count, present);
+        Assert.Equal(cache.Count, cache.Weight);
+        Assert.True(cache.Count <= capacity);
+        Assert.True(Interlocked.Read(ref sizeEvictions) > 0);
+    }
+}
