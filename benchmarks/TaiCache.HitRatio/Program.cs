@@ -39,11 +39,6 @@ Console.WriteLine($"| {new string('-', 8)}:| {new string('-', 8)}:| {new string(
 foreach (var size in sizes)
 {
     var tai = Policies.TaiCache(trace, size, out var window);
-    if (Environment.GetEnvironmentVariable("TAI_ONLY") == "1")
-    {
-        Console.WriteLine($"| {size,8} | {tai,8:F2} | window {window}");
-        continue;
-    }
 
     var lru = Policies.ExactLru(trace, size);
     var bfLru = Policies.BitFasterLru(trace, size);
