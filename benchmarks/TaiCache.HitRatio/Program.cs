@@ -9,6 +9,12 @@ using TaiCache.HitRatio;
 // Nimrod Megiddo and Dharmendra S. Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache," USENIX Conference on
 // File and Storage Technologies (FAST 03), San Francisco, CA, pp. 115-130, March 31-April 2, 2003.
 
+if (args.Length >= 1 && args[0] == "--throughput")
+{
+    HitThroughput.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10);
+    return 0;
+}
+
 if (args.Length >= 1 && args[0] == "--memory")
 {
     MemoryOverhead.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000);
@@ -19,6 +25,7 @@ if (args.Length < 2)
 {
     Console.Error.WriteLine("usage: TaiCache.HitRatio <trace.lis | trace.lis.zst | --synthetic> <size> [size...]");
     Console.Error.WriteLine("  .zst files are decompressed with the zstd CLI (must be on PATH); plain .lis files are read directly.");
+    Console.Error.WriteLine("       TaiCache.HitRatio --throughput [rounds]   (hit throughput in CPU time, interleaved, best round)");
     Console.Error.WriteLine("       TaiCache.HitRatio --memory [entries]   (bytes of overhead per entry, default 1,000,000 entries)");
     Console.Error.WriteLine("  --synthetic: Zipf(0.99) over 100,000 keys, 2,000,000 requests, with a one-off scan of 200,000 new keys mid-way.");
     return 2;
