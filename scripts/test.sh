@@ -24,7 +24,7 @@ status=0
 dotnet test TaiCache.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 
 # One plain closing line for whoever reads the log.
-sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }
+sum() { { grep -oE "^ +$1: +[0-9]+" "$log" || true; } | awk '{s+=$2} END {print s+0}'; }
 passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)
 rm -f "$log"
 
