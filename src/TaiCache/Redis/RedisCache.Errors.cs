@@ -5,7 +5,7 @@ namespace TaiCache.Redis;
 /// <summary>How StackExchange.Redis failures become TaiCache exceptions, without secrets or raw keys.</summary>
 public sealed partial class RedisCache
 {
-    private static bool IsTranslatable(Exception ex) => ex is RedisException or TimeoutException;
+    private static bool IsTranslatable(Exception ex) => ex is RedisException or RedisCommandException or TimeoutException;
 
     /// <summary>
     /// The StackExchange.Redis exception to keep as the inner exception, or <see langword="null"/> when its text may
