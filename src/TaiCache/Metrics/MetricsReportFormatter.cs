@@ -16,7 +16,7 @@ public static class MetricsReportFormatter
         ArgumentNullException.ThrowIfNull(metrics);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{metrics.CacheName}/{metrics.TierName}: hits={metrics.Hits} misses={metrics.Misses} hit-rate={metrics.HitRate:P1} sets={metrics.Sets} deletes={metrics.Deletes} evictions={metrics.Evictions} errors={metrics.Errors} items={metrics.Items} bytes={metrics.Bytes} ops/s={metrics.OperationsPerSecond:0.#} hit-latency[{metrics.HitLatency}] miss-latency[{metrics.MissLatency}]");
+            $"{metrics.CacheName}/{metrics.TierName}: hits={metrics.Hits} misses={metrics.Misses} hit-rate={Percent(metrics.HitRate)} sets={metrics.Sets} deletes={metrics.Deletes} evictions={metrics.Evictions} errors={metrics.Errors} items={metrics.Items} bytes={metrics.Bytes} ops/s={metrics.OperationsPerSecond:0.#} hit-latency[{metrics.HitLatency}] miss-latency[{metrics.MissLatency}]");
     }
 
     /// <summary>Formats snapshots (and, optionally, their SLO results) as a table, one row per cache and tier.</summary>
@@ -35,7 +35,7 @@ public static class MetricsReportFormatter
                 $"{m.CacheName}/{m.TierName}",
                 N(m.Hits),
                 N(m.Misses),
-                m.HitRate.ToString("P1", CultureInfo.InvariantCulture),
+                Percent(m.HitRate),
                 N(m.Sets),
                 N(m.EvictionsBySize),
                 N(m.Errors),
@@ -69,6 +69,8 @@ public static class MetricsReportFormatter
 
         return text.ToString();
     }
+
+    private static string Percent(double rate) => (rate * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
     private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 
