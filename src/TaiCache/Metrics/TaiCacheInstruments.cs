@@ -17,6 +17,13 @@ internal static class TaiCacheInstruments
     private static readonly string? Version =
         typeof(TaiCacheInstruments).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
 
+    /// <summary>Bucket boundaries (seconds) from 1 us to 2.5 s: the default OpenTelemetry ones are for milliseconds.</summary>
+    private static readonly double[] DurationBuckets =
+    [
+        1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+        1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5,
+    ];
+
     internal static readonly Meter Meter = new(TaiCacheTelemetry.MeterName, Version);
 
     internal static readonly ActivitySource ActivitySource = new(TaiCacheTelemetry.ActivitySourceName, Version);
@@ -24,7 +31,9 @@ internal static class TaiCacheInstruments
     internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(
         TaiCacheTelemetry.DurationInstrument,
         TaiCacheTelemetry.DurationUnit,
-        "How long timed cache reads took, by result (hit or miss). Reads are sampled, so the count is of timed reads.");
+        "How long timed cache reads took, by result (hit or miss). Reads are sampled, so the count is of timed reads.",
+        tags: null,
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
 
     static TaiCacheInstruments()
     {

@@ -46,7 +46,9 @@ public sealed class PrometheusScrapeTests
         Assert.Contains(mine, l => l.StartsWith("taicache_cache_items{", StringComparison.Ordinal) && HasValue(l, 3));
         Assert.Contains(mine, l => l.StartsWith("taicache_cache_size_bytes{", StringComparison.Ordinal) && HasValue(l, 300));
         Assert.Contains(mine, l => l.StartsWith("taicache_cache_operation_duration_seconds_count{", StringComparison.Ordinal) && l.Contains("cache_result=\"hit\"") && HasValue(l, 1));
-        Assert.Contains(mine, l => l.StartsWith("taicache_cache_operation_duration_seconds_bucket{", StringComparison.Ordinal));
+        // Sub-millisecond buckets (the instrument advises them): the 20 us hit falls at or under le="2.5E-05".
+        Assert.Contains(mine, l => l.StartsWith("taicache_cache_operation_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"2.5E-05\"") && HasValue(l, 1));
+        Assert.Contains(mine, l => l.StartsWith("taicache_cache_operation_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"1E-05\"") && HasValue(l, 0));
     }
 
     private static bool HasValue(string line, double expected)
