@@ -69,7 +69,7 @@ public static class TaiCacheServiceCollectionExtensions
     /// <summary>Registers every cache named under the <c>TaiCache:Caches</c> section of <paramref name="configuration"/>.</summary>
     /// <param name="services">The services.</param>
     /// <param name="configuration">The application's configuration (its root, holding a <c>TaiCache</c> section).</param>
-    /// <returns>A builder per cache, in configuration order, for code-only settings and adapters.</returns>
+    /// <returns>A builder per cache, in key order (the order configuration lists sections), for code-only settings and adapters.</returns>
     public static IReadOnlyList<TaiCacheBuilder> AddTaiCachesFromConfiguration(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
