@@ -307,15 +307,24 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         var a = await Node(ns, "a", o => o.TimeProvider = time);
         await a.WaitSubscribedAsync();
         a.Tier.Set($"{ns}:cached", 1);
+        var server = _raw.GetServer(_raw.GetEndPoints()[0]);
 
-        // Fake time runs ahead of real message delivery: four heartbeat periods pass before any echo is heard.
-        time.Advance(TimeSpan.FromSeconds(21));
-        Assert.Equal(CoherenceResyncReason.SubscriberSilent, Assert.Single(a.Resyncs).Reason);
-        Assert.False(a.Coherence.IsCoherent);
-        Assert.Equal(0, a.Tier.Count);
+        // Writes (PUBLISH included) are held by the server: the subscription stays connected but hears nothing.
+        await server.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        try
+        {
+            time.Advance(TimeSpan.FromSeconds(21)); // four heartbeat periods, limit 3 x 5 s
+            Assert.Equal(CoherenceResyncReason.SubscriberSilent, Assert.Single(a.Resyncs).Reason);
+            Assert.False(a.Coherence.IsCoherent);
+            Assert.Equal(0, a.Tier.Count);
+            a.Tier.Set($"{ns}:refilled-while-silent", 1);
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
 
-        // The heartbeats published meanwhile come back: the subscription is alive again, cleared once more.
-        a.Tier.Set($"{ns}:refilled-while-silent", 1);
+        // The held heartbeats now come back: the subscription is alive again, and L1 is cleared once more.
         await Wait.UntilAsync(() => a.Coherence.IsCoherent, "coherent again");
         Assert.Equal(2, a.Resyncs.Count);
         Assert.False(a.Tier.TryGet<int>($"{ns}:refilled-while-silent", out _));
