@@ -35,6 +35,17 @@ public sealed class RedisFaultTests
     }
 
     [Fact]
+    public async Task OptionsConstructor_DisposedWhileStillConnecting_DisposesCleanly()
+    {
+        var cache = new RedisCache(new RedisCacheOptions { ConnectionString = $"127.0.0.1:{FreePort.Next()}", OperationTimeout = Timeout });
+        var watch = Stopwatch.StartNew();
+        await cache.DisposeAsync();
+        await cache.DisposeAsync();
+        Assert.True(watch.Elapsed < Ceiling, $"dispose took {watch.Elapsed}");
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await cache.GetAsync<int>("k"));
+    }
+
+    [Fact]
     public async Task ConnectAsync_ServerDown_ReturnsACache_ThatFailsWithConnectionException()
     {
         var closedPort = FreePort.Next();
