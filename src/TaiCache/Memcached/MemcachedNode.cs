@@ -61,21 +61,22 @@ internal sealed class MemcachedNode : IDisposable
     }
 
     /// <summary>Gets a connection: an idle one, or a new one while the pool has room.</summary>
+    /// <param name="key">The key of the operation, for exceptions.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>A connection the caller owns until <see cref="Return"/>.</returns>
-    public async ValueTask<MemcachedConnection> RentAsync(CancellationToken cancellationToken)
+    public async ValueTask<MemcachedConnection> RentAsync(string? key, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsDown())
         {
-            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; it is retried after its back-off.");
+            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; it is retried after its back-off.", key, null);
         }
 
         if (!_slots.Wait(0, CancellationToken.None))
         {
             if (!await _slots.WaitAsync(_options.PoolTimeout, cancellationToken).ConfigureAwait(false))
             {
-                throw new CacheTimeoutException($"No connection to the memcached node {Name} became free within {_options.PoolTimeout.TotalMilliseconds:0} ms (pool of {_options.MaxConnectionsPerNode}).");
+                throw new CacheTimeoutException($"No connection to the memcached node {Name} became free within {_options.PoolTimeout.TotalMilliseconds:0} ms (pool of {_options.MaxConnectionsPerNode}).", key);
             }
         }
 
@@ -95,7 +96,7 @@ internal sealed class MemcachedNode : IDisposable
         {
             _slots.Release();
             MarkDown(ex.Message);
-            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", ex);
+            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", key, ex);
         }
         catch
         {
@@ -183,7 +184,6 @@ internal sealed class MemcachedNode : IDisposable
             _backoff = _options.DeadNodeRetryInterval;
         }
 
-        Volatile.Write(ref _consecutiveTimeouts, 0);
         if (wasDown)
         {
             Log.NodeRecovered(_logger, Name);
