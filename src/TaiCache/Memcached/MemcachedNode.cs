@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -14,14 +13,14 @@ namespace TaiCache.Memcached;
 /// </summary>
 internal sealed class MemcachedNode : IDisposable
 {
-    private readonly ConcurrentStack<MemcachedConnection> _idle = new();
+    private readonly Stack<MemcachedConnection> _idle = new();
     private readonly SemaphoreSlim _slots;
     private readonly EndPoint _endPoint;
     private readonly MemcachedCacheOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private long _downUntilTicks;
-    private bool _down;
+    private volatile bool _down;
     private TimeSpan _backoff;
     private int _consecutiveTimeouts;
     private int _open;
@@ -48,12 +47,26 @@ internal sealed class MemcachedNode : IDisposable
     public int OpenConnections => Volatile.Read(ref _open);
 
     /// <summary>Gets the number of idle pooled connections.</summary>
-    public int IdleConnections => _idle.Count;
+    public int IdleConnections
+    {
+        get
+        {
+            lock (_idle)
+            {
+                return _idle.Count;
+            }
+        }
+    }
 
     /// <summary>Tells whether the node is marked down and its back-off has not passed yet.</summary>
     /// <returns><see langword="true"/> while operations should not dial it.</returns>
     public bool IsDown()
     {
+        if (!_down)
+        {
+            return false;
+        }
+
         lock (_gate)
         {
             return _down && _options.TimeProvider.GetUtcNow().UtcTicks < _downUntilTicks;
@@ -80,9 +93,12 @@ internal sealed class MemcachedNode : IDisposable
             }
         }
 
-        if (_idle.TryPop(out var idle))
+        lock (_idle)
         {
-            return idle;
+            if (_idle.TryPop(out var idle))
+            {
+                return idle;
+            }
         }
 
         try
@@ -115,7 +131,10 @@ internal sealed class MemcachedNode : IDisposable
         }
         else
         {
-            _idle.Push(connection);
+            lock (_idle)
+            {
+                _idle.Push(connection);
+            }
         }
 
         _slots.Release();
@@ -192,7 +211,14 @@ internal sealed class MemcachedNode : IDisposable
 
     private void DrainIdle()
     {
-        while (_idle.TryPop(out var c))
+        MemcachedConnection[] drained;
+        lock (_idle)
+        {
+            drained = [.. _idle];
+            _idle.Clear();
+        }
+
+        foreach (var c in drained)
         {
             Close(c);
         }
