@@ -1,0 +1,123 @@
+using System.Globalization;
+
+namespace TaiCache.Invalidation;
+
+/// <summary>
+/// Prefix invalidation without listing keys: a version counter is folded into every physical key
+/// (<c>user:42:</c> + <c>profile</c> becomes <c>user:42:v7:profile</c>), so "drop everything under <c>user:42:</c>"
+/// is one version bump. Old entries are never read again and age out by their TTL. Works the same on Redis Cluster
+/// and on memcached, which cannot list keys.
+/// </summary>
+/// <remarks>
+/// <para>The version lives in any <see cref="ICacheOps"/> shared by the instances (Redis, memcached; an
+/// <see cref="InMemoryTier"/> for one process). A missing version (never set, or evicted) starts at the current Unix
+/// time in milliseconds, so it is always past every version used before and a lost counter can never bring old
+/// entries back.</para>
+/// <para>Give entries written under a namespace a TTL: the old versions' entries are only reclaimed by expiry (or
+/// the server's eviction).</para>
+/// </remarks>
+public sealed class CacheNamespace
+{
+    private readonly ICacheOps _store;
+    private readonly CacheNamespaceOptions _options;
+    private readonly string _versionKey;
+    private readonly Lock _lock = new();
+    private long _cachedVersion;
+    private long _cachedAt;
+    private bool _hasCached;
+
+    /// <summary>Initializes a namespace.</summary>
+    /// <param name="prefix">The namespace prefix, for example <c>user:42:</c>; it starts every physical key.</param>
+    /// <param name="versionStore">Where the version counter lives, shared by every instance.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    public CacheNamespace(string prefix, ICacheOps versionStore, CacheNamespaceOptions? options = null)
+    {
+        CacheKeyRules.Validate(prefix);
+        ArgumentNullException.ThrowIfNull(versionStore);
+        _options = (options ?? new CacheNamespaceOptions()).Clone();
+        _options.Validate();
+        Prefix = prefix;
+        _store = versionStore;
+        _versionKey = _options.VersionKeyPrefix + prefix;
+        CacheKeyRules.Validate(_versionKey);
+    }
+
+    /// <summary>Gets the namespace prefix.</summary>
+    public string Prefix { get; }
+
+    /// <summary>Gets the physical key of a logical key under the current version.</summary>
+    /// <param name="key">The logical key (the part after the prefix).</param>
+    /// <param name="cancellationToken">Cancels the wait for the version store.</param>
+    /// <returns>The physical key, <c>{prefix}v{version}:{key}</c>.</returns>
+    public async ValueTask<string> GetKeyAsync(string key, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key);
+        var version = await GetVersionAsync(cancellationToken).ConfigureAwait(false);
+        var physical = BuildKey(version, key);
+        CacheKeyRules.Validate(physical, paramName: nameof(key));
+        return physical;
+    }
+
+    /// <summary>Gets the current version.</summary>
+    /// <param name="cancellationToken">Cancels the wait for the version store.</param>
+    /// <returns>The version.</returns>
+    public async ValueTask<long> GetVersionAsync(CancellationToken cancellationToken = default)
+    {
+        if (_options.VersionCacheDuration > TimeSpan.Zero)
+        {
+            lock (_lock)
+            {
+                if (_hasCached && _options.TimeProvider.GetElapsedTime(_cachedAt) < _options.VersionCacheDuration)
+                {
+                    return _cachedVersion;
+                }
+            }
+        }
+
+        var read = await _store.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
+        long version;
+        if (read.HasValue)
+        {
+            version = read.Value;
+        }
+        else
+        {
+            // First use, or the counter was evicted: start past every version this namespace can have used.
+            await _store.SetAsync(_versionKey, _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), null, cancellationToken).ConfigureAwait(false);
+            var again = await _store.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
+            version = again.HasValue ? again.Value : _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        }
+
+        Remember(version);
+        return version;
+    }
+
+    /// <summary>Drops every entry of the namespace at once by moving to a new version.</summary>
+    /// <param name="cancellationToken">Cancels the wait for the version store.</param>
+    /// <returns>The new version.</returns>
+    public async ValueTask<long> InvalidateAsync(CancellationToken cancellationToken = default)
+    {
+        var read = await _store.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
+        var now = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+
+        // Two instances bumping at once may write the same next version: both still leave the old one behind.
+        var next = read.HasValue ? read.Value + 1 : now;
+        await _store.SetAsync(_versionKey, next, null, cancellationToken).ConfigureAwait(false);
+        Remember(next);
+        return next;
+    }
+
+    /// <summary>Builds the physical key for a version.</summary>
+    internal string BuildKey(long version, string key) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Prefix}v{version}:{key}");
+
+    private void Remember(long version)
+    {
+        lock (_lock)
+        {
+            _cachedVersion = version;
+            _cachedAt = _options.TimeProvider.GetTimestamp();
+            _hasCached = true;
+        }
+    }
+}
