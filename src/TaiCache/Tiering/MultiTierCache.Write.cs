@@ -1,6 +1,5 @@
-using TaiCache.Tiering;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Writes: write-through down the tiers (lowest first), deletes and expiry.</summary>
 public sealed partial class MultiTierCache
@@ -47,6 +46,7 @@ public sealed partial class MultiTierCache
     {
         await WriteDownAsync(key, value, options, _options.BestEffortWrites, cancellationToken).ConfigureAwait(false);
         KeepForFailSafe(key, value, options);
+        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes a value to every tier, lowest first. A refusal (unless best effort) removes the key from the memory tiers above and throws.</summary>
@@ -144,6 +144,7 @@ public sealed partial class MultiTierCache
             }
         }
 
+        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
         return removed;
     }
 
@@ -180,6 +181,7 @@ public sealed partial class MultiTierCache
             }
         }
 
+        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
         return found;
     }
 }
