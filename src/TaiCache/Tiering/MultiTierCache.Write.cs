@@ -36,10 +36,28 @@ public sealed partial class MultiTierCache
         ThrowIfDisposed();
         if (_writeBehind is not null)
         {
-            return _writeBehind.EnqueueSetAsync(key, value, options, cancellationToken);
+            var queued = _writeBehind.EnqueueSetAsync(key, value, options, cancellationToken);
+            if (!options.AllowStaleOnFailure)
+            {
+                return queued;
+            }
+
+            if (queued.IsCompletedSuccessfully)
+            {
+                KeepForFailSafe(key, value, options);
+                return default;
+            }
+
+            return KeepAfterQueuedAsync(queued, key, value, options);
         }
 
         return WriteThroughSetAsync(key, value, options, cancellationToken);
+    }
+
+    private async ValueTask KeepAfterQueuedAsync<T>(ValueTask queued, string key, T value, MultiTierEntryOptions options)
+    {
+        await queued.ConfigureAwait(false);
+        KeepForFailSafe(key, value, options);
     }
 
     internal async ValueTask WriteThroughSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)

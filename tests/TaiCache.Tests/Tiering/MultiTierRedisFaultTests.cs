@@ -59,11 +59,15 @@ public sealed class MultiTierRedisFaultTests : IAsyncLifetime
         return path;
     }
 
-    private async Task<ServerProcess> StartRedisAsync(int? port = null, bool durable = false)
+    private async Task<ServerProcess> StartRedisAsync(int? port = null, bool durable = false, bool debug = false)
     {
         var p = port ?? FreePort.Next();
         ServerProcess server;
-        if (durable)
+        if (debug)
+        {
+            server = await RedisServerFixture.StartRedisAsync(p, "--enable-debug-command", "yes");
+        }
+        else if (durable)
         {
             var dir = Path.Combine(Path.GetTempPath(), $"taicache-aof-{Guid.NewGuid():N}");
             Directory.CreateDirectory(dir);
@@ -333,5 +337,117 @@ public sealed class MultiTierRedisFaultTests : IAsyncLifetime
 
         samples.Sort();
         _output.WriteLine($"propagation (set on A -> evicted from B's L1): p50 {samples[samples.Count / 2]:F2} ms, max {samples[^1]:F2} ms");
+    }
+
+    [Fact]
+    public async Task WriteBehind_RedisDownLongerThanQueueHolds_RejectPolicyApplies_MemoryBounded_AcceptedWritesLandAfterRestart()
+    {
+        var server = await StartRedisAsync(durable: true);
+        var prefix = Prefix();
+        var options = new MultiTierCacheOptions
+        {
+            WriteStrategy = WriteStrategy.WriteBehind,
+            CircuitBreakerFailureThreshold = 2,
+            CircuitBreakerBreakDuration = TimeSpan.FromMilliseconds(300),
+        };
+        options.WriteBehind.Capacity = 100;
+        options.WriteBehind.BatchSize = 50;
+        options.WriteBehind.FullPolicy = WriteBehindFullPolicy.Reject;
+        options.WriteBehind.MaxAttempts = 1000;
+        options.WriteBehind.RetryBaseDelay = TimeSpan.FromMilliseconds(20);
+        options.WriteBehind.RetryMaxDelay = TimeSpan.FromMilliseconds(200);
+        options.Tiers.Add(TierTestKit.Memory("L1"));
+        options.Tiers.Add(Redis(server.Port, prefix));
+        var cache = new MultiTierCache(options);
+        _disposables.Add(cache);
+
+        server.Kill();
+        var accepted = new List<string>();
+        var rejected = 0;
+        var maxDepth = 0;
+        for (var i = 0; i < 1000; i++)
+        {
+            try
+            {
+                await cache.SetAsync($"k{i}", i);
+                accepted.Add($"k{i}");
+            }
+            catch (WriteBehindQueueFullException)
+            {
+                rejected++;
+            }
+
+            maxDepth = Math.Max(maxDepth, cache.WriteBehindQueueDepth);
+        }
+
+        _output.WriteLine($"accepted={accepted.Count} rejected={rejected} max depth={maxDepth}");
+        Assert.True(rejected > 0);
+        Assert.True(maxDepth <= options.WriteBehind.Capacity + options.WriteBehind.BatchSize, $"depth {maxDepth}");
+        Assert.True(accepted.Count <= options.WriteBehind.Capacity + options.WriteBehind.BatchSize);
+
+        await server.StartAsync();
+        var flush = await cache.FlushAsync(TimeSpan.FromSeconds(60));
+        Assert.True(flush.Completed);
+        await using var check = Redis(server.Port, prefix);
+        var stored = await check.GetManyAsync<int>(accepted);
+        Assert.Equal(accepted.Count, stored.Count);
+    }
+
+    [Fact]
+    public async Task FailSafe_RedisSlow_ReadsOnTimeFromL3_CircuitOpensThenCloses()
+    {
+        var server = await StartRedisAsync(debug: true);
+        var prefix = Prefix();
+        var options = new MultiTierCacheOptions
+        {
+            CircuitBreakerFailureThreshold = 2,
+            CircuitBreakerBreakDuration = TimeSpan.FromMilliseconds(500),
+            TierTimeout = TimeSpan.FromMilliseconds(200),
+        };
+        var l1 = TierTestKit.Memory("L1");
+        var redis = Redis(server.Port, prefix);
+        var sqlite = Sqlite();
+        await redis.GetMultiplexerAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            await redis.SetAsync($"k{i}", i);
+            await sqlite.SetAsync($"k{i}", i);
+        }
+
+        options.Tiers.Add(l1);
+        options.Tiers.Add(redis);
+        options.Tiers.Add(sqlite);
+        var cache = new MultiTierCache(options);
+        _disposables.Add(cache);
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{server.Port}");
+        var sleeping = admin.GetDatabase().ExecuteAsync("DEBUG", "SLEEP", "3");
+        await Task.Delay(100);
+
+        var slowest = TimeSpan.Zero;
+        for (var i = 0; i < 20; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            Assert.Equal(i, (await cache.GetAsync<int>($"k{i}")).Value);
+            slowest = watch.Elapsed > slowest ? watch.Elapsed : slowest;
+        }
+
+        _output.WriteLine($"slowest read while Redis sleeps: {slowest.TotalMilliseconds:F0} ms; circuit {cache.GetCircuitState(1)}");
+        Assert.True(slowest < TimeSpan.FromSeconds(2), $"a read took {slowest}");
+        Assert.Equal(CircuitState.Open, cache.GetCircuitState(1));
+
+        await sleeping;
+        var closed = false;
+        for (var i = 0; i < 100 && !closed; i++)
+        {
+            l1.Clear();
+            await cache.GetAsync<int>("k0");
+            closed = cache.GetCircuitState(1) == CircuitState.Closed;
+            if (!closed)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.True(closed, "the circuit did not close after Redis woke up");
     }
 }
