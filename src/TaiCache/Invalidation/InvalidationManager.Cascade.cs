@@ -56,7 +56,7 @@ public sealed partial class InvalidationManager
         var invalidated = new InvalidatedKey[keys.Length];
         for (var i = 0; i < keys.Length; i++)
         {
-            invalidated[i] = new InvalidatedKey(keys[i], traversal.Paths[keys[i]], affected[i]);
+            invalidated[i] = new InvalidatedKey(keys[i], traversal, traversal.GetDepth(keys[i]), affected[i]);
         }
 
         var receipt = new InvalidationReceipt(
@@ -98,14 +98,9 @@ public sealed partial class InvalidationManager
         {
             case InvalidationStrategy.Lazy:
                 var eager = new List<int>();
-                var stamp = _time.GetTimestamp();
                 for (var i = 0; i < keys.Length; i++)
                 {
-                    if (_stale.Count < _options.MaxStaleMarks || _stale.ContainsKey(keys[i]))
-                    {
-                        _stale[keys[i]] = stamp;
-                    }
-                    else
+                    if (!_stale.TryMark(keys[i], _options.MaxStaleMarks))
                     {
                         eager.Add(i);
                     }
@@ -149,7 +144,7 @@ public sealed partial class InvalidationManager
 
         foreach (var key in keys)
         {
-            _stale.TryRemove(key, out _);
+            _stale.Unmark(key);
             _tracker.Remove(key);
         }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -31,7 +30,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly KeyTracker _tracker;
-    private readonly ConcurrentDictionary<string, long> _stale = new(StringComparer.Ordinal);
+    private readonly StaleMarks _stale = new();
     private readonly EventHandler<CacheEvictionEventArgs> _onEvicted;
     private int _disposed;
 
