@@ -31,7 +31,7 @@ public sealed partial class InvalidationManager
         var cleared = new List<string>();
         if (clearInMemoryTiers)
         {
-            foreach (var tier in _tiers.OfType<InMemoryTier>())
+            foreach (var tier in _leaves.OfType<InMemoryTier>())
             {
                 tier.Clear();
                 cleared.Add(tier.Name);
@@ -40,11 +40,19 @@ public sealed partial class InvalidationManager
             _tracker.Reset();
         }
 
-        if (_options.Broadcaster is { } broadcaster && keys.Length > 0)
+        if (_options.Broadcaster is { } broadcaster && (keys.Length > 0 || cleared.Count > 0))
         {
             try
             {
-                await broadcaster.PublishAsync(keys, cancellationToken).ConfigureAwait(false);
+                if (keys.Length > 0)
+                {
+                    await broadcaster.PublishAsync(keys, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (cleared.Count > 0)
+                {
+                    await broadcaster.PublishClearAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

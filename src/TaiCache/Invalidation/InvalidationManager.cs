@@ -25,6 +25,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     private const int Chunk = 256;
 
     private readonly ICacheOps[] _tiers;
+    private readonly ICacheOps[] _leaves;
     private readonly InvalidationManagerOptions _options;
     private readonly IInvalidationStore _store;
     private readonly ILogger _logger;
@@ -64,8 +65,9 @@ public sealed partial class InvalidationManager : IAsyncDisposable
         }
 
         _tracker = new KeyTracker(_options.MaxTrackedKeys);
+        _leaves = [.. TierKeySource.Leaves(_tiers)];
         _onEvicted = OnEvicted;
-        foreach (var tier in _tiers.OfType<InMemoryTier>())
+        foreach (var tier in _leaves.OfType<InMemoryTier>())
         {
             tier.Evicted += _onEvicted;
         }
@@ -194,7 +196,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        foreach (var tier in _tiers.OfType<InMemoryTier>())
+        foreach (var tier in _leaves.OfType<InMemoryTier>())
         {
             tier.Evicted -= _onEvicted;
         }
