@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using Microsoft.Extensions.Caching.Distributed;
 using TaiCache.Adapters;
 using TaiCache.Sqlite;
