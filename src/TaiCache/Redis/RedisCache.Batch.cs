@@ -33,7 +33,7 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, logical[0], "MGET");
+            throw Translate(FirstFailure(tasks) ?? ex, null, "MGET");
         }
 
         var hits = 0;
@@ -86,14 +86,12 @@ public sealed partial class RedisCache
         }
 
         var encoded = new List<(RedisKey Key, byte[] Value)>(list.Count);
-        string? firstKey = null;
         foreach (var item in list)
         {
-            firstKey ??= item.Key;
             encoded.Add((ToPhysicalKey(item.Key), Codec.Encode(item.Key, item.Value)));
         }
 
-        var db = await GetDatabaseAsync(firstKey, "SET", cancellationToken).ConfigureAwait(false);
+        var db = await GetDatabaseAsync(null, "SET", cancellationToken).ConfigureAwait(false);
         var expiry = ttl ?? _defaultTtl;
         var tasks = new Task[encoded.Count];
         try
@@ -109,7 +107,7 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, firstKey, "SET (batch)");
+            throw Translate(FirstFailure(tasks) ?? ex, null, "SET (batch)");
         }
 
         if (_metrics is not null)
@@ -145,7 +143,7 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, logical[0], "DEL (batch)");
+            throw Translate(FirstFailure(tasks) ?? ex, null, "DEL (batch)");
         }
 
         long removed = 0;

@@ -112,7 +112,7 @@ public sealed partial class RedisCache : ICacheOps
         }
         catch (RedisException ex)
         {
-            throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", SafeInner(ex));
+            throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", ex);
         }
 
         if (!multiplexer.IsConnected)
