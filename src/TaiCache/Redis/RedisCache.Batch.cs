@@ -88,7 +88,7 @@ public sealed partial class RedisCache
         var encoded = new List<(RedisKey Key, byte[] Value)>(list.Count);
         foreach (var item in list)
         {
-            encoded.Add((ToPhysicalKey(item.Key), Codec.Encode(item.Key, item.Value)));
+            encoded.Add((PrefixKey(item.Key), Codec.Encode(item.Key, item.Value)));
         }
 
         var db = await GetDatabaseAsync(null, "SET", cancellationToken).ConfigureAwait(false);
@@ -164,7 +164,7 @@ public sealed partial class RedisCache
     }
 
     /// <summary>Groups validated logical keys by the hash slot of their physical key; one group when the server is not a cluster.</summary>
-    private List<(RedisKey[] Physical, string[] Logical)> GroupBySlot(List<string> logical)
+    private List<(RedisKey[] Physical, IReadOnlyList<string> Logical)> GroupBySlot(List<string> logical)
     {
         var multiplexer = _multiplexer!;
         if (!IsCluster(multiplexer))
@@ -172,16 +172,16 @@ public sealed partial class RedisCache
             var physical = new RedisKey[logical.Count];
             for (var i = 0; i < physical.Length; i++)
             {
-                physical[i] = ToPhysicalKey(logical[i]);
+                physical[i] = PrefixKey(logical[i]);
             }
 
-            return [(physical, logical.ToArray())];
+            return [(physical, logical)];
         }
 
         var bySlot = new Dictionary<int, (List<RedisKey> Physical, List<string> Logical)>();
         foreach (var key in logical)
         {
-            var physical = ToPhysicalKey(key);
+            var physical = PrefixKey(key);
             var slot = multiplexer.HashSlot(physical);
             if (!bySlot.TryGetValue(slot, out var group))
             {
@@ -193,7 +193,7 @@ public sealed partial class RedisCache
             group.Logical.Add(key);
         }
 
-        var groups = new List<(RedisKey[] Physical, string[] Logical)>(bySlot.Count);
+        var groups = new List<(RedisKey[] Physical, IReadOnlyList<string> Logical)>(bySlot.Count);
         foreach (var group in bySlot.Values)
         {
             groups.Add((group.Physical.ToArray(), group.Logical.ToArray()));

@@ -274,6 +274,12 @@ public sealed partial class RedisCache : ICacheOps
     internal RedisKey ToPhysicalKey(string key)
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
+        return PrefixKey(key);
+    }
+
+    /// <summary>Prefixes a key that was already validated.</summary>
+    private RedisKey PrefixKey(string key)
+    {
         RedisKey physical = key;
         return _prefix.Length == 0 ? physical : physical.Prepend(_prefixKey);
     }
