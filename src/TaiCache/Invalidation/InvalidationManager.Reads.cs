@@ -11,7 +11,7 @@ public sealed partial class InvalidationManager
     public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
-        if (!_stale.IsEmpty && _stale.TryRemove(key, out _))
+        if (_stale.Unmark(key))
         {
             for (var t = _tiers.Length - 1; t >= 0; t--)
             {
@@ -40,7 +40,7 @@ public sealed partial class InvalidationManager
     public bool IsStale(string key)
     {
         CacheKeyRules.Validate(key);
-        return _stale.ContainsKey(key);
+        return _stale.IsMarked(key);
     }
 
     /// <summary>Writes a value to every tier (last tier first), clears any stale mark, and records tags.</summary>
@@ -71,7 +71,7 @@ public sealed partial class InvalidationManager
             await _tiers[t].SetAsync(key, value, ttl, cancellationToken).ConfigureAwait(false);
         }
 
-        _stale.TryRemove(key, out _);
+        _stale.Unmark(key);
         if (tagList is { Count: > 0 })
         {
             await _store.AddTagsAsync(key, tagList, cancellationToken).ConfigureAwait(false);
