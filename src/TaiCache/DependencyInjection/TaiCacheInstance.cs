@@ -71,7 +71,8 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
         }
         catch
         {
-            _coherenceInstance?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            // Nothing was started yet: disposing completes without waiting on the network.
+            _ = _coherenceInstance?.DisposeAsync().AsTask();
             _ownedMultiplexer?.Dispose();
             foreach (var tier in tiers)
             {
