@@ -248,7 +248,7 @@ public sealed partial class RedisCache : ICacheOps
             {
                 multiplexer = await _connecting.ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is RedisException or CacheException or OperationCanceledException)
+            catch (Exception ex) when (ex is RedisException or RedisCommandException or CacheException or OperationCanceledException or ObjectDisposedException)
             {
                 multiplexer = null;
             }
@@ -348,12 +348,7 @@ public sealed partial class RedisCache : ICacheOps
             Log.NotConnectedAtStart(_logger, Name, "no server answered");
         }
 
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            await multiplexer.DisposeAsync().ConfigureAwait(false);
-            throw new ObjectDisposedException(nameof(RedisCache));
-        }
-
+        // Attached even when the cache was disposed meanwhile: DisposeAsync awaits this task and closes what it returns.
         Attach(multiplexer);
         return multiplexer;
     }

@@ -1,6 +1,5 @@
-using TaiCache.Tiering;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Batch reads and writes: one round trip per tier, and batch read-through with one factory call.</summary>
 public sealed partial class MultiTierCache
@@ -149,6 +148,8 @@ public sealed partial class MultiTierCache
         {
             KeepForFailSafe(item.Key, item.Value, options);
         }
+
+        await PublishInvalidationAsync(list.ConvertAll(i => i.Key), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -208,6 +209,7 @@ public sealed partial class MultiTierCache
             }
         }
 
+        await PublishInvalidationAsync(list, cancellationToken).ConfigureAwait(false);
         return most;
     }
 

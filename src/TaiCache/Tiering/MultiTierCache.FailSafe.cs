@@ -1,6 +1,5 @@
-using TaiCache.Tiering;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Fail-safe: tier calls behind a circuit breaker and a timeout, and stale values kept for when everything fails.</summary>
 public sealed partial class MultiTierCache
@@ -136,6 +135,24 @@ public sealed partial class MultiTierCache
         }
 
         return false;
+    }
+
+    /// <summary>Tells the other instances (through <see cref="MultiTierCacheOptions.Coherence"/>) to drop these keys from their L1; never throws.</summary>
+    internal async ValueTask PublishInvalidationAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        if (_options.Coherence is not { } coherence || keys.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await coherence.PublishInvalidationAsync(keys, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.CoherencePublishFailed(_logger, Name, keys.Count, e);
+        }
     }
 
     private enum TierReadStatus

@@ -1,6 +1,5 @@
-using TaiCache.Tiering;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Reads: the L1 fast path, the walk down the lower tiers, and copying hits back up.</summary>
 public sealed partial class MultiTierCache
