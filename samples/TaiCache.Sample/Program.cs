@@ -2,6 +2,7 @@
 // connection string is given (--redis host:port or TAICACHE_REDIS). It shows warming, read-through with stampede
 // protection, write-behind, a dependency cascade with its receipt, and a metrics/SLO table; metrics are scrapeable in
 // Prometheus format while it runs.
+using TaiCache.Tiering;
 using System.Diagnostics;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using System.Buffers.Binary;
 using Microsoft.Extensions.Caching.Distributed;
 

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Caching.Hybrid;
 using TaiCache.Invalidation;

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using TaiCache.Invalidation;
 using TaiCache.Metrics;
 using TaiCache.Tiering.Coherence;

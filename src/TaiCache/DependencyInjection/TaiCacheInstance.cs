@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TaiCache.Invalidation;

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using System.Globalization;
 using TaiCache.Serialization;
 
@@ -34,10 +35,10 @@ public sealed class TaiCacheOptions
     /// <summary>Gets or sets the L1 coherence settings.</summary>
     public TaiCacheCoherenceSettings Coherence { get; set; } = new();
 
-    /// <summary>Gets or sets how writes go down the tiers. Default <see cref="TaiCache.WriteStrategy.WriteThrough"/>.</summary>
+    /// <summary>Gets or sets how writes go down the tiers. Default <see cref="TaiCache.Tiering.WriteStrategy.WriteThrough"/>.</summary>
     public WriteStrategy WriteStrategy { get; set; } = WriteStrategy.WriteThrough;
 
-    /// <summary>Gets or sets how reads fill the tiers. Default <see cref="TaiCache.ReadStrategy.ReadThrough"/>.</summary>
+    /// <summary>Gets or sets how reads fill the tiers. Default <see cref="TaiCache.Tiering.ReadStrategy.ReadThrough"/>.</summary>
     public ReadStrategy ReadStrategy { get; set; } = ReadStrategy.ReadThrough;
 
     /// <summary>Gets or sets the time to live used when a call gives none; <see langword="null"/> (the default) for each tier's default.</summary>

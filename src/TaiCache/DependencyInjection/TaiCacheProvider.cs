@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

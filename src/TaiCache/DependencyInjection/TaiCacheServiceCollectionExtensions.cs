@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using TaiCache.Redis;
 
 namespace TaiCache.Invalidation;

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using TaiCache.Sqlite;
 using TaiCache.Tiering.Warming;
 
