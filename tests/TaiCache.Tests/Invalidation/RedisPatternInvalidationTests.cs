@@ -3,6 +3,7 @@ using TaiCache.Invalidation;
 using TaiCache.Redis;
 using TaiCache.Tests.Fixtures;
 using TaiCache.Tests.Redis;
+using TaiCache.Tiering;
 
 namespace TaiCache.Tests.Invalidation;
 
