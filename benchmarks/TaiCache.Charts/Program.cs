@@ -91,8 +91,7 @@ static void Render(List<Row> rows, string path)
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = name, FillColor = palette.GetColor(s) });
     }
 
-    plot.Legend.IsVisible = true;
-    plot.Legend.Alignment = Alignment.UpperRight;
+    plot.ShowLegend(Edge.Bottom); // outside the data area: never hides a bar
     plot.Title(rows[0].Title);
     plot.YLabel(rows[0].YLabel);
     var widthPx = Math.Max(Math.Max(640, 120 + (bars.Count * 40)), 60 + (rows[0].Title.Length * 10));
