@@ -1,0 +1,12 @@
+namespace TaiCache.Metrics;
+
+/// <summary>
+/// One thread's counters for one collector. Only its thread writes it (plain increments, no lock prefix), so counts
+/// are exact; snapshots read every cell. The padded <see cref="CounterStripe"/> keeps cells of different threads off
+/// each other's cache lines.
+/// </summary>
+internal sealed class CounterCell
+{
+    /// <summary>The counters, padded to their own cache lines.</summary>
+    public CounterStripe Counters;
+}
