@@ -7,6 +7,13 @@ namespace TaiCache.Metrics;
 /// </summary>
 internal sealed class CounterCell
 {
+    /// <summary>Initializes a cell for a collector.</summary>
+    /// <param name="ownerId">The collector's id (an id, not a reference, so a thread's cache never keeps a collector alive).</param>
+    public CounterCell(long ownerId) => OwnerId = ownerId;
+
+    /// <summary>Gets the owning collector's id.</summary>
+    public long OwnerId { get; }
+
     /// <summary>The counters, padded to their own cache lines.</summary>
     public CounterStripe Counters;
 }

@@ -29,6 +29,15 @@ public sealed partial class MetricsCollector : IDisposable
 {
     internal const int EvictionReasonCount = 4;
 
+    private const int CacheSlots = 16;
+
+    [ThreadStatic]
+    private static CounterCell?[]? t_cells;
+
+    private static long s_nextId;
+
+    private readonly long _id = Interlocked.Increment(ref s_nextId);
+    private readonly int _slot;
     private readonly ThreadLocal<CounterCell> _local;
     private readonly Lock _cellsGate = new();
     private CounterCell[] _cells = [];
@@ -73,6 +82,7 @@ public sealed partial class MetricsCollector : IDisposable
         _sampleInterval = opts.LatencySampleInterval;
         _rateWindowTicks = (long)(opts.RateWindow.TotalSeconds * _time.TimestampFrequency);
 
+        _slot = (int)(_id % CacheSlots);
         _local = new ThreadLocal<CounterCell>(NewCell);
 
         Tags = [new(TaiCacheTelemetry.CacheNameTag, cacheName), new(TaiCacheTelemetry.CacheTierTag, tierName)];
@@ -236,13 +246,38 @@ public sealed partial class MetricsCollector : IDisposable
         }
     }
 
+    /// <summary>
+    /// Finds the calling thread's cell: first in a small per-thread cache (a non-generic thread static, which the JIT
+    /// reads inline; <see cref="ThreadLocal{T}.Value"/> alone costs about 10 ns here), else through <see cref="ThreadLocal{T}"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref CounterStripe Stripe() => ref _local.Value!.Counters;
+    private ref CounterStripe Stripe()
+    {
+        var cells = t_cells;
+        if (cells is not null)
+        {
+            var cell = cells[_slot];
+            if (cell is not null && cell.OwnerId == _id)
+            {
+                return ref cell.Counters;
+            }
+        }
+
+        return ref StripeSlow();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref CounterStripe StripeSlow()
+    {
+        var cell = _local.Value!;
+        (t_cells ??= new CounterCell?[CacheSlots])[_slot] = cell;
+        return ref cell.Counters;
+    }
 
     /// <summary>Makes the calling thread's cell and adds it to those read by snapshots (copy on write: reads take no lock).</summary>
     private CounterCell NewCell()
     {
-        var cell = new CounterCell();
+        var cell = new CounterCell(_id);
         cell.Counters.SampleCountdown = 1;
         lock (_cellsGate)
         {
