@@ -1,4 +1,5 @@
 using System.Globalization;
+using StackExchange.Redis;
 
 namespace TaiCache.Invalidation;
 
@@ -9,8 +10,8 @@ namespace TaiCache.Invalidation;
 /// and on memcached, which cannot list keys.
 /// </summary>
 /// <remarks>
-/// <para>The version lives in any <see cref="ICacheOps"/> shared by the instances (Redis, memcached; an
-/// <see cref="InMemoryTier"/> for one process). A missing version (never set, or evicted) starts at the current Unix
+/// <para>The version lives in Redis (an atomic counter), or in any <see cref="ICacheOps"/> shared by the instances
+/// (memcached; an <see cref="InMemoryTier"/> for one process). A missing version (never set, or evicted) starts at the current Unix
 /// time in milliseconds, so it is always past every version used before and a lost counter can never bring old
 /// entries back.</para>
 /// <para>Give entries written under a namespace a TTL: the old versions' entries are only reclaimed by expiry (or
@@ -18,7 +19,15 @@ namespace TaiCache.Invalidation;
 /// </remarks>
 public sealed class CacheNamespace
 {
-    private readonly ICacheOps _store;
+    private static readonly LuaScript IncrementScript = LuaScript.Prepare(
+        "if redis.call('EXISTS', @key) == 0 then redis.call('SET', @key, @start) end return redis.call('INCR', @key)");
+
+    private static readonly LuaScript ReadScript = LuaScript.Prepare(
+        "redis.call('SET', @key, @start, 'NX') return redis.call('GET', @key)");
+
+    private readonly ICacheOps? _store;
+    private readonly IConnectionMultiplexer? _redis;
+    private readonly int _database;
     private readonly CacheNamespaceOptions _options;
     private readonly string _versionKey;
     private readonly Lock _lock = new();
@@ -31,13 +40,34 @@ public sealed class CacheNamespace
     /// <param name="versionStore">Where the version counter lives, shared by every instance.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     public CacheNamespace(string prefix, ICacheOps versionStore, CacheNamespaceOptions? options = null)
+        : this(prefix, options)
+    {
+        ArgumentNullException.ThrowIfNull(versionStore);
+        _store = versionStore;
+    }
+
+    /// <summary>
+    /// Initializes a namespace whose version is a Redis counter, bumped with one atomic <c>INCR</c> (a script on
+    /// the single version key, so it works on Redis Cluster).
+    /// </summary>
+    /// <param name="prefix">The namespace prefix, for example <c>user:42:</c>.</param>
+    /// <param name="redis">The Redis connection holding the counter.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="database">The database number (-1 for the connection's default).</param>
+    public CacheNamespace(string prefix, IConnectionMultiplexer redis, CacheNamespaceOptions? options = null, int database = -1)
+        : this(prefix, options)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        _redis = redis;
+        _database = database;
+    }
+
+    private CacheNamespace(string prefix, CacheNamespaceOptions? options)
     {
         CacheKeyRules.Validate(prefix);
-        ArgumentNullException.ThrowIfNull(versionStore);
         _options = (options ?? new CacheNamespaceOptions()).Clone();
         _options.Validate();
         Prefix = prefix;
-        _store = versionStore;
         _versionKey = _options.VersionKeyPrefix + prefix;
         CacheKeyRules.Validate(_versionKey);
     }
@@ -74,8 +104,18 @@ public sealed class CacheNamespace
             }
         }
 
-        var read = await _store.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
         long version;
+        if (_redis is not null)
+        {
+            var value = await _redis.GetDatabase(_database)
+                .ScriptEvaluateAsync(ReadScript, new { key = (RedisKey)_versionKey, start = StartVersion() })
+                .ConfigureAwait(false);
+            version = (long)value;
+            Remember(version);
+            return version;
+        }
+
+        var read = await _store!.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
         if (read.HasValue)
         {
             version = read.Value;
@@ -83,9 +123,9 @@ public sealed class CacheNamespace
         else
         {
             // First use, or the counter was evicted: start past every version this namespace can have used.
-            await _store.SetAsync(_versionKey, _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), null, cancellationToken).ConfigureAwait(false);
+            await _store.SetAsync(_versionKey, StartVersion(), null, cancellationToken).ConfigureAwait(false);
             var again = await _store.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
-            version = again.HasValue ? again.Value : _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+            version = again.HasValue ? again.Value : StartVersion();
         }
 
         Remember(version);
@@ -97,11 +137,21 @@ public sealed class CacheNamespace
     /// <returns>The new version.</returns>
     public async ValueTask<long> InvalidateAsync(CancellationToken cancellationToken = default)
     {
-        var read = await _store.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
-        var now = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long next;
+        if (_redis is not null)
+        {
+            var value = await _redis.GetDatabase(_database)
+                .ScriptEvaluateAsync(IncrementScript, new { key = (RedisKey)_versionKey, start = StartVersion() })
+                .ConfigureAwait(false);
+            next = (long)value;
+            Remember(next);
+            return next;
+        }
 
-        // Two instances bumping at once may write the same next version: both still leave the old one behind.
-        var next = read.HasValue ? read.Value + 1 : now;
+        // Without an atomic increment, two instances bumping at once may write the same next version: both still
+        // leave the old version behind, which is all an invalidation needs.
+        var read = await _store!.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
+        next = read.HasValue ? read.Value + 1 : StartVersion();
         await _store.SetAsync(_versionKey, next, null, cancellationToken).ConfigureAwait(false);
         Remember(next);
         return next;
@@ -110,6 +160,8 @@ public sealed class CacheNamespace
     /// <summary>Builds the physical key for a version.</summary>
     internal string BuildKey(long version, string key) =>
         string.Create(CultureInfo.InvariantCulture, $"{Prefix}v{version}:{key}");
+
+    private long StartVersion() => _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     private void Remember(long version)
     {

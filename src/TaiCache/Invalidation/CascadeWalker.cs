@@ -88,16 +88,8 @@ internal sealed class CascadeWalker
     /// <summary>Gets the depth at which a key was reached (roots are 0).</summary>
     public int DepthOf(string key) => _nodes[key].Depth;
 
-    public DependencyTraversal ToTraversal()
-    {
-        var paths = new Dictionary<string, IReadOnlyList<string>>(_nodes.Count, StringComparer.Ordinal);
-        foreach (var key in _nodes.Keys)
-        {
-            paths[key] = PathTo(key);
-        }
-
-        return new DependencyTraversal(_roots.ToArray(), _dependents.ToArray(), paths, FindCycles(), DepthLimitReached);
-    }
+    public DependencyTraversal ToTraversal() =>
+        new(_roots.ToArray(), _dependents.ToArray(), PathTo, DepthOf, FindCycles(), DepthLimitReached);
 
     /// <summary>Finds cycles among reached keys with an iterative depth-first search (tree edges plus cross edges).</summary>
     public IReadOnlyList<IReadOnlyList<string>> FindCycles()

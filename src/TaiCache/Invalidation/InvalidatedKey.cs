@@ -3,10 +3,14 @@ namespace TaiCache.Invalidation;
 /// <summary>One key an invalidation reached, and how.</summary>
 public sealed class InvalidatedKey
 {
-    internal InvalidatedKey(string key, IReadOnlyList<string> path, int tiersAffected)
+    private readonly DependencyTraversal _traversal;
+    private IReadOnlyList<string>? _path;
+
+    internal InvalidatedKey(string key, DependencyTraversal traversal, int depth, int tiersAffected)
     {
         Key = key;
-        Path = path;
+        _traversal = traversal;
+        Depth = depth;
         TiersAffected = tiersAffected;
     }
 
@@ -14,10 +18,10 @@ public sealed class InvalidatedKey
     public string Key { get; }
 
     /// <summary>Gets the cascade path that reached the key: the key that triggered the invalidation first, this key last.</summary>
-    public IReadOnlyList<string> Path { get; }
+    public IReadOnlyList<string> Path => _path ??= _traversal.GetPath(Key);
 
     /// <summary>Gets how many levels of dependency lie between the trigger and this key (0 for a key the trigger named).</summary>
-    public int Depth => Path.Count - 1;
+    public int Depth { get; }
 
     /// <summary>
     /// Gets in how many tiers the key was present and was removed (<see cref="InvalidationStrategy.Eager"/>) or had

@@ -31,7 +31,7 @@ public sealed partial class InvalidationManager
         var cleared = new List<string>();
         if (clearInMemoryTiers)
         {
-            foreach (var tier in _tiers.OfType<InMemoryTier>())
+            foreach (var tier in _leaves.OfType<InMemoryTier>())
             {
                 tier.Clear();
                 cleared.Add(tier.Name);
@@ -40,11 +40,19 @@ public sealed partial class InvalidationManager
             _tracker.Reset();
         }
 
-        if (_options.Broadcaster is { } broadcaster && keys.Length > 0)
+        if (_options.Broadcaster is { } broadcaster && (keys.Length > 0 || cleared.Count > 0))
         {
             try
             {
-                await broadcaster.PublishAsync(keys, cancellationToken).ConfigureAwait(false);
+                if (keys.Length > 0)
+                {
+                    await broadcaster.PublishAsync(keys, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (cleared.Count > 0)
+                {
+                    await broadcaster.PublishClearAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -56,7 +64,7 @@ public sealed partial class InvalidationManager
         var invalidated = new InvalidatedKey[keys.Length];
         for (var i = 0; i < keys.Length; i++)
         {
-            invalidated[i] = new InvalidatedKey(keys[i], traversal.Paths[keys[i]], affected[i]);
+            invalidated[i] = new InvalidatedKey(keys[i], traversal, traversal.GetDepth(keys[i]), affected[i]);
         }
 
         var receipt = new InvalidationReceipt(
@@ -98,14 +106,9 @@ public sealed partial class InvalidationManager
         {
             case InvalidationStrategy.Lazy:
                 var eager = new List<int>();
-                var stamp = _time.GetTimestamp();
                 for (var i = 0; i < keys.Length; i++)
                 {
-                    if (_stale.Count < _options.MaxStaleMarks || _stale.ContainsKey(keys[i]))
-                    {
-                        _stale[keys[i]] = stamp;
-                    }
-                    else
+                    if (!_stale.TryMark(keys[i], _options.MaxStaleMarks))
                     {
                         eager.Add(i);
                     }
@@ -149,7 +152,7 @@ public sealed partial class InvalidationManager
 
         foreach (var key in keys)
         {
-            _stale.TryRemove(key, out _);
+            _stale.Unmark(key);
             _tracker.Remove(key);
         }
 

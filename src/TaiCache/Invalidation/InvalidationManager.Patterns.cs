@@ -54,7 +54,7 @@ public sealed partial class InvalidationManager
             }
         }
 
-        foreach (var tier in _tiers)
+        foreach (var tier in _leaves)
         {
             var source = TierKeySource.TryEnumerate(tier, pattern.ServerGlob, cancellationToken);
             if (source is null)

@@ -11,7 +11,7 @@ public sealed partial class InvalidationManager
     public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
-        if (!_stale.IsEmpty && _stale.TryRemove(key, out _))
+        if (_stale.Unmark(key))
         {
             for (var t = _tiers.Length - 1; t >= 0; t--)
             {
@@ -40,7 +40,7 @@ public sealed partial class InvalidationManager
     public bool IsStale(string key)
     {
         CacheKeyRules.Validate(key);
-        return _stale.ContainsKey(key);
+        return _stale.IsMarked(key);
     }
 
     /// <summary>Writes a value to every tier (last tier first), clears any stale mark, and records tags.</summary>
@@ -57,7 +57,6 @@ public sealed partial class InvalidationManager
         CacheKeyRules.ValidateTtl(ttl);
         var tagList = tags is null ? null : CacheKeyRules.ValidateAll(tags);
         ThrowIfDisposed();
-        Track(key);
 
         // Tag before writing, so a tag invalidation racing the write cannot miss the new value; tag again after, so
         // an invalidation that emptied the tag in between leaves the new value tagged for the next one.
@@ -71,7 +70,9 @@ public sealed partial class InvalidationManager
             await _tiers[t].SetAsync(key, value, ttl, cancellationToken).ConfigureAwait(false);
         }
 
-        _stale.TryRemove(key, out _);
+        // Track after writing: replacing an expired entry raises an Expired eviction for this key, which untracks it.
+        Track(key);
+        _stale.Unmark(key);
         if (tagList is { Count: > 0 })
         {
             await _store.AddTagsAsync(key, tagList, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -26,12 +25,13 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     private const int Chunk = 256;
 
     private readonly ICacheOps[] _tiers;
+    private readonly ICacheOps[] _leaves;
     private readonly InvalidationManagerOptions _options;
     private readonly IInvalidationStore _store;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly KeyTracker _tracker;
-    private readonly ConcurrentDictionary<string, long> _stale = new(StringComparer.Ordinal);
+    private readonly StaleMarks _stale = new();
     private readonly EventHandler<CacheEvictionEventArgs> _onEvicted;
     private int _disposed;
 
@@ -65,8 +65,9 @@ public sealed partial class InvalidationManager : IAsyncDisposable
         }
 
         _tracker = new KeyTracker(_options.MaxTrackedKeys);
+        _leaves = [.. TierKeySource.Leaves(_tiers)];
         _onEvicted = OnEvicted;
-        foreach (var tier in _tiers.OfType<InMemoryTier>())
+        foreach (var tier in _leaves.OfType<InMemoryTier>())
         {
             tier.Evicted += _onEvicted;
         }
@@ -195,7 +196,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        foreach (var tier in _tiers.OfType<InMemoryTier>())
+        foreach (var tier in _leaves.OfType<InMemoryTier>())
         {
             tier.Evicted -= _onEvicted;
         }

@@ -12,12 +12,14 @@ internal sealed class KeyTracker
     private readonly ConcurrentDictionary<string, byte> _keys = new(StringComparer.Ordinal);
     private readonly int _capacity;
     private int _overflowed;
+    private int _count;
 
     public KeyTracker(int capacity) => _capacity = capacity;
 
     public bool Overflowed => Volatile.Read(ref _overflowed) != 0;
 
-    public int Count => _keys.Count;
+    /// <summary>Gets the number of keys tracked (kept beside the map: <c>ConcurrentDictionary.Count</c> takes every lock stripe).</summary>
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>Tracks a key; returns <see langword="false"/> when this call made the tracker overflow.</summary>
     public bool Add(string key)
@@ -27,22 +29,37 @@ internal sealed class KeyTracker
             return true;
         }
 
-        if (_keys.Count >= _capacity)
+        if (Volatile.Read(ref _count) >= _capacity)
         {
             return Interlocked.Exchange(ref _overflowed, 1) != 0;
         }
 
-        _keys.TryAdd(key, 0);
+        if (_keys.TryAdd(key, 0))
+        {
+            Interlocked.Increment(ref _count);
+        }
+
         return true;
     }
 
-    public void Remove(string key) => _keys.TryRemove(key, out _);
+    public void Remove(string key)
+    {
+        if (_keys.TryRemove(key, out _))
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
 
-    public ICollection<string> Snapshot() => _keys.Keys;
+    /// <summary>Enumerates the tracked keys (a moving view: keys added or removed meanwhile may or may not appear).</summary>
+    public IEnumerable<string> Snapshot() => _keys.Select(static p => p.Key);
 
     public void Reset()
     {
-        _keys.Clear();
+        foreach (var key in _keys.Keys)
+        {
+            Remove(key);
+        }
+
         Volatile.Write(ref _overflowed, 0);
     }
 }

@@ -207,7 +207,7 @@ public sealed partial class MemcachedCache
         MemcachedConnection conn;
         try
         {
-            conn = await node.RentAsync(cancellationToken).ConfigureAwait(false);
+            conn = await node.RentAsync(key, cancellationToken).ConfigureAwait(false);
         }
         catch (CacheException)
         {

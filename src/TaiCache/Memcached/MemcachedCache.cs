@@ -55,12 +55,16 @@ public sealed partial class MemcachedCache : ICacheOps
         _nodes = _options.ServersCopy.Select(s => new MemcachedNode(s, _options, _logger)).ToArray();
         if (_nodes.Length > 1)
         {
-            _locator = new KetamaLocator<MemcachedNode>(_nodes.Select(n => (n, n.Name, n.Server.Weight)).ToList());
+            _locator = new KetamaLocator<MemcachedNode>(_nodes.Select(n => (n, KetamaName(n.Server, _options.KetamaOmitsDefaultPort), n.Server.Weight)).ToList());
         }
     }
 
     /// <inheritdoc />
     public string Name => _options.Name;
+
+    /// <summary>The name a server is hashed under on the ketama ring.</summary>
+    internal static string KetamaName(MemcachedServer server, bool omitDefaultPort) =>
+        omitDefaultPort && server.Port == MemcachedServer.DefaultPort ? server.Host : server.ToString();
 
     /// <summary>Gets the servers, in the order configured.</summary>
     public IReadOnlyList<MemcachedServer> Servers => _options.ServersCopy;
@@ -115,6 +119,9 @@ public sealed partial class MemcachedCache : ICacheOps
 
         await Task.CompletedTask.ConfigureAwait(false);
     }
+
+    /// <summary>Gets the number of open connections over all nodes (for tests and diagnostics).</summary>
+    internal int OpenConnectionCount => _nodes.Sum(n => n.OpenConnections);
 
     /// <summary>Gets the server a key is sent to (after prefix and hashing), for diagnostics and tests.</summary>
     /// <param name="key">The key.</param>

@@ -54,6 +54,13 @@ public sealed class MemcachedCacheOptions
     /// <summary>Gets or sets the longest back-off. Default 30 s.</summary>
     public TimeSpan MaxDeadNodeRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Gets or sets a value indicating whether servers on port 11211 are named by host alone on the ketama ring
+    /// (<c>"host-N"</c>), as libmemcached does; <see langword="false"/> always hashes <c>"host:port-N"</c>, as Enyim does.
+    /// Other ports are <c>"host:port-N"</c> either way. Default <see langword="true"/> (libmemcached layout).
+    /// </summary>
+    public bool KetamaOmitsDefaultPort { get; set; } = true;
+
     /// <summary>Gets or sets what happens to keys of a down node. Default <see cref="MemcachedFailoverPolicy.FailFast"/>.</summary>
     public MemcachedFailoverPolicy FailoverPolicy { get; set; } = MemcachedFailoverPolicy.FailFast;
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -14,14 +13,14 @@ namespace TaiCache.Memcached;
 /// </summary>
 internal sealed class MemcachedNode : IDisposable
 {
-    private readonly ConcurrentStack<MemcachedConnection> _idle = new();
+    private readonly Stack<MemcachedConnection> _idle = new();
     private readonly SemaphoreSlim _slots;
     private readonly EndPoint _endPoint;
     private readonly MemcachedCacheOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private long _downUntilTicks;
-    private bool _down;
+    private volatile bool _down;
     private TimeSpan _backoff;
     private int _consecutiveTimeouts;
     private int _open;
@@ -48,12 +47,26 @@ internal sealed class MemcachedNode : IDisposable
     public int OpenConnections => Volatile.Read(ref _open);
 
     /// <summary>Gets the number of idle pooled connections.</summary>
-    public int IdleConnections => _idle.Count;
+    public int IdleConnections
+    {
+        get
+        {
+            lock (_idle)
+            {
+                return _idle.Count;
+            }
+        }
+    }
 
     /// <summary>Tells whether the node is marked down and its back-off has not passed yet.</summary>
     /// <returns><see langword="true"/> while operations should not dial it.</returns>
     public bool IsDown()
     {
+        if (!_down)
+        {
+            return false;
+        }
+
         lock (_gate)
         {
             return _down && _options.TimeProvider.GetUtcNow().UtcTicks < _downUntilTicks;
@@ -61,27 +74,31 @@ internal sealed class MemcachedNode : IDisposable
     }
 
     /// <summary>Gets a connection: an idle one, or a new one while the pool has room.</summary>
+    /// <param name="key">The key of the operation, for exceptions.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>A connection the caller owns until <see cref="Return"/>.</returns>
-    public async ValueTask<MemcachedConnection> RentAsync(CancellationToken cancellationToken)
+    public async ValueTask<MemcachedConnection> RentAsync(string? key, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsDown())
         {
-            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; it is retried after its back-off.");
+            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; it is retried after its back-off.", key, null);
         }
 
         if (!_slots.Wait(0, CancellationToken.None))
         {
             if (!await _slots.WaitAsync(_options.PoolTimeout, cancellationToken).ConfigureAwait(false))
             {
-                throw new CacheTimeoutException($"No connection to the memcached node {Name} became free within {_options.PoolTimeout.TotalMilliseconds:0} ms (pool of {_options.MaxConnectionsPerNode}).");
+                throw new CacheTimeoutException($"No connection to the memcached node {Name} became free within {_options.PoolTimeout.TotalMilliseconds:0} ms (pool of {_options.MaxConnectionsPerNode}).", key);
             }
         }
 
-        if (_idle.TryPop(out var idle))
+        lock (_idle)
         {
-            return idle;
+            if (_idle.TryPop(out var idle))
+            {
+                return idle;
+            }
         }
 
         try
@@ -95,7 +112,7 @@ internal sealed class MemcachedNode : IDisposable
         {
             _slots.Release();
             MarkDown(ex.Message);
-            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", ex);
+            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", key, ex);
         }
         catch
         {
@@ -114,7 +131,10 @@ internal sealed class MemcachedNode : IDisposable
         }
         else
         {
-            _idle.Push(connection);
+            lock (_idle)
+            {
+                _idle.Push(connection);
+            }
         }
 
         _slots.Release();
@@ -183,7 +203,6 @@ internal sealed class MemcachedNode : IDisposable
             _backoff = _options.DeadNodeRetryInterval;
         }
 
-        Volatile.Write(ref _consecutiveTimeouts, 0);
         if (wasDown)
         {
             Log.NodeRecovered(_logger, Name);
@@ -192,7 +211,14 @@ internal sealed class MemcachedNode : IDisposable
 
     private void DrainIdle()
     {
-        while (_idle.TryPop(out var c))
+        MemcachedConnection[] drained;
+        lock (_idle)
+        {
+            drained = [.. _idle];
+            _idle.Clear();
+        }
+
+        foreach (var c in drained)
         {
             Close(c);
         }

@@ -112,7 +112,7 @@ public sealed partial class RedisCache : ICacheOps
         }
         catch (RedisException ex)
         {
-            throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", SafeInner(ex));
+            throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", ex);
         }
 
         if (!multiplexer.IsConnected)
@@ -248,7 +248,7 @@ public sealed partial class RedisCache : ICacheOps
             {
                 multiplexer = await _connecting.ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is RedisException or CacheException or OperationCanceledException)
+            catch (Exception ex) when (ex is RedisException or RedisCommandException or CacheException or OperationCanceledException or ObjectDisposedException)
             {
                 multiplexer = null;
             }
@@ -274,6 +274,12 @@ public sealed partial class RedisCache : ICacheOps
     internal RedisKey ToPhysicalKey(string key)
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
+        return PrefixKey(key);
+    }
+
+    /// <summary>Prefixes a key that was already validated.</summary>
+    private RedisKey PrefixKey(string key)
+    {
         RedisKey physical = key;
         return _prefix.Length == 0 ? physical : physical.Prepend(_prefixKey);
     }
@@ -348,12 +354,7 @@ public sealed partial class RedisCache : ICacheOps
             Log.NotConnectedAtStart(_logger, Name, "no server answered");
         }
 
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            await multiplexer.DisposeAsync().ConfigureAwait(false);
-            throw new ObjectDisposedException(nameof(RedisCache));
-        }
-
+        // Attached even when the cache was disposed meanwhile: DisposeAsync awaits this task and closes what it returns.
         Attach(multiplexer);
         return multiplexer;
     }

@@ -97,6 +97,7 @@ public sealed partial class SqliteTier : ICacheOps
     {
         CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         byte[]? bytes;
+        var started = _metrics?.StartTiming() ?? 0;
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -113,12 +114,13 @@ public sealed partial class SqliteTier : ICacheOps
 
         if (bytes is null)
         {
-            _metrics?.RecordMiss();
+            _metrics?.RecordMissTimed(started);
             return CacheResult<T>.Miss;
         }
 
-        _metrics?.RecordHit();
-        return new CacheResult<T>(_codec.Decode<T>(key, bytes));
+        var value = _codec.Decode<T>(key, bytes);
+        _metrics?.RecordHitTimed(started);
+        return new CacheResult<T>(value);
     }
 
     /// <inheritdoc />

@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>
 /// A small consecutive-failure circuit breaker around one tier: opens after a number of failures in a row, lets one

@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>The state of the circuit breaker a <see cref="MultiTierCache"/> keeps around each lower tier.</summary>
 public enum CircuitState

@@ -109,5 +109,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4012, Level = LogLevel.Error, Message = "Cache {Cache}: the write-behind flusher failed unexpectedly.")]
     public static partial void FlusherFailed(ILogger logger, string cache, Exception exception);
+
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Cache {Cache}: publishing the invalidation of {Count} keys to other instances failed; their L1 copies stay until expiry or resync.")]
+    public static partial void CoherencePublishFailed(ILogger logger, string cache, int count, Exception exception);
 }
 #pragma warning restore CA1873

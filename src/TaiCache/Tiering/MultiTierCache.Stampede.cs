@@ -1,6 +1,5 @@
-using TaiCache.Tiering;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Read-through with stampede protection: one load per key and instance, however many callers wait for it.</summary>
 public sealed partial class MultiTierCache

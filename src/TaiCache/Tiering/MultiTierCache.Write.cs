@@ -1,6 +1,5 @@
-using TaiCache.Tiering;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Writes: write-through down the tiers (lowest first), deletes and expiry.</summary>
 public sealed partial class MultiTierCache
@@ -37,16 +36,35 @@ public sealed partial class MultiTierCache
         ThrowIfDisposed();
         if (_writeBehind is not null)
         {
-            return _writeBehind.EnqueueSetAsync(key, value, options, cancellationToken);
+            var queued = _writeBehind.EnqueueSetAsync(key, value, options, cancellationToken);
+            if (!options.AllowStaleOnFailure)
+            {
+                return queued;
+            }
+
+            if (queued.IsCompletedSuccessfully)
+            {
+                KeepForFailSafe(key, value, options);
+                return default;
+            }
+
+            return KeepAfterQueuedAsync(queued, key, value, options);
         }
 
         return WriteThroughSetAsync(key, value, options, cancellationToken);
+    }
+
+    private async ValueTask KeepAfterQueuedAsync<T>(ValueTask queued, string key, T value, MultiTierEntryOptions options)
+    {
+        await queued.ConfigureAwait(false);
+        KeepForFailSafe(key, value, options);
     }
 
     internal async ValueTask WriteThroughSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         await WriteDownAsync(key, value, options, _options.BestEffortWrites, cancellationToken).ConfigureAwait(false);
         KeepForFailSafe(key, value, options);
+        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes a value to every tier, lowest first. A refusal (unless best effort) removes the key from the memory tiers above and throws.</summary>
@@ -144,6 +162,7 @@ public sealed partial class MultiTierCache
             }
         }
 
+        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
         return removed;
     }
 
@@ -180,6 +199,7 @@ public sealed partial class MultiTierCache
             }
         }
 
+        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
         return found;
     }
 }

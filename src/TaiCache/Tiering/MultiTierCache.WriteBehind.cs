@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Write-behind: the public face of the queue (flush, dead letters, depth and age).</summary>
 public sealed partial class MultiTierCache

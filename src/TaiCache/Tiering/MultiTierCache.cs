@@ -1,10 +1,9 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using TaiCache.Tiering;
 using TaiCache.Tiering.WriteBehind;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>
 /// A cache over ordered tiers, fastest first (L1 memory, L2 distributed, L3 persistent), with write-through or

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
+using TaiCache.Tiering.Coherence;
 
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Options of a <see cref="MultiTierCache"/>. Validated once and copied when the cache is built.</summary>
 public sealed class MultiTierCacheOptions
@@ -14,10 +15,10 @@ public sealed class MultiTierCacheOptions
     /// </summary>
     public IList<ICacheOps> Tiers { get; } = new List<ICacheOps>();
 
-    /// <summary>Gets or sets how writes go down the tiers. Default <see cref="TaiCache.WriteStrategy.WriteThrough"/>.</summary>
+    /// <summary>Gets or sets how writes go down the tiers. Default <see cref="Tiering.WriteStrategy.WriteThrough"/>.</summary>
     public WriteStrategy WriteStrategy { get; set; } = WriteStrategy.WriteThrough;
 
-    /// <summary>Gets or sets how reads fill the tiers. Default <see cref="TaiCache.ReadStrategy.ReadThrough"/>.</summary>
+    /// <summary>Gets or sets how reads fill the tiers. Default <see cref="Tiering.ReadStrategy.ReadThrough"/>.</summary>
     public ReadStrategy ReadStrategy { get; set; } = ReadStrategy.ReadThrough;
 
     /// <summary>
@@ -47,6 +48,13 @@ public sealed class MultiTierCacheOptions
 
     /// <summary>Gets or sets the write-behind settings (used with <see cref="WriteStrategy.WriteBehind"/>).</summary>
     public WriteBehindOptions WriteBehind { get; set; } = new();
+
+    /// <summary>
+    /// Gets or sets the coherence channel that keeps the L1 of other instances sharing the lower tiers coherent: after a
+    /// set, delete or expiry reached the lower tiers, the cache publishes the keys so the other instances drop their L1
+    /// copies. <see langword="null"/> (the default) for none. The cache does not dispose it.
+    /// </summary>
+    public CacheCoherence? Coherence { get; set; }
 
     /// <summary>Gets or sets a value indicating whether disposing the cache disposes its tiers. Default <see langword="true"/>.</summary>
     public bool OwnsTiers { get; set; } = true;

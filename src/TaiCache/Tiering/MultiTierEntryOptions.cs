@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Per-call settings of a <see cref="MultiTierCache"/> read or write: expiry, fail-safe, factory timeout.</summary>
 /// <remarks>Pass one instance many times: it is read, never copied or changed, by the cache.</remarks>

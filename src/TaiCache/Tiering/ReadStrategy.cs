@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>How a <see cref="MultiTierCache"/> fills its tiers on reads.</summary>
 public enum ReadStrategy

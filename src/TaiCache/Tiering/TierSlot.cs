@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>One tier of a <see cref="MultiTierCache"/>: the backend, its position, and the breaker around it.</summary>
 internal sealed class TierSlot

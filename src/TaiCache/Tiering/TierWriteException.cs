@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>A tier of a <see cref="MultiTierCache"/> refused a write (set, delete or expire).</summary>
 /// <remarks>

@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>A write-behind operation the flusher gave up on, after <see cref="WriteBehindOptions.MaxAttempts"/> attempts or at a drain deadline.</summary>
 /// <param name="Key">The key.</param>

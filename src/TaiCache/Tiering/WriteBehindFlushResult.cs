@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>What <see cref="MultiTierCache.FlushAsync(CancellationToken)"/> achieved before its deadline.</summary>
 /// <param name="Completed">Whether every write queued before the flush reached every tier (or the dead-letter sink).</param>

@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>What a write-behind <see cref="MultiTierCache"/> does with a write when its queue is full.</summary>
 public enum WriteBehindFullPolicy

@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>The kind of a queued write-behind operation.</summary>
 public enum WriteBehindOperation

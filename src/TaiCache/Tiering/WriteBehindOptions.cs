@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>Settings of the write-behind queue of a <see cref="MultiTierCache"/> (used with <see cref="WriteStrategy.WriteBehind"/>).</summary>
 public sealed class WriteBehindOptions

@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>A write-behind queue was full and its policy is <see cref="WriteBehindFullPolicy.Reject"/>.</summary>
 public sealed class WriteBehindQueueFullException : CacheException

@@ -1,4 +1,4 @@
-namespace TaiCache;
+namespace TaiCache.Tiering;
 
 /// <summary>How a <see cref="MultiTierCache"/> carries a write down its tiers.</summary>
 public enum WriteStrategy

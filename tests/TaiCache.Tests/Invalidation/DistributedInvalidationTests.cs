@@ -1,10 +1,11 @@
 using StackExchange.Redis;
 using TaiCache.Invalidation;
+using TaiCache.Redis;
 using TaiCache.Tests.Fixtures;
 
 namespace TaiCache.Tests.Invalidation;
 
-/// <summary>Two managers (two "instances", each with its own L1) sharing a dependency graph and tags in a real Redis.</summary>
+/// <summary>Two managers (two "instances", each with its own L1) sharing a Redis tier, and a dependency graph and tags in Redis sets.</summary>
 public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixture>, IAsyncLifetime
 {
     private readonly RedisServerFixture _redis;
@@ -13,7 +14,8 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
     private ConnectionMultiplexer _connectionB = null!;
     private InMemoryTier _l1A = null!;
     private InMemoryTier _l1B = null!;
-    private InMemoryTier _shared = null!;
+    private RedisCache _shared = null!;
+    private RedisCache _sharedSeenByB = null!;
     private InvalidationManager _a = null!;
     private InvalidationManager _b = null!;
 
@@ -25,9 +27,10 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
         _connectionB = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
         _l1A = new InMemoryTier(new InMemoryTierOptions { Name = "l1-a" });
         _l1B = new InMemoryTier(new InMemoryTierOptions { Name = "l1-b" });
-        _shared = new InMemoryTier(new InMemoryTierOptions { Name = "shared" });
+        _shared = new RedisCache(_connectionA, new RedisCacheOptions { KeyPrefix = _prefix + "data:" });
+        _sharedSeenByB = new RedisCache(_connectionB, new RedisCacheOptions { KeyPrefix = _prefix + "data:" });
         _a = new InvalidationManager([_l1A, _shared], new InvalidationManagerOptions { Redis = _connectionA, RedisKeyPrefix = _prefix, InstanceId = "A" });
-        _b = new InvalidationManager([_l1B, _shared], new InvalidationManagerOptions { Redis = _connectionB, RedisKeyPrefix = _prefix, InstanceId = "B" });
+        _b = new InvalidationManager([_l1B, _sharedSeenByB], new InvalidationManagerOptions { Redis = _connectionB, RedisKeyPrefix = _prefix, InstanceId = "B" });
     }
 
     public async Task DisposeAsync()
@@ -41,6 +44,8 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
             await db.KeyDeleteAsync(key);
         }
 
+        await _shared.DisposeAsync();
+        await _sharedSeenByB.DisposeAsync();
         await _connectionA.DisposeAsync();
         await _connectionB.DisposeAsync();
     }
@@ -59,7 +64,7 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
         Assert.Equal(["product:1", "category:7", "page:home"], receipt.Keys.Select(k => k.Key));
         Assert.Equal(["product:1", "category:7", "page:home"], receipt.Find("page:home")!.Path);
         Assert.Equal("A", receipt.OriginInstance);
-        Assert.False(_shared.TryGet<string>("page:home", out _), "the shared tier lost the dependent B registered");
+        Assert.False(await _shared.ExistsAsync("page:home"), "the shared tier lost the dependent B registered");
         Assert.Equal(1, receipt.Find("page:home")!.TiersAffected);
     }
 
@@ -90,7 +95,7 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
         var receipt = await _a.InvalidateTagAsync("sale");
 
         Assert.Equal(["tagged:1", "tagged:2"], receipt.Keys.Select(k => k.Key).Order(StringComparer.Ordinal));
-        Assert.False(_shared.TryGet<int>("tagged:1", out _));
+        Assert.False(await _shared.ExistsAsync("tagged:1"));
         Assert.Empty(await _b.GetTaggedKeysAsync("sale"));
     }
 

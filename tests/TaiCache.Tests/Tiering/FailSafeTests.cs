@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using Microsoft.Extensions.Time.Testing;
 
 namespace TaiCache.Tests.Tiering;

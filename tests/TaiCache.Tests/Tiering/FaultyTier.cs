@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 namespace TaiCache.Tests.Tiering;
 
 /// <summary>
@@ -30,6 +31,12 @@ public sealed class FaultyTier : ICacheOps
     /// <summary>Gets or sets a gate every call waits on (null for none).</summary>
     public TaskCompletionSource? Gate { get; set; }
 
+    /// <summary>Gets or sets which keys the gate applies to (by the first key of a batch); null for all.</summary>
+    public Func<string, bool>? GateWhen { get; set; }
+
+    /// <summary>Gets or sets a callback told of every value written through to the inner tier, in order.</summary>
+    public Action<string, object?>? OnWrite { get; set; }
+
     /// <summary>Gets or sets a delay added to every call.</summary>
     public TimeSpan Delay { get; set; }
 
@@ -45,10 +52,10 @@ public sealed class FaultyTier : ICacheOps
 
     public ICacheOps Inner => _inner;
 
-    private async ValueTask Enter(CancellationToken ct)
+    private async ValueTask Enter(CancellationToken ct, string? key = null)
     {
         var n = Interlocked.Increment(ref _calls);
-        if (Gate is { } gate)
+        if (Gate is { } gate && (GateWhen is null || (key is not null && GateWhen(key))))
         {
             await gate.Task.WaitAsync(ct);
         }
@@ -74,8 +81,9 @@ public sealed class FaultyTier : ICacheOps
     public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _setCalls);
-        await Enter(cancellationToken);
+        await Enter(cancellationToken, key);
         await _inner.SetAsync(key, value, ttl, cancellationToken);
+        OnWrite?.Invoke(key, value);
     }
 
     public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
@@ -106,8 +114,13 @@ public sealed class FaultyTier : ICacheOps
     public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _setManyCalls);
-        await Enter(cancellationToken);
-        await _inner.SetManyAsync(items, ttl, cancellationToken);
+        var list = items.ToList();
+        await Enter(cancellationToken, list.Count > 0 ? list[0].Key : null);
+        await _inner.SetManyAsync(list, ttl, cancellationToken);
+        foreach (var item in list)
+        {
+            OnWrite?.Invoke(item.Key, item.Value);
+        }
     }
 
     public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using Microsoft.Extensions.Time.Testing;
 using TaiCache.Tests.Contract;
 

@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 using System.Runtime.CompilerServices;
 
 namespace TaiCache.Tests.Tiering;

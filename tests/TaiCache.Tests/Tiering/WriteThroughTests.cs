@@ -1,3 +1,4 @@
+using TaiCache.Tiering;
 namespace TaiCache.Tests.Tiering;
 
 public sealed class WriteThroughTests

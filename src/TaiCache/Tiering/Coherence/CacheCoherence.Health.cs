@@ -51,7 +51,7 @@ public sealed partial class CacheCoherence
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType != ConnectionType.Subscription || _disposed)
+        if (_disposed || !CarriesSubscriptions(e))
         {
             return;
         }
@@ -63,7 +63,7 @@ public sealed partial class CacheCoherence
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType != ConnectionType.Subscription || _disposed)
+        if (_disposed || !CarriesSubscriptions(e))
         {
             return;
         }
@@ -72,6 +72,29 @@ public sealed partial class CacheCoherence
         Log.SubscriberRestored(_logger, e.EndPoint);
         BeginAwaitingEcho();
         _localTier.Clear();
+    }
+
+    // With RESP2 subscriptions have their own connection; with RESP3 they share the interactive one.
+    private bool CarriesSubscriptions(ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            return true;
+        }
+
+        if (e.ConnectionType != ConnectionType.Interactive || e.EndPoint is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            return _multiplexer.GetServer(e.EndPoint).Protocol == RedisProtocol.Resp3;
+        }
+        catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private void BeginAwaitingEcho()

@@ -229,6 +229,16 @@ internal sealed partial class WriteBehindQueue
         }
 
         _journal?.Complete(done);
+        var published = new List<string>(done.Count);
+        foreach (var entry in batch)
+        {
+            if (entry.RemainingTiers == 0)
+            {
+                published.Add(entry.Key);
+            }
+        }
+
+        await _owner.PublishInvalidationAsync(published, CancellationToken.None).ConfigureAwait(false);
         return trouble;
     }
 

@@ -102,7 +102,14 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     public ValueTask EnqueueSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         var entry = new PendingSet<T>(key, value, options, 0, 0, _allTiers);
-        return new ValueTask(EnqueueAsync(entry, cancellationToken).AsTask());
+        var pending = EnqueueAsync(entry, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+        {
+            _ = pending.GetAwaiter().GetResult();
+            return default;
+        }
+
+        return new ValueTask(pending.AsTask());
     }
 
     public ValueTask<bool> EnqueueDeleteAsync(string key, CancellationToken cancellationToken)

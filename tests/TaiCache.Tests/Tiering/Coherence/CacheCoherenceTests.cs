@@ -200,12 +200,14 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         Assert.Equal(0, a.Tier.Count);
     }
 
-    [Fact]
-    public async Task PubSubGap_SubscriberKilled_NoStaleValueAfterReconnect()
+    [Theory]
+    [InlineData("resp2")]
+    [InlineData("resp3")]
+    public async Task PubSubGap_SubscriberKilled_NoStaleValueAfterReconnect(string protocol)
     {
-        var ns = Namespace();
-        var victim = await Node(ns, "victim");
-        var writer = await Node(ns, "writer");
+        var ns = Namespace() + ":" + protocol;
+        var victim = await Node(ns, "victim", protocol: protocol);
+        var writer = await Node(ns, "writer", protocol: protocol);
         await victim.WaitSubscribedAsync();
         await writer.WaitSubscribedAsync();
 
@@ -226,14 +228,21 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         var list = (string)(await server.ExecuteAsync("CLIENT", "LIST", "TYPE", "pubsub"))!;
         var line = list.Split('\n').Single(l => l.Contains($"name={victim.ClientName} ", StringComparison.Ordinal));
         var id = line.Split(' ').First(p => p.StartsWith("id=", StringComparison.Ordinal))[3..];
-        var killed = (long)await server.ExecuteAsync("CLIENT", "KILL", "ID", id, "TYPE", "pubsub");
-        Assert.Equal(1, killed);
         var sw = Stopwatch.StartNew();
 
-        // Meanwhile the writer changes keys one by one (value v2 in L2) and publishes each invalidation.
-        var published = new List<string>();
+        // The kill and the writer's first invalidation travel pipelined on the writer's connection, so Redis runs the
+        // publish right after the kill, before the victim can possibly have subscribed again: that message is lost.
+        var writerServer = writer.Multiplexer.GetServer(writer.Multiplexer.GetEndPoints()[0]);
+        var kill = writerServer.ExecuteAsync("CLIENT", "KILL", "ID", id, "TYPE", "pubsub");
+        var first = writer.Coherence.PublishInvalidationAsync([$"{ns}:k0"]);
+        Assert.Equal(1, (long)await kill);
+        await first;
+        var published = new List<string> { $"{ns}:k0" };
+        events.Enqueue($"{clock.ElapsedMilliseconds}ms killed and published 0");
+
+        // Meanwhile the writer goes on changing keys one by one (value v2 in L2) and publishing each invalidation.
         var publishedAfterResync = 0;
-        for (var i = 0; i < Keys && sw.Elapsed < Wait.Ceiling; i++)
+        for (var i = 1; i < Keys && sw.Elapsed < Wait.Ceiling; i++)
         {
             var key = $"{ns}:k{i}";
             await writer.Coherence.PublishInvalidationAsync([key]);
@@ -257,7 +266,7 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         var stale = published.Where(k => victim.Tier.TryGet<string>(k, out _)).ToList();
         var delivered = victim.EvictedKeys.Count(k => k != $"{ns}:final");
         var lost = published.Count - delivered;
-        _output.WriteLine($"pub/sub gap: {published.Count} invalidations published, {delivered} delivered, {lost} lost while the subscriber was away; " +
+        _output.WriteLine($"pub/sub gap ({protocol}): {published.Count} invalidations published, {delivered} delivered, {lost} lost while the subscriber was away; " +
                           $"reconnect resync after {reconnectedAfter.TotalMilliseconds:F0} ms; resyncs: {string.Join(", ", victim.Resyncs.Select(r => r.Reason))}; stale keys in L1: {stale.Count}");
         _output.WriteLine(string.Join("\n", events));
         Assert.Empty(stale);
@@ -307,15 +316,24 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         var a = await Node(ns, "a", o => o.TimeProvider = time);
         await a.WaitSubscribedAsync();
         a.Tier.Set($"{ns}:cached", 1);
+        var server = _raw.GetServer(_raw.GetEndPoints()[0]);
 
-        // Fake time runs ahead of real message delivery: four heartbeat periods pass before any echo is heard.
-        time.Advance(TimeSpan.FromSeconds(21));
-        Assert.Equal(CoherenceResyncReason.SubscriberSilent, Assert.Single(a.Resyncs).Reason);
-        Assert.False(a.Coherence.IsCoherent);
-        Assert.Equal(0, a.Tier.Count);
+        // Writes (PUBLISH included) are held by the server: the subscription stays connected but hears nothing.
+        await server.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        try
+        {
+            time.Advance(TimeSpan.FromSeconds(21)); // four heartbeat periods, limit 3 x 5 s
+            Assert.Equal(CoherenceResyncReason.SubscriberSilent, Assert.Single(a.Resyncs).Reason);
+            Assert.False(a.Coherence.IsCoherent);
+            Assert.Equal(0, a.Tier.Count);
+            a.Tier.Set($"{ns}:refilled-while-silent", 1);
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
 
-        // The heartbeats published meanwhile come back: the subscription is alive again, cleared once more.
-        a.Tier.Set($"{ns}:refilled-while-silent", 1);
+        // The held heartbeats now come back: the subscription is alive again, and L1 is cleared once more.
         await Wait.UntilAsync(() => a.Coherence.IsCoherent, "coherent again");
         Assert.Equal(2, a.Resyncs.Count);
         Assert.False(a.Tier.TryGet<int>($"{ns}:refilled-while-silent", out _));
@@ -323,9 +341,9 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
 
     private async Task Publish(RedisChannel channel, byte[] payload) => await _raw.GetSubscriber().PublishAsync(channel, payload);
 
-    private async Task<CoherenceTestNode> Node(string ns, string name, Action<CacheCoherenceOptions>? configure = null)
+    private async Task<CoherenceTestNode> Node(string ns, string name, Action<CacheCoherenceOptions>? configure = null, string protocol = "resp2")
     {
-        var node = await CoherenceTestNode.StartAsync(_redis.ConnectionString, ns, name, configure);
+        var node = await CoherenceTestNode.StartAsync($"{_redis.ConnectionString},protocol={protocol}", ns, name, configure);
         _owned.Add(node);
         return node;
     }
