@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using CsCheck;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using TaiCache.Memcached;
 
 namespace TaiCache.Tests.Memcached;
@@ -167,5 +169,31 @@ public sealed class MemcachedFaultTests
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
         Assert.DoesNotContain("user@example.com", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret-value", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Failures_LogAndThrowWithoutKeysOrValues()
+    {
+        const string email = "alice@example.com";
+        const string secret = "s3cret-value";
+        using var provider = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Trace));
+        await using var server = new FakeMemcachedServer();
+        await using var cache = Cache(server, o => { o.LoggerFactory = factory; o.FailureThreshold = 1; });
+        var messages = new List<string>();
+
+        server.Script.Enqueue((_ => Encoding.ASCII.GetBytes("garbage " + email + "\r\n"), false));
+        messages.Add((await Assert.ThrowsAnyAsync<CacheException>(async () => await cache.GetAsync<string>(email))).ToString());
+        server.Hang = true;
+        messages.Add((await Assert.ThrowsAnyAsync<CacheException>(async () => await cache.SetAsync(email, secret))).ToString());
+        messages.Add((await Assert.ThrowsAnyAsync<CacheException>(async () => await cache.GetAsync<string>(email))).ToString());
+
+        var logs = provider.Collector.GetSnapshot();
+        Assert.Contains(logs, l => l.Id.Id is 2000 or 2002);
+        Assert.All(logs.Select(l => l.Message).Concat(messages), text =>
+        {
+            Assert.DoesNotContain(email, text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
+        });
     }
 }
