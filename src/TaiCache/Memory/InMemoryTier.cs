@@ -1,98 +1,140 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using TaiCache.Serialization;
 
 namespace TaiCache;
 
 /// <summary>
-/// A bounded, in-process cache tier holding objects (no serialization), with TTL and a synchronous, allocation-free
-/// hit path (<see cref="TryGet{T}(string, out T)"/>).
+/// A bounded, in-process cache tier holding objects (no serialization), with TTL, optional sliding expiry, an adaptive,
+/// scan-resistant eviction policy, and a synchronous, allocation-free hit path (<see cref="TryGet{T}(string, out T)"/>).
 /// </summary>
-/// <remarks>PLACEHOLDER implementation (arbitrary eviction) with the agreed public surface; the InMemoryTier issue replaces the policy.</remarks>
-public sealed class InMemoryTier : ICacheOps
+/// <remarks>
+/// <para>
+/// The policy is W-TinyLFU (an admission window in front of a segmented main space, admission decided by a count-min
+/// frequency sketch) whose window size is tuned by hill climbing on the hit rate. Reads only look the key up and bump a
+/// saturating per-entry counter (no lock, no shared buffer, no interlocked write); all policy work happens on writes,
+/// under one lock, amortized. See <c>docs/memory.md</c>.
+/// </para>
+/// <para>Expired entries are never returned; they are reclaimed when read, when the policy meets them, and by a small
+/// incremental sweep on each write (no timer per entry). <see cref="Compact(double)"/> reclaims all of them at once.</para>
+/// </remarks>
+public sealed partial class InMemoryTier : ICacheOps
 {
-    private readonly ConcurrentDictionary<string, Entry> _map = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, MemoryNode> _map;
     private readonly InMemoryTierOptions _options;
     private readonly TimeProvider _time;
+    private readonly Metrics.MetricsCollector? _metrics;
+    private readonly Func<string, object?, long>? _weigher;
+    private readonly long _slidingTicks;
+    private readonly bool _serialized;
 
     /// <summary>Initializes a tier.</summary>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     public InMemoryTier(InMemoryTierOptions? options = null)
     {
         _options = (options ?? new InMemoryTierOptions()).Clone();
         _options.Validate();
         _time = _options.TimeProvider;
+        _metrics = _options.Metrics;
+        _weigher = _options.Weigher;
+        _serialized = _options.StoreSerializedCopies;
+        _slidingTicks = _options.SlidingExpiration is { } sliding ? ToTicks(sliding) : 0;
+        _map = new ConcurrentDictionary<string, MemoryNode>(Environment.ProcessorCount, _weigher is null ? (int)Math.Min(_options.MaximumSize, 1 << 16) : 31, StringComparer.Ordinal);
+        _maximum = _options.MaximumSize;
+        _sketch = new FrequencySketch(_weigher is null ? _maximum : 1024);
+        _windowGhosts = new GhostQueue((long)((_weigher is null ? _maximum : 1024) * GhostShare));
+        _mainGhosts = new GhostQueue((long)((_weigher is null ? _maximum : 1024) * GhostShare));
+        InitializePolicy();
     }
 
-    /// <summary>Raised when an entry leaves the tier, with the reason.</summary>
+    /// <summary>Raised when an entry leaves the tier, with the reason. Raised after the tier's lock is released, on the thread whose operation caused it.</summary>
     public event EventHandler<CacheEvictionEventArgs>? Evicted;
 
     /// <inheritdoc />
     public string Name => _options.Name;
 
     /// <summary>Gets the number of entries held (expired entries not yet reclaimed included).</summary>
-    public long Count => _map.Count;
+    public long Count => Volatile.Read(ref _count);
 
-    /// <summary>Reads a value without allocating.</summary>
+    /// <summary>Gets the total weight held: the sum of the <see cref="InMemoryTierOptions.Weigher"/>'s results, or the entry count without one.</summary>
+    public long Weight => Volatile.Read(ref _totalWeight);
+
+    /// <summary>Gets the capacity (<see cref="InMemoryTierOptions.MaximumSize"/>).</summary>
+    public long MaximumSize => _maximum;
+
+    /// <summary>Reads a value without allocating (unless <see cref="InMemoryTierOptions.StoreSerializedCopies"/> is on).</summary>
     /// <typeparam name="T">The type the value was stored as.</typeparam>
     /// <param name="key">The key.</param>
     /// <param name="value">The value on a hit.</param>
     /// <returns><see langword="true"/> on a hit.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
+    /// <exception cref="CacheWrongTypeException">The entry holds a value of another type.</exception>
     public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value)
     {
-        CacheKeyRules.Validate(key);
-        if (_map.TryGetValue(key, out var entry))
+        if (key is null)
         {
-            var now = _time.GetTimestamp();
-            if (entry.ExpiresAt > now)
+            ThrowNullKey();
+        }
+
+        // A key found in the map was validated when it was stored: only a miss needs the key rules checked.
+        if (_map.TryGetValue(key, out var node) && (node.ExpiresAt == MemoryNode.NoExpiry || IsLive(node)))
+        {
+            if (node.Hits < MemoryNode.MaxHits)
             {
-                value = Unwrap<T>(key, entry.Value);
+                node.Hits++;
+            }
+
+            _metrics?.RecordHit();
+            if (!_serialized && node.Value is T typed)
+            {
+                value = typed;
                 return true;
             }
 
-            if (_map.TryRemove(new KeyValuePair<string, Entry>(key, entry)))
-            {
-                Evicted?.Invoke(this, new CacheEvictionEventArgs(key, EvictionReason.Expired));
-            }
+            value = Unwrap<T>(key, node.Value);
+            return true;
         }
 
-        value = default;
-        return false;
+        return Miss(key, node, out value);
     }
 
-    /// <summary>Stores a value.</summary>
+    /// <summary>Stores a value, replacing any under the same key.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="key">The key.</param>
-    /// <param name="value">The value.</param>
+    /// <param name="value">The value (<see langword="null"/> is a storable value).</param>
     /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="InMemoryTierOptions.DefaultTtl"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is zero, negative or infinite.</exception>
+    /// <exception cref="InvalidOperationException">The <see cref="InMemoryTierOptions.Weigher"/> returned a negative weight.</exception>
     public void Set<T>(string key, T value, TimeSpan? ttl = null)
     {
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
-        var stored = _options.StoreSerializedCopies ? CacheValueCodec.Default.Encode(key, value) : (object?)value;
-        var entry = new Entry(stored, ExpiresAt(ttl ?? _options.DefaultTtl));
-        var replaced = false;
-        _map.AddOrUpdate(key, entry, (_, _) =>
+        var stored = _serialized ? CacheValueCodec.Default.Encode(key, value) : (object?)value;
+        var weight = Weigh(key, stored);
+        var effectiveTtl = ttl ?? _options.DefaultTtl;
+        long absolute = MemoryNode.NoExpiry, expires = MemoryNode.NoExpiry;
+        if (effectiveTtl is not null || _slidingTicks != 0)
         {
-            replaced = true;
-            return entry;
-        });
-        if (replaced)
-        {
-            Evicted?.Invoke(this, new CacheEvictionEventArgs(key, EvictionReason.Replaced));
+            var now = _time.GetTimestamp();
+            absolute = effectiveTtl is { } t ? AddTicks(now, ToTicks(t)) : MemoryNode.NoExpiry;
+            expires = _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute;
         }
 
-        while (_map.Count > _options.MaximumSize)
+        var node = new MemoryNode(key, key.GetHashCode(StringComparison.Ordinal), stored, weight, expires, absolute);
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
         {
-            foreach (var victim in _map.Keys)
-            {
-                if (victim != key && _map.TryRemove(victim, out _))
-                {
-                    Evicted?.Invoke(this, new CacheEvictionEventArgs(victim, EvictionReason.Size));
-                    break;
-                }
-            }
+            Write(node, ref events);
         }
+
+        _metrics?.RecordSet();
+        ReportSize();
+        Raise(events);
     }
 
     /// <summary>Removes a key.</summary>
@@ -101,37 +143,101 @@ public sealed class InMemoryTier : ICacheOps
     public bool Remove(string key)
     {
         CacheKeyRules.Validate(key);
-        if (_map.TryRemove(key, out var entry))
+        if (!_map.ContainsKey(key))
         {
-            Evicted?.Invoke(this, new CacheEvictionEventArgs(key, EvictionReason.Removed));
-            return entry.ExpiresAt > _time.GetTimestamp();
+            return false;
         }
 
-        return false;
+        List<CacheEvictionEventArgs>? events = null;
+        var live = false;
+        lock (_sync)
+        {
+            if (_map.TryGetValue(key, out var node))
+            {
+                live = IsLive(node);
+                Drop(node, live ? EvictionReason.Removed : EvictionReason.Expired, ref events);
+            }
+        }
+
+        if (live)
+        {
+            _metrics?.RecordDelete();
+        }
+
+        ReportSize();
+        Raise(events);
+        return live;
     }
 
-    /// <summary>Gets the remaining time to live of a key.</summary>
+    /// <summary>Gets the remaining time to live of a key (does not count as a read for sliding expiry).</summary>
     /// <param name="key">The key.</param>
-    /// <returns>The remaining time, <see cref="Timeout.InfiniteTimeSpan"/> for an entry without expiry, or <see langword="null"/> when the key is missing.</returns>
+    /// <returns>The remaining time, <see cref="Timeout.InfiniteTimeSpan"/> for an entry without expiry, or <see langword="null"/> when the key is missing or expired.</returns>
     public TimeSpan? GetRemainingTtl(string key)
     {
         CacheKeyRules.Validate(key);
-        if (!_map.TryGetValue(key, out var entry))
+        if (!_map.TryGetValue(key, out var node))
         {
             return null;
         }
 
-        if (entry.ExpiresAt == long.MaxValue)
+        var expires = Volatile.Read(ref node.ExpiresAt);
+        if (expires == MemoryNode.NoExpiry)
         {
             return Timeout.InfiniteTimeSpan;
         }
 
         var now = _time.GetTimestamp();
-        return entry.ExpiresAt > now ? _time.GetElapsedTime(now, entry.ExpiresAt) : null;
+        return expires > now ? _time.GetElapsedTime(now, expires) : null;
     }
 
-    /// <summary>Removes every entry.</summary>
-    public void Clear() => _map.Clear();
+    /// <summary>Removes every entry (raising <see cref="Evicted"/> with <see cref="EvictionReason.Removed"/> for each when someone listens).</summary>
+    public void Clear()
+    {
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
+        {
+            ClearLocked(ref events);
+        }
+
+        ReportSize();
+        Raise(events);
+    }
+
+    /// <summary>
+    /// Reclaims every expired entry, then evicts live entries by the policy's order until the count is at most
+    /// <c>(1 - <paramref name="fraction"/>)</c> of what it was.
+    /// </summary>
+    /// <param name="fraction">The share of entries to remove, 0 (only expired ones) to 1 (everything).</param>
+    /// <returns>The number of entries removed.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fraction"/> is outside [0, 1] or not a number.</exception>
+    public long Compact(double fraction = 0)
+    {
+        if (!(fraction >= 0 && fraction <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "The fraction to compact must be between 0 and 1.");
+        }
+
+        List<CacheEvictionEventArgs>? events = null;
+        long removed;
+        lock (_sync)
+        {
+            removed = CompactLocked(fraction, ref events);
+        }
+
+        ReportSize();
+        Raise(events);
+        return removed;
+    }
+
+    /// <summary>Takes a snapshot of the tier's counters (approximate under concurrency).</summary>
+    /// <returns>The statistics.</returns>
+    public InMemoryTierStatistics GetStatistics()
+    {
+        lock (_sync)
+        {
+            return new InMemoryTierStatistics(_count, _totalWeight, _evictionCounts[(int)EvictionReason.Size], _evictionCounts[(int)EvictionReason.Expired], _windowMaximum);
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default) =>
@@ -156,15 +262,24 @@ public sealed class InMemoryTier : ICacheOps
     {
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
-        while (_map.TryGetValue(key, out var entry) && entry.ExpiresAt > _time.GetTimestamp())
+        lock (_sync)
         {
-            if (_map.TryUpdate(key, entry with { ExpiresAt = ExpiresAt(ttl) }, entry))
+            if (!_map.TryGetValue(key, out var node) || !IsLive(node))
             {
-                return new(true);
+                return new(false);
             }
-        }
 
-        return new(false);
+            var now = _time.GetTimestamp();
+            var absolute = AddTicks(now, ToTicks(ttl));
+            if (node.ExpiresAt == MemoryNode.NoExpiry)
+            {
+                _expiring++;
+            }
+
+            node.AbsoluteExpiresAt = absolute;
+            Volatile.Write(ref node.ExpiresAt, _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute);
+            return new(true);
+        }
     }
 
     /// <inheritdoc />
@@ -219,12 +334,78 @@ public sealed class InMemoryTier : ICacheOps
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
-        _map.Clear();
+        lock (_sync)
+        {
+            List<CacheEvictionEventArgs>? none = null;
+            _ = Evicted;
+            ClearLocked(ref none);
+        }
+
         return ValueTask.CompletedTask;
     }
 
-    private static T Unwrap<T>(string key, object? stored)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Miss<T>(string key, MemoryNode? node, [MaybeNullWhen(false)] out T value)
     {
+        if (node is not null)
+        {
+            // Found but expired: reclaim it now.
+            List<CacheEvictionEventArgs>? events = null;
+            lock (_sync)
+            {
+                if (_map.TryGetValue(key, out var current) && ReferenceEquals(current, node))
+                {
+                    Drop(node, EvictionReason.Expired, ref events);
+                }
+            }
+
+            ReportSize();
+            Raise(events);
+        }
+        else
+        {
+            CacheKeyRules.Validate(key);
+        }
+
+        _metrics?.RecordMiss();
+        value = default;
+        return false;
+    }
+
+    /// <summary>Whether an entry with an expiry is still readable; extends it when sliding expiry is on.</summary>
+    private bool IsLive(MemoryNode node)
+    {
+        var expires = node.ExpiresAt;
+        if (expires == MemoryNode.NoExpiry)
+        {
+            return true;
+        }
+
+        var now = _time.GetTimestamp();
+        if (expires <= now)
+        {
+            return false;
+        }
+
+        if (_slidingTicks != 0)
+        {
+            var next = Math.Min(node.AbsoluteExpiresAt, AddTicks(now, _slidingTicks));
+            if (next > expires)
+            {
+                node.ExpiresAt = next;
+            }
+        }
+
+        return true;
+    }
+
+    private T Unwrap<T>(string key, object? stored)
+    {
+        if (_serialized && stored is byte[] bytes)
+        {
+            return CacheValueCodec.Default.Decode<T>(key, bytes);
+        }
+
         if (stored is T typed)
         {
             return typed;
@@ -238,8 +419,52 @@ public sealed class InMemoryTier : ICacheOps
         throw new CacheWrongTypeException($"The entry under {TaiCacheDiagnostics.DescribeKey(key)} holds a {stored?.GetType().Name ?? "null"}, not a {typeof(T).Name}.", key);
     }
 
-    private long ExpiresAt(TimeSpan? ttl) =>
-        ttl is { } t ? _time.GetTimestamp() + (long)(t.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
+    private long Weigh(string key, object? stored)
+    {
+        if (_weigher is null)
+        {
+            return 1;
+        }
 
-    private sealed record Entry(object? Value, long ExpiresAt);
+        var weight = _weigher(key, stored);
+        if (weight < 0)
+        {
+            throw new InvalidOperationException($"InMemoryTierOptions.Weigher returned {weight} for the entry under {TaiCacheDiagnostics.DescribeKey(key)}; weights must be zero or more.");
+        }
+
+        return weight;
+    }
+
+    private void Raise(List<CacheEvictionEventArgs>? events)
+    {
+        if (events is null)
+        {
+            return;
+        }
+
+        var handler = Evicted;
+        foreach (var e in events)
+        {
+            handler?.Invoke(this, e);
+        }
+    }
+
+    private void ReportSize()
+    {
+        if (_metrics is not null)
+        {
+            _metrics.UpdateSize(Volatile.Read(ref _count), _weigher is null ? 0 : Volatile.Read(ref _totalWeight));
+        }
+    }
+
+    private long ToTicks(TimeSpan span)
+    {
+        var ticks = span.TotalSeconds * _time.TimestampFrequency;
+        return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : Math.Max(1, (long)ticks);
+    }
+
+    private static long AddTicks(long now, long ticks) => now > MemoryNode.NoExpiry - 1 - ticks ? MemoryNode.NoExpiry - 1 : now + ticks;
+
+    [DoesNotReturn]
+    private static void ThrowNullKey() => throw new ArgumentNullException("key", "A cache key must not be null.");
 }

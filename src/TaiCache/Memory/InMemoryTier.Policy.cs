@@ -1,0 +1,427 @@
+namespace TaiCache;
+
+/// <summary>
+/// The eviction policy, run under <see cref="_sync"/>: W-TinyLFU (window, then probation/protected main space, with
+/// count-min-sketch admission) over CLOCK-approximated queues, whose window size adapts ARC-style from ghost hits.
+/// </summary>
+public sealed partial class InMemoryTier
+{
+    private const double InitialWindowShare = 0.01;
+    private const double ProtectedShare = 0.8;
+    private const double MaximumWindowShare = 0.99;
+
+    // A miss on a key the window let go grows the window by half as much as ARC would: measured on OLTP and P3, full
+    // ARC-sized steps over-grow the window on frequency-skewed workloads (see docs/memory.md).
+    private const double WindowGrowthRate = 0.5;
+
+    // Each ghost queue remembers half a cache's worth of evicted keys.
+    internal const double GhostShare = 0.5;
+
+    private readonly Lock _sync = new();
+    private readonly NodeList _window = new();
+    private readonly NodeList _probation = new();
+    private readonly NodeList _protected = new();
+    private readonly FrequencySketch _sketch;
+    private readonly GhostQueue _windowGhosts;
+    private readonly GhostQueue _mainGhosts;
+    private readonly long _maximum;
+    private readonly long[] _evictionCounts = new long[4];
+    private long _count;
+    private long _totalWeight;
+    private long _windowMaximum;
+    private long _protectedMaximum;
+    private long _expiring;
+    private long _now;
+    private long _writes;
+
+    // Incremental expiry sweep: a cursor walking the queues from their tails.
+    private MemoryNode? _sweepCursor;
+    private int _sweepQueue;
+
+    // The window's target size, moved by ghost hits (see Adapt).
+    private double _windowTarget;
+
+    private void InitializePolicy()
+    {
+        _windowTarget = Math.Max(_weigher is null ? 1 : 0, _maximum * InitialWindowShare);
+        ApplyWindowTarget();
+    }
+
+    private void ApplyWindowTarget()
+    {
+        _windowMaximum = (long)_windowTarget;
+        _protectedMaximum = (long)((_maximum - _windowMaximum) * ProtectedShare);
+    }
+
+    private void StartLockedOperation() => _now = _expiring > 0 ? _time.GetTimestamp() : long.MinValue;
+
+    private bool IsExpired(MemoryNode node)
+    {
+        var expires = node.ExpiresAt;
+        return expires != MemoryNode.NoExpiry && expires <= _now;
+    }
+
+    private void Write(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
+    {
+        StartLockedOperation();
+        _map.TryGetValue(node.Key, out var old);
+        if (node.Weight > _maximum)
+        {
+            // Can never fit: the old value goes (it was replaced) and the new one is rejected at once.
+            if (old is not null)
+            {
+                Drop(old, IsExpired(old) ? EvictionReason.Expired : EvictionReason.Replaced, ref events);
+            }
+
+            _sketch.Increment(node.Hash);
+            Notify(node.Key, EvictionReason.Size, ref events);
+            return;
+        }
+
+        _map[node.Key] = node;
+        var queue = NodeQueue.Window;
+        if (old is not null)
+        {
+            queue = old.Queue == NodeQueue.None ? NodeQueue.Window : old.Queue;
+            node.Hits = old.Hits;
+            Unlink(old);
+            Notify(old.Key, IsExpired(old) ? EvictionReason.Expired : EvictionReason.Replaced, ref events);
+        }
+
+        else
+        {
+            Adapt(node);
+        }
+
+        Link(node, queue);
+        _sketch.Increment(node.Hash);
+        Maintain(ref events);
+    }
+
+    private void Maintain(ref List<CacheEvictionEventArgs>? events)
+    {
+        _writes++;
+        if (_expiring > 0)
+        {
+            Sweep(2, ref events);
+        }
+
+        if (_weigher is not null && _count > _sketch.Capacity)
+        {
+            _sketch.EnsureCapacity(_count * 2);
+            _windowGhosts.Resize((long)(_count * 2 * GhostShare));
+            _mainGhosts.Resize((long)(_count * 2 * GhostShare));
+        }
+
+        // Window overflow: its least recent entry (after a second chance if read) competes for a place in main.
+        var chances = _window.Count;
+        while (_window.Weight > _windowMaximum && _window.Tail is { } candidate)
+        {
+            if (IsExpired(candidate))
+            {
+                Drop(candidate, EvictionReason.Expired, ref events);
+                continue;
+            }
+
+            if (candidate.Hits > 0 && chances-- > 0)
+            {
+                Fold(candidate);
+                MoveTo(candidate, _window, NodeQueue.Window);
+                continue;
+            }
+
+            Fold(candidate);
+            Admit(candidate, ref events);
+        }
+
+        // Still too heavy (the window grew into main's space, or weights changed): evict from main, then the window.
+        while (_totalWeight > _maximum)
+        {
+            var victim = MainVictim() ?? _window.Tail;
+            if (victim is null)
+            {
+                break;
+            }
+
+            Drop(victim, IsExpired(victim) ? EvictionReason.Expired : EvictionReason.Size, ref events);
+        }
+
+        RebalanceProtected();
+    }
+
+    /// <summary>TinyLFU admission: the window's candidate enters main only if it is more popular than main's victims.</summary>
+    private void Admit(MemoryNode candidate, ref List<CacheEvictionEventArgs>? events)
+    {
+        var guard = 0;
+        while (_totalWeight > _maximum)
+        {
+            var victim = MainVictim();
+            if (victim is null || guard++ > 1000)
+            {
+                break;
+            }
+
+            if (IsExpired(victim))
+            {
+                Drop(victim, EvictionReason.Expired, ref events);
+                continue;
+            }
+
+            if (_sketch.Frequency(candidate.Hash) > _sketch.Frequency(victim.Hash))
+            {
+                Drop(victim, EvictionReason.Size, ref events);
+            }
+            else
+            {
+                Drop(candidate, EvictionReason.Size, ref events);
+                return;
+            }
+        }
+
+        MoveTo(candidate, _probation, NodeQueue.Probation);
+    }
+
+    /// <summary>Main's next victim: probation's least recent entry not read since it was last looked at; read ones are promoted.</summary>
+    private MemoryNode? MainVictim()
+    {
+        for (var guard = 0; guard < 4096; guard++)
+        {
+            var victim = _probation.Tail;
+            if (victim is null)
+            {
+                var demoted = _protected.Tail;
+                if (demoted is null)
+                {
+                    return null;
+                }
+
+                Fold(demoted);
+                MoveTo(demoted, _probation, NodeQueue.Probation);
+                continue;
+            }
+
+            if (victim.Hits > 0 && !IsExpired(victim))
+            {
+                Fold(victim);
+                MoveTo(victim, _protected, NodeQueue.Protected);
+                RebalanceProtected();
+                continue;
+            }
+
+            return victim;
+        }
+
+        return _probation.Tail ?? _protected.Tail;
+    }
+
+    private void RebalanceProtected()
+    {
+        var chances = _protected.Count;
+        while (_protected.Weight > _protectedMaximum && _protected.Tail is { } tail)
+        {
+            if (tail.Hits > 0 && chances-- > 0)
+            {
+                Fold(tail);
+                MoveTo(tail, _protected, NodeQueue.Protected);
+                continue;
+            }
+
+            MoveTo(tail, _probation, NodeQueue.Probation);
+        }
+    }
+
+    /// <summary>Adds the reads an entry collected since last looked at to the frequency sketch.</summary>
+    private void Fold(MemoryNode node)
+    {
+        var hits = node.Hits;
+        if (hits > 0)
+        {
+            node.Hits = 0;
+            _sketch.Increment(node.Hash, hits);
+        }
+    }
+
+    /// <summary>ARC-style adaptation: a miss on a key the window (or admission) let go recently asks for a bigger window; one on a key main let go asks for a bigger main.</summary>
+    private void Adapt(MemoryNode node)
+    {
+        var unit = Math.Max(1, node.Weight);
+        if (_windowGhosts.Count > 0 && _windowGhosts.Contains(node.Hash))
+        {
+            var ratio = Math.Max(1.0, (double)_mainGhosts.Count / _windowGhosts.Count);
+            _windowTarget = Math.Min(_windowTarget + (unit * ratio * WindowGrowthRate), _maximum * MaximumWindowShare);
+            ApplyWindowTarget();
+        }
+        else if (_mainGhosts.Count > 0 && _mainGhosts.Contains(node.Hash))
+        {
+            var ratio = Math.Max(1.0, (double)_windowGhosts.Count / _mainGhosts.Count);
+            _windowTarget = Math.Max(_windowTarget - (unit * ratio), _weigher is null ? 1 : 0);
+            ApplyWindowTarget();
+        }
+    }
+
+    private void Sweep(int steps, ref List<CacheEvictionEventArgs>? events)
+    {
+        for (var i = 0; i < steps; i++)
+        {
+            if (_sweepCursor is null)
+            {
+                _sweepQueue = (_sweepQueue + 1) % 3;
+                _sweepCursor = QueueList((NodeQueue)(_sweepQueue + 1)).Tail;
+                if (_sweepCursor is null)
+                {
+                    continue;
+                }
+            }
+
+            var node = _sweepCursor;
+            _sweepCursor = node.Prev;
+            if (IsExpired(node))
+            {
+                Drop(node, EvictionReason.Expired, ref events);
+            }
+        }
+    }
+
+    private long CompactLocked(double fraction, ref List<CacheEvictionEventArgs>? events)
+    {
+        _now = _time.GetTimestamp();
+        var before = _count;
+        var target = (long)Math.Floor(before * (1 - fraction));
+        foreach (var list in new[] { _window, _probation, _protected })
+        {
+            for (var node = list.Tail; node is not null;)
+            {
+                var prev = node.Prev;
+                if (IsExpired(node))
+                {
+                    Drop(node, EvictionReason.Expired, ref events);
+                }
+
+                node = prev;
+            }
+        }
+
+        while (_count > target)
+        {
+            var victim = MainVictim() ?? _window.Tail;
+            if (victim is null)
+            {
+                break;
+            }
+
+            Drop(victim, EvictionReason.Size, ref events);
+        }
+
+        return before - _count;
+    }
+
+    private void ClearLocked(ref List<CacheEvictionEventArgs>? events)
+    {
+        if (Evicted is not null || _metrics is not null)
+        {
+            foreach (var list in new[] { _window, _probation, _protected })
+            {
+                for (var node = list.Head; node is not null; node = node.Next)
+                {
+                    Notify(node.Key, EvictionReason.Removed, ref events);
+                }
+            }
+        }
+
+        foreach (var list in new[] { _window, _probation, _protected })
+        {
+            for (var node = list.Head; node is not null;)
+            {
+                var next = node.Next;
+                node.Queue = NodeQueue.None;
+                node.Prev = null;
+                node.Next = null;
+                node = next;
+            }
+
+            list.Clear();
+        }
+
+        _map.Clear();
+        _sweepCursor = null;
+        Volatile.Write(ref _count, 0);
+        Volatile.Write(ref _totalWeight, 0);
+        _expiring = 0;
+    }
+
+    /// <summary>Takes an entry out of the map and the policy, and tells listeners.</summary>
+    private void Drop(MemoryNode node, EvictionReason reason, ref List<CacheEvictionEventArgs>? events)
+    {
+        if (reason == EvictionReason.Size)
+        {
+            (node.Queue == NodeQueue.Window ? _windowGhosts : _mainGhosts).Add(node.Hash);
+        }
+
+        _map.TryRemove(new KeyValuePair<string, MemoryNode>(node.Key, node));
+        Unlink(node);
+        Notify(node.Key, reason, ref events);
+    }
+
+    private void Notify(string key, EvictionReason reason, ref List<CacheEvictionEventArgs>? events)
+    {
+        _evictionCounts[(int)reason]++;
+        _metrics?.RecordEviction(reason);
+        if (Evicted is not null)
+        {
+            (events ??= []).Add(new CacheEvictionEventArgs(key, reason));
+        }
+    }
+
+    private void Link(MemoryNode node, NodeQueue queue)
+    {
+        QueueList(queue).AddFirst(node);
+        node.Queue = queue;
+        Volatile.Write(ref _count, _count + 1);
+        Volatile.Write(ref _totalWeight, _totalWeight + node.Weight);
+        if (node.ExpiresAt != MemoryNode.NoExpiry)
+        {
+            _expiring++;
+        }
+    }
+
+    private void Unlink(MemoryNode node)
+    {
+        if (node.Queue == NodeQueue.None)
+        {
+            return;
+        }
+
+        if (ReferenceEquals(node, _sweepCursor))
+        {
+            _sweepCursor = node.Prev;
+        }
+
+        QueueList(node.Queue).Remove(node);
+        node.Queue = NodeQueue.None;
+        Volatile.Write(ref _count, _count - 1);
+        Volatile.Write(ref _totalWeight, _totalWeight - node.Weight);
+        if (node.ExpiresAt != MemoryNode.NoExpiry)
+        {
+            _expiring--;
+        }
+    }
+
+    private void MoveTo(MemoryNode node, NodeList target, NodeQueue queue)
+    {
+        if (ReferenceEquals(node, _sweepCursor))
+        {
+            _sweepCursor = node.Prev;
+        }
+
+        QueueList(node.Queue).Remove(node);
+        target.AddFirst(node);
+        node.Queue = queue;
+    }
+
+    private NodeList QueueList(NodeQueue queue) => queue switch
+    {
+        NodeQueue.Window => _window,
+        NodeQueue.Probation => _probation,
+        _ => _protected,
+    };
+}
