@@ -24,8 +24,25 @@ status=0
 dotnet test TaiCache.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 
 # One plain closing line for whoever reads the log.
-sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }
+sum() { { grep -oE "^ +$1: +[0-9]+" "$log" || true; } | awk '{s+=$2} END {print s+0}'; }
 passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)
 rm -f "$log"
+
+# The package: built, validated (EnablePackageValidation), and its contents checked.
+pack_dir=$(mktemp -d)
+if dotnet pack src/TaiCache/TaiCache.csproj -c Release -o "$pack_dir" >"$pack_dir/pack.log" 2>&1; then
+  nupkg=$(ls "$pack_dir"/TaiCache.*.nupkg | grep -v snupkg | head -n 1)
+  echo "Package contents of $(basename "$nupkg"):"
+  python3 -c "import sys,zipfile; [print('  ' + n) for n in zipfile.ZipFile(sys.argv[1]).namelist()]" "$nupkg"
+  for want in README.md lib/net10.0/TaiCache.dll lib/net10.0/TaiCache.xml; do
+    python3 -c "import sys,zipfile; sys.exit(0 if sys.argv[2] in zipfile.ZipFile(sys.argv[1]).namelist() else 1)" "$nupkg" "$want" \
+      || { echo "package check: $want missing from the package"; status=1; }
+  done
+  ls "$pack_dir"/TaiCache.*.snupkg >/dev/null 2>&1 || { echo "package check: symbols package missing"; status=1; }
+else
+  cat "$pack_dir/pack.log"; echo "package check: dotnet pack failed"; status=1
+fi
+rm -rf "$pack_dir"
+
 echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 exit $status

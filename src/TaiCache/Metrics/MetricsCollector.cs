@@ -1,32 +1,107 @@
+using System.Runtime.CompilerServices;
+
 namespace TaiCache.Metrics;
 
 /// <summary>
-/// Counts what one cache or tier does: hits, misses, sets, deletes, evictions by reason, errors, latency, size.
-/// Thread safe; recording allocates nothing.
+/// Counts what one cache or tier does: hits, misses, sets, deletes, evictions by reason, errors, latency of hits and
+/// of misses, size and peak size, and operations per second. Thread safe; recording allocates nothing and takes no lock.
 /// </summary>
-/// <remarks>PLACEHOLDER surface agreed for the foundation; the metrics issue replaces the internals.</remarks>
-public sealed class MetricsCollector
+/// <remarks>
+/// <para>
+/// Counters are striped per thread: each thread increments its own cache-line-padded cell with a plain add (no lock
+/// prefix, no shared cache line), and reads add the cells up. Only a cell's own thread writes it, so counts are exact.
+/// (Per-core slots were measured first: <see cref="Thread.GetCurrentProcessorId"/> plus an interlocked add cost several
+/// times more per call on the benchmark machine.) A cell outlives its thread, so nothing counted is lost.
+/// </para>
+/// <para>
+/// Latencies go into log-bucketed histograms (see <see cref="LatencyDistribution"/>). Hot tiers should not read the
+/// clock on every hit: ask <see cref="ShouldTimeOperation"/> (or use <see cref="StartTiming"/> with
+/// <see cref="RecordHitTimed"/> / <see cref="RecordMissTimed"/>), which times one call in
+/// <see cref="MetricsCollectorOptions.LatencySampleInterval"/>.
+/// </para>
+/// <para>
+/// Unless <see cref="MetricsCollectorOptions.PublishToMeter"/> is off, the collector is reported through the
+/// <c>TaiCache</c> meter (<see cref="TaiCacheTelemetry"/>) tagged with its cache and tier names, for as long as it is
+/// referenced or until <see cref="Dispose"/>.
+/// </para>
+/// </remarks>
+public sealed partial class MetricsCollector : IDisposable
 {
-    private long _hits;
-    private long _misses;
-    private long _sets;
-    private long _deletes;
-    private long _errors;
+    internal const int EvictionReasonCount = 4;
+
+    private const int CacheSlots = 16;
+
+    [ThreadStatic]
+    private static CounterCell?[]? t_cells;
+
+    private static long s_nextId;
+
+    private readonly long _id = Interlocked.Increment(ref s_nextId);
+    private readonly int _slot;
+    private readonly ThreadLocal<CounterCell> _local;
+    private readonly Lock _cellsGate = new();
+    private CounterCell[] _cells = [];
+    private readonly int _sampleInterval;
+    private readonly LatencyHistogram _hitLatency = new();
+    private readonly LatencyHistogram _missLatency = new();
+    private readonly KeyValuePair<string, object?>[] _hitDurationTags;
+    private readonly KeyValuePair<string, object?>[] _missDurationTags;
+    private readonly TimeProvider _time;
+    private readonly double _nanosecondsPerTick;
+    private readonly bool _published;
     private long _items;
     private long _bytes;
-    private readonly long[] _evictions = new long[4];
+    private long _peakItems;
+    private long _peakBytes;
 
     /// <summary>Initializes a collector for one cache and tier.</summary>
     /// <param name="cacheName">The cache's name (a metric tag).</param>
     /// <param name="tierName">The tier's name (a metric tag), such as <c>memory</c>, <c>redis</c>, <c>L1</c>.</param>
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     public MetricsCollector(string cacheName, string tierName = "cache", TimeProvider? timeProvider = null)
+        : this(cacheName, tierName, timeProvider, null)
+    {
+    }
+
+    /// <summary>Initializes a collector for one cache and tier, with options.</summary>
+    /// <param name="cacheName">The cache's name (a metric tag).</param>
+    /// <param name="tierName">The tier's name (a metric tag), such as <c>memory</c>, <c>redis</c>, <c>L1</c>.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    public MetricsCollector(string cacheName, string tierName, TimeProvider? timeProvider, MetricsCollectorOptions? options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(cacheName);
         ArgumentException.ThrowIfNullOrWhiteSpace(tierName);
+        var opts = (options ?? new MetricsCollectorOptions()).Clone();
+        opts.Validate();
+
         CacheName = cacheName;
         TierName = tierName;
-        _ = timeProvider;
+        _time = timeProvider ?? TimeProvider.System;
+        _nanosecondsPerTick = 1e9 / _time.TimestampFrequency;
+        _sampleInterval = opts.LatencySampleInterval;
+        _rateWindowTicks = (long)(opts.RateWindow.TotalSeconds * _time.TimestampFrequency);
+
+        _slot = (int)(_id % CacheSlots);
+        _local = new ThreadLocal<CounterCell>(NewCell);
+
+        Tags = [new(TaiCacheTelemetry.CacheNameTag, cacheName), new(TaiCacheTelemetry.CacheTierTag, tierName)];
+        EvictionTags = new KeyValuePair<string, object?>[EvictionReasonCount][];
+        for (var reason = 0; reason < EvictionReasonCount; reason++)
+        {
+            EvictionTags[reason] = [.. Tags, new(TaiCacheTelemetry.EvictionReasonTag, ReasonName((EvictionReason)reason))];
+        }
+
+        _hitDurationTags = [.. Tags, new(TaiCacheTelemetry.ResultTag, "hit")];
+        _missDurationTags = [.. Tags, new(TaiCacheTelemetry.ResultTag, "miss")];
+
+        _startedAt = _time.GetTimestamp();
+        _rateSamples.Enqueue((_startedAt, 0));
+        if (opts.PublishToMeter)
+        {
+            TaiCacheInstruments.Register(this);
+            _published = true;
+        }
     }
 
     /// <summary>Gets the cache's name.</summary>
@@ -35,53 +110,218 @@ public sealed class MetricsCollector
     /// <summary>Gets the tier's name.</summary>
     public string TierName { get; }
 
-    /// <summary>Gets the number of hits so far.</summary>
-    public long Hits => Volatile.Read(ref _hits);
+    /// <summary>Gets the clock the collector uses.</summary>
+    public TimeProvider TimeProvider => _time;
 
-    /// <summary>Gets the number of misses so far.</summary>
-    public long Misses => Volatile.Read(ref _misses);
+    internal KeyValuePair<string, object?>[] Tags { get; }
+
+    internal KeyValuePair<string, object?>[][] EvictionTags { get; }
 
     /// <summary>Records a hit without a latency.</summary>
-    public void RecordHit() => Interlocked.Increment(ref _hits);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RecordHit() => Stripe().Hits++;
 
     /// <summary>Records a hit and how long it took.</summary>
     /// <param name="latency">The time the read took.</param>
     public void RecordHit(TimeSpan latency)
     {
-        _ = latency;
-        Interlocked.Increment(ref _hits);
+        Stripe().Hits++;
+        RecordLatency(_hitLatency, latency.Ticks * 100L, _hitDurationTags);
     }
 
     /// <summary>Records a miss without a latency.</summary>
-    public void RecordMiss() => Interlocked.Increment(ref _misses);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RecordMiss() => Stripe().Misses++;
 
     /// <summary>Records a miss and how long it took.</summary>
     /// <param name="latency">The time the read took.</param>
     public void RecordMiss(TimeSpan latency)
     {
-        _ = latency;
-        Interlocked.Increment(ref _misses);
+        Stripe().Misses++;
+        RecordLatency(_missLatency, latency.Ticks * 100L, _missDurationTags);
     }
 
     /// <summary>Records a write.</summary>
-    public void RecordSet() => Interlocked.Increment(ref _sets);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RecordSet() => Stripe().Sets++;
 
     /// <summary>Records a removal.</summary>
-    public void RecordDelete() => Interlocked.Increment(ref _deletes);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RecordDelete() => Stripe().Deletes++;
 
     /// <summary>Records an entry leaving the cache.</summary>
     /// <param name="reason">Why it left.</param>
-    public void RecordEviction(EvictionReason reason) => Interlocked.Increment(ref _evictions[(int)reason & 3]);
+    public void RecordEviction(EvictionReason reason)
+    {
+        ref var stripe = ref Stripe();
+        switch (reason)
+        {
+            case EvictionReason.Size:
+                stripe.EvictedSize++;
+                break;
+            case EvictionReason.Expired:
+                stripe.EvictedExpired++;
+                break;
+            case EvictionReason.Replaced:
+                stripe.EvictedReplaced++;
+                break;
+            default:
+                stripe.EvictedRemoved++;
+                break;
+        }
+    }
 
     /// <summary>Records a failed operation.</summary>
-    public void RecordError() => Interlocked.Increment(ref _errors);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RecordError() => Stripe().Errors++;
 
-    /// <summary>Reports the cache's current size.</summary>
+    /// <summary>Reports the cache's current size; the peak is kept.</summary>
     /// <param name="items">Entries held.</param>
     /// <param name="bytes">Bytes (or weight units) held.</param>
     public void UpdateSize(long items, long bytes)
     {
         Volatile.Write(ref _items, items);
         Volatile.Write(ref _bytes, bytes);
+        RaiseTo(ref _peakItems, items);
+        RaiseTo(ref _peakBytes, bytes);
+    }
+
+    /// <summary>
+    /// Tells whether the caller should time this operation: true for one call in
+    /// <see cref="MetricsCollectorOptions.LatencySampleInterval"/> on each thread, so a hot path reads the clock rarely.
+    /// Costs about as much as <see cref="RecordHit()"/>.
+    /// </summary>
+    /// <returns><see langword="true"/> when this call should be timed (then pass its latency to <see cref="RecordHit(TimeSpan)"/> or <see cref="RecordMiss(TimeSpan)"/>).</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool ShouldTimeOperation()
+    {
+        ref var stripe = ref Stripe();
+        if (--stripe.SampleCountdown > 0)
+        {
+            return false;
+        }
+
+        stripe.SampleCountdown = _sampleInterval;
+        return true;
+    }
+
+    /// <summary>
+    /// Starts timing this operation if it is sampled (see <see cref="ShouldTimeOperation"/>): returns the clock's
+    /// timestamp, or 0 without reading the clock. Pass the value to <see cref="RecordHitTimed"/> or <see cref="RecordMissTimed"/>.
+    /// </summary>
+    /// <returns>A timestamp from <see cref="TimeProvider"/>, or 0 when this call is not timed.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long StartTiming() => ShouldTimeOperation() ? _time.GetTimestamp() : 0;
+
+    /// <summary>Records a hit, and its latency when <paramref name="startTimestamp"/> (from <see cref="StartTiming"/>) is not 0.</summary>
+    /// <param name="startTimestamp">The value <see cref="StartTiming"/> returned.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RecordHitTimed(long startTimestamp)
+    {
+        Stripe().Hits++;
+        if (startTimestamp != 0)
+        {
+            RecordLatency(_hitLatency, Elapsed(startTimestamp), _hitDurationTags);
+        }
+    }
+
+    /// <summary>Records a miss, and its latency when <paramref name="startTimestamp"/> (from <see cref="StartTiming"/>) is not 0.</summary>
+    /// <param name="startTimestamp">The value <see cref="StartTiming"/> returned.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RecordMissTimed(long startTimestamp)
+    {
+        Stripe().Misses++;
+        if (startTimestamp != 0)
+        {
+            RecordLatency(_missLatency, Elapsed(startTimestamp), _missDurationTags);
+        }
+    }
+
+    /// <summary>Stops publishing this collector through the <c>TaiCache</c> meter. Recording keeps working.</summary>
+    public void Dispose()
+    {
+        if (_published)
+        {
+            TaiCacheInstruments.Unregister(this);
+        }
+    }
+
+    /// <summary>
+    /// Finds the calling thread's cell: first in a small per-thread cache (a non-generic thread static, which the JIT
+    /// reads inline; <see cref="ThreadLocal{T}.Value"/> alone costs about 10 ns here), else through <see cref="ThreadLocal{T}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref CounterStripe Stripe()
+    {
+        var cells = t_cells;
+        if (cells is not null)
+        {
+            var cell = cells[_slot];
+            if (cell is not null && cell.OwnerId == _id)
+            {
+                return ref cell.Counters;
+            }
+        }
+
+        return ref StripeSlow();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref CounterStripe StripeSlow()
+    {
+        var cell = _local.Value!;
+        (t_cells ??= new CounterCell?[CacheSlots])[_slot] = cell;
+        return ref cell.Counters;
+    }
+
+    /// <summary>Makes the calling thread's cell and adds it to those read by snapshots (copy on write: reads take no lock).</summary>
+    private CounterCell NewCell()
+    {
+        var cell = new CounterCell(_id);
+        cell.Counters.SampleCountdown = 1;
+        lock (_cellsGate)
+        {
+            _cells = [.. _cells, cell];
+        }
+
+        return cell;
+    }
+
+    private static void RaiseTo(ref long peak, long value)
+    {
+        var current = Volatile.Read(ref peak);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref peak, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    private static string ReasonName(EvictionReason reason) => reason switch
+    {
+        EvictionReason.Size => "size",
+        EvictionReason.Expired => "expired",
+        EvictionReason.Removed => "removed",
+        EvictionReason.Replaced => "replaced",
+        _ => "other",
+    };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long Elapsed(long startTimestamp) => (long)((_time.GetTimestamp() - startTimestamp) * _nanosecondsPerTick);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordLatency(LatencyHistogram histogram, long nanoseconds, KeyValuePair<string, object?>[] tags)
+    {
+        histogram.Record(nanoseconds);
+        var duration = TaiCacheInstruments.Duration;
+        if (duration.Enabled && _published)
+        {
+            duration.Record(nanoseconds / 1e9, tags.AsSpan());
+        }
     }
 }

@@ -5,7 +5,7 @@ using MessagePack.Resolvers;
 namespace TaiCache.Serialization;
 
 /// <summary>
-/// The default serializer: MessagePack 2.5 with the contractless resolver (plain classes and records need no attributes)
+/// The default serializer: MessagePack 2.5 with the contractless resolver (plain classes and records, public or internal, need no attributes)
 /// and <see cref="MessagePackSecurity.UntrustedData"/> (hash-collision-safe maps, bounded nesting). Never the typeless
 /// resolver: a payload can never name a type to instantiate.
 /// </summary>
@@ -15,7 +15,7 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
     public const byte SerializerId = 1;
 
     private static readonly MessagePackSerializerOptions DefaultOptions =
-        ContractlessStandardResolver.Options.WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(64));
+        MessagePackSerializerOptions.Standard.WithResolver(ContractlessVisibilityResolver.Instance).WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(64));
 
     /// <summary>Initializes the serializer with TaiCache's safe defaults.</summary>
     public MessagePackCacheSerializer()

@@ -74,6 +74,16 @@ public sealed class CacheValueCodecTests
     }
 
     [Fact]
+    public void Encode_InternalRecordWithInternalElements_RoundTrips()
+    {
+        var codec = new CacheValueCodec();
+        var value = new InternalBasket("b-1", [new InternalItem("x", 2)]);
+        var back = codec.Decode<InternalBasket>("k", codec.Encode("k", value));
+        Assert.Equal("b-1", back.Id);
+        Assert.Equal(new InternalItem("x", 2), Assert.Single(back.Items));
+    }
+
+    [Fact]
     public void ExceptionMessage_DoesNotContainKeyByDefault()
     {
         var ex = Assert.Throws<CacheSerializationException>(() => new CacheValueCodec().Decode<int>("alice@example.com", new byte[] { 1 }));
@@ -81,3 +91,7 @@ public sealed class CacheValueCodecTests
         Assert.Contains("key#", ex.Message, StringComparison.Ordinal);
     }
 }
+
+internal sealed record InternalItem(string Sku, int Quantity);
+
+internal sealed record InternalBasket(string Id, List<InternalItem> Items);

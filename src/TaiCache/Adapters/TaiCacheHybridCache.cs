@@ -1,0 +1,195 @@
+using TaiCache.Tiering;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Caching.Hybrid;
+using TaiCache.Invalidation;
+
+namespace TaiCache.Adapters;
+
+/// <summary>
+/// A <see cref="HybridCache"/> over a <see cref="MultiTierCache"/>, so code written against HybridCache switches to
+/// TaiCache without edits: <c>GetOrCreateAsync</c> (one factory call per key and instance, however many callers wait),
+/// <c>SetAsync</c>, <c>RemoveAsync</c>, tags and <c>RemoveByTagAsync</c>.
+/// </summary>
+/// <remarks>
+/// <para>Entry options map onto <see cref="MultiTierEntryOptions"/>: <see cref="HybridCacheEntryOptions.Expiration"/>
+/// is the time to live in every tier, <see cref="HybridCacheEntryOptions.LocalCacheExpiration"/> the one in L1. Of the
+/// <see cref="HybridCacheEntryFlags"/>, <see cref="HybridCacheEntryFlags.DisableUnderlyingData"/> (read only; a miss
+/// returns <see langword="default"/>) and the pair <see cref="HybridCacheEntryFlags.DisableLocalCacheRead"/> +
+/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheRead"/> (always call the factory and store its value) are
+/// honoured; the others are ignored, because the tiers are chosen by the cache, not per call.</para>
+/// <para>Tags are recorded by an <see cref="InvalidationManager"/> over the cache (in Redis, shared by every instance,
+/// when it was built with <see cref="InvalidationManagerOptions.Redis"/>; else in process). A key is tagged when its
+/// value is created or set through this adapter. <see cref="RemoveByTagAsync(string, CancellationToken)"/> deletes every
+/// key carrying the tag from every tier at once (eager, unlike HybridCache's lazy timestamps). The wildcard tag
+/// <c>*</c> removes every key set or created through adapters sharing the manager's store.</para>
+/// </remarks>
+public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
+{
+    /// <summary>The tag every key set through the adapter carries, so that <c>RemoveByTagAsync("*")</c> reaches them all.</summary>
+    internal const string AllTag = "taicache:hybrid:all";
+
+    private static readonly ConditionalWeakTable<HybridCacheEntryOptions, MultiTierEntryOptions> Mapped = new();
+    private readonly MultiTierCache _cache;
+    private readonly Func<CancellationToken, Task<InvalidationManager>> _tags;
+    private readonly InvalidationManager? _ownedTags;
+
+    /// <summary>Initializes the adapter over a cache it does not own.</summary>
+    /// <param name="cache">The cache.</param>
+    /// <param name="tags">The manager that records tags (not owned); <see langword="null"/> for an in-process one owned by the adapter.</param>
+    public TaiCacheHybridCache(MultiTierCache cache, InvalidationManager? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        _cache = cache;
+        if (tags is null)
+        {
+            _ownedTags = new InvalidationManager([cache]);
+            tags = _ownedTags;
+        }
+
+        var manager = Task.FromResult(tags);
+        _tags = _ => manager;
+    }
+
+    internal TaiCacheHybridCache(MultiTierCache cache, Func<CancellationToken, Task<InvalidationManager>> tags)
+    {
+        _cache = cache;
+        _tags = tags;
+    }
+
+    /// <summary>Gets the cache the adapter stores in.</summary>
+    public MultiTierCache Cache => _cache;
+
+    /// <inheritdoc />
+    public override ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(factory);
+        var flags = options?.Flags ?? HybridCacheEntryFlags.None;
+        var entry = Map(options);
+        if ((flags & HybridCacheEntryFlags.DisableUnderlyingData) != 0)
+        {
+            return GetOnlyAsync<T>(key, entry, cancellationToken);
+        }
+
+        var tagList = TagList(tags);
+        if ((flags & (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead))
+            == (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead))
+        {
+            return CreateAndSetAsync(key, state, factory, entry, tagList, cancellationToken);
+        }
+
+        return _cache.GetOrSetAsync(
+            key,
+            new Creation<TState, T>(this, key, state, factory, tagList),
+            static async (c, ct) =>
+            {
+                var value = await c.Factory(c.State, ct).ConfigureAwait(false);
+
+                // Tag before the cache stores the value, so a RemoveByTag racing the store cannot miss it.
+                await c.Owner.TagAsync(c.Key, c.Tags, ct).ConfigureAwait(false);
+                return value;
+            },
+            entry,
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask SetAsync<T>(string key, T value, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var tagList = TagList(tags);
+        await TagAsync(key, tagList, cancellationToken).ConfigureAwait(false);
+        await _cache.SetAsync(key, value, Map(options), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await _cache.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask RemoveAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        await _cache.DeleteManyAsync(keys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Deletes every key carrying <paramref name="tag"/> from every tier, and their dependents; <c>*</c> removes every key set through the adapter.</remarks>
+    public override async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tag);
+        var manager = await _tags(cancellationToken).ConfigureAwait(false);
+        await manager.InvalidateTagAsync(tag == "*" ? AllTag : tag, InvalidationStrategy.Eager, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownedTags is not null)
+        {
+            await _ownedTags.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static MultiTierEntryOptions? Map(HybridCacheEntryOptions? options)
+    {
+        if (options is null || (options.Expiration is null && options.LocalCacheExpiration is null))
+        {
+            return null;
+        }
+
+        return Mapped.GetValue(options, static o =>
+        {
+            var entry = new MultiTierEntryOptions { Ttl = o.Expiration, LocalTtl = o.LocalCacheExpiration };
+            entry.Validate();
+            return entry;
+        });
+    }
+
+    private static string[] TagList(IEnumerable<string>? tags)
+    {
+        if (tags is null)
+        {
+            return [AllTag];
+        }
+
+        var list = new List<string> { AllTag };
+        foreach (var tag in tags)
+        {
+            ArgumentNullException.ThrowIfNull(tag, nameof(tags));
+            if (tag == "*")
+            {
+                throw new ArgumentException("The tag '*' is reserved: it means every tag in RemoveByTagAsync.", nameof(tags));
+            }
+
+            list.Add(tag);
+        }
+
+        return [.. list];
+    }
+
+    private async ValueTask TagAsync(string key, string[] tags, CancellationToken cancellationToken)
+    {
+        var manager = await _tags(cancellationToken).ConfigureAwait(false);
+        await manager.TagAsync(key, tags, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<T> GetOnlyAsync<T>(string key, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
+    {
+        var result = await _cache.GetAsync<T>(key, entry, cancellationToken).ConfigureAwait(false);
+        return result.HasValue ? result.Value : default!;
+    }
+
+    private async ValueTask<T> CreateAndSetAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions? entry, string[] tags, CancellationToken cancellationToken)
+    {
+        var value = await factory(state, cancellationToken).ConfigureAwait(false);
+        await TagAsync(key, tags, cancellationToken).ConfigureAwait(false);
+        await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+        return value;
+    }
+
+    private sealed record Creation<TState, T>(TaiCacheHybridCache Owner, string Key, TState State, Func<TState, CancellationToken, ValueTask<T>> Factory, string[] Tags);
+}

@@ -1,0 +1,219 @@
+using TaiCache.Tiering;
+using System.Globalization;
+using TaiCache.Serialization;
+
+namespace TaiCache.DependencyInjection;
+
+/// <summary>
+/// Options of one cache registered with <c>AddTaiCache</c> (named options; the name is the cache's name). Bound from
+/// the configuration section <c>TaiCache:Caches:{name}</c> and validated when the application starts.
+/// </summary>
+/// <remarks>
+/// Settings marked "code only" hold objects (connections, delegates, serializers) that configuration cannot express;
+/// set them through <see cref="TaiCacheBuilder"/>.
+/// </remarks>
+public sealed class TaiCacheOptions
+{
+    /// <summary>The name of the cache <c>AddTaiCache()</c> registers when given none.</summary>
+    public const string DefaultName = "default";
+
+    /// <summary>The configuration section that holds one subsection per cache name.</summary>
+    public const string CachesSection = "TaiCache:Caches";
+
+    /// <summary>Gets or sets the L1 in-memory tier settings.</summary>
+    public TaiCacheMemorySettings Memory { get; set; } = new();
+
+    /// <summary>Gets or sets the Redis tier settings.</summary>
+    public TaiCacheRedisSettings Redis { get; set; } = new();
+
+    /// <summary>Gets or sets the memcached tier settings.</summary>
+    public TaiCacheMemcachedSettings Memcached { get; set; } = new();
+
+    /// <summary>Gets or sets the SQLite tier settings.</summary>
+    public TaiCacheSqliteSettings Sqlite { get; set; } = new();
+
+    /// <summary>Gets or sets the L1 coherence settings.</summary>
+    public TaiCacheCoherenceSettings Coherence { get; set; } = new();
+
+    /// <summary>Gets or sets how writes go down the tiers. Default <see cref="TaiCache.Tiering.WriteStrategy.WriteThrough"/>.</summary>
+    public WriteStrategy WriteStrategy { get; set; } = WriteStrategy.WriteThrough;
+
+    /// <summary>Gets or sets how reads fill the tiers. Default <see cref="TaiCache.Tiering.ReadStrategy.ReadThrough"/>.</summary>
+    public ReadStrategy ReadStrategy { get; set; } = ReadStrategy.ReadThrough;
+
+    /// <summary>Gets or sets the time to live used when a call gives none; <see langword="null"/> (the default) for each tier's default.</summary>
+    public TimeSpan? DefaultTtl { get; set; }
+
+    /// <summary>Gets or sets the time to live in L1 when a call gives none (usually shorter than <see cref="DefaultTtl"/>); <see langword="null"/> to use <see cref="DefaultTtl"/>.</summary>
+    public TimeSpan? LocalTtl { get; set; }
+
+    /// <summary>Gets or sets the longest a call to a lower tier may take before a read moves on; <see langword="null"/> (the default) for each tier's own timeout.</summary>
+    public TimeSpan? TierTimeout { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether a write-through write that a lower tier refuses still succeeds elsewhere. Default <see langword="false"/>.</summary>
+    public bool BestEffortWrites { get; set; }
+
+    /// <summary>Gets or sets the serializer of the tiers that store bytes. Default <see cref="TaiCacheSerializerKind.MessagePack"/>.</summary>
+    public TaiCacheSerializerKind Serializer { get; set; } = TaiCacheSerializerKind.MessagePack;
+
+    /// <summary>Gets or sets a serializer that replaces <see cref="Serializer"/> (code only, not bound).</summary>
+    public ICacheSerializer? CustomSerializer { get; set; }
+
+    /// <summary>Gets or sets the smallest payload compressed with LZ4; <see langword="null"/> never compresses. Default 1,024 bytes.</summary>
+    public int? CompressionThresholdBytes { get; set; } = 1024;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether each tier records metrics (a <see cref="Metrics.MetricsCollector"/> per
+    /// tier, published on the <c>TaiCache</c> meter). Default <see langword="true"/>.
+    /// </summary>
+    public bool EnableMetrics { get; set; } = true;
+
+    /// <summary>Gets or sets a hook run on the multi-tier options after everything above is applied (code only, not bound).</summary>
+    public Action<MultiTierCacheOptions>? ConfigureMultiTier { get; set; }
+
+    /// <summary>Lists every problem with these options, each naming the configuration key at fault.</summary>
+    /// <param name="path">The configuration path of the cache, such as <c>TaiCache:Caches:default</c>.</param>
+    /// <returns>The problems; empty when the options are valid.</returns>
+    internal List<string> Check(string path)
+    {
+        var errors = new List<string>();
+        void Fail(string key, string message) => errors.Add($"{path}:{key} {message}");
+
+        if (Memory is null || Redis is null || Memcached is null || Sqlite is null || Coherence is null)
+        {
+            errors.Add($"{path}: the Memory, Redis, Memcached, Sqlite and Coherence sections must not be null.");
+            return errors;
+        }
+
+        if (!Memory.Enabled && !Redis.IsEnabled && !Memcached.IsEnabled && !Sqlite.IsEnabled)
+        {
+            errors.Add($"{path}: the cache has no tier; enable Memory, or set Redis:ConnectionString, Memcached:Servers or Sqlite:Path.");
+        }
+
+        if (Memory.Enabled)
+        {
+            if (Memory.MaximumSize <= 0)
+            {
+                Fail("Memory:MaximumSize", $"must be positive (was {Memory.MaximumSize.ToString(CultureInfo.InvariantCulture)}).");
+            }
+
+            CheckTtl(Memory.DefaultTtl, "Memory:DefaultTtl");
+            CheckTtl(Memory.SlidingExpiration, "Memory:SlidingExpiration");
+        }
+
+        if (Redis.IsEnabled)
+        {
+            if (Redis.Multiplexer is null && !string.IsNullOrWhiteSpace(Redis.ConnectionString))
+            {
+                try
+                {
+                    _ = StackExchange.Redis.ConfigurationOptions.Parse(Redis.ConnectionString);
+                }
+                catch (ArgumentException)
+                {
+                    // Never echo the connection string: it may hold a password.
+                    Fail("Redis:ConnectionString", "cannot be parsed as a StackExchange.Redis connection string.");
+                }
+            }
+
+            if (Redis.OperationTimeout <= TimeSpan.Zero || Redis.OperationTimeout > TimeSpan.FromMinutes(10))
+            {
+                Fail("Redis:OperationTimeout", "must be positive and at most 10 minutes.");
+            }
+
+            CheckTtl(Redis.DefaultTtl, "Redis:DefaultTtl");
+        }
+
+        if (Memcached.IsEnabled)
+        {
+            for (var i = 0; i < Memcached.Servers.Count; i++)
+            {
+                try
+                {
+                    _ = Memcached.Servers[i] is null ? throw new FormatException() : TaiCache.Memcached.MemcachedServer.Parse(Memcached.Servers[i]);
+                }
+                catch (Exception ex) when (ex is FormatException or ArgumentException)
+                {
+                    Fail($"Memcached:Servers:{i.ToString(CultureInfo.InvariantCulture)}", "is not host, host:port or host:port:weight.");
+                }
+            }
+
+            if (Memcached.OperationTimeout <= TimeSpan.Zero)
+            {
+                Fail("Memcached:OperationTimeout", "must be positive.");
+            }
+
+            if (!Enum.IsDefined(Memcached.FailoverPolicy))
+            {
+                Fail("Memcached:FailoverPolicy", "is not a known policy.");
+            }
+
+            CheckTtl(Memcached.DefaultTtl, "Memcached:DefaultTtl");
+        }
+
+        if (Sqlite.IsEnabled)
+        {
+            if (Sqlite.Path is not null && string.IsNullOrWhiteSpace(Sqlite.Path))
+            {
+                Fail("Sqlite:Path", "must be a file path, or absent for the default location.");
+            }
+
+            CheckTtl(Sqlite.DefaultTtl, "Sqlite:DefaultTtl");
+            CheckTtl(Sqlite.SweepInterval, "Sqlite:SweepInterval");
+        }
+
+        if (Coherence.Enabled)
+        {
+            if (!Memory.Enabled || !Redis.IsEnabled)
+            {
+                Fail("Coherence:Enabled", "needs an L1 memory tier (Memory:Enabled) and a Redis tier (Redis:ConnectionString).");
+            }
+
+            if (Coherence.HeartbeatInterval <= TimeSpan.Zero)
+            {
+                Fail("Coherence:HeartbeatInterval", "must be positive.");
+            }
+        }
+
+        if (!Enum.IsDefined(WriteStrategy))
+        {
+            Fail("WriteStrategy", "is not WriteThrough or WriteBehind.");
+        }
+
+        if (!Enum.IsDefined(ReadStrategy))
+        {
+            Fail("ReadStrategy", "is not ReadThrough or LazyLoad.");
+        }
+
+        if (!Enum.IsDefined(Serializer))
+        {
+            Fail("Serializer", "is not MessagePack or SystemTextJson.");
+        }
+
+        CheckTtl(DefaultTtl, "DefaultTtl");
+        CheckTtl(LocalTtl, "LocalTtl");
+        CheckTtl(TierTimeout, "TierTimeout");
+        if (CompressionThresholdBytes is < 0)
+        {
+            Fail("CompressionThresholdBytes", "must be zero or more, or absent to never compress.");
+        }
+
+        return errors;
+
+        void CheckTtl(TimeSpan? value, string key)
+        {
+            if (value is { } v && v <= TimeSpan.Zero)
+            {
+                Fail(key, $"must be positive, or absent for none (was {v.ToString("c", CultureInfo.InvariantCulture)}).");
+            }
+        }
+    }
+
+    internal CacheSerializationOptions BuildSerialization() => new()
+    {
+        Serializer = CustomSerializer ?? (Serializer == TaiCacheSerializerKind.SystemTextJson
+            ? SystemTextJsonCacheSerializer.Default
+            : MessagePackCacheSerializer.Default),
+        CompressionThresholdBytes = CompressionThresholdBytes,
+    };
+}

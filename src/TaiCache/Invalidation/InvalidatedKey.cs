@@ -1,0 +1,35 @@
+namespace TaiCache.Invalidation;
+
+/// <summary>One key an invalidation reached, and how.</summary>
+public sealed class InvalidatedKey
+{
+    private readonly DependencyTraversal _traversal;
+    private IReadOnlyList<string>? _path;
+
+    internal InvalidatedKey(string key, DependencyTraversal traversal, int depth, int tiersAffected)
+    {
+        Key = key;
+        _traversal = traversal;
+        Depth = depth;
+        TiersAffected = tiersAffected;
+    }
+
+    /// <summary>Gets the key.</summary>
+    public string Key { get; }
+
+    /// <summary>Gets the cascade path that reached the key: the key that triggered the invalidation first, this key last.</summary>
+    public IReadOnlyList<string> Path => _path ??= _traversal.GetPath(Key);
+
+    /// <summary>Gets how many levels of dependency lie between the trigger and this key (0 for a key the trigger named).</summary>
+    public int Depth { get; }
+
+    /// <summary>
+    /// Gets in how many tiers the key was present and was removed (<see cref="InvalidationStrategy.Eager"/>) or had
+    /// its time to live shortened (<see cref="InvalidationStrategy.Ttl"/>); always 0 for
+    /// <see cref="InvalidationStrategy.Lazy"/>, which only marks the key.
+    /// </summary>
+    public int TiersAffected { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{TaiCacheDiagnostics.DescribeKey(Key)} (depth {Depth}, {TiersAffected} tier(s))";
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+
+namespace TaiCache.Invalidation;
+
+/// <summary>Event-based and scheduled invalidation.</summary>
+public sealed partial class InvalidationManager
+{
+    private readonly ConcurrentDictionary<string, InvalidationTarget[]> _events = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<ITimer, byte> _timers = new();
+
+    /// <summary>Maps a named event to what it invalidates (added to any targets already mapped).</summary>
+    /// <param name="eventName">The event name, for example <c>catalog-imported</c>.</param>
+    /// <param name="targets">Keys, tags and patterns to invalidate when the event is raised.</param>
+    public void MapEvent(string eventName, params InvalidationTarget[] targets)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(eventName);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.Any(static t => t is null))
+        {
+            throw new ArgumentException("An event's targets must not contain null.", nameof(targets));
+        }
+
+        _events.AddOrUpdate(eventName, _ => [.. targets], (_, existing) => [.. existing, .. targets]);
+    }
+
+    /// <summary>Removes an event's mapping.</summary>
+    /// <param name="eventName">The event name.</param>
+    /// <returns><see langword="true"/> when the event was mapped.</returns>
+    public bool UnmapEvent(string eventName)
+    {
+        ArgumentNullException.ThrowIfNull(eventName);
+        return _events.TryRemove(eventName, out _);
+    }
+
+    /// <summary>Raises a named event with the default strategy: everything mapped to it, and their dependents, is invalidated in one cascade.</summary>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="cancellationToken">Cancels the invalidation.</param>
+    /// <returns>The receipt (with no keys when nothing is mapped to the event).</returns>
+    public ValueTask<InvalidationReceipt> RaiseEventAsync(string eventName, CancellationToken cancellationToken = default) =>
+        RaiseEventAsync(eventName, _options.DefaultStrategy, cancellationToken);
+
+    /// <summary>Raises a named event: everything mapped to it, and their dependents, is invalidated in one cascade.</summary>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="strategy">How to treat the keys reached.</param>
+    /// <param name="cancellationToken">Cancels the invalidation.</param>
+    /// <returns>The receipt (with no keys when nothing is mapped to the event).</returns>
+    /// <exception cref="CachePatternTimeoutException">A mapped regular expression timed out; nothing was invalidated.</exception>
+    public async ValueTask<InvalidationReceipt> RaiseEventAsync(string eventName, InvalidationStrategy strategy, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(eventName);
+        CheckStrategy(strategy);
+        ThrowIfDisposed();
+        var roots = new List<string>();
+        var overflowed = false;
+        if (_events.TryGetValue(eventName, out var targets))
+        {
+            // Match patterns first: a timeout must leave everything (tags included) in place.
+            foreach (var target in targets.Where(static t => t.Kind == InvalidationTrigger.Pattern))
+            {
+                var (keys, over) = await MatchAsync(target.Pattern!, cancellationToken).ConfigureAwait(false);
+                roots.AddRange(keys);
+                overflowed |= over;
+            }
+
+            foreach (var target in targets)
+            {
+                if (target.Kind == InvalidationTrigger.Key)
+                {
+                    roots.Add(target.Value);
+                }
+                else if (target.Kind == InvalidationTrigger.Tag)
+                {
+                    roots.AddRange(await _store.TakeTaggedKeysAsync(target.Value, cancellationToken).ConfigureAwait(false));
+                }
+            }
+        }
+
+        return await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Invalidates a key (and its dependents, with the default strategy) once a delay has passed on the manager's
+    /// <see cref="TimeProvider"/>; the receipt's trigger is <see cref="InvalidationTrigger.Ttl"/>. Failures are logged.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="delay">How long from now.</param>
+    /// <returns>A handle; dispose it to cancel the scheduled invalidation.</returns>
+    public IDisposable ScheduleInvalidation(string key, TimeSpan delay)
+    {
+        CacheKeyRules.Validate(key);
+        CacheKeyRules.ValidateTtl(delay);
+        ThrowIfDisposed();
+        var holder = new TimerHolder(this);
+        holder.Timer = _time.CreateTimer(static s => ((ScheduledState)s!).Fire(), new ScheduledState(this, key, holder), delay, Timeout.InfiniteTimeSpan);
+        _timers[holder.Timer] = 0;
+        return holder;
+    }
+
+    private async Task RunScheduledAsync(string key, TimerHolder holder)
+    {
+        if (holder.Timer is { } timer)
+        {
+            _timers.TryRemove(timer, out _);
+        }
+
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await RunAsync(InvalidationTrigger.Ttl, key, [key], _options.DefaultStrategy, clearInMemoryTiers: false, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A timer callback has no caller to report to: log and carry on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.ScheduledFailed(_logger, ex, TaiCacheDiagnostics.DescribeKey(key));
+        }
+    }
+
+    private sealed class ScheduledState(InvalidationManager manager, string key, TimerHolder holder)
+    {
+        public void Fire() => _ = manager.RunScheduledAsync(key, holder);
+    }
+
+    private sealed class TimerHolder(InvalidationManager manager) : IDisposable
+    {
+        public ITimer? Timer { get; set; }
+
+        public void Dispose()
+        {
+            if (Timer is { } timer)
+            {
+                manager._timers.TryRemove(timer, out _);
+                timer.Dispose();
+            }
+        }
+    }
+}

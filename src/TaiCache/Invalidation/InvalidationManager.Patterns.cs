@@ -1,0 +1,76 @@
+namespace TaiCache.Invalidation;
+
+/// <summary>Pattern invalidation: globs and timed regexes over L1 (tracked keys) and tiers that can list keys (Redis SCAN).</summary>
+public sealed partial class InvalidationManager
+{
+    /// <summary>Invalidates every key a pattern selects, and their dependents, with the default strategy.</summary>
+    /// <param name="pattern">The pattern; build it from user input with <see cref="CacheKeyPattern.SafeGlob(FormattableString)"/> or <see cref="CacheKeyPattern.Prefix(string)"/>.</param>
+    /// <param name="cancellationToken">Cancels the invalidation.</param>
+    /// <returns>The receipt.</returns>
+    /// <exception cref="CachePatternTimeoutException">A regular expression timed out; nothing was invalidated.</exception>
+    public ValueTask<InvalidationReceipt> InvalidatePatternAsync(CacheKeyPattern pattern, CancellationToken cancellationToken = default) =>
+        InvalidatePatternAsync(pattern, _options.DefaultStrategy, cancellationToken);
+
+    /// <summary>Invalidates every key a pattern selects, and their dependents.</summary>
+    /// <param name="pattern">The pattern.</param>
+    /// <param name="strategy">How to treat the keys reached.</param>
+    /// <param name="cancellationToken">Cancels the invalidation.</param>
+    /// <returns>The receipt.</returns>
+    /// <exception cref="CachePatternTimeoutException">A regular expression timed out; nothing was invalidated.</exception>
+    /// <remarks>
+    /// Keys are found among the keys written or linked through this manager (for tiers such as <see cref="InMemoryTier"/>
+    /// that cannot list keys) and by listing the tiers that can (Redis: <c>SCAN</c> on every primary). All matching
+    /// is done before anything is removed, so a regex that times out leaves everything in place.
+    /// </remarks>
+    public async ValueTask<InvalidationReceipt> InvalidatePatternAsync(CacheKeyPattern pattern, InvalidationStrategy strategy, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        CheckStrategy(strategy);
+        ThrowIfDisposed();
+        var (keys, overflowed) = await MatchAsync(pattern, cancellationToken).ConfigureAwait(false);
+        return await RunAsync(InvalidationTrigger.Pattern, pattern.ToString(), keys, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Lists the keys a pattern selects, without invalidating them.</summary>
+    /// <param name="pattern">The pattern.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The matching keys.</returns>
+    /// <exception cref="CachePatternTimeoutException">A regular expression timed out.</exception>
+    public async ValueTask<IReadOnlyCollection<string>> FindKeysAsync(CacheKeyPattern pattern, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        return (await MatchAsync(pattern, cancellationToken).ConfigureAwait(false)).Keys;
+    }
+
+    private async ValueTask<(List<string> Keys, bool Overflowed)> MatchAsync(CacheKeyPattern pattern, CancellationToken cancellationToken)
+    {
+        var matched = new HashSet<string>(StringComparer.Ordinal);
+        var overflowed = _tracker.Overflowed;
+        foreach (var key in _tracker.Snapshot())
+        {
+            if (pattern.IsMatch(key))
+            {
+                matched.Add(key);
+            }
+        }
+
+        foreach (var tier in _leaves)
+        {
+            var source = TierKeySource.TryEnumerate(tier, pattern.ServerGlob, cancellationToken);
+            if (source is null)
+            {
+                continue;
+            }
+
+            await foreach (var key in source.ConfigureAwait(false))
+            {
+                if (pattern.IsMatch(key))
+                {
+                    matched.Add(key);
+                }
+            }
+        }
+
+        return ([.. matched], overflowed);
+    }
+}

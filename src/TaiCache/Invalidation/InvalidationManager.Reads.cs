@@ -1,0 +1,81 @@
+namespace TaiCache.Invalidation;
+
+/// <summary>Reads and writes through the manager: reads honour <see cref="InvalidationStrategy.Lazy"/> stale marks, writes clear them and record tags.</summary>
+public sealed partial class InvalidationManager
+{
+    /// <summary>Reads a key from the first tier that has it, treating a key marked stale (<see cref="InvalidationStrategy.Lazy"/>) as missing and removing it then.</summary>
+    /// <typeparam name="T">The type the value was stored as.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>A hit, or a miss (also for a stale key).</returns>
+    public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key);
+        if (_stale.Unmark(key))
+        {
+            for (var t = _tiers.Length - 1; t >= 0; t--)
+            {
+                await _tiers[t].DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            }
+
+            _tracker.Remove(key);
+            return CacheResult<T>.Miss;
+        }
+
+        foreach (var tier in _tiers)
+        {
+            var result = await tier.GetAsync<T>(key, cancellationToken).ConfigureAwait(false);
+            if (result.HasValue)
+            {
+                return result;
+            }
+        }
+
+        return CacheResult<T>.Miss;
+    }
+
+    /// <summary>Tells whether a key is marked stale by a <see cref="InvalidationStrategy.Lazy"/> invalidation and not yet read or rewritten.</summary>
+    /// <param name="key">The key.</param>
+    /// <returns><see langword="true"/> when the key is marked.</returns>
+    public bool IsStale(string key)
+    {
+        CacheKeyRules.Validate(key);
+        return _stale.IsMarked(key);
+    }
+
+    /// <summary>Writes a value to every tier (last tier first), clears any stale mark, and records tags.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for each tier's default.</param>
+    /// <param name="tags">Tags for the key; <see langword="null"/> for none.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>A task that completes when every tier has the value.</returns>
+    public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var tagList = tags is null ? null : CacheKeyRules.ValidateAll(tags);
+        ThrowIfDisposed();
+
+        // Tag before writing, so a tag invalidation racing the write cannot miss the new value; tag again after, so
+        // an invalidation that emptied the tag in between leaves the new value tagged for the next one.
+        if (tagList is { Count: > 0 })
+        {
+            await _store.AddTagsAsync(key, tagList, cancellationToken).ConfigureAwait(false);
+        }
+
+        for (var t = _tiers.Length - 1; t >= 0; t--)
+        {
+            await _tiers[t].SetAsync(key, value, ttl, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Track after writing: replacing an expired entry raises an Expired eviction for this key, which untracks it.
+        Track(key);
+        _stale.Unmark(key);
+        if (tagList is { Count: > 0 })
+        {
+            await _store.AddTagsAsync(key, tagList, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

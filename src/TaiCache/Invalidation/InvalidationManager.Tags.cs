@@ -1,0 +1,49 @@
+namespace TaiCache.Invalidation;
+
+/// <summary>Tags: keys carry tags; invalidating a tag invalidates every key carrying it, and their dependents.</summary>
+public sealed partial class InvalidationManager
+{
+    /// <summary>Adds tags to a key (in process, or in Redis sets shared by every instance).</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="tags">The tags; validated like keys.</param>
+    /// <param name="cancellationToken">Cancels the wait for the store.</param>
+    /// <returns>A task that completes when the tags are recorded.</returns>
+    public ValueTask TagAsync(string key, IEnumerable<string> tags, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key);
+        var list = CacheKeyRules.ValidateAll(tags);
+        Track(key);
+        return list.Count == 0 ? ValueTask.CompletedTask : _store.AddTagsAsync(key, list, cancellationToken);
+    }
+
+    /// <summary>Gets the keys currently carrying a tag.</summary>
+    /// <param name="tag">The tag.</param>
+    /// <param name="cancellationToken">Cancels the wait for the store.</param>
+    /// <returns>The keys.</returns>
+    public ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(tag);
+        return _store.GetTaggedKeysAsync(tag, cancellationToken);
+    }
+
+    /// <summary>Invalidates every key carrying a tag, and their dependents, with the default strategy. The tag is then empty.</summary>
+    /// <param name="tag">The tag.</param>
+    /// <param name="cancellationToken">Cancels the invalidation.</param>
+    /// <returns>The receipt.</returns>
+    public ValueTask<InvalidationReceipt> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default) =>
+        InvalidateTagAsync(tag, _options.DefaultStrategy, cancellationToken);
+
+    /// <summary>Invalidates every key carrying a tag, and their dependents. The tag is then empty.</summary>
+    /// <param name="tag">The tag.</param>
+    /// <param name="strategy">How to treat the keys reached.</param>
+    /// <param name="cancellationToken">Cancels the invalidation.</param>
+    /// <returns>The receipt.</returns>
+    public async ValueTask<InvalidationReceipt> InvalidateTagAsync(string tag, InvalidationStrategy strategy, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(tag);
+        CheckStrategy(strategy);
+        ThrowIfDisposed();
+        var keys = await _store.TakeTaggedKeysAsync(tag, cancellationToken).ConfigureAwait(false);
+        return await RunAsync(InvalidationTrigger.Tag, tag, keys, strategy, clearInMemoryTiers: false, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,135 @@
+using StackExchange.Redis;
+
+namespace TaiCache.Invalidation;
+
+/// <summary>
+/// The distributed store: edges and tags in Redis sets (one set per key, so it works on Redis Cluster), shared by
+/// every instance, so a cascade started on one instance reaches dependents another instance registered.
+/// </summary>
+/// <remarks>
+/// <c>{prefix}d:{key}</c> holds the keys that depend on <c>key</c>; <c>{prefix}D:{key}</c> the keys <c>key</c>
+/// depends on (for removal); <c>{prefix}t:{tag}</c> the keys carrying <c>tag</c>. A level of the walk is one pipelined
+/// batch of <c>SMEMBERS</c>.
+/// </remarks>
+internal sealed class RedisInvalidationStore : IInvalidationStore
+{
+    private const int Batch = 1024;
+
+    private static readonly LuaScript TakeScript = LuaScript.Prepare(
+        "local m = redis.call('SMEMBERS', @key) redis.call('DEL', @key) return m");
+
+    private readonly IConnectionMultiplexer _connection;
+    private readonly string _prefix;
+    private readonly int _database;
+
+    public RedisInvalidationStore(IConnectionMultiplexer connection, string prefix, int database)
+    {
+        _connection = connection;
+        _prefix = prefix;
+        _database = database;
+    }
+
+    public string Kind => "redis";
+
+    private IDatabase Db => _connection.GetDatabase(_database);
+
+    public async ValueTask<bool> AddDependencyAsync(string dependent, string dependency, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var forward = db.SetAddAsync(DependentsKey(dependency), dependent);
+        var backward = db.SetAddAsync(DependenciesKey(dependent), dependency);
+        var added = await forward.ConfigureAwait(false);
+        await backward.ConfigureAwait(false);
+        return added;
+    }
+
+    public async ValueTask<bool> RemoveDependencyAsync(string dependent, string dependency, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var forward = db.SetRemoveAsync(DependentsKey(dependency), dependent);
+        var backward = db.SetRemoveAsync(DependenciesKey(dependent), dependency);
+        var removed = await forward.ConfigureAwait(false);
+        await backward.ConfigureAwait(false);
+        return removed;
+    }
+
+    public async ValueTask RemoveKeyAsync(string key, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var dependents = await db.SetMembersAsync(DependentsKey(key)).ConfigureAwait(false);
+        var dependencies = await db.SetMembersAsync(DependenciesKey(key)).ConfigureAwait(false);
+        var pending = new List<Task>(dependents.Length + dependencies.Length + 2);
+        foreach (var d in dependents)
+        {
+            pending.Add(db.SetRemoveAsync(DependenciesKey(d!), key));
+        }
+
+        foreach (var d in dependencies)
+        {
+            pending.Add(db.SetRemoveAsync(DependentsKey(d!), key));
+        }
+
+        pending.Add(db.KeyDeleteAsync(DependentsKey(key)));
+        pending.Add(db.KeyDeleteAsync(DependenciesKey(key)));
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
+    public async ValueTask WalkAsync(CascadeWalker walker, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        do
+        {
+            var frontier = walker.Frontier.ToArray();
+            for (var start = 0; start < frontier.Length; start += Batch)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var count = Math.Min(Batch, frontier.Length - start);
+                var reads = new Task<RedisValue[]>[count];
+                for (var i = 0; i < count; i++)
+                {
+                    reads[i] = db.SetMembersAsync(DependentsKey(frontier[start + i]));
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    var members = await reads[i].ConfigureAwait(false);
+                    if (members.Length > 0)
+                    {
+                        walker.AddDependents(frontier[start + i], members.Select(static m => m.ToString()));
+                    }
+                }
+            }
+        }
+        while (walker.MoveNext());
+    }
+
+    public async ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var pending = new List<Task>(tags.Count);
+        foreach (var tag in tags)
+        {
+            pending.Add(db.SetAddAsync(TagKey(tag), key));
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken)
+    {
+        var members = await Db.SetMembersAsync(TagKey(tag)).ConfigureAwait(false);
+        return members.Select(static m => m.ToString()).ToArray();
+    }
+
+    public async ValueTask<IReadOnlyCollection<string>> TakeTaggedKeysAsync(string tag, CancellationToken cancellationToken)
+    {
+        var result = await Db.ScriptEvaluateAsync(TakeScript, new { key = (RedisKey)TagKey(tag) }).ConfigureAwait(false);
+        return result.IsNull ? [] : ((RedisValue[])result!).Select(static m => m.ToString()).ToArray();
+    }
+
+    private string DependentsKey(string key) => _prefix + "d:" + key;
+
+    private string DependenciesKey(string key) => _prefix + "D:" + key;
+
+    private string TagKey(string tag) => _prefix + "t:" + tag;
+}

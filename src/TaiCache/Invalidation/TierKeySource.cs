@@ -1,0 +1,35 @@
+using TaiCache.Tiering;
+using TaiCache.Redis;
+
+namespace TaiCache.Invalidation;
+
+/// <summary>
+/// Finds what the manager can do with each tier: list its keys (Redis: <c>SCAN</c> on every primary, through
+/// <see cref="RedisCache.KeysAsync"/>), or not (in-memory tiers, memcached, SQLite), looking inside a
+/// <see cref="MultiTierCache"/> at the tiers it is made of.
+/// </summary>
+internal static class TierKeySource
+{
+    /// <summary>Lists the leaf tiers: a multi-tier cache's own tiers (recursively), else the tier itself.</summary>
+    public static IEnumerable<ICacheOps> Leaves(IEnumerable<ICacheOps> tiers)
+    {
+        foreach (var tier in tiers)
+        {
+            if (tier is MultiTierCache multi)
+            {
+                foreach (var inner in Leaves(multi.Tiers))
+                {
+                    yield return inner;
+                }
+            }
+            else
+            {
+                yield return tier;
+            }
+        }
+    }
+
+    /// <summary>Lists a tier's keys matching a glob, or returns <see langword="null"/> when the tier cannot list keys.</summary>
+    public static IAsyncEnumerable<string>? TryEnumerate(ICacheOps tier, string glob, CancellationToken cancellationToken) =>
+        tier is RedisCache redis ? redis.KeysAsync(glob, 500, cancellationToken) : null;
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace TaiCache.Memcached;
+
+/// <summary>The memcached backend's log messages (event ids 2000-2999). Keys and values never appear in them.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Warning, Message = "memcached node {Node} marked down for {BackoffMs} ms: {Reason}")]
+    public static partial void NodeMarkedDown(ILogger logger, string node, double backoffMs, string reason);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "memcached node {Node} is reachable again")]
+    public static partial void NodeRecovered(ILogger logger, string node);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Debug, Message = "memcached connection to {Node} dropped: {Reason}")]
+    public static partial void ConnectionDropped(ILogger logger, string node, string reason);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "memcached node {Node} answered an error line: {Error}")]
+    public static partial void ServerErrorLine(ILogger logger, string node, string error);
+}

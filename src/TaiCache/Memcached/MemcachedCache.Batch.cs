@@ -1,0 +1,221 @@
+using TaiCache.Memcached.Protocol;
+
+namespace TaiCache.Memcached;
+
+/// <summary>
+/// Pipelined batches: per node, every command goes out in one write with the quiet flag (<c>q</c>) and an opaque
+/// index (<c>O</c>), closed by <c>mn</c>; the responses (only hits, failures and not-founds, thanks to <c>q</c>) are read
+/// while the write is still going, up to <c>MN</c>. Nodes are served in parallel.
+/// </summary>
+public sealed partial class MemcachedCache
+{
+    private const int KeysPerTimeout = 1000;
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        var list = ValidateKeys(keys);
+        var result = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
+        if (list.Count == 0)
+        {
+            return result;
+        }
+
+        var wires = list.ConvertAll(ToWire);
+        var responses = new MetaResponse[list.Count];
+        await ForEachNodeAsync(wires, (wires, responses), static async (conn, batch, state, token) =>
+        {
+            for (var j = 0; j < batch.Count; j++)
+            {
+                MetaRequestWriter.WriteGet(conn.Request, state.wires[batch[j]], withValue: true, quiet: true, opaque: j);
+            }
+
+            MetaRequestWriter.WriteNoOp(conn.Request);
+            await PipelineAsync(conn, batch.Count, (batch, state.responses), static (r, s) =>
+            {
+                if (r.Code != MetaResponseCode.Value)
+                {
+                    return false;
+                }
+
+                s.responses[s.batch[r.Opaque]] = r;
+                return true;
+            }, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (responses[i].Code == MetaResponseCode.Value)
+            {
+                _metrics?.RecordHit();
+                result[list[i]] = Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!);
+            }
+            else
+            {
+                _metrics?.RecordMiss();
+            }
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        CacheKeyRules.ValidateTtl(ttl);
+        var materialized = items.ToList();
+        var keys = ValidateKeys(materialized.Select(i => i.Key));
+        var last = new Dictionary<string, T>(keys.Count, StringComparer.Ordinal);
+        foreach (var item in materialized)
+        {
+            last[item.Key] = item.Value;
+        }
+
+        var wires = keys.ConvertAll(ToWire);
+        var values = new byte[keys.Count][];
+        for (var i = 0; i < keys.Count; i++)
+        {
+            values[i] = EncodeChecked(keys[i], wires[i], last[keys[i]]);
+        }
+
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        var exptime = ToExptime(ttl);
+        await ForEachNodeAsync(wires, (wires, values, exptime), static async (conn, batch, state, token) =>
+        {
+            for (var j = 0; j < batch.Count; j++)
+            {
+                var i = batch[j];
+                MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, quiet: true, opaque: j);
+            }
+
+            MetaRequestWriter.WriteNoOp(conn.Request);
+            await PipelineAsync(conn, batch.Count, 0, static (_, _) => false, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+        for (var i = 0; i < keys.Count; i++)
+        {
+            _metrics?.RecordSet();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        var list = ValidateKeys(keys);
+        if (list.Count == 0)
+        {
+            return 0;
+        }
+
+        var wires = list.ConvertAll(ToWire);
+        var notFound = new bool[list.Count];
+        await ForEachNodeAsync(wires, (wires, notFound), static async (conn, batch, state, token) =>
+        {
+            for (var j = 0; j < batch.Count; j++)
+            {
+                MetaRequestWriter.WriteDelete(conn.Request, state.wires[batch[j]], quiet: true, opaque: j);
+            }
+
+            MetaRequestWriter.WriteNoOp(conn.Request);
+            await PipelineAsync(conn, batch.Count, (batch, state.notFound), static (r, s) =>
+            {
+                if (r.Code != MetaResponseCode.NotFound)
+                {
+                    return false;
+                }
+
+                s.notFound[s.batch[r.Opaque]] = true;
+                return true;
+            }, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+        var removed = notFound.Count(nf => !nf);
+        for (var i = 0; i < removed; i++)
+        {
+            _metrics?.RecordDelete();
+        }
+
+        return removed;
+    }
+
+    /// <summary>Groups keys by node and runs <paramref name="body"/> once per node, in parallel.</summary>
+    private async Task ForEachNodeAsync<TState>(List<string> wires, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var groups = new Dictionary<MemcachedNode, List<int>>();
+        for (var i = 0; i < wires.Count; i++)
+        {
+            var node = Locate(wires[i]);
+            if (!groups.TryGetValue(node, out var batch))
+            {
+                groups[node] = batch = [];
+            }
+
+            batch.Add(i);
+        }
+
+        var tasks = new List<Task>(groups.Count);
+        foreach (var (node, batch) in groups)
+        {
+            var timeout = _options.OperationTimeout * (1 + (batch.Count / KeysPerTimeout));
+            tasks.Add(RunOnNodeAsync(node, null, (batch, state, body, self: this), timeout, static async (conn, s, token) =>
+            {
+                try
+                {
+                    await s.body(conn, s.batch, s.state, token).ConfigureAwait(false);
+                }
+                catch (BatchErrorException ex)
+                {
+                    throw s.self.ErrorFor(ex.Response, null);
+                }
+
+                return true;
+            }, cancellationToken).AsTask());
+        }
+
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends the request buffer while reading responses up to <c>MN</c>. <paramref name="accept"/> takes the responses
+    /// the batch expects (it gets them with a checked opaque index); anything else is an error.
+    /// </summary>
+    private static async Task PipelineAsync<TState>(MemcachedConnection conn, int count, TState state, Func<MetaResponse, TState, bool> accept, CancellationToken token)
+    {
+        var send = conn.SendAsync(token).AsTask();
+        try
+        {
+            while (true)
+            {
+                var response = await conn.ReadAsync(token).ConfigureAwait(false);
+                if (response.Code == MetaResponseCode.NoOp)
+                {
+                    break;
+                }
+
+                if (response.IsError)
+                {
+                    throw new BatchErrorException(response);
+                }
+
+                if (response.Opaque < 0 || response.Opaque >= count || !accept(response, state))
+                {
+                    throw new MemcachedProtocolException($"A pipelined response ({response.Code}) does not match a request of the batch.");
+                }
+            }
+
+            await send.ConfigureAwait(false);
+        }
+        catch
+        {
+            conn.Abort();
+            await send.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw;
+        }
+    }
+}

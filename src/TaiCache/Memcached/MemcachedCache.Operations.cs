@@ -1,0 +1,138 @@
+using System.Buffers.Text;
+using TaiCache.Memcached.Protocol;
+
+namespace TaiCache.Memcached;
+
+/// <summary>The memcached operations beyond <see cref="ICacheOps"/>.</summary>
+public sealed partial class MemcachedCache
+{
+    /// <summary>Stores a value only when the key holds none (memcached <c>add</c>).</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for the default.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns><see langword="true"/> when stored; <see langword="false"/> when the key already held a value.</returns>
+    public async ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
+        await StoreAsync(key, value, ttl, (byte)'E', 0, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
+
+    /// <summary>Stores a value only when the key already holds one (memcached <c>replace</c>).</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for the default.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns><see langword="true"/> when replaced; <see langword="false"/> when the key held nothing.</returns>
+    public async ValueTask<bool> ReplaceAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
+        await StoreAsync(key, value, ttl, (byte)'R', 0, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
+
+    /// <summary>Reads a value with its CAS token, for a later <see cref="CompareAndSwapAsync{T}"/>.</summary>
+    /// <typeparam name="T">The type the value was stored as.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns>The value and token, or a result with <see cref="MemcachedCasResult{T}.HasValue"/> false.</returns>
+    public async ValueTask<MemcachedCasResult<T>> GetWithCasAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        var wire = WireKey(key);
+        var response = await RoundTripAsync(key, wire, 0, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        var result = ToResult<T>(key, response);
+        return result.HasValue ? new MemcachedCasResult<T>(result.Value, response.Cas) : default;
+    }
+
+    /// <summary>Stores a value only if the item is unchanged since it was read with <paramref name="cas"/> (memcached <c>cas</c>).</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The new value.</param>
+    /// <param name="cas">The token from <see cref="GetWithCasAsync{T}"/>; must not be 0.</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for the default.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns><see langword="true"/> when stored; <see langword="false"/> when the item changed or vanished meanwhile.</returns>
+    public async ValueTask<bool> CompareAndSwapAsync<T>(string key, T value, ulong cas, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(cas);
+        return await StoreAsync(key, value, ttl, 0, cas, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
+    }
+
+    /// <summary>Adds to a counter, creating it at <paramref name="initialValue"/> when missing (memcached <c>ma</c> with <c>N</c>/<c>J</c>).</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="delta">The amount to add.</param>
+    /// <param name="initialValue">The value a missing counter is created with (the delta is not added to it).</param>
+    /// <param name="ttl">Time to live of a counter this call creates; an existing counter keeps its expiry.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns>The counter's new value (64-bit, wrapping as memcached does).</returns>
+    /// <exception cref="CacheWrongTypeException">The key holds a value that is not a decimal number (for example a TaiCache-encoded value).</exception>
+    public ValueTask<ulong> IncrementAsync(string key, ulong delta = 1, ulong initialValue = 0, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
+        ArithmeticAsync(key, delta, initialValue, ttl, decrement: false, cancellationToken);
+
+    /// <summary>Subtracts from a counter, creating it at <paramref name="initialValue"/> when missing; memcached stops at 0.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="delta">The amount to subtract.</param>
+    /// <param name="initialValue">The value a missing counter is created with.</param>
+    /// <param name="ttl">Time to live of a counter this call creates.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns>The counter's new value, never below 0.</returns>
+    /// <exception cref="CacheWrongTypeException">The key holds a value that is not a decimal number.</exception>
+    public ValueTask<ulong> DecrementAsync(string key, ulong delta = 1, ulong initialValue = 0, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
+        ArithmeticAsync(key, delta, initialValue, ttl, decrement: true, cancellationToken);
+
+    /// <summary>Sets a new time to live on an existing item (memcached touch, <c>mg</c> with <c>T</c>).</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="ttl">The new time to live; must be positive.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns><see langword="true"/> when the key existed.</returns>
+    public async ValueTask<bool> TouchAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        var wire = WireKey(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var exptime = ToExptime(ttl);
+        var response = await RoundTripAsync(key, wire, exptime, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
+        return Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored;
+    }
+
+    /// <summary>Reads a value and sets a new time to live in the same round trip (memcached <c>gat</c>).</summary>
+    /// <typeparam name="T">The type the value was stored as.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="ttl">The new time to live; must be positive.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns>A hit with the value, or a miss.</returns>
+    public async ValueTask<CacheResult<T>> GetAndTouchAsync<T>(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        var wire = WireKey(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var exptime = ToExptime(ttl);
+        var response = await RoundTripAsync(key, wire, exptime, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: true, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
+        return ToResult<T>(key, response);
+    }
+
+    /// <summary>Invalidates every item on every server (memcached <c>flush_all</c>), whatever its prefix. Not for shared servers.</summary>
+    /// <param name="cancellationToken">Cancels the wait for the servers.</param>
+    /// <returns>A task that completes when every server has answered.</returns>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, this, _options.OperationTimeout, static async (conn, self, token) =>
+        {
+            MetaRequestWriter.WriteFlushAll(conn.Request);
+            await conn.SendAsync(token).ConfigureAwait(false);
+            var response = await conn.ReadAsync(token).ConfigureAwait(false);
+            self.Expect(response, null, MetaResponseCode.Ok);
+            return true;
+        }, cancellationToken).AsTask());
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private async ValueTask<ulong> ArithmeticAsync(string key, ulong delta, ulong initialValue, TimeSpan? ttl, bool decrement, CancellationToken cancellationToken)
+    {
+        var wire = WireKey(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var exptime = ToExptime(ttl);
+        var response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
+        Expect(response, key, MetaResponseCode.Value);
+        if (!Utf8Parser.TryParse(response.Data, out ulong value, out var used) || used != response.Data!.Length)
+        {
+            throw new CacheException($"memcached answered a counter update on {TaiCacheDiagnostics.DescribeKey(key)} with a value that is not a number.", key);
+        }
+
+        return value;
+    }
+}

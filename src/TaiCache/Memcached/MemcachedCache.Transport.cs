@@ -1,0 +1,265 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using TaiCache.Memcached.Protocol;
+
+namespace TaiCache.Memcached;
+
+/// <summary>Keys, TTLs, values and the round trip to one node.</summary>
+public sealed partial class MemcachedCache
+{
+    /// <summary>Validates a key and returns the key as sent: prefixed, and hashed when too long and hashing is on.</summary>
+    private string WireKey(string key, [CallerArgumentExpression(nameof(key))] string? paramName = null)
+    {
+        CacheKeyRules.Validate(key, _maxUserKeyBytes, allowSpaces: false, paramName);
+        return ToWire(key);
+    }
+
+    private string ToWire(string key)
+    {
+        var full = _prefix.Length == 0 ? key : string.Concat(_prefix, key);
+        if (_options.HashLongKeys && (full.Length > MemcachedCacheOptions.MaxKeyBytes || Encoding.UTF8.GetByteCount(full) > MemcachedCacheOptions.MaxKeyBytes))
+        {
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
+            full = string.Concat(_prefix, "sha256:", Convert.ToHexStringLower(hash));
+        }
+
+        return full;
+    }
+
+    private List<string> ValidateKeys(IEnumerable<string> keys) =>
+        CacheKeyRules.ValidateAll(keys, _maxUserKeyBytes, allowSpaces: false);
+
+    /// <summary>Converts a TTL to memcached's exptime: whole seconds (rounded up); over 30 days, an absolute unix time.</summary>
+    internal long ToExptime(TimeSpan? ttl)
+    {
+        var t = ttl ?? _options.DefaultTtl;
+        if (t is null)
+        {
+            return 0;
+        }
+
+        var seconds = (long)Math.Ceiling(t.Value.TotalSeconds);
+        if (seconds < 1)
+        {
+            seconds = 1;
+        }
+
+        if (seconds <= ThirtyDaysSeconds)
+        {
+            return seconds;
+        }
+
+        var absolute = _options.TimeProvider.GetUtcNow().ToUnixTimeSeconds() + seconds;
+        return Math.Min(absolute, int.MaxValue);
+    }
+
+    private byte[] EncodeChecked<T>(string key, string wire, T value)
+    {
+        var bytes = _codec.Encode(key, value);
+        var wireBytes = Encoding.UTF8.GetByteCount(wire);
+        if (bytes.Length + wireBytes + MemcachedCacheOptions.ItemOverheadBytes > _options.MaxItemBytes)
+        {
+            throw new CacheValueTooLargeException(
+                $"The value for {TaiCacheDiagnostics.DescribeKey(key)} is {bytes.Length} bytes encoded; with the key and memcached's item header it exceeds the {_options.MaxItemBytes}-byte item limit (MemcachedCacheOptions.MaxItemBytes). Nothing was sent.",
+                key);
+        }
+
+        return bytes;
+    }
+
+    private T Decode<T>(string key, uint flags, byte[] data)
+    {
+        if (flags == ClientFlags)
+        {
+            return _codec.Decode<T>(key, data);
+        }
+
+        if (flags == 0 && TryParseCounter(data, out var counter))
+        {
+            object? boxed = typeof(T) switch
+            {
+                var t when t == typeof(ulong) || t == typeof(ulong?) => counter,
+                var t when (t == typeof(long) || t == typeof(long?)) && counter <= long.MaxValue => (long)counter,
+                var t when (t == typeof(int) || t == typeof(int?)) && counter <= int.MaxValue => (int)counter,
+                var t when t == typeof(string) => Encoding.ASCII.GetString(data),
+                _ => null,
+            };
+            if (boxed is not null)
+            {
+                return (T)boxed;
+            }
+        }
+
+        throw new CacheSerializationException(
+            $"The item under {TaiCacheDiagnostics.DescribeKey(key)} was not written by TaiCache (client flags 0x{flags:x8}, {data.Length} bytes) and cannot be read as {typeof(T).Name}.",
+            key);
+    }
+
+    private static bool TryParseCounter(byte[] data, out ulong value)
+    {
+        value = 0;
+        var span = data.AsSpan().TrimEnd((byte)' ');
+        return span.Length is > 0 and <= 20 && Utf8Parser.TryParse(span, out value, out var used) && used == span.Length;
+    }
+
+    private CacheResult<T> ToResult<T>(string key, MetaResponse response)
+    {
+        if (Expect(response, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss)
+        {
+            _metrics?.RecordMiss();
+            return CacheResult<T>.Miss;
+        }
+
+        _metrics?.RecordHit();
+        return new CacheResult<T>(Decode<T>(key, response.ClientFlags, response.Data!));
+    }
+
+    private async ValueTask<MetaResponseCode> StoreAsync<T>(string key, T value, TimeSpan? ttl, byte mode, ulong cas, CancellationToken cancellationToken)
+    {
+        var wire = WireKey(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var data = EncodeChecked(key, wire, value);
+        var exptime = ToExptime(ttl);
+        var response = await RoundTripAsync(key, wire, (data, exptime, mode, cas), static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
+        var code = Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.NotStored, MetaResponseCode.Exists, MetaResponseCode.NotFound);
+        if (code == MetaResponseCode.Stored)
+        {
+            _metrics?.RecordSet();
+        }
+
+        return code;
+    }
+
+    /// <summary>Checks a response is one of the expected codes; maps error lines to TaiCache exceptions.</summary>
+    private MetaResponseCode Expect(in MetaResponse response, string? key, MetaResponseCode a, MetaResponseCode b = MetaResponseCode.None, MetaResponseCode c = MetaResponseCode.None, MetaResponseCode d = MetaResponseCode.None)
+    {
+        var code = response.Code;
+        if (code == a || (code != MetaResponseCode.None && (code == b || code == c || code == d)))
+        {
+            return code;
+        }
+
+        throw ErrorFor(response, key);
+    }
+
+    private CacheException ErrorFor(in MetaResponse response, string? key)
+    {
+        _metrics?.RecordError();
+        var message = response.ErrorMessage ?? string.Empty;
+        var who = key is null ? "the request" : TaiCacheDiagnostics.DescribeKey(key);
+        return response.Code switch
+        {
+            MetaResponseCode.ClientError when message.Contains("non-numeric", StringComparison.OrdinalIgnoreCase) =>
+                new CacheWrongTypeException($"The item under {who} does not hold a number, so it cannot be incremented or decremented (memcached: {message}).", key),
+            MetaResponseCode.ServerError when message.Contains("too large", StringComparison.OrdinalIgnoreCase) =>
+                new CacheValueTooLargeException($"memcached refused the value for {who} as too large for its item size limit ({message}); lower the value size or raise memcached -I and MaxItemBytes together.", key),
+            MetaResponseCode.ClientError or MetaResponseCode.ServerError or MetaResponseCode.Error =>
+                new CacheException($"memcached refused the operation on {who}: {response.Code} {message}".TrimEnd(), key),
+            _ => new CacheException($"memcached answered {response.Code} for the operation on {who}, which this operation does not expect.", key),
+        };
+    }
+
+    private MemcachedNode Locate(string wire)
+    {
+        if (_locator is null)
+        {
+            return _nodes[0];
+        }
+
+        if (_options.FailoverPolicy == MemcachedFailoverPolicy.FailFast)
+        {
+            return _locator.Locate(wire);
+        }
+
+        return _locator.Locate(wire, static n => !n.IsDown())
+            ?? throw new CacheConnectionException("Every memcached node is marked down; operations fail until one answers again.");
+    }
+
+    /// <summary>One request, one response, on the key's node.</summary>
+    private ValueTask<MetaResponse> RoundTripAsync<TState>(string key, string wire, TState state, Action<IBufferWriter<byte>, string, int, TState> write, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var node = Locate(wire);
+        return RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, static async (conn, s, token) =>
+        {
+            var opaque = conn.NextOpaque();
+            s.write(conn.Request, s.wire, opaque, s.state);
+            await conn.SendAsync(token).ConfigureAwait(false);
+            var response = await conn.ReadAsync(token).ConfigureAwait(false);
+            if (!response.IsError && response.Opaque != opaque)
+            {
+                throw new MemcachedProtocolException("A response does not echo its request's opaque number; the stream is out of step.");
+            }
+
+            return response;
+        }, cancellationToken);
+    }
+
+    /// <summary>Rents a connection on <paramref name="node"/>, runs <paramref name="body"/> under the operation timeout, and turns failures into TaiCache exceptions.</summary>
+    private async ValueTask<TResult> RunOnNodeAsync<TState, TResult>(MemcachedNode node, string? key, TState state, TimeSpan timeout, Func<MemcachedConnection, TState, CancellationToken, ValueTask<TResult>> body, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        MemcachedConnection conn;
+        try
+        {
+            conn = await node.RentAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CacheException)
+        {
+            _metrics?.RecordError();
+            throw;
+        }
+
+        try
+        {
+            var token = conn.Begin(timeout, cancellationToken, out var registration);
+            try
+            {
+                var result = await body(conn, state, token).ConfigureAwait(false);
+                node.ReportSuccess();
+                return result;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                conn.MarkBroken();
+                throw;
+            }
+            catch (OperationCanceledException ex)
+            {
+                conn.MarkBroken();
+                node.ReportTimeout();
+                _metrics?.RecordError();
+                throw new CacheTimeoutException($"The memcached node {node.Name} did not answer the operation on {Describe(key)} within {timeout.TotalMilliseconds:0} ms; the connection was closed.", key, ex);
+            }
+            catch (MemcachedProtocolException ex)
+            {
+                conn.MarkBroken();
+                node.ReportConnectionFailure(ex.Message);
+                _metrics?.RecordError();
+                throw new CacheConnectionException($"The memcached node {node.Name} sent a malformed response to the operation on {Describe(key)} ({ex.Message}); the connection was closed.", key, ex);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            {
+                conn.MarkBroken();
+                node.ReportConnectionFailure(ex.Message);
+                _metrics?.RecordError();
+                throw new CacheConnectionException($"The connection to the memcached node {node.Name} failed during the operation on {Describe(key)}: {ex.Message}", key, ex);
+            }
+            finally
+            {
+                conn.End(registration);
+            }
+        }
+        finally
+        {
+            node.Return(conn);
+        }
+    }
+
+    private static string Describe(string? key) => key is null ? "a batch" : TaiCacheDiagnostics.DescribeKey(key);
+}

@@ -1,0 +1,126 @@
+using Microsoft.Extensions.Logging;
+using TaiCache.Serialization;
+
+namespace TaiCache.Memcached;
+
+/// <summary>Settings for <see cref="MemcachedCache"/>. Validated and copied when the cache is built.</summary>
+public sealed class MemcachedCacheOptions
+{
+    /// <summary>The longest key memcached accepts, in bytes.</summary>
+    public const int MaxKeyBytes = 250;
+
+    /// <summary>The bytes memcached's item header takes beside key and value (measured on 1.6.18: 59; rounded up).</summary>
+    internal const int ItemOverheadBytes = 64;
+
+    /// <summary>Gets or sets the cache's name, used in metrics, logs and messages. Default <c>memcached</c>.</summary>
+    public string Name { get; set; } = "memcached";
+
+    /// <summary>Gets the servers (ketama ring). At least one is required.</summary>
+    public IList<MemcachedServer> Servers { get; } = [];
+
+    /// <summary>Gets or sets a prefix put before every key (a namespace), counted in the 250-byte limit. Default none.</summary>
+    public string KeyPrefix { get; set; } = string.Empty;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether keys longer than 250 bytes (with the prefix) are replaced by
+    /// <c>prefix + "sha256:" + hex(SHA-256(key))</c> instead of rejected. Default <see langword="false"/>.
+    /// </summary>
+    public bool HashLongKeys { get; set; }
+
+    /// <summary>Gets or sets the server's item size limit (memcached <c>-I</c>, default 1 MiB). Larger values are refused before sending.</summary>
+    public int MaxItemBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Gets or sets the expiry used when a call passes no TTL; <see langword="null"/> (default) for none.</summary>
+    public TimeSpan? DefaultTtl { get; set; }
+
+    /// <summary>Gets or sets the most connections per server. Default 32.</summary>
+    public int MaxConnectionsPerNode { get; set; } = 32;
+
+    /// <summary>Gets or sets how long a connect may take. Default 2 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Gets or sets how long one operation (send and full response) may take. Default 1 s; batches get one timeout per 1,000 keys on a node.</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets how long a call waits for a free pooled connection. Default 2 s.</summary>
+    public TimeSpan PoolTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Gets or sets how many timeouts in a row mark a node down (a refused or failed connect marks it down at once). Default 3.</summary>
+    public int FailureThreshold { get; set; } = 3;
+
+    /// <summary>Gets or sets the first back-off before a down node is tried again; it doubles on each failed retry. Default 1 s.</summary>
+    public TimeSpan DeadNodeRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets the longest back-off. Default 30 s.</summary>
+    public TimeSpan MaxDeadNodeRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets a value indicating whether servers on port 11211 are named by host alone on the ketama ring
+    /// (<c>"host-N"</c>), as libmemcached does; <see langword="false"/> always hashes <c>"host:port-N"</c>, as Enyim does.
+    /// Other ports are <c>"host:port-N"</c> either way. Default <see langword="true"/> (libmemcached layout).
+    /// </summary>
+    public bool KetamaOmitsDefaultPort { get; set; } = true;
+
+    /// <summary>Gets or sets what happens to keys of a down node. Default <see cref="MemcachedFailoverPolicy.FailFast"/>.</summary>
+    public MemcachedFailoverPolicy FailoverPolicy { get; set; } = MemcachedFailoverPolicy.FailFast;
+
+    /// <summary>Gets or sets the serializer settings (default MessagePack).</summary>
+    public CacheSerializationOptions Serialization { get; set; } = new();
+
+    /// <summary>Gets or sets the clock (TTL beyond 30 days, back-off, timeouts). Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Gets or sets the logger factory; none logs nothing.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Gets or sets the metrics collector that records hits, misses, sets, deletes and errors; none by default.</summary>
+    public Metrics.MetricsCollector? Metrics { get; set; }
+
+    /// <summary>Checks the settings.</summary>
+    /// <exception cref="ArgumentException">A setting is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        Check(!string.IsNullOrWhiteSpace(Name), "MemcachedCacheOptions.Name must not be empty.", nameof(Name));
+        Check(Servers.Count > 0 && Servers.All(s => s is not null), "MemcachedCacheOptions.Servers must name at least one server (and no null entries).", nameof(Servers));
+        Check(KeyPrefix is not null, "MemcachedCacheOptions.KeyPrefix must not be null (use an empty string).", nameof(KeyPrefix));
+        if (KeyPrefix!.Length > 0)
+        {
+            Check(KeyPrefix.All(c => c > ' ' && !char.IsControl(c) && !char.IsSurrogate(c)), "MemcachedCacheOptions.KeyPrefix must not hold spaces, control characters or surrogates.", nameof(KeyPrefix));
+            Check(System.Text.Encoding.UTF8.GetByteCount(KeyPrefix) <= 100, "MemcachedCacheOptions.KeyPrefix must be at most 100 UTF-8 bytes.", nameof(KeyPrefix));
+        }
+
+        Check(MaxItemBytes >= 1024, "MemcachedCacheOptions.MaxItemBytes must be at least 1024.", nameof(MaxItemBytes));
+        Check(DefaultTtl is null || DefaultTtl > TimeSpan.Zero, "MemcachedCacheOptions.DefaultTtl must be positive or null.", nameof(DefaultTtl));
+        Check(MaxConnectionsPerNode is >= 1 and <= 10_000, "MemcachedCacheOptions.MaxConnectionsPerNode must be between 1 and 10000.", nameof(MaxConnectionsPerNode));
+        Check(ConnectTimeout > TimeSpan.Zero, "MemcachedCacheOptions.ConnectTimeout must be positive.", nameof(ConnectTimeout));
+        Check(OperationTimeout > TimeSpan.Zero, "MemcachedCacheOptions.OperationTimeout must be positive.", nameof(OperationTimeout));
+        Check(PoolTimeout > TimeSpan.Zero, "MemcachedCacheOptions.PoolTimeout must be positive.", nameof(PoolTimeout));
+        Check(FailureThreshold >= 1, "MemcachedCacheOptions.FailureThreshold must be at least 1.", nameof(FailureThreshold));
+        Check(DeadNodeRetryInterval > TimeSpan.Zero, "MemcachedCacheOptions.DeadNodeRetryInterval must be positive.", nameof(DeadNodeRetryInterval));
+        Check(MaxDeadNodeRetryInterval >= DeadNodeRetryInterval, "MemcachedCacheOptions.MaxDeadNodeRetryInterval must be at least DeadNodeRetryInterval.", nameof(MaxDeadNodeRetryInterval));
+        Check(Enum.IsDefined(FailoverPolicy), "MemcachedCacheOptions.FailoverPolicy is not a known policy.", nameof(FailoverPolicy));
+        Check(Serialization is not null, "MemcachedCacheOptions.Serialization must not be null.", nameof(Serialization));
+        Check(TimeProvider is not null, "MemcachedCacheOptions.TimeProvider must not be null.", nameof(TimeProvider));
+    }
+
+    /// <summary>Copies the settings, so later changes to this object do not reach a built cache.</summary>
+    /// <returns>The copy.</returns>
+    internal MemcachedCacheOptions Clone()
+    {
+        var copy = (MemcachedCacheOptions)MemberwiseClone();
+        var servers = new List<MemcachedServer>(Servers);
+        copy.ServersCopy = servers;
+        return copy;
+    }
+
+    /// <summary>Gets the servers of a copy made by <see cref="Clone"/>.</summary>
+    internal IReadOnlyList<MemcachedServer> ServersCopy { get; private set; } = [];
+
+    private static void Check(bool ok, string message, string name)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException(message, name);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+namespace TaiCache.Memcached;
+
+/// <summary>What operations on a key do while the node that owns it is marked down.</summary>
+public enum MemcachedFailoverPolicy
+{
+    /// <summary>
+    /// Fail at once with <see cref="CacheConnectionException"/> (no network wait) until the node's back-off passes.
+    /// Keys never move, so no stale copy is left on another node when the node returns. The default, as in libmemcached.
+    /// </summary>
+    FailFast = 0,
+
+    /// <summary>
+    /// Send the key to the next live node clockwise on the ketama ring (libmemcached's auto-eject). Reads and writes keep
+    /// working during the outage; when the node returns, keys go back to it, and values written elsewhere meanwhile are
+    /// left to expire there.
+    /// </summary>
+    Redistribute = 1,
+}

@@ -1,0 +1,219 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TaiCache.Memcached.Protocol;
+
+/// <summary>
+/// One TCP connection to one memcached server, used by one operation at a time (the pool hands it out exclusively).
+/// Responses are read through a <see cref="PipeReader"/> and parsed by <see cref="MetaParser"/>. Any doubt about the
+/// stream's position (timeout, cancellation, protocol error, error line, I/O failure) marks it broken, and the pool
+/// closes it instead of reusing it, so a bad response can never leak into the next call.
+/// </summary>
+internal sealed class MemcachedConnection : IDisposable
+{
+    private const int ShrinkAbove = 256 * 1024;
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _reader;
+    private readonly CancellationTokenSource _timeout;
+    private readonly int _maxValueBytes;
+    private ArrayBufferWriter<byte> _request = new(512);
+    private int _disposed;
+    private int _opaque;
+
+    private MemcachedConnection(Socket socket, TimeProvider timeProvider, int maxValueBytes)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
+        _maxValueBytes = maxValueBytes;
+    }
+
+    /// <summary>Gets the buffer the next request is written into.</summary>
+    public ArrayBufferWriter<byte> Request => _request;
+
+    /// <summary>Gets a value indicating whether the connection must not be reused.</summary>
+    public bool IsBroken { get; private set; }
+
+    /// <summary>Opens a connection within <paramref name="connectTimeout"/>.</summary>
+    /// <param name="endPoint">The server.</param>
+    /// <param name="connectTimeout">How long the connect may take.</param>
+    /// <param name="timeProvider">The clock for timeouts.</param>
+    /// <param name="maxValueBytes">The largest value a response may carry.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <returns>The open connection.</returns>
+    public static async ValueTask<MemcachedConnection> ConnectAsync(EndPoint endPoint, TimeSpan connectTimeout, TimeProvider timeProvider, int maxValueBytes, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var cts = new CancellationTokenSource(connectTimeout, timeProvider);
+        using var link = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
+        try
+        {
+            await socket.ConnectAsync(endPoint, link.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"Connecting took longer than {connectTimeout.TotalMilliseconds:0} ms.");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new MemcachedConnection(socket, timeProvider, maxValueBytes);
+    }
+
+    /// <summary>Returns the next opaque number for a single request; the response must echo it, so a stale or stray response is caught.</summary>
+    /// <returns>A non-negative number, different from the previous one.</returns>
+    public int NextOpaque()
+    {
+        _opaque = _opaque == int.MaxValue ? 0 : _opaque + 1;
+        return _opaque;
+    }
+
+    /// <summary>Starts an operation: arms the timeout, linked to the caller's token.</summary>
+    /// <param name="timeout">The operation timeout.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <param name="registration">The link to the caller's token; pass it to <see cref="End"/>.</param>
+    /// <returns>The token the operation's I/O uses.</returns>
+    public CancellationToken Begin(TimeSpan timeout, CancellationToken cancellationToken, out CancellationTokenRegistration registration)
+    {
+        _timeout.CancelAfter(timeout);
+        registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static s => ((MemcachedConnection)s!).CancelIo(), this)
+            : default;
+        return _timeout.Token;
+    }
+
+    /// <summary>Ends an operation: disarms the timeout; a connection whose timeout fired is broken.</summary>
+    /// <param name="registration">The registration from <see cref="Begin"/>.</param>
+    public void End(CancellationTokenRegistration registration)
+    {
+        registration.Dispose();
+        if (!_timeout.TryReset())
+        {
+            IsBroken = true;
+        }
+
+        if (!IsBroken && _reader.TryRead(out var pending))
+        {
+            // memcached never speaks unasked: bytes past the last response mean the stream is out of step.
+            if (!pending.Buffer.IsEmpty || pending.IsCompleted)
+            {
+                IsBroken = true;
+            }
+
+            _reader.AdvanceTo(pending.Buffer.Start);
+        }
+
+        if (_request.Capacity > ShrinkAbove)
+        {
+            _request = new ArrayBufferWriter<byte>(512);
+        }
+        else
+        {
+            _request.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>Sends the request buffer.</summary>
+    /// <param name="cancellationToken">The operation's token.</param>
+    /// <returns>A task that completes when the bytes are with the kernel.</returns>
+    public ValueTask SendAsync(CancellationToken cancellationToken) => _stream.WriteAsync(_request.WrittenMemory, cancellationToken);
+
+    /// <summary>Reads one response.</summary>
+    /// <param name="cancellationToken">The operation's token.</param>
+    /// <returns>The response.</returns>
+    /// <exception cref="MemcachedProtocolException">The bytes are not a valid response.</exception>
+    /// <exception cref="IOException">The server closed the connection mid-response.</exception>
+    public async ValueTask<MetaResponse> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            bool parsed;
+            MetaResponse response;
+            try
+            {
+                parsed = MetaParser.TryParse(ref buffer, _maxValueBytes, out response);
+            }
+            catch
+            {
+                IsBroken = true;
+                _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                throw;
+            }
+
+            if (parsed)
+            {
+                _reader.AdvanceTo(buffer.Start);
+                if (response.IsError)
+                {
+                    IsBroken = true;
+                }
+
+                return response;
+            }
+
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                IsBroken = true;
+                throw new IOException(buffer.IsEmpty ? "The server closed the connection." : "The server closed the connection in the middle of a response.");
+            }
+        }
+    }
+
+    /// <summary>Marks the connection as not reusable.</summary>
+    public void MarkBroken() => IsBroken = true;
+
+    /// <summary>Closes the socket at once, failing any pending send or read.</summary>
+    public void Abort()
+    {
+        IsBroken = true;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _socket.Close();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        IsBroken = true;
+        _reader.Complete();
+        _stream.Dispose();
+        _timeout.Dispose();
+    }
+
+    private void CancelIo()
+    {
+        try
+        {
+            _timeout.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}

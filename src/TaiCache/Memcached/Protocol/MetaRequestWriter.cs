@@ -1,0 +1,190 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+
+namespace TaiCache.Memcached.Protocol;
+
+/// <summary>Writes meta-protocol commands. Keys reach it already validated (no spaces, no control characters, at most 250 bytes).</summary>
+internal static class MetaRequestWriter
+{
+    /// <summary>The longest a command line can get (250-byte key plus flags).</summary>
+    private const int MaxCommandLine = 400;
+
+    /// <summary>Writes <c>mg key flags\r\n</c>.</summary>
+    /// <param name="writer">The request buffer.</param>
+    /// <param name="key">The wire key.</param>
+    /// <param name="withValue">Asks for the value and client flags (<c>v f</c>).</param>
+    /// <param name="withCas">Asks for the CAS token (<c>c</c>).</param>
+    /// <param name="touchExptime">When not <see langword="null"/>, sets a new expiry (<c>T</c>).</param>
+    /// <param name="quiet">Suppresses the miss line (<c>q</c>).</param>
+    /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
+    public static void WriteGet(IBufferWriter<byte> writer, string key, bool withValue, bool withCas = false, long? touchExptime = null, bool quiet = false, int opaque = -1)
+    {
+        var span = writer.GetSpan(MaxCommandLine);
+        var n = Put(span, 0, "mg "u8);
+        n += Encoding.UTF8.GetBytes(key, span[n..]);
+        if (withValue)
+        {
+            n = Put(span, n, " v f"u8);
+        }
+
+        if (withCas)
+        {
+            n = Put(span, n, " c"u8);
+        }
+
+        if (touchExptime is { } t)
+        {
+            n = PutFlag(span, n, (byte)'T', t);
+        }
+
+        if (quiet)
+        {
+            n = Put(span, n, " q"u8);
+        }
+
+        if (opaque >= 0)
+        {
+            n = PutFlag(span, n, (byte)'O', opaque);
+        }
+
+        n = Put(span, n, "\r\n"u8);
+        writer.Advance(n);
+    }
+
+    /// <summary>Writes <c>ms key size flags\r\ndata\r\n</c>.</summary>
+    /// <param name="writer">The request buffer.</param>
+    /// <param name="key">The wire key.</param>
+    /// <param name="data">The value bytes.</param>
+    /// <param name="clientFlags">The client flags stored with the item (<c>F</c>).</param>
+    /// <param name="exptime">The expiry (<c>T</c>), 0 for none.</param>
+    /// <param name="mode">The mode letter (<c>M</c>): 0 for set, <c>E</c> add, <c>R</c> replace.</param>
+    /// <param name="cas">When non-zero, stores only if the item's CAS token still matches (<c>C</c>).</param>
+    /// <param name="quiet">Suppresses the success line (<c>q</c>).</param>
+    /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
+    public static void WriteSet(IBufferWriter<byte> writer, string key, ReadOnlySpan<byte> data, uint clientFlags, long exptime, byte mode = 0, ulong cas = 0, bool quiet = false, int opaque = -1)
+    {
+        var span = writer.GetSpan(MaxCommandLine);
+        var n = Put(span, 0, "ms "u8);
+        n += Encoding.UTF8.GetBytes(key, span[n..]);
+        span[n++] = (byte)' ';
+        n = PutNumber(span, n, data.Length);
+        n = PutFlag(span, n, (byte)'F', (long)clientFlags);
+        if (exptime != 0)
+        {
+            n = PutFlag(span, n, (byte)'T', exptime);
+        }
+
+        if (mode != 0)
+        {
+            span[n++] = (byte)' ';
+            span[n++] = (byte)'M';
+            span[n++] = mode;
+        }
+
+        if (cas != 0)
+        {
+            n = PutFlag(span, n, (byte)'C', cas);
+        }
+
+        if (quiet)
+        {
+            n = Put(span, n, " q"u8);
+        }
+
+        if (opaque >= 0)
+        {
+            n = PutFlag(span, n, (byte)'O', opaque);
+        }
+
+        n = Put(span, n, "\r\n"u8);
+        writer.Advance(n);
+        writer.Write(data);
+        writer.Write("\r\n"u8);
+    }
+
+    /// <summary>Writes <c>md key flags\r\n</c>.</summary>
+    /// <param name="writer">The request buffer.</param>
+    /// <param name="key">The wire key.</param>
+    /// <param name="quiet">Suppresses the success line (<c>q</c>); <c>NF</c> is still sent.</param>
+    /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
+    public static void WriteDelete(IBufferWriter<byte> writer, string key, bool quiet = false, int opaque = -1)
+    {
+        var span = writer.GetSpan(MaxCommandLine);
+        var n = Put(span, 0, "md "u8);
+        n += Encoding.UTF8.GetBytes(key, span[n..]);
+        if (quiet)
+        {
+            n = Put(span, n, " q"u8);
+        }
+
+        if (opaque >= 0)
+        {
+            n = PutFlag(span, n, (byte)'O', opaque);
+        }
+
+        n = Put(span, n, "\r\n"u8);
+        writer.Advance(n);
+    }
+
+    /// <summary>Writes <c>ma key N J D M v\r\n</c>: an increment or decrement that creates the counter when missing.</summary>
+    /// <param name="writer">The request buffer.</param>
+    /// <param name="key">The wire key.</param>
+    /// <param name="delta">The amount (<c>D</c>).</param>
+    /// <param name="initial">The value a missing counter starts at (<c>J</c>).</param>
+    /// <param name="createExptime">The expiry of a created counter (<c>N</c>), 0 for none.</param>
+    /// <param name="decrement">Decrements (<c>MD</c>) instead of incrementing (<c>MI</c>).</param>
+    /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
+    public static void WriteArithmetic(IBufferWriter<byte> writer, string key, ulong delta, ulong initial, long createExptime, bool decrement, int opaque = -1)
+    {
+        var span = writer.GetSpan(MaxCommandLine);
+        var n = Put(span, 0, "ma "u8);
+        n += Encoding.UTF8.GetBytes(key, span[n..]);
+        n = PutFlag(span, n, (byte)'N', createExptime);
+        n = PutFlag(span, n, (byte)'J', initial);
+        n = PutFlag(span, n, (byte)'D', delta);
+        n = Put(span, n, decrement ? " MD v"u8 : " MI v"u8);
+        if (opaque >= 0)
+        {
+            n = PutFlag(span, n, (byte)'O', opaque);
+        }
+
+        n = Put(span, n, "\r\n"u8);
+        writer.Advance(n);
+    }
+
+    /// <summary>Writes <c>mn\r\n</c>, which the server answers with <c>MN</c> after everything before it.</summary>
+    /// <param name="writer">The request buffer.</param>
+    public static void WriteNoOp(IBufferWriter<byte> writer) => writer.Write("mn\r\n"u8);
+
+    /// <summary>Writes <c>flush_all\r\n</c> (the classic command; the meta protocol has no flush).</summary>
+    /// <param name="writer">The request buffer.</param>
+    public static void WriteFlushAll(IBufferWriter<byte> writer) => writer.Write("flush_all\r\n"u8);
+
+    private static int Put(Span<byte> span, int n, ReadOnlySpan<byte> text)
+    {
+        text.CopyTo(span[n..]);
+        return n + text.Length;
+    }
+
+    private static int PutFlag(Span<byte> span, int n, byte flag, long value)
+    {
+        span[n++] = (byte)' ';
+        span[n++] = flag;
+        return PutNumber(span, n, value);
+    }
+
+    private static int PutFlag(Span<byte> span, int n, byte flag, ulong value)
+    {
+        span[n++] = (byte)' ';
+        span[n++] = flag;
+        Utf8Formatter.TryFormat(value, span[n..], out var written);
+        return n + written;
+    }
+
+    private static int PutNumber(Span<byte> span, int n, long value)
+    {
+        Utf8Formatter.TryFormat(value, span[n..], out var written);
+        return n + written;
+    }
+}

@@ -1,0 +1,42 @@
+using System.Runtime.InteropServices;
+
+namespace TaiCache.Metrics;
+
+/// <summary>
+/// One thread's share of a collector's counters (inside a <see cref="CounterCell"/>). 256 bytes with the live fields in
+/// the middle, so two threads' counters never share a 64-byte cache line (nor an adjacent-line prefetch pair).
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 256)]
+internal struct CounterStripe
+{
+    [FieldOffset(64)]
+    public long Hits;
+
+    [FieldOffset(72)]
+    public long Misses;
+
+    [FieldOffset(80)]
+    public long Sets;
+
+    [FieldOffset(88)]
+    public long Deletes;
+
+    [FieldOffset(96)]
+    public long Errors;
+
+    [FieldOffset(104)]
+    public long EvictedSize;
+
+    [FieldOffset(112)]
+    public long EvictedExpired;
+
+    [FieldOffset(120)]
+    public long EvictedRemoved;
+
+    [FieldOffset(128)]
+    public long EvictedReplaced;
+
+    /// <summary>Calls left before the next latency sample on this thread.</summary>
+    [FieldOffset(136)]
+    public int SampleCountdown;
+}

@@ -1,0 +1,236 @@
+using StackExchange.Redis;
+
+namespace TaiCache.Redis;
+
+/// <summary>Batch operations: MGET and DEL grouped by hash slot (so they work on a cluster), writes pipelined.</summary>
+public sealed partial class RedisCache
+{
+    private int _clusterState; // 0 unknown, 1 cluster, 2 single server or replicas
+
+    /// <inheritdoc />
+    /// <remarks>One MGET per hash slot on a cluster (sent concurrently), one MGET in all on a single server.</remarks>
+    public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        var logical = CacheKeyRules.ValidateAll(keys, _maxKeyBytes);
+        var result = new Dictionary<string, T>(logical.Count, StringComparer.Ordinal);
+        if (logical.Count == 0)
+        {
+            return result;
+        }
+
+        var db = await GetDatabaseAsync(null, "MGET", cancellationToken).ConfigureAwait(false);
+        var start = _metrics is null ? 0 : _time.GetTimestamp();
+        var groups = GroupBySlot(logical);
+        var tasks = new Task<RedisValue[]>[groups.Count];
+        try
+        {
+            for (var i = 0; i < groups.Count; i++)
+            {
+                tasks[i] = db.StringGetAsync(groups[i].Physical);
+            }
+
+            await WithTimeout(Task.WhenAll(tasks), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(FirstFailure(tasks) ?? ex, null, "MGET");
+        }
+
+        var hits = 0;
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var values = tasks[g].Result;
+            var names = groups[g].Logical;
+            for (var i = 0; i < values.Length; i++)
+            {
+                if (!values[i].IsNull)
+                {
+                    result[names[i]] = Decode<T>(names[i], values[i]);
+                    hits++;
+                }
+            }
+        }
+
+        if (_metrics is not null)
+        {
+            var elapsed = _time.GetElapsedTime(start);
+            for (var i = 0; i < hits; i++)
+            {
+                _metrics.RecordHit(elapsed);
+            }
+
+            for (var i = hits; i < logical.Count; i++)
+            {
+                _metrics.RecordMiss(elapsed);
+            }
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Every key is checked and every value serialized before anything is sent; the writes then go in one pipelined batch.</remarks>
+    public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        CacheKeyRules.ValidateTtl(ttl);
+        var list = items as IReadOnlyCollection<KeyValuePair<string, T>> ?? items.ToList();
+        foreach (var item in list)
+        {
+            CacheKeyRules.Validate(item.Key, _maxKeyBytes, allowSpaces: true, nameof(items));
+        }
+
+        if (list.Count == 0)
+        {
+            return;
+        }
+
+        var encoded = new List<(RedisKey Key, byte[] Value)>(list.Count);
+        foreach (var item in list)
+        {
+            encoded.Add((PrefixKey(item.Key), Codec.Encode(item.Key, item.Value)));
+        }
+
+        var db = await GetDatabaseAsync(null, "SET", cancellationToken).ConfigureAwait(false);
+        var expiry = ttl ?? _defaultTtl;
+        var tasks = new Task[encoded.Count];
+        try
+        {
+            var batch = db.CreateBatch();
+            for (var i = 0; i < encoded.Count; i++)
+            {
+                tasks[i] = batch.StringSetAsync(encoded[i].Key, encoded[i].Value, expiry, When.Always);
+            }
+
+            batch.Execute();
+            await WithTimeout(Task.WhenAll(tasks), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(FirstFailure(tasks) ?? ex, null, "SET (batch)");
+        }
+
+        if (_metrics is not null)
+        {
+            for (var i = 0; i < encoded.Count; i++)
+            {
+                _metrics.RecordSet();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One DEL per hash slot on a cluster (sent concurrently), one DEL in all on a single server.</remarks>
+    public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        var logical = CacheKeyRules.ValidateAll(keys, _maxKeyBytes);
+        if (logical.Count == 0)
+        {
+            return 0;
+        }
+
+        var db = await GetDatabaseAsync(null, "DEL", cancellationToken).ConfigureAwait(false);
+        var groups = GroupBySlot(logical);
+        var tasks = new Task<long>[groups.Count];
+        try
+        {
+            for (var i = 0; i < groups.Count; i++)
+            {
+                tasks[i] = db.KeyDeleteAsync(groups[i].Physical);
+            }
+
+            await WithTimeout(Task.WhenAll(tasks), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(FirstFailure(tasks) ?? ex, null, "DEL (batch)");
+        }
+
+        long removed = 0;
+        foreach (var task in tasks)
+        {
+            removed += task.Result;
+        }
+
+        if (_metrics is not null)
+        {
+            for (var i = 0; i < removed; i++)
+            {
+                _metrics.RecordDelete();
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Groups validated logical keys by the hash slot of their physical key; one group when the server is not a cluster.</summary>
+    private List<(RedisKey[] Physical, IReadOnlyList<string> Logical)> GroupBySlot(List<string> logical)
+    {
+        var multiplexer = _multiplexer!;
+        if (!IsCluster(multiplexer))
+        {
+            var physical = new RedisKey[logical.Count];
+            for (var i = 0; i < physical.Length; i++)
+            {
+                physical[i] = PrefixKey(logical[i]);
+            }
+
+            return [(physical, logical)];
+        }
+
+        var bySlot = new Dictionary<int, (List<RedisKey> Physical, List<string> Logical)>();
+        foreach (var key in logical)
+        {
+            var physical = PrefixKey(key);
+            var slot = multiplexer.HashSlot(physical);
+            if (!bySlot.TryGetValue(slot, out var group))
+            {
+                group = ([], []);
+                bySlot.Add(slot, group);
+            }
+
+            group.Physical.Add(physical);
+            group.Logical.Add(key);
+        }
+
+        var groups = new List<(RedisKey[] Physical, IReadOnlyList<string> Logical)>(bySlot.Count);
+        foreach (var group in bySlot.Values)
+        {
+            groups.Add((group.Physical.ToArray(), group.Logical.ToArray()));
+        }
+
+        return groups;
+    }
+
+    /// <summary>Whether the connection is to a cluster; grouping by slot is the safe answer while that is not yet known.</summary>
+    private bool IsCluster(IConnectionMultiplexer multiplexer)
+    {
+        var state = Volatile.Read(ref _clusterState);
+        if (state != 0)
+        {
+            return state == 1;
+        }
+
+        if (!multiplexer.IsConnected)
+        {
+            return true;
+        }
+
+        var cluster = IsClusterCore(multiplexer);
+        Volatile.Write(ref _clusterState, cluster ? 1 : 2);
+        return cluster;
+    }
+
+    private static Exception? FirstFailure(Task[] tasks)
+    {
+        foreach (var task in tasks)
+        {
+            if (task is { IsFaulted: true, Exception: { } aggregate })
+            {
+                return aggregate.InnerException;
+            }
+        }
+
+        return null;
+    }
+}

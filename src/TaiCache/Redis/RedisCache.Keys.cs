@@ -1,0 +1,167 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace TaiCache.Redis;
+
+/// <summary>Key-level operations: TTL, scans with glob patterns, pattern deletes.</summary>
+public sealed partial class RedisCache
+{
+    /// <summary>The most <c>*</c> wildcards a pattern may hold: Redis glob matching backtracks, and many stars make it slow.</summary>
+    public const int MaxPatternWildcards = 16;
+
+    /// <summary>
+    /// Escapes the glob characters (<c>*</c>, <c>?</c>, <c>[</c>, <c>]</c>, <c>\</c>) of a literal, so a user-supplied
+    /// part of a pattern matches only itself: <c>KeysAsync("user:" + RedisCache.EscapePattern(input) + ":*")</c>.
+    /// </summary>
+    /// <param name="literal">The text to match literally.</param>
+    /// <returns>The escaped text.</returns>
+    public static string EscapePattern(string literal)
+    {
+        ArgumentNullException.ThrowIfNull(literal);
+        if (literal.AsSpan().IndexOfAny("*?[]\\") < 0)
+        {
+            return literal;
+        }
+
+        var sb = new StringBuilder(literal.Length + 8);
+        foreach (var c in literal)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                sb.Append('\\');
+            }
+
+            sb.Append(c);
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>Reads a key's remaining time to live.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A miss when the key does not exist; a hit with <see langword="null"/> when it never expires; else a hit with the time left.</returns>
+    public async ValueTask<CacheResult<TimeSpan?>> TtlAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var result = await RunAsync(key, "PTTL", physical, static (db, k) => db.ExecuteAsync("PTTL", k), cancellationToken).ConfigureAwait(false);
+        var ms = (long)result;
+        return ms switch
+        {
+            -2 => CacheResult<TimeSpan?>.Miss,
+            -1 => new CacheResult<TimeSpan?>(null),
+            _ => new CacheResult<TimeSpan?>(TimeSpan.FromMilliseconds(ms)),
+        };
+    }
+
+    /// <summary>Reads how many bytes Redis spends on a key (<c>MEMORY USAGE</c>), value and overhead included.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The bytes, or <see langword="null"/> when the key does not exist.</returns>
+    public async ValueTask<long?> MemoryUsageAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var result = await RunAsync(key, "MEMORY USAGE", physical, static (db, k) => db.ExecuteAsync("MEMORY", "USAGE", k), cancellationToken).ConfigureAwait(false);
+        return result.IsNull ? null : (long)result;
+    }
+
+    /// <summary>
+    /// Lists this cache's keys that match a glob pattern, with <c>SCAN</c> (never <c>KEYS</c>) on every primary of a
+    /// cluster. The pattern applies inside <see cref="KeyPrefix"/>, and keys come back without it; a pattern cannot
+    /// reach another namespace. Escape user-supplied parts with <see cref="EscapePattern"/>.
+    /// </summary>
+    /// <param name="pattern">A Redis glob pattern (<c>*</c>, <c>?</c>, <c>[abc]</c>, <c>\</c> escapes); <c>*</c> for every key.</param>
+    /// <param name="pageSize">The <c>COUNT</c> hint of each <c>SCAN</c> call.</param>
+    /// <param name="cancellationToken">Cancels the scan.</param>
+    /// <returns>The matching logical keys, each once, in no particular order.</returns>
+    /// <remarks>Like <c>SCAN</c>, a key added or removed during the scan may or may not be listed.</remarks>
+    public async IAsyncEnumerable<string> KeysAsync(string pattern = "*", int pageSize = 250, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var match = BuildMatch(pattern);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, 100_000);
+        var primaries = await GetPrimariesAsync("SCAN", cancellationToken).ConfigureAwait(false);
+        var database = _database!.Database;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var server in primaries)
+        {
+            long cursor = 0;
+            do
+            {
+                var reply = await RunOnServerAsync(server, "SCAN", (database, cursor, match, pageSize),
+                    static (s, a) => s.ExecuteAsync(a.database, "SCAN", [a.cursor, "MATCH", a.match, "COUNT", a.pageSize], CommandFlags.None), cancellationToken).ConfigureAwait(false);
+                var parts = (RedisResult[])reply!;
+                cursor = long.Parse((string)parts[0]!, System.Globalization.CultureInfo.InvariantCulture);
+                foreach (var item in (RedisKey[])parts[1]!)
+                {
+                    var logical = ToLogicalKey(item);
+                    if (logical is not null && seen.Add(logical))
+                    {
+                        yield return logical;
+                    }
+                }
+            }
+            while (cursor != 0);
+        }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.ScanFinished(_logger, Name, primaries.Count, seen.Count);
+        }
+    }
+
+    /// <summary>Removes this cache's keys that match a glob pattern (found with <c>SCAN</c>, removed in slot-grouped batches).</summary>
+    /// <param name="pattern">A Redis glob pattern inside <see cref="KeyPrefix"/>; escape user-supplied parts with <see cref="EscapePattern"/>.</param>
+    /// <param name="cancellationToken">Cancels the scan.</param>
+    /// <returns>How many keys were removed.</returns>
+    public async ValueTask<long> DeleteByPatternAsync(string pattern, CancellationToken cancellationToken = default)
+    {
+        _ = BuildMatch(pattern);
+        long removed = 0;
+        var chunk = new List<string>(500);
+        await foreach (var key in KeysAsync(pattern, 500, cancellationToken).ConfigureAwait(false))
+        {
+            chunk.Add(key);
+            if (chunk.Count == 500)
+            {
+                removed += await DeleteManyAsync(chunk, cancellationToken).ConfigureAwait(false);
+                chunk.Clear();
+            }
+        }
+
+        if (chunk.Count > 0)
+        {
+            removed += await DeleteManyAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        return removed;
+    }
+
+    /// <summary>Checks a pattern and puts it inside the namespace: the escaped prefix, then the pattern.</summary>
+    private string BuildMatch(string pattern)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(pattern);
+        if (Encoding.UTF8.GetByteCount(pattern) > _maxKeyBytes)
+        {
+            throw new ArgumentException($"The pattern is longer than the {_maxKeyBytes}-byte key limit.", nameof(pattern));
+        }
+
+        var stars = 0;
+        foreach (var c in pattern)
+        {
+            if (char.IsControl(c))
+            {
+                throw new ArgumentException("The pattern must not contain control characters.", nameof(pattern));
+            }
+
+            if (c == '*' && ++stars > MaxPatternWildcards)
+            {
+                throw new ArgumentException($"The pattern holds more than {MaxPatternWildcards} '*' wildcards; Redis glob matching slows down sharply with many of them.", nameof(pattern));
+            }
+        }
+
+        return EscapePattern(_prefix) + pattern;
+    }
+}

@@ -1,0 +1,99 @@
+namespace TaiCache.Redis;
+
+/// <summary>Redis lists (LPUSH, RPUSH, LPOP, RPOP, LRANGE, LLEN) with items typed through the serializer.</summary>
+public sealed partial class RedisCache
+{
+    /// <summary>Adds items at the head of a list (<c>LPUSH</c>), creating it when missing.</summary>
+    /// <typeparam name="T">The items' type.</typeparam>
+    /// <param name="key">The list's key.</param>
+    /// <param name="values">The items, pushed in order (so the last ends up first).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The list's length after the push.</returns>
+    /// <exception cref="CacheWrongTypeException">The key holds something other than a list.</exception>
+    public ValueTask<long> ListLeftPushManyAsync<T>(string key, IEnumerable<T> values, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var encoded = EncodeAll(key, values, nameof(values));
+        return RunAsync(key, "LPUSH", (physical, encoded), static (db, a) => db.ListLeftPushAsync(a.physical, a.encoded), cancellationToken);
+    }
+
+    /// <summary>Adds one item at the head of a list (<c>LPUSH</c>).</summary>
+    /// <typeparam name="T">The item's type.</typeparam>
+    /// <param name="key">The list's key.</param>
+    /// <param name="value">The item.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The list's length after the push.</returns>
+    public ValueTask<long> ListLeftPushAsync<T>(string key, T value, CancellationToken cancellationToken = default) =>
+        ListLeftPushManyAsync(key, [value], cancellationToken);
+
+    /// <summary>Adds items at the tail of a list (<c>RPUSH</c>), creating it when missing.</summary>
+    /// <typeparam name="T">The items' type.</typeparam>
+    /// <param name="key">The list's key.</param>
+    /// <param name="values">The items, appended in order.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The list's length after the push.</returns>
+    /// <exception cref="CacheWrongTypeException">The key holds something other than a list.</exception>
+    public ValueTask<long> ListRightPushManyAsync<T>(string key, IEnumerable<T> values, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var encoded = EncodeAll(key, values, nameof(values));
+        return RunAsync(key, "RPUSH", (physical, encoded), static (db, a) => db.ListRightPushAsync(a.physical, a.encoded), cancellationToken);
+    }
+
+    /// <summary>Adds one item at the tail of a list (<c>RPUSH</c>).</summary>
+    /// <typeparam name="T">The item's type.</typeparam>
+    /// <param name="key">The list's key.</param>
+    /// <param name="value">The item.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The list's length after the push.</returns>
+    public ValueTask<long> ListRightPushAsync<T>(string key, T value, CancellationToken cancellationToken = default) =>
+        ListRightPushManyAsync(key, [value], cancellationToken);
+
+    /// <summary>Removes and returns the first item of a list (<c>LPOP</c>).</summary>
+    /// <typeparam name="T">The item's type.</typeparam>
+    /// <param name="key">The list's key.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The item, or a miss when the list is empty or missing.</returns>
+    public async ValueTask<CacheResult<T>> ListLeftPopAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var raw = await RunAsync(key, "LPOP", physical, static (db, k) => db.ListLeftPopAsync(k), cancellationToken).ConfigureAwait(false);
+        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(Decode<T>(key, raw));
+    }
+
+    /// <summary>Removes and returns the last item of a list (<c>RPOP</c>).</summary>
+    /// <typeparam name="T">The item's type.</typeparam>
+    /// <param name="key">The list's key.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The item, or a miss when the list is empty or missing.</returns>
+    public async ValueTask<CacheResult<T>> ListRightPopAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var raw = await RunAsync(key, "RPOP", physical, static (db, k) => db.ListRightPopAsync(k), cancellationToken).ConfigureAwait(false);
+        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(Decode<T>(key, raw));
+    }
+
+    /// <summary>Reads a range of a list (<c>LRANGE</c>); negative indexes count from the end.</summary>
+    /// <typeparam name="T">The items' type.</typeparam>
+    /// <param name="key">The list's key.</param>
+    /// <param name="start">The first index, 0-based.</param>
+    /// <param name="stop">The last index, inclusive; -1 for the end.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The items, empty when the list is missing.</returns>
+    public async ValueTask<IReadOnlyList<T>> ListRangeAsync<T>(string key, long start = 0, long stop = -1, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var raw = await RunAsync(key, "LRANGE", (physical, start, stop), static (db, a) => db.ListRangeAsync(a.physical, a.start, a.stop), cancellationToken).ConfigureAwait(false);
+        return DecodeAll<T>(key, raw);
+    }
+
+    /// <summary>Reads a list's length (<c>LLEN</c>).</summary>
+    /// <param name="key">The list's key.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The length; 0 when the list is missing.</returns>
+    public ValueTask<long> ListLengthAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        return RunAsync(key, "LLEN", physical, static (db, k) => db.ListLengthAsync(k), cancellationToken);
+    }
+}

@@ -1,0 +1,442 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+using TaiCache.Metrics;
+using TaiCache.Serialization;
+
+namespace TaiCache.Redis;
+
+/// <summary>
+/// A cache on Redis (a single server or a Redis Cluster) through StackExchange.Redis. Values go through TaiCache's
+/// stored-bytes envelope (<c>docs/format.md</c>); keys live under <see cref="RedisCacheOptions.KeyPrefix"/>.
+/// </summary>
+/// <remarks>
+/// <para>Build it with <see cref="ConnectAsync"/>, from an existing <see cref="IConnectionMultiplexer"/> (shared, never
+/// disposed by the cache), or from <see cref="RedisCacheOptions"/> (connects in the background; a server that is down
+/// at start makes operations fail with <see cref="CacheConnectionException"/>, never the constructor).</para>
+/// <para>Failures surface as <see cref="CacheConnectionException"/>, <see cref="CacheTimeoutException"/>,
+/// <see cref="CacheWrongTypeException"/> and <see cref="CacheSerializationException"/>. Messages and logs never hold a
+/// password, a connection string, or a raw key (unless <see cref="TaiCacheDiagnostics.IncludeKeysInMessages"/>).</para>
+/// </remarks>
+public sealed partial class RedisCache : ICacheOps
+{
+    private readonly RedisCacheOptions _options;
+    private readonly string _prefix;
+    private readonly RedisKey _prefixKey;
+    private readonly int _maxKeyBytes;
+    private readonly TimeSpan? _defaultTtl;
+    private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
+    private readonly MetricsCollector? _metrics;
+    private readonly ILogger _logger;
+    private readonly bool _ownsMultiplexer;
+    private readonly Task<IConnectionMultiplexer>? _connecting;
+    private IConnectionMultiplexer? _multiplexer;
+    private IDatabase? _database;
+    private int _disposed;
+
+    /// <summary>Initializes a cache on a connection the caller owns and may share; the cache never disposes it.</summary>
+    /// <param name="multiplexer">The connection.</param>
+    /// <param name="options">The options; defaults when <see langword="null"/>. Connection settings in them are ignored.</param>
+    public RedisCache(IConnectionMultiplexer multiplexer, RedisCacheOptions? options = null)
+        : this(multiplexer, options, ownsMultiplexer: false)
+    {
+    }
+
+    /// <summary>
+    /// Initializes a cache that opens its own connection from <see cref="RedisCacheOptions.Configuration"/> or
+    /// <see cref="RedisCacheOptions.ConnectionString"/>. The connection is made in the background and never throws
+    /// from here: operations wait for it, and fail with <see cref="CacheConnectionException"/> while the server is down.
+    /// </summary>
+    /// <param name="options">The options, naming the server.</param>
+    /// <exception cref="ArgumentException">The options are invalid or name no server.</exception>
+    public RedisCache(RedisCacheOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = Snapshot(options);
+        var configuration = BuildConfiguration(_options, _options.ConnectionString);
+        (_prefix, _prefixKey, _maxKeyBytes, _defaultTtl, _timeout, _time, _metrics, _logger) = Unpack(_options);
+        Codec = new CacheValueCodec(_options.Serialization);
+        _ownsMultiplexer = true;
+        _connecting = ConnectInBackgroundAsync(configuration);
+    }
+
+    private RedisCache(IConnectionMultiplexer multiplexer, RedisCacheOptions? options, bool ownsMultiplexer)
+    {
+        ArgumentNullException.ThrowIfNull(multiplexer);
+        _options = Snapshot(options ?? new RedisCacheOptions());
+        (_prefix, _prefixKey, _maxKeyBytes, _defaultTtl, _timeout, _time, _metrics, _logger) = Unpack(_options);
+        Codec = new CacheValueCodec(_options.Serialization);
+        _ownsMultiplexer = ownsMultiplexer;
+        Attach(multiplexer);
+    }
+
+    /// <inheritdoc />
+    public string Name => _options.Name;
+
+    /// <summary>Gets the namespace every key of this cache is stored under (empty for none).</summary>
+    public string KeyPrefix => _prefix;
+
+    /// <summary>Gets a value indicating whether the connection is up (at least one server reachable).</summary>
+    public bool IsConnected => _multiplexer?.IsConnected ?? false;
+
+    /// <summary>
+    /// Gets the connection, for components that reuse it (pub/sub invalidation, coherence). Available at once when
+    /// the cache was built by <see cref="ConnectAsync"/> or from a multiplexer; a cache built from options may still
+    /// be connecting, in which case use <see cref="GetMultiplexerAsync"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The cache is still making its first connection attempt.</exception>
+    public IConnectionMultiplexer Multiplexer =>
+        _multiplexer ?? throw new InvalidOperationException($"Redis cache '{Name}' is still making its first connection attempt; await GetMultiplexerAsync() instead.");
+
+    internal CacheValueCodec Codec { get; }
+
+    /// <summary>Connects to Redis and returns a cache that owns the connection.</summary>
+    /// <param name="connectionString">A StackExchange.Redis connection string. Never printed in logs or messages.</param>
+    /// <param name="options">Other options; <see cref="RedisCacheOptions.ConnectionString"/> in them is ignored.</param>
+    /// <param name="cancellationToken">Cancels the wait for the connection.</param>
+    /// <returns>The cache. When no server answers, the cache is returned anyway and keeps retrying in the background.</returns>
+    /// <exception cref="ArgumentException">The connection string cannot be parsed, or the options are invalid.</exception>
+    public static async Task<RedisCache> ConnectAsync(string connectionString, RedisCacheOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var snapshot = Snapshot(options ?? new RedisCacheOptions());
+        snapshot.Configuration = null;
+        var configuration = BuildConfiguration(snapshot, connectionString);
+        var logger = (snapshot.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisCache>();
+        ConnectionMultiplexer multiplexer;
+        try
+        {
+            multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", ex);
+        }
+
+        if (!multiplexer.IsConnected)
+        {
+            Log.NotConnectedAtStart(logger, snapshot.Name, "no server answered");
+        }
+
+        return new RedisCache(multiplexer, snapshot, ownsMultiplexer: true);
+    }
+
+    /// <summary>Gets the connection, waiting for the first connection attempt of a cache built from options.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The connection.</returns>
+    public async ValueTask<IConnectionMultiplexer> GetMultiplexerAsync(CancellationToken cancellationToken = default)
+    {
+        _ = await GetDatabaseAsync(null, "CONNECT", cancellationToken).ConfigureAwait(false);
+        return _multiplexer!;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var start = _metrics is null ? 0 : _time.GetTimestamp();
+        var db = await GetDatabaseAsync(key, "GET", cancellationToken).ConfigureAwait(false);
+        RedisValue raw;
+        try
+        {
+            raw = await WithTimeout(db.StringGetAsync(physical), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, key, "GET");
+        }
+
+        if (raw.IsNull)
+        {
+            _metrics?.RecordMiss(_time.GetElapsedTime(start));
+            return CacheResult<T>.Miss;
+        }
+
+        var value = Decode<T>(key, raw);
+        _metrics?.RecordHit(_time.GetElapsedTime(start));
+        return new CacheResult<T>(value);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var bytes = Codec.Encode(key, value);
+        var db = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WithTimeout(db.StringSetAsync(physical, bytes, ttl ?? _defaultTtl, When.Always), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, key, "SET");
+        }
+
+        _metrics?.RecordSet();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var db = await GetDatabaseAsync(key, "DEL", cancellationToken).ConfigureAwait(false);
+        bool removed;
+        try
+        {
+            removed = await WithTimeout(db.KeyDeleteAsync(physical), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, key, "DEL");
+        }
+
+        if (removed)
+        {
+            _metrics?.RecordDelete();
+        }
+
+        return removed;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        var db = await GetDatabaseAsync(key, "EXISTS", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await WithTimeout(db.KeyExistsAsync(physical), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, key, "EXISTS");
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        var physical = ToPhysicalKey(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var db = await GetDatabaseAsync(key, "PEXPIRE", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await WithTimeout(db.KeyExpireAsync(physical, ttl), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, key, "PEXPIRE");
+        }
+    }
+
+    /// <summary>Closes the connection when the cache opened it; a shared connection is left open.</summary>
+    /// <returns>A task that completes when the connection is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var multiplexer = _multiplexer;
+        if (multiplexer is null && _connecting is not null)
+        {
+            try
+            {
+                multiplexer = await _connecting.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or RedisCommandException or CacheException or OperationCanceledException or ObjectDisposedException)
+            {
+                multiplexer = null;
+            }
+        }
+
+        if (multiplexer is null)
+        {
+            return;
+        }
+
+        multiplexer.ConnectionFailed -= OnConnectionFailed;
+        multiplexer.ConnectionRestored -= OnConnectionRestored;
+        if (_ownsMultiplexer)
+        {
+            await multiplexer.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Maps a logical key to the key stored in Redis (prefix included), after checking it against the key rules.</summary>
+    /// <param name="key">The logical key.</param>
+    /// <returns>The physical key.</returns>
+    internal RedisKey ToPhysicalKey(string key)
+    {
+        CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
+        return PrefixKey(key);
+    }
+
+    /// <summary>Prefixes a key that was already validated.</summary>
+    private RedisKey PrefixKey(string key)
+    {
+        RedisKey physical = key;
+        return _prefix.Length == 0 ? physical : physical.Prepend(_prefixKey);
+    }
+
+    /// <summary>Maps a key read from Redis back to the logical key, or <see langword="null"/> when it is outside this cache's namespace.</summary>
+    /// <param name="physical">The key as stored.</param>
+    /// <returns>The logical key, or <see langword="null"/>.</returns>
+    internal string? ToLogicalKey(RedisKey physical)
+    {
+        var text = (string?)physical;
+        if (text is null || !text.StartsWith(_prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        return text[_prefix.Length..];
+    }
+
+    private static RedisCacheOptions Snapshot(RedisCacheOptions options)
+    {
+        var copy = options.Clone();
+        copy.Validate();
+        return copy;
+    }
+
+    private static (string Prefix, RedisKey PrefixKey, int MaxKeyBytes, TimeSpan? DefaultTtl, TimeSpan Timeout, TimeProvider Time, MetricsCollector? Metrics, ILogger Logger) Unpack(RedisCacheOptions o) =>
+        (o.KeyPrefix, o.KeyPrefix, o.MaxKeyBytes, o.DefaultTtl, o.OperationTimeout, o.TimeProvider, o.Metrics,
+            (o.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisCache>());
+
+    /// <summary>Builds the configuration of a connection the cache owns: never aborts on a failed first connect, fails fast while disconnected, keeps keys out of exception text.</summary>
+    internal static ConfigurationOptions BuildConfiguration(RedisCacheOptions options, string? connectionString)
+    {
+        ConfigurationOptions configuration;
+        if (options.Configuration is not null)
+        {
+            configuration = options.Configuration.Clone();
+        }
+        else if (!string.IsNullOrWhiteSpace(connectionString))
+        {
+            try
+            {
+                configuration = ConfigurationOptions.Parse(connectionString);
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or NotSupportedException or RedisException)
+            {
+                // The parser's own message may quote the string, password included: do not pass it on.
+                throw new ArgumentException($"The Redis connection string for cache '{options.Name}' could not be parsed ({ex.GetType().Name}).", nameof(connectionString));
+            }
+        }
+        else
+        {
+            throw new ArgumentException("RedisCacheOptions needs a ConnectionString or a Configuration to connect.", nameof(options));
+        }
+
+        var timeoutMs = (int)Math.Ceiling(options.OperationTimeout.TotalMilliseconds);
+        configuration.AbortOnConnectFail = false;
+        configuration.AsyncTimeout = timeoutMs;
+        configuration.SyncTimeout = timeoutMs;
+        configuration.ConnectTimeout = timeoutMs;
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        configuration.IncludeDetailInExceptions = false;
+        configuration.ClientName ??= "taicache";
+        return configuration;
+    }
+
+    private async Task<IConnectionMultiplexer> ConnectInBackgroundAsync(ConfigurationOptions configuration)
+    {
+        await Task.Yield(); // never run the connect on the constructor's thread
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        if (!multiplexer.IsConnected)
+        {
+            Log.NotConnectedAtStart(_logger, Name, "no server answered");
+        }
+
+        // Attached even when the cache was disposed meanwhile: DisposeAsync awaits this task and closes what it returns.
+        Attach(multiplexer);
+        return multiplexer;
+    }
+
+    private void Attach(IConnectionMultiplexer multiplexer)
+    {
+        multiplexer.ConnectionFailed += OnConnectionFailed;
+        multiplexer.ConnectionRestored += OnConnectionRestored;
+        _database = multiplexer.GetDatabase();
+        _multiplexer = multiplexer;
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            if (multiplexer.IsConnected)
+            {
+                var endPoints = multiplexer.GetEndPoints().Length;
+                var cluster = IsClusterCore(multiplexer);
+                Log.Connected(_logger, Name, endPoints, cluster);
+            }
+        }
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
+        Log.ConnectionFailed(_logger, Name, e.EndPoint, e.FailureType, e.ConnectionType);
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
+        Log.ConnectionRestored(_logger, Name, e.EndPoint, e.ConnectionType);
+
+    /// <summary>Gets the database, waiting for the first connection attempt when the cache is still making it.</summary>
+    private ValueTask<IDatabase> GetDatabaseAsync(string? key, string operation, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = _database;
+        return db is not null ? new ValueTask<IDatabase>(db) : WaitForConnectionAsync(key, operation, cancellationToken);
+    }
+
+    private async ValueTask<IDatabase> WaitForConnectionAsync(string? key, string operation, CancellationToken cancellationToken)
+    {
+        Debug.Assert(_connecting is not null, "Only a cache built from options connects in the background.");
+        try
+        {
+            await _connecting!.WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, key, operation);
+        }
+
+        return _database!;
+    }
+
+    /// <summary>Bounds a command by the operation timeout and the caller's token. A connection the cache owns already has the timeout built in.</summary>
+    private Task<TResult> WithTimeout<TResult>(Task<TResult> task, CancellationToken cancellationToken) =>
+        _ownsMultiplexer && !cancellationToken.CanBeCanceled ? task : task.WaitAsync(_timeout, _time, cancellationToken);
+
+    private Task WithTimeout(Task task, CancellationToken cancellationToken) =>
+        _ownsMultiplexer && !cancellationToken.CanBeCanceled ? task : task.WaitAsync(_timeout, _time, cancellationToken);
+
+    private T Decode<T>(string key, RedisValue raw)
+    {
+        try
+        {
+            return Codec.Decode<T>(key, (ReadOnlyMemory<byte>)raw);
+        }
+        catch (CacheSerializationException ex)
+        {
+            _metrics?.RecordError();
+            Log.Unreadable(_logger, Name, TaiCacheDiagnostics.DescribeKey(key), ex.InnerException?.GetType().Name ?? "envelope");
+            throw;
+        }
+    }
+
+    private static bool IsClusterCore(IConnectionMultiplexer multiplexer)
+    {
+        foreach (var endPoint in multiplexer.GetEndPoints())
+        {
+            if (multiplexer.GetServer(endPoint).ServerType == ServerType.Cluster)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

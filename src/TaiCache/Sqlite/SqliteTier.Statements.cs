@@ -1,0 +1,76 @@
+using Microsoft.Data.Sqlite;
+
+namespace TaiCache.Sqlite;
+
+/// <summary>The tier's statements, prepared once on its connection and reused under its gate.</summary>
+public sealed partial class SqliteTier
+{
+    private sealed class Statements : IDisposable
+    {
+        private readonly SqliteCommand[] _all;
+
+        public Statements(SqliteConnection connection)
+        {
+            Get = Create(connection, $"SELECT value FROM {Table} WHERE key = $key AND {Live};", "$key", "$now");
+            Set = Create(connection, $"INSERT INTO {Table} (key, value, expires_at) VALUES ($key, $value, $expires) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;", "$key", "$value", "$expires");
+            Delete = Create(connection, $"DELETE FROM {Table} WHERE key = $key AND {Live};", "$key", "$now");
+            Exists = Create(connection, $"SELECT EXISTS (SELECT 1 FROM {Table} WHERE key = $key AND {Live});", "$key", "$now");
+            Expire = Create(connection, $"UPDATE {Table} SET expires_at = $expires WHERE key = $key AND {Live};", "$key", "$now", "$expires");
+            Sweep = Create(connection, $"DELETE FROM {Table} WHERE expires_at IS NOT NULL AND expires_at <= $now;", "$now");
+            Count = Create(connection, $"SELECT COUNT(*) FROM {Table} WHERE {Live};", "$now");
+            CountAll = Create(connection, $"SELECT COUNT(*) FROM {Table};");
+            Clear = Create(connection, $"DELETE FROM {Table};");
+            _all = [Get, Set, Delete, Exists, Expire, Sweep, Count, CountAll, Clear];
+        }
+
+        public SqliteCommand Get { get; }
+
+        public SqliteCommand Set { get; }
+
+        public SqliteCommand Delete { get; }
+
+        public SqliteCommand Exists { get; }
+
+        public SqliteCommand Expire { get; }
+
+        public SqliteCommand Sweep { get; }
+
+        public SqliteCommand Count { get; }
+
+        public SqliteCommand CountAll { get; }
+
+        public SqliteCommand Clear { get; }
+
+        /// <summary>Attaches every statement to a transaction (Microsoft.Data.Sqlite requires it), or detaches them.</summary>
+        public void Enlist(SqliteTransaction? transaction)
+        {
+            foreach (var cmd in _all)
+            {
+                cmd.Transaction = transaction;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var cmd in _all)
+            {
+                cmd.Dispose();
+            }
+        }
+
+        private static SqliteCommand Create(SqliteConnection connection, string sql, params string[] parameters)
+        {
+            var cmd = connection.CreateCommand();
+#pragma warning disable CA2100 // the SQL is built from constants only; values always travel as parameters
+            cmd.CommandText = sql;
+#pragma warning restore CA2100
+            foreach (var name in parameters)
+            {
+                cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+
+            cmd.Prepare();
+            return cmd;
+        }
+    }
+}

@@ -1,0 +1,475 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TaiCache.Metrics;
+using TaiCache.Serialization;
+
+namespace TaiCache.Sqlite;
+
+/// <summary>
+/// A persistent cache tier in one SQLite file on local disk (the L3 of a multi-tier cache, or the embedded default with
+/// an <see cref="InMemoryTier"/> in front), so cached values survive a process restart.
+/// </summary>
+/// <remarks>
+/// <para>One table (<c>key TEXT PRIMARY KEY, value BLOB, expires_at INTEGER</c> in Unix milliseconds or
+/// <see langword="null"/>), WAL journal. Values are stored in TaiCache's envelope (<c>CacheValueCodec</c>), so any
+/// instance can read what another wrote. Expired rows are misses on every read and are deleted by a periodic sweep
+/// (<see cref="SqliteTierOptions.SweepInterval"/>) or on demand (<see cref="SweepAsync"/>).</para>
+/// <para>Thread safe: one connection behind an asynchronous gate, with statements prepared once. Batch operations run
+/// in one transaction. Several processes may open the same file; a writer waits up to
+/// <see cref="SqliteTierOptions.BusyTimeout"/> for another process's lock.</para>
+/// </remarks>
+public sealed partial class SqliteTier : ICacheOps
+{
+    private const string Table = "taicache_entries";
+    private const int SchemaVersion = 1;
+    private const string Live = "(expires_at IS NULL OR expires_at > $now)";
+
+    private readonly SqliteTierOptions _options;
+    private readonly TimeProvider _time;
+    private readonly CacheValueCodec _codec;
+    private readonly ILogger _logger;
+    private readonly MetricsCollector? _metrics;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SqliteConnection _connection;
+    private readonly Statements _sql;
+    private readonly ITimer? _sweepTimer;
+    private int _sweeping;
+    private volatile bool _disposed;
+
+    /// <summary>Opens (creating when missing) the tier's file.</summary>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    /// <exception cref="CacheConnectionException">The file cannot be opened or is not a TaiCache SQLite tier of a readable version.</exception>
+    public SqliteTier(SqliteTierOptions? options = null)
+    {
+        _options = (options ?? new SqliteTierOptions()).Clone();
+        _options.Validate();
+        _time = _options.TimeProvider;
+        _codec = new CacheValueCodec(_options.Serialization);
+        _logger = _options.LoggerFactory?.CreateLogger<SqliteTier>() ?? NullLogger<SqliteTier>.Instance;
+        _metrics = _options.Metrics;
+        FilePath = _options.ResolveFilePath();
+
+        try
+        {
+            var directory = Path.GetDirectoryName(FilePath);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            var builder = new SqliteConnectionStringBuilder
+            {
+                DataSource = FilePath,
+                Mode = SqliteOpenMode.ReadWriteCreate,
+                Cache = SqliteCacheMode.Private,
+                Pooling = false,
+                DefaultTimeout = (int)Math.Ceiling(_options.BusyTimeout.TotalSeconds),
+            };
+            _connection = new SqliteConnection(builder.ToString());
+            _connection.Open();
+            var journalMode = Initialize(_connection, (int)_options.BusyTimeout.TotalMilliseconds);
+            _sql = new Statements(_connection);
+            Log.Opened(_logger, Name, FilePath, journalMode);
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _connection?.Dispose();
+            throw new CacheConnectionException($"The SQLite tier '{_options.Name}' could not open its file: {ex.Message}", ex);
+        }
+
+        if (_options.SweepInterval is { } interval)
+        {
+            _sweepTimer = _time.CreateTimer(static state => ((SqliteTier)state!).OnSweepTimer(), this, interval, interval);
+        }
+    }
+
+    /// <inheritdoc />
+    public string Name => _options.Name;
+
+    /// <summary>Gets the full path of the database file.</summary>
+    public string FilePath { get; }
+
+    /// <inheritdoc />
+    public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
+        byte[]? bytes;
+        var started = _metrics?.StartTiming() ?? 0;
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            bytes = ReadLive(key, NowMs());
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(GetAsync), key, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        if (bytes is null)
+        {
+            _metrics?.RecordMissTimed(started);
+            return CacheResult<T>.Miss;
+        }
+
+        var value = _codec.Decode<T>(key, bytes);
+        _metrics?.RecordHitTimed(started);
+        return new CacheResult<T>(value);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
+        CacheKeyRules.ValidateTtl(ttl);
+        var bytes = _codec.Encode(key, value);
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Upsert(key, bytes, ExpiresAt(ttl, NowMs()));
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(SetAsync), key, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        _metrics?.RecordSet();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
+        bool removed;
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            removed = DeleteOne(key, NowMs());
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(DeleteAsync), key, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        if (removed)
+        {
+            _metrics?.RecordDelete();
+        }
+
+        return removed;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var cmd = _sql.Exists;
+            cmd.Parameters[0].Value = key;
+            cmd.Parameters[1].Value = NowMs();
+            return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0;
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(ExistsAsync), key, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
+        CacheKeyRules.ValidateTtl(ttl);
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = NowMs();
+            var cmd = _sql.Expire;
+            cmd.Parameters[0].Value = key;
+            cmd.Parameters[1].Value = now;
+            cmd.Parameters[2].Value = ExpiresAt(ttl, now);
+            return cmd.ExecuteNonQuery() > 0;
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(ExpireAsync), key, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Counts the live (unexpired) entries in the file.</summary>
+    /// <param name="cancellationToken">Cancels the wait for the file.</param>
+    /// <returns>The number of live entries.</returns>
+    public async ValueTask<long> CountAsync(CancellationToken cancellationToken = default)
+    {
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var cmd = _sql.Count;
+            cmd.Parameters[0].Value = NowMs();
+            return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(CountAsync), null, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Removes every entry from the file.</summary>
+    /// <param name="cancellationToken">Cancels the wait for the file.</param>
+    /// <returns>How many rows were removed (expired rows not yet swept included).</returns>
+    public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default)
+    {
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _sql.Clear.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(ClearAsync), null, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_sweepTimer is not null)
+        {
+            await _sweepTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _sql.Dispose();
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        Log.Closed(_logger, Name);
+    }
+
+    internal long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static string Initialize(SqliteConnection connection, int busyTimeoutMs)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = $"PRAGMA busy_timeout = {busyTimeoutMs};";
+        cmd.ExecuteNonQuery();
+        cmd.CommandText = "PRAGMA journal_mode = WAL;";
+        var journalMode = Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? "unknown";
+        cmd.CommandText = "PRAGMA synchronous = NORMAL;";
+        cmd.ExecuteNonQuery();
+        cmd.CommandText = "PRAGMA user_version;";
+        var version = Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        if (version > SchemaVersion)
+        {
+            throw new CacheConnectionException($"The SQLite file has schema version {version}, newer than this TaiCache reads ({SchemaVersion}); upgrade this instance or use another file.");
+        }
+
+        using var tx = connection.BeginTransaction();
+        cmd.Transaction = tx;
+        cmd.CommandText =
+            $"CREATE TABLE IF NOT EXISTS {Table} (key TEXT NOT NULL PRIMARY KEY, value BLOB NOT NULL, expires_at INTEGER NULL);" +
+            $"CREATE INDEX IF NOT EXISTS {Table}_expires ON {Table} (expires_at) WHERE expires_at IS NOT NULL;" +
+            $"PRAGMA user_version = {SchemaVersion};";
+        cmd.ExecuteNonQuery();
+        tx.Commit();
+        return journalMode;
+    }
+
+    private static long? ExpiresAt(TimeSpan ttl, long nowMs) =>
+        nowMs + Math.Max(1L, (long)Math.Ceiling(ttl.TotalMilliseconds));
+
+    private long? ExpiresAt(TimeSpan? ttl, long nowMs) =>
+        (ttl ?? _options.DefaultTtl) is { } t ? ExpiresAt(t, nowMs) : null;
+
+    private ValueTask EnterAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var wait = _gate.WaitAsync(cancellationToken);
+        if (wait.IsCompletedSuccessfully)
+        {
+            return CheckAfterEnter();
+        }
+
+        return EnterSlowAsync(wait);
+    }
+
+    private async ValueTask EnterSlowAsync(Task wait)
+    {
+        await wait.ConfigureAwait(false);
+        await CheckAfterEnter().ConfigureAwait(false);
+    }
+
+    private ValueTask CheckAfterEnter()
+    {
+        if (_disposed)
+        {
+            _gate.Release();
+            return ValueTask.FromException(new ObjectDisposedException(GetType().FullName));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private byte[]? ReadLive(string key, long nowMs)
+    {
+        var cmd = _sql.Get;
+        cmd.Parameters[0].Value = key;
+        cmd.Parameters[1].Value = nowMs;
+        using var reader = cmd.ExecuteReader(System.Data.CommandBehavior.SingleRow);
+        return reader.Read() ? reader.GetFieldValue<byte[]>(0) : null;
+    }
+
+    private void Upsert(string key, byte[] bytes, long? expiresAt)
+    {
+        var cmd = _sql.Set;
+        cmd.Parameters[0].Value = key;
+        cmd.Parameters[1].Value = bytes;
+        cmd.Parameters[2].Value = expiresAt is { } e ? e : DBNull.Value;
+        cmd.ExecuteNonQuery();
+    }
+
+    private bool DeleteOne(string key, long nowMs)
+    {
+        var cmd = _sql.Delete;
+        cmd.Parameters[0].Value = key;
+        cmd.Parameters[1].Value = nowMs;
+        return cmd.ExecuteNonQuery() > 0;
+    }
+
+    private CacheException Fail(string operation, string? key, SqliteException ex)
+    {
+        _metrics?.RecordError();
+        Log.OperationFailed(_logger, Name, operation, ex.SqliteErrorCode, ex);
+        var what = key is null ? string.Empty : $" for {TaiCacheDiagnostics.DescribeKey(key)}";
+        return ex.SqliteErrorCode is 5 or 6 // SQLITE_BUSY, SQLITE_LOCKED
+            ? new CacheTimeoutException($"The SQLite tier '{Name}' timed out waiting for the file lock during {operation}{what} (SQLite error {ex.SqliteErrorCode}).", key, ex)
+            : new CacheException($"The SQLite tier '{Name}' failed during {operation}{what}: SQLite error {ex.SqliteErrorCode}.", key, ex);
+    }
+
+    private void OnSweepTimer()
+    {
+        if (_disposed || Interlocked.Exchange(ref _sweeping, 1) != 0)
+        {
+            return;
+        }
+
+        _ = SweepFromTimerAsync();
+    }
+
+    private async Task SweepFromTimerAsync()
+    {
+        try
+        {
+            await SweepAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // closed while the timer fired
+        }
+        catch (Exception ex) when (ex is CacheException or SqliteException or InvalidOperationException)
+        {
+            Log.SweepFailed(_logger, Name, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
+    /// <summary>Deletes the expired rows from the file now (the periodic sweep does the same).</summary>
+    /// <param name="cancellationToken">Cancels the wait for the file.</param>
+    /// <returns>How many expired rows were deleted.</returns>
+    public async ValueTask<long> SweepAsync(CancellationToken cancellationToken = default)
+    {
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        long removed;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var cmd = _sql.Sweep;
+            cmd.Parameters[0].Value = NowMs();
+            removed = cmd.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(SweepAsync), null, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        if (removed > 0)
+        {
+            for (var i = 0; i < Math.Min(removed, 1_000_000); i++)
+            {
+                _metrics?.RecordEviction(EvictionReason.Expired);
+            }
+        }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            Log.Swept(_logger, Name, removed, elapsedMs);
+        }
+        return removed;
+    }
+
+    /// <summary>Counts every row, expired ones not yet swept included (for tests).</summary>
+    internal async ValueTask<long> CountAllRowsAsync()
+    {
+        await EnterAsync(default).ConfigureAwait(false);
+        try
+        {
+            return Convert.ToInt64(_sql.CountAll.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+namespace TaiCache.Tiering;
+
+/// <summary>
+/// A small consecutive-failure circuit breaker around one tier: opens after a number of failures in a row, lets one
+/// probe through once the break duration has passed, closes on the probe's success. Time comes from a <see cref="TimeProvider"/>.
+/// </summary>
+internal sealed class CircuitBreaker
+{
+    private readonly Lock _gate = new();
+    private readonly int _threshold;
+    private readonly TimeSpan _breakDuration;
+    private readonly TimeProvider _time;
+    private CircuitState _state;
+    private int _failures;
+    private long _openedAt;
+    private bool _probeOut;
+
+    public CircuitBreaker(int threshold, TimeSpan breakDuration, TimeProvider time)
+    {
+        _threshold = threshold;
+        _breakDuration = breakDuration;
+        _time = time;
+    }
+
+    /// <summary>Raised (outside the lock) when the state changes, with the new state.</summary>
+    public event Action<CircuitState>? StateChanged;
+
+    public CircuitState State
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _state == CircuitState.Open && BreakElapsed() ? CircuitState.HalfOpen : _state;
+            }
+        }
+    }
+
+    /// <summary>Asks to call the tier: <see langword="true"/> when closed, or when this caller is the half-open probe.</summary>
+    public bool TryAcquire()
+    {
+        // Lock-free fast path for the common case.
+        if (Volatile.Read(ref _failures) == 0 && _state == CircuitState.Closed)
+        {
+            return true;
+        }
+
+        var changed = false;
+        bool allowed;
+        lock (_gate)
+        {
+            switch (_state)
+            {
+                case CircuitState.Closed:
+                    allowed = true;
+                    break;
+                case CircuitState.Open when BreakElapsed():
+                    _state = CircuitState.HalfOpen;
+                    _probeOut = true;
+                    allowed = true;
+                    changed = true;
+                    break;
+                case CircuitState.HalfOpen when !_probeOut:
+                    _probeOut = true;
+                    allowed = true;
+                    break;
+                default:
+                    allowed = false;
+                    break;
+            }
+        }
+
+        if (changed)
+        {
+            StateChanged?.Invoke(CircuitState.HalfOpen);
+        }
+
+        return allowed;
+    }
+
+    public void OnSuccess()
+    {
+        if (Volatile.Read(ref _failures) == 0 && _state == CircuitState.Closed)
+        {
+            return;
+        }
+
+        var changed = false;
+        lock (_gate)
+        {
+            _failures = 0;
+            _probeOut = false;
+            if (_state != CircuitState.Closed)
+            {
+                _state = CircuitState.Closed;
+                changed = true;
+            }
+        }
+
+        if (changed)
+        {
+            StateChanged?.Invoke(CircuitState.Closed);
+        }
+    }
+
+    public void OnFailure()
+    {
+        var changed = false;
+        lock (_gate)
+        {
+            _failures++;
+            if (_state == CircuitState.HalfOpen || (_state == CircuitState.Closed && _failures >= _threshold))
+            {
+                _state = CircuitState.Open;
+                _openedAt = _time.GetTimestamp();
+                _probeOut = false;
+                changed = true;
+            }
+        }
+
+        if (changed)
+        {
+            StateChanged?.Invoke(CircuitState.Open);
+        }
+    }
+
+    /// <summary>Gives back a probe permit that was not used (the call was abandoned before reaching the tier).</summary>
+    public void Release()
+    {
+        lock (_gate)
+        {
+            _probeOut = false;
+        }
+    }
+
+    private bool BreakElapsed() => _time.GetElapsedTime(_openedAt) >= _breakDuration;
+}

@@ -1,0 +1,163 @@
+using StackExchange.Redis;
+
+namespace TaiCache.Tiering.Coherence;
+
+/// <summary>Subscription health: connection events, probe echo, heartbeat and silence.</summary>
+public sealed partial class CacheCoherence
+{
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
+    private readonly Lock _healthLock = new();
+    private long _lastSelfHeard;
+    private long _probeNumber;
+    private volatile bool _subscriberHealthy;
+    private volatile bool _awaitingEcho;
+    private volatile bool _silent;
+    private int _probing;
+
+    private void OnOwnMessageHeard(in CoherenceMessage message)
+    {
+        Volatile.Write(ref _lastSelfHeard, _time.GetTimestamp());
+        CoherenceResyncReason reason;
+        lock (_healthLock)
+        {
+            if (_awaitingEcho)
+            {
+                // Only the echo of a probe sent after the failure proves the channel is subscribed again; a message
+                // received on the old connection before it broke may still be queued.
+                if (message.Kind != CoherenceMessageKind.Heartbeat || message.Probe != Interlocked.Read(ref _probeNumber))
+                {
+                    return;
+                }
+
+                reason = CoherenceResyncReason.SubscriberReconnected;
+            }
+            else if (_silent)
+            {
+                reason = CoherenceResyncReason.SubscriberSilent;
+            }
+            else
+            {
+                return;
+            }
+
+            _awaitingEcho = false;
+            _silent = false;
+            _subscriberHealthy = true;
+        }
+
+        // Whatever was published since the last clear may be lost: clear once more, now that nothing can be missed.
+        Resync(reason, null);
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (_disposed || !CarriesSubscriptions(e))
+        {
+            return;
+        }
+
+        Log.SubscriberFailed(_logger, e.EndPoint, e.FailureType);
+        BeginAwaitingEcho();
+        Resync(CoherenceResyncReason.SubscriberDisconnected, null);
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (_disposed || !CarriesSubscriptions(e))
+        {
+            return;
+        }
+
+        // The events may arrive in either order; both lead to the same state: wait for the echo of a new probe.
+        Log.SubscriberRestored(_logger, e.EndPoint);
+        BeginAwaitingEcho();
+        _localTier.Clear();
+    }
+
+    // With RESP2 subscriptions have their own connection; with RESP3 they share the interactive one.
+    private bool CarriesSubscriptions(ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            return true;
+        }
+
+        if (e.ConnectionType != ConnectionType.Interactive || e.EndPoint is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            return _multiplexer.GetServer(e.EndPoint).Protocol == RedisProtocol.Resp3;
+        }
+        catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private void BeginAwaitingEcho()
+    {
+        lock (_healthLock)
+        {
+            _subscriberHealthy = false;
+            _awaitingEcho = true;
+            Interlocked.Increment(ref _probeNumber);
+        }
+
+        if (Interlocked.Exchange(ref _probing, 1) == 0)
+        {
+            _ = ProbeUntilEchoAsync();
+        }
+    }
+
+    // Publish probes until this instance hears one back: that proves the channel is subscribed again, and the clear
+    // done then covers everything published during the gap.
+    private async Task ProbeUntilEchoAsync()
+    {
+        try
+        {
+            for (var attempt = 0; attempt < 600 && _awaitingEcho && !_disposed; attempt++)
+            {
+                await PublishHeartbeatAsync(Interlocked.Read(ref _probeNumber)).ConfigureAwait(false);
+                await Task.Delay(ProbeInterval, _time).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _probing, 0);
+        }
+    }
+
+    private void OnHeartbeatTimer()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        var silence = _time.GetElapsedTime(Volatile.Read(ref _lastSelfHeard), now);
+        var limit = _options.HeartbeatInterval * _options.MissedHeartbeatsBeforeResync;
+        var becameSilent = false;
+        lock (_healthLock)
+        {
+            if (!_silent && !_awaitingEcho && silence > limit)
+            {
+                _silent = true;
+                becameSilent = true;
+            }
+        }
+
+        if (becameSilent)
+        {
+            Resync(CoherenceResyncReason.SubscriberSilent, null);
+        }
+
+        PrunePeers(now, _options.HeartbeatInterval * 20);
+        _ = _awaitingEcho
+            ? PublishHeartbeatAsync(Interlocked.Read(ref _probeNumber))
+            : PublishHeartbeatAsync();
+    }
+}

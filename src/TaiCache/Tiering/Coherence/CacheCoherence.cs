@@ -1,0 +1,281 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace TaiCache.Tiering.Coherence;
+
+/// <summary>
+/// Keeps the local tier (<see cref="InMemoryTier"/>) of instances that share a distributed tier coherent through Redis
+/// pub/sub: an instance that writes or deletes a key publishes an invalidation, and every other instance evicts the key
+/// from its local tier.
+/// </summary>
+/// <remarks>
+/// <para>Every message carries its origin's instance id, a random incarnation and a per-origin sequence number that
+/// grows by one per invalidation. An instance ignores its own messages, ignores repeats, and when a peer's numbers jump
+/// (a message was lost) it clears its local tier. Plain pub/sub loses whatever is published while a subscriber is
+/// disconnected, so the local tier is also cleared when the subscription connection fails, again when it is back (once
+/// the instance hears its own probe), and when the instance stops hearing its own periodic heartbeat. Peers' heartbeats
+/// carry their latest sequence number, so a lost invalidation is noticed within one heartbeat even when nothing follows it.</para>
+/// <para>The channel is <c>{ChannelPrefix}{Namespace}</c>. The message format is described in <c>docs/coherence.md</c>.</para>
+/// </remarks>
+public sealed partial class CacheCoherence : IAsyncDisposable
+{
+    private readonly IConnectionMultiplexer _multiplexer;
+    private readonly InMemoryTier _localTier;
+    private readonly CacheCoherenceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly RedisChannel _channel;
+    private readonly ulong _incarnation;
+    private readonly Lock _publishLock = new();
+    private long _sequence;
+    private ChannelMessageQueue? _queue;
+    private ITimer? _heartbeatTimer;
+    private int _started;
+    private volatile bool _disposed;
+    private long _messagesPublished;
+    private long _messagesReceived;
+    private long _resyncCount;
+    private long _sequenceGaps;
+
+    /// <summary>Initializes coherence for one local tier. Call <see cref="StartAsync"/> before relying on it.</summary>
+    /// <param name="multiplexer">The Redis connection (shared with the distributed tier, or a dedicated one). It is not disposed by this instance.</param>
+    /// <param name="localTier">The local tier kept coherent.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public CacheCoherence(IConnectionMultiplexer multiplexer, InMemoryTier localTier, CacheCoherenceOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(multiplexer);
+        ArgumentNullException.ThrowIfNull(localTier);
+        _options = (options ?? new CacheCoherenceOptions()).Clone();
+        _options.Validate();
+        _multiplexer = multiplexer;
+        _localTier = localTier;
+        _time = _options.TimeProvider;
+        _logger = _options.LoggerFactory?.CreateLogger<CacheCoherence>() ?? NullLogger<CacheCoherence>.Instance;
+        InstanceId = _options.InstanceId ?? GenerateInstanceId();
+        _incarnation = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
+        ChannelName = _options.ChannelPrefix + _options.Namespace;
+        _channel = RedisChannel.Literal(ChannelName);
+    }
+
+    /// <summary>Raised after keys were evicted from the local tier because another instance invalidated them (or cleared everything).</summary>
+    public event EventHandler<CoherenceInvalidationEventArgs>? RemoteInvalidation;
+
+    /// <summary>Raised after the local tier was cleared because messages may have been lost (a gap, a reconnect, silence).</summary>
+    public event EventHandler<CoherenceResyncEventArgs>? Resynchronized;
+
+    /// <summary>Gets this instance's id, carried by every message it publishes.</summary>
+    public string InstanceId { get; }
+
+    /// <summary>Gets the Redis channel the instances share.</summary>
+    public string ChannelName { get; }
+
+    /// <summary>
+    /// Gets a value indicating whether the local tier can be trusted right now: started, the subscription connected and
+    /// confirmed, and the instance's own heartbeat heard recently. A multi-tier cache may bypass its local tier while this
+    /// is <see langword="false"/>.
+    /// </summary>
+    public bool IsCoherent => Volatile.Read(ref _started) == 1 && !_disposed && _subscriberHealthy && !_awaitingEcho && !_silent;
+
+    /// <summary>Gets how many times the local tier was cleared to resynchronise.</summary>
+    public long ResyncCount => Interlocked.Read(ref _resyncCount);
+
+    /// <summary>Gets how many sequence gaps (missed peer messages) were detected.</summary>
+    public long SequenceGapCount => Interlocked.Read(ref _sequenceGaps);
+
+    /// <summary>Gets how many messages (heartbeats included) this instance published.</summary>
+    public long MessagesPublished => Interlocked.Read(ref _messagesPublished);
+
+    /// <summary>Gets how many messages (its own echoes and heartbeats included) this instance received.</summary>
+    public long MessagesReceived => Interlocked.Read(ref _messagesReceived);
+
+    /// <summary>Gets the sequence number of the last invalidation or clear this instance published.</summary>
+    public long LastSequence => Interlocked.Read(ref _sequence);
+
+    /// <summary>Subscribes to the channel and starts the heartbeat. Calling it again does nothing.</summary>
+    /// <param name="cancellationToken">Cancels the wait for the subscription.</param>
+    /// <returns>A task that completes when the instance is subscribed.</returns>
+    /// <exception cref="CacheConnectionException">Redis refused the subscription.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.CompareExchange(ref _started, 1, 0) != 0)
+        {
+            return;
+        }
+
+        _multiplexer.ConnectionFailed += OnConnectionFailed;
+        _multiplexer.ConnectionRestored += OnConnectionRestored;
+        try
+        {
+            _queue = await _multiplexer.GetSubscriber().SubscribeAsync(_channel).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            _multiplexer.ConnectionFailed -= OnConnectionFailed;
+            _multiplexer.ConnectionRestored -= OnConnectionRestored;
+            Volatile.Write(ref _started, 0);
+            throw new CacheConnectionException($"Cache coherence could not subscribe to its channel: {ex.Message}", ex);
+        }
+
+        _queue.OnMessage(OnMessage);
+        _lastSelfHeard = _time.GetTimestamp();
+        _subscriberHealthy = true;
+        _heartbeatTimer = _time.CreateTimer(static state => ((CacheCoherence)state!).OnHeartbeatTimer(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        Log.Started(_logger, InstanceId, ChannelName);
+        await PublishHeartbeatAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Tells every other instance to evict keys from its local tier. The caller's own local tier is not touched.</summary>
+    /// <param name="keys">The keys; split into several messages when there are more than <see cref="CacheCoherenceOptions.MaxKeysPerMessage"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for Redis (the message may still be sent).</param>
+    /// <returns>A task that completes when Redis accepted the messages.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="keys"/> or one of them is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidCacheKeyException">A key breaks the key rules; nothing is published.</exception>
+    /// <exception cref="CacheConnectionException">Redis could not take the message. Its sequence number is used anyway, so peers notice the gap and resynchronise.</exception>
+    public async ValueTask PublishInvalidationAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        foreach (var key in keys)
+        {
+            CacheKeyRules.Validate(key, _options.MaxKeyBytes, paramName: nameof(keys));
+        }
+
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (keys.Count <= _options.MaxKeysPerMessage)
+        {
+            await PublishDataAsync(CoherenceMessageKind.Invalidate, keys as IReadOnlyList<string> ?? [.. keys], cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var chunk in keys.Chunk(_options.MaxKeysPerMessage))
+        {
+            await PublishDataAsync(CoherenceMessageKind.Invalidate, chunk, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Tells every other instance to clear its local tier. The caller's own local tier is not touched.</summary>
+    /// <param name="cancellationToken">Cancels the wait for Redis (the message may still be sent).</param>
+    /// <returns>A task that completes when Redis accepted the message.</returns>
+    /// <exception cref="CacheConnectionException">Redis could not take the message.</exception>
+    public ValueTask PublishClearAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return PublishDataAsync(CoherenceMessageKind.Clear, [], cancellationToken);
+    }
+
+    /// <summary>Unsubscribes and stops the heartbeat. The multiplexer and the local tier are left open.</summary>
+    /// <returns>A task that completes when the instance is unsubscribed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _multiplexer.ConnectionFailed -= OnConnectionFailed;
+        _multiplexer.ConnectionRestored -= OnConnectionRestored;
+        if (_heartbeatTimer is not null)
+        {
+            await _heartbeatTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_queue is not null)
+        {
+            try
+            {
+                await _queue.UnsubscribeAsync().ConfigureAwait(false);
+            }
+            catch (RedisException)
+            {
+                // the connection is gone; the server dropped the subscription with it
+            }
+        }
+
+        Log.Stopped(_logger, InstanceId);
+    }
+
+    private static string GenerateInstanceId()
+    {
+        var machine = Environment.MachineName;
+        if (machine.Length > 64)
+        {
+            machine = machine[..64];
+        }
+
+        return $"{machine}:{Environment.ProcessId}:{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+    }
+
+    private async ValueTask PublishDataAsync(CoherenceMessageKind kind, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        // Encode outside the lock with a placeholder sequence, then stamp the number and hand the message to the
+        // multiplexer inside the lock, so messages reach Redis in sequence order.
+        var payload = CoherenceMessage.Encode(kind, InstanceId, _incarnation, 0, keys);
+        var sequenceOffset = 5 + Encoding.UTF8.GetByteCount(InstanceId) + 8;
+        Task<long> publish;
+        lock (_publishLock)
+        {
+            var sequence = Interlocked.Increment(ref _sequence);
+            BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(sequenceOffset), sequence);
+            publish = StartPublish(payload);
+        }
+
+        try
+        {
+            await publish.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _messagesPublished);
+        }
+        catch (RedisException ex)
+        {
+            Log.PublishFailed(_logger, ChannelName, ex);
+            throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {ex.Message}", ex);
+        }
+    }
+
+    private Task PublishHeartbeatAsync(long probe = 0)
+    {
+        Task<long> publish;
+        lock (_publishLock)
+        {
+            var payload = CoherenceMessage.Encode(CoherenceMessageKind.Heartbeat, InstanceId, _incarnation, Interlocked.Read(ref _sequence), probe: probe);
+            publish = StartPublish(payload);
+        }
+
+        return ObserveHeartbeatAsync(publish);
+    }
+
+    private Task<long> StartPublish(byte[] payload)
+    {
+        try
+        {
+            return _multiplexer.GetSubscriber().PublishAsync(_channel, payload);
+        }
+        catch (RedisException ex)
+        {
+            return Task.FromException<long>(ex);
+        }
+    }
+
+    private async Task ObserveHeartbeatAsync(Task<long> publish)
+    {
+        try
+        {
+            await publish.ConfigureAwait(false);
+            Interlocked.Increment(ref _messagesPublished);
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        {
+            Log.HeartbeatFailed(_logger, ex);
+        }
+    }
+}

@@ -1,0 +1,407 @@
+
+namespace TaiCache.Tiering;
+
+/// <summary>Batch reads and writes: one round trip per tier, and batch read-through with one factory call.</summary>
+public sealed partial class MultiTierCache
+{
+    /// <inheritdoc />
+    /// <remarks>Reads L1 first, then each lower tier once (one <c>GetManyAsync</c>) for the keys still missing; under
+    /// read-through, lower hits are copied into the tiers above.</remarks>
+    public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        var list = CacheKeyRules.ValidateAll(keys);
+        ThrowIfDisposed();
+        var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
+        var (missing, _) = await ReadManyAsync(list, found, _defaults, cancellationToken).ConfigureAwait(false);
+        _ = missing;
+        return found;
+    }
+
+    /// <summary>
+    /// Gets many values; the keys no tier holds are loaded with one call of <paramref name="factory"/> (given only those
+    /// keys) and stored in every tier. Each tier is read once (MGET, memcached multi-get).
+    /// </summary>
+    /// <typeparam name="TState">The type of the state passed to the factory.</typeparam>
+    /// <typeparam name="T">The values' type.</typeparam>
+    /// <param name="keys">The keys; duplicates are read once.</param>
+    /// <param name="state">The state passed to the factory.</param>
+    /// <param name="factory">Loads the missing keys; returns the values it found (keys it leaves out stay missing and are not cached).</param>
+    /// <param name="options">The entry settings; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The values found in the tiers or loaded, by key.</returns>
+    public async ValueTask<IReadOnlyDictionary<string, T>> GetOrSetManyAsync<TState, T>(IEnumerable<string> keys, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var list = CacheKeyRules.ValidateAll(keys);
+        ThrowIfDisposed();
+        var entry = Resolve(options);
+        var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
+        var (missing, failed) = await ReadManyAsync(list, found, entry, cancellationToken).ConfigureAwait(false);
+        if (missing.Count == 0)
+        {
+            return found;
+        }
+
+        IReadOnlyDictionary<string, T> loaded;
+        try
+        {
+            loaded = await factory(state, missing, cancellationToken).ConfigureAwait(false) ?? new Dictionary<string, T>();
+        }
+        catch (Exception) when (entry.AllowStaleOnFailure && AddStale(missing, found, entry))
+        {
+            return found;
+        }
+
+        var toStore = new List<KeyValuePair<string, T>>(missing.Count);
+        foreach (var key in missing)
+        {
+            if (loaded.TryGetValue(key, out var value))
+            {
+                found[key] = value;
+                toStore.Add(new KeyValuePair<string, T>(key, value));
+            }
+        }
+
+        if (failed && entry.AllowStaleOnFailure)
+        {
+            AddStale(missing, found, entry);
+        }
+
+        await StoreManyLoadedAsync(toStore, entry, cancellationToken).ConfigureAwait(false);
+        return found;
+    }
+
+    /// <summary>Gets many values, loading the missing ones with one factory call. See <see cref="GetOrSetManyAsync{TState, T}"/>.</summary>
+    /// <typeparam name="T">The values' type.</typeparam>
+    /// <param name="keys">The keys.</param>
+    /// <param name="factory">Loads the missing keys.</param>
+    /// <param name="options">The entry settings; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The values found or loaded, by key.</returns>
+    public ValueTask<IReadOnlyDictionary<string, T>> GetOrSetManyAsync<T>(IEnumerable<string> keys, Func<IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return GetOrSetManyAsync(keys, factory, static (f, missing, ct) => f(missing, ct), options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        CacheKeyRules.ValidateTtl(ttl);
+        var list = items.ToList();
+        foreach (var item in list)
+        {
+            CacheKeyRules.Validate(item.Key, paramName: nameof(items));
+        }
+
+        ThrowIfDisposed();
+        var options = ForTtl(ttl);
+        if (_writeBehind is not null)
+        {
+            foreach (var item in list)
+            {
+                await _writeBehind.EnqueueSetAsync(item.Key, item.Value, options, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        for (var i = _slots.Length - 1; i >= 0; i--)
+        {
+            var slot = _slots[i];
+            if (slot.Memory is { } memory)
+            {
+                foreach (var item in list)
+                {
+                    memory.Set(item.Key, item.Value, i == 0 ? options.L1Ttl : options.Ttl);
+                }
+
+                continue;
+            }
+
+            try
+            {
+                await InvokeTierAsync(slot, (list, options.Ttl), static async (ops, a, ct) =>
+                {
+                    await ops.SetManyAsync(a.list, a.Ttl, ct).ConfigureAwait(false);
+                    return true;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                var first = list.Count > 0 ? list[0].Key : null;
+                Log.TierWriteFailed(_logger, Name, slot.Name, first, e);
+                if (!_options.BestEffortWrites)
+                {
+                    foreach (var item in list)
+                    {
+                        RemoveFromMemoryTiersAbove(i, item.Key);
+                    }
+
+                    throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused a batch of {list.Count} writes (first {TaiCacheDiagnostics.DescribeKey(first)}); no tier above it holds the new values.", first, slot.Name, i, e);
+                }
+            }
+        }
+
+        foreach (var item in list)
+        {
+            KeepForFailSafe(item.Key, item.Value, options);
+        }
+
+        await PublishInvalidationAsync(list.ConvertAll(i => i.Key), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Returns the most keys any one tier removed (under write-behind, how many L1 held).</remarks>
+    public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        var list = CacheKeyRules.ValidateAll(keys);
+        ThrowIfDisposed();
+        foreach (var key in list)
+        {
+            ForgetFailSafe(key);
+        }
+
+        long most = 0;
+        if (_writeBehind is not null)
+        {
+            foreach (var key in list)
+            {
+                most += await _writeBehind.EnqueueDeleteAsync(key, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+            }
+
+            return most;
+        }
+
+        for (var i = _slots.Length - 1; i >= 0; i--)
+        {
+            var slot = _slots[i];
+            if (slot.Memory is { } memory)
+            {
+                long removed = 0;
+                foreach (var key in list)
+                {
+                    removed += memory.Remove(key) ? 1 : 0;
+                }
+
+                most = Math.Max(most, removed);
+                continue;
+            }
+
+            try
+            {
+                most = Math.Max(most, await InvokeTierAsync(slot, list, static (ops, k, ct) => ops.DeleteManyAsync(k, ct), cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                var first = list.Count > 0 ? list[0] : null;
+                Log.TierWriteFailed(_logger, Name, slot.Name, first, e);
+                if (!_options.BestEffortWrites)
+                {
+                    foreach (var key in list)
+                    {
+                        RemoveFromMemoryTiersAbove(i, key);
+                    }
+
+                    throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused a batch of {list.Count} removals (first {TaiCacheDiagnostics.DescribeKey(first)}).", first, slot.Name, i, e);
+                }
+            }
+        }
+
+        await PublishInvalidationAsync(list, cancellationToken).ConfigureAwait(false);
+        return most;
+    }
+
+    /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and whether a tier failed.</summary>
+    private async ValueTask<(List<string> Missing, bool Failed)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        var missing = keys;
+        var failed = false;
+        if (_l1 is not null)
+        {
+            missing = new List<string>(keys.Count);
+            foreach (var key in keys)
+            {
+                if (_l1.TryGet<T>(key, out var value))
+                {
+                    found[key] = value;
+                }
+                else
+                {
+                    missing.Add(key);
+                }
+            }
+        }
+
+        for (var i = _firstRemote; i < _slots.Length && missing.Count > 0; i++)
+        {
+            var slot = _slots[i];
+            IReadOnlyDictionary<string, T> hits;
+            if (slot.Memory is { } memory)
+            {
+                hits = await memory.GetManyAsync<T>(missing, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                if (!TryEnter(slot))
+                {
+                    failed = true;
+                    continue;
+                }
+
+                try
+                {
+                    hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ops.GetManyAsync<T>(k, ct), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
+                    failed = true;
+                    continue;
+                }
+            }
+
+            if (hits.Count == 0)
+            {
+                continue;
+            }
+
+            // Only memory tiers above this one (the usual L1 over L2): copy synchronously, without building lists.
+            var fillMemoryOnly = _options.ReadStrategy != ReadStrategy.ReadThrough || i <= _firstRemote;
+            var allFound = hits.Count >= missing.Count;
+            var stillMissing = allFound ? null : new List<string>(missing.Count - hits.Count);
+            var fill = fillMemoryOnly ? null : new List<KeyValuePair<string, T>>(hits.Count);
+            foreach (var key in missing)
+            {
+                if (hits.TryGetValue(key, out var value))
+                {
+                    found[key] = value;
+                    KeepForFailSafe(key, value, options);
+                    if (fill is not null)
+                    {
+                        fill.Add(new KeyValuePair<string, T>(key, value));
+                    }
+                    else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+                    {
+                        SetMemoryTiers(key, value, options);
+                    }
+                }
+                else
+                {
+                    (stillMissing ??= []).Add(key);
+                }
+            }
+
+            if (fill is not null)
+            {
+                await FillManyUpperAsync(i, fill, options, cancellationToken).ConfigureAwait(false);
+            }
+
+            missing = stillMissing ?? [];
+        }
+
+        if (failed && options.AllowStaleOnFailure && missing.Count > 0)
+        {
+            AddStale(missing, found, options);
+        }
+
+        return (missing, failed);
+    }
+
+    private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        for (var j = foundAt - 1; j >= 0; j--)
+        {
+            var slot = _slots[j];
+            if (slot.Memory is { } memory)
+            {
+                foreach (var item in items)
+                {
+                    memory.Set(item.Key, item.Value, j == 0 ? options.L1Ttl : options.Ttl);
+                }
+
+                continue;
+            }
+
+            await TrySetManyTierAsync(slot, items, options.Ttl, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask TrySetManyTierAsync<T>(TierSlot slot, List<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await InvokeTierAsync(slot, (items, ttl), static async (ops, a, ct) =>
+            {
+                await ops.SetManyAsync(a.items, a.ttl, ct).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.TierWriteFailed(_logger, Name, slot.Name, items[0].Key, e);
+        }
+    }
+
+    /// <summary>Stores the values a batch factory loaded: memory tiers, then the lower tiers best effort (or the write-behind queue).</summary>
+    private async ValueTask StoreManyLoadedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var item in items)
+        {
+            KeepForFailSafe(item.Key, item.Value, options);
+            SetMemoryTiers(item.Key, item.Value, options);
+        }
+
+        if (_writeBehind is not null)
+        {
+            foreach (var item in items)
+            {
+                _writeBehind.TryEnqueueFill(item.Key, item.Value, options.Ttl);
+            }
+
+            return;
+        }
+
+        for (var i = _slots.Length - 1; i >= _firstRemote; i--)
+        {
+            var slot = _slots[i];
+            if (slot.Memory is { } memory)
+            {
+                foreach (var item in items)
+                {
+                    memory.Set(item.Key, item.Value, options.Ttl);
+                }
+
+                continue;
+            }
+
+            await TrySetManyTierAsync(slot, items, options.Ttl, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private bool AddStale<T>(List<string> missing, Dictionary<string, T> found, MultiTierEntryOptions options)
+    {
+        var any = false;
+        foreach (var key in missing)
+        {
+            if (!found.ContainsKey(key) && TryGetStale<T>(key, options, out var stale))
+            {
+                found[key] = stale;
+                any = true;
+            }
+        }
+
+        return any;
+    }
+}

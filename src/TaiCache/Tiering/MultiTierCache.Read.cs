@@ -1,0 +1,170 @@
+
+namespace TaiCache.Tiering;
+
+/// <summary>Reads: the L1 fast path, the walk down the lower tiers, and copying hits back up.</summary>
+public sealed partial class MultiTierCache
+{
+    /// <inheritdoc />
+    /// <remarks>
+    /// Looks through the tiers in order. Under <see cref="ReadStrategy.ReadThrough"/> a lower hit is copied into the
+    /// tiers above. A failing tier is skipped (fail-safe); when every tier that could hold the key failed and the
+    /// default entry options allow stale values, a kept stale value is returned.
+    /// </remarks>
+    public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+        {
+            return new ValueTask<CacheResult<T>>(new CacheResult<T>(local));
+        }
+
+        CacheKeyRules.Validate(key);
+        return GetSlowAsync<T>(key, _defaults, cancellationToken);
+    }
+
+    /// <summary>Reads a value with per-call settings (fail-safe, TTL used for copying a lower hit upwards).</summary>
+    /// <typeparam name="T">The type the value was stored as.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="options">The entry settings; <see langword="null"/> for <see cref="MultiTierCacheOptions.DefaultEntryOptions"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the tiers.</param>
+    /// <returns>A hit with the value, or a miss.</returns>
+    public ValueTask<CacheResult<T>> GetAsync<T>(string key, MultiTierEntryOptions? options, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+        {
+            return new ValueTask<CacheResult<T>>(new CacheResult<T>(local));
+        }
+
+        CacheKeyRules.Validate(key);
+        return GetSlowAsync<T>(key, Resolve(options), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key);
+        ThrowIfDisposed();
+        foreach (var slot in _slots)
+        {
+            if (slot.Memory is { } memory)
+            {
+                if (memory.GetRemainingTtl(key) is not null)
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (!TryEnter(slot))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (await InvokeEnteredAsync(slot, key, static (ops, k, ct) => ops.ExistsAsync(k, ct), cancellationToken).ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Log.TierReadFailed(_logger, Name, slot.Name, key, e);
+            }
+        }
+
+        return false;
+    }
+
+    private async ValueTask<CacheResult<T>> GetSlowAsync<T>(string key, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        var read = await ReadLowerAsync<T>(key, options, cancellationToken).ConfigureAwait(false);
+        if (read.Status == TierReadStatus.Hit)
+        {
+            return new CacheResult<T>(read.Value);
+        }
+
+        if (read.Status == TierReadStatus.Failed && TryGetStale<T>(key, options, out var stale))
+        {
+            return new CacheResult<T>(stale);
+        }
+
+        return CacheResult<T>.Miss;
+    }
+
+    /// <summary>
+    /// Reads the tiers below L1 in order; on a hit copies the value into the tiers above (read-through). The status is
+    /// <see cref="TierReadStatus.Failed"/> when nothing was found and at least one tier failed.
+    /// </summary>
+    private async ValueTask<TierRead<T>> ReadLowerAsync<T>(string key, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        var failed = false;
+        for (var i = _firstRemote; i < _slots.Length; i++)
+        {
+            var read = await ReadTierAsync<T>(_slots[i], key, cancellationToken).ConfigureAwait(false);
+            if (read.Status == TierReadStatus.Hit)
+            {
+                if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+                {
+                    await FillUpperAsync(i, key, read.Value, options, cancellationToken).ConfigureAwait(false);
+                }
+
+                KeepForFailSafe(key, read.Value, options);
+                return read;
+            }
+
+            failed |= read.Status == TierReadStatus.Failed;
+        }
+
+        return new TierRead<T>(failed ? TierReadStatus.Failed : TierReadStatus.Miss, default!);
+    }
+
+    /// <summary>Copies a value found in tier <paramref name="foundAt"/> into every tier above it, best effort.</summary>
+    private ValueTask FillUpperAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        if (foundAt <= _firstRemote)
+        {
+            // Only memory tiers above: a synchronous copy, no async frame.
+            SetMemoryTiers(key, value, options);
+            return ValueTask.CompletedTask;
+        }
+
+        return FillUpperSlowAsync(foundAt, key, value, options, cancellationToken);
+    }
+
+    private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        for (var j = foundAt - 1; j >= 0; j--)
+        {
+            var slot = _slots[j];
+            if (slot.Memory is { } memory)
+            {
+                memory.Set(key, value, j == 0 ? options.L1Ttl : options.Ttl);
+                continue;
+            }
+
+            await TrySetTierAsync(slot, key, value, options.Ttl, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes one value to one remote tier, logging (not throwing) a failure.</summary>
+    private async ValueTask<bool> TrySetTierAsync<T>(TierSlot slot, string key, T value, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await InvokeTierAsync(slot, (key, value, ttl), static async (ops, a, ct) =>
+            {
+                await ops.SetAsync(a.key, a.value, a.ttl, ct).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
+            return false;
+        }
+    }
+}

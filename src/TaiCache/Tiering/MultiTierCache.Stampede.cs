@@ -1,0 +1,170 @@
+
+namespace TaiCache.Tiering;
+
+/// <summary>Read-through with stampede protection: one load per key and instance, however many callers wait for it.</summary>
+public sealed partial class MultiTierCache
+{
+    /// <summary>
+    /// Gets a value, or loads it once (from a lower tier, else from <paramref name="factory"/>) and stores it, however
+    /// many callers ask for the key at the same time.
+    /// </summary>
+    /// <typeparam name="TState">The type of the state passed to the factory (lets the factory be a <see langword="static"/> lambda).</typeparam>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="state">The state passed to the factory.</param>
+    /// <param name="factory">Loads the value when no tier has it; given a token cancelled when the cache is disposed.</param>
+    /// <param name="options">The entry settings; <see langword="null"/> for <see cref="MultiTierCacheOptions.DefaultEntryOptions"/>.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait (not the shared load).</param>
+    /// <returns>The value. An L1 hit completes synchronously and allocates nothing.</returns>
+    /// <exception cref="CacheTimeoutException">The factory exceeded <see cref="MultiTierEntryOptions.FactoryTimeout"/> and no stale value was kept.</exception>
+    public ValueTask<T> GetOrSetAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        ThrowIfDisposed();
+        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+        {
+            return new ValueTask<T>(local);
+        }
+
+        CacheKeyRules.Validate(key);
+        return GetOrSetSlowAsync(key, state, factory, Resolve(options), cancellationToken);
+    }
+
+    /// <summary>Gets a value, or loads it once with <paramref name="factory"/> and stores it. See <see cref="GetOrSetAsync{TState, T}"/>.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="factory">Loads the value when no tier has it.</param>
+    /// <param name="options">The entry settings; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait.</param>
+    /// <returns>The value.</returns>
+    public ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return GetOrSetAsync(key, factory, static (f, ct) => f(ct), options, cancellationToken);
+    }
+
+    private async ValueTask<T> GetOrSetSlowAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        Flight<T>? flight = null;
+        while (flight is null)
+        {
+            if (_inflight.TryGetValue(key, out var existing))
+            {
+                if (existing is Flight<T> joined)
+                {
+                    return await Wait(joined.Task, cancellationToken).ConfigureAwait(false);
+                }
+
+                // A load of the same key under another type is under way: load on our own rather than mix types.
+                return await LoadAsync(key, state, factory, options).ConfigureAwait(false);
+            }
+
+            var mine = new Flight<T>();
+            if (_inflight.TryAdd(key, mine))
+            {
+                flight = mine;
+            }
+        }
+
+        _ = RunFlightAsync(key, state, factory, options, flight);
+        return await Wait(flight.Task, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Task<T> Wait<T>(Task<T> task, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled && !task.IsCompleted ? task.WaitAsync(cancellationToken) : task;
+
+    private async Task RunFlightAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight)
+    {
+        try
+        {
+            var value = await LoadAsync(key, state, factory, options).ConfigureAwait(false);
+            _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
+            flight.TrySetResult(value);
+        }
+        catch (Exception e)
+        {
+            _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
+            flight.TrySetException(e);
+        }
+    }
+
+    /// <summary>The shared load: L1 again, the lower tiers, then the factory (with timeout and fail-safe), then store.</summary>
+    private async Task<T> LoadAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options)
+    {
+        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+        {
+            return local;
+        }
+
+        var token = _disposeCts.Token;
+        var read = await ReadLowerAsync<T>(key, options, token).ConfigureAwait(false);
+        if (read.Status == TierReadStatus.Hit)
+        {
+            return read.Value;
+        }
+
+        var factoryTask = RunFactoryAsync(state, factory, token);
+        T value;
+        try
+        {
+            value = options.FactoryTimeout is { } timeout && !factoryTask.IsCompleted
+                ? await factoryTask.WaitAsync(timeout, _time).ConfigureAwait(false)
+                : await factoryTask.ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            Log.FactoryTimedOut(_logger, Name, key, options.FactoryTimeout!.Value);
+            _ = StoreWhenDoneAsync(key, factoryTask, options);
+            if (TryGetStale<T>(key, options, out var stale))
+            {
+                return stale;
+            }
+
+            throw new CacheTimeoutException($"The factory for {TaiCacheDiagnostics.DescribeKey(key)} did not finish within {options.FactoryTimeout}; it keeps running and its value will be stored.", key, e);
+        }
+        catch (Exception) when (TryGetStale<T>(key, options, out var stale))
+        {
+            return stale;
+        }
+
+        await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
+        return value;
+    }
+
+    private static async Task<T> RunFactoryAsync<TState, T>(TState state, Func<TState, CancellationToken, ValueTask<T>> factory, CancellationToken cancellationToken) =>
+        await factory(state, cancellationToken).ConfigureAwait(false);
+
+    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options)
+    {
+        try
+        {
+            var value = await factoryTask.ConfigureAwait(false);
+            await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.BackgroundFactoryFailed(_logger, Name, key, e);
+        }
+    }
+
+    /// <summary>Stores a factory's value: every tier, best effort below L1 (a read never fails because a tier would not take a copy).</summary>
+    private async ValueTask StoreLoadedAsync<T>(string key, T value, MultiTierEntryOptions options)
+    {
+        if (IsDisposed)
+        {
+            return;
+        }
+
+        KeepForFailSafe(key, value, options);
+        if (_writeBehind is not null)
+        {
+            SetMemoryTiers(key, value, options);
+            _writeBehind.TryEnqueueFill(key, value, options.Ttl);
+            return;
+        }
+
+        await WriteDownAsync(key, value, options, bestEffort: true, _disposeCts.Token).ConfigureAwait(false);
+    }
+
+    private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,150 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TaiCache.Tiering.WriteBehind;
+
+namespace TaiCache.Tiering;
+
+/// <summary>
+/// A cache over ordered tiers, fastest first (L1 memory, L2 distributed, L3 persistent), with write-through or
+/// write-behind writes, read-through or lazy-load reads, stampede protection, batch read-through, fail-safe reads and a
+/// circuit breaker per lower tier. It is itself an <see cref="ICacheOps"/>.
+/// </summary>
+/// <remarks>
+/// <para>When L1 is an <see cref="InMemoryTier"/>, an L1 hit of <see cref="GetOrSetAsync{TState, T}"/> completes
+/// synchronously and allocates nothing. Values cross a serializer only in the tiers that store bytes.</para>
+/// <para>See <c>docs/multi-tier.md</c> for the strategies, fail-safe, the circuit breaker and the write-behind guarantees.</para>
+/// </remarks>
+public sealed partial class MultiTierCache : ICacheOps
+{
+    private readonly MultiTierCacheOptions _options;
+    private readonly TierSlot[] _slots;
+    private readonly InMemoryTier? _l1;
+    private readonly int _firstRemote;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly MultiTierEntryOptions _defaults;
+    private readonly InMemoryTier _stale;
+    private readonly ConcurrentDictionary<string, object> _inflight = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _disposeCts = new();
+    private readonly WriteBehindQueue? _writeBehind;
+    private int _disposed;
+
+    /// <summary>Initializes a cache over the tiers in <paramref name="options"/>.</summary>
+    /// <param name="options">The options; validated and copied.</param>
+    /// <exception cref="ArgumentException">An option is missing or out of range.</exception>
+    public MultiTierCache(MultiTierCacheOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options.Clone();
+        _time = _options.TimeProvider;
+        _logger = _options.Logger ?? NullLogger.Instance;
+        _defaults = _options.DefaultEntryOptions;
+        var tiers = options.Tiers.ToArray();
+        if (tiers.Length > 30)
+        {
+            throw new ArgumentException("MultiTierCacheOptions.Tiers holds more than 30 tiers.", nameof(options));
+        }
+
+        _slots = new TierSlot[tiers.Length];
+        for (var i = 0; i < tiers.Length; i++)
+        {
+            CircuitBreaker? breaker = null;
+            if (tiers[i] is not InMemoryTier && _options.CircuitBreakerFailureThreshold > 0)
+            {
+                breaker = new CircuitBreaker(_options.CircuitBreakerFailureThreshold, _options.CircuitBreakerBreakDuration, _time);
+            }
+
+            var slot = new TierSlot(tiers[i], i, breaker);
+            if (breaker is not null)
+            {
+                breaker.StateChanged += state => Log.CircuitStateChanged(_logger, Name, slot.Name, state);
+            }
+
+            _slots[i] = slot;
+        }
+
+        _l1 = _slots[0].Memory;
+        _firstRemote = _l1 is null ? 0 : 1;
+        _stale = new InMemoryTier(new InMemoryTierOptions
+        {
+            Name = _options.Name + ":failsafe",
+            MaximumSize = _options.FailSafeMaxEntries,
+            TimeProvider = _time,
+        });
+
+        if (_options.WriteStrategy == WriteStrategy.WriteBehind)
+        {
+            _writeBehind = new WriteBehindQueue(this, _options.WriteBehind);
+            _writeBehind.Start();
+        }
+    }
+
+    /// <inheritdoc />
+    public string Name => _options.Name;
+
+    /// <summary>Gets the tiers, fastest first, for plain per-tier reads and writes (lazy-load use).</summary>
+    public IReadOnlyList<ICacheOps> Tiers => Array.ConvertAll(_slots, s => s.Ops);
+
+    /// <summary>Gets the write strategy.</summary>
+    public WriteStrategy WriteStrategy => _options.WriteStrategy;
+
+    /// <summary>Gets the read strategy.</summary>
+    public ReadStrategy ReadStrategy => _options.ReadStrategy;
+
+    /// <summary>Gets the state of the circuit breaker around a tier (<see cref="CircuitState.Closed"/> for tiers without one, such as memory tiers).</summary>
+    /// <param name="tierIndex">The tier's position, 0 for L1.</param>
+    /// <returns>The breaker's state.</returns>
+    public CircuitState GetCircuitState(int tierIndex)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(tierIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tierIndex, _slots.Length);
+        return _slots[tierIndex].Breaker?.State ?? CircuitState.Closed;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Under write-behind, drains the queue for up to <see cref="WriteBehindOptions.DrainTimeout"/> first; writes
+    /// left over are logged, put in the dead-letter sink, and kept in the journal when there is one.</remarks>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_writeBehind is not null)
+        {
+            await _writeBehind.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _disposeCts.CancelAsync().ConfigureAwait(false);
+        _disposeCts.Dispose();
+        await _stale.DisposeAsync().ConfigureAwait(false);
+        if (_options.OwnsTiers)
+        {
+            foreach (var slot in _slots)
+            {
+                await slot.Ops.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    internal TierSlot[] Slots => _slots;
+
+    internal int FirstRemote => _firstRemote;
+
+    internal TimeProvider Time => _time;
+
+    internal ILogger Logger => _logger;
+
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    internal WriteBehindQueue? WriteBehindQueue => _writeBehind;
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    private MultiTierEntryOptions Resolve(MultiTierEntryOptions? options) => options ?? _defaults;
+
+    private MultiTierEntryOptions ForTtl(TimeSpan? ttl) => ttl is null ? _defaults : _defaults.WithTtl(ttl);
+}

@@ -1,0 +1,58 @@
+namespace TaiCache.Tiering;
+
+/// <summary>Per-call settings of a <see cref="MultiTierCache"/> read or write: expiry, fail-safe, factory timeout.</summary>
+/// <remarks>Pass one instance many times: it is read, never copied or changed, by the cache.</remarks>
+public sealed class MultiTierEntryOptions
+{
+    /// <summary>Gets or sets the time to live in the lower tiers (and in L1 unless <see cref="LocalTtl"/> is set); <see langword="null"/> for each tier's default.</summary>
+    public TimeSpan? Ttl { get; set; }
+
+    /// <summary>Gets or sets the time to live in L1 (usually shorter than <see cref="Ttl"/>); <see langword="null"/> to use <see cref="Ttl"/>.</summary>
+    public TimeSpan? LocalTtl { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether a value may be served after its TTL when the tiers and the factory fail
+    /// or time out (fail-safe). Default <see langword="false"/>.
+    /// </summary>
+    public bool AllowStaleOnFailure { get; set; }
+
+    /// <summary>Gets or sets how long a value is kept for fail-safe after it was set. Default one hour.</summary>
+    public TimeSpan FailSafeMaxDuration { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Gets or sets the longest a read waits for the factory of <see cref="MultiTierCache.GetOrSetAsync{TState, T}"/>:
+    /// then it returns a stale value (when <see cref="AllowStaleOnFailure"/> and one is kept) or throws
+    /// <see cref="CacheTimeoutException"/>. The factory keeps running and its value is stored when it completes.
+    /// <see langword="null"/> (the default) waits for it.
+    /// </summary>
+    public TimeSpan? FactoryTimeout { get; set; }
+
+    /// <summary>Checks the options; throws naming the first bad one.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public void Validate()
+    {
+        CacheKeyRules.ValidateTtl(Ttl, "MultiTierEntryOptions.Ttl");
+        CacheKeyRules.ValidateTtl(LocalTtl, "MultiTierEntryOptions.LocalTtl");
+        if (FailSafeMaxDuration <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FailSafeMaxDuration), FailSafeMaxDuration, "MultiTierEntryOptions.FailSafeMaxDuration must be positive.");
+        }
+
+        if (FactoryTimeout is { } t && t <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FactoryTimeout), t, "MultiTierEntryOptions.FactoryTimeout must be positive, or null to wait for the factory.");
+        }
+    }
+
+    internal TimeSpan? L1Ttl => LocalTtl ?? Ttl;
+
+    internal MultiTierEntryOptions Clone() => (MultiTierEntryOptions)MemberwiseClone();
+
+    internal MultiTierEntryOptions WithTtl(TimeSpan? ttl)
+    {
+        var copy = Clone();
+        copy.Ttl = ttl;
+        copy.LocalTtl = LocalTtl is { } local && ttl is { } t && local < t ? local : ttl;
+        return copy;
+    }
+}

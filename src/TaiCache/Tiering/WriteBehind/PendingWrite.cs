@@ -1,0 +1,64 @@
+namespace TaiCache.Tiering.WriteBehind;
+
+/// <summary>One queued write-behind operation on one key: the latest value (or removal) not yet in every lower tier.</summary>
+internal abstract class PendingWrite
+{
+    protected PendingWrite(string key, MultiTierEntryOptions options, long sequence, long enqueuedAt, int tiers)
+    {
+        Key = key;
+        Options = options;
+        Ttl = options.Ttl;
+        Sequence = sequence;
+        FirstSequence = sequence;
+        EnqueuedAt = enqueuedAt;
+        RemainingTiers = tiers;
+    }
+
+    public string Key { get; }
+
+    public MultiTierEntryOptions Options { get; }
+
+    /// <summary>Gets or sets the TTL for the lower tiers (changed by <c>ExpireAsync</c> while queued).</summary>
+    public TimeSpan? Ttl { get; set; }
+
+    /// <summary>Gets this version's sequence number (the journal row's version).</summary>
+    public long Sequence { get; }
+
+    /// <summary>Gets or sets the oldest sequence number this entry supersedes (a flush waits for it).</summary>
+    public long FirstSequence { get; set; }
+
+    /// <summary>Gets or sets when the oldest write this entry supersedes was queued (timestamp), for the queue-age metric.</summary>
+    public long EnqueuedAt { get; set; }
+
+    /// <summary>Gets or sets the bit set of tiers still to write.</summary>
+    public int RemainingTiers { get; set; }
+
+    public int Attempts { get; set; }
+
+    public bool FailedThisRound { get; set; }
+
+    public string? LastError { get; set; }
+
+    public abstract WriteBehindOperation Operation { get; }
+
+    /// <summary>Gets the value's type, or <see langword="null"/> for a removal.</summary>
+    public abstract Type? ValueType { get; }
+
+    public abstract object? BoxedValue { get; }
+
+    /// <summary>Applies the operation to the memory tiers above the lower tiers.</summary>
+    /// <returns>For a removal, whether a memory tier held the key.</returns>
+    public abstract bool ApplyToMemory(MultiTierCache owner);
+
+    /// <summary>Carries the operation through every tier now (full-queue fallback).</summary>
+    public abstract ValueTask WriteThroughAsync(MultiTierCache owner, CancellationToken cancellationToken);
+
+    /// <summary>Makes a copy of this operation as a new version.</summary>
+    public abstract PendingWrite Restamp(long sequence, long enqueuedAt, int tiers);
+
+    /// <summary>Encodes the value for the journal (null for a removal).</summary>
+    public abstract byte[]? Encode();
+
+    /// <summary>Writes a group of entries of this entry's value type and TTL to one tier in one call.</summary>
+    public abstract ValueTask WriteGroupAsync(ICacheOps tier, List<PendingWrite> group, TimeSpan? ttl, CancellationToken cancellationToken);
+}

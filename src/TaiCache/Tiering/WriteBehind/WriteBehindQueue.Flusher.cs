@@ -1,0 +1,439 @@
+namespace TaiCache.Tiering.WriteBehind;
+
+/// <summary>The background flusher: batches, retries with jittered back-off, dead letters, flush and drain.</summary>
+internal sealed partial class WriteBehindQueue
+{
+    private async Task FlushLoopAsync()
+    {
+        var consecutiveFailures = 0;
+        while (true)
+        {
+            Task work;
+            lock (_gate)
+            {
+                if (_pending.Count == 0)
+                {
+                    if (_stop.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
+                    if (_work.Task.IsCompleted)
+                    {
+                        _work = NewSignal();
+                    }
+
+                    work = _work.Task;
+                }
+                else
+                {
+                    work = Task.CompletedTask;
+                }
+            }
+
+            if (!work.IsCompleted)
+            {
+                try
+                {
+                    await work.WaitAsync(_stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    continue;
+                }
+            }
+
+            if (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            bool failed;
+            try
+            {
+                failed = await FlushBatchAsync().ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The flusher must survive anything a tier throws.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Log.FlusherFailed(_owner.Logger, _owner.Name, e);
+                failed = true;
+            }
+
+            if (!failed)
+            {
+                consecutiveFailures = 0;
+                continue;
+            }
+
+            consecutiveFailures++;
+            var delay = BackoffDelay(consecutiveFailures);
+            CancellationToken wake;
+            lock (_gate)
+            {
+                wake = _wake.Token;
+            }
+
+            try
+            {
+                await Task.Delay(delay, _time, wake).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Woken early by a flush or by dispose.
+            }
+        }
+    }
+
+    private TimeSpan BackoffDelay(int failures)
+    {
+        var exponent = Math.Min(failures - 1, 20);
+        var baseTicks = Math.Min(_options.RetryBaseDelay.Ticks * (1L << exponent), _options.RetryMaxDelay.Ticks);
+#pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
+        var jitter = 0.5 + Random.Shared.NextDouble();
+#pragma warning restore CA5394
+        return TimeSpan.FromTicks(Math.Min((long)(baseTicks * jitter), _options.RetryMaxDelay.Ticks));
+    }
+
+    /// <summary>Writes one batch to every lower tier; returns whether anything failed or was skipped.</summary>
+    private async Task<bool> FlushBatchAsync()
+    {
+        var batch = new List<PendingWrite>(Math.Min(_options.BatchSize, 1024));
+        lock (_gate)
+        {
+            while (batch.Count < _options.BatchSize && _order.TryDequeue(out var key))
+            {
+                if (_pending.Remove(key, out var entry))
+                {
+                    _inFlight[key] = entry;
+                    batch.Add(entry);
+                }
+            }
+
+            SignalProgress();
+        }
+
+        if (batch.Count == 0)
+        {
+            return false;
+        }
+
+        var trouble = false;
+        var token = _stop.Token;
+        foreach (var entry in batch)
+        {
+            entry.FailedThisRound = false;
+        }
+
+        for (var i = _owner.FirstRemote; i < _owner.Slots.Length; i++)
+        {
+            var slot = _owner.Slots[i];
+            var groups = new Dictionary<(Type?, TimeSpan?), List<PendingWrite>>();
+            foreach (var entry in batch)
+            {
+                if ((entry.RemainingTiers & slot.Bit) != 0)
+                {
+                    var groupKey = (entry.ValueType, entry.Ttl);
+                    if (!groups.TryGetValue(groupKey, out var group))
+                    {
+                        groups[groupKey] = group = [];
+                    }
+
+                    group.Add(entry);
+                }
+            }
+
+            if (groups.Count == 0)
+            {
+                continue;
+            }
+
+            if (!MultiTierCache.TryEnter(slot))
+            {
+                trouble = true;
+                continue;
+            }
+
+            foreach (var ((_, ttl), group) in groups)
+            {
+                try
+                {
+                    await _owner.InvokeEnteredAsync(slot, (group, ttl), static async (ops, a, ct) =>
+                    {
+                        await a.group[0].WriteGroupAsync(ops, a.group, a.ttl, ct).ConfigureAwait(false);
+                        return true;
+                    }, token).ConfigureAwait(false);
+                    foreach (var entry in group)
+                    {
+                        entry.RemainingTiers &= ~slot.Bit;
+                    }
+                }
+#pragma warning disable CA1031 // Every failure is retried, then dead-lettered.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    trouble = true;
+                    Log.WriteBehindBatchFailed(_owner.Logger, _owner.Name, slot.Name, group.Count, e);
+                    foreach (var entry in group)
+                    {
+                        entry.FailedThisRound = true;
+                        entry.LastError = $"{slot.Name}: {e.Message}";
+                    }
+
+                    if (MultiTierCache.IsTierFault(e))
+                    {
+                        // The tier is in trouble: leave its other groups for the next round.
+                        break;
+                    }
+                }
+            }
+        }
+
+        var done = new List<(string, long)>();
+        lock (_gate)
+        {
+            foreach (var entry in batch)
+            {
+                _inFlight.Remove(entry.Key);
+                if (entry.RemainingTiers == 0)
+                {
+                    _written++;
+                    done.Add((entry.Key, entry.Sequence));
+                    continue;
+                }
+
+                if (entry.FailedThisRound)
+                {
+                    entry.Attempts++;
+                    if (entry.Attempts >= _options.MaxAttempts)
+                    {
+                        if (_pending.TryGetValue(entry.Key, out var newer))
+                        {
+                            newer.FirstSequence = Math.Min(newer.FirstSequence, entry.FirstSequence);
+                        }
+                        else
+                        {
+                            AddDeadLetter(entry, entry.LastError ?? "failed");
+                        }
+
+                        done.Add((entry.Key, entry.Sequence));
+                        continue;
+                    }
+                }
+
+                Requeue(entry);
+            }
+
+            SignalProgress();
+        }
+
+        _journal?.Complete(done);
+        var published = new List<string>(done.Count);
+        foreach (var entry in batch)
+        {
+            if (entry.RemainingTiers == 0)
+            {
+                published.Add(entry.Key);
+            }
+        }
+
+        await _owner.PublishInvalidationAsync(published, CancellationToken.None).ConfigureAwait(false);
+        return trouble;
+    }
+
+    /// <summary>Puts a failed entry back, unless a newer version of its key was queued meanwhile (latest wins).</summary>
+    private void Requeue(PendingWrite entry)
+    {
+        if (_pending.TryGetValue(entry.Key, out var newer))
+        {
+            newer.FirstSequence = Math.Min(newer.FirstSequence, entry.FirstSequence);
+            newer.EnqueuedAt = Math.Min(newer.EnqueuedAt, entry.EnqueuedAt);
+            return;
+        }
+
+        _pending[entry.Key] = entry;
+        _order.Enqueue(entry.Key);
+        _work.TrySetResult();
+    }
+
+    /// <summary>Waits until every write queued before the call reached every tier (or was dead-lettered), or the deadline.</summary>
+    public async Task<WriteBehindFlushResult> FlushAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long target;
+        long writtenBefore;
+        long deadBefore = Volatile.Read(ref _deadLettered);
+        lock (_gate)
+        {
+            target = _sequence;
+            writtenBefore = _written;
+            var wake = _wake;
+            _wake = new CancellationTokenSource();
+            wake.Cancel();
+            wake.Dispose();
+            _work.TrySetResult();
+        }
+
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            Task progress;
+            lock (_gate)
+            {
+                if (!HasPendingUpTo(target))
+                {
+                    return Result(true, target, writtenBefore, deadBefore);
+                }
+
+                progress = _progress.Task;
+            }
+
+            var remaining = timeout - _time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero || _flusher is { IsCompleted: true })
+            {
+                lock (_gate)
+                {
+                    return Result(!HasPendingUpTo(target), target, writtenBefore, deadBefore);
+                }
+            }
+
+            try
+            {
+                await progress.WaitAsync(remaining < TimeSpan.FromSeconds(1) ? remaining : TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Check the deadline again.
+            }
+        }
+    }
+
+    private bool HasPendingUpTo(long target)
+    {
+        foreach (var entry in _pending.Values)
+        {
+            if (entry.FirstSequence <= target)
+            {
+                return true;
+            }
+        }
+
+        foreach (var entry in _inFlight.Values)
+        {
+            if (entry.FirstSequence <= target)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private WriteBehindFlushResult Result(bool completed, long target, long writtenBefore, long deadBefore)
+    {
+        var keys = new List<string>();
+        foreach (var entry in _inFlight.Values.Concat(_pending.Values))
+        {
+            if (entry.FirstSequence <= target && keys.Count < MaxListedKeys)
+            {
+                keys.Add(entry.Key);
+            }
+        }
+
+        return new WriteBehindFlushResult(completed, _written - writtenBefore, Volatile.Read(ref _deadLettered) - deadBefore, keys, _pending.Count + _inFlight.Count);
+    }
+
+    /// <summary>Stops taking writes, drains within the deadline, stops the flusher, and dead-letters what is left (the journal keeps it).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+        }
+
+        var result = await FlushAsync(_options.DrainTimeout, CancellationToken.None).ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            _wake.Cancel();
+            _work.TrySetResult();
+        }
+
+        if (_flusher is not null)
+        {
+            try
+            {
+                await _flusher.ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Disposal reports, never throws.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Log.FlusherFailed(_owner.Logger, _owner.Name, e);
+            }
+        }
+
+        lock (_gate)
+        {
+            var left = _pending.Count + _inFlight.Count;
+            if (left > 0)
+            {
+                Log.WriteBehindDrainIncomplete(_owner.Logger, _owner.Name, left);
+                foreach (var entry in _inFlight.Values.Concat(_pending.Values))
+                {
+                    AddDeadLetter(entry, _journal is null
+                        ? "Not written before the drain deadline of DisposeAsync."
+                        : "Not written before the drain deadline of DisposeAsync; kept in the journal for the next start.");
+                }
+
+                _pending.Clear();
+                _inFlight.Clear();
+            }
+
+            result = result with { Completed = left == 0 };
+            SignalProgress();
+        }
+
+        LastDrainResult = result;
+        _journal?.Dispose();
+        _meter.Dispose();
+        _stop.Dispose();
+        _wake.Dispose();
+    }
+
+    /// <summary>Stops the flusher at once without draining or touching the journal, as a crash would (tests only).</summary>
+    internal async Task AbandonAsync()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            _wake.Cancel();
+        }
+
+        if (_flusher is not null)
+        {
+            try
+            {
+                await _flusher.ConfigureAwait(false);
+            }
+#pragma warning disable CA1031
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+
+        _journal?.Dispose();
+        _meter.Dispose();
+    }
+}

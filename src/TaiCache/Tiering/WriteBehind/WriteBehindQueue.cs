@@ -1,0 +1,361 @@
+using TaiCache.Metrics;
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Reflection;
+using TaiCache.Serialization;
+
+namespace TaiCache.Tiering.WriteBehind;
+
+/// <summary>
+/// The bounded, coalescing write-behind queue of a <see cref="MultiTierCache"/> and its single background flusher.
+/// One entry per key holds the latest operation (latest wins); a key taken by the flusher is written before any newer
+/// version of it, because the flusher writes one batch at a time and a failed older version is dropped when a newer
+/// one is queued.
+/// </summary>
+internal sealed partial class WriteBehindQueue : IAsyncDisposable
+{
+    private const int MaxListedKeys = 1000;
+    private readonly MultiTierCache _owner;
+    private readonly WriteBehindOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, PendingWrite> _pending = new(StringComparer.Ordinal);
+    private readonly Queue<string> _order = new();
+    private readonly Dictionary<string, PendingWrite> _inFlight = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _direct = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<WriteBehindDeadLetter> _deadLetters = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly WriteBehindJournal? _journal;
+    private readonly Meter _meter;
+    private readonly int _allTiers;
+    private TaskCompletionSource _work = NewSignal();
+    private TaskCompletionSource _progress = NewSignal();
+    private CancellationTokenSource _wake = new();
+    private long _sequence;
+    private long _written;
+    private long _deadLettered;
+    private bool _closed;
+    private Task? _flusher;
+
+    public WriteBehindQueue(MultiTierCache owner, WriteBehindOptions options)
+    {
+        _owner = owner;
+        _options = options;
+        _time = owner.Time;
+        for (var i = owner.FirstRemote; i < owner.Slots.Length; i++)
+        {
+            _allTiers |= owner.Slots[i].Bit;
+        }
+
+        if (options.JournalPath is { } path)
+        {
+            _journal = new WriteBehindJournal(path);
+            Replay();
+        }
+
+        _meter = new Meter(TaiCacheTelemetry.MeterName); // own instance: its gauges end with this queue
+        var tags = new KeyValuePair<string, object?>[] { new(TaiCacheTelemetry.CacheNameTag, owner.Name) };
+        _meter.CreateObservableGauge(TaiCacheTelemetry.WriteBehindQueueDepthInstrument, () => new Measurement<long>(Depth, tags), "{write}", "Writes queued for the lower tiers, not yet written.");
+        _meter.CreateObservableGauge(TaiCacheTelemetry.WriteBehindQueueAgeInstrument, () => new Measurement<double>(OldestAge.TotalSeconds, tags), "s", "Age of the oldest write not yet written to every lower tier.");
+    }
+
+    /// <summary>Gets the writes queued or being written.</summary>
+    public int Depth
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pending.Count + _inFlight.Count;
+            }
+        }
+    }
+
+    /// <summary>Gets the age of the oldest queued write.</summary>
+    public TimeSpan OldestAge
+    {
+        get
+        {
+            long oldest = long.MaxValue;
+            lock (_gate)
+            {
+                foreach (var entry in _pending.Values)
+                {
+                    oldest = Math.Min(oldest, entry.EnqueuedAt);
+                }
+
+                foreach (var entry in _inFlight.Values)
+                {
+                    oldest = Math.Min(oldest, entry.EnqueuedAt);
+                }
+            }
+
+            return oldest == long.MaxValue ? TimeSpan.Zero : _time.GetElapsedTime(oldest);
+        }
+    }
+
+    public long DeadLetterCount => Volatile.Read(ref _deadLettered);
+
+    public WriteBehindFlushResult? LastDrainResult { get; private set; }
+
+    public void Start() => _flusher = Task.Run(FlushLoopAsync);
+
+    public ValueTask EnqueueSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        var entry = new PendingSet<T>(key, value, options, 0, 0, _allTiers);
+        var pending = EnqueueAsync(entry, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+        {
+            _ = pending.GetAwaiter().GetResult();
+            return default;
+        }
+
+        return new ValueTask(pending.AsTask());
+    }
+
+    public ValueTask<bool> EnqueueDeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        var entry = new PendingDelete(key, _owner.DefaultsForQueue, 0, 0, _allTiers);
+        return EnqueueAsync(entry, cancellationToken);
+    }
+
+    /// <summary>Queues a factory's value unless the key already has a queued write (which is newer) or the queue is full.</summary>
+    public void TryEnqueueFill<T>(string key, T value, TimeSpan? ttl)
+    {
+        lock (_gate)
+        {
+            if (_closed || _pending.ContainsKey(key) || _inFlight.ContainsKey(key) || _direct.Contains(key) || _pending.Count >= _options.Capacity)
+            {
+                return;
+            }
+
+            var options = ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(ttl);
+            var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers);
+            try
+            {
+                _journal?.Upsert(entry);
+            }
+            catch (CacheSerializationException)
+            {
+                return;
+            }
+
+            _pending[key] = entry;
+            _order.Enqueue(key);
+            _work.TrySetResult();
+        }
+    }
+
+    /// <summary>Gives a queued value of the key a new TTL; <see langword="true"/> when one was queued.</summary>
+    public bool UpdateQueuedTtl(string key, TimeSpan ttl)
+    {
+        lock (_gate)
+        {
+            if (_pending.TryGetValue(key, out var entry) && entry.Operation == WriteBehindOperation.Set)
+            {
+                entry.Ttl = ttl;
+                _journal?.UpdateTtl(key, ttl);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public IReadOnlyList<WriteBehindDeadLetter> DrainDeadLetters()
+    {
+        var list = new List<WriteBehindDeadLetter>();
+        while (_deadLetters.TryDequeue(out var letter))
+        {
+            list.Add(letter);
+        }
+
+        return list;
+    }
+
+    private async ValueTask<bool> EnqueueAsync(PendingWrite template, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_closed, _owner);
+                var key = template.Key;
+                if (_direct.Contains(key))
+                {
+                    wait = _progress.Task;
+                }
+                else if (_pending.TryGetValue(key, out var older))
+                {
+                    // Coalesce: the newer operation replaces the queued one and inherits its place and age.
+                    var entry = Stamp(template);
+                    entry.FirstSequence = older.FirstSequence;
+                    entry.EnqueuedAt = older.EnqueuedAt;
+                    _journal?.Upsert(entry);
+                    _pending[key] = entry;
+                    return entry.ApplyToMemory(_owner);
+                }
+                else if (_pending.Count < _options.Capacity)
+                {
+                    var entry = Stamp(template);
+                    _journal?.Upsert(entry);
+                    _pending[key] = entry;
+                    _order.Enqueue(key);
+                    _work.TrySetResult();
+                    return entry.ApplyToMemory(_owner);
+                }
+                else if (_options.FullPolicy == WriteBehindFullPolicy.Reject)
+                {
+                    throw new WriteBehindQueueFullException($"The write-behind queue of cache '{_owner.Name}' holds {_options.Capacity} keys (its capacity); the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused.", key, _options.Capacity);
+                }
+                else if (_options.FullPolicy == WriteBehindFullPolicy.FallBackToWriteThrough && !_inFlight.ContainsKey(key))
+                {
+                    _direct.Add(key);
+                    wait = Task.CompletedTask;
+                }
+                else
+                {
+                    wait = _progress.Task;
+                }
+            }
+
+            if (ReferenceEquals(wait, Task.CompletedTask))
+            {
+                return await WriteDirectAsync(template, cancellationToken).ConfigureAwait(false);
+            }
+
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<bool> WriteDirectAsync(PendingWrite template, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var removed = template.Operation == WriteBehindOperation.Delete && _owner.HasInMemoryKey(template.Key);
+            await template.WriteThroughAsync(_owner, cancellationToken).ConfigureAwait(false);
+            return template.Operation == WriteBehindOperation.Set || removed;
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _direct.Remove(template.Key);
+                SignalProgress();
+            }
+        }
+    }
+
+    private PendingWrite Stamp(PendingWrite template)
+    {
+        var sequence = ++_sequence;
+        var now = _time.GetTimestamp();
+        return template.Restamp(sequence, now, _allTiers);
+    }
+
+    private void SignalProgress()
+    {
+        var previous = _progress;
+        _progress = NewSignal();
+        previous.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void AddDeadLetter(PendingWrite entry, string error)
+    {
+        var failedTiers = new List<string>();
+        foreach (var slot in _owner.Slots)
+        {
+            if ((entry.RemainingTiers & slot.Bit) != 0)
+            {
+                failedTiers.Add(slot.Name);
+            }
+        }
+
+        var letter = new WriteBehindDeadLetter(entry.Key, entry.Operation, entry.BoxedValue, entry.Ttl, failedTiers, entry.Attempts, error, _time.GetUtcNow());
+        Interlocked.Increment(ref _deadLettered);
+        if (_options.DeadLetterCapacity > 0)
+        {
+            _deadLetters.Enqueue(letter);
+            while (_deadLetters.Count > _options.DeadLetterCapacity && _deadLetters.TryDequeue(out _))
+            {
+            }
+        }
+
+        Log.WriteBehindDeadLettered(_owner.Logger, _owner.Name, entry.Key, entry.Attempts);
+        try
+        {
+            _options.OnDeadLetter?.Invoke(letter);
+        }
+#pragma warning disable CA1031 // A user's callback must not stop the flusher.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private void Replay()
+    {
+        var rows = _journal!.ReadAll();
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var create = typeof(WriteBehindQueue).GetMethod(nameof(CreateReplayedSet), BindingFlags.NonPublic | BindingFlags.Static)!;
+        var replayed = 0;
+        lock (_gate)
+        {
+            foreach (var row in rows)
+            {
+                _sequence = Math.Max(_sequence, row.Sequence);
+                var options = row.Ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(row.Ttl);
+                PendingWrite? entry = null;
+                if (row.Operation == WriteBehindOperation.Delete)
+                {
+                    entry = new PendingDelete(row.Key, options, row.Sequence, _time.GetTimestamp(), _allTiers);
+                }
+                else
+                {
+                    Exception? error = null;
+                    var type = row.TypeName is null ? null : Type.GetType(row.TypeName, throwOnError: false);
+                    if (type is not null && row.Payload is not null)
+                    {
+                        try
+                        {
+                            entry = (PendingWrite)create.MakeGenericMethod(type).Invoke(null, [row.Key, row.Payload, options, row.Sequence, _time.GetTimestamp(), _allTiers])!;
+                        }
+                        catch (TargetInvocationException e)
+                        {
+                            error = e.InnerException;
+                        }
+                    }
+
+                    if (entry is null)
+                    {
+                        Log.JournalReplayFailed(_owner.Logger, _owner.Name, row.Key, row.TypeName ?? "(none)", error);
+                        var lost = new PendingDelete(row.Key, options, row.Sequence, 0, _allTiers);
+                        AddDeadLetter(lost, "The journaled value could not be read back: " + (error?.Message ?? "unknown type"));
+                        _journal.Complete([(row.Key, row.Sequence)]);
+                        continue;
+                    }
+                }
+
+                entry.Ttl = row.Ttl;
+                _pending[row.Key] = entry;
+                _order.Enqueue(row.Key);
+                entry.ApplyToMemory(_owner);
+                replayed++;
+            }
+
+            _work.TrySetResult();
+        }
+
+        Log.JournalReplayed(_owner.Logger, _owner.Name, replayed);
+    }
+
+    private static PendingSet<T> CreateReplayedSet<T>(string key, byte[] payload, MultiTierEntryOptions options, long sequence, long enqueuedAt, int tiers) =>
+        new(key, CacheValueCodec.Default.Decode<T>(key, payload), options, sequence, enqueuedAt, tiers);
+}

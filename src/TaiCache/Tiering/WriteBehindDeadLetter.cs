@@ -1,0 +1,20 @@
+namespace TaiCache.Tiering;
+
+/// <summary>A write-behind operation the flusher gave up on, after <see cref="WriteBehindOptions.MaxAttempts"/> attempts or at a drain deadline.</summary>
+/// <param name="Key">The key.</param>
+/// <param name="Operation">Whether a value was to be stored or the key removed.</param>
+/// <param name="Value">The value that was to be stored (boxed), or <see langword="null"/> for a delete.</param>
+/// <param name="Ttl">The time to live the value was set with.</param>
+/// <param name="FailedTiers">The names of the tiers that did not get the write.</param>
+/// <param name="Attempts">How many times the write was tried.</param>
+/// <param name="Error">The last failure's message, or why the write was abandoned.</param>
+/// <param name="FailedAt">When the flusher gave up.</param>
+public sealed record WriteBehindDeadLetter(
+    string Key,
+    WriteBehindOperation Operation,
+    object? Value,
+    TimeSpan? Ttl,
+    IReadOnlyList<string> FailedTiers,
+    int Attempts,
+    string Error,
+    DateTimeOffset FailedAt);

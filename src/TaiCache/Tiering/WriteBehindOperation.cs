@@ -1,0 +1,11 @@
+namespace TaiCache.Tiering;
+
+/// <summary>The kind of a queued write-behind operation.</summary>
+public enum WriteBehindOperation
+{
+    /// <summary>A value to store.</summary>
+    Set = 0,
+
+    /// <summary>A key to remove.</summary>
+    Delete = 1,
+}

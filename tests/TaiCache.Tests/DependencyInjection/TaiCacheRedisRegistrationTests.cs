@@ -1,0 +1,101 @@
+using TaiCache.Tiering;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+using TaiCache.DependencyInjection;
+using TaiCache.Redis;
+using TaiCache.Tests.Fixtures;
+
+namespace TaiCache.Tests.DependencyInjection;
+
+/// <summary>Caches with a Redis tier registered from JSON configuration, against a real Redis server.</summary>
+public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFixture>
+{
+    private readonly RedisServerFixture _redis;
+
+    public TaiCacheRedisRegistrationTests(RedisServerFixture redis) => _redis = redis;
+
+    [Fact]
+    public async Task AddTaiCache_JsonMemoryAndRedis_WritesReachRedis()
+    {
+        var prefix = $"{nameof(TaiCacheRedisRegistrationTests)}:{Guid.NewGuid():N}:";
+        var configuration = TestConfiguration.FromJson($$"""
+            {
+              "TaiCache": {
+                "Caches": {
+                  "default": {
+                    "Memory": { "MaximumSize": 1000 },
+                    "Redis": { "ConnectionString": "{{_redis.ConnectionString}}", "KeyPrefix": "{{prefix}}", "OperationTimeout": "00:00:10" },
+                    "Serializer": "SystemTextJson"
+                  }
+                }
+              }
+            }
+            """);
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration);
+        await using var provider = services.BuildServiceProvider();
+        TestConfiguration.ValidateOnStart(provider);
+
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        var redis = Assert.IsType<RedisCache>(cache.Tiers[1]);
+        await cache.SetAsync("user:1", new[] { "a", "b" }, TimeSpan.FromMinutes(5));
+
+        Assert.Equal(["a", "b"], (await redis.GetAsync<string[]>("user:1")).Value);
+        await using var direct = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var raw = (byte[]?)await direct.GetDatabase().StringGetAsync(prefix + "user:1");
+        Assert.NotNull(raw);
+        Assert.Contains((byte)'[', raw!); // System.Text.Json payload, not MessagePack
+        var ttl = await direct.GetDatabase().KeyTimeToLiveAsync(prefix + "user:1");
+        Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public async Task AddHybridCacheAdapter_WithRedisTier_KeepsTagsInRedisForEveryInstance()
+    {
+        var prefix = $"{nameof(TaiCacheRedisRegistrationTests)}:{Guid.NewGuid():N}:";
+        await using var shared = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        ServiceProvider Instance()
+        {
+            var services = new ServiceCollection();
+            services.AddTaiCache().WithRedis(shared, prefix).AddHybridCacheAdapter();
+            return services.BuildServiceProvider();
+        }
+
+        await using var a = Instance();
+        await using var b = Instance();
+        var hybridA = a.GetRequiredService<HybridCache>();
+        var hybridB = b.GetRequiredService<HybridCache>();
+
+        await hybridA.SetAsync("product:1", "one", tags: ["products"]);
+        Assert.Equal("one", await hybridB.GetOrCreateAsync("product:1", _ => ValueTask.FromResult("reloaded")));
+
+        await hybridB.RemoveByTagAsync("products"); // B never tagged the key: the tag lives in Redis
+        Assert.False((await a.GetRequiredService<MultiTierCache>().Tiers[1].GetAsync<string>("product:1")).HasValue);
+        Assert.False(await shared.GetDatabase().KeyExistsAsync(prefix + "product:1"));
+    }
+
+    [Fact]
+    public async Task WithCoherence_RedisTier_StartsCoherence()
+    {
+        var services = new ServiceCollection();
+        services.AddTaiCache("coherent")
+            .WithRedis(_redis.ConnectionString, $"{nameof(TaiCacheRedisRegistrationTests)}:{Guid.NewGuid():N}:")
+            .WithCoherence($"di-test-{Guid.NewGuid():N}");
+        await using var provider = services.BuildServiceProvider();
+        TestConfiguration.ValidateOnStart(provider);
+        var caches = provider.GetRequiredService<ITaiCacheProvider>();
+        _ = caches.GetCache("coherent");
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var coherence = await caches.GetCoherenceAsync("coherent", timeout.Token);
+
+        Assert.NotNull(coherence);
+        while (!coherence!.IsCoherent)
+        {
+            await Task.Delay(50, timeout.Token);
+        }
+
+        Assert.True(coherence.IsCoherent);
+    }
+}

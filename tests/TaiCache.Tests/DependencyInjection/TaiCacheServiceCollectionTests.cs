@@ -1,0 +1,253 @@
+using TaiCache.Tiering;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using TaiCache.DependencyInjection;
+using TaiCache.Sqlite;
+
+namespace TaiCache.Tests.DependencyInjection;
+
+/// <summary>Registering caches from JSON configuration and from code, resolving them, and validating at start.</summary>
+public sealed class TaiCacheServiceCollectionTests : IDisposable
+{
+    private readonly List<string> _files = [];
+
+    public void Dispose()
+    {
+        foreach (var file in _files)
+        {
+            foreach (var suffix in new[] { string.Empty, "-wal", "-shm" })
+            {
+                try
+                {
+                    File.Delete(file + suffix);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AddTaiCache_JsonMemoryAndSqlite_ResolvesWorkingTwoTierCache()
+    {
+        var db = Db();
+        var configuration = TestConfiguration.FromJson($$"""
+            {
+              "TaiCache": {
+                "Caches": {
+                  "default": {
+                    "Memory": { "MaximumSize": 500 },
+                    "Sqlite": { "Path": "{{TestConfiguration.Json(db)}}" },
+                    "WriteStrategy": "WriteThrough",
+                    "DefaultTtl": "00:10:00"
+                  }
+                }
+              }
+            }
+            """);
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration);
+        await using var provider = services.BuildServiceProvider(validateScopes: true);
+        TestConfiguration.ValidateOnStart(provider);
+
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        Assert.Same(cache, provider.GetRequiredKeyedService<MultiTierCache>("default"));
+        Assert.Same(cache, provider.GetRequiredService<ICacheOps>());
+        Assert.Same(cache, provider.GetRequiredService<ITaiCacheProvider>().GetCache("default"));
+        Assert.Equal(2, cache.Tiers.Count);
+        Assert.IsType<InMemoryTier>(cache.Tiers[0]);
+        var sqlite = Assert.IsType<SqliteTier>(cache.Tiers[1]);
+
+        var key = Key(nameof(AddTaiCache_JsonMemoryAndSqlite_ResolvesWorkingTwoTierCache));
+        await cache.SetAsync(key, "value");
+        Assert.Equal("value", (await sqlite.GetAsync<string>(key)).Value);
+        Assert.True(File.Exists(db));
+        Assert.Equal("value", (await cache.GetAsync<string>(key)).Value);
+        Assert.Equal(2, provider.GetRequiredService<ITaiCacheProvider>().GetMetrics("default").Count);
+    }
+
+    [Fact]
+    public async Task AddTaiCachesFromConfiguration_TwoNamedCaches_ResolvedByKeyAndByProvider()
+    {
+        var configuration = TestConfiguration.FromJson($$"""
+            {
+              "TaiCache": {
+                "Caches": {
+                  "users":    { "Memory": { "MaximumSize": 100 } },
+                  "sessions": { "Memory": { "MaximumSize": 200 }, "Sqlite": { "Path": "{{TestConfiguration.Json(Db())}}" }, "WriteStrategy": "WriteBehind" }
+                }
+              }
+            }
+            """);
+        var services = new ServiceCollection();
+        var builders = services.AddTaiCachesFromConfiguration(configuration);
+        await using var provider = services.BuildServiceProvider();
+        TestConfiguration.ValidateOnStart(provider);
+
+        // Configuration lists sections in key order.
+        Assert.Equal(["sessions", "users"], builders.Select(b => b.Name));
+        var caches = provider.GetRequiredService<ITaiCacheProvider>();
+        Assert.Equal(["sessions", "users"], caches.CacheNames);
+        var users = provider.GetRequiredKeyedService<MultiTierCache>("users");
+        var sessions = provider.GetRequiredKeyedService<ICacheOps>("sessions");
+        Assert.NotSame(users, sessions);
+        Assert.Same(sessions, caches.GetCache("sessions"));
+        Assert.Single(users.Tiers);
+        Assert.Equal(WriteStrategy.WriteBehind, caches.GetCache("sessions").WriteStrategy);
+        Assert.Same(sessions, provider.GetRequiredService<MultiTierCache>()); // unkeyed: the first registered
+
+        var key = Key(nameof(AddTaiCachesFromConfiguration_TwoNamedCaches_ResolvedByKeyAndByProvider));
+        await users.SetAsync(key, 1);
+        Assert.False((await sessions.GetAsync<int>(key)).HasValue);
+        Assert.Equal(1, (await users.GetAsync<int>(key)).Value);
+    }
+
+    [Fact]
+    public async Task GetCache_UnknownName_ThrowsNamingTheRegisteredCaches()
+    {
+        var services = new ServiceCollection();
+        services.AddTaiCache("orders");
+        await using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<KeyNotFoundException>(() => provider.GetRequiredService<ITaiCacheProvider>().GetCache("order"));
+        Assert.Contains("'order'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'orders'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{ "Memory": { "MaximumSize": 0 } }""", "TaiCache:Caches:default:Memory:MaximumSize")]
+    [InlineData("""{ "DefaultTtl": "-00:00:01" }""", "TaiCache:Caches:default:DefaultTtl")]
+    [InlineData("""{ "Sqlite": { "Enabled": true, "SweepInterval": "00:00:00" } }""", "TaiCache:Caches:default:Sqlite:SweepInterval")]
+    [InlineData("""{ "Memcached": { "Servers": [ "127.0.0.1:notaport" ] } }""", "TaiCache:Caches:default:Memcached:Servers:0")]
+    [InlineData("""{ "Coherence": { "Enabled": true } }""", "TaiCache:Caches:default:Coherence:Enabled")]
+    [InlineData("""{ "Memory": { "Enabled": false } }""", "the cache has no tier")]
+    public async Task ValidateOnStart_InvalidOption_FailsNamingTheOption(string cacheJson, string expected)
+    {
+        var configuration = TestConfiguration.FromJson($$"""{ "TaiCache": { "Caches": { "default": {{cacheJson}} } } }""");
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration);
+        await using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.ThrowsAny<Exception>(() => TestConfiguration.ValidateOnStart(provider));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        var direct = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<ITaiCacheProvider>().GetCache("default"));
+        Assert.Contains(expected, direct.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateOnStart_UnknownWriteStrategy_FailsNamingTheKey()
+    {
+        var configuration = TestConfiguration.FromJson("""{ "TaiCache": { "Caches": { "default": { "WriteStrategy": "WriteAround" } } } }""");
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration);
+        await using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.ThrowsAny<Exception>(() => TestConfiguration.ValidateOnStart(provider));
+        Assert.Contains("TaiCache:Caches:default:WriteStrategy", ex.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateOnStart_BadRedisConnectionString_NamesTheKeyButNotTheSecret()
+    {
+        var services = new ServiceCollection();
+        services.AddTaiCache(o => o.Redis.ConnectionString = "127.0.0.1:6379,password=hunter2,notanoption=1");
+        await using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.ThrowsAny<Exception>(() => TestConfiguration.ValidateOnStart(provider));
+        Assert.Contains("TaiCache:Caches:default:Redis:ConnectionString", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", ex.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Builder_FluentSettingsAndTimeProviderFromContainer_AreApplied()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddTaiCache("fluent")
+            .WithMemory(1_000)
+            .WithSqlite(Db())
+            .WithSerializer(TaiCacheSerializerKind.SystemTextJson)
+            .WithReadStrategy(ReadStrategy.LazyLoad)
+            .WithDefaultTtl(TimeSpan.FromMinutes(10), localTtl: TimeSpan.FromMinutes(1))
+            .WithMetrics(false);
+        await using var provider = services.BuildServiceProvider();
+        TestConfiguration.ValidateOnStart(provider);
+
+        var caches = provider.GetRequiredService<ITaiCacheProvider>();
+        var cache = caches.GetCache("fluent");
+        Assert.Equal(ReadStrategy.LazyLoad, cache.ReadStrategy);
+        Assert.Empty(caches.GetMetrics("fluent"));
+
+        var key = Key(nameof(Builder_FluentSettingsAndTimeProviderFromContainer_AreApplied));
+        await cache.SetAsync(key, "v");
+        time.Advance(TimeSpan.FromMinutes(2)); // past the L1 ttl, within the lower tiers' ttl
+        Assert.False(((InMemoryTier)cache.Tiers[0]).TryGet<string>(key, out _));
+        Assert.Equal("v", (await cache.Tiers[1].GetAsync<string>(key)).Value);
+        time.Advance(TimeSpan.FromMinutes(9));
+        Assert.False((await cache.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
+    public async Task Adapters_Registered_ResolveOverTheSameCache()
+    {
+        var services = new ServiceCollection();
+        services.AddTaiCache().AddDistributedCacheAdapter().AddHybridCacheAdapter();
+        await using var provider = services.BuildServiceProvider();
+
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        var distributed = provider.GetRequiredService<IDistributedCache>();
+        var hybrid = provider.GetRequiredService<HybridCache>();
+        Assert.Same(distributed, provider.GetRequiredKeyedService<IDistributedCache>("default"));
+
+        var key = Key(nameof(Adapters_Registered_ResolveOverTheSameCache));
+        await distributed.SetAsync(key, [1, 2, 3], new DistributedCacheEntryOptions());
+        Assert.Equal([1, 2, 3], await distributed.GetAsync(key));
+        Assert.True(await cache.ExistsAsync(key));
+
+        var created = await hybrid.GetOrCreateAsync(key + ":h", _ => ValueTask.FromResult(42), tags: ["t"]);
+        Assert.Equal(42, created);
+        Assert.Equal(42, (await cache.GetAsync<int>(key + ":h")).Value);
+        await hybrid.RemoveByTagAsync("t");
+        Assert.False(await cache.ExistsAsync(key + ":h"));
+    }
+
+    [Fact]
+    public async Task AddDistributedCacheAdapter_ReplacesAnEarlierDistributedCache()
+    {
+        var services = new ServiceCollection();
+        services.AddDistributedMemoryCache();
+        services.AddTaiCache().AddDistributedCacheAdapter();
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.IsType<TaiCache.Adapters.TaiCacheDistributedCache>(provider.GetRequiredService<IDistributedCache>());
+        Assert.Single(provider.GetServices<IDistributedCache>());
+    }
+
+    [Fact]
+    public async Task DisposeAsync_ServiceProvider_DisposesTheCaches()
+    {
+        var services = new ServiceCollection();
+        services.AddTaiCache();
+        var provider = services.BuildServiceProvider();
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        await cache.SetAsync(Key(nameof(DisposeAsync_ServiceProvider_DisposesTheCaches)), 1);
+
+        await provider.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await cache.SetAsync("k", 1));
+    }
+
+    private string Db()
+    {
+        var path = TestConfiguration.TempDatabase();
+        _files.Add(path);
+        return path;
+    }
+
+    private static string Key(string test) => $"{nameof(TaiCacheServiceCollectionTests)}:{test}:{Guid.NewGuid():N}";
+}

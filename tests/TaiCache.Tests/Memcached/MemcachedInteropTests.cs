@@ -1,0 +1,74 @@
+using TaiCache.Memcached;
+using TaiCache.Serialization;
+using TaiCache.Tests.Contract;
+using TaiCache.Tests.Fixtures;
+
+namespace TaiCache.Tests.Memcached;
+
+/// <summary>What reaches the server, seen from outside: a plain text-protocol client and the server's own stats. Own server per class.</summary>
+public sealed class MemcachedInteropTests : IClassFixture<MemcachedServerFixture>, IAsyncLifetime
+{
+    private readonly MemcachedServerFixture _fixture;
+    private readonly MemcachedCache _cache;
+
+    public MemcachedInteropTests(MemcachedServerFixture fixture)
+    {
+        _fixture = fixture;
+        _cache = new MemcachedCache(fixture.Options());
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _cache.DisposeAsync();
+
+    private MemcachedRawClient Raw() => new(_fixture.Server.Host, _fixture.Server.Port);
+
+    [Fact]
+    public async Task SetAsync_ItemReadWithPlainGet_HasTaiCacheFlagsAndEnvelopeBytes()
+    {
+        var key = $"{nameof(MemcachedInteropTests)}:interop:{Guid.NewGuid():N}";
+        var value = new OrderLine("SKU-9", 2, 1.5m);
+        await _cache.SetAsync(key, value);
+
+        using var raw = Raw();
+        var item = raw.Get(key);
+        Assert.NotNull(item);
+        Assert.Equal(MemcachedCache.ClientFlags, item.Value.Flags);
+        Assert.Equal(0x54430001u, item.Value.Flags);
+        Assert.Equal((byte)'T', item.Value.Data[0]);
+        Assert.Equal((byte)'C', item.Value.Data[1]);
+        Assert.Equal(CacheValueCodec.Default.Encode(key, value), item.Value.Data);
+        Assert.Equal(value, CacheValueCodec.Default.Decode<OrderLine>(key, item.Value.Data));
+    }
+
+    [Fact]
+    public async Task InjectionKey_NeverReachesTheSocket()
+    {
+        const string evil = "k\r\nflush_all";
+        var marker = $"{nameof(MemcachedInteropTests)}:marker:{Guid.NewGuid():N}";
+        await _cache.SetAsync(marker, "still here");
+        using var raw = Raw();
+        var before = raw.Stats();
+
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.SetAsync(evil, "v"));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.GetAsync<string>(evil));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.DeleteAsync(evil));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.ExistsAsync(evil));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.IncrementAsync(evil));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.AddAsync(evil, 1));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.TouchAsync(evil, TimeSpan.FromSeconds(5)));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.GetManyAsync<string>(["ok", evil]));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.SetManyAsync([KeyValuePair.Create("ok:" + marker, 1), KeyValuePair.Create(evil, 2)]));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.DeleteManyAsync([marker, evil]));
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.SetAsync("k flush_all", "v"));
+
+        var after = raw.Stats();
+        Assert.Equal("0", after["cmd_flush"]);
+        foreach (var stat in new[] { "cmd_get", "cmd_set", "cmd_touch", "total_items", "curr_items", "delete_hits", "delete_misses", "incr_misses", "incr_hits" })
+        {
+            Assert.Equal(before[stat], after[stat]);
+        }
+
+        Assert.Equal("still here", (await _cache.GetAsync<string>(marker)).Value);
+    }
+}

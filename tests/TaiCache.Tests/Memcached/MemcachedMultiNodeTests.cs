@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using TaiCache.Memcached;
+using TaiCache.Tests.Fixtures;
+
+namespace TaiCache.Tests.Memcached;
+
+/// <summary>Three real memcached processes: ketama spread, a node killed mid-run and brought back.</summary>
+public sealed class MemcachedMultiNodeTests : IClassFixture<MemcachedClusterFixture>
+{
+    private readonly MemcachedClusterFixture _cluster;
+
+    public MemcachedMultiNodeTests(MemcachedClusterFixture cluster) => _cluster = cluster;
+
+    private static string Key(string test, int i) => $"{nameof(MemcachedMultiNodeTests)}:{test}:{i}:{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// Ketama written out again, plainly (linear scan, no shared code): 40 MD5 digests of "host:port-i" per server,
+    /// four little-endian points each; a key goes to the first point at or after the little-endian head of its MD5.
+    /// </summary>
+    private static int ExpectedNode(IReadOnlyList<MemcachedServer> servers, string key)
+    {
+        var points = new List<(uint Point, int Node)>();
+        for (var n = 0; n < servers.Count; n++)
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                var digest = MD5.HashData(Encoding.ASCII.GetBytes($"{servers[n].Host}:{servers[n].Port}-{i}"));
+                for (var x = 0; x < 4; x++)
+                {
+                    points.Add((BinaryPrimitives.ReadUInt32LittleEndian(digest.AsSpan(x * 4)), n));
+                }
+            }
+        }
+
+        var hash = BinaryPrimitives.ReadUInt32LittleEndian(MD5.HashData(Encoding.UTF8.GetBytes(key)));
+        var ordered = points.OrderBy(p => p.Point).ToList();
+        var owner = ordered.FirstOrDefault(p => p.Point >= hash, ordered[0]);
+        return owner.Node;
+    }
+
+    [Fact]
+    public async Task SetAsync_ManyKeys_LandOnTheirKetamaNodeOnly()
+    {
+        var servers = _cluster.Servers;
+        await using var cache = new MemcachedCache(_cluster.Options());
+        var keys = Enumerable.Range(0, 300).Select(i => Key(nameof(SetAsync_ManyKeys_LandOnTheirKetamaNodeOnly), i)).ToList();
+        await cache.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, k.Length)));
+
+        var raws = servers.Select(s => new MemcachedRawClient(s.Host, s.Port)).ToList();
+        try
+        {
+            var perNode = new int[servers.Count];
+            foreach (var key in keys)
+            {
+                var expected = ExpectedNode(servers, key);
+                perNode[expected]++;
+                Assert.Equal(servers[expected].ToString(), cache.GetServerForKey(key).ToString());
+                for (var n = 0; n < servers.Count; n++)
+                {
+                    Assert.Equal(n == expected, raws[n].Get(key) is not null);
+                }
+            }
+
+            Assert.All(perNode, count => Assert.InRange(count, 40, 180));
+        }
+        finally
+        {
+            raws.ForEach(r => r.Dispose());
+        }
+
+        Assert.Equal(300, (await cache.GetManyAsync<int>(keys)).Count);
+    }
+
+    [Fact]
+    public async Task NodeKilledMidRun_OthersKeepServing_AndNodeRecoversAfterRestart()
+    {
+        var servers = _cluster.Servers;
+        await using var cache = new MemcachedCache(_cluster.Options(o =>
+        {
+            o.DeadNodeRetryInterval = TimeSpan.FromMilliseconds(200);
+            o.MaxDeadNodeRetryInterval = TimeSpan.FromSeconds(1);
+            o.ConnectTimeout = TimeSpan.FromSeconds(1);
+        }));
+        var keys = Enumerable.Range(0, 120).Select(i => Key("kill", i)).ToList();
+        var owner = keys.ToDictionary(k => k, k => ExpectedNode(servers, k));
+        const int victim = 1;
+        foreach (var k in keys)
+        {
+            await cache.SetAsync(k, k);
+        }
+
+        _cluster.Kill(victim);
+        var failuresOnVictim = 0;
+        var slowestFailure = TimeSpan.Zero;
+        for (var round = 0; round < 3; round++)
+        {
+            foreach (var k in keys)
+            {
+                if (owner[k] != victim)
+                {
+                    Assert.Equal(k, (await cache.GetAsync<string>(k)).Value); // the others keep serving
+                    await cache.SetAsync(k, k);
+                    continue;
+                }
+
+                var watch = Stopwatch.StartNew();
+                await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.GetAsync<string>(k));
+                slowestFailure = watch.Elapsed > slowestFailure ? watch.Elapsed : slowestFailure;
+                failuresOnVictim++;
+            }
+        }
+
+        Assert.True(failuresOnVictim > 0);
+        Assert.True(slowestFailure < TimeSpan.FromSeconds(3), $"a failure on the dead node took {slowestFailure}");
+
+        await _cluster.RestartAsync(victim);
+        var victimKey = keys.First(k => owner[k] == victim);
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await cache.SetAsync(victimKey, "back");
+                break;
+            }
+            catch (CacheConnectionException) when (deadline.Elapsed < TimeSpan.FromSeconds(15))
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.Equal("back", (await cache.GetAsync<string>(victimKey)).Value);
+        using var raw = new MemcachedRawClient(servers[victim].Host, servers[victim].Port);
+        Assert.NotNull(raw.Get(victimKey)); // really on the restarted node
+        Assert.Equal(keys.Count(k => owner[k] != victim), (await cache.GetManyAsync<string>(keys.Where(k => owner[k] != victim))).Count);
+    }
+
+    [Fact]
+    public async Task RedistributePolicy_DeadNodeKeysMoveToNextNode()
+    {
+        var servers = _cluster.Servers;
+        await using var cache = new MemcachedCache(_cluster.Options(o =>
+        {
+            o.FailoverPolicy = MemcachedFailoverPolicy.Redistribute;
+            o.DeadNodeRetryInterval = TimeSpan.FromSeconds(30);
+            o.MaxDeadNodeRetryInterval = TimeSpan.FromSeconds(30);
+        }));
+        const int victim = 2;
+        var key = Enumerable.Range(0, 1000).Select(i => Key("redistribute", i)).First(k => ExpectedNode(servers, k) == victim);
+        _cluster.Kill(victim);
+        try
+        {
+            // The first call finds the node dead; after that the key is served by another node.
+            await Assert.ThrowsAnyAsync<CacheException>(async () => await cache.SetAsync(key, "moved"));
+            await cache.SetAsync(key, "moved");
+            Assert.Equal("moved", (await cache.GetAsync<string>(key)).Value);
+            Assert.Contains(servers.Where((_, i) => i != victim), s =>
+            {
+                using var raw = new MemcachedRawClient(s.Host, s.Port);
+                return raw.Get(key) is not null;
+            });
+        }
+        finally
+        {
+            await _cluster.RestartAsync(victim);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using TaiCache.Tiering;
+namespace TaiCache.Tests.Tiering;
+
+/// <summary>
+/// A failure-injecting wrapper around a real tier, for unit-level logic: it can be down, fail a chosen share of calls,
+/// hold calls at a gate, and counts calls. The fault cases run against a real redis-server instead.
+/// </summary>
+public sealed class FaultyTier : ICacheOps
+{
+    private readonly ICacheOps _inner;
+    private long _calls;
+    private long _getCalls;
+    private long _getManyCalls;
+    private long _setCalls;
+    private long _setManyCalls;
+
+    public FaultyTier(ICacheOps inner, string? name = null)
+    {
+        _inner = inner;
+        Name = name ?? inner.Name;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Gets or sets a value indicating whether every call fails.</summary>
+    public volatile bool Down;
+
+    /// <summary>Gets or sets a rule failing the n-th call (1-based) when it returns true.</summary>
+    public Func<long, bool>? FailWhen { get; set; }
+
+    /// <summary>Gets or sets a gate every call waits on (null for none).</summary>
+    public TaskCompletionSource? Gate { get; set; }
+
+    /// <summary>Gets or sets which keys the gate applies to (by the first key of a batch); null for all.</summary>
+    public Func<string, bool>? GateWhen { get; set; }
+
+    /// <summary>Gets or sets a callback told of every value written through to the inner tier, in order.</summary>
+    public Action<string, object?>? OnWrite { get; set; }
+
+    /// <summary>Gets or sets a delay added to every call.</summary>
+    public TimeSpan Delay { get; set; }
+
+    public long Calls => Interlocked.Read(ref _calls);
+
+    public long GetCalls => Interlocked.Read(ref _getCalls);
+
+    public long GetManyCalls => Interlocked.Read(ref _getManyCalls);
+
+    public long SetCalls => Interlocked.Read(ref _setCalls);
+
+    public long SetManyCalls => Interlocked.Read(ref _setManyCalls);
+
+    public ICacheOps Inner => _inner;
+
+    private async ValueTask Enter(CancellationToken ct, string? key = null)
+    {
+        var n = Interlocked.Increment(ref _calls);
+        if (Gate is { } gate && (GateWhen is null || (key is not null && GateWhen(key))))
+        {
+            await gate.Task.WaitAsync(ct);
+        }
+
+        if (Delay > TimeSpan.Zero)
+        {
+            await Task.Delay(Delay, ct);
+        }
+
+        if (Down || (FailWhen?.Invoke(n) ?? false))
+        {
+            throw new CacheConnectionException($"Injected failure in tier '{Name}' (call {n}).");
+        }
+    }
+
+    public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _getCalls);
+        await Enter(cancellationToken);
+        return await _inner.GetAsync<T>(key, cancellationToken);
+    }
+
+    public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _setCalls);
+        await Enter(cancellationToken, key);
+        await _inner.SetAsync(key, value, ttl, cancellationToken);
+        OnWrite?.Invoke(key, value);
+    }
+
+    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await Enter(cancellationToken);
+        return await _inner.DeleteAsync(key, cancellationToken);
+    }
+
+    public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await Enter(cancellationToken);
+        return await _inner.ExistsAsync(key, cancellationToken);
+    }
+
+    public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        await Enter(cancellationToken);
+        return await _inner.ExpireAsync(key, ttl, cancellationToken);
+    }
+
+    public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _getManyCalls);
+        await Enter(cancellationToken);
+        return await _inner.GetManyAsync<T>(keys, cancellationToken);
+    }
+
+    public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _setManyCalls);
+        var list = items.ToList();
+        await Enter(cancellationToken, list.Count > 0 ? list[0].Key : null);
+        await _inner.SetManyAsync(list, ttl, cancellationToken);
+        foreach (var item in list)
+        {
+            OnWrite?.Invoke(item.Key, item.Value);
+        }
+    }
+
+    public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        await Enter(cancellationToken);
+        return await _inner.DeleteManyAsync(keys, cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => _inner.DisposeAsync();
+}

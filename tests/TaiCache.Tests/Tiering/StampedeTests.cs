@@ -1,0 +1,95 @@
+using TaiCache.Tiering;
+namespace TaiCache.Tests.Tiering;
+
+public sealed class StampedeTests
+{
+    [Fact]
+    public async Task GetOrSetAsync_1000ConcurrentCallers_FactoryRunsOnce()
+    {
+        var (cache, _, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var runs = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var callers = Enumerable.Range(0, 1000).Select(_ => Task.Run(async () => await cache.GetOrSetAsync(key, async ct =>
+        {
+            Interlocked.Increment(ref runs);
+            await release.Task;
+            return "loaded";
+        }))).ToArray();
+        await Task.Delay(200);
+        release.SetResult();
+        var values = await Task.WhenAll(callers);
+
+        Assert.Equal(1, runs);
+        Assert.All(values, v => Assert.Equal("loaded", v));
+        Assert.True(l2.GetCalls <= 1, $"L2 was read {l2.GetCalls} times");
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_FactoryThrows_EveryWaiterSeesException_AndNextCallRetries()
+    {
+        var (cache, _, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var callers = Enumerable.Range(0, 50).Select(_ => cache.GetOrSetAsync<int>(key, async ct =>
+        {
+            await Task.Delay(50, ct);
+            throw new InvalidOperationException("boom");
+        }).AsTask()).ToArray();
+        foreach (var c in callers)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => c);
+        }
+
+        Assert.Equal(9, await cache.GetOrSetAsync(key, _ => new ValueTask<int>(9)));
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_FactoryTimeout_ThrowsThenStoresValueWhenFactoryFinishes()
+    {
+        var (cache, l1, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var release = new TaskCompletionSource();
+        var options = new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromMilliseconds(100) };
+
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => cache.GetOrSetAsync(key, async _ =>
+        {
+            await release.Task;
+            return 5;
+        }, options).AsTask());
+        release.SetResult();
+
+        await TierTestKit.Eventually(() => l1.TryGet<int>(key, out var v) && v == 5);
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_FactoryTimeoutWithStaleValue_ReturnsStaleOnTime()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, _, _, _) = TierTestKit.Build(time: time);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var options = new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(1), AllowStaleOnFailure = true, FactoryTimeout = TimeSpan.FromSeconds(1) };
+        await cache.SetAsync(key, "old", options);
+        time.Advance(TimeSpan.FromMinutes(2));
+        var release = new TaskCompletionSource();
+
+        var pending = cache.GetOrSetAsync(key, async _ =>
+        {
+            await release.Task;
+            return "new";
+        }, options).AsTask();
+        await TierTestKit.Eventually(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(200));
+            return pending.IsCompleted;
+        });
+
+        Assert.Equal("old", await pending);
+        release.SetResult();
+        await TierTestKit.Eventually(() => cache.GetAsync<string>(key).AsTask().Result.GetValueOrDefault("") == "new");
+    }
+}

@@ -1,0 +1,48 @@
+using TaiCache.Tiering;
+using System.Runtime.CompilerServices;
+
+namespace TaiCache.Tests.Tiering;
+
+/// <summary>Builders shared by the tiering tests.</summary>
+internal static class TierTestKit
+{
+    public static string Key(object test, [CallerMemberName] string name = "") => $"{test.GetType().Name}:{name}:{Guid.NewGuid():N}";
+
+    public static InMemoryTier Memory(string name, TimeProvider? time = null) =>
+        new(new InMemoryTierOptions { Name = name, MaximumSize = 1_000_000, TimeProvider = time ?? TimeProvider.System });
+
+    /// <summary>A memory L1 over a faulty memory "remote" L2 (and optionally L3).</summary>
+    public static (MultiTierCache Cache, InMemoryTier L1, FaultyTier L2, FaultyTier? L3) Build(
+        Action<MultiTierCacheOptions>? configure = null, TimeProvider? time = null, bool withL3 = false)
+    {
+        time ??= TimeProvider.System;
+        var l1 = Memory("L1", time);
+        var l2 = new FaultyTier(Memory("L2", time));
+        var l3 = withL3 ? new FaultyTier(Memory("L3", time)) : null;
+        var options = new MultiTierCacheOptions { TimeProvider = time };
+        options.Tiers.Add(l1);
+        options.Tiers.Add(l2);
+        if (l3 is not null)
+        {
+            options.Tiers.Add(l3);
+        }
+
+        configure?.Invoke(options);
+        return (new MultiTierCache(options), l1, l2, l3);
+    }
+
+    /// <summary>Waits (bounded) for a condition that background work makes true.</summary>
+    public static async Task Eventually(Func<bool> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("The condition did not become true in time.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+}

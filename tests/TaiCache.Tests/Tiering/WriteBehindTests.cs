@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using TaiCache.Tiering;
+
+namespace TaiCache.Tests.Tiering;
+
+public sealed class WriteBehindTests
+{
+    private static (MultiTierCache Cache, InMemoryTier L1, FaultyTier L2) Build(Action<WriteBehindOptions>? configure = null, Action<MultiTierCacheOptions>? more = null)
+    {
+        var (cache, l1, l2, _) = TierTestKit.Build(o =>
+        {
+            o.WriteStrategy = WriteStrategy.WriteBehind;
+            o.WriteBehind.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+            o.WriteBehind.RetryMaxDelay = TimeSpan.FromMilliseconds(100);
+            configure?.Invoke(o.WriteBehind);
+            more?.Invoke(o);
+        });
+        return (cache, l1, l2);
+    }
+
+    [Fact]
+    public async Task SetAsync_ReturnsAfterL1_LowerTierWrittenByFlusher()
+    {
+        var (cache, l1, l2) = Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        l2.Gate = new TaskCompletionSource();
+        await cache.SetAsync(key, "v");
+        Assert.True(l1.TryGet<string>(key, out _));
+        Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
+        Assert.True(cache.WriteBehindQueueDepth >= 1);
+        l2.Gate.SetResult();
+        var result = await cache.FlushAsync(TimeSpan.FromSeconds(20));
+        Assert.True(result.Completed);
+        Assert.Equal("v", (await l2.Inner.GetAsync<string>(key)).Value);
+        Assert.Equal(0, cache.WriteBehindQueueDepth);
+    }
+
+    [Fact]
+    public async Task SetAsync_RepeatedWritesToOneKey_CoalescedLatestWins_NeverOlderAfterNewer()
+    {
+        var (cache, _, l2) = Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var written = new ConcurrentQueue<int>();
+        l2.OnWrite = (k, v) =>
+        {
+            if (k == key)
+            {
+                written.Enqueue((int)v!);
+            }
+        };
+        l2.Gate = new TaskCompletionSource();
+        await cache.SetAsync(key, 0);
+        await TierTestKit.Eventually(() => l2.Calls >= 1);
+        for (var i = 1; i <= 1000; i++)
+        {
+            await cache.SetAsync(key, i);
+        }
+
+        l2.Gate.SetResult();
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+
+        var seen = written.ToArray();
+        Assert.Equal(1000, (await l2.Inner.GetAsync<int>(key)).Value);
+        Assert.True(seen.Length <= 3, $"{seen.Length} writes reached L2; expected coalescing");
+        Assert.Equal(seen.Order().ToArray(), seen);
+    }
+
+    [Fact]
+    public async Task QueueFull_Reject_ThrowsTypedException_AndL1Unchanged()
+    {
+        var (cache, l1, l2) = Build(o =>
+        {
+            o.Capacity = 2;
+            o.FullPolicy = WriteBehindFullPolicy.Reject;
+        });
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        l2.Gate = new TaskCompletionSource();
+        await cache.SetAsync(key + 0, 0);
+        await TierTestKit.Eventually(() => l2.Calls >= 1);
+        await cache.SetAsync(key + 1, 1);
+        await cache.SetAsync(key + 2, 2);
+
+        var e = await Assert.ThrowsAsync<WriteBehindQueueFullException>(() => cache.SetAsync(key + 3, 3).AsTask());
+        Assert.Equal(2, e.Capacity);
+        Assert.Equal(key + 3, e.Key);
+        Assert.False(l1.TryGet<int>(key + 3, out _));
+        await cache.SetAsync(key + 1, 11);
+        l2.Gate.SetResult();
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.Equal(11, (await l2.Inner.GetAsync<int>(key + 1)).Value);
+    }
+
+    [Fact]
+    public async Task QueueFull_Block_WaitsForRoom_ThenQueues()
+    {
+        var (cache, _, l2) = Build(o =>
+        {
+            o.Capacity = 2;
+            o.FullPolicy = WriteBehindFullPolicy.Block;
+        });
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        l2.Gate = new TaskCompletionSource();
+        await cache.SetAsync(key + 0, 0);
+        await TierTestKit.Eventually(() => l2.Calls >= 1);
+        await cache.SetAsync(key + 1, 1);
+        await cache.SetAsync(key + 2, 2);
+
+        var blocked = cache.SetAsync(key + 3, 3).AsTask();
+        await Task.Delay(200);
+        Assert.False(blocked.IsCompleted);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cache.SetAsync(key + 4, 4, cancellationToken: cts.Token).AsTask());
+
+        l2.Gate.SetResult();
+        await blocked.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.Equal(3, (await l2.Inner.GetAsync<int>(key + 3)).Value);
+    }
+
+    [Fact]
+    public async Task QueueFull_FallBackToWriteThrough_WritesEveryTierBeforeReturning()
+    {
+        var (cache, _, l2) = Build(o =>
+        {
+            o.Capacity = 2;
+            o.FullPolicy = WriteBehindFullPolicy.FallBackToWriteThrough;
+        });
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        l2.GateWhen = k => k == key + 0;
+        l2.Gate = new TaskCompletionSource();
+        await cache.SetAsync(key + 0, 0);
+        await TierTestKit.Eventually(() => l2.Calls >= 1);
+        await cache.SetAsync(key + 1, 1);
+        await cache.SetAsync(key + 2, 2);
+
+        await cache.SetAsync(key + 3, 3).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(3, (await l2.Inner.GetAsync<int>(key + 3)).Value);
+        Assert.False((await l2.Inner.GetAsync<int>(key + 0)).HasValue);
+        l2.Gate.SetResult();
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+    }
+
+    [Fact]
+    public async Task LowerTierKeepsFailing_AfterMaxAttempts_DeadLetterReadable()
+    {
+        var letters = new ConcurrentQueue<WriteBehindDeadLetter>();
+        var (cache, _, l2) = Build(o =>
+        {
+            o.MaxAttempts = 3;
+            o.OnDeadLetter = letters.Enqueue;
+        }, o => o.CircuitBreakerFailureThreshold = 0);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        l2.Down = true;
+        await cache.SetAsync(key, "lost?", TimeSpan.FromMinutes(5));
+        var flush = await cache.FlushAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(flush.Completed);
+        Assert.Equal(1, flush.DeadLettered);
+        var letter = Assert.Single(cache.DrainDeadLetters());
+        Assert.Equal(key, letter.Key);
+        Assert.Equal("lost?", letter.Value);
+        Assert.Equal(WriteBehindOperation.Set, letter.Operation);
+        Assert.Equal(3, letter.Attempts);
+        Assert.Equal(["L2"], letter.FailedTiers);
+        Assert.Equal(TimeSpan.FromMinutes(5), letter.Ttl);
+        Assert.Single(letters);
+        Assert.Empty(cache.DrainDeadLetters());
+    }
+
+    [Fact]
+    public async Task DisposeAsync_DrainsQueue()
+    {
+        var (cache, _, l2) = Build(more: o => o.OwnsTiers = false);
+        var key = TierTestKit.Key(this);
+        l2.Delay = TimeSpan.FromMilliseconds(20);
+        for (var i = 0; i < 300; i++)
+        {
+            await cache.SetAsync(key + i, i);
+        }
+
+        await cache.DisposeAsync();
+        Assert.True(cache.LastDrainResult!.Completed);
+        l2.Delay = TimeSpan.Zero;
+        var stored = await l2.Inner.GetManyAsync<int>(Enumerable.Range(0, 300).Select(i => key + i));
+        Assert.Equal(300, stored.Count);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_TierDownPastDeadline_ReportsWhatWasNotWritten()
+    {
+        var (cache, _, l2) = Build(o => o.DrainTimeout = TimeSpan.FromMilliseconds(500));
+        var key = TierTestKit.Key(this);
+        l2.Down = true;
+        for (var i = 0; i < 5; i++)
+        {
+            await cache.SetAsync(key + i, i);
+        }
+
+        await cache.DisposeAsync();
+        Assert.False(cache.LastDrainResult!.Completed);
+        Assert.Equal(5, cache.LastDrainResult.UnwrittenKeys.Count);
+        var letters = cache.DrainDeadLetters();
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => key + i).Order(), letters.Select(l => l.Key).Order());
+    }
+
+    [Fact]
+    public async Task QueueAge_GrowsWhileTierIsDown_AndDeleteIsQueuedInOrder()
+    {
+        var (cache, l1, l2) = Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        await cache.SetAsync(key, 1);
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        l2.Gate = new TaskCompletionSource();
+        await cache.SetAsync(key, 2);
+        Assert.True(await cache.DeleteAsync(key));
+        Assert.False(l1.TryGet<int>(key, out _));
+        await Task.Delay(100);
+        Assert.True(cache.WriteBehindOldestAge >= TimeSpan.FromMilliseconds(50));
+        l2.Gate.SetResult();
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.False((await l2.Inner.GetAsync<int>(key)).HasValue);
+        Assert.Equal(TimeSpan.Zero, cache.WriteBehindOldestAge);
+    }
+
+    [Fact]
+    public async Task Journal_ProcessCrashesBeforeFlush_NextInstanceReplaysEveryAcknowledgedWrite()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        try
+        {
+            var key = TierTestKit.Key(this);
+            var (first, _, downL2) = Build(o => o.JournalPath = path);
+            downL2.Down = true;
+            for (var i = 0; i < 200; i++)
+            {
+                await first.SetAsync(key + i, new Contract.OrderLine("sku" + i, i, i));
+            }
+
+            for (var i = 0; i < 200; i += 2)
+            {
+                await first.SetAsync(key + i, new Contract.OrderLine("sku" + i, i + 1000, i));
+            }
+
+            await first.DeleteAsync(key + 199);
+            await first.WriteBehindQueue!.AbandonAsync();
+            await first.DisposeAsync();
+
+            var (second, l1, l2) = Build(o => o.JournalPath = path);
+            await using var scope = second;
+            Assert.True((await second.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+            var stored = await l2.Inner.GetManyAsync<Contract.OrderLine>(Enumerable.Range(0, 200).Select(i => key + i));
+            Assert.Equal(199, stored.Count);
+            for (var i = 0; i < 199; i++)
+            {
+                Assert.Equal(i % 2 == 0 ? i + 1000 : i, stored[key + i].Quantity);
+            }
+
+            Assert.True(l1.TryGet<Contract.OrderLine>(key + 0, out var fromL1) && fromL1.Quantity == 1000);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(f);
+            }
+        }
+    }
+}
