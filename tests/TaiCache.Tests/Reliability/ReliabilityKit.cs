@@ -24,7 +24,7 @@ internal static class ReliabilityKit
 
     public static MemcachedCache Memcached(int port, string prefix, TimeSpan? timeout = null)
     {
-        var o = new MemcachedCacheOptions { Name = "memcached", KeyPrefix = prefix };
+        var o = new MemcachedCacheOptions { Name = "memcached", KeyPrefix = prefix, MaxDeadNodeRetryInterval = TimeSpan.FromSeconds(1) };
         o.Servers.Add(new MemcachedServer("127.0.0.1", port));
         if (timeout is { } t)
         {
