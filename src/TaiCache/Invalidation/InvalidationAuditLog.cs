@@ -4,12 +4,16 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace TaiCache.Invalidation;
 
 /// <summary>
-/// A bounded, thread-safe record of <see cref="InvalidationReceipt"/>s (the newest <see cref="InvalidationAuditLogOptions.Capacity"/>),
+/// A bounded, thread-safe record of <see cref="InvalidationReceipt"/>s (the newest <see cref="InvalidationAuditLogOptions.Capacity"/>,
+/// holding at most <see cref="InvalidationAuditLogOptions.MaxRetainedKeys"/> keys in all),
 /// queryable by key, time range and trigger, and copied to optional sinks (a logger, a Redis stream).
 /// </summary>
 public sealed class InvalidationAuditLog
 {
-    private readonly InvalidationReceipt?[] _ring;
+    private readonly Queue<InvalidationReceipt> _held;
+    private readonly int _capacity;
+    private readonly long _maxKeys;
+    private long _heldKeys;
     private readonly IInvalidationAuditSink[] _sinks;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -22,7 +26,9 @@ public sealed class InvalidationAuditLog
     {
         var copy = (options ?? new InvalidationAuditLogOptions()).Clone();
         copy.Validate();
-        _ring = new InvalidationReceipt?[copy.Capacity];
+        _capacity = copy.Capacity;
+        _maxKeys = copy.MaxRetainedKeys;
+        _held = new Queue<InvalidationReceipt>(Math.Min(copy.Capacity, 1024));
         _sinks = [.. copy.Sinks];
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
@@ -34,7 +40,7 @@ public sealed class InvalidationAuditLog
         {
             lock (_lock)
             {
-                return (int)Math.Min(_written, _ring.Length);
+                return _held.Count;
             }
         }
     }
@@ -89,17 +95,13 @@ public sealed class InvalidationAuditLog
         InvalidationReceipt[] snapshot;
         lock (_lock)
         {
-            var count = (int)Math.Min(_written, _ring.Length);
-            snapshot = new InvalidationReceipt[count];
-            for (var i = 0; i < count; i++)
-            {
-                snapshot[i] = _ring[(int)((_written - 1 - i) % _ring.Length)]!;
-            }
+            snapshot = _held.ToArray();
         }
 
         var result = new List<InvalidationReceipt>();
-        foreach (var receipt in snapshot)
+        for (var i = snapshot.Length - 1; i >= 0; i--)
         {
+            var receipt = snapshot[i];
             if (result.Count >= max)
             {
                 break;
@@ -119,8 +121,13 @@ public sealed class InvalidationAuditLog
     {
         lock (_lock)
         {
-            _ring[(int)(_written % _ring.Length)] = receipt;
+            _held.Enqueue(receipt);
+            _heldKeys += receipt.Keys.Count;
             _written++;
+            while (_held.Count > _capacity || (_heldKeys > _maxKeys && _held.Count > 1))
+            {
+                _heldKeys -= _held.Dequeue().Keys.Count;
+            }
         }
 
         foreach (var sink in _sinks)

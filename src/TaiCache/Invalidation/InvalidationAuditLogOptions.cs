@@ -6,6 +6,13 @@ public sealed class InvalidationAuditLogOptions
     /// <summary>Gets or sets how many receipts are kept in memory (the oldest go first). Default 1,024.</summary>
     public int Capacity { get; set; } = 1024;
 
+    /// <summary>
+    /// Gets or sets the most invalidated keys kept across all held receipts (a 10,000-key fan-out holds 10,000); the
+    /// oldest receipts go first when it is exceeded, so memory stays bounded by size, not only by count. The newest
+    /// receipt is always kept. Default 1,000,000.
+    /// </summary>
+    public long MaxRetainedKeys { get; set; } = 1_000_000;
+
     /// <summary>Gets the sinks every receipt is also written to.</summary>
     public IList<IInvalidationAuditSink> Sinks { get; } = [];
 
@@ -18,6 +25,11 @@ public sealed class InvalidationAuditLogOptions
             throw new ArgumentOutOfRangeException(nameof(Capacity), Capacity, "InvalidationAuditLogOptions.Capacity must be positive: the audit log is bounded.");
         }
 
+        if (MaxRetainedKeys <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxRetainedKeys), MaxRetainedKeys, "InvalidationAuditLogOptions.MaxRetainedKeys must be positive.");
+        }
+
         if (Sinks.Any(static s => s is null))
         {
             throw new ArgumentException("InvalidationAuditLogOptions.Sinks must not contain null.", nameof(Sinks));
@@ -26,7 +38,7 @@ public sealed class InvalidationAuditLogOptions
 
     internal InvalidationAuditLogOptions Clone()
     {
-        var copy = new InvalidationAuditLogOptions { Capacity = Capacity };
+        var copy = new InvalidationAuditLogOptions { Capacity = Capacity, MaxRetainedKeys = MaxRetainedKeys };
         foreach (var sink in Sinks)
         {
             copy.Sinks.Add(sink);

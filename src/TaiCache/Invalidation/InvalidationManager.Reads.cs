@@ -57,7 +57,6 @@ public sealed partial class InvalidationManager
         CacheKeyRules.ValidateTtl(ttl);
         var tagList = tags is null ? null : CacheKeyRules.ValidateAll(tags);
         ThrowIfDisposed();
-        Track(key);
 
         // Tag before writing, so a tag invalidation racing the write cannot miss the new value; tag again after, so
         // an invalidation that emptied the tag in between leaves the new value tagged for the next one.
@@ -71,6 +70,8 @@ public sealed partial class InvalidationManager
             await _tiers[t].SetAsync(key, value, ttl, cancellationToken).ConfigureAwait(false);
         }
 
+        // Track after writing: replacing an expired entry raises an Expired eviction for this key, which untracks it.
+        Track(key);
         _stale.Unmark(key);
         if (tagList is { Count: > 0 })
         {

@@ -33,7 +33,7 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, logical[0], "MGET");
+            throw Translate(FirstFailure(tasks) ?? ex, null, "MGET");
         }
 
         var hits = 0;
@@ -86,14 +86,12 @@ public sealed partial class RedisCache
         }
 
         var encoded = new List<(RedisKey Key, byte[] Value)>(list.Count);
-        string? firstKey = null;
         foreach (var item in list)
         {
-            firstKey ??= item.Key;
-            encoded.Add((ToPhysicalKey(item.Key), Codec.Encode(item.Key, item.Value)));
+            encoded.Add((PrefixKey(item.Key), Codec.Encode(item.Key, item.Value)));
         }
 
-        var db = await GetDatabaseAsync(firstKey, "SET", cancellationToken).ConfigureAwait(false);
+        var db = await GetDatabaseAsync(null, "SET", cancellationToken).ConfigureAwait(false);
         var expiry = ttl ?? _defaultTtl;
         var tasks = new Task[encoded.Count];
         try
@@ -109,7 +107,7 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, firstKey, "SET (batch)");
+            throw Translate(FirstFailure(tasks) ?? ex, null, "SET (batch)");
         }
 
         if (_metrics is not null)
@@ -145,7 +143,7 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, logical[0], "DEL (batch)");
+            throw Translate(FirstFailure(tasks) ?? ex, null, "DEL (batch)");
         }
 
         long removed = 0;
@@ -166,7 +164,7 @@ public sealed partial class RedisCache
     }
 
     /// <summary>Groups validated logical keys by the hash slot of their physical key; one group when the server is not a cluster.</summary>
-    private List<(RedisKey[] Physical, string[] Logical)> GroupBySlot(List<string> logical)
+    private List<(RedisKey[] Physical, IReadOnlyList<string> Logical)> GroupBySlot(List<string> logical)
     {
         var multiplexer = _multiplexer!;
         if (!IsCluster(multiplexer))
@@ -174,16 +172,16 @@ public sealed partial class RedisCache
             var physical = new RedisKey[logical.Count];
             for (var i = 0; i < physical.Length; i++)
             {
-                physical[i] = ToPhysicalKey(logical[i]);
+                physical[i] = PrefixKey(logical[i]);
             }
 
-            return [(physical, logical.ToArray())];
+            return [(physical, logical)];
         }
 
         var bySlot = new Dictionary<int, (List<RedisKey> Physical, List<string> Logical)>();
         foreach (var key in logical)
         {
-            var physical = ToPhysicalKey(key);
+            var physical = PrefixKey(key);
             var slot = multiplexer.HashSlot(physical);
             if (!bySlot.TryGetValue(slot, out var group))
             {
@@ -195,7 +193,7 @@ public sealed partial class RedisCache
             group.Logical.Add(key);
         }
 
-        var groups = new List<(RedisKey[] Physical, string[] Logical)>(bySlot.Count);
+        var groups = new List<(RedisKey[] Physical, IReadOnlyList<string> Logical)>(bySlot.Count);
         foreach (var group in bySlot.Values)
         {
             groups.Add((group.Physical.ToArray(), group.Logical.ToArray()));

@@ -9,16 +9,15 @@ public sealed partial class RedisCache
 
     /// <summary>
     /// The StackExchange.Redis exception to keep as the inner exception, or <see langword="null"/> when its text may
-    /// hold a key (a shared connection with <c>IncludeDetailInExceptions</c> on). Its message never holds a password.
+    /// hold a key (a shared connection with <c>IncludeDetailInExceptions</c> on; connections the cache builds turn it
+    /// off). StackExchange.Redis never puts a password in its messages.
     /// </summary>
-    private static Exception? SafeInner(Exception ex) => ex;
-
     private Exception? InnerFor(Exception ex)
     {
 #pragma warning disable CS0618 // still the only way to read the setting of a connection someone else configured
         var detailed = !_ownsMultiplexer && _multiplexer is ConnectionMultiplexer { IncludeDetailInExceptions: true };
 #pragma warning restore CS0618
-        return detailed ? null : SafeInner(ex);
+        return detailed ? null : ex;
     }
 
     /// <summary>Turns a Redis or timeout failure into the matching <see cref="CacheException"/>, logs it and counts it.</summary>
@@ -29,45 +28,46 @@ public sealed partial class RedisCache
     private CacheException Translate(Exception ex, string? key, string operation)
     {
         _metrics?.RecordError();
-        var described = key is null ? "(no key)" : TaiCacheDiagnostics.DescribeKey(key);
+        var described = key is null ? "(no single key)" : TaiCacheDiagnostics.DescribeKey(key);
+        var target = key is null ? string.Empty : " on " + described;
         switch (ex)
         {
             case RedisConnectionException connection:
                 Log.OperationConnectionFailed(_logger, Name, operation, described, connection.FailureType.ToString());
                 return new CacheConnectionException(
-                    $"Redis cache '{Name}': {operation} on {described} failed because no Redis server could be reached ({connection.FailureType}).", key, InnerFor(ex));
+                    $"Redis cache '{Name}': {operation}{target} failed because no Redis server could be reached ({connection.FailureType}).", key, InnerFor(ex));
 
             case TimeoutException when _multiplexer is null || !_multiplexer.IsConnected:
                 Log.OperationConnectionFailed(_logger, Name, operation, described, "NotConnected");
                 return new CacheConnectionException(
-                    $"Redis cache '{Name}': {operation} on {described} failed because no Redis server was reachable within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
+                    $"Redis cache '{Name}': {operation}{target} failed because no Redis server was reachable within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
 
             case TimeoutException:
                 Log.OperationTimedOut(_logger, Name, operation, described, _timeout.TotalMilliseconds);
                 return new CacheTimeoutException(
-                    $"Redis cache '{Name}': {operation} on {described} did not complete within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
+                    $"Redis cache '{Name}': {operation}{target} did not complete within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
 
             case RedisServerException server when server.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal):
                 Log.WrongType(_logger, Name, operation, described);
                 return new CacheWrongTypeException(
-                    $"Redis cache '{Name}': {operation} on {described} met a key holding another kind of value (Redis WRONGTYPE).", key, InnerFor(ex));
+                    $"Redis cache '{Name}': {operation}{target} met a key holding another kind of value (Redis WRONGTYPE).", key, InnerFor(ex));
 
             case RedisServerException server when server.Message.Contains("not an integer", StringComparison.Ordinal)
                                                 || server.Message.Contains("not a valid float", StringComparison.Ordinal):
                 Log.WrongType(_logger, Name, operation, described);
                 return new CacheWrongTypeException(
-                    $"Redis cache '{Name}': {operation} on {described} met a value that is not a number (a counter must hold a plain integer).", key, InnerFor(ex));
+                    $"Redis cache '{Name}': {operation}{target} met a value that is not a number (a counter must hold a plain integer).", key, InnerFor(ex));
 
             case RedisServerException server:
                 var code = ErrorCode(server.Message);
                 Log.ServerError(_logger, Name, operation, described, code);
                 return code is "NOAUTH" or "WRONGPASS" or "NOPERM"
-                    ? new CacheConnectionException($"Redis cache '{Name}': {operation} on {described} was refused by the server ({code}); check the user's password and ACL.", key, InnerFor(ex))
-                    : new CacheException($"Redis cache '{Name}': {operation} on {described} was refused by the server ({code}).", key, InnerFor(ex));
+                    ? new CacheConnectionException($"Redis cache '{Name}': {operation}{target} was refused by the server ({code}); check the user's password and ACL.", key, InnerFor(ex))
+                    : new CacheException($"Redis cache '{Name}': {operation}{target} was refused by the server ({code}).", key, InnerFor(ex));
 
             default:
                 Log.ServerError(_logger, Name, operation, described, ex.GetType().Name);
-                return new CacheException($"Redis cache '{Name}': {operation} on {described} failed ({ex.GetType().Name}).", key, InnerFor(ex));
+                return new CacheException($"Redis cache '{Name}': {operation}{target} failed ({ex.GetType().Name}).", key, InnerFor(ex));
         }
     }
 

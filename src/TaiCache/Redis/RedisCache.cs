@@ -112,7 +112,7 @@ public sealed partial class RedisCache : ICacheOps
         }
         catch (RedisException ex)
         {
-            throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", SafeInner(ex));
+            throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", ex);
         }
 
         if (!multiplexer.IsConnected)
@@ -274,6 +274,12 @@ public sealed partial class RedisCache : ICacheOps
     internal RedisKey ToPhysicalKey(string key)
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
+        return PrefixKey(key);
+    }
+
+    /// <summary>Prefixes a key that was already validated.</summary>
+    private RedisKey PrefixKey(string key)
+    {
         RedisKey physical = key;
         return _prefix.Length == 0 ? physical : physical.Prepend(_prefixKey);
     }

@@ -267,28 +267,38 @@ public sealed partial class MultiTierCache
                 continue;
             }
 
-            var stillMissing = new List<string>(missing.Count - hits.Count);
-            var fill = new List<KeyValuePair<string, T>>(hits.Count);
+            // Only memory tiers above this one (the usual L1 over L2): copy synchronously, without building lists.
+            var fillMemoryOnly = _options.ReadStrategy != ReadStrategy.ReadThrough || i <= _firstRemote;
+            var allFound = hits.Count >= missing.Count;
+            var stillMissing = allFound ? null : new List<string>(missing.Count - hits.Count);
+            var fill = fillMemoryOnly ? null : new List<KeyValuePair<string, T>>(hits.Count);
             foreach (var key in missing)
             {
                 if (hits.TryGetValue(key, out var value))
                 {
                     found[key] = value;
-                    fill.Add(new KeyValuePair<string, T>(key, value));
                     KeepForFailSafe(key, value, options);
+                    if (fill is not null)
+                    {
+                        fill.Add(new KeyValuePair<string, T>(key, value));
+                    }
+                    else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+                    {
+                        SetMemoryTiers(key, value, options);
+                    }
                 }
                 else
                 {
-                    stillMissing.Add(key);
+                    (stillMissing ??= []).Add(key);
                 }
             }
 
-            if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+            if (fill is not null)
             {
                 await FillManyUpperAsync(i, fill, options, cancellationToken).ConfigureAwait(false);
             }
 
-            missing = stillMissing;
+            missing = stillMissing ?? [];
         }
 
         if (failed && options.AllowStaleOnFailure && missing.Count > 0)

@@ -75,27 +75,42 @@ public sealed partial class MultiTierCache
             return memory.TryGet<T>(key, out var local) ? new TierRead<T>(TierReadStatus.Hit, local) : default;
         }
 
-        if (!TryEnter(slot))
+        // The breaker and timeout are handled inline (not through InvokeEnteredAsync): this is the L2-hit path, and
+        // one async frame less is measurable there.
+        var breaker = slot.Breaker;
+        if (breaker is not null && !breaker.TryAcquire())
         {
             return new TierRead<T>(TierReadStatus.Failed, default!);
         }
 
         try
         {
-            var result = await InvokeEnteredAsync(slot, key, static (ops, k, ct) => ops.GetAsync<T>(k, ct), cancellationToken).ConfigureAwait(false);
+            var result = await WithTimeout(slot.Ops.GetAsync<T>(key, cancellationToken), cancellationToken).ConfigureAwait(false);
+            breaker?.OnSuccess();
             return result.TryGetValue(out var value) ? new TierRead<T>(TierReadStatus.Hit, value) : default;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            breaker?.Release();
             throw;
         }
         catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
         {
+            breaker?.OnSuccess();
             Log.UnreadableValue(_logger, Name, slot.Name, key, e);
             return default;
         }
         catch (Exception e)
         {
+            if (IsTierFault(e))
+            {
+                breaker?.OnFailure();
+            }
+            else
+            {
+                breaker?.OnSuccess();
+            }
+
             Log.TierReadFailed(_logger, Name, slot.Name, key, e);
             return new TierRead<T>(TierReadStatus.Failed, default!);
         }

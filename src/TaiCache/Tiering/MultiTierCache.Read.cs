@@ -122,7 +122,19 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Copies a value found in tier <paramref name="foundAt"/> into every tier above it, best effort.</summary>
-    private async ValueTask FillUpperAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    private ValueTask FillUpperAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        if (foundAt <= _firstRemote)
+        {
+            // Only memory tiers above: a synchronous copy, no async frame.
+            SetMemoryTiers(key, value, options);
+            return ValueTask.CompletedTask;
+        }
+
+        return FillUpperSlowAsync(foundAt, key, value, options, cancellationToken);
+    }
+
+    private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         for (var j = foundAt - 1; j >= 0; j--)
         {

@@ -28,6 +28,26 @@ public sealed class InvalidationAuditLogTests
     }
 
     [Fact]
+    public async Task AuditLog_BoundedByRetainedKeys_DropsOldestFanOutsFirst()
+    {
+        var log = new InvalidationAuditLog(new InvalidationAuditLogOptions { Capacity = 100, MaxRetainedKeys = 25 });
+        await using var tier = new InMemoryTier(new InMemoryTierOptions { TimeProvider = _time });
+        await using var manager = new InvalidationManager([tier], new InvalidationManagerOptions { AuditLog = log, TimeProvider = _time });
+        for (var i = 0; i < 9; i++)
+        {
+            await manager.AddDependencyAsync($"wide:{i}", "wide:root");
+        }
+
+        await manager.InvalidateAsync("wide:root");   // 10 keys
+        await manager.InvalidateAsync("wide:root");   // 10 keys
+        await manager.InvalidateAsync("wide:root");   // 10 keys: 30 > 25, the oldest goes
+
+        Assert.Equal(2, log.Count);
+        Assert.Equal(3, log.TotalRecorded);
+        Assert.True(log.GetRecent().Sum(r => r.Keys.Count) <= 25);
+    }
+
+    [Fact]
     public async Task AuditLog_Queries_ByKeyTimeAndTrigger()
     {
         await using var tier = new InMemoryTier(new InMemoryTierOptions { TimeProvider = _time });

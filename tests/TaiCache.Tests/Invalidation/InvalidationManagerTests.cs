@@ -302,6 +302,19 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InvalidatePatternAsync_KeyRewrittenAfterExpiry_IsStillFound()
+    {
+        await _manager.SetAsync("rewrite:1", "old", TimeSpan.FromSeconds(1));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await _manager.SetAsync("rewrite:1", "new", TimeSpan.FromMinutes(1));
+
+        var receipt = await _manager.InvalidatePatternAsync(CacheKeyPattern.Prefix("rewrite:"));
+
+        Assert.Equal(["rewrite:1"], receipt.AffectedKeys);
+        Assert.False(_l1.TryGet<string>("rewrite:1", out _));
+    }
+
+    [Fact]
     public async Task RaiseEventAsync_InvalidatesMappedKeysTagsAndPatterns()
     {
         await _manager.SetAsync("ev:key", "v");

@@ -66,4 +66,28 @@ public sealed class RedisClusterInvalidationTests : IAsyncLifetime
         Assert.Single(receipt.Cycles);
         Assert.False(await _cache.ExistsAsync("cl:c"));
     }
+
+    [Fact]
+    public async Task Namespace_OnCluster_OneIncrementHidesEntriesInEverySlot()
+    {
+        var ns = new CacheNamespace("cl:tenant:5:", _cache.Multiplexer, new CacheNamespaceOptions { VersionKeyPrefix = _prefix + "nsv:" });
+        var items = new List<string>();
+        for (var i = 0; i < 30; i++)
+        {
+            var key = await ns.GetKeyAsync($"item:{i}");
+            items.Add(key);
+            await _cache.SetAsync(key, i, TimeSpan.FromMinutes(5));
+        }
+
+        await _manager.InvalidateNamespaceAsync(ns);
+
+        var current = new List<string>();
+        for (var i = 0; i < 30; i++)
+        {
+            current.Add(await ns.GetKeyAsync($"item:{i}"));
+        }
+
+        Assert.Empty(await _cache.GetManyAsync<int>(current));
+        Assert.Equal(30, (await _cache.GetManyAsync<int>(items)).Count);
+    }
 }

@@ -3,6 +3,7 @@ using TaiCache.Invalidation;
 using TaiCache.Redis;
 using TaiCache.Tests.Fixtures;
 using TaiCache.Tests.Redis;
+using TaiCache.Tiering;
 
 namespace TaiCache.Tests.Invalidation;
 
@@ -161,5 +162,30 @@ public sealed class RedisPatternInvalidationTests : IClassFixture<RedisServerFix
         }
 
         Assert.True(await _cache.ExistsAsync(keys[0]), "old entries are left to expire, not deleted");
+    }
+
+    [Fact]
+    public async Task MultiTierCacheAsTier_CascadeAndPattern_ReachL1AndRedisInside()
+    {
+        var l1 = new InMemoryTier(new InMemoryTierOptions { Name = "mt-l1" });
+        var options = new MultiTierCacheOptions { Name = "mt", OwnsTiers = false };
+        options.Tiers.Add(l1);
+        options.Tiers.Add(_cache);
+        await using var multi = new MultiTierCache(options);
+        await using var manager = new InvalidationManager([multi], new InvalidationManagerOptions { Redis = _cache.Multiplexer, RedisKeyPrefix = _prefix + "mt-inv:" });
+        await manager.SetAsync("mt:root", 1);
+        await manager.SetAsync("mt:dep", 2);
+        await _cache.SetAsync("mt:pattern:only-in-redis", 3);
+        await manager.AddDependencyAsync("mt:dep", "mt:root");
+
+        var cascade = await manager.InvalidateAsync("mt:root");
+        var pattern = await manager.InvalidatePatternAsync(CacheKeyPattern.Prefix("mt:pattern:"));
+
+        Assert.Equal(["mt:root", "mt:dep"], cascade.Keys.Select(k => k.Key));
+        Assert.False(l1.TryGet<int>("mt:dep", out _));
+        Assert.False(await _cache.ExistsAsync("mt:dep"));
+        Assert.Equal(["mt:pattern:only-in-redis"], pattern.Keys.Select(k => k.Key));
+        Assert.False(await _cache.ExistsAsync("mt:pattern:only-in-redis"));
+        await l1.DisposeAsync();
     }
 }

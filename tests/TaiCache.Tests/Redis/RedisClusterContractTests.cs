@@ -15,9 +15,9 @@ public sealed class RedisClusterContractTests : CacheOpsContractTests, IAsyncLif
 
     protected override ICacheOps Cache => _cache!;
 
-    protected override TimeSpan ShortTtl => TimeSpan.FromMilliseconds(400);
+    protected override TimeSpan ShortTtl => TimeSpan.FromSeconds(1.5);
 
-    protected override Task LetTimePassAsync(TimeSpan ttl) => Task.Delay(ttl + TimeSpan.FromMilliseconds(300));
+    protected override Task LetTimePassAsync(TimeSpan ttl) => Task.Delay(ttl + TimeSpan.FromMilliseconds(500));
 
     public async Task InitializeAsync() =>
         _cache = await RedisCache.ConnectAsync(_cluster.ConnectionString, new RedisCacheOptions { KeyPrefix = "tc-cluster-contract:" });
