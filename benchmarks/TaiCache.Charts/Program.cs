@@ -76,7 +76,7 @@ static void Render(List<Row> rows, string path)
                 Position = (g * width) + s,
                 Value = row.Value,
                 FillColor = palette.GetColor(s),
-                Label = row.Value.ToString(row.Value >= 100 ? "0" : "0.##", CultureInfo.InvariantCulture),
+                Label = row.Value.ToString(row.Value >= 1000 ? "0" : "0.##", CultureInfo.InvariantCulture),
             });
         }
     }
@@ -91,11 +91,11 @@ static void Render(List<Row> rows, string path)
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = name, FillColor = palette.GetColor(s) });
     }
 
-    plot.Legend.IsVisible = true;
-    plot.Legend.Alignment = Alignment.UpperRight;
+    plot.ShowLegend(Edge.Bottom); // outside the data area: never hides a bar
     plot.Title(rows[0].Title);
     plot.YLabel(rows[0].YLabel);
-    plot.SavePng(path, Math.Max(640, 120 + (bars.Count * 40)), 420);
+    var widthPx = Math.Max(Math.Max(640, 120 + (bars.Count * 40)), 60 + (rows[0].Title.Length * 10));
+    plot.SavePng(path, widthPx, 440);
 }
 
 static IEnumerable<Row> ReadCsv(string file)

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using StackExchange.Redis;
 using TaiCache.Memcached;
+using TaiCache.Redis;
 using TaiCache.Serialization;
 
 namespace TaiCache.Benchmarks.Memcached;
@@ -19,6 +20,7 @@ public class MemcachedLatencyBenchmarks
     private MemcachedCache _memcached = null!;
     private ConnectionMultiplexer _redis = null!;
     private IDatabase _db = null!;
+    private RedisCache _redisCache = null!;
     private string[] _keys = null!;
     private RedisKey[] _redisKeys = null!;
     private int _next;
@@ -32,6 +34,7 @@ public class MemcachedLatencyBenchmarks
         _memcached = new MemcachedCache(o);
         _redis = await ConnectionMultiplexer.ConnectAsync(_servers.Redis);
         _db = _redis.GetDatabase();
+        _redisCache = new RedisCache(_redis);
         _keys = Enumerable.Range(0, BatchSize).Select(i => $"bench:latency:{i:D4}").ToArray();
         _redisKeys = _keys.Select(k => (RedisKey)k).ToArray();
         foreach (var k in _keys)
@@ -45,6 +48,7 @@ public class MemcachedLatencyBenchmarks
     public async Task Cleanup()
     {
         await _memcached.DisposeAsync();
+        await _redisCache.DisposeAsync();
         await _redis.DisposeAsync();
         _servers.Dispose();
     }
@@ -91,4 +95,13 @@ public class MemcachedLatencyBenchmarks
 
         return found;
     }
+
+    [Benchmark(Description = "redis get (RedisCache)")]
+    public async Task<byte[]> RedisCacheGet() => (await _redisCache.GetAsync<byte[]>(NextKey())).Value;
+
+    [Benchmark(Description = "redis set (RedisCache)")]
+    public ValueTask RedisCacheSet() => _redisCache.SetAsync(NextKey(), Payload);
+
+    [Benchmark(Description = "redis GetMany 100 (RedisCache)", OperationsPerInvoke = BatchSize)]
+    public async Task<int> RedisCacheGetMany() => (await _redisCache.GetManyAsync<byte[]>(_keys)).Count;
 }

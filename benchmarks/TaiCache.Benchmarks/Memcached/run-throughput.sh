@@ -37,7 +37,7 @@ TAICACHE_MEMCACHED="127.0.0.1:$PORT" dotnet run -c Release --project benchmarks/
 python3 - "$OUT/taicache.txt" <<'PY'
 import re,sys
 for line in open(sys.argv[1]):
-    m=re.match(r"\|\s*'?(50 callers \w+)'?\s*\|\s*([\d.,]+) (ns|us|μs)", line)
+    m=re.match(r"\|\s*'?(50 callers [\w ,]+?)'?\s*\|\s*([\d.,]+) (ns|us|μs)", line)
     if m:
         v=float(m.group(2).replace(",","")); ns = v*1000 if m.group(3)!="ns" else v
         print(f"TaiCache {m.group(1)}: {int(1e9/ns):,} ops/s  (mean {ns:.0f} ns/op)")

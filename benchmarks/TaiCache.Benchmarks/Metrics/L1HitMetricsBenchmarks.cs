@@ -13,6 +13,7 @@ namespace TaiCache.Benchmarks.Metrics;
 /// <see cref="ConcurrentDictionary{TKey, TValue}"/> lookup shows the overhead against a ~10-20 ns hit.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(MetricsBenchmarkConfig))]
 [MinColumn]
 [MedianColumn]
 public class L1HitMetricsBenchmarks

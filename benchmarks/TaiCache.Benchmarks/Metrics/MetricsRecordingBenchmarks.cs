@@ -8,6 +8,7 @@ namespace TaiCache.Benchmarks.Metrics;
 /// The contended pair runs two threads at once: the striped collector against one shared Interlocked counter.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(MetricsBenchmarkConfig))]
 [MinColumn]
 [MedianColumn]
 public class MetricsRecordingBenchmarks

@@ -21,6 +21,9 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task<InvalidationManager>? _invalidation;
     private readonly Task<CacheCoherence?>? _coherence;
+    private readonly CacheCoherence? _coherenceInstance;
+    private StackExchange.Redis.ConnectionMultiplexer? _ownedMultiplexer;
+    private StackExchange.Redis.IConnectionMultiplexer? _coherenceMultiplexer;
     private int _disposed;
 
     public TaiCacheInstance(string name, TaiCacheOptions options, TimeProvider time, ILoggerFactory? loggerFactory)
@@ -51,11 +54,26 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
                 multi.Tiers.Add(tier);
             }
 
+            if (options.Coherence.Enabled && L1 is not null && _coherenceMultiplexer is not null)
+            {
+                _coherenceInstance = new CacheCoherence(_coherenceMultiplexer, L1, new CacheCoherenceOptions
+                {
+                    Namespace = options.Coherence.Namespace ?? name,
+                    HeartbeatInterval = options.Coherence.HeartbeatInterval,
+                    TimeProvider = time,
+                    LoggerFactory = _loggerFactory,
+                });
+                multi.Coherence = _coherenceInstance;
+            }
+
             options.ConfigureMultiTier?.Invoke(multi);
             Cache = new MultiTierCache(multi);
         }
         catch
         {
+            // Nothing was started yet: disposing completes without waiting on the network.
+            _ = _coherenceInstance?.DisposeAsync().AsTask();
+            _ownedMultiplexer?.Dispose();
             foreach (var tier in tiers)
             {
                 _ = tier.DisposeAsync().AsTask();
@@ -69,9 +87,9 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
             throw;
         }
 
-        if (options.Coherence.Enabled && L1 is not null && Redis is not null)
+        if (_coherenceInstance is not null)
         {
-            _coherence = StartCoherenceAsync(options, L1, Redis, _stopping.Token);
+            _coherence = StartCoherenceAsync(_coherenceInstance, _stopping.Token);
         }
     }
 
@@ -133,18 +151,7 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_coherence is not null)
         {
-            try
-            {
-                var coherence = await _coherence.ConfigureAwait(false);
-                if (coherence is not null)
-                {
-                    await coherence.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopped before it started.
-            }
+            await _coherence.ConfigureAwait(false);
         }
 
         Task<InvalidationManager>? invalidation;
@@ -166,6 +173,16 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
         }
 
         await Cache.DisposeAsync().ConfigureAwait(false);
+        if (_coherenceInstance is not null)
+        {
+            await _coherenceInstance.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_ownedMultiplexer is not null)
+        {
+            await _ownedMultiplexer.DisposeAsync().ConfigureAwait(false);
+        }
+
         foreach (var collector in _metrics)
         {
             collector.Dispose();
@@ -207,7 +224,23 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
                 Metrics = Collector(options, "redis"),
             };
             options.Redis.Configure?.Invoke(redis);
-            Redis = options.Redis.Multiplexer is { } shared ? new RedisCache(shared, redis) : new RedisCache(redis);
+            var shared = options.Redis.Multiplexer;
+            if (shared is null && options.Coherence.Enabled)
+            {
+                // Coherence needs the connection when the cache is built: open it here (returns after the connect
+                // timeout at most when Redis is down; the connection keeps retrying in the background).
+                var configuration = redis.Configuration?.Clone() ?? StackExchange.Redis.ConfigurationOptions.Parse(redis.ConnectionString!);
+                configuration.AbortOnConnectFail = false;
+                var timeoutMs = (int)Math.Min(int.MaxValue, redis.OperationTimeout.TotalMilliseconds);
+                configuration.ConnectTimeout = timeoutMs;
+                configuration.SyncTimeout = timeoutMs;
+                configuration.AsyncTimeout = timeoutMs;
+                _ownedMultiplexer = StackExchange.Redis.ConnectionMultiplexer.Connect(configuration);
+                shared = _ownedMultiplexer;
+            }
+
+            _coherenceMultiplexer = shared;
+            Redis = shared is not null ? new RedisCache(shared, redis) : new RedisCache(redis);
             tiers.Add(Redis);
         }
 
@@ -265,41 +298,22 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
         return collector;
     }
 
-    private async Task<CacheCoherence?> StartCoherenceAsync(TaiCacheOptions options, InMemoryTier l1, RedisCache redis, CancellationToken cancellationToken)
+    private async Task<CacheCoherence?> StartCoherenceAsync(CacheCoherence coherence, CancellationToken cancellationToken)
     {
         // Runs in the background: a Redis server that is down at start delays coherence, never the application.
         await Task.Yield();
-        CacheCoherence? coherence = null;
         try
         {
-            var multiplexer = await redis.GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
-            coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions
-            {
-                Namespace = options.Coherence.Namespace ?? Name,
-                HeartbeatInterval = options.Coherence.HeartbeatInterval,
-                TimeProvider = _time,
-                LoggerFactory = _loggerFactory,
-            });
             await coherence.StartAsync(cancellationToken).ConfigureAwait(false);
             return coherence;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            if (coherence is not null)
-            {
-                await coherence.DisposeAsync().ConfigureAwait(false);
-            }
-
             return null;
         }
         catch (Exception ex) when (ex is CacheException or StackExchange.Redis.RedisException or InvalidOperationException)
         {
             Log.CoherenceStartFailed(_logger, Name, ex.GetType().Name);
-            if (coherence is not null)
-            {
-                await coherence.DisposeAsync().ConfigureAwait(false);
-            }
-
             return null;
         }
     }

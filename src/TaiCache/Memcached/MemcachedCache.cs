@@ -105,19 +105,17 @@ public sealed partial class MemcachedCache : ICacheOps
     public ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) => TouchAsync(key, ttl, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            return;
+            foreach (var node in _nodes)
+            {
+                node.Dispose();
+            }
         }
 
-        foreach (var node in _nodes)
-        {
-            node.Dispose();
-        }
-
-        await Task.CompletedTask.ConfigureAwait(false);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Gets the number of open connections over all nodes (for tests and diagnostics).</summary>

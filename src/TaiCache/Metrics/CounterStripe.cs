@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace TaiCache.Metrics;
 
 /// <summary>
-/// One core's share of a collector's counters. 256 bytes with the live fields in the middle, so two stripes in an
-/// array never share a 64-byte cache line (nor an adjacent-line prefetch pair) whatever the array's alignment.
+/// One thread's share of a collector's counters (inside a <see cref="CounterCell"/>). 256 bytes with the live fields in
+/// the middle, so two threads' counters never share a 64-byte cache line (nor an adjacent-line prefetch pair).
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 256)]
 internal struct CounterStripe
@@ -36,7 +36,7 @@ internal struct CounterStripe
     [FieldOffset(128)]
     public long EvictedReplaced;
 
-    /// <summary>Calls left before the next latency sample on this core (approximate: races only shift the sample).</summary>
+    /// <summary>Calls left before the next latency sample on this thread.</summary>
     [FieldOffset(136)]
     public int SampleCountdown;
 }

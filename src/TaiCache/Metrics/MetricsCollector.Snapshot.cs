@@ -11,22 +11,22 @@ public sealed partial class MetricsCollector
     private readonly long _startedAt;
 
     /// <summary>Gets the number of hits so far.</summary>
-    public long Hits => Sum(static (ref s) => s.Hits);
+    public long Hits => Sum(static (ref s) => Volatile.Read(ref s.Hits));
 
     /// <summary>Gets the number of misses so far.</summary>
-    public long Misses => Sum(static (ref s) => s.Misses);
+    public long Misses => Sum(static (ref s) => Volatile.Read(ref s.Misses));
 
     /// <summary>Gets the number of writes so far.</summary>
-    public long Sets => Sum(static (ref s) => s.Sets);
+    public long Sets => Sum(static (ref s) => Volatile.Read(ref s.Sets));
 
     /// <summary>Gets the number of explicit removals so far.</summary>
-    public long Deletes => Sum(static (ref s) => s.Deletes);
+    public long Deletes => Sum(static (ref s) => Volatile.Read(ref s.Deletes));
 
     /// <summary>Gets the number of failed operations so far.</summary>
-    public long Errors => Sum(static (ref s) => s.Errors);
+    public long Errors => Sum(static (ref s) => Volatile.Read(ref s.Errors));
 
     /// <summary>Gets the number of entries that left the cache so far, for every reason.</summary>
-    public long Evictions => Sum(static (ref s) => s.EvictedSize + s.EvictedExpired + s.EvictedRemoved + s.EvictedReplaced);
+    public long Evictions => Sum(static (ref s) => Volatile.Read(ref s.EvictedSize) + Volatile.Read(ref s.EvictedExpired) + Volatile.Read(ref s.EvictedRemoved) + Volatile.Read(ref s.EvictedReplaced));
 
     /// <summary>Gets the entries held, as last reported to <see cref="UpdateSize"/>.</summary>
     public long Items => Volatile.Read(ref _items);
@@ -45,10 +45,10 @@ public sealed partial class MetricsCollector
     /// <returns>The count so far.</returns>
     public long GetEvictions(EvictionReason reason) => reason switch
     {
-        EvictionReason.Size => Sum(static (ref s) => s.EvictedSize),
-        EvictionReason.Expired => Sum(static (ref s) => s.EvictedExpired),
-        EvictionReason.Replaced => Sum(static (ref s) => s.EvictedReplaced),
-        _ => Sum(static (ref s) => s.EvictedRemoved),
+        EvictionReason.Size => Sum(static (ref s) => Volatile.Read(ref s.EvictedSize)),
+        EvictionReason.Expired => Sum(static (ref s) => Volatile.Read(ref s.EvictedExpired)),
+        EvictionReason.Replaced => Sum(static (ref s) => Volatile.Read(ref s.EvictedReplaced)),
+        _ => Sum(static (ref s) => Volatile.Read(ref s.EvictedRemoved)),
     };
 
     /// <summary>
@@ -59,9 +59,10 @@ public sealed partial class MetricsCollector
     public CacheMetrics GetSnapshot()
     {
         long hits = 0, misses = 0, sets = 0, deletes = 0, errors = 0, size = 0, expired = 0, removed = 0, replaced = 0;
-        for (var i = 0; i < _stripes.Length; i++)
+        var cells = Volatile.Read(ref _cells);
+        for (var i = 0; i < cells.Length; i++)
         {
-            ref var s = ref _stripes[i];
+            ref var s = ref cells[i].Counters;
             hits += Volatile.Read(ref s.Hits);
             misses += Volatile.Read(ref s.Misses);
             sets += Volatile.Read(ref s.Sets);
@@ -158,9 +159,10 @@ public sealed partial class MetricsCollector
     private long Sum(StripeReader read)
     {
         long total = 0;
-        for (var i = 0; i < _stripes.Length; i++)
+        var cells = Volatile.Read(ref _cells);
+        for (var i = 0; i < cells.Length; i++)
         {
-            total += read(ref _stripes[i]);
+            total += read(ref cells[i].Counters);
         }
 
         return total;

@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace TaiCache.Metrics;
@@ -9,8 +8,10 @@ namespace TaiCache.Metrics;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Counters are striped per core: each core increments its own cache-line-padded slot, so threads on different cores
-/// never contend for a cache line, and reads add the slots up. Counts are exact.
+/// Counters are striped per thread: each thread increments its own cache-line-padded cell with a plain add (no lock
+/// prefix, no shared cache line), and reads add the cells up. Only a cell's own thread writes it, so counts are exact.
+/// (Per-core slots were measured first: <see cref="Thread.GetCurrentProcessorId"/> plus an interlocked add cost several
+/// times more per call on the benchmark machine.) A cell outlives its thread, so nothing counted is lost.
 /// </para>
 /// <para>
 /// Latencies go into log-bucketed histograms (see <see cref="LatencyDistribution"/>). Hot tiers should not read the
@@ -28,8 +29,18 @@ public sealed partial class MetricsCollector : IDisposable
 {
     internal const int EvictionReasonCount = 4;
 
-    private readonly CounterStripe[] _stripes;
-    private readonly int _mask;
+    private const int CacheSlots = 16;
+
+    [ThreadStatic]
+    private static CounterCell?[]? t_cells;
+
+    private static long s_nextId;
+
+    private readonly long _id = Interlocked.Increment(ref s_nextId);
+    private readonly int _slot;
+    private readonly ThreadLocal<CounterCell> _local;
+    private readonly Lock _cellsGate = new();
+    private CounterCell[] _cells = [];
     private readonly int _sampleInterval;
     private readonly LatencyHistogram _hitLatency = new();
     private readonly LatencyHistogram _missLatency = new();
@@ -71,13 +82,8 @@ public sealed partial class MetricsCollector : IDisposable
         _sampleInterval = opts.LatencySampleInterval;
         _rateWindowTicks = (long)(opts.RateWindow.TotalSeconds * _time.TimestampFrequency);
 
-        var stripes = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 64));
-        _stripes = new CounterStripe[stripes];
-        _mask = stripes - 1;
-        for (var i = 0; i < _stripes.Length; i++)
-        {
-            _stripes[i].SampleCountdown = 1;
-        }
+        _slot = (int)(_id % CacheSlots);
+        _local = new ThreadLocal<CounterCell>(NewCell);
 
         Tags = [new(TaiCacheTelemetry.CacheNameTag, cacheName), new(TaiCacheTelemetry.CacheTierTag, tierName)];
         EvictionTags = new KeyValuePair<string, object?>[EvictionReasonCount][];
@@ -113,35 +119,35 @@ public sealed partial class MetricsCollector : IDisposable
 
     /// <summary>Records a hit without a latency.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void RecordHit() => Interlocked.Increment(ref Stripe().Hits);
+    public void RecordHit() => Stripe().Hits++;
 
     /// <summary>Records a hit and how long it took.</summary>
     /// <param name="latency">The time the read took.</param>
     public void RecordHit(TimeSpan latency)
     {
-        Interlocked.Increment(ref Stripe().Hits);
+        Stripe().Hits++;
         RecordLatency(_hitLatency, latency.Ticks * 100L, _hitDurationTags);
     }
 
     /// <summary>Records a miss without a latency.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void RecordMiss() => Interlocked.Increment(ref Stripe().Misses);
+    public void RecordMiss() => Stripe().Misses++;
 
     /// <summary>Records a miss and how long it took.</summary>
     /// <param name="latency">The time the read took.</param>
     public void RecordMiss(TimeSpan latency)
     {
-        Interlocked.Increment(ref Stripe().Misses);
+        Stripe().Misses++;
         RecordLatency(_missLatency, latency.Ticks * 100L, _missDurationTags);
     }
 
     /// <summary>Records a write.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void RecordSet() => Interlocked.Increment(ref Stripe().Sets);
+    public void RecordSet() => Stripe().Sets++;
 
     /// <summary>Records a removal.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void RecordDelete() => Interlocked.Increment(ref Stripe().Deletes);
+    public void RecordDelete() => Stripe().Deletes++;
 
     /// <summary>Records an entry leaving the cache.</summary>
     /// <param name="reason">Why it left.</param>
@@ -151,23 +157,23 @@ public sealed partial class MetricsCollector : IDisposable
         switch (reason)
         {
             case EvictionReason.Size:
-                Interlocked.Increment(ref stripe.EvictedSize);
+                stripe.EvictedSize++;
                 break;
             case EvictionReason.Expired:
-                Interlocked.Increment(ref stripe.EvictedExpired);
+                stripe.EvictedExpired++;
                 break;
             case EvictionReason.Replaced:
-                Interlocked.Increment(ref stripe.EvictedReplaced);
+                stripe.EvictedReplaced++;
                 break;
             default:
-                Interlocked.Increment(ref stripe.EvictedRemoved);
+                stripe.EvictedRemoved++;
                 break;
         }
     }
 
     /// <summary>Records a failed operation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void RecordError() => Interlocked.Increment(ref Stripe().Errors);
+    public void RecordError() => Stripe().Errors++;
 
     /// <summary>Reports the cache's current size; the peak is kept.</summary>
     /// <param name="items">Entries held.</param>
@@ -182,7 +188,7 @@ public sealed partial class MetricsCollector : IDisposable
 
     /// <summary>
     /// Tells whether the caller should time this operation: true for one call in
-    /// <see cref="MetricsCollectorOptions.LatencySampleInterval"/> on each core, so a hot path reads the clock rarely.
+    /// <see cref="MetricsCollectorOptions.LatencySampleInterval"/> on each thread, so a hot path reads the clock rarely.
     /// Costs about as much as <see cref="RecordHit()"/>.
     /// </summary>
     /// <returns><see langword="true"/> when this call should be timed (then pass its latency to <see cref="RecordHit(TimeSpan)"/> or <see cref="RecordMiss(TimeSpan)"/>).</returns>
@@ -212,7 +218,7 @@ public sealed partial class MetricsCollector : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void RecordHitTimed(long startTimestamp)
     {
-        Interlocked.Increment(ref Stripe().Hits);
+        Stripe().Hits++;
         if (startTimestamp != 0)
         {
             RecordLatency(_hitLatency, Elapsed(startTimestamp), _hitDurationTags);
@@ -224,7 +230,7 @@ public sealed partial class MetricsCollector : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void RecordMissTimed(long startTimestamp)
     {
-        Interlocked.Increment(ref Stripe().Misses);
+        Stripe().Misses++;
         if (startTimestamp != 0)
         {
             RecordLatency(_missLatency, Elapsed(startTimestamp), _missDurationTags);
@@ -240,9 +246,46 @@ public sealed partial class MetricsCollector : IDisposable
         }
     }
 
+    /// <summary>
+    /// Finds the calling thread's cell: first in a small per-thread cache (a non-generic thread static, which the JIT
+    /// reads inline; <see cref="ThreadLocal{T}.Value"/> alone costs about 10 ns here), else through <see cref="ThreadLocal{T}"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref CounterStripe Stripe() =>
-        ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_stripes), Thread.GetCurrentProcessorId() & _mask);
+    private ref CounterStripe Stripe()
+    {
+        var cells = t_cells;
+        if (cells is not null)
+        {
+            var cell = cells[_slot];
+            if (cell is not null && cell.OwnerId == _id)
+            {
+                return ref cell.Counters;
+            }
+        }
+
+        return ref StripeSlow();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref CounterStripe StripeSlow()
+    {
+        var cell = _local.Value!;
+        (t_cells ??= new CounterCell?[CacheSlots])[_slot] = cell;
+        return ref cell.Counters;
+    }
+
+    /// <summary>Makes the calling thread's cell and adds it to those read by snapshots (copy on write: reads take no lock).</summary>
+    private CounterCell NewCell()
+    {
+        var cell = new CounterCell(_id);
+        cell.Counters.SampleCountdown = 1;
+        lock (_cellsGate)
+        {
+            _cells = [.. _cells, cell];
+        }
+
+        return cell;
+    }
 
     private static void RaiseTo(ref long peak, long value)
     {

@@ -5,7 +5,7 @@ public sealed class MetricsCollectorOptions
 {
     /// <summary>
     /// Gets or sets how often <see cref="MetricsCollector.ShouldTimeOperation"/> (and <see cref="MetricsCollector.StartTiming"/>)
-    /// says yes: one call in this many, per core. 1 times every call. Must be between 1 and 1,000,000. Default 64: a clock read costs about as much as an L1 hit, so an L1 tier should read it rarely.
+    /// says yes: one call in this many, per thread. 1 times every call. Must be between 1 and 1,000,000. Default 64: a clock read costs about as much as an L1 hit, so an L1 tier should read it rarely.
     /// </summary>
     public int LatencySampleInterval { get; set; } = 64;
 

@@ -13,6 +13,7 @@ internal static class TaiCacheInstruments
 {
     private static readonly Lock Gate = new();
     private static readonly List<WeakReference<MetricsCollector>> Collectors = [];
+    private static int _pruneAt = 64;
 
     private static readonly string? Version =
         typeof(TaiCacheInstruments).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
@@ -55,6 +56,14 @@ internal static class TaiCacheInstruments
     {
         lock (Gate)
         {
+            // Dropped collectors are pruned on every collection pass; prune here too, so a process that builds many
+            // collectors while nobody collects does not keep their weak references forever.
+            if (Collectors.Count >= _pruneAt)
+            {
+                Collectors.RemoveAll(static w => !w.TryGetTarget(out _));
+                _pruneAt = Math.Max(64, Collectors.Count * 2);
+            }
+
             Collectors.Add(new WeakReference<MetricsCollector>(collector));
         }
     }

@@ -77,6 +77,12 @@ public static class TaiCacheTelemetry
     /// <summary>The unit of <see cref="DurationInstrument"/>: seconds, as OpenTelemetry's conventions ask.</summary>
     public const string DurationUnit = "s";
 
+    /// <summary>Writes queued by a write-behind <c>MultiTierCache</c> and not yet written to every lower tier (observable gauge, unit <c>{write}</c>).</summary>
+    public const string WriteBehindQueueDepthInstrument = "taicache.write_behind.queue.depth";
+
+    /// <summary>Age, in seconds, of the oldest write a write-behind <c>MultiTierCache</c> has not yet written everywhere (observable gauge, unit <c>s</c>).</summary>
+    public const string WriteBehindQueueAgeInstrument = "taicache.write_behind.queue.age";
+
     /// <summary>The tag holding the cache's name.</summary>
     public const string CacheNameTag = "cache.name";
 

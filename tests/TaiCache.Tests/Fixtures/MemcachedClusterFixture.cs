@@ -22,7 +22,13 @@ public sealed class MemcachedClusterFixture : IAsyncLifetime
     /// <summary>Builds options over the three nodes.</summary>
     public MemcachedCacheOptions Options(Action<MemcachedCacheOptions>? configure = null)
     {
-        var o = new MemcachedCacheOptions();
+        // Generous timeouts: the tests run on loaded shared machines; timeouts themselves are tested with a scripted server.
+        var o = new MemcachedCacheOptions
+        {
+            OperationTimeout = TimeSpan.FromSeconds(5),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            PoolTimeout = TimeSpan.FromSeconds(5),
+        };
         foreach (var s in Servers)
         {
             o.Servers.Add(s);

@@ -47,7 +47,13 @@ public sealed class MemcachedServerFixture : IAsyncLifetime
     /// <summary>Builds options pointing at this server.</summary>
     public MemcachedCacheOptions Options(Action<MemcachedCacheOptions>? configure = null)
     {
-        var o = new MemcachedCacheOptions();
+        // Generous timeouts: the tests run on loaded shared machines; timeouts themselves are tested with a scripted server.
+        var o = new MemcachedCacheOptions
+        {
+            OperationTimeout = TimeSpan.FromSeconds(5),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            PoolTimeout = TimeSpan.FromSeconds(5),
+        };
         o.Servers.Add(Server);
         configure?.Invoke(o);
         return o;

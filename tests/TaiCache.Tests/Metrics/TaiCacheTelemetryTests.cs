@@ -116,6 +116,25 @@ public sealed class TaiCacheTelemetryTests
     }
 
     [Fact]
+    public void ObservableInstruments_ManyCollectorsCreatedAndDropped_LiveOnesStillReported()
+    {
+        var name = NewCacheName(nameof(ObservableInstruments_ManyCollectorsCreatedAndDropped_LiveOnesStillReported));
+        using var live = new MetricsCollector(name, "L1");
+        live.RecordHit();
+        for (var i = 0; i < 1_000; i++)
+        {
+            _ = new MetricsCollector(NewCacheName("dropped"), "L1");
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        _ = new MetricsCollector(NewCacheName("after-gc"), "L1"); // triggers a prune of the dead references
+
+        var hits = Assert.Single(CollectObservables(name), s => s.Instrument == TaiCacheTelemetry.HitsInstrument);
+        Assert.Equal(1, hits.Value);
+    }
+
+    [Fact]
     public void DurationHistogram_MetricCollector_SeesSecondsTaggedByResult()
     {
         var name = NewCacheName(nameof(DurationHistogram_MetricCollector_SeesSecondsTaggedByResult));

@@ -1,3 +1,4 @@
+using TaiCache.Metrics;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Reflection;
@@ -52,10 +53,10 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             Replay();
         }
 
-        _meter = new Meter("TaiCache");
-        var tags = new KeyValuePair<string, object?>[] { new("cache", owner.Name) };
-        _meter.CreateObservableGauge("taicache.write_behind.queue.depth", () => new Measurement<long>(Depth, tags), "{write}", "Writes queued for the lower tiers, not yet written.");
-        _meter.CreateObservableGauge("taicache.write_behind.queue.age", () => new Measurement<double>(OldestAge.TotalSeconds, tags), "s", "Age of the oldest write not yet written to every lower tier.");
+        _meter = new Meter(TaiCacheTelemetry.MeterName); // own instance: its gauges end with this queue
+        var tags = new KeyValuePair<string, object?>[] { new(TaiCacheTelemetry.CacheNameTag, owner.Name) };
+        _meter.CreateObservableGauge(TaiCacheTelemetry.WriteBehindQueueDepthInstrument, () => new Measurement<long>(Depth, tags), "{write}", "Writes queued for the lower tiers, not yet written.");
+        _meter.CreateObservableGauge(TaiCacheTelemetry.WriteBehindQueueAgeInstrument, () => new Measurement<double>(OldestAge.TotalSeconds, tags), "s", "Age of the oldest write not yet written to every lower tier.");
     }
 
     /// <summary>Gets the writes queued or being written.</summary>

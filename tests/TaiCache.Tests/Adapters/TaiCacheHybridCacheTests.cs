@@ -1,0 +1,238 @@
+using TaiCache.Tiering;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Time.Testing;
+using TaiCache.Adapters;
+using TaiCache.Sqlite;
+
+namespace TaiCache.Tests.Adapters;
+
+/// <summary>
+/// HybridCache behaviour, written against the <see cref="HybridCache"/> abstract class: get-or-create, set, remove, tags,
+/// RemoveByTag, expiry on a fake clock, and one factory call under concurrency.
+/// </summary>
+public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly string _db = Path.Combine(Path.GetTempPath(), $"taicache-hybrid-{Guid.NewGuid():N}.db");
+    private readonly MultiTierCache _cache;
+    private readonly TaiCacheHybridCache _adapter;
+
+    public TaiCacheHybridCacheTests()
+    {
+        var options = new MultiTierCacheOptions { Name = "hybrid", TimeProvider = _time };
+        options.Tiers.Add(new InMemoryTier(new InMemoryTierOptions { MaximumSize = 10_000, TimeProvider = _time }));
+        options.Tiers.Add(new SqliteTier(new SqliteTierOptions { FilePath = _db, TimeProvider = _time, SweepInterval = null }));
+        _cache = new MultiTierCache(options);
+        _adapter = new TaiCacheHybridCache(_cache);
+    }
+
+    private HybridCache Cache => _adapter;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await _adapter.DisposeAsync();
+        await _cache.DisposeAsync();
+        foreach (var suffix in new[] { string.Empty, "-wal", "-shm" })
+        {
+            File.Delete(_db + suffix);
+        }
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_Miss_CallsFactoryOnceThenServesTheValue()
+    {
+        var key = Key();
+        var calls = 0;
+
+        var first = await Cache.GetOrCreateAsync(key, _ => { calls++; return ValueTask.FromResult("v1"); });
+        var second = await Cache.GetOrCreateAsync(key, _ => { calls++; return ValueTask.FromResult("v2"); });
+
+        Assert.Equal("v1", first);
+        Assert.Equal("v1", second);
+        Assert.Equal(1, calls);
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_WithState_PassesTheState()
+    {
+        var value = await Cache.GetOrCreateAsync(Key(), 21, static (s, _) => ValueTask.FromResult(s * 2));
+
+        Assert.Equal(42, value);
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_ConcurrentCallers_FactoryRunsOnce()
+    {
+        var key = Key();
+        var calls = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async ValueTask<int> Factory(CancellationToken ct)
+        {
+            Interlocked.Increment(ref calls);
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+            return 7;
+        }
+
+        var callers = Enumerable.Range(0, 32).Select(_ => Task.Run(async () => await Cache.GetOrCreateAsync(key, Factory))).ToArray();
+        await Task.Delay(100); // let the callers pile up on the one load
+        release.SetResult();
+        var values = await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.All(values, v => Assert.Equal(7, v));
+        Assert.Equal(1, calls);
+    }
+
+    [Fact]
+    public async Task SetAsync_ThenGetOrCreate_ReturnsTheSetValueWithoutFactory()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, "set");
+
+        var value = await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("factory"));
+
+        Assert.Equal("set", value);
+    }
+
+    [Fact]
+    public async Task SetAsync_Null_IsStoredAsAValue()
+    {
+        var key = Key();
+        await Cache.SetAsync<string?>(key, null);
+
+        var value = await Cache.GetOrCreateAsync<string?>(key, _ => ValueTask.FromResult<string?>("factory"));
+
+        Assert.Null(value);
+    }
+
+    [Fact]
+    public async Task RemoveAsync_ThenGetOrCreate_CallsFactoryAgain()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, 1);
+        await Cache.RemoveAsync(key);
+
+        Assert.Equal(2, await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult(2)));
+        Assert.Equal(2, (await _cache.Tiers[1].GetAsync<int>(key)).Value);
+    }
+
+    [Fact]
+    public async Task RemoveAsync_ManyKeys_RemovesEveryTier()
+    {
+        var a = Key();
+        var b = Key();
+        await Cache.SetAsync(a, 1);
+        await Cache.SetAsync(b, 2);
+
+        await Cache.RemoveAsync([a, b]);
+
+        Assert.False(await _cache.ExistsAsync(a));
+        Assert.False(await _cache.ExistsAsync(b));
+    }
+
+    [Fact]
+    public async Task RemoveByTagAsync_RemovesTaggedEntriesOnly()
+    {
+        var red1 = Key();
+        var red2 = Key();
+        var blue = Key();
+        await Cache.SetAsync(red1, 1, tags: ["red"]);
+        await Cache.GetOrCreateAsync(red2, _ => ValueTask.FromResult(2), tags: ["red", "shape"]);
+        await Cache.SetAsync(blue, 3, tags: ["blue"]);
+
+        await Cache.RemoveByTagAsync("red");
+
+        Assert.False(await _cache.ExistsAsync(red1));
+        Assert.False(await _cache.ExistsAsync(red2));
+        Assert.False((await _cache.Tiers[1].GetAsync<int>(red2)).HasValue);
+        Assert.Equal(3, (await _cache.GetAsync<int>(blue)).Value);
+        Assert.Equal(20, await Cache.GetOrCreateAsync(red2, _ => ValueTask.FromResult(20)));
+    }
+
+    [Fact]
+    public async Task RemoveByTagAsync_ManyTags_RemovesEach()
+    {
+        var a = Key();
+        var b = Key();
+        await Cache.SetAsync(a, 1, tags: ["x"]);
+        await Cache.SetAsync(b, 2, tags: ["y"]);
+
+        await Cache.RemoveByTagAsync(["x", "y"]);
+
+        Assert.False(await _cache.ExistsAsync(a));
+        Assert.False(await _cache.ExistsAsync(b));
+    }
+
+    [Fact]
+    public async Task RemoveByTagAsync_Wildcard_RemovesEverythingSetThroughTheAdapter()
+    {
+        var tagged = Key();
+        var untagged = Key();
+        await Cache.SetAsync(tagged, 1, tags: ["t"]);
+        await Cache.GetOrCreateAsync(untagged, _ => ValueTask.FromResult(2));
+
+        await Cache.RemoveByTagAsync("*");
+
+        Assert.False(await _cache.ExistsAsync(tagged));
+        Assert.False(await _cache.ExistsAsync(untagged));
+    }
+
+    [Fact]
+    public async Task SetAsync_ReservedWildcardTag_Throws()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(async () => await Cache.SetAsync(Key(), 1, tags: ["*"]));
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_Expiration_ExpiresOnTheClock()
+    {
+        var key = Key();
+        var options = new HybridCacheEntryOptions { Expiration = TimeSpan.FromMinutes(10), LocalCacheExpiration = TimeSpan.FromMinutes(1) };
+        await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("v1"), options);
+
+        _time.Advance(TimeSpan.FromMinutes(2));
+        Assert.False(((InMemoryTier)_cache.Tiers[0]).TryGet<string>(key, out _)); // L1 copy gone
+        Assert.Equal("v1", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("v2"), options)); // from L3
+
+        _time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal("v3", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("v3"), options));
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_DisableUnderlyingData_ReadsOnly()
+    {
+        var key = Key();
+        var options = new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableUnderlyingData };
+
+        Assert.Equal(0, await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult(5), options));
+        Assert.False(await _cache.ExistsAsync(key));
+        await Cache.SetAsync(key, 6);
+        Assert.Equal(6, await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult(5), options));
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_ReadsDisabled_CallsFactoryAndStores()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, "old");
+        var options = new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead };
+
+        Assert.Equal("new", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("new"), options));
+        Assert.Equal("new", (await _cache.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_FactoryThrows_NothingStoredAndErrorSurfaces()
+    {
+        var key = Key();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+            await Cache.GetOrCreateAsync<int>(key, _ => throw new InvalidOperationException("boom"), tags: ["t"]));
+
+        Assert.False(await _cache.ExistsAsync(key));
+        Assert.Equal(1, await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult(1)));
+    }
+
+    private static string Key([System.Runtime.CompilerServices.CallerMemberName] string test = "") => $"{nameof(TaiCacheHybridCacheTests)}:{test}:{Guid.NewGuid():N}";
+}
