@@ -234,6 +234,25 @@ public sealed partial class MultiTierCache
             }
         }
 
+        if (_writeBehind is not null && missing.Count > 0)
+        {
+            // Writes not yet on the lower tiers answer for themselves: a queued removal is a miss, a queued value a hit.
+            missing.RemoveAll(key =>
+            {
+                if (!TryReadUnwritten<T>(key, out var unwritten))
+                {
+                    return false;
+                }
+
+                if (unwritten.Status == TierReadStatus.Hit)
+                {
+                    found[key] = unwritten.Value;
+                }
+
+                return true;
+            });
+        }
+
         for (var i = _firstRemote; i < _slots.Length && missing.Count > 0; i++)
         {
             var slot = _slots[i];

@@ -1,3 +1,4 @@
+using TaiCache.Tiering.WriteBehind;
 
 namespace TaiCache.Tiering;
 
@@ -45,6 +46,11 @@ public sealed partial class MultiTierCache
     {
         CacheKeyRules.Validate(key);
         ThrowIfDisposed();
+        if (_writeBehind?.FindUnwritten(key) is { } unwritten)
+        {
+            return unwritten.Operation != WriteBehindOperation.Delete;
+        }
+
         foreach (var slot in _slots)
         {
             if (slot.Memory is { } memory)
@@ -100,6 +106,16 @@ public sealed partial class MultiTierCache
     /// </summary>
     private async ValueTask<TierRead<T>> ReadLowerAsync<T>(string key, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
+        if (TryReadUnwritten<T>(key, out var unwritten))
+        {
+            if (unwritten.Status == TierReadStatus.Hit)
+            {
+                SetMemoryTiers(key, unwritten.Value, options);
+            }
+
+            return unwritten;
+        }
+
         var failed = false;
         for (var i = _firstRemote; i < _slots.Length; i++)
         {
@@ -166,5 +182,26 @@ public sealed partial class MultiTierCache
             Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
             return false;
         }
+    }
+    /// <summary>
+    /// Under write-behind, answers a read below L1 from the write queue when the key has a write not yet on every lower
+    /// tier: a queued removal is a miss, a queued value of the requested type is a hit. Otherwise the lower tiers decide.
+    /// </summary>
+    private bool TryReadUnwritten<T>(string key, out TierRead<T> read)
+    {
+        switch (_writeBehind?.FindUnwritten(key))
+        {
+            case null:
+                break;
+            case { Operation: WriteBehindOperation.Delete }:
+                read = new TierRead<T>(TierReadStatus.Miss, default!);
+                return true;
+            case PendingSet<T> set:
+                read = new TierRead<T>(TierReadStatus.Hit, set.Value);
+                return true;
+        }
+
+        read = default;
+        return false;
     }
 }

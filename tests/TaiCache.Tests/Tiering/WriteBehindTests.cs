@@ -274,4 +274,34 @@ public sealed class WriteBehindTests
             }
         }
     }
+
+    [Fact]
+    public async Task ReadsBelowL1_WhileRemovalOrValueIsQueued_AnswerFromTheQueueNotTheOlderLowerTier()
+    {
+        var (cache, l1, l2) = Build();
+        await using var scope = cache;
+        var deleted = TierTestKit.Key(this) + ":deleted";
+        var updated = TierTestKit.Key(this) + ":updated";
+        await l2.Inner.SetAsync(deleted, "old");
+        await l2.Inner.SetAsync(updated, "old");
+        l2.Gate = new TaskCompletionSource(); // the flusher, and any read that reaches L2, waits
+        await cache.DeleteAsync(deleted);
+        await cache.SetAsync(updated, "new");
+        l1.Clear(); // as if L1 had evicted both while their writes were still queued
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.False(await cache.ExistsAsync(deleted, cts.Token));
+        Assert.True(await cache.ExistsAsync(updated, cts.Token));
+        Assert.False((await cache.GetAsync<string>(deleted, cts.Token)).HasValue);
+        Assert.Equal("new", (await cache.GetAsync<string>(updated, cts.Token)).Value);
+        l1.Clear();
+        var many = await cache.GetManyAsync<string>([deleted, updated], cts.Token);
+        Assert.Equal("new", Assert.Single(many, kv => kv.Key == updated).Value);
+        Assert.False(many.ContainsKey(deleted));
+
+        l2.Gate.SetResult();
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.False((await l2.Inner.GetAsync<string>(deleted)).HasValue);
+        Assert.Equal("new", (await l2.Inner.GetAsync<string>(updated)).Value);
+    }
 }

@@ -119,6 +119,18 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         return EnqueueAsync(entry, cancellationToken);
     }
 
+    /// <summary>
+    /// Gets the newest write of the key not yet on every lower tier (queued, or being written), so reads below L1 never
+    /// see an older value (or a removed one) than the caller was acknowledged.
+    /// </summary>
+    public PendingWrite? FindUnwritten(string key)
+    {
+        lock (_gate)
+        {
+            return _pending.TryGetValue(key, out var queued) ? queued : _inFlight.GetValueOrDefault(key);
+        }
+    }
+
     /// <summary>Queues a factory's value unless the key already has a queued write (which is newer) or the queue is full.</summary>
     public void TryEnqueueFill<T>(string key, T value, TimeSpan? ttl)
     {
