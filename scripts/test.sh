@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every TaiCache test against real servers on loopback.
-# Installs redis-server and memcached from apt where they are missing (the fixtures start them on free ports).
+# Installs redis-server, redis-tools, memcached, openssl and python3 from apt where they are missing (the fixtures
+# start the servers themselves on free loopback ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,8 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v memcached >/dev/null 2>&1 || [ -x /usr/bin/memcached ] || missing+=(memcached)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)     # the Redis TLS test makes a self-signed certificate
+command -v python3 >/dev/null 2>&1 || missing+=(python3)     # the package check below reads the .nupkg
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} ..."
   SUDO=""
