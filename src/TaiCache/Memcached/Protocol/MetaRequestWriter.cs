@@ -38,17 +38,7 @@ internal static class MetaRequestWriter
             n = PutFlag(span, n, (byte)'T', t);
         }
 
-        if (quiet)
-        {
-            n = Put(span, n, " q"u8);
-        }
-
-        if (opaque >= 0)
-        {
-            n = PutFlag(span, n, (byte)'O', opaque);
-        }
-
-        n = Put(span, n, "\r\n"u8);
+        n = EndCommand(span, n, quiet, opaque);
         writer.Advance(n);
     }
 
@@ -87,17 +77,7 @@ internal static class MetaRequestWriter
             n = PutFlag(span, n, (byte)'C', cas);
         }
 
-        if (quiet)
-        {
-            n = Put(span, n, " q"u8);
-        }
-
-        if (opaque >= 0)
-        {
-            n = PutFlag(span, n, (byte)'O', opaque);
-        }
-
-        n = Put(span, n, "\r\n"u8);
+        n = EndCommand(span, n, quiet, opaque);
         writer.Advance(n);
         writer.Write(data);
         writer.Write("\r\n"u8);
@@ -113,17 +93,7 @@ internal static class MetaRequestWriter
         var span = writer.GetSpan(MaxCommandLine);
         var n = Put(span, 0, "md "u8);
         n += Encoding.UTF8.GetBytes(key, span[n..]);
-        if (quiet)
-        {
-            n = Put(span, n, " q"u8);
-        }
-
-        if (opaque >= 0)
-        {
-            n = PutFlag(span, n, (byte)'O', opaque);
-        }
-
-        n = Put(span, n, "\r\n"u8);
+        n = EndCommand(span, n, quiet, opaque);
         writer.Advance(n);
     }
 
@@ -186,5 +156,21 @@ internal static class MetaRequestWriter
     {
         Utf8Formatter.TryFormat(value, span[n..], out var written);
         return n + written;
+    }
+
+    /// <summary>Ends a command line: the quiet flag (<c>q</c>), the opaque (<c>O</c>) and CRLF.</summary>
+    private static int EndCommand(Span<byte> span, int n, bool quiet, int opaque)
+    {
+        if (quiet)
+        {
+            n = Put(span, n, " q"u8);
+        }
+
+        if (opaque >= 0)
+        {
+            n = PutFlag(span, n, (byte)'O', opaque);
+        }
+
+        return Put(span, n, "\r\n"u8);
     }
 }
