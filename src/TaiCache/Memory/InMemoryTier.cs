@@ -129,7 +129,10 @@ public sealed partial class InMemoryTier : ICacheOps
             expires = _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute;
         }
 
-        var node = new MemoryNode(key, _map.Hash(key), stored, weight, expires, absolute);
+        var hash = _map.Hash(key);
+        var node = _weigher is null && _slidingTicks == 0
+            ? new MemoryNode(key, hash, stored, expires)
+            : new ExtendedMemoryNode(key, hash, stored, weight, expires, absolute);
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
@@ -280,7 +283,11 @@ public sealed partial class InMemoryTier : ICacheOps
                 _expiring++;
             }
 
-            node.AbsoluteExpiresAt = absolute;
+            if (node is ExtendedMemoryNode extended)
+            {
+                extended.AbsoluteExpiry = absolute;
+            }
+
             Volatile.Write(ref node.ExpiresAt, _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute);
             return new(true);
         }

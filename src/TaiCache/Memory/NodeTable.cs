@@ -1,7 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace TaiCache;
 
@@ -10,27 +8,29 @@ namespace TaiCache;
 /// touches one object (no separate dictionary node). Reads take no lock; every write happens under the tier's lock.
 /// </summary>
 /// <remarks>
-/// Readers never see a broken chain: inserts publish a fully linked node at a bucket's head, removals and replacements
-/// only bypass a node (whose own link stays intact for a reader standing on it). A resize links the nodes into a new
-/// bucket array through the other of the node's two link fields, leaving the old chains readable; a reader stalled
-/// across two resizes may report a miss for a present key, which a cache may always do.
+/// Readers never follow a broken or cyclic chain: inserts publish a fully linked node at a bucket's head, removals and
+/// replacements only bypass a node (whose own link stays intact for a reader standing on it). A resize relinks the
+/// nodes into a new bucket array through the same link field, each node pointing at nodes already moved, so a reader
+/// on an old chain may be carried into a new one and report a miss for a present key while the table grows, which a
+/// cache may always do; it never returns another key's value. The table only grows until it holds the tier's
+/// capacity.
 /// </remarks>
 internal sealed class NodeTable
 {
-    private readonly long _seed = Random.Shared.NextInt64();
+    private readonly KeyHash _hash = new(Random.Shared);
     private readonly int _initialSize;
     private Buckets _buckets;
 
     public NodeTable(long expectedEntries)
     {
         _initialSize = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(expectedEntries, 16, 1 << 16));
-        _buckets = new Buckets(_initialSize, 0);
+        _buckets = new Buckets(_initialSize);
     }
 
     public int Count { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Hash(string key) => (int)XxHash3.HashToUInt64(MemoryMarshal.AsBytes(key.AsSpan()), _seed);
+    public int Hash(string key) => _hash.Of(key);
 
     /// <summary>Finds a key's node without locking.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -39,31 +39,15 @@ internal sealed class NodeTable
         var hash = Hash(key);
         var buckets = Volatile.Read(ref _buckets);
         var current = Volatile.Read(ref buckets.Heads[hash & buckets.Mask]);
-        if (buckets.Generation == 0)
+        while (current is not null)
         {
-            while (current is not null)
+            if (current.Hash == hash && string.Equals(current.Key, key))
             {
-                if (current.Hash == hash && string.Equals(current.Key, key))
-                {
-                    node = current;
-                    return true;
-                }
-
-                current = current.Chain0;
+                node = current;
+                return true;
             }
-        }
-        else
-        {
-            while (current is not null)
-            {
-                if (current.Hash == hash && string.Equals(current.Key, key))
-                {
-                    node = current;
-                    return true;
-                }
 
-                current = current.Chain1;
-            }
+            current = Volatile.Read(ref current.Chain);
         }
 
         node = null;
@@ -77,20 +61,19 @@ internal sealed class NodeTable
     public MemoryNode? Set(MemoryNode node)
     {
         var buckets = _buckets;
-        var g = buckets.Generation;
         ref var head = ref buckets.Heads[node.Hash & buckets.Mask];
         MemoryNode? previous = null;
-        for (var current = head; current is not null; previous = current, current = Link(current, g))
+        for (var current = head; current is not null; previous = current, current = current.Chain)
         {
             if (current.Hash == node.Hash && string.Equals(current.Key, node.Key))
             {
-                SetLink(node, g, Link(current, g));
-                Publish(ref head, previous, g, node);
+                node.Chain = current.Chain;
+                Publish(ref head, previous, node);
                 return current;
             }
         }
 
-        SetLink(node, g, head);
+        node.Chain = head;
         Volatile.Write(ref head, node);
         if (++Count > buckets.Heads.Length)
         {
@@ -105,14 +88,13 @@ internal sealed class NodeTable
     public bool TryRemove(MemoryNode node)
     {
         var buckets = _buckets;
-        var g = buckets.Generation;
         ref var head = ref buckets.Heads[node.Hash & buckets.Mask];
         MemoryNode? previous = null;
-        for (var current = head; current is not null; previous = current, current = Link(current, g))
+        for (var current = head; current is not null; previous = current, current = current.Chain)
         {
             if (ReferenceEquals(current, node))
             {
-                Publish(ref head, previous, g, Link(node, g));
+                Publish(ref head, previous, node.Chain);
                 Count--;
                 return true;
             }
@@ -124,62 +106,49 @@ internal sealed class NodeTable
     /// <summary>Empties the table (under the writers' lock).</summary>
     public void Clear()
     {
-        Volatile.Write(ref _buckets, new Buckets(_initialSize, 1 - _buckets.Generation));
+        Volatile.Write(ref _buckets, new Buckets(_initialSize));
         Count = 0;
     }
 
-    private static void Publish(ref MemoryNode? head, MemoryNode? previous, int generation, MemoryNode? next)
+    private static void Publish(ref MemoryNode? head, MemoryNode? previous, MemoryNode? next)
     {
         if (previous is null)
         {
             Volatile.Write(ref head, next);
         }
-        else if (generation == 0)
-        {
-            Volatile.Write(ref previous.Chain0, next);
-        }
         else
         {
-            Volatile.Write(ref previous.Chain1, next);
+            Volatile.Write(ref previous.Chain, next);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MemoryNode? Link(MemoryNode node, int generation) => generation == 0 ? node.Chain0 : node.Chain1;
-
-    private static void SetLink(MemoryNode node, int generation, MemoryNode? next)
-    {
-        if (generation == 0)
-        {
-            node.Chain0 = next;
-        }
-        else
-        {
-            node.Chain1 = next;
-        }
-    }
-
+    /// <summary>
+    /// Doubles the bucket array. Each node is relinked to the head of its new bucket, which holds only nodes moved before
+    /// it, so every chain a reader can follow, old or new, ends.
+    /// </summary>
     private void Grow()
     {
         var old = _buckets;
-        var next = new Buckets(old.Heads.Length * 2, 1 - old.Generation);
+        var next = new Buckets(old.Heads.Length * 2);
         foreach (var first in old.Heads)
         {
-            for (var current = first; current is not null; current = Link(current, old.Generation))
+            var current = first;
+            while (current is not null)
             {
+                var following = current.Chain;
                 ref var head = ref next.Heads[current.Hash & next.Mask];
-                SetLink(current, next.Generation, head);
+                Volatile.Write(ref current.Chain, head);
                 head = current;
+                current = following;
             }
         }
 
         Volatile.Write(ref _buckets, next);
     }
 
-    private sealed class Buckets(int size, int generation)
+    private sealed class Buckets(int size)
     {
         public readonly MemoryNode?[] Heads = new MemoryNode?[size];
         public readonly int Mask = size - 1;
-        public readonly int Generation = generation;
     }
 }
