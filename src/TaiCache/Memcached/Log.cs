@@ -16,4 +16,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "memcached node {Node} answered an error line: {Error}")]
     public static partial void ServerErrorLine(ILogger logger, string node, string error);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "memcached node {Node}: a pooled connection was closed by the server while idle; the node's idle connections are dropped and a fresh one is opened")]
+    public static partial void StaleConnectionDropped(ILogger logger, string node);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "memcached node {Node}: a pooled connection failed before any response ({Reason}); retrying once on a fresh connection")]
+    public static partial void RetryingOnFreshConnection(ILogger logger, string node, string reason);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Debug, Message = "memcached node {Node}: a pooled connection failed after a non-idempotent request was sent ({Reason}); not retried, it may have been applied")]
+    public static partial void NotRetriedNotIdempotent(ILogger logger, string node, string reason);
 }

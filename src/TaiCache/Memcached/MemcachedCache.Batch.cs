@@ -143,7 +143,7 @@ public sealed partial class MemcachedCache
         return removed;
     }
 
-    /// <summary>Groups keys by node and runs <paramref name="body"/> once per node, in parallel.</summary>
+    /// <summary>Groups keys by node and runs <paramref name="body"/> once per node, in parallel. Every batch (get, set, delete) is idempotent, so may be retried on a fresh connection.</summary>
     private async Task ForEachNodeAsync<TState>(List<string> wires, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -163,7 +163,7 @@ public sealed partial class MemcachedCache
         foreach (var (node, batch) in groups)
         {
             var timeout = _options.OperationTimeout * (1 + (batch.Count / KeysPerTimeout));
-            tasks.Add(RunOnNodeAsync(node, null, (batch, state, body, self: this), timeout, static async (conn, s, token) =>
+            tasks.Add(RunOnNodeAsync(node, null, (batch, state, body, self: this), timeout, idempotent: true, static async (conn, s, token) =>
             {
                 try
                 {

@@ -34,7 +34,7 @@ public sealed partial class MemcachedCache
     public async ValueTask<MemcachedCasResult<T>> GetWithCasAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
-        var response = await RoundTripAsync(key, wire, 0, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        var response = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
         var result = ToResult<T>(key, response);
         return result.HasValue ? new MemcachedCasResult<T>(result.Value, response.Cas) : default;
     }
@@ -85,7 +85,7 @@ public sealed partial class MemcachedCache
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
         var exptime = ToExptime(ttl);
-        var response = await RoundTripAsync(key, wire, exptime, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
+        var response = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
         return Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored;
     }
 
@@ -100,7 +100,7 @@ public sealed partial class MemcachedCache
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
         var exptime = ToExptime(ttl);
-        var response = await RoundTripAsync(key, wire, exptime, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: true, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
+        var response = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: true, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
         return ToResult<T>(key, response);
     }
 
@@ -110,7 +110,7 @@ public sealed partial class MemcachedCache
     public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, this, _options.OperationTimeout, static async (conn, self, token) =>
+        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, this, _options.OperationTimeout, idempotent: true, static async (conn, self, token) =>
         {
             MetaRequestWriter.WriteFlushAll(conn.Request);
             await conn.SendAsync(token).ConfigureAwait(false);
@@ -126,7 +126,7 @@ public sealed partial class MemcachedCache
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
         var exptime = ToExptime(ttl);
-        var response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
+        var response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), idempotent: false, static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
         Expect(response, key, MetaResponseCode.Value);
         if (!Utf8Parser.TryParse(response.Data, out ulong value, out var used) || used != response.Data!.Length)
         {

@@ -125,7 +125,8 @@ public sealed partial class MemcachedCache
         CacheKeyRules.ValidateTtl(ttl);
         var data = EncodeChecked(key, wire, value);
         var exptime = ToExptime(ttl);
-        var response = await RoundTripAsync(key, wire, (data, exptime, mode, cas), static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
+        var idempotent = mode == 0 && cas == 0; // a plain set; add, replace and CAS answer differently the second time
+        var response = await RoundTripAsync(key, wire, (data, exptime, mode, cas), idempotent, static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
         var code = Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.NotStored, MetaResponseCode.Exists, MetaResponseCode.NotFound);
         if (code == MetaResponseCode.Stored)
         {
@@ -180,12 +181,16 @@ public sealed partial class MemcachedCache
             ?? throw new CacheConnectionException("Every memcached node is marked down; operations fail until one answers again.");
     }
 
-    /// <summary>One request, one response, on the key's node.</summary>
-    private ValueTask<MetaResponse> RoundTripAsync<TState>(string key, string wire, TState state, Action<IBufferWriter<byte>, string, int, TState> write, CancellationToken cancellationToken)
+    /// <summary>
+    /// One request, one response, on the key's node. <c>idempotent</c> tells whether sending the request twice leaves the
+    /// same state as once (get, touch, set, delete): only such requests are retried after their bytes may have reached
+    /// the server (see <see cref="RunOnNodeAsync"/>).
+    /// </summary>
+    private ValueTask<MetaResponse> RoundTripAsync<TState>(string key, string wire, TState state, bool idempotent, Action<IBufferWriter<byte>, string, int, TState> write, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var node = Locate(wire);
-        return RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, static async (conn, s, token) =>
+        return RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, idempotent, static async (conn, s, token) =>
         {
             var opaque = conn.NextOpaque();
             s.write(conn.Request, s.wire, opaque, s.state);
@@ -200,8 +205,26 @@ public sealed partial class MemcachedCache
         }, cancellationToken);
     }
 
-    /// <summary>Rents a connection on <paramref name="node"/>, runs <paramref name="body"/> under the operation timeout, and turns failures into TaiCache exceptions.</summary>
-    private async ValueTask<TResult> RunOnNodeAsync<TState, TResult>(MemcachedNode node, string? key, TState state, TimeSpan timeout, Func<MemcachedConnection, TState, CancellationToken, ValueTask<TResult>> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rents a connection on <paramref name="node"/>, runs <paramref name="body"/> under the operation timeout, and turns
+    /// failures into TaiCache exceptions.
+    /// </summary>
+    /// <remarks>
+    /// <para>A connection that comes from the pool may have died while idle (server restart, network cut) in a way the
+    /// checkout poll could not see yet. When such a connection fails with an I/O error before any response byte was
+    /// read, <paramref name="body"/> runs once more on a freshly opened connection to the same node, provided that is
+    /// safe: always for <paramref name="idempotent"/> operations, and for the others only if no request byte was sent.
+    /// If the fresh connection fails too, the node is marked down.</para>
+    /// <para>Non-idempotent operations (increment, decrement, add, replace, compare-and-swap) are not retried once their
+    /// send has started, even on a connection that had been idle. A failed write on an idle connection usually means the
+    /// peer was already gone and nothing was delivered, but the socket API does not say how much of a request the kernel
+    /// accepted before the error, and an error seen while reading the response cannot tell "never arrived" from "applied,
+    /// then the server died". Counting twice is worse than one failed call, so those surface as
+    /// <see cref="CacheConnectionException"/>. The common case, a connection the server closed while it sat in the pool,
+    /// is caught before anything is written by the checkout poll in <see cref="MemcachedNode.RentAsync"/>, so a restart
+    /// does not fail these operations either.</para>
+    /// </remarks>
+    private async ValueTask<TResult> RunOnNodeAsync<TState, TResult>(MemcachedNode node, string? key, TState state, TimeSpan timeout, bool idempotent, Func<MemcachedConnection, TState, CancellationToken, ValueTask<TResult>> body, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         MemcachedConnection conn;
@@ -215,51 +238,102 @@ public sealed partial class MemcachedCache
             throw;
         }
 
-        try
+        while (true)
         {
-            var token = conn.Begin(timeout, cancellationToken, out var registration);
+            var retry = false;
             try
             {
-                var result = await body(conn, state, token).ConfigureAwait(false);
-                node.ReportSuccess();
-                return result;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                conn.MarkBroken();
-                throw;
-            }
-            catch (OperationCanceledException ex)
-            {
-                conn.MarkBroken();
-                node.ReportTimeout();
-                _metrics?.RecordError();
-                throw new CacheTimeoutException($"The memcached node {node.Name} did not answer the operation on {Describe(key)} within {timeout.TotalMilliseconds:0} ms; the connection was closed.", key, ex);
-            }
-            catch (MemcachedProtocolException ex)
-            {
-                conn.MarkBroken();
-                node.ReportConnectionFailure(ex.Message);
-                _metrics?.RecordError();
-                throw new CacheConnectionException($"The memcached node {node.Name} sent a malformed response to the operation on {Describe(key)} ({ex.Message}); the connection was closed.", key, ex);
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
-            {
-                conn.MarkBroken();
-                node.ReportConnectionFailure(ex.Message);
-                _metrics?.RecordError();
-                throw new CacheConnectionException($"The connection to the memcached node {node.Name} failed during the operation on {Describe(key)}: {ex.Message}", key, ex);
+                var generation = node.Generation;
+                var token = conn.Begin(timeout, cancellationToken, out var registration);
+                try
+                {
+                    var result = await body(conn, state, token).ConfigureAwait(false);
+                    conn.Generation = generation; // answered after the last failure known when it started: not suspect
+                    node.ReportSuccess();
+                    return result;
+                }
+                catch (Exception ex) when (IsRetryable(ex, conn, idempotent, cancellationToken))
+                {
+                    conn.MarkBroken();
+                    node.ReportConnectionFailure(ex.Message);
+                    Log.RetryingOnFreshConnection(_logger, node.Name, ex.Message);
+                    retry = true;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    conn.MarkBroken();
+                    throw;
+                }
+                catch (OperationCanceledException ex)
+                {
+                    conn.MarkBroken();
+                    node.ReportTimeout();
+                    _metrics?.RecordError();
+                    throw new CacheTimeoutException($"The memcached node {node.Name} did not answer the operation on {Describe(key)} within {timeout.TotalMilliseconds:0} ms; the connection was closed.", key, ex);
+                }
+                catch (MemcachedProtocolException ex)
+                {
+                    conn.MarkBroken();
+                    node.ReportConnectionFailure(ex.Message);
+                    _metrics?.RecordError();
+                    throw new CacheConnectionException($"The memcached node {node.Name} sent a malformed response to the operation on {Describe(key)} ({ex.Message}); the connection was closed.", key, ex);
+                }
+                catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+                {
+                    conn.MarkBroken();
+                    if (conn.ReplacesFailed)
+                    {
+                        node.ReportReplacementFailure(ex.Message);
+                    }
+                    else
+                    {
+                        if (!idempotent && conn.FromPool && conn.SendStarted && !conn.ResponseStarted)
+                        {
+                            Log.NotRetriedNotIdempotent(_logger, node.Name, ex.Message);
+                        }
+
+                        node.ReportConnectionFailure(ex.Message);
+                    }
+
+                    _metrics?.RecordError();
+                    throw new CacheConnectionException($"The connection to the memcached node {node.Name} failed during the operation on {Describe(key)}: {ex.Message}", key, ex);
+                }
+                finally
+                {
+                    conn.End(registration);
+                }
             }
             finally
             {
-                conn.End(registration);
+                if (!retry)
+                {
+                    node.Return(conn);
+                }
+            }
+
+            try
+            {
+                conn = await node.ReconnectAsync(conn, key, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CacheException)
+            {
+                _metrics?.RecordError();
+                throw;
             }
         }
-        finally
-        {
-            node.Return(conn);
-        }
     }
+
+    /// <summary>
+    /// Whether a failure may be retried on a fresh connection: an I/O error on a connection that came from the pool,
+    /// before any response byte, on its first use in this operation, and either idempotent or not yet sent.
+    /// </summary>
+    private static bool IsRetryable(Exception ex, MemcachedConnection conn, bool idempotent, CancellationToken cancellationToken) =>
+        ex is IOException or SocketException
+        && conn.FromPool
+        && !conn.ReplacesFailed
+        && !conn.ResponseStarted
+        && (idempotent || !conn.SendStarted)
+        && !cancellationToken.IsCancellationRequested;
 
     private static string Describe(string? key) => key is null ? "a batch" : TaiCacheDiagnostics.DescribeKey(key);
 }

@@ -73,7 +73,7 @@ public sealed partial class MemcachedCache : ICacheOps
     public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
-        var response = await RoundTripAsync(key, wire, 0L, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        var response = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, opaque: o), cancellationToken).ConfigureAwait(false);
         return ToResult<T>(key, response);
     }
 
@@ -87,7 +87,7 @@ public sealed partial class MemcachedCache : ICacheOps
     public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
-        var response = await RoundTripAsync(key, wire, 0, static (w, k, o, _) => MetaRequestWriter.WriteDelete(w, k, opaque: o), cancellationToken).ConfigureAwait(false);
+        var response = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteDelete(w, k, opaque: o), cancellationToken).ConfigureAwait(false);
         var removed = Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.NotFound) == MetaResponseCode.Stored;
         _metrics?.RecordDelete();
         return removed;
@@ -97,7 +97,7 @@ public sealed partial class MemcachedCache : ICacheOps
     public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
-        var response = await RoundTripAsync(key, wire, 0L, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: false, opaque: o), cancellationToken).ConfigureAwait(false);
+        var response = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: false, opaque: o), cancellationToken).ConfigureAwait(false);
         return Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored;
     }
 

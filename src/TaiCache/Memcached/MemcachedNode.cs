@@ -24,6 +24,7 @@ internal sealed class MemcachedNode : IDisposable
     private TimeSpan _backoff;
     private int _consecutiveTimeouts;
     private int _open;
+    private int _generation;
     private bool _disposed;
 
     public MemcachedNode(MemcachedServer server, MemcachedCacheOptions options, ILogger logger)
@@ -73,7 +74,17 @@ internal sealed class MemcachedNode : IDisposable
         }
     }
 
-    /// <summary>Gets a connection: an idle one, or a new one while the pool has room.</summary>
+    /// <summary>
+    /// Gets the connection generation: bumped whenever a connection of this node fails, so connections that were idle
+    /// (or out on loan) before the failure are suspect and are dropped instead of reused.
+    /// </summary>
+    public int Generation => Volatile.Read(ref _generation);
+
+    /// <summary>
+    /// Gets a connection: an idle one that is still usable, or a new one while the pool has room. Idle connections from
+    /// an older generation are dropped; one that polls readable (closed or reset by the server while idle, as after a
+    /// restart) is dropped too and makes every other idle connection suspect.
+    /// </summary>
     /// <param name="key">The key of the operation, for exceptions.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>A connection the caller owns until <see cref="Return"/>.</returns>
@@ -93,39 +104,61 @@ internal sealed class MemcachedNode : IDisposable
             }
         }
 
-        lock (_idle)
+        var replacesStale = false;
+        while (TryPopIdle(out var idle))
         {
-            if (_idle.TryPop(out var idle))
+            var generation = Volatile.Read(ref _generation);
+            if (idle.Generation == generation && idle.IsUsableWhileIdle())
             {
+                idle.FromPool = true;
+                idle.ReplacesFailed = false;
                 return idle;
             }
+
+            if (idle.Generation == generation)
+            {
+                // Closed by the server while idle: the others were idle through the same event, so they are suspect too.
+                Log.StaleConnectionDropped(_logger, Name);
+                DrainIdle();
+            }
+
+            Close(idle);
+            replacesStale = true;
         }
 
-        try
-        {
-            var connection = await MemcachedConnection.ConnectAsync(_endPoint, _options.ConnectTimeout, _options.TimeProvider, _options.MaxItemBytes, cancellationToken).ConfigureAwait(false);
-            Interlocked.Increment(ref _open);
-            MarkUp();
-            return connection;
-        }
-        catch (Exception ex) when (ex is SocketException or TimeoutException or IOException)
-        {
-            _slots.Release();
-            MarkDown(ex.Message);
-            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", key, ex);
-        }
-        catch
-        {
-            _slots.Release();
-            throw;
-        }
+        var connection = await ConnectAsync(key, cancellationToken).ConfigureAwait(false);
+        connection.ReplacesFailed = replacesStale;
+        return connection;
     }
 
-    /// <summary>Gives a connection back: kept when healthy, closed when broken.</summary>
+    /// <summary>
+    /// Replaces a pooled connection that failed before any response byte with a freshly opened one, keeping the pool
+    /// slot; the failure has already made the other idle connections suspect (see <see cref="ReportConnectionFailure"/>).
+    /// </summary>
+    /// <param name="failed">The broken connection; closed here.</param>
+    /// <param name="key">The key of the operation, for exceptions.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <returns>The fresh connection, owned by the caller until <see cref="Return"/>.</returns>
+    /// <exception cref="CacheConnectionException">The connect failed; the node is marked down and the slot released.</exception>
+    public async ValueTask<MemcachedConnection> ReconnectAsync(MemcachedConnection failed, string? key, CancellationToken cancellationToken)
+    {
+        Close(failed);
+        if (_disposed)
+        {
+            _slots.Release();
+            throw new ObjectDisposedException(nameof(MemcachedNode));
+        }
+
+        var connection = await ConnectAsync(key, cancellationToken).ConfigureAwait(false);
+        connection.ReplacesFailed = true;
+        return connection;
+    }
+
+    /// <summary>Gives a connection back: kept when healthy and of the current generation, closed otherwise.</summary>
     /// <param name="connection">The connection from <see cref="RentAsync"/>.</param>
     public void Return(MemcachedConnection connection)
     {
-        if (connection.IsBroken || _disposed)
+        if (connection.IsBroken || _disposed || connection.Generation != Volatile.Read(ref _generation))
         {
             Close(connection);
         }
@@ -149,13 +182,20 @@ internal sealed class MemcachedNode : IDisposable
         }
     }
 
-    /// <summary>Records a broken connection (reset, closed, garbage): idle connections may be stale too, so they are closed.</summary>
+    /// <summary>Records a broken connection (reset, closed, garbage): idle connections may be stale too, so they are closed and the generation moves on.</summary>
     /// <param name="reason">What happened.</param>
     public void ReportConnectionFailure(string reason)
     {
         Log.ConnectionDropped(_logger, Name, reason);
         DrainIdle();
     }
+
+    /// <summary>
+    /// Records that a fresh connection, opened because a pooled one was dead, failed as well: the server is not
+    /// answering, so the node is marked down.
+    /// </summary>
+    /// <param name="reason">What happened on the fresh connection.</param>
+    public void ReportReplacementFailure(string reason) => MarkDown("a fresh connection failed after a pooled one had: " + reason);
 
     /// <summary>Records a timeout; too many in a row mark the node down.</summary>
     public void ReportTimeout()
@@ -209,11 +249,46 @@ internal sealed class MemcachedNode : IDisposable
         }
     }
 
+    private async ValueTask<MemcachedConnection> ConnectAsync(string? key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var generation = Volatile.Read(ref _generation);
+            var connection = await MemcachedConnection.ConnectAsync(_endPoint, _options.ConnectTimeout, _options.TimeProvider, _options.MaxItemBytes, cancellationToken).ConfigureAwait(false);
+            connection.Generation = generation;
+            connection.FromPool = false;
+            Interlocked.Increment(ref _open);
+            MarkUp();
+            return connection;
+        }
+        catch (Exception ex) when (ex is SocketException or TimeoutException or IOException)
+        {
+            _slots.Release();
+            MarkDown(ex.Message);
+            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", key, ex);
+        }
+        catch
+        {
+            _slots.Release();
+            throw;
+        }
+    }
+
+    private bool TryPopIdle([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MemcachedConnection? connection)
+    {
+        lock (_idle)
+        {
+            return _idle.TryPop(out connection);
+        }
+    }
+
+    /// <summary>Closes every idle connection and moves to a new generation, so connections out on loan now are not pooled again unless they prove themselves.</summary>
     private void DrainIdle()
     {
         MemcachedConnection[] drained;
         lock (_idle)
         {
+            Interlocked.Increment(ref _generation);
             drained = [.. _idle];
             _idle.Clear();
         }

@@ -120,22 +120,9 @@ public sealed class SlowAndCutServerTests : IAsyncLifetime
         await cache.SetAsync("after", "ok");
         var direct = (ICacheOps)cache.Tiers[1];
 
-        // The value reached L2. Read it straight from the backend; a pooled connection the proxy cut earlier can fail one
-        // call and put a memcached node into its own short back-off, so the read is retried within a bounded time.
-        string? fromL2 = null;
-        await ReliabilityKit.UntilAsync(async () =>
-        {
-            try
-            {
-                fromL2 = (await direct.GetAsync<string>("after")).GetValueOrDefault(null!);
-                return fromL2 is not null;
-            }
-            catch (CacheConnectionException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(15), "reading the value back from L2 after healing", pollMs: 100);
-        Assert.Equal("ok", fromL2);
+        // The value reached L2: read it straight from the backend, once. Pooled connections the proxy held through the
+        // latency phase may be dead now; the backend must notice (or retry on a fresh connection) instead of failing.
+        Assert.Equal("ok", (await direct.GetAsync<string>("after")).Value);
 
         _output.WriteLine($"[{backend}] latency 3 s, TierTimeout {tierTimeout.TotalMilliseconds} ms: stale served in {staleTime.TotalMilliseconds:F0} ms, " +
             $"factory fallback in {fallbackTime.TotalMilliseconds:F0} ms, slowest miss {slowest.TotalMilliseconds:F0} ms, " +

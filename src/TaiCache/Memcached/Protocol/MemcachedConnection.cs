@@ -23,6 +23,8 @@ internal sealed class MemcachedConnection : IDisposable
     private ArrayBufferWriter<byte> _request = new(512);
     private int _disposed;
     private int _opaque;
+    private bool _sendStarted;
+    private bool _responseStarted;
 
     private MemcachedConnection(Socket socket, TimeProvider timeProvider, int maxValueBytes)
     {
@@ -38,6 +40,21 @@ internal sealed class MemcachedConnection : IDisposable
 
     /// <summary>Gets a value indicating whether the connection must not be reused.</summary>
     public bool IsBroken { get; private set; }
+
+    /// <summary>Gets or sets a value indicating whether the current operation took this connection from the pool (it had served before and then sat idle).</summary>
+    public bool FromPool { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether this connection was opened to replace a pooled one found dead; if it fails too, the node is marked down.</summary>
+    public bool ReplacesFailed { get; set; }
+
+    /// <summary>Gets or sets the node's connection generation this connection was last known good in; the pool drops older ones.</summary>
+    public int Generation { get; set; }
+
+    /// <summary>Gets a value indicating whether the current operation has started sending its request (some bytes may have reached the server).</summary>
+    public bool SendStarted => _sendStarted;
+
+    /// <summary>Gets a value indicating whether the current operation has received any response byte.</summary>
+    public bool ResponseStarted => _responseStarted;
 
     /// <summary>Opens a connection within <paramref name="connectTimeout"/>.</summary>
     /// <param name="endPoint">The server.</param>
@@ -84,6 +101,8 @@ internal sealed class MemcachedConnection : IDisposable
     /// <returns>The token the operation's I/O uses.</returns>
     public CancellationToken Begin(TimeSpan timeout, CancellationToken cancellationToken, out CancellationTokenRegistration registration)
     {
+        _sendStarted = false;
+        _responseStarted = false;
         _timeout.CancelAfter(timeout);
         registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static s => ((MemcachedConnection)s!).CancelIo(), this)
@@ -125,7 +144,38 @@ internal sealed class MemcachedConnection : IDisposable
     /// <summary>Sends the request buffer.</summary>
     /// <param name="cancellationToken">The operation's token.</param>
     /// <returns>A task that completes when the bytes are with the kernel.</returns>
-    public ValueTask SendAsync(CancellationToken cancellationToken) => _stream.WriteAsync(_request.WrittenMemory, cancellationToken);
+    public ValueTask SendAsync(CancellationToken cancellationToken)
+    {
+        _sendStarted = true;
+        return _stream.WriteAsync(_request.WrittenMemory, cancellationToken);
+    }
+
+    /// <summary>
+    /// Checks, without blocking or sending, that an idle connection can still be used. memcached never speaks unasked,
+    /// so an idle socket that polls readable has been closed or reset by the peer (a restart, a cut, an idle timeout) or
+    /// is out of step; either way it must not be used. One non-blocking <c>poll</c> call.
+    /// </summary>
+    /// <returns><see langword="true"/> when the connection looks usable.</returns>
+    public bool IsUsableWhileIdle()
+    {
+        if (IsBroken)
+        {
+            return false;
+        }
+
+        try
+        {
+            return !_socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Reads one response.</summary>
     /// <param name="cancellationToken">The operation's token.</param>
@@ -138,6 +188,11 @@ internal sealed class MemcachedConnection : IDisposable
         {
             var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                _responseStarted = true;
+            }
+
             bool parsed;
             MetaResponse response;
             try
