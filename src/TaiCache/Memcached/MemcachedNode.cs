@@ -10,6 +10,10 @@ namespace TaiCache.Memcached;
 /// or after <see cref="MemcachedCacheOptions.FailureThreshold"/> timeouts in a row; while down, it is not dialled
 /// until its back-off passes (doubling from <see cref="MemcachedCacheOptions.DeadNodeRetryInterval"/> up to
 /// <see cref="MemcachedCacheOptions.MaxDeadNodeRetryInterval"/>); then the next operation tries it again.
+/// Idle connections are polled at checkout (one closed by the server while idle is replaced before anything is sent),
+/// and carry a generation that every connection failure moves on, so connections that were idle through a failure are
+/// dropped rather than reused; the caller retries a pooled connection that failed before any response on a fresh one
+/// (<see cref="ReconnectAsync"/>) and reports a failure of that fresh one (<see cref="ReportReplacementFailure"/>).
 /// </summary>
 internal sealed class MemcachedNode : IDisposable
 {
