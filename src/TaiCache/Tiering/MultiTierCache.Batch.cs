@@ -1,3 +1,4 @@
+using TaiCache.Metrics;
 
 namespace TaiCache.Tiering;
 
@@ -110,6 +111,7 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", list.Count);
             if (slot.Memory is { } memory)
             {
                 foreach (var item in list)
@@ -126,7 +128,7 @@ public sealed partial class MultiTierCache
                 {
                     await ops.SetManyAsync(a.list, a.Ttl, ct).ConfigureAwait(false);
                     return true;
-                }, cancellationToken).ConfigureAwait(false);
+                }, activity, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -177,6 +179,7 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "delete_many", list.Count);
             if (slot.Memory is { } memory)
             {
                 long removed = 0;
@@ -191,7 +194,7 @@ public sealed partial class MultiTierCache
 
             try
             {
-                most = Math.Max(most, await InvokeTierAsync(slot, list, static (ops, k, ct) => ops.DeleteManyAsync(k, ct), cancellationToken).ConfigureAwait(false));
+                most = Math.Max(most, await InvokeTierAsync(slot, list, static (ops, k, ct) => ops.DeleteManyAsync(k, ct), activity, cancellationToken).ConfigureAwait(false));
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -257,28 +260,34 @@ public sealed partial class MultiTierCache
         {
             var slot = _slots[i];
             IReadOnlyDictionary<string, T> hits;
-            if (slot.Memory is { } memory)
+            using (var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity, "get_many", missing.Count))
             {
-                hits = await memory.GetManyAsync<T>(missing, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                if (!TryEnter(slot))
+                if (slot.Memory is { } memory)
                 {
-                    failed = true;
-                    continue;
+                    hits = await memory.GetManyAsync<T>(missing, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    if (!TryEnter(slot))
+                    {
+                        TaiCacheTelemetry.SetError(activity, CircuitOpenError);
+                        failed = true;
+                        continue;
+                    }
+
+                    try
+                    {
+                        hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ops.GetManyAsync<T>(k, ct), activity, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
+                        failed = true;
+                        continue;
+                    }
                 }
 
-                try
-                {
-                    hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ops.GetManyAsync<T>(k, ct), cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
-                    failed = true;
-                    continue;
-                }
+                TaiCacheTelemetry.SetBatchReadResult(activity, missing.Count, hits.Count);
             }
 
             if (hits.Count == 0)
@@ -335,6 +344,7 @@ public sealed partial class MultiTierCache
             var slot = _slots[j];
             if (slot.Memory is { } memory)
             {
+                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
                 foreach (var item in items)
                 {
                     memory.Set(item.Key, item.Value, j == 0 ? options.L1Ttl : options.Ttl);
@@ -354,13 +364,14 @@ public sealed partial class MultiTierCache
             return;
         }
 
+        using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
         try
         {
             await InvokeTierAsync(slot, (items, ttl), static async (ops, a, ct) =>
             {
                 await ops.SetManyAsync(a.items, a.ttl, ct).ConfigureAwait(false);
                 return true;
-            }, cancellationToken).ConfigureAwait(false);
+            }, activity, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -397,6 +408,7 @@ public sealed partial class MultiTierCache
             var slot = _slots[i];
             if (slot.Memory is { } memory)
             {
+                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
                 foreach (var item in items)
                 {
                     memory.Set(item.Key, item.Value, options.Ttl);
