@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using StackExchange.Redis.KeyspaceIsolation;
 using TaiCache.Metrics;
 using TaiCache.Serialization;
 
@@ -19,7 +20,7 @@ namespace TaiCache.Redis;
 /// <see cref="CacheWrongTypeException"/> and <see cref="CacheSerializationException"/>. Messages and logs never hold a
 /// password, a connection string, or a raw key (unless <see cref="TaiCacheDiagnostics.IncludeKeysInMessages"/>).</para>
 /// </remarks>
-public sealed partial class RedisCache : ICacheOps
+public sealed partial class RedisCache : ICacheOps, IBatchReader
 {
     private readonly RedisCacheOptions _options;
     private readonly string _prefix;
@@ -34,6 +35,7 @@ public sealed partial class RedisCache : ICacheOps
     private readonly Task<IConnectionMultiplexer>? _connecting;
     private IConnectionMultiplexer? _multiplexer;
     private IDatabase? _database;
+    private IDatabase? _keyed;
     private int _disposed;
 
     /// <summary>Initializes a cache on a connection the caller owns and may share; the cache never disposes it.</summary>
@@ -363,7 +365,9 @@ public sealed partial class RedisCache : ICacheOps
     {
         multiplexer.ConnectionFailed += OnConnectionFailed;
         multiplexer.ConnectionRestored += OnConnectionRestored;
-        _database = multiplexer.GetDatabase();
+        var database = multiplexer.GetDatabase();
+        _keyed = _prefix.Length == 0 ? database : database.WithKeyPrefix(_prefixKey);
+        Volatile.Write(ref _database, database);
         _multiplexer = multiplexer;
         if (_logger.IsEnabled(LogLevel.Information))
         {

@@ -259,12 +259,13 @@ public sealed partial class MultiTierCache
         for (var i = _firstRemote; i < _slots.Length && missing.Count > 0; i++)
         {
             var slot = _slots[i];
-            IReadOnlyDictionary<string, T> hits;
+            CacheResult<T>[] hits;
+            var hitCount = 0;
             using (var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity, "get_many", missing.Count))
             {
                 if (slot.Memory is { } memory)
                 {
-                    hits = await memory.GetManyAsync<T>(missing, cancellationToken).ConfigureAwait(false);
+                    hits = await ((IBatchReader)memory).ReadManyAsync<T>(missing, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -277,7 +278,7 @@ public sealed partial class MultiTierCache
 
                     try
                     {
-                        hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ops.GetManyAsync<T>(k, ct), activity, cancellationToken).ConfigureAwait(false);
+                        hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ReadAlignedAsync<T>(ops, k, ct), activity, cancellationToken).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
@@ -287,43 +288,48 @@ public sealed partial class MultiTierCache
                     }
                 }
 
-                TaiCacheTelemetry.SetBatchReadResult(activity, missing.Count, hits.Count);
+                foreach (var hit in hits)
+                {
+                    hitCount += hit.HasValue ? 1 : 0;
+                }
+
+                TaiCacheTelemetry.SetBatchReadResult(activity, missing.Count, hitCount);
             }
 
-            if (hits.Count == 0)
+            if (hitCount == 0)
             {
                 continue;
             }
 
-            // Only memory tiers above this one (the usual L1 over L2): copy synchronously, without building lists.
+            // Only memory tiers above this one (the usual L1 over L2): copy synchronously, each tier's lock taken once.
             var fillMemoryOnly = _options.ReadStrategy != ReadStrategy.ReadThrough || i <= _firstRemote;
-            var allFound = hits.Count >= missing.Count;
-            var stillMissing = allFound ? null : new List<string>(missing.Count - hits.Count);
-            var fill = fillMemoryOnly ? null : new List<KeyValuePair<string, T>>(hits.Count);
-            foreach (var key in missing)
+            var stillMissing = hitCount == missing.Count ? null : new List<string>(missing.Count - hitCount);
+            var fill = fillMemoryOnly ? null : new List<KeyValuePair<string, T>>(hitCount);
+            for (var k = 0; k < hits.Length; k++)
             {
-                if (hits.TryGetValue(key, out var value))
+                var key = missing[k];
+                if (!hits[k].HasValue)
                 {
-                    found[key] = value;
-                    KeepForFailSafe(key, value, options);
-                    if (fill is not null)
-                    {
-                        fill.Add(new KeyValuePair<string, T>(key, value));
-                    }
-                    else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
-                    {
-                        SetMemoryTiers(key, value, options);
-                    }
+                    stillMissing!.Add(key);
+                    continue;
                 }
-                else
-                {
-                    (stillMissing ??= []).Add(key);
-                }
+
+                var value = hits[k].Value;
+                found[key] = value;
+                KeepForFailSafe(key, value, options);
+                fill?.Add(new KeyValuePair<string, T>(key, value));
             }
 
             if (fill is not null)
             {
                 await FillManyUpperAsync(i, fill, options, cancellationToken).ConfigureAwait(false);
+            }
+            else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+            {
+                for (var j = 0; j < _firstRemote; j++)
+                {
+                    _slots[j].Memory!.SetHits(missing, hits, options.L1Ttl);
+                }
             }
 
             missing = stillMissing ?? [];
@@ -335,6 +341,27 @@ public sealed partial class MultiTierCache
         }
 
         return (missing, failed);
+    }
+
+    /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
+    private static async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, CancellationToken cancellationToken)
+    {
+        if (ops is IBatchReader reader)
+        {
+            return await reader.ReadManyAsync<T>(keys, cancellationToken).ConfigureAwait(false);
+        }
+
+        var found = await ops.GetManyAsync<T>(keys, cancellationToken).ConfigureAwait(false);
+        var results = new CacheResult<T>[keys.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (found.TryGetValue(keys[i], out var value))
+            {
+                results[i] = new CacheResult<T>(value);
+            }
+        }
+
+        return results;
     }
 
     private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, CancellationToken cancellationToken)
