@@ -294,9 +294,10 @@ public sealed class TierTracingTests : IDisposable
         var receipt = await manager.InvalidateAsync(root);
         await manager.TagAsync(root, ["t"]);
         var byTag = await manager.InvalidateTagAsync("t");
+        var byPattern = await manager.InvalidatePatternAsync(CacheKeyPattern.Prefix(root), InvalidationStrategy.Lazy);
 
         var activities = capture.Stopped;
-        Assert.Equal(2, activities.Count);
+        Assert.Equal(3, activities.Count);
         Assert.All(activities, a => Assert.Equal(TaiCacheTelemetry.InvalidateActivity, a.OperationName));
         var cascade = activities[0];
         Assert.Equal(3, Tag(cascade, TaiCacheTelemetry.KeyCountTag));
@@ -307,6 +308,9 @@ public sealed class TierTracingTests : IDisposable
         Assert.Equal("tag", Tag(activities[1], TaiCacheTelemetry.InvalidationTriggerTag));
         Assert.Equal(byTag.Keys.Count, Tag(activities[1], TaiCacheTelemetry.KeyCountTag));
         Assert.Equal(byTag.Id.ToString(), Tag(activities[1], TaiCacheTelemetry.InvalidationIdTag));
+        Assert.Equal("pattern", Tag(activities[2], TaiCacheTelemetry.InvalidationTriggerTag));
+        Assert.Equal("lazy", Tag(activities[2], TaiCacheTelemetry.InvalidationStrategyTag));
+        Assert.Equal(byPattern.Keys.Count, Tag(activities[2], TaiCacheTelemetry.KeyCountTag));
         Assert.All(activities, a => Assert.DoesNotContain(a.TagObjects, t => t.Value is string s && s.Contains(root, StringComparison.Ordinal)));
     }
 
