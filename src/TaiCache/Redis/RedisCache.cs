@@ -137,13 +137,14 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     /// <inheritdoc />
     public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
-        var physical = ToPhysicalKey(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
         var start = _metrics is null ? 0 : _time.GetTimestamp();
-        var db = await GetDatabaseAsync(key, "GET", cancellationToken).ConfigureAwait(false);
+        _ = await GetDatabaseAsync(key, "GET", cancellationToken).ConfigureAwait(false);
         RedisValue raw;
         try
         {
-            raw = await WithTimeout(db.StringGetAsync(physical), cancellationToken).ConfigureAwait(false);
+            // The prefixed view writes prefix and key one after the other: no concatenated key per read.
+            raw = await WithTimeout(_keyed!.StringGetAsync(key), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
@@ -164,13 +165,13 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     /// <inheritdoc />
     public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
-        var physical = ToPhysicalKey(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
         CacheKeyRules.ValidateTtl(ttl);
         var bytes = Codec.Encode(key, value);
-        var db = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
+        _ = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
         try
         {
-            await WithTimeout(db.StringSetAsync(physical, bytes, ttl ?? _defaultTtl, When.Always), cancellationToken).ConfigureAwait(false);
+            await WithTimeout(_keyed!.StringSetAsync(key, bytes, ttl ?? _defaultTtl, When.Always), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
@@ -391,7 +392,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
-        var db = _database;
+        var db = Volatile.Read(ref _database);
         return db is not null ? new ValueTask<IDatabase>(db) : WaitForConnectionAsync(key, operation, cancellationToken);
     }
 
