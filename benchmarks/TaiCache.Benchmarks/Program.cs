@@ -1,3 +1,14 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
+using TaiCache.Benchmarks.Tiering;
+
+if (args.Length > 0 && args[0] == "--batch-throughput")
+{
+    // dotnet run -c Release -- --batch-throughput [seconds per variant per round] [rounds]
+    var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 2;
+    var rounds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5;
+    await BatchThroughput.RunAsync(seconds, rounds);
+    return;
+}
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -1,3 +1,4 @@
+using TaiCache.Metrics;
 using System.Collections.Concurrent;
 
 namespace TaiCache.Invalidation;
@@ -50,32 +51,43 @@ public sealed partial class InvalidationManager
         ArgumentException.ThrowIfNullOrWhiteSpace(eventName);
         CheckStrategy(strategy);
         ThrowIfDisposed();
-        var roots = new List<string>();
-        var overflowed = false;
-        if (_events.TryGetValue(eventName, out var targets))
+        using var activity = StartInvalidateActivity(InvalidationTrigger.Event, strategy);
+        try
         {
-            // Match patterns first: a timeout must leave everything (tags included) in place.
-            foreach (var target in targets.Where(static t => t.Kind == InvalidationTrigger.Pattern))
+            var roots = new List<string>();
+            var overflowed = false;
+            if (_events.TryGetValue(eventName, out var targets))
             {
-                var (keys, over) = await MatchAsync(target.Pattern!, cancellationToken).ConfigureAwait(false);
-                roots.AddRange(keys);
-                overflowed |= over;
+                // Match patterns first: a timeout must leave everything (tags included) in place.
+                foreach (var target in targets.Where(static t => t.Kind == InvalidationTrigger.Pattern))
+                {
+                    var (keys, over) = await MatchAsync(target.Pattern!, cancellationToken).ConfigureAwait(false);
+                    roots.AddRange(keys);
+                    overflowed |= over;
+                }
+
+                foreach (var target in targets)
+                {
+                    if (target.Kind == InvalidationTrigger.Key)
+                    {
+                        roots.Add(target.Value);
+                    }
+                    else if (target.Kind == InvalidationTrigger.Tag)
+                    {
+                        roots.AddRange(await _store.TakeTaggedKeysAsync(target.Value, cancellationToken).ConfigureAwait(false));
+                    }
+                }
             }
 
-            foreach (var target in targets)
-            {
-                if (target.Kind == InvalidationTrigger.Key)
-                {
-                    roots.Add(target.Value);
-                }
-                else if (target.Kind == InvalidationTrigger.Tag)
-                {
-                    roots.AddRange(await _store.TakeTaggedKeysAsync(target.Value, cancellationToken).ConfigureAwait(false));
-                }
-            }
+            var receipt = await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+            TraceReceipt(activity, receipt);
+            return receipt;
         }
-
-        return await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+        catch (Exception e)
+        {
+            TaiCacheTelemetry.SetError(activity, e);
+            throw;
+        }
     }
 
     /// <summary>
@@ -110,7 +122,7 @@ public sealed partial class InvalidationManager
 
         try
         {
-            await RunAsync(InvalidationTrigger.Ttl, key, [key], _options.DefaultStrategy, clearInMemoryTiers: false, CancellationToken.None).ConfigureAwait(false);
+            await RunTracedAsync(InvalidationTrigger.Ttl, key, [key], _options.DefaultStrategy, clearInMemoryTiers: false, CancellationToken.None).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // A timer callback has no caller to report to: log and carry on.
         catch (Exception ex)

@@ -1,3 +1,5 @@
+using TaiCache.Metrics;
+
 namespace TaiCache.Invalidation;
 
 /// <summary>Pattern invalidation: globs and timed regexes over L1 (tracked keys) and tiers that can list keys (Redis SCAN).</summary>
@@ -27,8 +29,19 @@ public sealed partial class InvalidationManager
         ArgumentNullException.ThrowIfNull(pattern);
         CheckStrategy(strategy);
         ThrowIfDisposed();
-        var (keys, overflowed) = await MatchAsync(pattern, cancellationToken).ConfigureAwait(false);
-        return await RunAsync(InvalidationTrigger.Pattern, pattern.ToString(), keys, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+        using var activity = StartInvalidateActivity(InvalidationTrigger.Pattern, strategy);
+        try
+        {
+            var (keys, overflowed) = await MatchAsync(pattern, cancellationToken).ConfigureAwait(false);
+            var receipt = await RunAsync(InvalidationTrigger.Pattern, pattern.ToString(), keys, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+            TraceReceipt(activity, receipt);
+            return receipt;
+        }
+        catch (Exception e)
+        {
+            TaiCacheTelemetry.SetError(activity, e);
+            throw;
+        }
     }
 
     /// <summary>Lists the keys a pattern selects, without invalidating them.</summary>

@@ -1,3 +1,5 @@
+using TaiCache.Metrics;
+
 namespace TaiCache.Invalidation;
 
 /// <summary>Tags: keys carry tags; invalidating a tag invalidates every key carrying it, and their dependents.</summary>
@@ -43,7 +45,18 @@ public sealed partial class InvalidationManager
         CacheKeyRules.Validate(tag);
         CheckStrategy(strategy);
         ThrowIfDisposed();
-        var keys = await _store.TakeTaggedKeysAsync(tag, cancellationToken).ConfigureAwait(false);
-        return await RunAsync(InvalidationTrigger.Tag, tag, keys, strategy, clearInMemoryTiers: false, cancellationToken).ConfigureAwait(false);
+        using var activity = StartInvalidateActivity(InvalidationTrigger.Tag, strategy);
+        try
+        {
+            var keys = await _store.TakeTaggedKeysAsync(tag, cancellationToken).ConfigureAwait(false);
+            var receipt = await RunAsync(InvalidationTrigger.Tag, tag, keys, strategy, clearInMemoryTiers: false, cancellationToken).ConfigureAwait(false);
+            TraceReceipt(activity, receipt);
+            return receipt;
+        }
+        catch (Exception e)
+        {
+            TaiCacheTelemetry.SetError(activity, e);
+            throw;
+        }
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using TaiCache.Metrics;
 
 namespace TaiCache.Invalidation;
 
@@ -155,7 +156,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
         CacheKeyRules.Validate(key);
         CheckStrategy(strategy);
         ThrowIfDisposed();
-        return RunAsync(InvalidationTrigger.Key, key, [key], strategy, clearInMemoryTiers: false, cancellationToken);
+        return RunTracedAsync(InvalidationTrigger.Key, key, [key], strategy, clearInMemoryTiers: false, cancellationToken);
     }
 
     /// <summary>Invalidates several keys and everything that depends on any of them, in one cascade and one receipt.</summary>
@@ -169,7 +170,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
         var s = strategy ?? _options.DefaultStrategy;
         CheckStrategy(s);
         ThrowIfDisposed();
-        return RunAsync(InvalidationTrigger.Key, string.Join(',', roots), roots, s, clearInMemoryTiers: false, cancellationToken);
+        return RunTracedAsync(InvalidationTrigger.Key, string.Join(',', roots), roots, s, clearInMemoryTiers: false, cancellationToken);
     }
 
     /// <summary>Drops every entry of a namespace by bumping its version (no key is listed or removed; old entries expire).</summary>
@@ -180,12 +181,22 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(cacheNamespace);
         ThrowIfDisposed();
-        var start = _time.GetTimestamp();
-        var now = _time.GetUtcNow();
-        await cacheNamespace.InvalidateAsync(cancellationToken).ConfigureAwait(false);
-        var receipt = new InvalidationReceipt(Guid.CreateVersion7(now), now, InvalidationTrigger.Namespace, cacheNamespace.Prefix, InvalidationStrategy.Eager, [], [], false, InstanceId, _time.GetElapsedTime(start), [], []);
-        await AuditLog.RecordAsync(receipt, cancellationToken).ConfigureAwait(false);
-        return receipt;
+        using var activity = StartInvalidateActivity(InvalidationTrigger.Namespace, InvalidationStrategy.Eager);
+        try
+        {
+            var start = _time.GetTimestamp();
+            var now = _time.GetUtcNow();
+            await cacheNamespace.InvalidateAsync(cancellationToken).ConfigureAwait(false);
+            var receipt = new InvalidationReceipt(Guid.CreateVersion7(now), now, InvalidationTrigger.Namespace, cacheNamespace.Prefix, InvalidationStrategy.Eager, [], [], false, InstanceId, _time.GetElapsedTime(start), [], []);
+            await AuditLog.RecordAsync(receipt, cancellationToken).ConfigureAwait(false);
+            TraceReceipt(activity, receipt);
+            return receipt;
+        }
+        catch (Exception e)
+        {
+            TaiCacheTelemetry.SetError(activity, e);
+            throw;
+        }
     }
 
     /// <inheritdoc />

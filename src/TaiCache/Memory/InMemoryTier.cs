@@ -18,7 +18,7 @@ namespace TaiCache;
 /// <para>Expired entries are never returned; they are reclaimed when read, when the policy meets them, and by a small
 /// incremental sweep on each write (no timer per entry). <see cref="Compact(double)"/> reclaims all of them at once.</para>
 /// </remarks>
-public sealed partial class InMemoryTier : ICacheOps
+public sealed partial class InMemoryTier : ICacheOps, IBatchReader
 {
     private readonly NodeTable _map;
     private readonly InMemoryTierOptions _options;
@@ -118,6 +118,72 @@ public sealed partial class InMemoryTier : ICacheOps
     {
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
+        var node = CreateNode(key, value, ttl);
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
+        {
+            Write(node, ref events);
+        }
+
+        _metrics?.RecordSet();
+        ReportSize();
+        Raise(events);
+    }
+
+    /// <summary>Stores the hits of a batch read (keys and TTL already checked) under one acquisition of the lock.</summary>
+    /// <typeparam name="T">The values' type.</typeparam>
+    /// <param name="keys">The keys read.</param>
+    /// <param name="results">The results aligned with <paramref name="keys"/>; only hits are stored.</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="InMemoryTierOptions.DefaultTtl"/>.</param>
+    internal void SetHits<T>(IReadOnlyList<string> keys, CacheResult<T>[] results, TimeSpan? ttl)
+    {
+        var nodes = new List<MemoryNode>(results.Length);
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (results[i].HasValue)
+            {
+                nodes.Add(CreateNode(keys[i], results[i].Value, ttl));
+            }
+        }
+
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
+        {
+            foreach (var node in nodes)
+            {
+                Write(node, ref events);
+            }
+        }
+
+        if (_metrics is not null)
+        {
+            foreach (var _ in nodes)
+            {
+                _metrics.RecordSet();
+            }
+        }
+
+        ReportSize();
+        Raise(events);
+    }
+
+    /// <inheritdoc />
+    ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        var results = new CacheResult<T>[keys.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (TryGet<T>(keys[i], out var value))
+            {
+                results[i] = new CacheResult<T>(value);
+            }
+        }
+
+        return new(results);
+    }
+
+    private MemoryNode CreateNode<T>(string key, T value, TimeSpan? ttl)
+    {
         var stored = _serialized ? CacheValueCodec.Default.Encode(key, value) : (object?)value;
         var weight = Weigh(key, stored);
         var effectiveTtl = ttl ?? _options.DefaultTtl;
@@ -130,18 +196,9 @@ public sealed partial class InMemoryTier : ICacheOps
         }
 
         var hash = _map.Hash(key);
-        var node = _weigher is null && _slidingTicks == 0
+        return _weigher is null && _slidingTicks == 0
             ? new MemoryNode(key, hash, stored, expires)
             : new ExtendedMemoryNode(key, hash, stored, weight, expires, absolute);
-        List<CacheEvictionEventArgs>? events = null;
-        lock (_sync)
-        {
-            Write(node, ref events);
-        }
-
-        _metrics?.RecordSet();
-        ReportSize();
-        Raise(events);
     }
 
     /// <summary>Removes a key.</summary>

@@ -11,8 +11,8 @@ internal sealed class CounterCell
     /// <param name="ownerId">The collector's id (an id, not a reference, so a thread's cache never keeps a collector alive).</param>
     public CounterCell(long ownerId) => OwnerId = ownerId;
 
-    /// <summary>Gets the owning collector's id.</summary>
-    public long OwnerId { get; }
+    /// <summary>The owning collector's id.</summary>
+    public readonly long OwnerId;
 
     /// <summary>The counters, padded to their own cache lines.</summary>
     public CounterStripe Counters;

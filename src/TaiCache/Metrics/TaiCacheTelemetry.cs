@@ -95,8 +95,31 @@ public static class TaiCacheTelemetry
     /// <summary>The tag holding a read's result (<c>hit</c> or <c>miss</c>).</summary>
     public const string ResultTag = "cache.result";
 
-    /// <summary>The tag holding a traced operation's name (<c>get</c>, <c>set</c>, <c>invalidate</c>).</summary>
+    /// <summary>
+    /// The tag holding a traced operation's name: <c>get</c>, <c>get_many</c>, <c>exists</c> (on <see cref="GetActivity"/>);
+    /// <c>set</c>, <c>set_many</c>, <c>expire</c>, <c>write_behind_set</c> (on <see cref="SetActivity"/>); <c>delete</c>,
+    /// <c>delete_many</c>, <c>write_behind_delete</c> (a tier removal) or <c>invalidate</c> (an invalidation manager's
+    /// call) on <see cref="InvalidateActivity"/>.
+    /// </summary>
     public const string OperationTag = "cache.operation";
+
+    /// <summary>The tag holding a failed traced operation's error: the exception's full type name, or a short reason such as <c>circuit_open</c>.</summary>
+    public const string ErrorTypeTag = "error.type";
+
+    /// <summary>The tag holding how many keys a traced batch call carried, or how many keys an invalidation reached.</summary>
+    public const string KeyCountTag = "cache.key_count";
+
+    /// <summary>The tag holding how many keys a traced batch read found.</summary>
+    public const string HitCountTag = "cache.hit_count";
+
+    /// <summary>The tag holding what started a traced invalidation (<c>key</c>, <c>tag</c>, <c>pattern</c>, <c>event</c>, <c>ttl</c>, <c>namespace</c>).</summary>
+    public const string InvalidationTriggerTag = "cache.invalidation.trigger";
+
+    /// <summary>The tag holding a traced invalidation's strategy (<c>eager</c>, <c>lazy</c>, <c>ttl</c>).</summary>
+    public const string InvalidationStrategyTag = "cache.invalidation.strategy";
+
+    /// <summary>The tag holding a traced invalidation's receipt id, to find it in the audit log.</summary>
+    public const string InvalidationIdTag = "cache.invalidation.id";
 
     /// <summary>The name of the activity traced for a tier read.</summary>
     public const string GetActivity = "taicache.get";
@@ -114,8 +137,10 @@ public static class TaiCacheTelemetry
     /// <param name="cacheName">The cache's name.</param>
     /// <param name="tierName">The tier's name.</param>
     /// <param name="kind">The activity's kind: <see cref="ActivityKind.Client"/> for a tier that calls a server.</param>
+    /// <param name="operation">The <see cref="OperationTag"/> value; <see langword="null"/> for the one the activity's name implies.</param>
+    /// <param name="keyCount">The <see cref="KeyCountTag"/> value for a batch call; negative for none.</param>
     /// <returns>The started activity (dispose it to end it), or <see langword="null"/>.</returns>
-    internal static Activity? StartTierActivity(string activityName, string cacheName, string tierName, ActivityKind kind = ActivityKind.Internal)
+    internal static Activity? StartTierActivity(string activityName, string cacheName, string tierName, ActivityKind kind = ActivityKind.Internal, string? operation = null, int keyCount = -1)
     {
         var source = TaiCacheInstruments.ActivitySource;
         if (!source.HasListeners())
@@ -128,10 +153,27 @@ public static class TaiCacheTelemetry
         {
             activity.SetTag(CacheNameTag, cacheName);
             activity.SetTag(CacheTierTag, tierName);
-            activity.SetTag(OperationTag, OperationOf(activityName));
+            activity.SetTag(OperationTag, operation ?? OperationOf(activityName));
+            if (keyCount >= 0)
+            {
+                activity.SetTag(KeyCountTag, keyCount);
+            }
         }
 
         return activity;
+    }
+
+    /// <summary>Marks a traced batch read: <c>hit</c> when every key was found, <c>miss</c> when none, else <c>partial</c>.</summary>
+    /// <param name="activity">The activity from <see cref="StartTierActivity"/>, possibly <see langword="null"/>.</param>
+    /// <param name="requested">How many keys were asked for.</param>
+    /// <param name="found">How many were found.</param>
+    internal static void SetBatchReadResult(Activity? activity, int requested, int found)
+    {
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(HitCountTag, found);
+            activity.SetTag(ResultTag, found == 0 ? "miss" : found >= requested ? "hit" : "partial");
+        }
     }
 
     /// <summary>Marks a traced read as a hit or a miss.</summary>
@@ -155,7 +197,22 @@ public static class TaiCacheTelemetry
             activity.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
             if (activity.IsAllDataRequested)
             {
-                activity.SetTag("error.type", exception.GetType().FullName);
+                activity.SetTag(ErrorTypeTag, exception.GetType().FullName);
+            }
+        }
+    }
+
+    /// <summary>Marks a traced operation as failed without an exception (for example, a tier skipped because its circuit is open).</summary>
+    /// <param name="activity">The activity, possibly <see langword="null"/>.</param>
+    /// <param name="errorType">A short, low-cardinality reason such as <c>circuit_open</c>.</param>
+    internal static void SetError(Activity? activity, string errorType)
+    {
+        if (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, errorType);
+            if (activity.IsAllDataRequested)
+            {
+                activity.SetTag(ErrorTypeTag, errorType);
             }
         }
     }

@@ -12,45 +12,48 @@ public sealed partial class RedisCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var logical = CacheKeyRules.ValidateAll(keys, _maxKeyBytes);
-        var result = new Dictionary<string, T>(logical.Count, StringComparer.Ordinal);
+        var results = await ReadAlignedAsync<T>(logical, cancellationToken).ConfigureAwait(false);
+        var found = new Dictionary<string, T>(logical.Count, StringComparer.Ordinal);
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (results[i].HasValue)
+            {
+                found[logical[i]] = results[i].Value;
+            }
+        }
+
+        return found;
+    }
+
+    /// <inheritdoc />
+    async ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        foreach (var key in keys)
+        {
+            CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(keys));
+        }
+
+        return await ReadAlignedAsync<T>(keys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// MGETs checked, distinct keys into results aligned with them. On a single server the keys go out through a
+    /// prefixed database view, which writes the prefix and the key one after the other (no concatenated key per read).
+    /// </summary>
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, CancellationToken cancellationToken)
+    {
+        var results = new CacheResult<T>[logical.Count];
         if (logical.Count == 0)
         {
-            return result;
+            return results;
         }
 
         var db = await GetDatabaseAsync(null, "MGET", cancellationToken).ConfigureAwait(false);
         var start = _metrics is null ? 0 : _time.GetTimestamp();
-        var groups = GroupBySlot(logical);
-        var tasks = new Task<RedisValue[]>[groups.Count];
-        try
-        {
-            for (var i = 0; i < groups.Count; i++)
-            {
-                tasks[i] = db.StringGetAsync(groups[i].Physical);
-            }
-
-            await WithTimeout(Task.WhenAll(tasks), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsTranslatable(ex))
-        {
-            throw Translate(FirstFailure(tasks) ?? ex, null, "MGET");
-        }
-
-        var hits = 0;
-        for (var g = 0; g < groups.Count; g++)
-        {
-            var values = tasks[g].Result;
-            var names = groups[g].Logical;
-            for (var i = 0; i < values.Length; i++)
-            {
-                if (!values[i].IsNull)
-                {
-                    result[names[i]] = Decode<T>(names[i], values[i]);
-                    hits++;
-                }
-            }
-        }
-
+        var hits = IsCluster(_multiplexer!)
+            ? await ReadBySlotAsync(db, logical, results, cancellationToken).ConfigureAwait(false)
+            : await ReadSingleAsync(logical, results, cancellationToken).ConfigureAwait(false);
         if (_metrics is not null)
         {
             var elapsed = _time.GetElapsedTime(start);
@@ -65,7 +68,91 @@ public sealed partial class RedisCache
             }
         }
 
-        return result;
+        return results;
+    }
+
+    private async ValueTask<int> ReadSingleAsync<T>(IReadOnlyList<string> logical, CacheResult<T>[] results, CancellationToken cancellationToken)
+    {
+        var keys = new RedisKey[logical.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = logical[i];
+        }
+
+        RedisValue[] values;
+        try
+        {
+            values = await WithTimeout(_keyed!.StringGetAsync(keys), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, null, "MGET");
+        }
+
+        var hits = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!values[i].IsNull)
+            {
+                results[i] = new CacheResult<T>(Decode<T>(logical[i], values[i]));
+                hits++;
+            }
+        }
+
+        return hits;
+    }
+
+    private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, CancellationToken cancellationToken)
+    {
+        var multiplexer = _multiplexer!;
+        var bySlot = new Dictionary<int, (List<RedisKey> Physical, List<int> Index)>();
+        for (var i = 0; i < logical.Count; i++)
+        {
+            var physical = PrefixKey(logical[i]);
+            var slot = multiplexer.HashSlot(physical);
+            if (!bySlot.TryGetValue(slot, out var group))
+            {
+                group = ([], []);
+                bySlot.Add(slot, group);
+            }
+
+            group.Physical.Add(physical);
+            group.Index.Add(i);
+        }
+
+        var groups = bySlot.Values.ToArray();
+        var tasks = new Task<RedisValue[]>[groups.Length];
+        try
+        {
+            for (var g = 0; g < groups.Length; g++)
+            {
+                tasks[g] = db.StringGetAsync([.. groups[g].Physical]);
+            }
+
+            await WithTimeout(Task.WhenAll(tasks), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(FirstFailure(tasks) ?? ex, null, "MGET");
+        }
+
+        var hits = 0;
+        for (var g = 0; g < groups.Length; g++)
+        {
+            var values = tasks[g].Result;
+            var index = groups[g].Index;
+            for (var i = 0; i < values.Length; i++)
+            {
+                if (!values[i].IsNull)
+                {
+                    var at = index[i];
+                    results[at] = new CacheResult<T>(Decode<T>(logical[at], values[i]));
+                    hits++;
+                }
+            }
+        }
+
+        return hits;
     }
 
     /// <inheritdoc />

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using StackExchange.Redis.KeyspaceIsolation;
 using TaiCache.Metrics;
 using TaiCache.Serialization;
 
@@ -19,7 +20,7 @@ namespace TaiCache.Redis;
 /// <see cref="CacheWrongTypeException"/> and <see cref="CacheSerializationException"/>. Messages and logs never hold a
 /// password, a connection string, or a raw key (unless <see cref="TaiCacheDiagnostics.IncludeKeysInMessages"/>).</para>
 /// </remarks>
-public sealed partial class RedisCache : ICacheOps
+public sealed partial class RedisCache : ICacheOps, IBatchReader
 {
     private readonly RedisCacheOptions _options;
     private readonly string _prefix;
@@ -34,6 +35,7 @@ public sealed partial class RedisCache : ICacheOps
     private readonly Task<IConnectionMultiplexer>? _connecting;
     private IConnectionMultiplexer? _multiplexer;
     private IDatabase? _database;
+    private IDatabase? _keyed;
     private int _disposed;
 
     /// <summary>Initializes a cache on a connection the caller owns and may share; the cache never disposes it.</summary>
@@ -135,13 +137,14 @@ public sealed partial class RedisCache : ICacheOps
     /// <inheritdoc />
     public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
-        var physical = ToPhysicalKey(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
         var start = _metrics is null ? 0 : _time.GetTimestamp();
-        var db = await GetDatabaseAsync(key, "GET", cancellationToken).ConfigureAwait(false);
+        _ = await GetDatabaseAsync(key, "GET", cancellationToken).ConfigureAwait(false);
         RedisValue raw;
         try
         {
-            raw = await WithTimeout(db.StringGetAsync(physical), cancellationToken).ConfigureAwait(false);
+            // The prefixed view writes prefix and key one after the other: no concatenated key per read.
+            raw = await WithTimeout(_keyed!.StringGetAsync(key), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
@@ -162,13 +165,13 @@ public sealed partial class RedisCache : ICacheOps
     /// <inheritdoc />
     public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
-        var physical = ToPhysicalKey(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
         CacheKeyRules.ValidateTtl(ttl);
         var bytes = Codec.Encode(key, value);
-        var db = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
+        _ = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
         try
         {
-            await WithTimeout(db.StringSetAsync(physical, bytes, ttl ?? _defaultTtl, When.Always), cancellationToken).ConfigureAwait(false);
+            await WithTimeout(_keyed!.StringSetAsync(key, bytes, ttl ?? _defaultTtl, When.Always), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
@@ -363,7 +366,9 @@ public sealed partial class RedisCache : ICacheOps
     {
         multiplexer.ConnectionFailed += OnConnectionFailed;
         multiplexer.ConnectionRestored += OnConnectionRestored;
-        _database = multiplexer.GetDatabase();
+        var database = multiplexer.GetDatabase();
+        _keyed = _prefix.Length == 0 ? database : database.WithKeyPrefix(_prefixKey);
+        Volatile.Write(ref _database, database);
         _multiplexer = multiplexer;
         if (_logger.IsEnabled(LogLevel.Information))
         {
@@ -387,7 +392,7 @@ public sealed partial class RedisCache : ICacheOps
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
-        var db = _database;
+        var db = Volatile.Read(ref _database);
         return db is not null ? new ValueTask<IDatabase>(db) : WaitForConnectionAsync(key, operation, cancellationToken);
     }
 

@@ -1,3 +1,4 @@
+using TaiCache.Metrics;
 
 namespace TaiCache.Tiering;
 
@@ -110,6 +111,7 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", list.Count);
             if (slot.Memory is { } memory)
             {
                 foreach (var item in list)
@@ -126,7 +128,7 @@ public sealed partial class MultiTierCache
                 {
                     await ops.SetManyAsync(a.list, a.Ttl, ct).ConfigureAwait(false);
                     return true;
-                }, cancellationToken).ConfigureAwait(false);
+                }, activity, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -177,6 +179,7 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "delete_many", list.Count);
             if (slot.Memory is { } memory)
             {
                 long removed = 0;
@@ -191,7 +194,7 @@ public sealed partial class MultiTierCache
 
             try
             {
-                most = Math.Max(most, await InvokeTierAsync(slot, list, static (ops, k, ct) => ops.DeleteManyAsync(k, ct), cancellationToken).ConfigureAwait(false));
+                most = Math.Max(most, await InvokeTierAsync(slot, list, static (ops, k, ct) => ops.DeleteManyAsync(k, ct), activity, cancellationToken).ConfigureAwait(false));
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -256,65 +259,77 @@ public sealed partial class MultiTierCache
         for (var i = _firstRemote; i < _slots.Length && missing.Count > 0; i++)
         {
             var slot = _slots[i];
-            IReadOnlyDictionary<string, T> hits;
-            if (slot.Memory is { } memory)
+            CacheResult<T>[] hits;
+            var hitCount = 0;
+            using (var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity, "get_many", missing.Count))
             {
-                hits = await memory.GetManyAsync<T>(missing, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                if (!TryEnter(slot))
+                if (slot.Memory is { } memory)
                 {
-                    failed = true;
-                    continue;
+                    hits = await ((IBatchReader)memory).ReadManyAsync<T>(missing, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    if (!TryEnter(slot))
+                    {
+                        TaiCacheTelemetry.SetError(activity, CircuitOpenError);
+                        failed = true;
+                        continue;
+                    }
+
+                    try
+                    {
+                        hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ReadAlignedAsync<T>(ops, k, ct), activity, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
+                        failed = true;
+                        continue;
+                    }
                 }
 
-                try
+                foreach (var hit in hits)
                 {
-                    hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ops.GetManyAsync<T>(k, ct), cancellationToken).ConfigureAwait(false);
+                    hitCount += hit.HasValue ? 1 : 0;
                 }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
-                    failed = true;
-                    continue;
-                }
+
+                TaiCacheTelemetry.SetBatchReadResult(activity, missing.Count, hitCount);
             }
 
-            if (hits.Count == 0)
+            if (hitCount == 0)
             {
                 continue;
             }
 
-            // Only memory tiers above this one (the usual L1 over L2): copy synchronously, without building lists.
+            // Only memory tiers above this one (the usual L1 over L2): copy synchronously, each tier's lock taken once.
             var fillMemoryOnly = _options.ReadStrategy != ReadStrategy.ReadThrough || i <= _firstRemote;
-            var allFound = hits.Count >= missing.Count;
-            var stillMissing = allFound ? null : new List<string>(missing.Count - hits.Count);
-            var fill = fillMemoryOnly ? null : new List<KeyValuePair<string, T>>(hits.Count);
-            foreach (var key in missing)
+            var stillMissing = hitCount == missing.Count ? null : new List<string>(missing.Count - hitCount);
+            var fill = fillMemoryOnly ? null : new List<KeyValuePair<string, T>>(hitCount);
+            for (var k = 0; k < hits.Length; k++)
             {
-                if (hits.TryGetValue(key, out var value))
+                var key = missing[k];
+                if (!hits[k].HasValue)
                 {
-                    found[key] = value;
-                    KeepForFailSafe(key, value, options);
-                    if (fill is not null)
-                    {
-                        fill.Add(new KeyValuePair<string, T>(key, value));
-                    }
-                    else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
-                    {
-                        SetMemoryTiers(key, value, options);
-                    }
+                    stillMissing!.Add(key);
+                    continue;
                 }
-                else
-                {
-                    (stillMissing ??= []).Add(key);
-                }
+
+                var value = hits[k].Value;
+                found[key] = value;
+                KeepForFailSafe(key, value, options);
+                fill?.Add(new KeyValuePair<string, T>(key, value));
             }
 
             if (fill is not null)
             {
                 await FillManyUpperAsync(i, fill, options, cancellationToken).ConfigureAwait(false);
+            }
+            else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+            {
+                for (var j = 0; j < _firstRemote; j++)
+                {
+                    _slots[j].Memory!.SetHits(missing, hits, options.L1Ttl);
+                }
             }
 
             missing = stillMissing ?? [];
@@ -328,6 +343,27 @@ public sealed partial class MultiTierCache
         return (missing, failed);
     }
 
+    /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
+    private static async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, CancellationToken cancellationToken)
+    {
+        if (ops is IBatchReader reader)
+        {
+            return await reader.ReadManyAsync<T>(keys, cancellationToken).ConfigureAwait(false);
+        }
+
+        var found = await ops.GetManyAsync<T>(keys, cancellationToken).ConfigureAwait(false);
+        var results = new CacheResult<T>[keys.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (found.TryGetValue(keys[i], out var value))
+            {
+                results[i] = new CacheResult<T>(value);
+            }
+        }
+
+        return results;
+    }
+
     private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         for (var j = foundAt - 1; j >= 0; j--)
@@ -335,6 +371,7 @@ public sealed partial class MultiTierCache
             var slot = _slots[j];
             if (slot.Memory is { } memory)
             {
+                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
                 foreach (var item in items)
                 {
                     memory.Set(item.Key, item.Value, j == 0 ? options.L1Ttl : options.Ttl);
@@ -354,13 +391,14 @@ public sealed partial class MultiTierCache
             return;
         }
 
+        using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
         try
         {
             await InvokeTierAsync(slot, (items, ttl), static async (ops, a, ct) =>
             {
                 await ops.SetManyAsync(a.items, a.ttl, ct).ConfigureAwait(false);
                 return true;
-            }, cancellationToken).ConfigureAwait(false);
+            }, activity, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -397,6 +435,7 @@ public sealed partial class MultiTierCache
             var slot = _slots[i];
             if (slot.Memory is { } memory)
             {
+                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
                 foreach (var item in items)
                 {
                     memory.Set(item.Key, item.Value, options.Ttl);

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using TaiCache.Metrics;
 
 namespace TaiCache.Tiering;
 
@@ -11,8 +13,11 @@ public sealed partial class MultiTierCache
     /// <summary>Asks the tier's breaker for a call; <see langword="false"/> while its circuit is open.</summary>
     internal static bool TryEnter(TierSlot slot) => slot.Breaker is not { } breaker || breaker.TryAcquire();
 
-    /// <summary>Calls a tier after <see cref="TryEnter"/> succeeded, with the tier timeout, and tells its breaker how it went.</summary>
-    internal async ValueTask<TResult> InvokeEnteredAsync<TArg, TResult>(TierSlot slot, TArg arg, Func<ICacheOps, TArg, CancellationToken, ValueTask<TResult>> operation, CancellationToken cancellationToken)
+    /// <summary>
+    /// Calls a tier after <see cref="TryEnter"/> succeeded, with the tier timeout, and tells its breaker how it went. A
+    /// failure marks <paramref name="activity"/> (started by the caller, which ends it and adds any result) as an error.
+    /// </summary>
+    internal async ValueTask<TResult> InvokeEnteredAsync<TArg, TResult>(TierSlot slot, TArg arg, Func<ICacheOps, TArg, CancellationToken, ValueTask<TResult>> operation, Activity? activity, CancellationToken cancellationToken)
     {
         var breaker = slot.Breaker;
         try
@@ -21,13 +26,15 @@ public sealed partial class MultiTierCache
             breaker?.OnSuccess();
             return result;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
+            TaiCacheTelemetry.SetError(activity, e);
             breaker?.Release();
             throw;
         }
         catch (Exception e) when (IsTierFault(e))
         {
+            TaiCacheTelemetry.SetError(activity, e);
             breaker?.OnFailure();
             if (e is TimeoutException)
             {
@@ -36,23 +43,28 @@ public sealed partial class MultiTierCache
 
             throw;
         }
-        catch
+        catch (Exception e)
         {
+            TaiCacheTelemetry.SetError(activity, e);
             breaker?.OnSuccess();
             throw;
         }
     }
 
-    /// <summary>Calls a tier through its breaker; an open circuit throws <see cref="CacheConnectionException"/> at once.</summary>
-    internal ValueTask<TResult> InvokeTierAsync<TArg, TResult>(TierSlot slot, TArg arg, Func<ICacheOps, TArg, CancellationToken, ValueTask<TResult>> operation, CancellationToken cancellationToken)
+    /// <summary>Calls a tier through its breaker; an open circuit throws <see cref="CacheConnectionException"/> at once (and marks <paramref name="activity"/>).</summary>
+    internal ValueTask<TResult> InvokeTierAsync<TArg, TResult>(TierSlot slot, TArg arg, Func<ICacheOps, TArg, CancellationToken, ValueTask<TResult>> operation, Activity? activity, CancellationToken cancellationToken)
     {
         if (!TryEnter(slot))
         {
+            TaiCacheTelemetry.SetError(activity, CircuitOpenError);
             return ValueTask.FromException<TResult>(CircuitOpen(slot));
         }
 
-        return InvokeEnteredAsync(slot, arg, operation, cancellationToken);
+        return InvokeEnteredAsync(slot, arg, operation, activity, cancellationToken);
     }
+
+    /// <summary>The error type a trace shows for a tier skipped because its circuit is open.</summary>
+    internal const string CircuitOpenError = "circuit_open";
 
     private CacheConnectionException CircuitOpen(TierSlot slot) =>
         new($"The circuit of tier '{slot.Name}' of cache '{Name}' is open after repeated failures; the tier is skipped for {_options.CircuitBreakerBreakDuration} before a probe call.");
@@ -67,12 +79,20 @@ public sealed partial class MultiTierCache
         return new ValueTask<TResult>(task.AsTask().WaitAsync(timeout, _time, cancellationToken));
     }
 
-    /// <summary>Reads one tier: a hit, a miss, or a failure (logged, counted by the breaker, never thrown).</summary>
+    /// <summary>Reads one tier: a hit, a miss, or a failure (logged, counted by the breaker, traced, never thrown).</summary>
     private async ValueTask<TierRead<T>> ReadTierAsync<T>(TierSlot slot, string key, CancellationToken cancellationToken)
     {
+        using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
         if (slot.Memory is { } memory)
         {
-            return memory.TryGet<T>(key, out var local) ? new TierRead<T>(TierReadStatus.Hit, local) : default;
+            if (memory.TryGet<T>(key, out var local))
+            {
+                TaiCacheTelemetry.SetReadResult(activity, hit: true);
+                return new TierRead<T>(TierReadStatus.Hit, local);
+            }
+
+            TaiCacheTelemetry.SetReadResult(activity, hit: false);
+            return default;
         }
 
         // The breaker and timeout are handled inline (not through InvokeEnteredAsync): this is the L2-hit path, and
@@ -80,6 +100,7 @@ public sealed partial class MultiTierCache
         var breaker = slot.Breaker;
         if (breaker is not null && !breaker.TryAcquire())
         {
+            TaiCacheTelemetry.SetError(activity, CircuitOpenError);
             return new TierRead<T>(TierReadStatus.Failed, default!);
         }
 
@@ -87,21 +108,33 @@ public sealed partial class MultiTierCache
         {
             var result = await WithTimeout(slot.Ops.GetAsync<T>(key, cancellationToken), cancellationToken).ConfigureAwait(false);
             breaker?.OnSuccess();
-            return result.TryGetValue(out var value) ? new TierRead<T>(TierReadStatus.Hit, value) : default;
+            if (result.TryGetValue(out var value))
+            {
+                TaiCacheTelemetry.SetReadResult(activity, hit: true);
+                return new TierRead<T>(TierReadStatus.Hit, value);
+            }
+
+            TaiCacheTelemetry.SetReadResult(activity, hit: false);
+            return default;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
+            TaiCacheTelemetry.SetError(activity, e);
             breaker?.Release();
             throw;
         }
         catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
         {
+            // Read as a miss, but the value found was unreadable: worth an error on the trace.
+            TaiCacheTelemetry.SetReadResult(activity, hit: false);
+            TaiCacheTelemetry.SetError(activity, e);
             breaker?.OnSuccess();
             Log.UnreadableValue(_logger, Name, slot.Name, key, e);
             return default;
         }
         catch (Exception e)
         {
+            TaiCacheTelemetry.SetError(activity, e);
             if (IsTierFault(e))
             {
                 breaker?.OnFailure();

@@ -1,3 +1,4 @@
+using TaiCache.Metrics;
 using TaiCache.Tiering.WriteBehind;
 
 namespace TaiCache.Tiering;
@@ -53,9 +54,12 @@ public sealed partial class MultiTierCache
 
         foreach (var slot in _slots)
         {
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity, "exists");
             if (slot.Memory is { } memory)
             {
-                if (memory.GetRemainingTtl(key) is not null)
+                var held = memory.GetRemainingTtl(key) is not null;
+                TaiCacheTelemetry.SetReadResult(activity, held);
+                if (held)
                 {
                     return true;
                 }
@@ -65,12 +69,15 @@ public sealed partial class MultiTierCache
 
             if (!TryEnter(slot))
             {
+                TaiCacheTelemetry.SetError(activity, CircuitOpenError);
                 continue;
             }
 
             try
             {
-                if (await InvokeEnteredAsync(slot, key, static (ops, k, ct) => ops.ExistsAsync(k, ct), cancellationToken).ConfigureAwait(false))
+                var exists = await InvokeEnteredAsync(slot, key, static (ops, k, ct) => ops.ExistsAsync(k, ct), activity, cancellationToken).ConfigureAwait(false);
+                TaiCacheTelemetry.SetReadResult(activity, exists);
+                if (exists)
                 {
                     return true;
                 }
@@ -157,6 +164,7 @@ public sealed partial class MultiTierCache
             var slot = _slots[j];
             if (slot.Memory is { } memory)
             {
+                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
                 memory.Set(key, value, j == 0 ? options.L1Ttl : options.Ttl);
                 continue;
             }
@@ -168,13 +176,14 @@ public sealed partial class MultiTierCache
     /// <summary>Writes one value to one remote tier, logging (not throwing) a failure.</summary>
     private async ValueTask<bool> TrySetTierAsync<T>(TierSlot slot, string key, T value, TimeSpan? ttl, CancellationToken cancellationToken)
     {
+        using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
         try
         {
             await InvokeTierAsync(slot, (key, value, ttl), static async (ops, a, ct) =>
             {
                 await ops.SetAsync(a.key, a.value, a.ttl, ct).ConfigureAwait(false);
                 return true;
-            }, cancellationToken).ConfigureAwait(false);
+            }, activity, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

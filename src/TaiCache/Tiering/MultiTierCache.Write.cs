@@ -1,3 +1,4 @@
+using TaiCache.Metrics;
 
 namespace TaiCache.Tiering;
 
@@ -73,6 +74,7 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
             if (slot.Memory is { } memory)
             {
                 memory.Set(key, value, i == 0 ? options.L1Ttl : options.Ttl);
@@ -85,7 +87,7 @@ public sealed partial class MultiTierCache
                 {
                     await ops.SetAsync(a.key, a.value, a.Ttl, ct).ConfigureAwait(false);
                     return true;
-                }, cancellationToken).ConfigureAwait(false);
+                }, activity, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -141,6 +143,7 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "delete");
             if (slot.Memory is { } memory)
             {
                 removed |= memory.Remove(key);
@@ -149,7 +152,7 @@ public sealed partial class MultiTierCache
 
             try
             {
-                removed |= await InvokeTierAsync(slot, key, static (ops, k, ct) => ops.DeleteAsync(k, ct), cancellationToken).ConfigureAwait(false);
+                removed |= await InvokeTierAsync(slot, key, static (ops, k, ct) => ops.DeleteAsync(k, ct), activity, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -178,6 +181,7 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "expire");
             if (slot.Memory is { } memory)
             {
                 found |= await memory.ExpireAsync(key, ttl, cancellationToken).ConfigureAwait(false);
@@ -186,7 +190,7 @@ public sealed partial class MultiTierCache
 
             try
             {
-                found |= await InvokeTierAsync(slot, (key, ttl), static (ops, a, ct) => ops.ExpireAsync(a.key, a.ttl, ct), cancellationToken).ConfigureAwait(false);
+                found |= await InvokeTierAsync(slot, (key, ttl), static (ops, a, ct) => ops.ExpireAsync(a.key, a.ttl, ct), activity, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

@@ -1,3 +1,7 @@
+using System.Diagnostics;
+using TaiCache.Memcached;
+using TaiCache.Redis;
+
 namespace TaiCache.Tiering;
 
 /// <summary>One tier of a <see cref="MultiTierCache"/>: the backend, its position, and the breaker around it.</summary>
@@ -10,6 +14,8 @@ internal sealed class TierSlot
         Breaker = breaker;
         Memory = ops as InMemoryTier;
         Name = string.IsNullOrWhiteSpace(ops.Name) ? $"L{index + 1}" : ops.Name;
+        Traced = index > 0 || Memory is null;
+        ActivityKind = ops is RedisCache or MemcachedCache ? ActivityKind.Client : ActivityKind.Internal;
     }
 
     public ICacheOps Ops { get; }
@@ -21,6 +27,12 @@ internal sealed class TierSlot
     public string Name { get; }
 
     public CircuitBreaker? Breaker { get; }
+
+    /// <summary>Gets a value indicating whether calls to this tier are traced: every tier but an in-memory L1 (whose hits must stay free).</summary>
+    public bool Traced { get; }
+
+    /// <summary>Gets the kind of this tier's activities: <see cref="ActivityKind.Client"/> for a tier that calls a server.</summary>
+    public ActivityKind ActivityKind { get; }
 
     /// <summary>Gets the tier's bit in a write-behind entry's set of tiers still to write.</summary>
     public int Bit => 1 << Index;

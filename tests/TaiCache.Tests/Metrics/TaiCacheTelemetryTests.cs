@@ -6,6 +6,7 @@ using TaiCache.Metrics;
 
 namespace TaiCache.Tests.Metrics;
 
+[Collection(TaiCacheActivityCollection.Name)]
 public sealed class TaiCacheTelemetryTests
 {
     private sealed record Seen(string Instrument, string? Unit, long Value, Dictionary<string, object?> Tags);

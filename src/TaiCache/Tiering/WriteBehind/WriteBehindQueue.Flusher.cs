@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using TaiCache.Metrics;
+
 namespace TaiCache.Tiering.WriteBehind;
 
 /// <summary>The background flusher: batches, retries with jittered back-off, dead letters, flush and drain.</summary>
@@ -5,6 +8,8 @@ internal sealed partial class WriteBehindQueue
 {
     private async Task FlushLoopAsync()
     {
+        // The flusher outlives whatever request built the cache: its tier activities are roots, not children of that request.
+        Activity.Current = null;
         var consecutiveFailures = 0;
         while (true)
         {
@@ -157,13 +162,16 @@ internal sealed partial class WriteBehindQueue
 
             foreach (var ((_, ttl), group) in groups)
             {
+                using var activity = group[0].Operation == WriteBehindOperation.Delete
+                    ? _owner.StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "write_behind_delete", group.Count)
+                    : _owner.StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "write_behind_set", group.Count);
                 try
                 {
                     await _owner.InvokeEnteredAsync(slot, (group, ttl), static async (ops, a, ct) =>
                     {
                         await a.group[0].WriteGroupAsync(ops, a.group, a.ttl, ct).ConfigureAwait(false);
                         return true;
-                    }, token).ConfigureAwait(false);
+                    }, activity, token).ConfigureAwait(false);
                     foreach (var entry in group)
                     {
                         entry.RemainingTiers &= ~slot.Bit;

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using MessagePack;
+using MessagePack.Resolvers;
+using StackExchange.Redis;
+using TaiCache.Tiering;
+
+namespace TaiCache.Benchmarks.Tiering;
+
+/// <summary>
+/// Batch reads of 100 keys through L2 from 4 concurrent tasks, in keys per second, as issue #6 states its target:
+/// raw StackExchange.Redis MGET plus 100 MessagePack deserializations, against TaiCache's <c>GetManyAsync</c> on
+/// <see cref="TaiCache.Redis.RedisCache"/> alone, on a <see cref="MultiTierCache"/> whose L1 never holds the keys
+/// (lazy-load), and on one that copies every L2 hit into a small, churning L1 (read-through, the cold-L1 case).
+/// Every variant reads the same 20,000 stored values in windows of 100; rounds are interleaved (the order rotating)
+/// and each variant's median of rounds is reported with the median of its per-round ratios to raw MGET.
+/// </summary>
+internal static class BatchThroughput
+{
+    private const int Tasks = 4;
+    private const int Batch = 100;
+    private const int Keys = 20_000;
+
+    private static readonly MessagePackSerializerOptions Contractless = ContractlessStandardResolver.Options.WithSecurity(MessagePackSecurity.UntrustedData);
+
+    public static async Task RunAsync(double secondsPerRound, int rounds)
+    {
+        using var redis = BenchRedis.Start();
+        var prefix = $"bt:{Guid.NewGuid():N}:";
+        var raw = await PeerSetup.RawAsync(redis.Endpoint);
+        var db = raw.GetDatabase();
+        var l2 = await TaiCache.Redis.RedisCache.ConnectAsync(redis.Endpoint, new TaiCache.Redis.RedisCacheOptions { KeyPrefix = prefix });
+        var keys = Enumerable.Range(0, Keys).Select(i => $"product:{i}").ToArray();
+        var rawKeys = keys.Select(k => (RedisKey)(prefix + "raw:" + k)).ToArray();
+        for (var start = 0; start < Keys; start += 1000)
+        {
+            await l2.SetManyAsync(keys.Skip(start).Take(1000).Select((k, i) => KeyValuePair.Create(k, Product.Sample(start + i))));
+            await Task.WhenAll(Enumerable.Range(start, 1000).Select(i => db.StringSetAsync(rawKeys[i], MessagePackSerializer.Serialize(Product.Sample(i), Contractless))));
+        }
+
+        var lazy = Tier(l2, ReadStrategy.LazyLoad, 1_000);
+        var through = Tier(l2, ReadStrategy.ReadThrough, 1_000);
+        var windows = Enumerable.Range(0, Keys / Batch).Select(w => keys.AsSpan(w * Batch, Batch).ToArray()).ToArray();
+        var rawWindows = Enumerable.Range(0, Keys / Batch).Select(w => rawKeys.AsSpan(w * Batch, Batch).ToArray()).ToArray();
+
+        var variants = new (string Name, Func<int, Task<int>> Read)[]
+        {
+            ("raw SE.Redis MGET + MessagePack", async w =>
+            {
+                var values = await db.StringGetAsync(rawWindows[w]);
+                var n = 0;
+                foreach (var v in values)
+                {
+                    n += MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)v, Contractless).Id >= 0 ? 1 : 0;
+                }
+
+                return n;
+            }),
+            ("RedisCache.GetManyAsync", async w => (await l2.GetManyAsync<Product>(windows[w])).Count),
+            ("MultiTierCache.GetManyAsync, L1 never holds the keys (lazy-load)", async w => (await lazy.GetManyAsync<Product>(windows[w])).Count),
+            ("MultiTierCache.GetManyAsync, read-through into a churning 1k-entry L1", async w => (await through.GetManyAsync<Product>(windows[w])).Count),
+        };
+
+        var only = Environment.GetEnvironmentVariable("TAICACHE_BATCH_ONLY");
+        if (only is not null)
+        {
+            variants = [.. only.Split(',').Select(i => variants[int.Parse(i, CultureInfo.InvariantCulture)])];
+        }
+
+        Console.WriteLine($"Batch reads of {Batch} keys through L2, {Tasks} tasks, {secondsPerRound:F1} s per variant per round, {rounds} interleaved rounds, redis at {redis.Endpoint}");
+        var results = variants.Select(_ => new List<double>()).ToArray();
+        var ratios = variants.Select(_ => new List<double>()).ToArray();
+        for (var round = 0; round < rounds; round++)
+        {
+            // The order rotates each round, so no variant always runs first (or right after the same neighbour).
+            var measured = new double[variants.Length];
+            for (var n = 0; n < variants.Length; n++)
+            {
+                var v = (n + round) % variants.Length;
+                measured[v] = await MeasureAsync(variants[v].Read, windows.Length, secondsPerRound);
+            }
+
+            for (var v = 0; v < variants.Length; v++)
+            {
+                results[v].Add(measured[v]);
+                ratios[v].Add(measured[v] / measured[0]);
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| variant | keys/s (median of rounds) | best round | median per-round ratio to raw | bytes allocated per batch |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        for (var v = 0; v < variants.Length; v++)
+        {
+            var bytes = await AllocatedPerBatchAsync(variants[v].Read, windows.Length);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Median(results[v]):N0} | {results[v].Max():N0} | {Median(ratios[v]):F2} | {bytes:N0} |"));
+        }
+
+        await lazy.DisposeAsync();
+        await through.DisposeAsync();
+        await l2.DisposeAsync();
+        await raw.DisposeAsync();
+    }
+
+    private static MultiTierCache Tier(TaiCache.Redis.RedisCache l2, ReadStrategy strategy, int l1Size)
+    {
+        var options = new MultiTierCacheOptions { ReadStrategy = strategy, DefaultEntryOptions = new MultiTierEntryOptions { Ttl = PeerSetup.Duration } };
+        options.Tiers.Add(new InMemoryTier(new InMemoryTierOptions { Name = "L1", MaximumSize = l1Size }));
+        options.Tiers.Add(l2);
+        return new MultiTierCache(options);
+    }
+
+    private static async Task<double> MeasureAsync(Func<int, Task<int>> read, int windows, double seconds)
+    {
+        long total = 0;
+        var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
+        var workers = Enumerable.Range(0, Tasks).Select(t => Task.Run(async () =>
+        {
+            long read100 = 0;
+            for (var w = t * 50; Stopwatch.GetTimestamp() < stopAt; w = (w + 1) % windows)
+            {
+                var n = await read(w);
+                if (n != Batch)
+                {
+                    throw new InvalidOperationException($"expected {Batch} hits, got {n}");
+                }
+
+                read100 += n;
+            }
+
+            Interlocked.Add(ref total, read100);
+        })).ToArray();
+        await Task.WhenAll(workers);
+        return total / Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
+    /// <summary>Bytes the whole process allocates per batch over 200 sequential batches (the client's reader threads included).</summary>
+    private static async Task<long> AllocatedPerBatchAsync(Func<int, Task<int>> read, int windows)
+    {
+        const int batches = 200;
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        for (var i = 0; i < batches; i++)
+        {
+            await read(i % windows);
+        }
+
+        return (GC.GetTotalAllocatedBytes(precise: true) - before) / batches;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
