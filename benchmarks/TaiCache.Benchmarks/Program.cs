@@ -11,4 +11,13 @@ if (args.Length > 0 && args[0] == "--batch-throughput")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--l2-latency")
+{
+    // dotnet run -c Release -- --l2-latency [rounds] [reads per variant per round]
+    var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
+    var perRound = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2000;
+    await L2HitLatency.RunAsync(rounds, perRound);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -49,23 +49,15 @@ public sealed class HostilePayloadTests
         writer.Flush();
         var payload = Envelope(buffer.WrittenSpan);
 
-        var watch = Stopwatch.StartNew();
         var decoded = new CacheValueCodec().Decode<Dictionary<long, int>>("k", payload);
-        var taiCache = watch.Elapsed;
         Assert.Equal(Count, decoded.Count);
 
-        // The same keys into a Dictionary with the default comparer: the quadratic cost the attack aims at.
-        watch.Restart();
-        var naive = new Dictionary<long, int>();
-        foreach (var k in keys)
-        {
-            naive[k] = 1;
-        }
-
-        var baseline = watch.Elapsed;
-        _output.WriteLine($"{Count} colliding keys: TaiCache decode {taiCache.TotalMilliseconds:F0} ms; default-comparer Dictionary {baseline.TotalMilliseconds:F0} ms");
-        Assert.True(taiCache < TimeSpan.FromSeconds(2), $"decoding the colliding map took {taiCache}");
-        Assert.True(taiCache * 3 < baseline, $"decode {taiCache} is not clearly faster than the quadratic baseline {baseline}: the map is not collision-resistant");
+        // No timing (a loaded machine makes any bound flaky): the map must have been built with a comparer under which
+        // these keys, all colliding under the default comparer, spread out again.
+        Assert.NotSame(EqualityComparer<long>.Default, decoded.Comparer);
+        var distinctHashes = keys.Select(k => decoded.Comparer.GetHashCode(k)).Distinct().Count();
+        _output.WriteLine($"{Count} keys colliding under the default comparer: {distinctHashes} distinct hash codes under the decoded map's comparer");
+        Assert.True(distinctHashes > Count * 9 / 10, $"only {distinctHashes} distinct hash codes: the decoded map is not collision-resistant");
     }
 
     [Theory]
