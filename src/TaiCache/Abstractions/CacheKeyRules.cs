@@ -72,6 +72,27 @@ internal static class CacheKeyRules
         return list;
     }
 
+    /// <summary>
+    /// Checks every key of a batch read before anything is sent, keeping duplicates: reads answer with a dictionary, so
+    /// a key asked twice costs one more key on the wire and no hash set for every batch.
+    /// </summary>
+    /// <param name="keys">The keys.</param>
+    /// <param name="maxBytes">The longest key allowed, in UTF-8 bytes.</param>
+    /// <param name="allowSpaces">Whether spaces are allowed.</param>
+    /// <returns>The keys, materialized in their order.</returns>
+    public static List<string> ValidateEach(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var list = keys is IReadOnlyCollection<string> sized ? new List<string>(sized.Count) : [];
+        foreach (var key in keys)
+        {
+            Validate(key, maxBytes, allowSpaces, nameof(keys));
+            list.Add(key);
+        }
+
+        return list;
+    }
+
     /// <summary>Checks a time to live: <see langword="null"/> passes, zero, negative and infinite do not.</summary>
     /// <param name="ttl">The time to live.</param>
     /// <param name="paramName">The caller's parameter name.</param>

@@ -69,6 +69,12 @@ public sealed partial class InMemoryTier
     private void Write(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
     {
         StartLockedOperation();
+        WriteStarted(node, ref events);
+    }
+
+    /// <summary>A write inside a locked operation already started (several writes share one clock read).</summary>
+    private void WriteStarted(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
+    {
         if (node.Weight > _maximum)
         {
             // Can never fit: the old value goes (it was replaced) and the new one is rejected at once.

@@ -118,7 +118,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     {
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
-        var node = CreateNode(key, value, ttl);
+        var node = CreateNode(key, value, ttl, now: 0);
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
@@ -137,21 +137,24 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="InMemoryTierOptions.DefaultTtl"/>.</param>
     internal void SetHits<T>(IReadOnlyList<string> keys, CacheResult<T>[] results, TimeSpan? ttl)
     {
+        // One clock read for the whole batch (the clock is slow on some virtual machines), none without expiry.
+        var now = ttl is not null || _options.DefaultTtl is not null || _slidingTicks != 0 ? _time.GetTimestamp() : 0;
         var nodes = new List<MemoryNode>(results.Length);
         for (var i = 0; i < results.Length; i++)
         {
             if (results[i].HasValue)
             {
-                nodes.Add(CreateNode(keys[i], results[i].Value, ttl));
+                nodes.Add(CreateNode(keys[i], results[i].Value, ttl, now));
             }
         }
 
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
+            StartLockedOperation();
             foreach (var node in nodes)
             {
-                Write(node, ref events);
+                WriteStarted(node, ref events);
             }
         }
 
@@ -182,7 +185,8 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         return new(results);
     }
 
-    private MemoryNode CreateNode<T>(string key, T value, TimeSpan? ttl)
+    /// <summary>Builds an entry; <paramref name="now"/> is a timestamp already read, or 0 to read the clock if the entry expires.</summary>
+    private MemoryNode CreateNode<T>(string key, T value, TimeSpan? ttl, long now)
     {
         var stored = _serialized ? CacheValueCodec.Default.Encode(key, value) : (object?)value;
         var weight = Weigh(key, stored);
@@ -190,7 +194,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         long absolute = MemoryNode.NoExpiry, expires = MemoryNode.NoExpiry;
         if (effectiveTtl is not null || _slidingTicks != 0)
         {
-            var now = _time.GetTimestamp();
+            now = now != 0 ? now : _time.GetTimestamp();
             absolute = effectiveTtl is { } t ? AddTicks(now, ToTicks(t)) : MemoryNode.NoExpiry;
             expires = _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute;
         }

@@ -11,7 +11,7 @@ public sealed partial class RedisCache
     /// <remarks>One MGET per hash slot on a cluster (sent concurrently), one MGET in all on a single server.</remarks>
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
-        var logical = CacheKeyRules.ValidateAll(keys, _maxKeyBytes);
+        var logical = CacheKeyRules.ValidateEach(keys, _maxKeyBytes);
         var results = await ReadAlignedAsync<T>(logical, cancellationToken).ConfigureAwait(false);
         var found = new Dictionary<string, T>(logical.Count, StringComparer.Ordinal);
         for (var i = 0; i < results.Length; i++)
@@ -26,21 +26,22 @@ public sealed partial class RedisCache
     }
 
     /// <inheritdoc />
-    async ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        foreach (var key in keys)
+        if (_maxKeyBytes < CacheKeyRules.DefaultMaxKeyBytes)
         {
-            CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(keys));
+            // The caller checked the default rules; this cache is stricter.
+            foreach (var key in keys)
+            {
+                CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(keys));
+            }
         }
 
-        return await ReadAlignedAsync<T>(keys, cancellationToken).ConfigureAwait(false);
+        return ReadAlignedAsync<T>(keys, cancellationToken);
     }
 
-    /// <summary>
-    /// MGETs checked, distinct keys into results aligned with them. On a single server the keys go out through a
-    /// prefixed database view, which writes the prefix and the key one after the other (no concatenated key per read).
-    /// </summary>
+    /// <summary>MGETs checked keys into results aligned with them: one MGET on a single server, one per hash slot on a cluster.</summary>
     private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, CancellationToken cancellationToken)
     {
         var results = new CacheResult<T>[logical.Count];
@@ -51,9 +52,40 @@ public sealed partial class RedisCache
 
         var db = await GetDatabaseAsync(null, "MGET", cancellationToken).ConfigureAwait(false);
         var start = _metrics is null ? 0 : _time.GetTimestamp();
-        var hits = IsCluster(_multiplexer!)
-            ? await ReadBySlotAsync(db, logical, results, cancellationToken).ConfigureAwait(false)
-            : await ReadSingleAsync(logical, results, cancellationToken).ConfigureAwait(false);
+        int hits;
+        if (IsCluster(_multiplexer!))
+        {
+            hits = await ReadBySlotAsync(db, logical, results, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // One MGET through the prefixed view, which writes prefix and key one after the other (no concatenation).
+            var keys = new RedisKey[logical.Count];
+            for (var i = 0; i < keys.Length; i++)
+            {
+                keys[i] = logical[i];
+            }
+
+            RedisValue[] values;
+            try
+            {
+                values = await WithTimeout(_keyed!.StringGetAsync(keys), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsTranslatable(ex))
+            {
+                throw Translate(ex, null, "MGET");
+            }
+
+            hits = 0;
+            for (var i = 0; i < values.Length; i++)
+            {
+                if (!values[i].IsNull)
+                {
+                    results[i] = new CacheResult<T>(Decode<T>(logical[i], values[i]));
+                    hits++;
+                }
+            }
+        }
         if (_metrics is not null)
         {
             var elapsed = _time.GetElapsedTime(start);
@@ -69,37 +101,6 @@ public sealed partial class RedisCache
         }
 
         return results;
-    }
-
-    private async ValueTask<int> ReadSingleAsync<T>(IReadOnlyList<string> logical, CacheResult<T>[] results, CancellationToken cancellationToken)
-    {
-        var keys = new RedisKey[logical.Count];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            keys[i] = logical[i];
-        }
-
-        RedisValue[] values;
-        try
-        {
-            values = await WithTimeout(_keyed!.StringGetAsync(keys), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsTranslatable(ex))
-        {
-            throw Translate(ex, null, "MGET");
-        }
-
-        var hits = 0;
-        for (var i = 0; i < values.Length; i++)
-        {
-            if (!values[i].IsNull)
-            {
-                results[i] = new CacheResult<T>(Decode<T>(logical[i], values[i]));
-                hits++;
-            }
-        }
-
-        return hits;
     }
 
     private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, CancellationToken cancellationToken)

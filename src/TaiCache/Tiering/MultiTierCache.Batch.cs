@@ -10,7 +10,7 @@ public sealed partial class MultiTierCache
     /// read-through, lower hits are copied into the tiers above.</remarks>
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
-        var list = CacheKeyRules.ValidateAll(keys);
+        var list = CacheKeyRules.ValidateEach(keys);
         ThrowIfDisposed();
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
         var (missing, _) = await ReadManyAsync(list, found, _defaults, cancellationToken).ConfigureAwait(false);
@@ -24,7 +24,7 @@ public sealed partial class MultiTierCache
     /// </summary>
     /// <typeparam name="TState">The type of the state passed to the factory.</typeparam>
     /// <typeparam name="T">The values' type.</typeparam>
-    /// <param name="keys">The keys; duplicates are read once.</param>
+    /// <param name="keys">The keys; a key given twice appears once in the result and is passed to the factory once.</param>
     /// <param name="state">The state passed to the factory.</param>
     /// <param name="factory">Loads the missing keys; returns the values it found (keys it leaves out stay missing and are not cached).</param>
     /// <param name="options">The entry settings; <see langword="null"/> for the defaults.</param>
@@ -33,7 +33,7 @@ public sealed partial class MultiTierCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetOrSetManyAsync<TState, T>(IEnumerable<string> keys, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(factory);
-        var list = CacheKeyRules.ValidateAll(keys);
+        var list = CacheKeyRules.ValidateEach(keys);
         ThrowIfDisposed();
         var entry = Resolve(options);
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
@@ -42,6 +42,9 @@ public sealed partial class MultiTierCache
         {
             return found;
         }
+
+        // A key asked twice and missing is loaded once.
+        missing = DistinctInOrder(missing);
 
         IReadOnlyDictionary<string, T> loaded;
         try
@@ -343,14 +346,27 @@ public sealed partial class MultiTierCache
         return (missing, failed);
     }
 
-    /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
-    private static async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, CancellationToken cancellationToken)
+    private static List<string> DistinctInOrder(List<string> keys)
     {
-        if (ops is IBatchReader reader)
+        var seen = new HashSet<string>(keys.Count, StringComparer.Ordinal);
+        var distinct = new List<string>(keys.Count);
+        foreach (var key in keys)
         {
-            return await reader.ReadManyAsync<T>(keys, cancellationToken).ConfigureAwait(false);
+            if (seen.Add(key))
+            {
+                distinct.Add(key);
+            }
         }
 
+        return distinct.Count == keys.Count ? keys : distinct;
+    }
+
+    /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
+    private static ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, CancellationToken cancellationToken) =>
+        ops is IBatchReader reader ? reader.ReadManyAsync<T>(keys, cancellationToken) : ReadThroughDictionaryAsync<T>(ops, keys, cancellationToken);
+
+    private static async ValueTask<CacheResult<T>[]> ReadThroughDictionaryAsync<T>(ICacheOps ops, List<string> keys, CancellationToken cancellationToken)
+    {
         var found = await ops.GetManyAsync<T>(keys, cancellationToken).ConfigureAwait(false);
         var results = new CacheResult<T>[keys.Count];
         for (var i = 0; i < results.Length; i++)

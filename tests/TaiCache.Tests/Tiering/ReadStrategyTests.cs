@@ -135,4 +135,26 @@ public sealed class ReadStrategyTests
         Assert.Equal(3, result.Count);
         Assert.Equal(0, l2.Calls);
     }
+
+    [Fact]
+    public async Task GetOrSetManyAsync_KeysGivenTwice_FactoryGetsEachMissingKeyOnce()
+    {
+        var (cache, l1, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var a = TierTestKit.Key(this) + ":a";
+        var b = TierTestKit.Key(this) + ":b";
+        var c = TierTestKit.Key(this) + ":c";
+        l1.Set(c, 3);
+        IReadOnlyList<string>? asked = null;
+
+        var result = await cache.GetOrSetManyAsync<int>([a, b, a, c, b, c], (missing, _) =>
+        {
+            asked = missing;
+            return new ValueTask<IReadOnlyDictionary<string, int>>(missing.ToDictionary(k => k, k => k == a ? 1 : 2));
+        });
+
+        Assert.Equal([a, b], asked);
+        Assert.Equal(3, result.Count);
+        Assert.Equal((1, 2, 3), (result[a], result[b], result[c]));
+    }
 }
