@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace TaiCache;
 
 /// <summary>
@@ -28,19 +30,20 @@ internal sealed class GhostQueue
 
         if (_size == _ring.Length)
         {
-            var bigger = new int[Math.Min(_ring.Length * 2, Math.Max(Capacity, 16))];
+            // The ring stays a power of two long, so positions wrap with a mask rather than a division.
+            var bigger = new int[_ring.Length * 2];
             for (var i = 0; i < _size; i++)
             {
-                bigger[i] = _ring[(_head + i) % _ring.Length];
+                bigger[i] = _ring[(_head + i) & (_ring.Length - 1)];
             }
 
             _ring = bigger;
             _head = 0;
         }
 
-        _ring[(_head + _size) % _ring.Length] = hash;
+        _ring[(_head + _size) & (_ring.Length - 1)] = hash;
         _size++;
-        _counts[hash] = _counts.GetValueOrDefault(hash) + 1;
+        CollectionsMarshal.GetValueRefOrAddDefault(_counts, hash, out _)++;
     }
 
     public bool Contains(int hash) => _counts.ContainsKey(hash);
@@ -55,16 +58,12 @@ internal sealed class GhostQueue
     private void RemoveOldest()
     {
         var hash = _ring[_head];
-        _head = (_head + 1) % _ring.Length;
+        _head = (_head + 1) & (_ring.Length - 1);
         _size--;
-        var left = _counts[hash] - 1;
-        if (left == 0)
+        ref var left = ref CollectionsMarshal.GetValueRefOrNullRef(_counts, hash);
+        if (--left == 0)
         {
             _counts.Remove(hash);
-        }
-        else
-        {
-            _counts[hash] = left;
         }
     }
 }
