@@ -72,7 +72,14 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
     /// <exception cref="CacheWrongTypeException">The entry holds a value of another type.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value)
+    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: true, out value);
+
+    /// <summary>Reads a key a caller already checked against the key rules (a batch): a miss skips the check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryGetChecked<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: false, out value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryGetCore<T>(string key, bool checkKeyOnMiss, [MaybeNullWhen(false)] out T value)
     {
         if (key is null)
         {
@@ -102,7 +109,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             return true;
         }
 
-        return Miss(key, node, out value);
+        return Miss(key, node, checkKeyOnMiss, out value);
     }
 
     /// <summary>Stores a value, replacing any under the same key.</summary>
@@ -176,7 +183,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         var results = new CacheResult<T>[keys.Count];
         for (var i = 0; i < results.Length; i++)
         {
-            if (TryGet<T>(keys[i], out var value))
+            if (TryGetChecked<T>(keys[i], out var value))
             {
                 results[i] = new CacheResult<T>(value);
             }
@@ -417,7 +424,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool Miss<T>(string key, MemoryNode? node, [MaybeNullWhen(false)] out T value)
+    private bool Miss<T>(string key, MemoryNode? node, bool checkKey, [MaybeNullWhen(false)] out T value)
     {
         if (node is not null)
         {
@@ -434,7 +441,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             ReportSize();
             Raise(events);
         }
-        else
+        else if (checkKey)
         {
             CacheKeyRules.Validate(key);
         }

@@ -229,7 +229,7 @@ public sealed partial class MultiTierCache
             missing = new List<string>(keys.Count);
             foreach (var key in keys)
             {
-                if (_l1.TryGet<T>(key, out var value))
+                if (_l1.TryGetChecked<T>(key, out var value))
                 {
                     found[key] = value;
                 }
