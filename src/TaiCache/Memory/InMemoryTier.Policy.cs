@@ -58,7 +58,7 @@ public sealed partial class InMemoryTier
         _protectedMaximum = (long)((_maximum - _windowMaximum) * ProtectedShare);
     }
 
-    private void StartLockedOperation() => _now = _expiring > 0 ? _time.GetTimestamp() : long.MinValue;
+    private void StartLockedOperation() => _now = _expiring > 0 ? Now() : long.MinValue;
 
     private bool IsExpired(MemoryNode node)
     {
@@ -301,7 +301,7 @@ public sealed partial class InMemoryTier
 
     private long CompactLocked(double fraction, ref List<CacheEvictionEventArgs>? events)
     {
-        _now = _time.GetTimestamp();
+        _now = Now();
         var before = _count;
         var target = (long)Math.Floor(before * (1 - fraction));
         foreach (var list in new[] { _window, _probation, _protected })

@@ -392,4 +392,26 @@ public sealed class InMemoryTierTests
         Assert.True(cache.Count <= capacity);
         Assert.True(Interlocked.Read(ref sizeEvictions) > 0);
     }
+
+    [Fact]
+    public async Task SystemClock_TtlEntry_ServedUntilItsTtlAndGoneSoonAfter()
+    {
+        // With TimeProvider.System the tier keeps time on the OS's millisecond tick: expiry within a tick (<= 20 ms here).
+        var tier = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var key = Key(nameof(SystemClock_TtlEntry_ServedUntilItsTtlAndGoneSoonAfter), 1);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        tier.Set(key, "v", TimeSpan.FromMilliseconds(300));
+        Assert.True(tier.TryGet<string>(key, out _));
+        var remaining = tier.GetRemainingTtl(key);
+        Assert.NotNull(remaining);
+        Assert.InRange(remaining!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(320));
+
+        while (tier.TryGet<string>(key, out _) && watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.False(tier.TryGet<string>(key, out _));
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(280), $"gone after {watch.Elapsed}, before its 300 ms TTL less one tick");
+    }
 }
