@@ -20,4 +20,11 @@ if (args.Length > 0 && args[0] == "--l2-latency")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--metrics-overhead")
+{
+    // dotnet run -c Release -- --metrics-overhead [rounds]
+    await TaiCache.Benchmarks.Metrics.L1HitMetricsOverhead.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 21);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
