@@ -40,6 +40,14 @@ internal sealed class CacheValueCodec
     private readonly ICacheSerializer _writer;
     private readonly ICacheSerializer?[] _readers = new ICacheSerializer?[256];
     private readonly int _compressionThreshold;
+
+    // Compression that keeps failing (payloads already compressed or random) is tried less often: after
+    // IncompressibleStreak failures in a row only one encode in ProbeInterval tries, and one success resumes every
+    // attempt. Racy counters on purpose: this is a heuristic, and any interleaving leaves valid output.
+    private const int IncompressibleStreak = 8;
+    private const int ProbeInterval = 16;
+    private int _compressionFailures;
+    private int _skippedAttempts;
     private readonly int _maxValueBytes;
 
     public CacheValueCodec(CacheSerializationOptions? options = null)
@@ -87,9 +95,10 @@ internal sealed class CacheValueCodec
         var payload = buffer.WrittenSpan;
         try
         {
-            if (payload.Length >= _compressionThreshold)
+            if (payload.Length >= _compressionThreshold && ShouldTryCompression())
             {
                 var compressed = TryCompress(payload);
+                _compressionFailures = compressed is null ? _compressionFailures + 1 : 0;
                 if (compressed is not null)
                 {
                     return compressed;
@@ -169,6 +178,9 @@ internal sealed class CacheValueCodec
         destination[3] = _writer.Id;
         destination[4] = flags;
     }
+
+    private bool ShouldTryCompression() =>
+        _compressionFailures < IncompressibleStreak || ++_skippedAttempts % ProbeInterval == 0;
 
     private byte[]? TryCompress(ReadOnlySpan<byte> payload)
     {

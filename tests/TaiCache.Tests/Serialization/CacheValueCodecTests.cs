@@ -90,6 +90,35 @@ public sealed class CacheValueCodecTests
         Assert.DoesNotContain("alice@example.com", ex.Message, StringComparison.Ordinal);
         Assert.Contains("key#", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Encode_AfterAStreakOfIncompressibleValues_TriesLessOftenAndResumesOnASuccess()
+    {
+        var codec = new CacheValueCodec();
+        var random = new Random(3);
+        var noise = new byte[4096];
+        for (var i = 0; i < 40; i++)
+        {
+            random.NextBytes(noise);
+            var stored = codec.Encode("k", noise);
+            Assert.Equal(0, stored[4]);
+            Assert.Equal(noise, codec.Decode<byte[]>("k", stored));
+        }
+
+        // Compressible values now: within one probe interval an attempt succeeds, and from then on every one is compressed.
+        var text = string.Concat(Enumerable.Repeat("compressible text ", 300));
+        var flags = new List<byte>();
+        for (var i = 0; i < 40; i++)
+        {
+            var stored = codec.Encode("k", text);
+            flags.Add(stored[4]);
+            Assert.Equal(text, codec.Decode<string>("k", stored));
+        }
+
+        var first = flags.IndexOf(CacheValueCodec.FlagLz4);
+        Assert.InRange(first, 1, 16); // the first ones were stored plainly (not tried), all still readable
+        Assert.All(flags.Skip(first), f => Assert.Equal(CacheValueCodec.FlagLz4, f));
+    }
 }
 
 internal sealed record InternalItem(string Sku, int Quantity);
