@@ -38,7 +38,7 @@ internal sealed class NodeTable
     {
         var hash = Hash(key);
         var buckets = Volatile.Read(ref _buckets);
-        var current = Volatile.Read(ref buckets.Heads[hash & buckets.Mask]);
+        var current = Volatile.Read(ref buckets.Heads[hash & buckets.Mask].Head);
         while (current is not null)
         {
             if (current.Hash == hash && string.Equals(current.Key, key))
@@ -61,7 +61,7 @@ internal sealed class NodeTable
     public MemoryNode? Set(MemoryNode node)
     {
         var buckets = _buckets;
-        ref var head = ref buckets.Heads[node.Hash & buckets.Mask];
+        ref var head = ref buckets.Heads[node.Hash & buckets.Mask].Head;
         MemoryNode? previous = null;
         for (var current = head; current is not null; previous = current, current = current.Chain)
         {
@@ -88,7 +88,7 @@ internal sealed class NodeTable
     public bool TryRemove(MemoryNode node)
     {
         var buckets = _buckets;
-        ref var head = ref buckets.Heads[node.Hash & buckets.Mask];
+        ref var head = ref buckets.Heads[node.Hash & buckets.Mask].Head;
         MemoryNode? previous = null;
         for (var current = head; current is not null; previous = current, current = current.Chain)
         {
@@ -130,13 +130,13 @@ internal sealed class NodeTable
     {
         var old = _buckets;
         var next = new Buckets(old.Heads.Length * 2);
-        foreach (var first in old.Heads)
+        foreach (var bucket in old.Heads)
         {
-            var current = first;
+            var current = bucket.Head;
             while (current is not null)
             {
                 var following = current.Chain;
-                ref var head = ref next.Heads[current.Hash & next.Mask];
+                ref var head = ref next.Heads[current.Hash & next.Mask].Head;
                 Volatile.Write(ref current.Chain, head);
                 head = current;
                 current = following;
@@ -148,7 +148,14 @@ internal sealed class NodeTable
 
     private sealed class Buckets(int size)
     {
-        public readonly MemoryNode?[] Heads = new MemoryNode?[size];
+        /// <summary>The chains' heads, each in a struct: a reference into an array of a class that is not sealed costs a
+        /// covariance check per access, an array of structs none.</summary>
+        public readonly Bucket[] Heads = new Bucket[size];
         public readonly int Mask = size - 1;
+    }
+
+    private struct Bucket
+    {
+        public MemoryNode? Head;
     }
 }
