@@ -44,12 +44,33 @@ internal static class HitThroughput
         var lru = new ConcurrentLru<string, string>(Environment.ProcessorCount, 2 * Keys, StringComparer.Ordinal);
         var lfu = new ConcurrentLfu<string, string>(2 * Keys);
         using var memory = new MemoryCache(new MemoryCacheOptions());
+        // Each cache is filled in its own loop. Filling them in one loop interleaves their allocations key by key, so
+        // every node of a cache lands at the same offset within a cache line, set by the other caches' node sizes; a
+        // cache whose hot fields then straddle two lines pays a second miss on every lookup (measured: TaiCache 0.6x
+        // interleaved vs 0.8x filled alone, the raw table 0.8x vs 1.0x). Filled alone, a cache's nodes sit as an
+        // application's would: one after another, at every offset.
         foreach (var key in keys)
         {
             dictionary[key] = key;
+        }
+
+        foreach (var key in keys)
+        {
             tai.Set(key, key);
+        }
+
+        foreach (var key in keys)
+        {
             lru.AddOrUpdate(key, key);
+        }
+
+        foreach (var key in keys)
+        {
             lfu.AddOrUpdate(key, key);
+        }
+
+        foreach (var key in keys)
+        {
             memory.Set(key, key);
         }
 
