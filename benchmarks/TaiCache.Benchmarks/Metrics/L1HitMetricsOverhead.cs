@@ -55,7 +55,7 @@ internal static class L1HitMetricsOverhead
                 }
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {Median(offs):F1} | {Median(ons):F1} | {Median(ratios):F3} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {Statistics.Median(offs):F1} | {Statistics.Median(ons):F1} | {Statistics.Median(ratios):F3} |"));
         }
 
         Console.WriteLine();
@@ -90,12 +90,6 @@ internal static class L1HitMetricsOverhead
         await cache.SetAsync(Key, "value");
         l1.Set(Key + ":nottl", "value");
         return new Setup(cache, l1, collectors);
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private sealed record Setup(MultiTierCache Cache, InMemoryTier Tier, MetricsCollector[] Collectors);

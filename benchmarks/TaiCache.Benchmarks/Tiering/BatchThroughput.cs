@@ -93,7 +93,7 @@ internal static class BatchThroughput
         for (var v = 0; v < variants.Length; v++)
         {
             var bytes = await AllocatedPerBatchAsync(variants[v].Read, windows.Length);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Median(results[v]):N0} | {results[v].Max():N0} | {Median(ratios[v]):F2} | {bytes:N0} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Statistics.Median(results[v]):N0} | {results[v].Max():N0} | {Statistics.Median(ratios[v]):F2} | {bytes:N0} |"));
         }
 
         await lazy.DisposeAsync();
@@ -146,11 +146,5 @@ internal static class BatchThroughput
         }
 
         return (GC.GetTotalAllocatedBytes(precise: true) - before) / batches;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
