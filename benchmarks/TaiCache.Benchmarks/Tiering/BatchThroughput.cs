@@ -56,6 +56,24 @@ internal static class BatchThroughput
 
                 return n;
             }),
+            ("raw SE.Redis MGET + MessagePack, keys built per call (prefix + key)", async w =>
+            {
+                var window = windows[w];
+                var keys = new RedisKey[window.Length];
+                for (var i = 0; i < keys.Length; i++)
+                {
+                    keys[i] = prefix + "raw:" + window[i];
+                }
+
+                var values = await db.StringGetAsync(keys);
+                var n = 0;
+                foreach (var v in values)
+                {
+                    n += MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)v, Contractless).Id >= 0 ? 1 : 0;
+                }
+
+                return n;
+            }),
             ("RedisCache.GetManyAsync", async w => (await l2.GetManyAsync<Product>(windows[w])).Count),
             ("MultiTierCache.GetManyAsync, L1 never holds the keys (lazy-load)", async w => (await lazy.GetManyAsync<Product>(windows[w])).Count),
             ("MultiTierCache.GetManyAsync, read-through into a churning 1k-entry L1", async w => (await through.GetManyAsync<Product>(windows[w])).Count),
