@@ -85,7 +85,16 @@ internal sealed class CacheValueCodec
         buffer.ResetWrittenCount();
         try
         {
-            _writer.Serialize(buffer, value);
+            // A generic interface method dispatches through a runtime lookup on every call; the default serializer is
+            // sealed, so calling it as itself is a direct call.
+            if (_writer is MessagePackCacheSerializer messagePack)
+            {
+                messagePack.Serialize(buffer, value);
+            }
+            else
+            {
+                _writer.Serialize(buffer, value);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -159,7 +168,7 @@ internal sealed class CacheValueCodec
 
         try
         {
-            return serializer.Deserialize<T>(payload);
+            return serializer is MessagePackCacheSerializer messagePack ? messagePack.Deserialize<T>(payload) : serializer.Deserialize<T>(payload);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
