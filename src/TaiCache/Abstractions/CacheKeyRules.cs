@@ -55,21 +55,25 @@ internal static class CacheKeyRules
     /// <param name="maxBytes">The longest key allowed, in UTF-8 bytes.</param>
     /// <param name="allowSpaces">Whether spaces are allowed.</param>
     /// <returns>The keys, materialized and de-duplicated in their first order.</returns>
-    public static List<string> ValidateAll(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true)
+    public static List<string> ValidateAll(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true) =>
+        Distinct(ValidateEach(keys, maxBytes, allowSpaces));
+
+    /// <summary>The keys without repeats, in their first order; the list itself when it has none.</summary>
+    /// <param name="keys">The keys.</param>
+    /// <returns>The distinct keys.</returns>
+    public static List<string> Distinct(List<string> keys)
     {
-        ArgumentNullException.ThrowIfNull(keys);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var list = new List<string>();
+        var seen = new HashSet<string>(keys.Count, StringComparer.Ordinal);
+        var distinct = new List<string>(keys.Count);
         foreach (var key in keys)
         {
-            Validate(key, maxBytes, allowSpaces, nameof(keys));
             if (seen.Add(key))
             {
-                list.Add(key);
+                distinct.Add(key);
             }
         }
 
-        return list;
+        return distinct.Count == keys.Count ? keys : distinct;
     }
 
     /// <summary>

@@ -34,17 +34,7 @@ internal sealed class LatencyHistogram
         Interlocked.Increment(ref _counts[IndexOf(nanoseconds)]);
         Interlocked.Increment(ref _count);
         Interlocked.Add(ref _sum, nanoseconds);
-        var max = Volatile.Read(ref _max);
-        while (nanoseconds > max)
-        {
-            var seen = Interlocked.CompareExchange(ref _max, nanoseconds, max);
-            if (seen == max)
-            {
-                break;
-            }
-
-            max = seen;
-        }
+        InterlockedMax.Raise(ref _max, nanoseconds);
     }
 
     /// <summary>Copies the histogram into an immutable, sparse distribution.</summary>

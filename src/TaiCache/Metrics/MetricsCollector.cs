@@ -185,8 +185,8 @@ public sealed partial class MetricsCollector : IDisposable
     {
         Volatile.Write(ref _items, items);
         Volatile.Write(ref _bytes, bytes);
-        RaiseTo(ref _peakItems, items);
-        RaiseTo(ref _peakBytes, bytes);
+        InterlockedMax.Raise(ref _peakItems, items);
+        InterlockedMax.Raise(ref _peakBytes, bytes);
     }
 
     /// <summary>
@@ -293,21 +293,6 @@ public sealed partial class MetricsCollector : IDisposable
         }
 
         return cell;
-    }
-
-    private static void RaiseTo(ref long peak, long value)
-    {
-        var current = Volatile.Read(ref peak);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref peak, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     private static string ReasonName(EvictionReason reason) => reason switch

@@ -105,29 +105,13 @@ public sealed partial class RedisCache
 
     private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, CancellationToken cancellationToken)
     {
-        var multiplexer = _multiplexer!;
-        var bySlot = new Dictionary<int, (List<RedisKey> Physical, List<int> Index)>();
-        for (var i = 0; i < logical.Count; i++)
-        {
-            var physical = PrefixKey(logical[i]);
-            var slot = multiplexer.HashSlot(physical);
-            if (!bySlot.TryGetValue(slot, out var group))
-            {
-                group = ([], []);
-                bySlot.Add(slot, group);
-            }
-
-            group.Physical.Add(physical);
-            group.Index.Add(i);
-        }
-
-        var groups = bySlot.Values.ToArray();
-        var tasks = new Task<RedisValue[]>[groups.Length];
+        var groups = GroupBySlot(logical);
+        var tasks = new Task<RedisValue[]>[groups.Count];
         try
         {
-            for (var g = 0; g < groups.Length; g++)
+            for (var g = 0; g < groups.Count; g++)
             {
-                tasks[g] = db.StringGetAsync([.. groups[g].Physical]);
+                tasks[g] = db.StringGetAsync(groups[g].Physical);
             }
 
             await WithTimeout(Task.WhenAll(tasks), cancellationToken).ConfigureAwait(false);
@@ -138,7 +122,7 @@ public sealed partial class RedisCache
         }
 
         var hits = 0;
-        for (var g = 0; g < groups.Length; g++)
+        for (var g = 0; g < groups.Count; g++)
         {
             var values = tasks[g].Result;
             var index = groups[g].Index;
@@ -252,7 +236,11 @@ public sealed partial class RedisCache
     }
 
     /// <summary>Groups validated logical keys by the hash slot of their physical key; one group when the server is not a cluster.</summary>
-    private List<(RedisKey[] Physical, IReadOnlyList<string> Logical)> GroupBySlot(List<string> logical)
+    /// <summary>
+    /// Prefixes checked keys and groups them by hash slot (one group on a single server), each group with the keys'
+    /// positions in <paramref name="logical"/>, so a multi-key command per group works on a cluster.
+    /// </summary>
+    private List<(RedisKey[] Physical, int[] Index)> GroupBySlot(IReadOnlyList<string> logical)
     {
         var multiplexer = _multiplexer!;
         if (!IsCluster(multiplexer))
@@ -263,13 +251,13 @@ public sealed partial class RedisCache
                 physical[i] = PrefixKey(logical[i]);
             }
 
-            return [(physical, logical)];
+            return [(physical, Enumerable.Range(0, physical.Length).ToArray())];
         }
 
-        var bySlot = new Dictionary<int, (List<RedisKey> Physical, List<string> Logical)>();
-        foreach (var key in logical)
+        var bySlot = new Dictionary<int, (List<RedisKey> Physical, List<int> Index)>();
+        for (var i = 0; i < logical.Count; i++)
         {
-            var physical = PrefixKey(key);
+            var physical = PrefixKey(logical[i]);
             var slot = multiplexer.HashSlot(physical);
             if (!bySlot.TryGetValue(slot, out var group))
             {
@@ -278,13 +266,13 @@ public sealed partial class RedisCache
             }
 
             group.Physical.Add(physical);
-            group.Logical.Add(key);
+            group.Index.Add(i);
         }
 
-        var groups = new List<(RedisKey[] Physical, IReadOnlyList<string> Logical)>(bySlot.Count);
+        var groups = new List<(RedisKey[] Physical, int[] Index)>(bySlot.Count);
         foreach (var group in bySlot.Values)
         {
-            groups.Add((group.Physical.ToArray(), group.Logical.ToArray()));
+            groups.Add((group.Physical.ToArray(), group.Index.ToArray()));
         }
 
         return groups;

@@ -44,7 +44,7 @@ public sealed partial class MultiTierCache
         }
 
         // A key asked twice and missing is loaded once.
-        missing = DistinctInOrder(missing);
+        missing = CacheKeyRules.Distinct(missing);
 
         IReadOnlyDictionary<string, T> loaded;
         try
@@ -344,21 +344,6 @@ public sealed partial class MultiTierCache
         }
 
         return (missing, failed);
-    }
-
-    private static List<string> DistinctInOrder(List<string> keys)
-    {
-        var seen = new HashSet<string>(keys.Count, StringComparer.Ordinal);
-        var distinct = new List<string>(keys.Count);
-        foreach (var key in keys)
-        {
-            if (seen.Add(key))
-            {
-                distinct.Add(key);
-            }
-        }
-
-        return distinct.Count == keys.Count ? keys : distinct;
     }
 
     /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
