@@ -374,7 +374,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         var result = new Dictionary<string, T>(StringComparer.Ordinal);
         foreach (var key in CacheKeyRules.ValidateAll(keys))
         {
-            if (TryGet<T>(key, out var value))
+            if (TryGetChecked<T>(key, out var value))
             {
                 result[key] = value;
             }
