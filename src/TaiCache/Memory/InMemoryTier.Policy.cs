@@ -109,6 +109,54 @@ public sealed partial class InMemoryTier
         PublishSize();
     }
 
+    /// <summary>
+    /// Writes a batch inside a locked operation already started. When the batch alone overfills the window (a batch
+    /// read copying lower-tier hits up, a bulk load), its earlier new entries would be pushed out of the window by the
+    /// later ones before any read could touch them; while the tier is full they go straight to TinyLFU admission
+    /// instead, so an entry that loses never enters the map. A scan through a full tier then costs little besides
+    /// the popularity count, and still displaces nothing.
+    /// </summary>
+    private void WriteBatchStarted(List<MemoryNode> nodes, ref List<CacheEvictionEventArgs>? events)
+    {
+        var direct = _weigher is null ? nodes.Count - _windowMaximum : 0;
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            if (i >= direct || _totalWeight < _maximum || _map.ContainsKeyOf(node) || !TryAdmitDirectly(node, ref events))
+            {
+                WriteStarted(node, ref events);
+            }
+        }
+    }
+
+    /// <summary>Admits a new entry into main, bypassing the window, or rejects it without storing it.</summary>
+    /// <returns><see langword="false"/> when main holds nothing to compare with (the caller writes through the window).</returns>
+    private bool TryAdmitDirectly(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
+    {
+        if (MainVictim() is null)
+        {
+            return false;
+        }
+
+        Adapt(node);
+        _sketch.Increment(node.Hash);
+        if (Contest(node, node.Weight, ref events))
+        {
+            _map.Set(node);
+            Link(node, NodeQueue.Probation);
+        }
+        else
+        {
+            // As if it had entered the window and lost at admission: remembered as the window's ghost, reported evicted.
+            _windowGhosts.Add(node.Hash);
+            Notify(node.Key, EvictionReason.Size, ref events);
+        }
+
+        Maintain(ref events);
+        PublishSize();
+        return true;
+    }
+
     private void PublishSize()
     {
         Volatile.Write(ref _publishedCount, _count);
@@ -169,8 +217,25 @@ public sealed partial class InMemoryTier
     /// <summary>TinyLFU admission: the window's candidate enters main only if it is more popular than main's victims.</summary>
     private void Admit(MemoryNode candidate, ref List<CacheEvictionEventArgs>? events)
     {
+        if (Contest(candidate, 0, ref events))
+        {
+            MoveTo(candidate, _probation, NodeQueue.Probation);
+        }
+        else
+        {
+            Drop(candidate, EvictionReason.Size, ref events);
+        }
+    }
+
+    /// <summary>
+    /// Evicts main's victims while the tier (plus <paramref name="incoming"/>, a candidate not yet counted) is too
+    /// heavy and the candidate is more popular than each; stops at the first victim at least as popular.
+    /// </summary>
+    /// <returns><see langword="false"/> when the candidate lost.</returns>
+    private bool Contest(MemoryNode candidate, long incoming, ref List<CacheEvictionEventArgs>? events)
+    {
         var guard = 0;
-        while (_totalWeight > _maximum)
+        while (_totalWeight + incoming > _maximum)
         {
             var victim = MainVictim();
             if (victim is null || guard++ > 1000)
@@ -184,18 +249,15 @@ public sealed partial class InMemoryTier
                 continue;
             }
 
-            if (_sketch.Frequency(candidate.Hash) > _sketch.Frequency(victim.Hash))
+            if (_sketch.Frequency(candidate.Hash) <= _sketch.Frequency(victim.Hash))
             {
-                Drop(victim, EvictionReason.Size, ref events);
+                return false;
             }
-            else
-            {
-                Drop(candidate, EvictionReason.Size, ref events);
-                return;
-            }
+
+            Drop(victim, EvictionReason.Size, ref events);
         }
 
-        MoveTo(candidate, _probation, NodeQueue.Probation);
+        return true;
     }
 
     /// <summary>Main's next victim: probation's least recent entry not read since it was last looked at; read ones are promoted.</summary>
