@@ -144,6 +144,7 @@ public sealed partial class InMemoryTier
         {
             _map.Set(node);
             Link(node, NodeQueue.Probation);
+            Maintain(ref events);
         }
         else
         {
@@ -152,7 +153,6 @@ public sealed partial class InMemoryTier
             Notify(node.Key, EvictionReason.Size, ref events);
         }
 
-        Maintain(ref events);
         PublishSize();
         return true;
     }
