@@ -133,14 +133,16 @@ public sealed partial class InMemoryTier
     /// <returns><see langword="false"/> when main holds nothing to compare with (the caller writes through the window).</returns>
     private bool TryAdmitDirectly(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
     {
-        if (MainVictim() is null)
+        var victim = MainVictim();
+        if (victim is null)
         {
             return false;
         }
 
+        // Neither adapting the window nor counting the key moves an entry, so the victim found stays main's victim.
         Adapt(node);
-        _sketch.Increment(node.Hash);
-        if (Contest(node, node.Weight, ref events))
+        var frequency = _sketch.Increment(node.Hash);
+        if (Contest(node, frequency, node.Weight, victim, ref events))
         {
             _map.Set(node);
             Link(node, NodeQueue.Probation);
@@ -217,7 +219,7 @@ public sealed partial class InMemoryTier
     /// <summary>TinyLFU admission: the window's candidate enters main only if it is more popular than main's victims.</summary>
     private void Admit(MemoryNode candidate, ref List<CacheEvictionEventArgs>? events)
     {
-        if (Contest(candidate, 0, ref events))
+        if (Contest(candidate, _sketch.Frequency(candidate.Hash), 0, null, ref events))
         {
             MoveTo(candidate, _probation, NodeQueue.Probation);
         }
@@ -231,13 +233,18 @@ public sealed partial class InMemoryTier
     /// Evicts main's victims while the tier (plus <paramref name="incoming"/>, a candidate not yet counted) is too
     /// heavy and the candidate is more popular than each; stops at the first victim at least as popular.
     /// </summary>
+    /// <param name="candidate">The entry asking for a place in main.</param>
+    /// <param name="frequency">The candidate's estimated frequency (evicting victims does not change it).</param>
+    /// <param name="incoming">The candidate's weight when it is not counted in the tier yet, else 0.</param>
+    /// <param name="victim">Main's current victim when the caller just found it, else <see langword="null"/>.</param>
+    /// <param name="events">The eviction events to raise after the lock.</param>
     /// <returns><see langword="false"/> when the candidate lost.</returns>
-    private bool Contest(MemoryNode candidate, long incoming, ref List<CacheEvictionEventArgs>? events)
+    private bool Contest(MemoryNode candidate, int frequency, long incoming, MemoryNode? victim, ref List<CacheEvictionEventArgs>? events)
     {
         var guard = 0;
         while (_totalWeight + incoming > _maximum)
         {
-            var victim = MainVictim();
+            victim ??= MainVictim();
             if (victim is null || guard++ > 1000)
             {
                 break;
@@ -246,15 +253,17 @@ public sealed partial class InMemoryTier
             if (IsExpired(victim))
             {
                 Drop(victim, EvictionReason.Expired, ref events);
+                victim = null;
                 continue;
             }
 
-            if (_sketch.Frequency(candidate.Hash) <= _sketch.Frequency(victim.Hash))
+            if (frequency <= _sketch.Frequency(victim.Hash))
             {
                 return false;
             }
 
             Drop(victim, EvictionReason.Size, ref events);
+            victim = null;
         }
 
         return true;
