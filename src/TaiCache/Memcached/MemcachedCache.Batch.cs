@@ -23,6 +23,7 @@ public sealed partial class MemcachedCache
 
         var wires = list.ConvertAll(ToWire);
         var responses = new MetaResponse[list.Count];
+        var started = _metrics?.StartTimingAlways() ?? 0;
         await ForEachNodeAsync(wires, (wires, responses), static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
@@ -47,12 +48,12 @@ public sealed partial class MemcachedCache
         {
             if (responses[i].Code == MetaResponseCode.Value)
             {
-                _metrics?.RecordHit();
+                _metrics?.RecordHitTimed(started);
                 result[list[i]] = Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!);
             }
             else
             {
-                _metrics?.RecordMiss();
+                _metrics?.RecordMissTimed(started);
             }
         }
 

@@ -34,8 +34,9 @@ public sealed partial class MemcachedCache
     public async ValueTask<MemcachedCasResult<T>> GetWithCasAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
+        var started = _metrics?.StartTimingAlways() ?? 0;
         var response = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
-        var result = ToResult<T>(key, response);
+        var result = ToResult<T>(key, response, started);
         return result.HasValue ? new MemcachedCasResult<T>(result.Value, response.Cas) : default;
     }
 
@@ -100,8 +101,9 @@ public sealed partial class MemcachedCache
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
         var exptime = ToExptime(ttl);
+        var started = _metrics?.StartTimingAlways() ?? 0;
         var response = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: true, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
-        return ToResult<T>(key, response);
+        return ToResult<T>(key, response, started);
     }
 
     /// <summary>Invalidates every item on every server (memcached <c>flush_all</c>), whatever its prefix. Not for shared servers.</summary>

@@ -107,15 +107,15 @@ public sealed partial class MemcachedCache
         return span.Length is > 0 and <= 20 && Utf8Parser.TryParse(span, out value, out var used) && used == span.Length;
     }
 
-    private CacheResult<T> ToResult<T>(string key, MetaResponse response)
+    private CacheResult<T> ToResult<T>(string key, MetaResponse response, long started)
     {
         if (Expect(response, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss)
         {
-            _metrics?.RecordMiss();
+            _metrics?.RecordMissTimed(started);
             return CacheResult<T>.Miss;
         }
 
-        _metrics?.RecordHit();
+        _metrics?.RecordHitTimed(started);
         return new CacheResult<T>(Decode<T>(key, response.ClientFlags, response.Data!));
     }
 

@@ -73,8 +73,9 @@ public sealed partial class MemcachedCache : ICacheOps
     public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
+        var started = _metrics?.StartTimingAlways() ?? 0;
         var response = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, opaque: o), cancellationToken).ConfigureAwait(false);
-        return ToResult<T>(key, response);
+        return ToResult<T>(key, response, started);
     }
 
     /// <inheritdoc />

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using TaiCache.Metrics;
 using TaiCache.Serialization;
 
 namespace TaiCache;
@@ -93,6 +94,11 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             ThrowNullKey();
         }
 
+        // One lookup of the thread's metrics cell per read; one read in the sample interval is timed.
+        var metrics = _metrics;
+        long started = 0;
+        ref var counters = ref metrics is null ? ref Unsafe.NullRef<CounterStripe>() : ref metrics.BeginRead(out started);
+
         // A key found in the map was validated when it was stored: only a miss needs the key rules checked.
         if (_map.TryGetValue(key, out var node) && (node.ExpiresAt == MemoryNode.NoExpiry || IsLive(node)))
         {
@@ -101,7 +107,15 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
                 node.Hits++;
             }
 
-            _metrics?.RecordHit();
+            if (metrics is not null)
+            {
+                counters.Hits++;
+                if (started != 0)
+                {
+                    metrics.RecordSampledRead(hit: true, started);
+                }
+            }
+
             var stored = node.Value;
 
             // An exact type match is checked without a cast helper (the common case in shared generic code);
@@ -116,7 +130,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             return true;
         }
 
-        return Miss(key, node, checkKeyOnMiss, out value);
+        return Miss(key, node, checkKeyOnMiss, started, out value);
     }
 
     /// <summary>Stores a value, replacing any under the same key.</summary>
@@ -439,7 +453,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool Miss<T>(string key, MemoryNode? node, bool checkKey, [MaybeNullWhen(false)] out T value)
+    private bool Miss<T>(string key, MemoryNode? node, bool checkKey, long started, [MaybeNullWhen(false)] out T value)
     {
         if (node is not null)
         {
@@ -461,7 +475,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             CacheKeyRules.Validate(key);
         }
 
-        _metrics?.RecordMiss();
+        _metrics?.RecordMissTimed(started);
         value = default;
         return false;
     }

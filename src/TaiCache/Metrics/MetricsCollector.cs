@@ -222,6 +222,29 @@ public sealed partial class MetricsCollector : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long StartTiming() => ShouldTimeOperation() ? _time.GetTimestamp() : 0;
 
+    /// <summary>
+    /// For a hot tier's read (the in-memory tier): the calling thread's counters and, for one read in
+    /// <see cref="MetricsCollectorOptions.LatencySampleInterval"/>, a start timestamp (else 0), with a single lookup of
+    /// the thread's cell. The caller counts the outcome on the returned counters and passes a non-zero timestamp to
+    /// <see cref="RecordSampledRead"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref CounterStripe BeginRead(out long startTimestamp)
+    {
+        ref var stripe = ref Stripe();
+        startTimestamp = --stripe.SampleCountdown > 0 ? 0 : StartSample(ref stripe);
+        return ref stripe;
+    }
+
+    /// <summary>Records the latency of a read sampled by <see cref="BeginRead"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void RecordSampledRead(bool hit, long startTimestamp) =>
+        RecordLatency(hit ? _hitLatency : _missLatency, Elapsed(startTimestamp), hit ? _hitDurationTags : _missDurationTags);
+
+    /// <summary>Reads the collector's clock for a tier that times every call (a network or disk round trip dwarfs the read).</summary>
+    /// <returns>A timestamp to pass to <see cref="RecordHitTimed"/> or <see cref="RecordMissTimed"/>.</returns>
+    internal long StartTimingAlways() => _time.GetTimestamp();
+
     /// <summary>Records a hit, and its latency when <paramref name="startTimestamp"/> (from <see cref="StartTiming"/>) is not 0.</summary>
     /// <param name="startTimestamp">The value <see cref="StartTiming"/> returned.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -349,6 +372,13 @@ public sealed partial class MetricsCollector : IDisposable
         EvictionReason.Replaced => "replaced",
         _ => "other",
     };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long StartSample(ref CounterStripe stripe)
+    {
+        stripe.SampleCountdown = _sampleInterval;
+        return _time.GetTimestamp();
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private long Elapsed(long startTimestamp) => (long)((_time.GetTimestamp() - startTimestamp) * _nanosecondsPerTick);

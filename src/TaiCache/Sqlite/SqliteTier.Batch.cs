@@ -15,6 +15,7 @@ public sealed partial class SqliteTier
             return new Dictionary<string, T>(StringComparer.Ordinal);
         }
 
+        var started = _metrics?.StartTimingAlways() ?? 0;
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -57,12 +58,12 @@ public sealed partial class SqliteTier
         {
             for (var i = 0; i < found.Count; i++)
             {
-                _metrics.RecordHit();
+                _metrics.RecordHitTimed(started);
             }
 
             for (var i = found.Count; i < list.Count; i++)
             {
-                _metrics.RecordMiss();
+                _metrics.RecordMissTimed(started);
             }
         }
 

@@ -97,7 +97,7 @@ public sealed partial class SqliteTier : ICacheOps
     {
         CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         byte[]? bytes;
-        var started = _metrics?.StartTiming() ?? 0;
+        var started = _metrics?.StartTimingAlways() ?? 0;
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
