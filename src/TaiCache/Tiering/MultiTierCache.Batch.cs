@@ -283,6 +283,14 @@ public sealed partial class MultiTierCache
                     {
                         hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ReadAlignedAsync<T>(ops, k, ct), activity, cancellationToken).ConfigureAwait(false);
                     }
+                    catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
+                    {
+                        // One value the tier holds but cannot read (another client's bytes, another type) failed the whole
+                        // batch: read the keys one by one, so only that key is a miss, as in a single-key read.
+                        Log.UnreadableValue(_logger, Name, slot.Name, (e as CacheException)?.Key ?? missing[0], e);
+                        (hits, var oneFailed) = await ReadOneByOneAsync<T>(slot, missing, cancellationToken).ConfigureAwait(false);
+                        failed |= oneFailed;
+                    }
                     catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
                         Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
@@ -344,6 +352,25 @@ public sealed partial class MultiTierCache
         }
 
         return (missing, failed);
+    }
+
+    /// <summary>Reads keys from one remote tier one at a time (each unreadable value a miss); also tells whether a read failed.</summary>
+    private async ValueTask<(CacheResult<T>[] Hits, bool Failed)> ReadOneByOneAsync<T>(TierSlot slot, List<string> keys, CancellationToken cancellationToken)
+    {
+        var hits = new CacheResult<T>[keys.Count];
+        var failed = false;
+        for (var k = 0; k < keys.Count; k++)
+        {
+            var read = await ReadTierAsync<T>(slot, keys[k], cancellationToken).ConfigureAwait(false);
+            if (read.Status == TierReadStatus.Hit)
+            {
+                hits[k] = new CacheResult<T>(read.Value);
+            }
+
+            failed |= read.Status == TierReadStatus.Failed;
+        }
+
+        return (hits, failed);
     }
 
     /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
