@@ -55,11 +55,13 @@ internal sealed class FrequencySketch
     }
 
     /// <summary>Counts <paramref name="times"/> sightings of the key.</summary>
-    public void Increment(int hash, int times = 1)
+    /// <returns>The key's estimated frequency after counting (0..15), as <see cref="Frequency"/> would tell before any halving.</returns>
+    public int Increment(int hash, int times = 1)
     {
         var h = Spread(hash);
         var start = (int)(h & 3) << 2;
         var added = false;
+        var min = 15;
         for (var i = 0; i < 4; i++)
         {
             var index = IndexOf(h, i);
@@ -67,16 +69,21 @@ internal sealed class FrequencySketch
             var count = (int)((ulong)_table[index] >> shift) & 0xF;
             if (count < 15)
             {
-                var next = Math.Min(15, count + times);
-                _table[index] = (_table[index] & ~(0xFL << shift)) | ((long)next << shift);
+                count = Math.Min(15, count + times);
+                _table[index] = (_table[index] & ~(0xFL << shift)) | ((long)count << shift);
                 added = true;
             }
+
+            min = Math.Min(min, count);
         }
 
         if (added && (_additions += times) >= _sampleSize)
         {
             Halve();
+            min >>= 1;
         }
+
+        return min;
     }
 
     /// <summary>Forgets everything.</summary>

@@ -109,6 +109,56 @@ public sealed partial class InMemoryTier
         PublishSize();
     }
 
+    /// <summary>
+    /// Writes a batch inside a locked operation already started. When the batch alone overfills the window (a batch
+    /// read copying lower-tier hits up, a bulk load), its earlier new entries would be pushed out of the window by the
+    /// later ones before any read could touch them; while the tier is full they go straight to TinyLFU admission
+    /// instead, so an entry that loses never enters the map. A scan through a full tier then costs little besides
+    /// the popularity count, and still displaces nothing.
+    /// </summary>
+    private void WriteBatchStarted(List<MemoryNode> nodes, ref List<CacheEvictionEventArgs>? events)
+    {
+        var direct = _weigher is null ? nodes.Count - _windowMaximum : 0;
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            if (i >= direct || _totalWeight < _maximum || _map.ContainsKeyOf(node) || !TryAdmitDirectly(node, ref events))
+            {
+                WriteStarted(node, ref events);
+            }
+        }
+    }
+
+    /// <summary>Admits a new entry into main, bypassing the window, or rejects it without storing it.</summary>
+    /// <returns><see langword="false"/> when main holds nothing to compare with (the caller writes through the window).</returns>
+    private bool TryAdmitDirectly(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
+    {
+        var victim = MainVictim();
+        if (victim is null)
+        {
+            return false;
+        }
+
+        // Neither adapting the window nor counting the key moves an entry, so the victim found stays main's victim.
+        Adapt(node);
+        var frequency = _sketch.Increment(node.Hash);
+        if (Contest(node, frequency, node.Weight, victim, ref events))
+        {
+            _map.Set(node);
+            Link(node, NodeQueue.Probation);
+            Maintain(ref events);
+        }
+        else
+        {
+            // As if it had entered the window and lost at admission: remembered as the window's ghost, reported evicted.
+            _windowGhosts.Add(node.Hash);
+            Notify(node.Key, EvictionReason.Size, ref events);
+        }
+
+        PublishSize();
+        return true;
+    }
+
     private void PublishSize()
     {
         Volatile.Write(ref _publishedCount, _count);
@@ -169,10 +219,32 @@ public sealed partial class InMemoryTier
     /// <summary>TinyLFU admission: the window's candidate enters main only if it is more popular than main's victims.</summary>
     private void Admit(MemoryNode candidate, ref List<CacheEvictionEventArgs>? events)
     {
-        var guard = 0;
-        while (_totalWeight > _maximum)
+        if (Contest(candidate, _sketch.Frequency(candidate.Hash), 0, null, ref events))
         {
-            var victim = MainVictim();
+            MoveTo(candidate, _probation, NodeQueue.Probation);
+        }
+        else
+        {
+            Drop(candidate, EvictionReason.Size, ref events);
+        }
+    }
+
+    /// <summary>
+    /// Evicts main's victims while the tier (plus <paramref name="incoming"/>, a candidate not yet counted) is too
+    /// heavy and the candidate is more popular than each; stops at the first victim at least as popular.
+    /// </summary>
+    /// <param name="candidate">The entry asking for a place in main.</param>
+    /// <param name="frequency">The candidate's estimated frequency (evicting victims does not change it).</param>
+    /// <param name="incoming">The candidate's weight when it is not counted in the tier yet, else 0.</param>
+    /// <param name="victim">Main's current victim when the caller just found it, else <see langword="null"/>.</param>
+    /// <param name="events">The eviction events to raise after the lock.</param>
+    /// <returns><see langword="false"/> when the candidate lost.</returns>
+    private bool Contest(MemoryNode candidate, int frequency, long incoming, MemoryNode? victim, ref List<CacheEvictionEventArgs>? events)
+    {
+        var guard = 0;
+        while (_totalWeight + incoming > _maximum)
+        {
+            victim ??= MainVictim();
             if (victim is null || guard++ > 1000)
             {
                 break;
@@ -181,21 +253,20 @@ public sealed partial class InMemoryTier
             if (IsExpired(victim))
             {
                 Drop(victim, EvictionReason.Expired, ref events);
+                victim = null;
                 continue;
             }
 
-            if (_sketch.Frequency(candidate.Hash) > _sketch.Frequency(victim.Hash))
+            if (frequency <= _sketch.Frequency(victim.Hash))
             {
-                Drop(victim, EvictionReason.Size, ref events);
+                return false;
             }
-            else
-            {
-                Drop(candidate, EvictionReason.Size, ref events);
-                return;
-            }
+
+            Drop(victim, EvictionReason.Size, ref events);
+            victim = null;
         }
 
-        MoveTo(candidate, _probation, NodeQueue.Probation);
+        return true;
     }
 
     /// <summary>Main's next victim: probation's least recent entry not read since it was last looked at; read ones are promoted.</summary>

@@ -151,8 +151,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="InMemoryTierOptions.DefaultTtl"/>.</param>
     internal void SetHits<T>(IReadOnlyList<string> keys, CacheResult<T>[] results, TimeSpan? ttl)
     {
-        // One clock read for the whole batch (the clock is slow on some virtual machines), none without expiry.
-        var now = ttl is not null || _options.DefaultTtl is not null || _slidingTicks != 0 ? Now() : 0;
+        var now = BatchClock(ttl);
         var nodes = new List<MemoryNode>(results.Length);
         for (var i = 0; i < results.Length; i++)
         {
@@ -162,14 +161,20 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             }
         }
 
+        WriteBatch(nodes);
+    }
+
+    /// <summary>One clock read for a whole batch (the clock is slow on some virtual machines), none without expiry.</summary>
+    private long BatchClock(TimeSpan? ttl) => ttl is not null || _options.DefaultTtl is not null || _slidingTicks != 0 ? Now() : 0;
+
+    /// <summary>Stores a batch of new nodes under one acquisition of the lock (see <c>WriteBatchStarted</c>).</summary>
+    private void WriteBatch(List<MemoryNode> nodes)
+    {
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
             StartLockedOperation();
-            foreach (var node in nodes)
-            {
-                WriteStarted(node, ref events);
-            }
+            WriteBatchStarted(nodes, ref events);
         }
 
         if (_metrics is not null)
@@ -394,11 +399,14 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             CacheKeyRules.Validate(item.Key, paramName: nameof(items));
         }
 
+        var now = BatchClock(ttl);
+        var nodes = new List<MemoryNode>(list.Count);
         foreach (var item in list)
         {
-            Set(item.Key, item.Value, ttl);
+            nodes.Add(CreateNode(item.Key, item.Value, ttl, now));
         }
 
+        WriteBatch(nodes);
         return ValueTask.CompletedTask;
     }
 

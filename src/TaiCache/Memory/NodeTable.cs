@@ -56,6 +56,21 @@ internal sealed class NodeTable
 
     public bool ContainsKey(string key) => TryGetValue(key, out _);
 
+    /// <summary>Tells whether a node's key is in the table, using the hash the node already carries.</summary>
+    public bool ContainsKeyOf(MemoryNode node)
+    {
+        var buckets = _buckets;
+        for (var current = buckets.Heads[node.Hash & buckets.Mask].Head; current is not null; current = current.Chain)
+        {
+            if (current.Hash == node.Hash && string.Equals(current.Key, node.Key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Stores a node (under the writers' lock), replacing the node with the same key if any.</summary>
     /// <returns>The replaced node, or <see langword="null"/>.</returns>
     public MemoryNode? Set(MemoryNode node)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace TaiCache.Metrics;
 
@@ -10,6 +11,7 @@ namespace TaiCache.Metrics;
 /// <para>
 /// Counters are striped per thread: each thread increments its own cache-line-padded cell with a plain add (no lock
 /// prefix, no shared cache line), and reads add the cells up. Only a cell's own thread writes it, so counts are exact.
+/// A thread finds its cell by the stack page a local variable sits in, so the hot path reads no thread-local storage.
 /// (Per-core slots were measured first: <see cref="Thread.GetCurrentProcessorId"/> plus an interlocked add cost several
 /// times more per call on the benchmark machine.) A cell outlives its thread, so nothing counted is lost.
 /// </para>
@@ -30,6 +32,9 @@ public sealed partial class MetricsCollector : IDisposable
     internal const int EvictionReasonCount = 4;
 
     private const int CacheSlots = 16;
+    private const int PageSlotBits = 8;
+    private const int PageSlots = 1 << PageSlotBits;
+    private const int StackPageShift = 12;
 
     [ThreadStatic]
     private static CounterCell?[]? t_cells;
@@ -44,6 +49,7 @@ public sealed partial class MetricsCollector : IDisposable
     private readonly ThreadLocal<CounterCell> _local;
     private readonly Lock _cellsGate = new();
     private CounterCell[] _cells = [];
+    private readonly CounterCell?[] _pageCells = new CounterCell?[PageSlots];
     private readonly int _sampleInterval;
     private readonly LatencyHistogram _hitLatency = new();
     private readonly LatencyHistogram _missLatency = new();
@@ -250,26 +256,61 @@ public sealed partial class MetricsCollector : IDisposable
     }
 
     /// <summary>
-    /// Finds the calling thread's cell: first the cell this thread used last (one thread static, read inline), then a
-    /// small per-thread cache of cells by collector, else through <see cref="ThreadLocal{T}"/> (whose
-    /// <see cref="ThreadLocal{T}.Value"/> alone costs about 10 ns here). A hot path keeps hitting one collector (the
-    /// L1's), so the first check almost always answers.
+    /// Finds a cell only the calling thread writes, without touching thread-local storage: the address of a local
+    /// variable lies in the calling thread's stack, and no two live threads share a 4 KiB stack page (stacks are
+    /// separate, page-aligned mappings). The page picks one of <see cref="PageSlots"/> slots; the slot's cell belongs
+    /// to that page, hence to this thread. Reading a thread static here would cost a call into the runtime's TLS
+    /// resolver (3-4 ns on Linux x64, more than everything else a hit does for metrics).
     /// </summary>
+    /// <remarks>
+    /// A page's cell outlives its thread; a thread later given the same stack page continues it, after the first
+    /// thread is gone, so a cell still has one writer at a time. A page whose slot another page holds falls back to
+    /// the thread-static path (<see cref="ThreadCell"/>), which is just as exact.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref CounterStripe Stripe()
+    {
+        var marker = 0;
+        var page = (nuint)Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref Unsafe.As<int, byte>(ref marker)) >> StackPageShift;
+        var slot = (nint)(((ulong)page * 0x9E3779B97F4A7C15UL) >> (64 - PageSlotBits));
+        var cell = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_pageCells), slot);
+        if (cell is not null && cell.StackPage == page)
+        {
+            return ref cell.Counters;
+        }
+
+        return ref StripeSlow(page, slot);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref CounterStripe StripeSlow(nuint page, nint slot)
+    {
+        if (Volatile.Read(ref _pageCells[slot]) is null)
+        {
+            var claimed = new CounterCell(_id, page);
+            claimed.Counters.SampleCountdown = 1;
+            if (Interlocked.CompareExchange(ref _pageCells[slot], claimed, null) is null)
+            {
+                Register(claimed);
+                return ref claimed.Counters;
+            }
+        }
+
+        return ref ThreadCell().Counters;
+    }
+
+    /// <summary>
+    /// The calling thread's cell found through thread statics: first the cell this thread used last, then a small
+    /// per-thread cache of cells by collector, else through <see cref="ThreadLocal{T}"/>.
+    /// </summary>
+    private CounterCell ThreadCell()
     {
         var last = t_last;
         if (last is not null && last.OwnerId == _id)
         {
-            return ref last.Counters;
+            return last;
         }
 
-        return ref StripeSlow();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private ref CounterStripe StripeSlow()
-    {
         var cells = t_cells ??= new CounterCell?[CacheSlots];
         var cell = cells[_slot];
         if (cell is null || cell.OwnerId != _id)
@@ -279,20 +320,25 @@ public sealed partial class MetricsCollector : IDisposable
         }
 
         t_last = cell;
-        return ref cell.Counters;
+        return cell;
     }
 
-    /// <summary>Makes the calling thread's cell and adds it to those read by snapshots (copy on write: reads take no lock).</summary>
+    /// <summary>Makes the calling thread's cell and adds it to those read by snapshots.</summary>
     private CounterCell NewCell()
     {
         var cell = new CounterCell(_id);
         cell.Counters.SampleCountdown = 1;
+        Register(cell);
+        return cell;
+    }
+
+    /// <summary>Adds a cell to those read by snapshots (copy on write: reads take no lock).</summary>
+    private void Register(CounterCell cell)
+    {
         lock (_cellsGate)
         {
             _cells = [.. _cells, cell];
         }
-
-        return cell;
     }
 
     private static string ReasonName(EvictionReason reason) => reason switch

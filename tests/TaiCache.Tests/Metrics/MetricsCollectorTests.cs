@@ -69,6 +69,53 @@ public sealed class MetricsCollectorTests
     }
 
     [Fact]
+    public void Record_FromManyStackDepthsAndShortLivedThreads_CountsAreExact()
+    {
+        // Threads find their cells by stack page: 300 nested frames of 4 KiB each use more pages than the collector has
+        // slots (so some pages collide and take the thread-static path), threads run side by side, and later waves of
+        // threads get the stacks (pages) of earlier ones that exited.
+        const int waves = 3;
+        const int threadsPerWave = 4;
+        const int rounds = 10;
+        const int depth = 300;
+        const int perFrame = 50;
+        var collector = NewCollector(nameof(Record_FromManyStackDepthsAndShortLivedThreads_CountsAreExact));
+        for (var wave = 0; wave < waves; wave++)
+        {
+            using var start = new Barrier(threadsPerWave);
+            var workers = Enumerable.Range(0, threadsPerWave).Select(_ => new Thread(
+                () =>
+                {
+                    start.SignalAndWait();
+                    for (var round = 0; round < rounds; round++)
+                    {
+                        RecordAtEveryDepth(collector, depth, perFrame);
+                    }
+                },
+                16 * 1024 * 1024)).ToList();
+            workers.ForEach(w => w.Start());
+            workers.ForEach(w => w.Join());
+        }
+
+        Assert.Equal((long)waves * threadsPerWave * rounds * (depth + 1) * perFrame, collector.Hits);
+        Assert.Equal((long)waves * threadsPerWave * rounds * (depth + 1), collector.GetSnapshot().Sets);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static int RecordAtEveryDepth(MetricsCollector collector, int depth, int perFrame)
+    {
+        Span<byte> padding = stackalloc byte[4096];
+        padding[depth % padding.Length] = 1;
+        for (var i = 0; i < perFrame; i++)
+        {
+            collector.RecordHit();
+        }
+
+        collector.RecordSet();
+        return padding[depth % padding.Length] + (depth > 0 ? RecordAtEveryDepth(collector, depth - 1, perFrame) : 0);
+    }
+
+    [Fact]
     public void Record_ManyCollectorsAlternatingOnOneThread_EachCountIsExact()
     {
         // More collectors than the per-thread cache has slots: some share a slot and evict each other's cell.
