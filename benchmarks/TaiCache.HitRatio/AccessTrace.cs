@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Compression;
 
 namespace TaiCache.HitRatio;
 
@@ -19,23 +20,52 @@ internal sealed class AccessTrace
 
     public string[] Names { get; }
 
-    public static AccessTrace Load(string path)
+    /// <summary>Most accesses a trace may expand to (4 bytes each): a corrupt block count fails fast instead of filling memory.</summary>
+    public const long DefaultMaxAccesses = 200_000_000;
+
+    /// <summary>
+    /// Reads a trace in the ARC paper's format: one request per line, <c>start_block num_blocks [ignored...]</c>, fields
+    /// separated by any whitespace (spaces, tabs), LF or CRLF line ends, blank lines and <c>#</c> comment lines skipped.
+    /// Plain text, gzip (detected by its magic bytes) or zstd (<c>.zst</c>, through the zstd CLI).
+    /// </summary>
+    /// <exception cref="InvalidDataException">A line is not two non-negative integers with a block count of at least 1,
+    /// the trace expands to more than <paramref name="maxAccesses"/> accesses, or it has no access at all. The message
+    /// names the file and line.</exception>
+    public static AccessTrace Load(string path, long maxAccesses = DefaultMaxAccesses)
     {
         using var reader = Open(path, out var process);
         var dense = new Dictionary<long, int>();
         var keys = new List<long>();
         var ids = new List<int>();
         string? line;
+        var lineNumber = 0L;
         while ((line = reader.ReadLine()) is not null)
         {
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length < 2)
+            lineNumber++;
+            var text = line.AsSpan().Trim();
+            if (text.IsEmpty || text[0] == '#')
             {
                 continue;
             }
 
-            var start = long.Parse(parts[0], CultureInfo.InvariantCulture);
-            var count = long.Parse(parts[1], CultureInfo.InvariantCulture);
+            var parts = line.Split((char[]?)null, 3, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length < 2
+                || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
+                || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            {
+                throw Bad(path, lineNumber, $"expected 'start_block num_blocks ...' (two non-negative integers), found '{Shorten(line)}'");
+            }
+
+            if (count < 1 || start > long.MaxValue - count)
+            {
+                throw Bad(path, lineNumber, $"block count {count} from block {start} is not a valid range (at least 1 block, within 64-bit block numbers)");
+            }
+
+            if (count > maxAccesses - ids.Count)
+            {
+                throw Bad(path, lineNumber, $"the trace expands to more than {maxAccesses:N0} accesses (this line adds {count:N0} blocks)");
+            }
+
             for (var b = start; b < start + count; b++)
             {
                 if (!dense.TryGetValue(b, out var id))
@@ -56,6 +86,11 @@ internal sealed class AccessTrace
             {
                 throw new InvalidOperationException($"zstd exited with {process.ExitCode} reading {path}.");
             }
+        }
+
+        if (ids.Count == 0)
+        {
+            throw new InvalidDataException($"{path}: no accesses (the trace is empty, or only blank and comment lines).");
         }
 
         return new AccessTrace(ids.ToArray(), keys.ToArray());
@@ -91,12 +126,40 @@ internal sealed class AccessTrace
         return new AccessTrace(ids.ToArray(), Enumerable.Range(0, keys + scan).Select(i => (long)i).ToArray());
     }
 
+    private static InvalidDataException Bad(string path, long line, string what) => new($"{path}, line {line}: {what}.");
+
+    private static string Shorten(string line)
+    {
+        var printable = new string(line.Select(c => char.IsControl(c) || char.IsSurrogate(c) || c == '\uFFFD' ? '?' : c).Take(40).ToArray());
+        return line.Length > 40 ? printable + "..." : printable;
+    }
+
     private static StreamReader Open(string path, out Process? process)
     {
         process = null;
         if (!path.EndsWith(".zst", StringComparison.OrdinalIgnoreCase))
         {
-            return new StreamReader(path);
+            var file = File.OpenRead(path);
+            Span<byte> magic = stackalloc byte[4];
+            var read = file.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+            file.Position = 0;
+            if (read >= 2 && magic[0] == 0x1F && magic[1] == 0x8B)
+            {
+                return new StreamReader(new GZipStream(file, CompressionMode.Decompress));
+            }
+
+            if (read == 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD)
+            {
+                file.Dispose();
+                throw new InvalidDataException($"{path} is zstd-compressed: name it *.zst (read through the zstd CLI), or decompress it first: zstd -d {path}");
+            }
+
+            return new StreamReader(file);
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Could not find file '{path}'.", path);
         }
 
         var info = new ProcessStartInfo("zstd", ["-dc", path]) { RedirectStandardOutput = true, UseShellExecute = false };

@@ -24,16 +24,35 @@ if (args.Length >= 1 && args[0] == "--memory")
 if (args.Length < 2)
 {
     Console.Error.WriteLine("usage: TaiCache.HitRatio <trace.lis | trace.lis.zst | --synthetic> <size> [size...]");
-    Console.Error.WriteLine("  .zst files are decompressed with the zstd CLI (must be on PATH); plain .lis files are read directly.");
+    Console.Error.WriteLine("  .zst files are decompressed with the zstd CLI (must be on PATH); gzip files are read directly, as are plain ones.");
+    Console.Error.WriteLine("  One request per line, 'start_block num_blocks [ignored...]', any whitespace; blank and '#' lines are skipped.");
     Console.Error.WriteLine("       TaiCache.HitRatio --throughput [rounds]   (hit throughput in CPU time, interleaved, best round)");
     Console.Error.WriteLine("       TaiCache.HitRatio --memory [entries]   (bytes of overhead per entry, default 1,000,000 entries)");
     Console.Error.WriteLine("  --synthetic: Zipf(0.99) over 100,000 keys, 2,000,000 requests, with a one-off scan of 200,000 new keys mid-way.");
     return 2;
 }
 
+var badSize = args.Skip(1).FirstOrDefault(s => !int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1);
+if (badSize is not null)
+{
+    Console.Error.WriteLine($"error: cache size '{badSize}' is not a positive integer.");
+    return 2;
+}
+
 var sizes = args.Skip(1).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
 var sw = Stopwatch.StartNew();
-var trace = args[0] == "--synthetic" ? AccessTrace.Synthetic(100_000, 0.99, 2_000_000, 200_000, seed: 42) : AccessTrace.Load(args[0]);
+AccessTrace trace;
+try
+{
+    trace = args[0] == "--synthetic" ? AccessTrace.Synthetic(100_000, 0.99, 2_000_000, 200_000, seed: 42) : AccessTrace.Load(args[0]);
+}
+catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+{
+    // The messages name the file (and the line, for a malformed trace).
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
 Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : Path.GetFileName(args[0]))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
 if (args[0] != "--synthetic")
 {

@@ -223,18 +223,32 @@ internal sealed class MemcachedNode : IDisposable
         TimeSpan backoff;
         lock (_gate)
         {
-            if (_down)
+            var now = _options.TimeProvider.GetUtcNow().UtcTicks;
+            if (_down && now < _downUntilTicks)
             {
-                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxDeadNodeRetryInterval.Ticks));
+                // Another call of the same outage (it was in flight, or dialled, when the node was marked down): the
+                // back-off already running stands. Doubling here made one restart under load cost up to the maximum.
+                backoff = TimeSpan.Zero;
             }
+            else
+            {
+                if (_down)
+                {
+                    // The retry after the back-off failed.
+                    _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxDeadNodeRetryInterval.Ticks));
+                }
 
-            _down = true;
-            backoff = _backoff;
-            _downUntilTicks = _options.TimeProvider.GetUtcNow().UtcTicks + backoff.Ticks;
+                _down = true;
+                backoff = _backoff;
+                _downUntilTicks = now + backoff.Ticks;
+            }
         }
 
         DrainIdle();
-        Log.NodeMarkedDown(_logger, Name, backoff.TotalMilliseconds, reason);
+        if (backoff > TimeSpan.Zero)
+        {
+            Log.NodeMarkedDown(_logger, Name, backoff.TotalMilliseconds, reason);
+        }
     }
 
     private void MarkUp()

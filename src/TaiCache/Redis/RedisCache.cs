@@ -342,6 +342,15 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         configuration.AsyncTimeout = timeoutMs;
         configuration.SyncTimeout = timeoutMs;
         configuration.ConnectTimeout = timeoutMs;
+
+        // StackExchange.Redis finds timed-out commands only on its heartbeat (1 s by default), so a call could run for
+        // OperationTimeout + 1 s. A heartbeat of a quarter of the timeout (100 ms to 1 s) keeps the bound close.
+        var heartbeat = TimeSpan.FromTicks(Math.Clamp(options.OperationTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 100, TimeSpan.TicksPerSecond));
+        if (heartbeat < configuration.HeartbeatInterval)
+        {
+            configuration.HeartbeatInterval = heartbeat;
+        }
+
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.IncludeDetailInExceptions = false;
         configuration.ClientName ??= "taicache";

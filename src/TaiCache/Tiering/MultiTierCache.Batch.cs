@@ -37,7 +37,7 @@ public sealed partial class MultiTierCache
         ThrowIfDisposed();
         var entry = Resolve(options);
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
-        var (missing, failed) = await ReadManyAsync(list, found, entry, cancellationToken).ConfigureAwait(false);
+        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, cancellationToken).ConfigureAwait(false);
         if (missing.Count == 0)
         {
             return found;
@@ -66,12 +66,13 @@ public sealed partial class MultiTierCache
             }
         }
 
-        if (failed && entry.AllowStaleOnFailure)
+        if (failedTiers != 0 && entry.AllowStaleOnFailure)
         {
             AddStale(missing, found, entry);
         }
 
-        await StoreManyLoadedAsync(toStore, entry, cancellationToken).ConfigureAwait(false);
+        // Tiers whose batch read just failed are not waited on again for the write (one TierTimeout per call).
+        await StoreManyLoadedAsync(toStore, entry, failedTiers, cancellationToken).ConfigureAwait(false);
         return found;
     }
 
@@ -219,11 +220,11 @@ public sealed partial class MultiTierCache
         return most;
     }
 
-    /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and whether a tier failed.</summary>
-    private async ValueTask<(List<string> Missing, bool Failed)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and which tiers failed (a bit per tier).</summary>
+    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         var missing = keys;
-        var failed = false;
+        ulong failedTiers = 0;
         if (_l1 is not null)
         {
             missing = new List<string>(keys.Count);
@@ -275,7 +276,7 @@ public sealed partial class MultiTierCache
                     if (!TryEnter(slot))
                     {
                         TaiCacheTelemetry.SetError(activity, CircuitOpenError);
-                        failed = true;
+                        failedTiers |= TierBit(i);
                         continue;
                     }
 
@@ -283,10 +284,18 @@ public sealed partial class MultiTierCache
                     {
                         hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ReadAlignedAsync<T>(ops, k, ct), activity, cancellationToken).ConfigureAwait(false);
                     }
+                    catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
+                    {
+                        // One value the tier holds but cannot read (another client's bytes, another type) failed the whole
+                        // batch: read the keys one by one, so only that key is a miss, as in a single-key read.
+                        Log.UnreadableValue(_logger, Name, slot.Name, (e as CacheException)?.Key ?? missing[0], e);
+                        (hits, var oneFailed) = await ReadOneByOneAsync<T>(slot, missing, cancellationToken).ConfigureAwait(false);
+                        failedTiers |= oneFailed ? TierBit(i) : 0;
+                    }
                     catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
                         Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
-                        failed = true;
+                        failedTiers |= TierBit(i);
                         continue;
                     }
                 }
@@ -338,12 +347,31 @@ public sealed partial class MultiTierCache
             missing = stillMissing ?? [];
         }
 
-        if (failed && options.AllowStaleOnFailure && missing.Count > 0)
+        if (failedTiers != 0 && options.AllowStaleOnFailure && missing.Count > 0)
         {
             AddStale(missing, found, options);
         }
 
-        return (missing, failed);
+        return (missing, failedTiers);
+    }
+
+    /// <summary>Reads keys from one remote tier one at a time (each unreadable value a miss); also tells whether a read failed.</summary>
+    private async ValueTask<(CacheResult<T>[] Hits, bool Failed)> ReadOneByOneAsync<T>(TierSlot slot, List<string> keys, CancellationToken cancellationToken)
+    {
+        var hits = new CacheResult<T>[keys.Count];
+        var failed = false;
+        for (var k = 0; k < keys.Count; k++)
+        {
+            var read = await ReadTierAsync<T>(slot, keys[k], cancellationToken).ConfigureAwait(false);
+            if (read.Status == TierReadStatus.Hit)
+            {
+                hits[k] = new CacheResult<T>(read.Value);
+            }
+
+            failed |= read.Status == TierReadStatus.Failed;
+        }
+
+        return (hits, failed);
     }
 
     /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
@@ -408,7 +436,7 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Stores the values a batch factory loaded: memory tiers, then the lower tiers best effort (or the write-behind queue).</summary>
-    private async ValueTask StoreManyLoadedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    private async ValueTask StoreManyLoadedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
     {
         if (items.Count == 0)
         {
@@ -434,6 +462,11 @@ public sealed partial class MultiTierCache
         for (var i = _slots.Length - 1; i >= _firstRemote; i--)
         {
             var slot = _slots[i];
+            if ((skipTiers & TierBit(i)) != 0)
+            {
+                continue;
+            }
+
             if (slot.Memory is { } memory)
             {
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);

@@ -210,5 +210,9 @@ public sealed partial class MultiTierCache
         Failed = 2,
     }
 
-    private readonly record struct TierRead<T>(TierReadStatus Status, T Value);
+    /// <summary>A read's outcome; <paramref name="FailedTiers"/> has bit <c>i</c> set when tier <c>i</c> failed during it.</summary>
+    private readonly record struct TierRead<T>(TierReadStatus Status, T Value, ulong FailedTiers = 0);
+
+    /// <summary>The bit of tier <paramref name="index"/> in a failed-tiers mask (tiers past 63 are never skipped).</summary>
+    private static ulong TierBit(int index) => index < 64 ? 1UL << index : 0;
 }

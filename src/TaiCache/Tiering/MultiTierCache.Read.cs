@@ -123,7 +123,7 @@ public sealed partial class MultiTierCache
             return unwritten;
         }
 
-        var failed = false;
+        ulong failedTiers = 0;
         for (var i = _firstRemote; i < _slots.Length; i++)
         {
             var read = await ReadTierAsync<T>(_slots[i], key, cancellationToken).ConfigureAwait(false);
@@ -138,10 +138,13 @@ public sealed partial class MultiTierCache
                 return read;
             }
 
-            failed |= read.Status == TierReadStatus.Failed;
+            if (read.Status == TierReadStatus.Failed)
+            {
+                failedTiers |= TierBit(i);
+            }
         }
 
-        return new TierRead<T>(failed ? TierReadStatus.Failed : TierReadStatus.Miss, default!);
+        return new TierRead<T>(failedTiers != 0 ? TierReadStatus.Failed : TierReadStatus.Miss, default!, failedTiers);
     }
 
     /// <summary>Copies a value found in tier <paramref name="foundAt"/> into every tier above it, best effort.</summary>

@@ -127,7 +127,9 @@ public sealed partial class MultiTierCache
             return stale;
         }
 
-        await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
+        // A tier whose read just failed (or timed out) is not waited on again for the write: a stalled tier costs one
+        // TierTimeout per call, not two.
+        await StoreLoadedAsync(key, value, options, read.FailedTiers).ConfigureAwait(false);
         return value;
     }
 
@@ -148,7 +150,7 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Stores a factory's value: every tier, best effort below L1 (a read never fails because a tier would not take a copy).</summary>
-    private async ValueTask StoreLoadedAsync<T>(string key, T value, MultiTierEntryOptions options)
+    private async ValueTask StoreLoadedAsync<T>(string key, T value, MultiTierEntryOptions options, ulong skipTiers = 0)
     {
         if (IsDisposed)
         {
@@ -163,7 +165,7 @@ public sealed partial class MultiTierCache
             return;
         }
 
-        await WriteDownAsync(key, value, options, bestEffort: true, _disposeCts.Token).ConfigureAwait(false);
+        await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, _disposeCts.Token).ConfigureAwait(false);
     }
 
     private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);

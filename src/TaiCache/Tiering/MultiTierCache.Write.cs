@@ -63,17 +63,22 @@ public sealed partial class MultiTierCache
 
     internal async ValueTask WriteThroughSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
-        await WriteDownAsync(key, value, options, _options.BestEffortWrites, cancellationToken).ConfigureAwait(false);
+        await WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, cancellationToken).ConfigureAwait(false);
         KeepForFailSafe(key, value, options);
         await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes a value to every tier, lowest first. A refusal (unless best effort) removes the key from the memory tiers above and throws.</summary>
-    private async ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, CancellationToken cancellationToken)
+    private async ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, CancellationToken cancellationToken)
     {
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
+            if ((skipTiers & TierBit(i)) != 0)
+            {
+                continue;
+            }
+
             using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
             if (slot.Memory is { } memory)
             {

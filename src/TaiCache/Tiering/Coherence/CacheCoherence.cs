@@ -196,9 +196,10 @@ public sealed partial class CacheCoherence : IAsyncDisposable
             {
                 await _queue.UnsubscribeAsync().ConfigureAwait(false);
             }
-            catch (RedisException)
+            catch (Exception e) when (e is RedisException or ObjectDisposedException)
             {
-                // the connection is gone; the server dropped the subscription with it
+                // The connection is gone, or its owner (often the Redis tier of the cache this instance served) closed it
+                // first: the server dropped the subscription with it.
             }
         }
 

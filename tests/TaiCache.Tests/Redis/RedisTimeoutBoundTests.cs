@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+using TaiCache.Redis;
+using TaiCache.Tests.Fixtures;
+
+namespace TaiCache.Tests.Redis;
+
+/// <summary>
+/// <c>OperationTimeout</c> bounds a call on a connection the cache owns, not "OperationTimeout plus up to the client's
+/// 1 s heartbeat" (StackExchange.Redis only notices timed-out commands on its heartbeat).
+/// </summary>
+public sealed class RedisTimeoutBoundTests
+{
+    [Fact]
+    public async Task GetAsync_ServerStalled_EachCallTimesOutNearOperationTimeout()
+    {
+        // Its own server: DEBUG SLEEP must be enabled, and it stalls every client of the server.
+        await using var server = await RedisServerFixture.StartRedisAsync(FreePort.Next(), "--enable-debug-command", "yes");
+        var connectionString = $"127.0.0.1:{server.Port}";
+        var timeout = TimeSpan.FromMilliseconds(200);
+        await using var cache = await RedisCache.ConnectAsync(connectionString, new RedisCacheOptions { OperationTimeout = timeout });
+        var key = $"{nameof(RedisTimeoutBoundTests)}:stalled:{Guid.NewGuid():N}";
+        await cache.SetAsync(key, 1);
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(connectionString);
+        var sleeping = admin.GetDatabase().ExecuteAsync("DEBUG", "SLEEP", "3");
+        await Task.Delay(100);
+
+        // StackExchange.Redis notices a timed-out command only on its heartbeat: with the default 1 s heartbeat these calls
+        // took 870-990 ms each. A stalled server may also be declared disconnected; either typed exception is right.
+        var slowest = TimeSpan.Zero;
+        for (var i = 0; i < 2; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAnyAsync<CacheException>(async () => await cache.GetAsync<int>(key));
+            slowest = watch.Elapsed > slowest ? watch.Elapsed : slowest;
+            Assert.True(error is CacheTimeoutException or CacheConnectionException, error.GetType().Name);
+            Assert.Equal(key, error.Key);
+        }
+
+        await sleeping;
+        Assert.True(slowest < TimeSpan.FromMilliseconds(700), $"a call with a {timeout.TotalMilliseconds} ms OperationTimeout took {slowest.TotalMilliseconds:F0} ms");
+
+        // And the cache is usable again once the server answers (a dropped connection reconnects in the background).
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                Assert.Equal(1, (await cache.GetAsync<int>(key)).Value);
+                break;
+            }
+            catch (CacheException) when (deadline.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+}
