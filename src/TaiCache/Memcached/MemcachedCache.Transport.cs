@@ -1,10 +1,10 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using TaiCache.Memcached.Protocol;
+using TaiCache.Serialization;
 
 namespace TaiCache.Memcached;
 
@@ -79,32 +79,14 @@ public sealed partial class MemcachedCache
             return _codec.Decode<T>(key, data);
         }
 
-        if (flags == 0 && TryParseCounter(data, out var counter))
+        if (flags == 0 && PlainCounter.TryRead<T>(data, out var counter))
         {
-            object? boxed = typeof(T) switch
-            {
-                var t when t == typeof(ulong) || t == typeof(ulong?) => counter,
-                var t when (t == typeof(long) || t == typeof(long?)) && counter <= long.MaxValue => (long)counter,
-                var t when (t == typeof(int) || t == typeof(int?)) && counter <= int.MaxValue => (int)counter,
-                var t when t == typeof(string) => Encoding.ASCII.GetString(data),
-                _ => null,
-            };
-            if (boxed is not null)
-            {
-                return (T)boxed;
-            }
+            return counter;
         }
 
         throw new CacheSerializationException(
             $"The item under {TaiCacheDiagnostics.DescribeKey(key)} was not written by TaiCache (client flags 0x{flags:x8}, {data.Length} bytes) and cannot be read as {typeof(T).Name}.",
             key);
-    }
-
-    private static bool TryParseCounter(byte[] data, out ulong value)
-    {
-        value = 0;
-        var span = data.AsSpan().TrimEnd((byte)' ');
-        return span.Length is > 0 and <= 20 && Utf8Parser.TryParse(span, out value, out var used) && used == span.Length;
     }
 
     private CacheResult<T> ToResult<T>(string key, MetaResponse response, long started)

@@ -429,9 +429,16 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
 
     private T Decode<T>(string key, RedisValue raw)
     {
+        // A counter (INCRBY) is plain decimal text, not an envelope: read it as a number, as memcached's are.
+        var bytes = (ReadOnlyMemory<byte>)raw;
+        if (bytes.Length is > 0 and <= 20 && bytes.Span[0] != CacheValueCodec.Magic0 && PlainCounter.TryRead<T>(bytes.Span, out var counter))
+        {
+            return counter;
+        }
+
         try
         {
-            return Codec.Decode<T>(key, (ReadOnlyMemory<byte>)raw);
+            return Codec.Decode<T>(key, bytes);
         }
         catch (CacheSerializationException ex)
         {

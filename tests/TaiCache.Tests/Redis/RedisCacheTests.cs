@@ -113,6 +113,24 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task Counters_ReadThroughGetAsAnyIntegerType_AsMemcachedCountersAre()
+    {
+        Assert.Equal(12, await _cache.IncrementAsync("visits", 12));
+        Assert.Equal(-3, await _cache.DecrementAsync("debt", 3));
+
+        Assert.Equal(12L, (await _cache.GetAsync<long>("visits")).Value);
+        Assert.Equal(12, (await _cache.GetAsync<int>("visits")).Value);
+        Assert.Equal(12UL, (await _cache.GetAsync<ulong>("visits")).Value);
+        Assert.Equal("12", (await _cache.GetAsync<string>("visits")).Value);
+        Assert.Equal(-3L, (await _cache.GetAsync<long>("debt")).Value);
+        Assert.Equal(12L, (await _cache.GetManyAsync<long>(["visits", "debt"]))["visits"]);
+
+        // A negative count has no unsigned reading, and a type that is no integer cannot read a counter at all.
+        await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<ulong>("debt"));
+        await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<OrderLine>("visits"));
+    }
+
+    [Fact]
     public async Task Counters_OnATaiCacheValue_ThrowWrongTypeNamingTheKey()
     {
         await _cache.SetAsync("not-a-counter", "text");

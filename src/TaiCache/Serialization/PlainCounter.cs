@@ -1,0 +1,49 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace TaiCache.Serialization;
+
+/// <summary>
+/// Reads a counter the server stores as plain decimal text (Redis <c>INCRBY</c>, memcached <c>incr</c>), not in the
+/// TaiCache envelope, as the type a caller asks for: a 64-bit integer, a 32-bit one when it fits, or the text itself.
+/// </summary>
+internal static class PlainCounter
+{
+    /// <summary>Converts counter text to <typeparamref name="T"/> when it is a decimal integer that type can hold.</summary>
+    /// <typeparam name="T"><see cref="long"/>, <see cref="ulong"/>, <see cref="int"/> (or nullable), or <see cref="string"/>.</typeparam>
+    /// <param name="text">The stored bytes (memcached pads decremented counters with trailing spaces).</param>
+    /// <param name="value">The counter as <typeparamref name="T"/>.</param>
+    /// <returns><see langword="false"/> when the bytes are not a counter or <typeparamref name="T"/> cannot hold it.</returns>
+    public static bool TryRead<T>(ReadOnlySpan<byte> text, out T value)
+    {
+        value = default!;
+        var span = text.TrimEnd((byte)' ');
+        if (span.Length is 0 or > 20)
+        {
+            return false;
+        }
+
+        var signed = Utf8Parser.TryParse(span, out long number, out var used) && used == span.Length;
+        var unsigned = Utf8Parser.TryParse(span, out ulong large, out used) && used == span.Length;
+        if (!signed && !unsigned)
+        {
+            return false;
+        }
+
+        object? boxed = typeof(T) switch
+        {
+            var t when t == typeof(long) || t == typeof(long?) => signed ? number : null,
+            var t when t == typeof(ulong) || t == typeof(ulong?) => unsigned ? large : null,
+            var t when t == typeof(int) || t == typeof(int?) => signed && number is >= int.MinValue and <= int.MaxValue ? (int)number : null,
+            var t when t == typeof(string) => Encoding.ASCII.GetString(span),
+            _ => null,
+        };
+        if (boxed is null)
+        {
+            return false;
+        }
+
+        value = (T)boxed;
+        return true;
+    }
+}
