@@ -16,11 +16,21 @@ public readonly struct CacheResult<T> : IEquatable<CacheResult<T>>
         HasValue = true;
     }
 
+    /// <summary>Initializes a hit with the expiry its writer recorded (see <see cref="ExpiresAtUnixMs"/>).</summary>
+    internal CacheResult(T value, long expiresAtUnixMs)
+        : this(value)
+    {
+        ExpiresAtUnixMs = expiresAtUnixMs;
+    }
+
     /// <summary>Gets a miss.</summary>
     public static CacheResult<T> Miss => default;
 
     /// <summary>Gets a value indicating whether the key was found.</summary>
     public bool HasValue { get; }
+
+    /// <summary>When the value expires in the tier that returned it (Unix milliseconds, the writer's clock), or 0 when unknown or never.</summary>
+    internal long ExpiresAtUnixMs { get; }
 
     /// <summary>Gets the value of a hit.</summary>
     /// <exception cref="InvalidOperationException">The result is a miss.</exception>

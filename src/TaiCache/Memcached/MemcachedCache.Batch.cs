@@ -77,7 +77,7 @@ public sealed partial class MemcachedCache
         var values = new byte[keys.Count][];
         for (var i = 0; i < keys.Count; i++)
         {
-            values[i] = EncodeChecked(keys[i], wires[i], last[keys[i]]);
+            values[i] = EncodeChecked(keys[i], wires[i], last[keys[i]], ttl);
         }
 
         if (keys.Count == 0)

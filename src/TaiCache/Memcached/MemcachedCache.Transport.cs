@@ -58,9 +58,9 @@ public sealed partial class MemcachedCache
         return Math.Min(absolute, int.MaxValue);
     }
 
-    private byte[] EncodeChecked<T>(string key, string wire, T value)
+    private byte[] EncodeChecked<T>(string key, string wire, T value, TimeSpan? ttl)
     {
-        var bytes = _codec.Encode(key, value);
+        var bytes = _codec.Encode(key, value, CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _options.TimeProvider));
         var wireBytes = Encoding.UTF8.GetByteCount(wire);
         if (bytes.Length + wireBytes + MemcachedCacheOptions.ItemOverheadBytes > _options.MaxItemBytes)
         {
@@ -72,11 +72,14 @@ public sealed partial class MemcachedCache
         return bytes;
     }
 
-    private T Decode<T>(string key, uint flags, byte[] data)
+    private T Decode<T>(string key, uint flags, byte[] data) => Decode<T>(key, flags, data, out _);
+
+    private T Decode<T>(string key, uint flags, byte[] data, out long expiresAtUnixMs)
     {
+        expiresAtUnixMs = 0;
         if (flags == ClientFlags)
         {
-            return _codec.Decode<T>(key, data);
+            return _codec.Decode<T>(key, data, out expiresAtUnixMs);
         }
 
         if (flags == 0 && PlainCounter.TryRead<T>(data, out var counter))
@@ -98,14 +101,14 @@ public sealed partial class MemcachedCache
         }
 
         _metrics?.RecordHitTimed(started);
-        return new CacheResult<T>(Decode<T>(key, response.ClientFlags, response.Data!));
+        return new CacheResult<T>(Decode<T>(key, response.ClientFlags, response.Data!, out var expiresAt), expiresAt);
     }
 
     private async ValueTask<MetaResponseCode> StoreAsync<T>(string key, T value, TimeSpan? ttl, byte mode, ulong cas, CancellationToken cancellationToken)
     {
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
-        var data = EncodeChecked(key, wire, value);
+        var data = EncodeChecked(key, wire, value, ttl);
         var exptime = ToExptime(ttl);
         var idempotent = mode == 0 && cas == 0; // a plain set; add, replace and CAS answer differently the second time
         var response = await RoundTripAsync(key, wire, (data, exptime, mode, cas), idempotent, static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);

@@ -166,13 +166,31 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     internal void SetHits<T>(IReadOnlyList<string> keys, CacheResult<T>[] results, TimeSpan? ttl)
     {
         var now = BatchClock(ttl);
+        long wallClock = 0;
         var nodes = new List<MemoryNode>(results.Length);
         for (var i = 0; i < results.Length; i++)
         {
-            if (results[i].HasValue)
+            if (!results[i].HasValue)
             {
-                nodes.Add(CreateNode(keys[i], results[i].Value, ttl, now));
+                continue;
             }
+
+            // A copy never outlives the value where it was found (its writer recorded when it expires there).
+            var nodeTtl = ttl;
+            if (results[i].ExpiresAtUnixMs is var expiresAt and not 0)
+            {
+                wallClock = wallClock != 0 ? wallClock : _time.GetUtcNow().ToUnixTimeMilliseconds();
+                var left = expiresAt - wallClock;
+                if (left <= 0)
+                {
+                    continue;
+                }
+
+                nodeTtl = (ttl ?? _options.DefaultTtl) is { } t && t.TotalMilliseconds <= left ? t : TimeSpan.FromMilliseconds(left);
+                now = now != 0 ? now : Now();
+            }
+
+            nodes.Add(CreateNode(keys[i], results[i].Value, nodeTtl, now));
         }
 
         WriteBatch(nodes);

@@ -1,4 +1,5 @@
 using StackExchange.Redis;
+using TaiCache.Serialization;
 
 namespace TaiCache.Redis;
 
@@ -81,7 +82,7 @@ public sealed partial class RedisCache
             {
                 if (!values[i].IsNull)
                 {
-                    results[i] = new CacheResult<T>(Decode<T>(logical[i], values[i]));
+                    results[i] = new CacheResult<T>(Decode<T>(logical[i], values[i], out var expiresAt), expiresAt);
                     hits++;
                 }
             }
@@ -131,7 +132,7 @@ public sealed partial class RedisCache
                 if (!values[i].IsNull)
                 {
                     var at = index[i];
-                    results[at] = new CacheResult<T>(Decode<T>(logical[at], values[i]));
+                    results[at] = new CacheResult<T>(Decode<T>(logical[at], values[i], out var expiresAt), expiresAt);
                     hits++;
                 }
             }
@@ -157,14 +158,15 @@ public sealed partial class RedisCache
             return;
         }
 
+        var expiry = ttl ?? _defaultTtl;
+        var expiresAt = CacheValueCodec.ExpiryFor(expiry, _time);
         var encoded = new List<(RedisKey Key, byte[] Value)>(list.Count);
         foreach (var item in list)
         {
-            encoded.Add((PrefixKey(item.Key), Codec.Encode(item.Key, item.Value)));
+            encoded.Add((PrefixKey(item.Key), Codec.Encode(item.Key, item.Value, expiresAt)));
         }
 
         var db = await GetDatabaseAsync(null, "SET", cancellationToken).ConfigureAwait(false);
-        var expiry = ttl ?? _defaultTtl;
         var tasks = new Task[encoded.Count];
         try
         {

@@ -157,9 +157,9 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
             return CacheResult<T>.Miss;
         }
 
-        var value = Decode<T>(key, raw);
+        var value = Decode<T>(key, raw, out var expiresAt);
         _metrics?.RecordHit(_time.GetElapsedTime(start));
-        return new CacheResult<T>(value);
+        return new CacheResult<T>(value, expiresAt);
     }
 
     /// <inheritdoc />
@@ -167,11 +167,12 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
         CacheKeyRules.ValidateTtl(ttl);
-        var bytes = Codec.Encode(key, value);
+        var expiry = ttl ?? _defaultTtl;
+        var bytes = Codec.Encode(key, value, CacheValueCodec.ExpiryFor(expiry, _time));
         _ = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
         try
         {
-            await WithTimeout(_keyed!.StringSetAsync(key, bytes, ttl ?? _defaultTtl, When.Always), cancellationToken).ConfigureAwait(false);
+            await WithTimeout(_keyed!.StringSetAsync(key, bytes, expiry, When.Always), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
@@ -427,8 +428,11 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     private Task WithTimeout(Task task, CancellationToken cancellationToken) =>
         _ownsMultiplexer && !cancellationToken.CanBeCanceled ? task : task.WaitAsync(_timeout, _time, cancellationToken);
 
-    private T Decode<T>(string key, RedisValue raw)
+    private T Decode<T>(string key, RedisValue raw) => Decode<T>(key, raw, out _);
+
+    private T Decode<T>(string key, RedisValue raw, out long expiresAtUnixMs)
     {
+        expiresAtUnixMs = 0;
         // A counter (INCRBY) is plain decimal text, not an envelope: read it as a number, as memcached's are.
         var bytes = (ReadOnlyMemory<byte>)raw;
         if (bytes.Length is > 0 and <= 20 && bytes.Span[0] != CacheValueCodec.Magic0 && PlainCounter.TryRead<T>(bytes.Span, out var counter))
@@ -438,7 +442,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
 
         try
         {
-            return Codec.Decode<T>(key, bytes);
+            return Codec.Decode<T>(key, bytes, out expiresAtUnixMs);
         }
         catch (CacheSerializationException ex)
         {

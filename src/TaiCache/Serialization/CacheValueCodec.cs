@@ -11,8 +11,9 @@ namespace TaiCache.Serialization;
 /// offset 0  'T' 'C'        magic
 /// offset 2  version        format version, 1
 /// offset 3  serializer id  1 MessagePack, 2 System.Text.Json, 128-255 user serializers
-/// offset 4  flags          bit 0: payload is LZ4 block-compressed; other bits reserved (must be 0)
-/// [offset 5 int32 LE       uncompressed length, only when bit 0 is set]
+/// offset 4  flags          bit 0: payload is LZ4 block-compressed; bit 1: an expiry follows; other bits reserved (must be 0)
+/// [int64 LE                expiry, Unix milliseconds, only when bit 1 is set]
+/// [int32 LE                uncompressed length, only when bit 0 is set]
 /// payload
 /// </code>
 /// A reader refuses bytes without the magic, from a newer format, from an unknown serializer or with reserved flags,
@@ -32,7 +33,11 @@ internal sealed class CacheValueCodec
     /// <summary>The flag bit for an LZ4-compressed payload.</summary>
     public const byte FlagLz4 = 1;
 
+    /// <summary>The flag bit for an absolute expiry (8 bytes, Unix milliseconds, little-endian) after the flags byte.</summary>
+    public const byte FlagExpiry = 2;
+
     private const int HeaderSize = 5;
+    private const int ExpirySize = 8;
 
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
@@ -67,6 +72,13 @@ internal sealed class CacheValueCodec
         _readers[_writer.Id] = _writer;
     }
 
+    /// <summary>The absolute expiry to record for a value stored now with <paramref name="ttl"/> (0 without one).</summary>
+    /// <param name="ttl">The effective time to live, the tier's default applied.</param>
+    /// <param name="time">The writing tier's clock.</param>
+    /// <returns>Unix milliseconds, or 0.</returns>
+    public static long ExpiryFor(TimeSpan? ttl, TimeProvider time) =>
+        ttl is { } t ? time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Ceiling(t.TotalMilliseconds) : 0;
+
     /// <summary>Gets a codec with the default options.</summary>
     public static CacheValueCodec Default { get; } = new();
 
@@ -77,9 +89,10 @@ internal sealed class CacheValueCodec
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="key">The key, for the error message.</param>
     /// <param name="value">The value.</param>
+    /// <param name="expiresAtUnixMs">When the value expires (Unix milliseconds, wall clock), recorded in the envelope so a tier that copies it knows how long it has left; 0 for no expiry.</param>
     /// <returns>The stored bytes.</returns>
     /// <exception cref="CacheSerializationException">The serializer cannot handle the value.</exception>
-    public byte[] Encode<T>(string key, T value)
+    public byte[] Encode<T>(string key, T value, long expiresAtUnixMs = 0)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(256);
         buffer.ResetWrittenCount();
@@ -106,7 +119,7 @@ internal sealed class CacheValueCodec
         {
             if (payload.Length >= _compressionThreshold && ShouldTryCompression())
             {
-                var compressed = TryCompress(payload);
+                var compressed = TryCompress(payload, expiresAtUnixMs);
                 _compressionFailures = compressed is null ? _compressionFailures + 1 : 0;
                 if (compressed is not null)
                 {
@@ -114,9 +127,10 @@ internal sealed class CacheValueCodec
                 }
             }
 
-            var result = new byte[HeaderSize + payload.Length];
-            WriteHeader(result, 0);
-            payload.CopyTo(result.AsSpan(HeaderSize));
+            var header = HeaderLength(expiresAtUnixMs, 0);
+            var result = new byte[header + payload.Length];
+            WriteHeader(result, 0, expiresAtUnixMs);
+            payload.CopyTo(result.AsSpan(header));
             return result;
         }
         finally
@@ -134,8 +148,18 @@ internal sealed class CacheValueCodec
     /// <param name="data">The stored bytes, envelope included.</param>
     /// <returns>The value.</returns>
     /// <exception cref="CacheSerializationException">The bytes are not a TaiCache value of a readable format, or not a <typeparamref name="T"/>.</exception>
-    public T Decode<T>(string key, ReadOnlyMemory<byte> data)
+    public T Decode<T>(string key, ReadOnlyMemory<byte> data) => Decode<T>(key, data, out _);
+
+    /// <summary>Reads a value from stored bytes, with the expiry its writer recorded.</summary>
+    /// <typeparam name="T">The type to read.</typeparam>
+    /// <param name="key">The key, for the error message.</param>
+    /// <param name="data">The stored bytes, envelope included.</param>
+    /// <param name="expiresAtUnixMs">When the value expires (Unix milliseconds), or 0 when its writer recorded none.</param>
+    /// <returns>The value.</returns>
+    /// <exception cref="CacheSerializationException">The bytes are not a TaiCache value of a readable format, or not a <typeparamref name="T"/>.</exception>
+    public T Decode<T>(string key, ReadOnlyMemory<byte> data, out long expiresAtUnixMs)
     {
+        expiresAtUnixMs = 0;
         var span = data.Span;
         if (span.Length < HeaderSize || span[0] != Magic0 || span[1] != Magic1)
         {
@@ -151,12 +175,24 @@ internal sealed class CacheValueCodec
 
         var serializer = _readers[span[3]] ?? throw Fail(key, $"the value was written by serializer id {span[3]}, which this instance does not know; register it in CacheSerializationOptions.AdditionalReaders");
         var flags = span[4];
-        if ((flags & ~FlagLz4) != 0)
+        if ((flags & ~(FlagLz4 | FlagExpiry)) != 0)
         {
             throw Fail(key, $"the header carries unknown flags 0x{flags:x2}");
         }
 
-        ReadOnlyMemory<byte> payload = data[HeaderSize..];
+        var start = HeaderSize;
+        if ((flags & FlagExpiry) != 0)
+        {
+            if (span.Length < HeaderSize + ExpirySize)
+            {
+                throw Fail(key, "the expiry is truncated");
+            }
+
+            expiresAtUnixMs = BinaryPrimitives.ReadInt64LittleEndian(span[HeaderSize..]);
+            start += ExpirySize;
+        }
+
+        ReadOnlyMemory<byte> payload = data[start..];
         if ((flags & FlagLz4) != 0)
         {
             payload = Decompress(key, payload.Span);
@@ -179,19 +215,25 @@ internal sealed class CacheValueCodec
     private static CacheSerializationException Fail(string key, string why) =>
         new($"The value under {TaiCacheDiagnostics.DescribeKey(key)} cannot be read: {why}.", key);
 
-    private void WriteHeader(Span<byte> destination, byte flags)
+    private static int HeaderLength(long expiresAtUnixMs, int extra) => HeaderSize + (expiresAtUnixMs > 0 ? ExpirySize : 0) + extra;
+
+    private void WriteHeader(Span<byte> destination, byte flags, long expiresAtUnixMs)
     {
         destination[0] = Magic0;
         destination[1] = Magic1;
         destination[2] = FormatVersion;
         destination[3] = _writer.Id;
-        destination[4] = flags;
+        destination[4] = (byte)(flags | (expiresAtUnixMs > 0 ? FlagExpiry : 0));
+        if (expiresAtUnixMs > 0)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(destination[HeaderSize..], expiresAtUnixMs);
+        }
     }
 
     private bool ShouldTryCompression() =>
         _compressionFailures < IncompressibleStreak || ++_skippedAttempts % ProbeInterval == 0;
 
-    private byte[]? TryCompress(ReadOnlySpan<byte> payload)
+    private byte[]? TryCompress(ReadOnlySpan<byte> payload, long expiresAtUnixMs)
     {
         var max = LZ4Codec.MaximumOutputSize(payload.Length);
         var rented = ArrayPool<byte>.Shared.Rent(max);
@@ -203,10 +245,11 @@ internal sealed class CacheValueCodec
                 return null;
             }
 
-            var result = new byte[HeaderSize + 4 + written];
-            WriteHeader(result, FlagLz4);
-            BinaryPrimitives.WriteInt32LittleEndian(result.AsSpan(HeaderSize), payload.Length);
-            rented.AsSpan(0, written).CopyTo(result.AsSpan(HeaderSize + 4));
+            var header = HeaderLength(expiresAtUnixMs, 4);
+            var result = new byte[header + written];
+            WriteHeader(result, FlagLz4, expiresAtUnixMs);
+            BinaryPrimitives.WriteInt32LittleEndian(result.AsSpan(header - 4), payload.Length);
+            rented.AsSpan(0, written).CopyTo(result.AsSpan(header));
             return result;
         }
         finally

@@ -83,9 +83,10 @@ public sealed partial class SqliteTier
 
         // Serialize everything before taking the lock: a value the serializer refuses stores nothing.
         var encoded = new KeyValuePair<string, byte[]>[materialized.Count];
+        var envelopeExpiry = Serialization.CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _time);
         for (var i = 0; i < materialized.Count; i++)
         {
-            encoded[i] = KeyValuePair.Create(materialized[i].Key, _codec.Encode(materialized[i].Key, materialized[i].Value));
+            encoded[i] = KeyValuePair.Create(materialized[i].Key, _codec.Encode(materialized[i].Key, materialized[i].Value, envelopeExpiry));
         }
 
         if (encoded.Length == 0)

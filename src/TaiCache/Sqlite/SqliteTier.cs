@@ -118,9 +118,9 @@ public sealed partial class SqliteTier : ICacheOps
             return CacheResult<T>.Miss;
         }
 
-        var value = _codec.Decode<T>(key, bytes);
+        var value = _codec.Decode<T>(key, bytes, out var expiresAt);
         _metrics?.RecordHitTimed(started);
-        return new CacheResult<T>(value);
+        return new CacheResult<T>(value, expiresAt);
     }
 
     /// <inheritdoc />
@@ -128,7 +128,7 @@ public sealed partial class SqliteTier : ICacheOps
     {
         CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         CacheKeyRules.ValidateTtl(ttl);
-        var bytes = _codec.Encode(key, value);
+        var bytes = _codec.Encode(key, value, CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _time));
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -111,7 +111,7 @@ public sealed partial class MultiTierCache
             if (result.TryGetValue(out var value))
             {
                 TaiCacheTelemetry.SetReadResult(activity, hit: true);
-                return new TierRead<T>(TierReadStatus.Hit, value);
+                return new TierRead<T>(TierReadStatus.Hit, value, 0, result.ExpiresAtUnixMs);
             }
 
             TaiCacheTelemetry.SetReadResult(activity, hit: false);
@@ -211,7 +211,7 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>A read's outcome; <paramref name="FailedTiers"/> has bit <c>i</c> set when tier <c>i</c> failed during it.</summary>
-    private readonly record struct TierRead<T>(TierReadStatus Status, T Value, ulong FailedTiers = 0);
+    private readonly record struct TierRead<T>(TierReadStatus Status, T Value, ulong FailedTiers = 0, long ExpiresAtUnixMs = 0);
 
     /// <summary>The bit of tier <paramref name="index"/> in a failed-tiers mask (tiers past 63 are never skipped).</summary>
     private static ulong TierBit(int index) => index < 64 ? 1UL << index : 0;

@@ -129,9 +129,9 @@ public sealed partial class MultiTierCache
             var read = await ReadTierAsync<T>(_slots[i], key, cancellationToken).ConfigureAwait(false);
             if (read.Status == TierReadStatus.Hit)
             {
-                if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+                if (_options.ReadStrategy == ReadStrategy.ReadThrough && ForCopying(options, read.ExpiresAtUnixMs) is { } copy)
                 {
-                    await FillUpperAsync(i, key, read.Value, options, cancellationToken).ConfigureAwait(false);
+                    await FillUpperAsync(i, key, read.Value, copy, cancellationToken).ConfigureAwait(false);
                 }
 
                 KeepForFailSafe(key, read.Value, options);
@@ -145,6 +145,22 @@ public sealed partial class MultiTierCache
         }
 
         return new TierRead<T>(failedTiers != 0 ? TierReadStatus.Failed : TierReadStatus.Miss, default!, failedTiers);
+    }
+
+    /// <summary>
+    /// The options to copy a lower tier's hit upwards with: capped so no copy outlives the value where it was found (its
+    /// writer recorded when it expires), or <see langword="null"/> when by this clock it already has (then it is
+    /// returned but not copied; clocks of different machines may disagree by a little).
+    /// </summary>
+    private MultiTierEntryOptions? ForCopying(MultiTierEntryOptions options, long expiresAtUnixMs)
+    {
+        if (expiresAtUnixMs == 0)
+        {
+            return options;
+        }
+
+        var left = expiresAtUnixMs - _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return left <= 0 ? null : options.CappedAt(TimeSpan.FromMilliseconds(left));
     }
 
     /// <summary>Copies a value found in tier <paramref name="foundAt"/> into every tier above it, best effort.</summary>

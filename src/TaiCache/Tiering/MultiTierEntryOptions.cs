@@ -48,6 +48,13 @@ public sealed class MultiTierEntryOptions
 
     internal MultiTierEntryOptions Clone() => (MultiTierEntryOptions)MemberwiseClone();
 
+    /// <summary>
+    /// These options for copying a value that has <paramref name="remaining"/> left in the tier it was found in: the
+    /// copies' TTLs never outlast it (the same instance when they already do not).
+    /// </summary>
+    internal MultiTierEntryOptions CappedAt(TimeSpan remaining) =>
+        Ttl is { } ttl && ttl <= remaining && (LocalTtl ?? ttl) <= remaining ? this : WithTtl(Ttl is { } t && t < remaining ? t : remaining);
+
     internal MultiTierEntryOptions WithTtl(TimeSpan? ttl)
     {
         var copy = Clone();

@@ -157,7 +157,7 @@ public sealed class WriteBehindKillTests
         Assert.Equal(Writers * KeysPerWriter, latest.Count);
         Assert.Equal(0, lost);
         Assert.Equal(0, regressions);
-        Assert.True(watcherReads >= 5, "the watcher never read the server");
+        Assert.True(watcherReads > 0, "the watcher never read the server");
         try
         {
             Directory.Delete(aofDir, recursive: true);

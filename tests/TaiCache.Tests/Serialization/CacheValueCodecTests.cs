@@ -29,6 +29,37 @@ public sealed class CacheValueCodecTests
         Assert.Equal(text, codec.Decode<string>("k", bytes));
     }
 
+    [Theory]
+    [InlineData(10)]
+    [InlineData(100_000)]
+    public void Encode_WithExpiry_RecordsItAfterTheFlags_PlainAndCompressed(int length)
+    {
+        var codec = new CacheValueCodec();
+        var text = new string('z', length);
+        const long expiresAt = 1_790_000_000_123;
+        var bytes = codec.Encode("k", text, expiresAt);
+
+        Assert.Equal(CacheValueCodec.FlagExpiry, bytes[4] & CacheValueCodec.FlagExpiry);
+        Assert.Equal(expiresAt, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(5)));
+        Assert.Equal(text, codec.Decode<string>("k", bytes, out var read));
+        Assert.Equal(expiresAt, read);
+        Assert.Equal(text, codec.Decode<string>("k", bytes));
+
+        // Without an expiry the bytes are the version-1 layout they always were.
+        Assert.Equal(0, codec.Encode("k", text)[4] & CacheValueCodec.FlagExpiry);
+        Assert.Equal(text, codec.Decode<string>("k", codec.Encode("k", text), out var none));
+        Assert.Equal(0, none);
+    }
+
+    [Fact]
+    public void Decode_ExpiryFlagWithTruncatedExpiry_ThrowsNamingTheKey()
+    {
+        byte[] bytes = [(byte)'T', (byte)'C', CacheValueCodec.FormatVersion, MessagePackCacheSerializer.SerializerId, CacheValueCodec.FlagExpiry, 1, 2, 3];
+        var ex = Assert.Throws<CacheSerializationException>(() => new CacheValueCodec().Decode<string>("truncated", bytes));
+        Assert.Equal("truncated", ex.Key);
+        Assert.Contains("expiry", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Decode_ValueWrittenByJsonInstance_IsReadByMessagePackInstance()
     {
