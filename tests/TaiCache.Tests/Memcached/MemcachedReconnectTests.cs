@@ -10,6 +10,7 @@ namespace TaiCache.Tests.Memcached;
 /// restarted on the same port, or reached through <see cref="TcpFaultProxy"/> to cut a connection mid-request. Safe
 /// operations must succeed on a fresh connection without marking the node down; a counter update must not be sent twice.
 /// </summary>
+[Collection(TimingSensitiveFaultCollection.Name)]
 public sealed class MemcachedReconnectTests : IAsyncLifetime
 {
     private const int NodeMarkedDown = 2000;

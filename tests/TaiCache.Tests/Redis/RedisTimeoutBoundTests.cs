@@ -9,6 +9,7 @@ namespace TaiCache.Tests.Redis;
 /// <c>OperationTimeout</c> bounds a call on a connection the cache owns, not "OperationTimeout plus up to the client's
 /// 1 s heartbeat" (StackExchange.Redis only notices timed-out commands on its heartbeat).
 /// </summary>
+[Collection(TimingSensitiveFaultCollection.Name)]
 public sealed class RedisTimeoutBoundTests
 {
     [Fact]

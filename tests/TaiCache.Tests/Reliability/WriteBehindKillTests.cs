@@ -13,6 +13,7 @@ namespace TaiCache.Tests.Reliability;
 /// (appendfsync always); memcached keeps nothing across a kill, so every key is written again after the restart and
 /// the check is that the queue delivers those writes, in order, to the new process.
 /// </summary>
+[Collection(TimingSensitiveFaultCollection.Name)]
 public sealed class WriteBehindKillTests
 {
     private readonly ITestOutputHelper _output;
