@@ -11,6 +11,13 @@ if (args.Length > 0 && args[0] == "--batch-throughput")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--l1-batch-fill")
+{
+    // dotnet run -c Release -- --l1-batch-fill [rounds]
+    TaiCache.Benchmarks.Memory.L1BatchFill.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--l2-latency")
 {
     // dotnet run -c Release -- --l2-latency [rounds] [reads per variant per round]
