@@ -16,9 +16,29 @@ public sealed partial class MemcachedCache
     {
         var list = ValidateKeys(keys);
         var result = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
+        var hits = await ReadAlignedAsync<T>(list, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < hits.Length; i++)
+        {
+            if (hits[i].HasValue)
+            {
+                result[list[i]] = hits[i].Value;
+            }
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _maxUserKeyBytes, allowSpaces: false), cancellationToken);
+
+    /// <summary>Reads checked keys in one pipelined batch per node; one result per key at its index, each hit with the expiry its writer recorded.</summary>
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, CancellationToken cancellationToken)
+    {
+        var results = new CacheResult<T>[list.Count];
         if (list.Count == 0)
         {
-            return result;
+            return results;
         }
 
         var wires = list.ConvertAll(ToWire);
@@ -49,7 +69,7 @@ public sealed partial class MemcachedCache
             if (responses[i].Code == MetaResponseCode.Value)
             {
                 _metrics?.RecordHitTimed(started);
-                result[list[i]] = Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!);
+                results[i] = new CacheResult<T>(Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!, out var expiresAt), expiresAt);
             }
             else
             {
@@ -57,7 +77,7 @@ public sealed partial class MemcachedCache
             }
         }
 
-        return result;
+        return results;
     }
 
     /// <inheritdoc />

@@ -9,12 +9,33 @@ public sealed partial class SqliteTier
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var list = CacheKeyRules.ValidateAll(keys, _options.MaxKeyBytes);
-        var found = new List<KeyValuePair<string, byte[]>>(list.Count);
-        if (list.Count == 0)
+        var hits = await ReadAlignedAsync<T>(list, cancellationToken).ConfigureAwait(false);
+        var result = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
+        for (var i = 0; i < hits.Length; i++)
         {
-            return new Dictionary<string, T>(StringComparer.Ordinal);
+            if (hits[i].HasValue)
+            {
+                result[list[i]] = hits[i].Value;
+            }
         }
 
+        return result;
+    }
+
+    /// <inheritdoc />
+    ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _options.MaxKeyBytes), cancellationToken);
+
+    /// <summary>Reads checked keys in one transaction; one result per key at its index, each hit with the expiry its writer recorded.</summary>
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, CancellationToken cancellationToken)
+    {
+        var results = new CacheResult<T>[list.Count];
+        if (list.Count == 0)
+        {
+            return results;
+        }
+
+        var found = new byte[]?[list.Count];
         var started = _metrics?.StartTimingAlways() ?? 0;
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -24,12 +45,9 @@ public sealed partial class SqliteTier
             try
             {
                 var now = NowMs();
-                foreach (var key in list)
+                for (var i = 0; i < list.Count; i++)
                 {
-                    if (ReadLive(key, now) is { } bytes)
-                    {
-                        found.Add(KeyValuePair.Create(key, bytes));
-                    }
+                    found[i] = ReadLive(list[i], now);
                 }
 
                 tx.Commit();
@@ -48,26 +66,20 @@ public sealed partial class SqliteTier
             _gate.Release();
         }
 
-        var result = new Dictionary<string, T>(found.Count, StringComparer.Ordinal);
-        foreach (var (key, bytes) in found)
+        for (var i = 0; i < list.Count; i++)
         {
-            result[key] = _codec.Decode<T>(key, bytes);
-        }
-
-        if (_metrics is not null)
-        {
-            for (var i = 0; i < found.Count; i++)
+            if (found[i] is { } bytes)
             {
-                _metrics.RecordHitTimed(started);
+                _metrics?.RecordHitTimed(started);
+                results[i] = new CacheResult<T>(_codec.Decode<T>(list[i], bytes, out var expiresAt), expiresAt);
             }
-
-            for (var i = found.Count; i < list.Count; i++)
+            else
             {
-                _metrics.RecordMissTimed(started);
+                _metrics?.RecordMissTimed(started);
             }
         }
 
-        return result;
+        return results;
     }
 
     /// <inheritdoc />

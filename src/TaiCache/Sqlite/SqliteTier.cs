@@ -20,7 +20,7 @@ namespace TaiCache.Sqlite;
 /// in one transaction. Several processes may open the same file; a writer waits up to
 /// <see cref="SqliteTierOptions.BusyTimeout"/> for another process's lock.</para>
 /// </remarks>
-public sealed partial class SqliteTier : ICacheOps
+public sealed partial class SqliteTier : ICacheOps, IBatchReader
 {
     private const string Table = "taicache_entries";
     private const int SchemaVersion = 1;

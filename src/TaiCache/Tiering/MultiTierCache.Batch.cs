@@ -317,6 +317,7 @@ public sealed partial class MultiTierCache
             var fillMemoryOnly = _options.ReadStrategy != ReadStrategy.ReadThrough || i <= _firstRemote;
             var stillMissing = hitCount == missing.Count ? null : new List<string>(missing.Count - hitCount);
             var fill = fillMemoryOnly ? null : new List<KeyValuePair<string, T>>(hitCount);
+            var earliestExpiry = long.MaxValue;
             for (var k = 0; k < hits.Length; k++)
             {
                 var key = missing[k];
@@ -330,11 +331,16 @@ public sealed partial class MultiTierCache
                 found[key] = value;
                 KeepForFailSafe(key, value, options);
                 fill?.Add(new KeyValuePair<string, T>(key, value));
+                if (hits[k].ExpiresAtUnixMs is var expiresAt and not 0 && expiresAt < earliestExpiry)
+                {
+                    earliestExpiry = expiresAt;
+                }
             }
 
-            if (fill is not null)
+            // One write per tier above for the whole batch: its copies live no longer than the batch's shortest-lived value.
+            if (fill is not null && ForCopying(options, earliestExpiry == long.MaxValue ? 0 : earliestExpiry) is { } copy)
             {
-                await FillManyUpperAsync(i, fill, options, cancellationToken).ConfigureAwait(false);
+                await FillManyUpperAsync(i, fill, copy, cancellationToken).ConfigureAwait(false);
             }
             else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
             {

@@ -72,7 +72,7 @@ public sealed class MultiTierCopyTtlTests(RedisServerFixture redis, MemcachedSer
     }
 
     [Fact]
-    public async Task Memcached_AnotherInstanceWroteWithAShortTtl_ReadThroughCopyIsCapped()
+    public async Task Memcached_AnotherInstanceWroteWithAShortTtl_ReadThroughCopyIsCapped_SingleAndBatch()
     {
         var prefix = $"copyttl-{Guid.NewGuid():N}-";
         await using var writerL2 = new MemcachedCache(memcached.Options(o => o.KeyPrefix = prefix));
@@ -81,17 +81,21 @@ public sealed class MultiTierCopyTtlTests(RedisServerFixture redis, MemcachedSer
         await using var writer = Cache(L1(), writerL2);
         await using var reader = Cache(readerL1, readerL2);
         await writer.SetAsync("single", "v", new MultiTierEntryOptions { Ttl = WriterTtl });
+        await writer.SetManyAsync([KeyValuePair.Create("batch1", "v"), KeyValuePair.Create("batch2", "v")], WriterTtl);
 
         Assert.Equal("v", (await reader.GetAsync<string>("single")).Value);
+        Assert.Equal(2, (await reader.GetManyAsync<string>(["batch1", "batch2", "absent"])).Count);
 
         AssertCappedByWriter(readerL1, "single");
+        AssertCappedByWriter(readerL1, "batch1");
+        AssertCappedByWriter(readerL1, "batch2");
     }
 
     [Fact]
-    public async Task Sqlite_ValueFoundInL3_CopiesIntoRedisAndL1KeepItsRemainingTtl()
+    public async Task Sqlite_ValuesFoundInL3_CopiesIntoRedisAndL1KeepTheirRemainingTtl_SingleAndBatch()
     {
-        var prefix = Prefix(nameof(Sqlite_ValueFoundInL3_CopiesIntoRedisAndL1KeepItsRemainingTtl));
-        var path = SqliteTestFiles.NewPath(nameof(Sqlite_ValueFoundInL3_CopiesIntoRedisAndL1KeepItsRemainingTtl));
+        var prefix = Prefix(nameof(Sqlite_ValuesFoundInL3_CopiesIntoRedisAndL1KeepTheirRemainingTtl_SingleAndBatch));
+        var path = SqliteTestFiles.NewPath(nameof(Sqlite_ValuesFoundInL3_CopiesIntoRedisAndL1KeepTheirRemainingTtl_SingleAndBatch));
         try
         {
             await using var l2 = await RedisCache.ConnectAsync(redis.ConnectionString, new RedisCacheOptions { KeyPrefix = prefix });
@@ -99,13 +103,18 @@ public sealed class MultiTierCopyTtlTests(RedisServerFixture redis, MemcachedSer
             var l1 = L1();
             await using var cache = Cache(l1, l2, l3);
             await l3.SetAsync("from-disk", "v", WriterTtl);
+            await l3.SetManyAsync([KeyValuePair.Create("disk-batch1", "v"), KeyValuePair.Create("disk-batch2", "v")], WriterTtl);
 
             Assert.Equal("v", (await cache.GetAsync<string>("from-disk")).Value);
+            Assert.Equal(2, (await cache.GetManyAsync<string>(["disk-batch1", "disk-batch2"])).Count);
 
-            AssertCappedByWriter(l1, "from-disk");
-            var redisTtl = await l2.Multiplexer.GetDatabase().KeyTimeToLiveAsync(prefix + "from-disk");
-            Assert.NotNull(redisTtl);
-            Assert.True(redisTtl <= WriterTtl, $"the Redis copy lives {redisTtl}, longer than the value had left in SQLite");
+            foreach (var key in new[] { "from-disk", "disk-batch1", "disk-batch2" })
+            {
+                AssertCappedByWriter(l1, key);
+                var redisTtl = await l2.Multiplexer.GetDatabase().KeyTimeToLiveAsync(prefix + key);
+                Assert.NotNull(redisTtl);
+                Assert.True(redisTtl <= WriterTtl, $"the Redis copy of {key} lives {redisTtl}, longer than the value had left in SQLite");
+            }
         }
         finally
         {
