@@ -57,6 +57,13 @@ public sealed class CacheMetrics
     /// <summary>Gets the most bytes held since the collector started.</summary>
     public long PeakBytes { get; init; }
 
+    /// <summary>
+    /// Gets a value indicating whether the tier reports its size at all (the in-memory tier does; Redis, memcached and
+    /// SQLite do not, since counting a prefix's keys on a shared server is not cheap). When <see langword="false"/>,
+    /// <see cref="Items"/> and <see cref="Bytes"/> are 0 because nothing was reported, not because the tier is empty.
+    /// </summary>
+    public bool SizeReported { get; init; }
+
     /// <summary>Gets hits, misses, sets and deletes per second, over the collector's rate window (or the interval, for <see cref="Since"/>).</summary>
     public double OperationsPerSecond { get; init; }
 
@@ -135,6 +142,7 @@ public sealed class CacheMetrics
             Bytes = Bytes,
             PeakItems = PeakItems,
             PeakBytes = PeakBytes,
+            SizeReported = SizeReported,
             OperationsPerSecond = interval > TimeSpan.Zero ? operations / interval.TotalSeconds : 0,
             HitLatency = HitLatency.Since(earlier.HitLatency),
             MissLatency = MissLatency.Since(earlier.MissLatency),

@@ -95,6 +95,7 @@ public sealed partial class MetricsCollector
             Bytes = Bytes,
             PeakItems = PeakItems,
             PeakBytes = PeakBytes,
+            SizeReported = SizeReported,
             OperationsPerSecond = RateOver(now, operations),
             HitLatency = _hitLatency.Snapshot(),
             MissLatency = _missLatency.Snapshot(),

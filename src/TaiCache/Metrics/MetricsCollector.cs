@@ -62,6 +62,7 @@ public sealed partial class MetricsCollector : IDisposable
     private long _bytes;
     private long _peakItems;
     private long _peakBytes;
+    private bool _sizeReported;
 
     /// <summary>Initializes a collector for one cache and tier.</summary>
     /// <param name="cacheName">The cache's name (a metric tag).</param>
@@ -123,6 +124,9 @@ public sealed partial class MetricsCollector : IDisposable
     public TimeProvider TimeProvider => _time;
 
     internal KeyValuePair<string, object?>[] Tags { get; }
+
+    /// <summary>Gets a value indicating whether the tier ever reported its size (<see cref="UpdateSize"/>).</summary>
+    internal bool SizeReported => Volatile.Read(ref _sizeReported);
 
     internal KeyValuePair<string, object?>[][] EvictionTags { get; }
 
@@ -189,6 +193,7 @@ public sealed partial class MetricsCollector : IDisposable
     /// <param name="bytes">Bytes (or weight units) held.</param>
     public void UpdateSize(long items, long bytes)
     {
+        Volatile.Write(ref _sizeReported, true);
         Volatile.Write(ref _items, items);
         Volatile.Write(ref _bytes, bytes);
         InterlockedMax.Raise(ref _peakItems, items);
@@ -311,7 +316,7 @@ public sealed partial class MetricsCollector : IDisposable
         if (Volatile.Read(ref _pageCells[slot]) is null)
         {
             var claimed = new CounterCell(_id, page);
-            claimed.Counters.SampleCountdown = 1;
+            claimed.Counters.SampleCountdown = _sampleInterval;
             if (Interlocked.CompareExchange(ref _pageCells[slot], claimed, null) is null)
             {
                 Register(claimed);
@@ -350,7 +355,7 @@ public sealed partial class MetricsCollector : IDisposable
     private CounterCell NewCell()
     {
         var cell = new CounterCell(_id);
-        cell.Counters.SampleCountdown = 1;
+        cell.Counters.SampleCountdown = _sampleInterval;
         Register(cell);
         return cell;
     }

@@ -16,7 +16,7 @@ public static class MetricsReportFormatter
         ArgumentNullException.ThrowIfNull(metrics);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{metrics.CacheName}/{metrics.TierName}: hits={metrics.Hits} misses={metrics.Misses} hit-rate={Percent(metrics.HitRate)} sets={metrics.Sets} deletes={metrics.Deletes} evictions={metrics.Evictions} errors={metrics.Errors} items={metrics.Items} bytes={metrics.Bytes} ops/s={metrics.OperationsPerSecond:0.#} hit-latency[{metrics.HitLatency}] miss-latency[{metrics.MissLatency}]");
+            $"{metrics.CacheName}/{metrics.TierName}: hits={metrics.Hits} misses={metrics.Misses} hit-rate={Percent(metrics.HitRate)} sets={metrics.Sets} deletes={metrics.Deletes} evictions={metrics.Evictions} errors={metrics.Errors} items={(metrics.SizeReported ? metrics.Items.ToString(CultureInfo.InvariantCulture) : "-")} bytes={(metrics.SizeReported ? metrics.Bytes.ToString(CultureInfo.InvariantCulture) : "-")} ops/s={metrics.OperationsPerSecond:0.#} hit-latency[{metrics.HitLatency}] miss-latency[{metrics.MissLatency}]");
     }
 
     /// <summary>Formats snapshots (and, optionally, their SLO results) as a table, one row per cache and tier.</summary>
@@ -39,8 +39,8 @@ public static class MetricsReportFormatter
                 N(m.Sets),
                 N(m.EvictionsBySize),
                 N(m.Errors),
-                N(m.Items),
-                N(m.PeakItems),
+                m.SizeReported ? N(m.Items) : "-",
+                m.SizeReported ? N(m.PeakItems) : "-",
                 m.OperationsPerSecond.ToString("0.#", CultureInfo.InvariantCulture),
                 Us(m.HitLatency.Count, m.HitLatency.P50Microseconds),
                 Us(m.HitLatency.Count, m.HitLatency.P99Microseconds),

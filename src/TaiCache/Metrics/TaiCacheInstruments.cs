@@ -44,10 +44,10 @@ internal static class TaiCacheInstruments
         Meter.CreateObservableCounter(TaiCacheTelemetry.DeletesInstrument, () => Observe(static c => c.Deletes), TaiCacheTelemetry.DeletesUnit, "Explicit removals.");
         Meter.CreateObservableCounter(TaiCacheTelemetry.ErrorsInstrument, () => Observe(static c => c.Errors), TaiCacheTelemetry.ErrorsUnit, "Failed operations.");
         Meter.CreateObservableCounter(TaiCacheTelemetry.EvictionsInstrument, ObserveEvictions, TaiCacheTelemetry.EvictionsUnit, "Entries that left the cache, by reason.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.ItemsInstrument, () => Observe(static c => c.Items), TaiCacheTelemetry.ItemsUnit, "Entries held now.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakItemsInstrument, () => Observe(static c => c.PeakItems), TaiCacheTelemetry.ItemsUnit, "The most entries held since the collector started.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.SizeInstrument, () => Observe(static c => c.Bytes), TaiCacheTelemetry.SizeUnit, "Bytes (or weight units) held now.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakSizeInstrument, () => Observe(static c => c.PeakBytes), TaiCacheTelemetry.SizeUnit, "The most bytes held since the collector started.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.ItemsInstrument, () => ObserveSize(static c => c.Items), TaiCacheTelemetry.ItemsUnit, "Entries held now.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakItemsInstrument, () => ObserveSize(static c => c.PeakItems), TaiCacheTelemetry.ItemsUnit, "The most entries held since the collector started.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.SizeInstrument, () => ObserveSize(static c => c.Bytes), TaiCacheTelemetry.SizeUnit, "Bytes (or weight units) held now.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakSizeInstrument, () => ObserveSize(static c => c.PeakBytes), TaiCacheTelemetry.SizeUnit, "The most bytes held since the collector started.");
     }
 
     /// <summary>Adds a collector to those the observable instruments report (held weakly: a dropped collector disappears).</summary>
@@ -104,6 +104,22 @@ internal static class TaiCacheInstruments
         for (var i = 0; i < live.Count; i++)
         {
             measurements[i] = new Measurement<long>(read(live[i]), live[i].Tags);
+        }
+
+        return measurements;
+    }
+
+    /// <summary>Size gauges only for tiers that report their size: a remote tier that cannot count is absent, not 0.</summary>
+    private static List<Measurement<long>> ObserveSize(Func<MetricsCollector, long> read)
+    {
+        var live = Live();
+        var measurements = new List<Measurement<long>>(live.Count);
+        foreach (var collector in live)
+        {
+            if (collector.SizeReported)
+            {
+                measurements.Add(new Measurement<long>(read(collector), collector.Tags));
+            }
         }
 
         return measurements;

@@ -228,7 +228,7 @@ public sealed class MetricsCollectorTests
             }
         }
 
-        // One countdown per thread and collector: exactly one call in sixteen, starting with the first.
+        // One countdown per thread and collector: exactly one call in sixteen, starting with the sixteenth (a cold first call is not a sample).
         Assert.Equal(calls / 16, sampled);
     }
 
@@ -347,5 +347,19 @@ public sealed class MetricsCollectorTests
         Assert.Contains(nameof(SloObjective.HitLatency), table);
         Assert.Contains("ok", table);
         Assert.Contains("hits=200", snapshot.ToString());
+    }
+
+    [Fact]
+    public void FormatLine_SizeNeverReported_ShowsADashNotZero()
+    {
+        var silent = NewCollector(nameof(FormatLine_SizeNeverReported_ShowsADashNotZero) + "silent");
+        var sized = NewCollector(nameof(FormatLine_SizeNeverReported_ShowsADashNotZero) + "sized");
+        silent.RecordHit();
+        sized.UpdateSize(0, 0);
+
+        Assert.False(silent.GetSnapshot().SizeReported);
+        Assert.True(sized.GetSnapshot().SizeReported);
+        Assert.Contains("items=- bytes=-", MetricsReportFormatter.FormatLine(silent.GetSnapshot()), StringComparison.Ordinal);
+        Assert.Contains("items=0 bytes=0", MetricsReportFormatter.FormatLine(sized.GetSnapshot()), StringComparison.Ordinal);
     }
 }
