@@ -19,6 +19,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private int _nextId;
     private long _latencyTicks;
     private volatile bool _drop;
+    private long _droppedBytes;
     private volatile bool _refuse;
 
     /// <summary>Starts a proxy on a free loopback port in front of <c>127.0.0.1:targetPort</c>.</summary>
@@ -49,6 +50,9 @@ public sealed class TcpFaultProxy : IAsyncDisposable
 
     /// <summary>Gets the number of connections currently forwarded.</summary>
     public int OpenConnections => _pairs.Count;
+
+    /// <summary>Gets the number of bytes swallowed while <see cref="Drop"/> was on.</summary>
+    public long DroppedBytes => Interlocked.Read(ref _droppedBytes);
 
     /// <summary>Gets the number of connections accepted since start.</summary>
     public int AcceptedConnections => Volatile.Read(ref _nextId);
@@ -139,6 +143,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
 
                 if (_drop)
                 {
+                    Interlocked.Add(ref _droppedBytes, n);
                     continue;
                 }
 

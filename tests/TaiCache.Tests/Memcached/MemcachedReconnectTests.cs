@@ -63,16 +63,27 @@ public sealed class MemcachedReconnectTests : IAsyncLifetime
         Assert.True(cache.OpenConnectionCount >= 2, $"the pool holds {cache.OpenConnectionCount} connection(s)");
     }
 
-    /// <summary>Starts a call whose request the proxy swallows, then cuts every proxied connection and heals the proxy.</summary>
+    /// <summary>Starts a call whose request the proxy swallows, then heals the proxy and cuts every proxied connection.</summary>
     private async Task<Task<T>> CutMidRequestAsync<T>(Func<Task<T>> call)
     {
         var proxy = _proxy!;
         proxy.Drop = true;
+        var dropped = proxy.DroppedBytes;
         var task = call();
-        await Task.Delay(300); // the request is written before the call first yields; give the proxy time to take it
+
+        // Wait until the proxy has taken (and swallowed) the request, however loaded the machine is.
+        for (var waited = 0; proxy.DroppedBytes == dropped && waited < 10_000; waited += 10)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(proxy.DroppedBytes > dropped, "the proxy never saw the request");
         Assert.False(task.IsCompleted, "the call finished although the proxy swallowed its request");
-        proxy.CutAll();
+
+        // Heal first, then cut: the swallowed request is gone either way, and a retry the cut triggers must never meet a
+        // proxy still swallowing (the cache reacts to the cut on its own threads, possibly before this one runs again).
         proxy.Heal();
+        proxy.CutAll();
         return task;
     }
 

@@ -333,8 +333,9 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
             await server.ExecuteAsync("CLIENT", "UNPAUSE");
         }
 
-        // The held heartbeats now come back: the subscription is alive again, and L1 is cleared once more.
-        await Wait.UntilAsync(() => a.Coherence.IsCoherent, "coherent again");
+        // The held heartbeats now come back: the subscription is alive again, and L1 is cleared once more (the instance is
+        // marked healthy first and cleared right after, on the message loop, so wait for both).
+        await Wait.UntilAsync(() => a.Coherence.IsCoherent && a.Resyncs.Count >= 2, "coherent again, L1 cleared once more");
         Assert.Equal(2, a.Resyncs.Count);
         Assert.False(a.Tier.TryGet<int>($"{ns}:refilled-while-silent", out _));
     }
