@@ -15,17 +15,7 @@ public sealed partial class MemcachedCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var list = ValidateKeys(keys);
-        var result = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
-        var hits = await ReadAlignedAsync<T>(list, cancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < hits.Length; i++)
-        {
-            if (hits[i].HasValue)
-            {
-                result[list[i]] = hits[i].Value;
-            }
-        }
-
-        return result;
+        return BatchResults.ToDictionary(list, await ReadAlignedAsync<T>(list, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc />

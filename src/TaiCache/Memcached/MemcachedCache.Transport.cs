@@ -72,8 +72,6 @@ public sealed partial class MemcachedCache
         return bytes;
     }
 
-    private T Decode<T>(string key, uint flags, byte[] data) => Decode<T>(key, flags, data, out _);
-
     private T Decode<T>(string key, uint flags, byte[] data, out long expiresAtUnixMs)
     {
         expiresAtUnixMs = 0;

@@ -112,7 +112,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
                 counters.Hits++;
                 if (started != 0)
                 {
-                    metrics.RecordSampledRead(hit: true, started);
+                    metrics.RecordHitLatency(started);
                 }
             }
 

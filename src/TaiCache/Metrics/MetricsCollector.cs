@@ -207,17 +207,7 @@ public sealed partial class MetricsCollector : IDisposable
     /// </summary>
     /// <returns><see langword="true"/> when this call should be timed (then pass its latency to <see cref="RecordHit(TimeSpan)"/> or <see cref="RecordMiss(TimeSpan)"/>).</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool ShouldTimeOperation()
-    {
-        ref var stripe = ref Stripe();
-        if (--stripe.SampleCountdown > 0)
-        {
-            return false;
-        }
-
-        stripe.SampleCountdown = _sampleInterval;
-        return true;
-    }
+    public bool ShouldTimeOperation() => IsSampleDue(ref Stripe());
 
     /// <summary>
     /// Starts timing this operation if it is sampled (see <see cref="ShouldTimeOperation"/>): returns the clock's
@@ -230,21 +220,21 @@ public sealed partial class MetricsCollector : IDisposable
     /// <summary>
     /// For a hot tier's read (the in-memory tier): the calling thread's counters and, for one read in
     /// <see cref="MetricsCollectorOptions.LatencySampleInterval"/>, a start timestamp (else 0), with a single lookup of
-    /// the thread's cell. The caller counts the outcome on the returned counters and passes a non-zero timestamp to
-    /// <see cref="RecordSampledRead"/>.
+    /// the thread's cell. The caller counts a hit on the returned counters and passes a non-zero timestamp to
+    /// <see cref="RecordHitLatency"/>; a miss goes to <see cref="RecordMissTimed"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref CounterStripe BeginRead(out long startTimestamp)
     {
         ref var stripe = ref Stripe();
-        startTimestamp = --stripe.SampleCountdown > 0 ? 0 : StartSample(ref stripe);
+        startTimestamp = IsSampleDue(ref stripe) ? _time.GetTimestamp() : 0;
         return ref stripe;
     }
 
-    /// <summary>Records the latency of a read sampled by <see cref="BeginRead"/>.</summary>
+    /// <summary>Records how long a timed hit took (the hit itself is counted by the caller).</summary>
+    /// <param name="startTimestamp">A non-zero timestamp from <see cref="StartTiming"/> or <see cref="BeginRead"/>.</param>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void RecordSampledRead(bool hit, long startTimestamp) =>
-        RecordLatency(hit ? _hitLatency : _missLatency, Elapsed(startTimestamp), hit ? _hitDurationTags : _missDurationTags);
+    internal void RecordHitLatency(long startTimestamp) => RecordLatency(_hitLatency, Elapsed(startTimestamp), _hitDurationTags);
 
     /// <summary>Reads the collector's clock for a tier that times every call (a network or disk round trip dwarfs the read).</summary>
     /// <returns>A timestamp to pass to <see cref="RecordHitTimed"/> or <see cref="RecordMissTimed"/>.</returns>
@@ -258,7 +248,7 @@ public sealed partial class MetricsCollector : IDisposable
         Stripe().Hits++;
         if (startTimestamp != 0)
         {
-            RecordLatency(_hitLatency, Elapsed(startTimestamp), _hitDurationTags);
+            RecordHitLatency(startTimestamp);
         }
     }
 
@@ -378,11 +368,17 @@ public sealed partial class MetricsCollector : IDisposable
         _ => "other",
     };
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private long StartSample(ref CounterStripe stripe)
+    /// <summary>Counts a call down on the thread's countdown; true once every <see cref="MetricsCollectorOptions.LatencySampleInterval"/> calls.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsSampleDue(ref CounterStripe stripe)
     {
+        if (--stripe.SampleCountdown > 0)
+        {
+            return false;
+        }
+
         stripe.SampleCountdown = _sampleInterval;
-        return _time.GetTimestamp();
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -13,17 +13,7 @@ public sealed partial class RedisCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var logical = CacheKeyRules.ValidateEach(keys, _maxKeyBytes);
-        var results = await ReadAlignedAsync<T>(logical, cancellationToken).ConfigureAwait(false);
-        var found = new Dictionary<string, T>(logical.Count, StringComparer.Ordinal);
-        for (var i = 0; i < results.Length; i++)
-        {
-            if (results[i].HasValue)
-            {
-                found[logical[i]] = results[i].Value;
-            }
-        }
-
-        return found;
+        return BatchResults.ToDictionary(logical, await ReadAlignedAsync<T>(logical, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc />

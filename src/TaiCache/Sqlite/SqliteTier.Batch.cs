@@ -9,17 +9,7 @@ public sealed partial class SqliteTier
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var list = CacheKeyRules.ValidateAll(keys, _options.MaxKeyBytes);
-        var hits = await ReadAlignedAsync<T>(list, cancellationToken).ConfigureAwait(false);
-        var result = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
-        for (var i = 0; i < hits.Length; i++)
-        {
-            if (hits[i].HasValue)
-            {
-                result[list[i]] = hits[i].Value;
-            }
-        }
-
-        return result;
+        return BatchResults.ToDictionary(list, await ReadAlignedAsync<T>(list, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc />
