@@ -26,7 +26,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     private readonly TimeProvider _time;
     private readonly bool _coarseClock;
     private readonly long _clockFrequency;
-    private readonly Metrics.MetricsCollector? _metrics;
+    private readonly MetricsCollector? _metrics;
     private readonly Func<string, object?, long>? _weigher;
     private readonly long _slidingTicks;
     private readonly bool _serialized;
@@ -94,43 +94,63 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             ThrowNullKey();
         }
 
-        // One lookup of the thread's metrics cell per read; one read in the sample interval is timed.
+        // Metrics count the read up front (one increment, nothing kept across the lookup); a miss is reported as such,
+        // every other read is a hit. One read in the sample interval takes the timed path instead.
         var metrics = _metrics;
-        long started = 0;
-        ref var counters = ref metrics is null ? ref Unsafe.NullRef<CounterStripe>() : ref metrics.BeginRead(out started);
+        if (metrics is not null && metrics.CountRead())
+        {
+            return TryGetTimed(key, checkKeyOnMiss, metrics, out value);
+        }
 
         // A key found in the map was validated when it was stored: only a miss needs the key rules checked.
-        if (_map.TryGetValue(key, out var node) && (node.ExpiresAt == MemoryNode.NoExpiry || IsLive(node)))
+        if (TryFindLive(key, out var node))
         {
-            if (node.Hits < MemoryNode.MaxHits)
-            {
-                node.Hits++;
-            }
+            value = ReadHit<T>(key, node);
+            return true;
+        }
 
-            if (metrics is not null)
-            {
-                counters.Hits++;
-                if (started != 0)
-                {
-                    metrics.RecordHitLatency(started);
-                }
-            }
+        return Miss(key, node, checkKeyOnMiss, started: 0, out value);
+    }
 
-            var stored = node.Value;
-
-            // An exact type match is checked without a cast helper (the common case in shared generic code);
-            // serialized copies, subclasses, interfaces and null take the slow path.
-            if (!typeof(T).IsValueType && stored is not null && stored.GetType() == typeof(T) && !_serialized)
-            {
-                value = Unsafe.As<object, T>(ref stored);
-                return true;
-            }
-
-            value = Unwrap<T>(key, stored);
+    /// <summary>The read <see cref="TryGetCore{T}"/> times: one in the collector's sample interval.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryGetTimed<T>(string key, bool checkKeyOnMiss, MetricsCollector metrics, [MaybeNullWhen(false)] out T value)
+    {
+        var started = metrics.StartTimingAlways();
+        if (TryFindLive(key, out var node))
+        {
+            metrics.RecordHitLatency(started);
+            value = ReadHit<T>(key, node);
             return true;
         }
 
         return Miss(key, node, checkKeyOnMiss, started, out value);
+    }
+
+    /// <summary>Looks a key up; true when its entry is there and not expired (an expired one comes back in <paramref name="node"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryFindLive(string key, [NotNullWhen(true)] out MemoryNode? node) =>
+        _map.TryGetValue(key, out node) && (node.ExpiresAt == MemoryNode.NoExpiry || IsLive(node));
+
+    /// <summary>A hit: bumps the entry's saturating hit count and returns its value as <typeparamref name="T"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private T ReadHit<T>(string key, MemoryNode node)
+    {
+        if (node.Hits < MemoryNode.MaxHits)
+        {
+            node.Hits++;
+        }
+
+        var stored = node.Value;
+
+        // An exact type match is checked without a cast helper (the common case in shared generic code);
+        // serialized copies, subclasses, interfaces and null take the slow path.
+        if (!typeof(T).IsValueType && stored is not null && stored.GetType() == typeof(T) && !_serialized)
+        {
+            return Unsafe.As<object, T>(ref stored);
+        }
+
+        return Unwrap<T>(key, stored);
     }
 
     /// <summary>Stores a value, replacing any under the same key.</summary>
@@ -473,6 +493,8 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool Miss<T>(string key, MemoryNode? node, bool checkKey, long started, [MaybeNullWhen(false)] out T value)
     {
+        // Reported first, so a snapshot taken meanwhile sees the read as a hit for as short a time as can be.
+        _metrics?.RecordReadMiss();
         if (node is not null)
         {
             // Found but expired: reclaim it now.
@@ -493,7 +515,11 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             CacheKeyRules.Validate(key);
         }
 
-        _metrics?.RecordMissTimed(started);
+        if (started != 0)
+        {
+            _metrics!.RecordMissLatency(started);
+        }
+
         value = default;
         return false;
     }

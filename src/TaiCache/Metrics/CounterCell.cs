@@ -17,6 +17,12 @@ internal sealed class CounterCell
         StackPage = stackPage;
     }
 
+    /// <summary>
+    /// The cell in a stack-page slot nobody has claimed: its page (all ones) is never a stack page, so the hot path's
+    /// page comparison fails without a null check. Nothing is ever counted in it.
+    /// </summary>
+    public static readonly CounterCell Vacant = new(0, nuint.MaxValue);
+
     /// <summary>The owning collector's id.</summary>
     public readonly long OwnerId;
 

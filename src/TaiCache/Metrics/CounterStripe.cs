@@ -36,7 +36,18 @@ internal struct CounterStripe
     [FieldOffset(128)]
     public long EvictedReplaced;
 
-    /// <summary>Calls left before the next latency sample on this thread.</summary>
+    /// <summary>
+    /// Reads counted up front by a hot tier (<c>MetricsCollector.CountRead</c>), before it knows hit from miss; those that
+    /// miss are counted in <see cref="ReadMisses"/>, so the hits among them are <c>Reads - ReadMisses</c>.
+    /// </summary>
     [FieldOffset(136)]
+    public long Reads;
+
+    /// <summary>The misses among <see cref="Reads"/> (counted as misses, not as plain <see cref="Misses"/>).</summary>
+    [FieldOffset(144)]
+    public long ReadMisses;
+
+    /// <summary>Calls left before the next latency sample on this thread.</summary>
+    [FieldOffset(152)]
     public int SampleCountdown;
 }

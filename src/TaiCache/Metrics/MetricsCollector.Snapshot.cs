@@ -10,11 +10,13 @@ public sealed partial class MetricsCollector
     private readonly long _rateWindowTicks;
     private readonly long _startedAt;
 
+    private long _hitsReported;
+
     /// <summary>Gets the number of hits so far.</summary>
-    public long Hits => Sum(static (ref s) => Volatile.Read(ref s.Hits));
+    public long Hits => ReportHits(Sum(static (ref s) => HitsIn(ref s)));
 
     /// <summary>Gets the number of misses so far.</summary>
-    public long Misses => Sum(static (ref s) => Volatile.Read(ref s.Misses));
+    public long Misses => Sum(static (ref s) => Volatile.Read(ref s.Misses) + Volatile.Read(ref s.ReadMisses));
 
     /// <summary>Gets the number of writes so far.</summary>
     public long Sets => Sum(static (ref s) => Volatile.Read(ref s.Sets));
@@ -63,8 +65,8 @@ public sealed partial class MetricsCollector
         for (var i = 0; i < cells.Length; i++)
         {
             ref var s = ref cells[i].Counters;
-            hits += Volatile.Read(ref s.Hits);
-            misses += Volatile.Read(ref s.Misses);
+            hits += HitsIn(ref s);
+            misses += Volatile.Read(ref s.Misses) + Volatile.Read(ref s.ReadMisses);
             sets += Volatile.Read(ref s.Sets);
             deletes += Volatile.Read(ref s.Deletes);
             errors += Volatile.Read(ref s.Errors);
@@ -74,6 +76,7 @@ public sealed partial class MetricsCollector
             replaced += Volatile.Read(ref s.EvictedReplaced);
         }
 
+        hits = ReportHits(hits);
         var now = _time.GetTimestamp();
         var operations = hits + misses + sets + deletes;
         return new CacheMetrics
@@ -153,6 +156,24 @@ public sealed partial class MetricsCollector
         }
 
         return last;
+    }
+
+    /// <summary>
+    /// A cell's hits: those recorded as hits plus the reads counted up front that did not miss. <see cref="CounterStripe.Reads"/>
+    /// is read before <see cref="CounterStripe.ReadMisses"/>, so a read that misses while the cell is read is not taken for a hit.
+    /// </summary>
+    private static long HitsIn(ref CounterStripe s) => Volatile.Read(ref s.Hits) + Volatile.Read(ref s.Reads) - Volatile.Read(ref s.ReadMisses);
+
+    /// <summary>
+    /// Keeps reported hits monotonic (a meter's counter must never go down): a read in flight while the cells are read
+    /// counts as a hit until its miss is recorded, possibly in another cell, so a sum can exceed a later one by the
+    /// reads in flight. Reported hits never drop below what was reported before; the excess is one read per thread
+    /// at most, and only until as many later hits have happened.
+    /// </summary>
+    private long ReportHits(long hits)
+    {
+        InterlockedMax.Raise(ref _hitsReported, hits);
+        return Math.Max(hits, Volatile.Read(ref _hitsReported));
     }
 
     private delegate long StripeReader(ref CounterStripe stripe);

@@ -1,5 +1,5 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace TaiCache.Metrics;
 
@@ -32,8 +32,8 @@ public sealed partial class MetricsCollector : IDisposable
     internal const int EvictionReasonCount = 4;
 
     private const int CacheSlots = 16;
+    internal const int PageSlots = 1 << PageSlotBits;
     private const int PageSlotBits = 8;
-    private const int PageSlots = 1 << PageSlotBits;
     private const int StackPageShift = 12;
 
     [ThreadStatic]
@@ -49,8 +49,9 @@ public sealed partial class MetricsCollector : IDisposable
     private readonly ThreadLocal<CounterCell> _local;
     private readonly Lock _cellsGate = new();
     private CounterCell[] _cells = [];
-    private readonly CounterCell?[] _pageCells = new CounterCell?[PageSlots];
+    private PageCellTable _pageCells;
     private readonly int _sampleInterval;
+    private readonly long _readSampleMask;
     private readonly LatencyHistogram _hitLatency = new();
     private readonly LatencyHistogram _missLatency = new();
     private readonly KeyValuePair<string, object?>[] _hitDurationTags;
@@ -90,9 +91,11 @@ public sealed partial class MetricsCollector : IDisposable
         _time = timeProvider ?? TimeProvider.System;
         _nanosecondsPerTick = 1e9 / _time.TimestampFrequency;
         _sampleInterval = opts.LatencySampleInterval;
+        _readSampleMask = (long)BitOperations.RoundUpToPowerOf2((uint)_sampleInterval) - 1;
         _rateWindowTicks = (long)(opts.RateWindow.TotalSeconds * _time.TimestampFrequency);
 
         _slot = (int)(_id % CacheSlots);
+        ((Span<CounterCell>)_pageCells).Fill(CounterCell.Vacant);
         _local = new ThreadLocal<CounterCell>(NewCell);
 
         Tags = [new(TaiCacheTelemetry.CacheNameTag, cacheName), new(TaiCacheTelemetry.CacheTierTag, tierName)];
@@ -218,21 +221,41 @@ public sealed partial class MetricsCollector : IDisposable
     public long StartTiming() => ShouldTimeOperation() ? _time.GetTimestamp() : 0;
 
     /// <summary>
-    /// For a hot tier's read (the in-memory tier): the calling thread's counters and, for one read in
-    /// <see cref="MetricsCollectorOptions.LatencySampleInterval"/>, a start timestamp (else 0), with a single lookup of
-    /// the thread's cell. The caller counts a hit on the returned counters and passes a non-zero timestamp to
-    /// <see cref="RecordHitLatency"/>; a miss goes to <see cref="RecordMissTimed"/>.
+    /// For a hot tier's read (the in-memory tier): counts the read before the tier knows whether it hits, with one
+    /// increment and no state kept across the lookup, and tells whether this read is the one in
+    /// <see cref="MetricsCollectorOptions.LatencySampleInterval"/> (rounded up to a power of two) to time. A read that
+    /// misses must then be reported to <see cref="RecordReadMiss"/>; every other counted read is a hit.
     /// </summary>
+    /// <returns><see langword="true"/> when the caller should time this read (start with <see cref="StartTimingAlways"/>,
+    /// end with <see cref="RecordHitLatency"/> or <see cref="RecordMissLatency"/>).</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ref CounterStripe BeginRead(out long startTimestamp)
+    internal bool CountRead()
     {
-        ref var stripe = ref Stripe();
-        startTimestamp = IsSampleDue(ref stripe) ? _time.GetTimestamp() : 0;
-        return ref stripe;
+        // Stripe() written out, so the common read is one straight line: find the cell, count, test, done.
+        var cell = PageCell(out var page, out var slot);
+        if (cell.StackPage == page && (++cell.Counters.Reads & _readSampleMask) != 0)
+        {
+            return false;
+        }
+
+        return cell.StackPage == page || CountReadSlow(page, slot);
     }
 
+    /// <summary><see cref="CountRead"/> for a stack page whose slot is not its own.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool CountReadSlow(nuint page, nint slot) => (++StripeSlow(page, slot).Reads & _readSampleMask) == 0;
+
+    /// <summary>Records that a read counted by <see cref="CountRead"/> missed (its latency, if timed, goes to <see cref="RecordMissLatency"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void RecordReadMiss() => Stripe().ReadMisses++;
+
+    /// <summary>Records how long a timed miss took (the miss itself is counted by <see cref="RecordReadMiss"/>).</summary>
+    /// <param name="startTimestamp">A non-zero timestamp from <see cref="StartTimingAlways"/>.</param>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void RecordMissLatency(long startTimestamp) => RecordLatency(_missLatency, Elapsed(startTimestamp), _missDurationTags);
+
     /// <summary>Records how long a timed hit took (the hit itself is counted by the caller).</summary>
-    /// <param name="startTimestamp">A non-zero timestamp from <see cref="StartTiming"/> or <see cref="BeginRead"/>.</param>
+    /// <param name="startTimestamp">A non-zero timestamp from <see cref="StartTiming"/> or <see cref="StartTimingAlways"/>.</param>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void RecordHitLatency(long startTimestamp) => RecordLatency(_hitLatency, Elapsed(startTimestamp), _hitDurationTags);
 
@@ -260,7 +283,7 @@ public sealed partial class MetricsCollector : IDisposable
         Stripe().Misses++;
         if (startTimestamp != 0)
         {
-            RecordLatency(_missLatency, Elapsed(startTimestamp), _missDurationTags);
+            RecordMissLatency(startTimestamp);
         }
     }
 
@@ -288,11 +311,8 @@ public sealed partial class MetricsCollector : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref CounterStripe Stripe()
     {
-        var marker = 0;
-        var page = (nuint)Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref Unsafe.As<int, byte>(ref marker)) >> StackPageShift;
-        var slot = (nint)(((ulong)page * 0x9E3779B97F4A7C15UL) >> (64 - PageSlotBits));
-        var cell = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_pageCells), slot);
-        if (cell is not null && cell.StackPage == page)
+        var cell = PageCell(out var page, out var slot);
+        if (cell.StackPage == page)
         {
             return ref cell.Counters;
         }
@@ -300,14 +320,25 @@ public sealed partial class MetricsCollector : IDisposable
         return ref StripeSlow(page, slot);
     }
 
+    /// <summary>The cell in the calling stack page's slot: the thread's own when its <see cref="CounterCell.StackPage"/> is <paramref name="page"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private CounterCell PageCell(out nuint page, out nint slot)
+    {
+        Unsafe.SkipInit(out int marker);
+        page = (nuint)Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref Unsafe.As<int, byte>(ref marker)) >> StackPageShift;
+        slot = (nint)(((ulong)page * 0x9E3779B97F4A7C15UL) >> (64 - PageSlotBits));
+        return Unsafe.Add(ref Unsafe.As<PageCellTable, CounterCell>(ref _pageCells), slot);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ref CounterStripe StripeSlow(nuint page, nint slot)
     {
-        if (Volatile.Read(ref _pageCells[slot]) is null)
+        ref var entry = ref _pageCells[(int)slot];
+        if (ReferenceEquals(Volatile.Read(ref entry), CounterCell.Vacant))
         {
             var claimed = new CounterCell(_id, page);
             claimed.Counters.SampleCountdown = _sampleInterval;
-            if (Interlocked.CompareExchange(ref _pageCells[slot], claimed, null) is null)
+            if (ReferenceEquals(Interlocked.CompareExchange(ref entry, claimed, CounterCell.Vacant), CounterCell.Vacant))
             {
                 Register(claimed);
                 return ref claimed.Counters;

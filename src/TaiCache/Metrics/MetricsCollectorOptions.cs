@@ -5,7 +5,8 @@ public sealed class MetricsCollectorOptions
 {
     /// <summary>
     /// Gets or sets how often <see cref="MetricsCollector.ShouldTimeOperation"/> (and <see cref="MetricsCollector.StartTiming"/>)
-    /// says yes: one call in this many, per thread; the in-memory tier times its reads this way. 1 times every call.
+    /// says yes: one call in this many, per thread. 1 times every call. The in-memory tier times one read in this many
+    /// rounded up to a power of two (10 becomes 16), so the test on its hit path is a mask.
     /// Must be between 1 and 1,000,000. Default 1,024: a clock read costs about as much as an L1 hit (20-30 ns on a
     /// cloud VM), so an L1 tier should read it rarely. Tiers that make a network or disk round trip time every call.
     /// </summary>
