@@ -100,7 +100,7 @@ public sealed partial class InMemoryTier
         }
         else
         {
-            Adapt(node);
+            Adapt(node.Hash, node.Weight);
         }
 
         Link(node, queue);
@@ -116,22 +116,25 @@ public sealed partial class InMemoryTier
     /// instead, so an entry that loses never enters the map. A scan through a full tier then costs little besides
     /// the popularity count, and still displaces nothing.
     /// </summary>
-    private void WriteBatchStarted(List<MemoryNode> nodes, ref List<CacheEvictionEventArgs>? events)
+    private void WriteBatchStarted(ReadOnlySpan<NodeDraft> drafts, ref List<CacheEvictionEventArgs>? events)
     {
-        var direct = _weigher is null ? nodes.Count - _windowMaximum : 0;
-        for (var i = 0; i < nodes.Count; i++)
+        var direct = _weigher is null ? drafts.Length - _windowMaximum : 0;
+        for (var i = 0; i < drafts.Length; i++)
         {
-            var node = nodes[i];
-            if (i >= direct || _totalWeight < _maximum || _map.ContainsKeyOf(node) || !TryAdmitDirectly(node, ref events))
+            ref readonly var draft = ref drafts[i];
+            if (i >= direct || _totalWeight < _maximum || _map.ContainsKey(draft.Key, draft.Hash) || !TryAdmitDirectly(draft, ref events))
             {
-                WriteStarted(node, ref events);
+                WriteStarted(draft.Build(), ref events);
             }
         }
     }
 
-    /// <summary>Admits a new entry into main, bypassing the window, or rejects it without storing it.</summary>
+    /// <summary>
+    /// Admits a new entry into main, bypassing the window, or rejects it without storing it. The contest needs only the
+    /// entry's hash, so a rejected entry is never allocated a node.
+    /// </summary>
     /// <returns><see langword="false"/> when main holds nothing to compare with (the caller writes through the window).</returns>
-    private bool TryAdmitDirectly(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
+    private bool TryAdmitDirectly(in NodeDraft draft, ref List<CacheEvictionEventArgs>? events)
     {
         var victim = MainVictim();
         if (victim is null)
@@ -140,10 +143,11 @@ public sealed partial class InMemoryTier
         }
 
         // Neither adapting the window nor counting the key moves an entry, so the victim found stays main's victim.
-        Adapt(node);
-        var frequency = _sketch.Increment(node.Hash);
-        if (Contest(node, frequency, node.Weight, victim, ref events))
+        Adapt(draft.Hash, draft.Weight);
+        var frequency = _sketch.Increment(draft.Hash);
+        if (Contest(frequency, draft.Weight, victim, ref events))
         {
+            var node = draft.Build();
             _map.Set(node);
             Link(node, NodeQueue.Probation);
             Maintain(ref events);
@@ -151,8 +155,8 @@ public sealed partial class InMemoryTier
         else
         {
             // As if it had entered the window and lost at admission: remembered as the window's ghost, reported evicted.
-            _windowGhosts.Add(node.Hash);
-            Notify(node.Key, EvictionReason.Size, ref events);
+            _windowGhosts.Add(draft.Hash);
+            Notify(draft.Key, EvictionReason.Size, ref events);
         }
 
         PublishSize();
@@ -219,7 +223,7 @@ public sealed partial class InMemoryTier
     /// <summary>TinyLFU admission: the window's candidate enters main only if it is more popular than main's victims.</summary>
     private void Admit(MemoryNode candidate, ref List<CacheEvictionEventArgs>? events)
     {
-        if (Contest(candidate, _sketch.Frequency(candidate.Hash), 0, null, ref events))
+        if (Contest(_sketch.Frequency(candidate.Hash), 0, null, ref events))
         {
             MoveTo(candidate, _probation, NodeQueue.Probation);
         }
@@ -233,13 +237,12 @@ public sealed partial class InMemoryTier
     /// Evicts main's victims while the tier (plus <paramref name="incoming"/>, a candidate not yet counted) is too
     /// heavy and the candidate is more popular than each; stops at the first victim at least as popular.
     /// </summary>
-    /// <param name="candidate">The entry asking for a place in main.</param>
     /// <param name="frequency">The candidate's estimated frequency (evicting victims does not change it).</param>
     /// <param name="incoming">The candidate's weight when it is not counted in the tier yet, else 0.</param>
     /// <param name="victim">Main's current victim when the caller just found it, else <see langword="null"/>.</param>
     /// <param name="events">The eviction events to raise after the lock.</param>
     /// <returns><see langword="false"/> when the candidate lost.</returns>
-    private bool Contest(MemoryNode candidate, int frequency, long incoming, MemoryNode? victim, ref List<CacheEvictionEventArgs>? events)
+    private bool Contest(int frequency, long incoming, MemoryNode? victim, ref List<CacheEvictionEventArgs>? events)
     {
         var guard = 0;
         while (_totalWeight + incoming > _maximum)
@@ -330,16 +333,16 @@ public sealed partial class InMemoryTier
     }
 
     /// <summary>ARC-style adaptation: a miss on a key the window (or admission) let go recently asks for a bigger window; one on a key main let go asks for a bigger main.</summary>
-    private void Adapt(MemoryNode node)
+    private void Adapt(int hash, long weight)
     {
-        var unit = Math.Max(1, node.Weight);
-        if (_windowGhosts.Count > 0 && _windowGhosts.Contains(node.Hash))
+        var unit = Math.Max(1, weight);
+        if (_windowGhosts.Count > 0 && _windowGhosts.Contains(hash))
         {
             var ratio = Math.Max(1.0, (double)_mainGhosts.Count / _windowGhosts.Count);
             _windowTarget = Math.Min(_windowTarget + (unit * ratio * WindowGrowthRate), _maximum * MaximumWindowShare);
             ApplyWindowTarget();
         }
-        else if (_mainGhosts.Count > 0 && _mainGhosts.Contains(node.Hash))
+        else if (_mainGhosts.Count > 0 && _mainGhosts.Contains(hash))
         {
             var ratio = Math.Max(1.0, (double)_windowGhosts.Count / _mainGhosts.Count);
             _windowTarget = Math.Max(_windowTarget - (unit * ratio), _weigher is null ? 1 : 0);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using TaiCache.Metrics;
@@ -187,7 +188,8 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     {
         var now = BatchClock(ttl);
         long wallClock = 0;
-        var nodes = new List<MemoryNode>(results.Length);
+        var drafts = ArrayPool<NodeDraft>.Shared.Rent(results.Length);
+        var count = 0;
         for (var i = 0; i < results.Length; i++)
         {
             if (!results[i].HasValue)
@@ -210,28 +212,38 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
                 now = now != 0 ? now : Now();
             }
 
-            nodes.Add(CreateNode(keys[i], results[i].Value, nodeTtl, now));
+            drafts[count++] = DraftNode(keys[i], results[i].Value, nodeTtl, now);
         }
 
-        WriteBatch(nodes);
+        WriteBatch(drafts, count);
     }
 
     /// <summary>One clock read for a whole batch (the clock is slow on some virtual machines), none without expiry.</summary>
     private long BatchClock(TimeSpan? ttl) => ttl is not null || _options.DefaultTtl is not null || _slidingTicks != 0 ? Now() : 0;
 
-    /// <summary>Stores a batch of new nodes under one acquisition of the lock (see <c>WriteBatchStarted</c>).</summary>
-    private void WriteBatch(List<MemoryNode> nodes)
+    /// <summary>
+    /// Stores a batch of drafted entries under one acquisition of the lock (see <c>WriteBatchStarted</c>), then returns
+    /// the drafts' array (rented from the shared pool) cleared.
+    /// </summary>
+    private void WriteBatch(NodeDraft[] drafts, int count)
     {
         List<CacheEvictionEventArgs>? events = null;
-        lock (_sync)
+        try
         {
-            StartLockedOperation();
-            WriteBatchStarted(nodes, ref events);
+            lock (_sync)
+            {
+                StartLockedOperation();
+                WriteBatchStarted(drafts.AsSpan(0, count), ref events);
+            }
+        }
+        finally
+        {
+            ArrayPool<NodeDraft>.Shared.Return(drafts, clearArray: true);
         }
 
         if (_metrics is not null)
         {
-            foreach (var _ in nodes)
+            for (var i = 0; i < count; i++)
             {
                 _metrics.RecordSet();
             }
@@ -257,7 +269,10 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     }
 
     /// <summary>Builds an entry; <paramref name="now"/> is a timestamp already read, or 0 to read the clock if the entry expires.</summary>
-    private MemoryNode CreateNode<T>(string key, T value, TimeSpan? ttl, long now)
+    private MemoryNode CreateNode<T>(string key, T value, TimeSpan? ttl, long now) => DraftNode(key, value, ttl, now).Build();
+
+    /// <summary>Works out an entry's node without allocating it (see <see cref="NodeDraft"/>); <paramref name="now"/> as for <see cref="CreateNode{T}"/>.</summary>
+    private NodeDraft DraftNode<T>(string key, T value, TimeSpan? ttl, long now)
     {
         var stored = _serialized ? CacheValueCodec.Default.Encode(key, value) : (object?)value;
         var weight = Weigh(key, stored);
@@ -270,10 +285,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             expires = _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute;
         }
 
-        var hash = _map.Hash(key);
-        return _weigher is null && _slidingTicks == 0
-            ? new MemoryNode(key, hash, stored, expires)
-            : new ExtendedMemoryNode(key, hash, stored, weight, expires, absolute);
+        return new NodeDraft(key, _map.Hash(key), stored, weight, expires, absolute, extended: _weigher is not null || _slidingTicks != 0);
     }
 
     /// <summary>Removes a key.</summary>
@@ -452,13 +464,13 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         }
 
         var now = BatchClock(ttl);
-        var nodes = new List<MemoryNode>(list.Count);
-        foreach (var item in list)
+        var drafts = ArrayPool<NodeDraft>.Shared.Rent(list.Count);
+        for (var i = 0; i < list.Count; i++)
         {
-            nodes.Add(CreateNode(item.Key, item.Value, ttl, now));
+            drafts[i] = DraftNode(list[i].Key, list[i].Value, ttl, now);
         }
 
-        WriteBatch(nodes);
+        WriteBatch(drafts, list.Count);
         return ValueTask.CompletedTask;
     }
 

@@ -56,13 +56,13 @@ internal sealed class NodeTable
 
     public bool ContainsKey(string key) => TryGetValue(key, out _);
 
-    /// <summary>Tells whether a node's key is in the table, using the hash the node already carries.</summary>
-    public bool ContainsKeyOf(MemoryNode node)
+    /// <summary>Tells whether a key is in the table, given its hash (under the writers' lock).</summary>
+    public bool ContainsKey(string key, int hash)
     {
         var buckets = _buckets;
-        for (var current = buckets.Heads[node.Hash & buckets.Mask].Head; current is not null; current = current.Chain)
+        for (var current = buckets.Heads[hash & buckets.Mask].Head; current is not null; current = current.Chain)
         {
-            if (current.Hash == node.Hash && string.Equals(current.Key, node.Key))
+            if (current.Hash == hash && string.Equals(current.Key, key))
             {
                 return true;
             }
