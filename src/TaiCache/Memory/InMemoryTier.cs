@@ -285,7 +285,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             expires = _slidingTicks != 0 ? Math.Min(absolute, AddTicks(now, _slidingTicks)) : absolute;
         }
 
-        return new NodeDraft(key, _map.Hash(key), stored, weight, expires, absolute, extended: _weigher is not null || _slidingTicks != 0);
+        return new NodeDraft(key, _map.Hash(key), stored, weight, expires, absolute, Extended: _weigher is not null || _slidingTicks != 0);
     }
 
     /// <summary>Removes a key.</summary>
