@@ -138,4 +138,45 @@ public sealed class InMemoryTierBatchWriteTests
         Assert.Equal(readable, cache.Count);
         Assert.InRange(cache.Count, 1, 500);
     }
+
+    [Fact]
+    public async Task SetManyAsync_WithWeigher_EntriesCarryTheirWeights_AndABadWeightStoresNothingOfTheBatch()
+    {
+        var tier = new InMemoryTier(new InMemoryTierOptions
+        {
+            MaximumSize = 10_000,
+            TimeProvider = _time,
+            Weigher = static (_, value) => value is string s ? (s == "bad" ? -1 : s.Length) : 1,
+        });
+        string K(int i) => Key(nameof(SetManyAsync_WithWeigher_EntriesCarryTheirWeights_AndABadWeightStoresNothingOfTheBatch), i);
+        await tier.SetManyAsync(Enumerable.Range(1, 20).Select(i => KeyValuePair.Create(K(i), new string('x', i))));
+        Assert.Equal(20, tier.Count);
+        Assert.Equal(Enumerable.Range(1, 20).Sum(), tier.Weight);
+
+        // The weigher runs before anything is written: a bad weight fails the batch, and nothing of it, nor of what was stored, changes.
+        var bad = new[] { KeyValuePair.Create(K(1), "replaced"), KeyValuePair.Create(K(100), "new"), KeyValuePair.Create(K(101), "bad") };
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await tier.SetManyAsync(bad));
+        Assert.Contains("Weigher", e.Message);
+        Assert.Equal(20, tier.Count);
+        Assert.Equal(Enumerable.Range(1, 20).Sum(), tier.Weight);
+        Assert.True(tier.TryGet<string>(K(1), out var kept) && kept == "x");
+        Assert.False(tier.TryGet<string>(K(100), out _));
+    }
+
+    [Fact]
+    public async Task SetManyAsync_WithSlidingExpiration_ReadsKeepBatchEntriesAliveUntilTheirTtl()
+    {
+        var tier = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 1_000, TimeProvider = _time, SlidingExpiration = TimeSpan.FromSeconds(10) });
+        string K(string name) => Key(nameof(SetManyAsync_WithSlidingExpiration_ReadsKeepBatchEntriesAliveUntilTheirTtl), name);
+        await tier.SetManyAsync([KeyValuePair.Create(K("read"), 1), KeyValuePair.Create(K("idle"), 2)], TimeSpan.FromSeconds(25));
+        for (var i = 0; i < 4; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(6));
+            Assert.True(tier.TryGet<int>(K("read"), out _), $"read at {(i + 1) * 6} s"); // each read slides it 10 s on
+        }
+
+        Assert.False(tier.TryGet<int>(K("idle"), out _)); // not read for 24 s: slid out after 10
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.False(tier.TryGet<int>(K("read"), out _)); // 26 s: past the 25 s TTL however often it was read
+    }
 }
