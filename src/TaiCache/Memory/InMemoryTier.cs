@@ -189,61 +189,58 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         var now = BatchClock(ttl);
         long wallClock = 0;
         var drafts = ArrayPool<NodeDraft>.Shared.Rent(results.Length);
-        var count = 0;
-        for (var i = 0; i < results.Length; i++)
+        try
         {
-            if (!results[i].HasValue)
+            var count = 0;
+            for (var i = 0; i < results.Length; i++)
             {
-                continue;
-            }
-
-            // A copy never outlives the value where it was found (its writer recorded when it expires there).
-            var nodeTtl = ttl;
-            if (results[i].ExpiresAtUnixMs is var expiresAt and not 0)
-            {
-                wallClock = wallClock != 0 ? wallClock : _time.GetUtcNow().ToUnixTimeMilliseconds();
-                var left = expiresAt - wallClock;
-                if (left <= 0)
+                if (!results[i].HasValue)
                 {
                     continue;
                 }
 
-                nodeTtl = (ttl ?? _options.DefaultTtl) is { } t && t.TotalMilliseconds <= left ? t : TimeSpan.FromMilliseconds(left);
-                now = now != 0 ? now : Now();
+                // A copy never outlives the value where it was found (its writer recorded when it expires there).
+                var nodeTtl = ttl;
+                if (results[i].ExpiresAtUnixMs is var expiresAt and not 0)
+                {
+                    wallClock = wallClock != 0 ? wallClock : _time.GetUtcNow().ToUnixTimeMilliseconds();
+                    var left = expiresAt - wallClock;
+                    if (left <= 0)
+                    {
+                        continue;
+                    }
+
+                    nodeTtl = (ttl ?? _options.DefaultTtl) is { } t && t.TotalMilliseconds <= left ? t : TimeSpan.FromMilliseconds(left);
+                    now = now != 0 ? now : Now();
+                }
+
+                drafts[count++] = DraftNode(keys[i], results[i].Value, nodeTtl, now);
             }
 
-            drafts[count++] = DraftNode(keys[i], results[i].Value, nodeTtl, now);
-        }
-
-        WriteBatch(drafts, count);
-    }
-
-    /// <summary>One clock read for a whole batch (the clock is slow on some virtual machines), none without expiry.</summary>
-    private long BatchClock(TimeSpan? ttl) => ttl is not null || _options.DefaultTtl is not null || _slidingTicks != 0 ? Now() : 0;
-
-    /// <summary>
-    /// Stores a batch of drafted entries under one acquisition of the lock (see <c>WriteBatchStarted</c>), then returns
-    /// the drafts' array (rented from the shared pool) cleared.
-    /// </summary>
-    private void WriteBatch(NodeDraft[] drafts, int count)
-    {
-        List<CacheEvictionEventArgs>? events = null;
-        try
-        {
-            lock (_sync)
-            {
-                StartLockedOperation();
-                WriteBatchStarted(drafts.AsSpan(0, count), ref events);
-            }
+            WriteBatch(drafts.AsSpan(0, count));
         }
         finally
         {
             ArrayPool<NodeDraft>.Shared.Return(drafts, clearArray: true);
         }
+    }
+
+    /// <summary>One clock read for a whole batch (the clock is slow on some virtual machines), none without expiry.</summary>
+    private long BatchClock(TimeSpan? ttl) => ttl is not null || _options.DefaultTtl is not null || _slidingTicks != 0 ? Now() : 0;
+
+    /// <summary>Stores a batch of drafted entries under one acquisition of the lock (see <c>WriteBatchStarted</c>).</summary>
+    private void WriteBatch(ReadOnlySpan<NodeDraft> drafts)
+    {
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
+        {
+            StartLockedOperation();
+            WriteBatchStarted(drafts, ref events);
+        }
 
         if (_metrics is not null)
         {
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < drafts.Length; i++)
             {
                 _metrics.RecordSet();
             }
@@ -465,12 +462,19 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
 
         var now = BatchClock(ttl);
         var drafts = ArrayPool<NodeDraft>.Shared.Rent(list.Count);
-        for (var i = 0; i < list.Count; i++)
+        try
         {
-            drafts[i] = DraftNode(list[i].Key, list[i].Value, ttl, now);
-        }
+            for (var i = 0; i < list.Count; i++)
+            {
+                drafts[i] = DraftNode(list[i].Key, list[i].Value, ttl, now);
+            }
 
-        WriteBatch(drafts, list.Count);
+            WriteBatch(drafts.AsSpan(0, list.Count));
+        }
+        finally
+        {
+            ArrayPool<NodeDraft>.Shared.Return(drafts, clearArray: true);
+        }
         return ValueTask.CompletedTask;
     }
 

@@ -16,7 +16,7 @@ public sealed partial class MetricsCollector
     public long Hits => ReportHits(Sum(static (ref s) => HitsIn(ref s)));
 
     /// <summary>Gets the number of misses so far.</summary>
-    public long Misses => Sum(static (ref s) => Volatile.Read(ref s.Misses) + Volatile.Read(ref s.ReadMisses));
+    public long Misses => Sum(static (ref s) => MissesIn(ref s));
 
     /// <summary>Gets the number of writes so far.</summary>
     public long Sets => Sum(static (ref s) => Volatile.Read(ref s.Sets));
@@ -66,7 +66,7 @@ public sealed partial class MetricsCollector
         {
             ref var s = ref cells[i].Counters;
             hits += HitsIn(ref s);
-            misses += Volatile.Read(ref s.Misses) + Volatile.Read(ref s.ReadMisses);
+            misses += MissesIn(ref s);
             sets += Volatile.Read(ref s.Sets);
             deletes += Volatile.Read(ref s.Deletes);
             errors += Volatile.Read(ref s.Errors);
@@ -163,6 +163,9 @@ public sealed partial class MetricsCollector
     /// is read before <see cref="CounterStripe.ReadMisses"/>, so a read that misses while the cell is read is not taken for a hit.
     /// </summary>
     private static long HitsIn(ref CounterStripe s) => Volatile.Read(ref s.Hits) + Volatile.Read(ref s.Reads) - Volatile.Read(ref s.ReadMisses);
+
+    /// <summary>A cell's misses: those recorded as misses plus the reads counted up front that missed.</summary>
+    private static long MissesIn(ref CounterStripe s) => Volatile.Read(ref s.Misses) + Volatile.Read(ref s.ReadMisses);
 
     /// <summary>
     /// Keeps reported hits monotonic (a meter's counter must never go down): a read in flight while the cells are read

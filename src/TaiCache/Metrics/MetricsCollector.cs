@@ -231,7 +231,9 @@ public sealed partial class MetricsCollector : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool CountRead()
     {
-        // Stripe() written out, so the common read is one straight line: find the cell, count, test, done.
+        // Stripe() written out, so the common read is one straight line: find the cell, count, test, done. The page is
+        // compared again below rather than branching to the slow path first: that shape keeps the JIT from merging
+        // the two outcomes into a materialized bool on the common path.
         var cell = PageCell(out var page, out var slot);
         if (cell.StackPage == page && (++cell.Counters.Reads & _readSampleMask) != 0)
         {
