@@ -20,6 +20,9 @@ internal sealed class ContractlessVisibilityResolver : IFormatterResolver
 
     public IMessagePackFormatter<T>? GetFormatter<T>() => Cache<T>.Formatter;
 
+    /// <summary>The formatter for <typeparamref name="T"/>, without an interface's generic virtual call.</summary>
+    public static IMessagePackFormatter<T>? FormatterFor<T>() => Cache<T>.Formatter;
+
     private static bool IsVisible(Type type)
     {
         if (type.IsGenericType && !type.GetGenericArguments().All(IsVisible))

@@ -17,6 +17,9 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
     private static readonly MessagePackSerializerOptions DefaultOptions =
         MessagePackSerializerOptions.Standard.WithResolver(ContractlessVisibilityResolver.Instance).WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(64));
 
+    // TaiCache's own resolver without MessagePack-level compression: its formatters can be called directly.
+    private readonly bool _defaultResolver;
+
     /// <summary>Initializes the serializer with TaiCache's safe defaults.</summary>
     public MessagePackCacheSerializer()
         : this(DefaultOptions)
@@ -34,6 +37,7 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
         }
 
         Options = options.Security.HashCollisionResistant ? options : options.WithSecurity(MessagePackSecurity.UntrustedData);
+        _defaultResolver = ReferenceEquals(Options.Resolver, ContractlessVisibilityResolver.Instance) && Options.Compression == MessagePackCompression.None;
     }
 
     /// <summary>Gets a shared instance with the default options.</summary>
@@ -46,8 +50,46 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
     public byte Id => SerializerId;
 
     /// <inheritdoc />
-    public void Serialize<T>(IBufferWriter<byte> writer, T value) => MessagePackSerializer.Serialize(writer, value, Options);
+    public void Serialize<T>(IBufferWriter<byte> writer, T value)
+    {
+        if (_defaultResolver && ContractlessVisibilityResolver.FormatterFor<T>() is { } formatter)
+        {
+            var packer = new MessagePackWriter(writer);
+            try
+            {
+                formatter.Serialize(ref packer, value, Options);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new MessagePackSerializationException($"Failed to serialize {typeof(T).FullName} value.", ex);
+            }
+
+            packer.Flush();
+            return;
+        }
+
+        MessagePackSerializer.Serialize(writer, value, Options);
+    }
 
     /// <inheritdoc />
-    public T Deserialize<T>(ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize<T>(bytes, Options);
+    public T Deserialize<T>(ReadOnlyMemory<byte> bytes)
+    {
+        // With TaiCache's own resolver, its per-type formatter is called directly: this skips the resolver's generic
+        // virtual dispatch, which costs about as much as reading a small object (docs/benchmarks.md, session 5).
+        if (_defaultResolver && ContractlessVisibilityResolver.FormatterFor<T>() is { } formatter)
+        {
+            var reader = new MessagePackReader(bytes);
+            try
+            {
+                return formatter.Deserialize(ref reader, Options);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // As MessagePackSerializer.Deserialize reports it.
+                throw new MessagePackSerializationException($"Failed to deserialize {typeof(T).FullName} value.", ex);
+            }
+        }
+
+        return MessagePackSerializer.Deserialize<T>(bytes, Options);
+    }
 }
