@@ -30,6 +30,48 @@ internal static class Policies
         return Percent(hits, trace.Ids.Length);
     }
 
+    /// <summary>
+    /// The trace cut into batches of <paramref name="batch"/> accesses, as a multi-tier batch read-through meets it:
+    /// every key of a batch is looked up first, then the misses are copied in at once (<c>SetHits</c>).
+    /// </summary>
+    public static double TaiCacheBatched(AccessTrace trace, int size, int batch)
+    {
+        var cache = new InMemoryTier(new InMemoryTierOptions { MaximumSize = size });
+        var names = trace.Names;
+        var ids = trace.Ids;
+        var missed = new List<string>(batch);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        long hits = 0;
+        for (var start = 0; start < ids.Length; start += batch)
+        {
+            missed.Clear();
+            seen.Clear();
+            var end = Math.Min(ids.Length, start + batch);
+            for (var i = start; i < end; i++)
+            {
+                var key = names[ids[i]];
+                if (cache.TryGet<string>(key, out _))
+                {
+                    hits++;
+                }
+                else if (seen.Add(key))
+                {
+                    missed.Add(key);
+                }
+            }
+
+            var results = new CacheResult<string>[missed.Count];
+            for (var i = 0; i < results.Length; i++)
+            {
+                results[i] = new CacheResult<string>(missed[i]);
+            }
+
+            cache.SetHits(missed, results, ttl: null);
+        }
+
+        return Percent(hits, ids.Length);
+    }
+
     public static double ExactLru(AccessTrace trace, int size)
     {
         // Array-based doubly linked list over dense ids.

@@ -21,11 +21,20 @@ if (args.Length >= 1 && args[0] == "--memory")
     return 0;
 }
 
+var batched = 0;
+if (args.Length >= 2 && args[0] == "--batched")
+{
+    // TaiCache.HitRatio --batched <accesses per batch> <trace> <size...>: TaiCache one access at a time and in batches.
+    batched = int.Parse(args[1], CultureInfo.InvariantCulture);
+    args = args[2..];
+}
+
 if (args.Length < 2)
 {
     Console.Error.WriteLine("usage: TaiCache.HitRatio <trace.lis | trace.lis.zst | --synthetic> <size> [size...]");
     Console.Error.WriteLine("  .zst files are decompressed with the zstd CLI (must be on PATH); gzip files are read directly, as are plain ones.");
     Console.Error.WriteLine("  One request per line, 'start_block num_blocks [ignored...]', any whitespace; blank and '#' lines are skipped.");
+    Console.Error.WriteLine("       TaiCache.HitRatio --batched <accesses per batch> <trace> <size...>   (TaiCache fed batch by batch, as a batch read-through fills L1)");
     Console.Error.WriteLine("       TaiCache.HitRatio --throughput [rounds]   (hit throughput in CPU time, interleaved, best round)");
     Console.Error.WriteLine("       TaiCache.HitRatio --memory [entries]   (bytes of overhead per entry, default 1,000,000 entries)");
     Console.Error.WriteLine("  --synthetic: Zipf(0.99) over 100,000 keys, 2,000,000 requests, with a one-off scan of 200,000 new keys mid-way.");
@@ -60,6 +69,18 @@ if (args[0] != "--synthetic")
 }
 
 Console.WriteLine();
+if (batched > 0)
+{
+    Console.WriteLine($"| size | TaiCache, one access at a time | TaiCache, batches of {batched} (lookups, then one copy of the misses) | LRU |");
+    Console.WriteLine("| ---: | ---: | ---: | ---: |");
+    foreach (var size in sizes)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {size} | {Policies.TaiCache(trace, size, out _):F2} | {Policies.TaiCacheBatched(trace, size, batched):F2} | {Policies.ExactLru(trace, size):F2} |"));
+    }
+
+    return 0;
+}
+
 Console.WriteLine($"| {"size",8} | {"TaiCache",8} | {"LRU",8} | {"BF Lru",8} | {"BF Lfu",8} | {"MemCache",8} | {"Belady",8} | TaiCache - max(LRU, BF Lfu) |");
 Console.WriteLine($"| {new string('-', 8)}:| {new string('-', 8)}:| {new string('-', 8)}:| {new string('-', 8)}:| {new string('-', 8)}:| {new string('-', 8)}:| {new string('-', 8)}:| ---: |");
 foreach (var size in sizes)

@@ -98,6 +98,34 @@ public sealed class InMemoryTierBatchWriteTests
     }
 
     [Fact]
+    public async Task SetManyAsync_FullTier_FirstSightingLoses_SecondSightingBeatsEntriesSeenOnce()
+    {
+        const string test = nameof(SetManyAsync_FullTier_FirstSightingLoses_SecondSightingBeatsEntriesSeenOnce);
+        var cache = Create(500);
+        for (var i = 0; i < 500; i++)
+        {
+            cache.Set(Key(test, $"filler{i}"), i);
+        }
+
+        var refused = new List<string>();
+        cache.Evicted += (_, e) => refused.Add(e.Key);
+        var batch = Enumerable.Range(0, 100).Select(i => KeyValuePair.Create(Key(test, $"new{i}"), i)).ToList();
+
+        // First sighting: every entry that goes straight to admission loses, and is reported; none of the fillers goes.
+        await cache.SetManyAsync(batch);
+        var direct = batch.Take(80).Select(b => b.Key).ToList();
+        Assert.All(direct, key => Assert.False(cache.TryGet<int>(key, out _), $"{key} was admitted on its first sighting"));
+        Assert.Superset(direct.ToHashSet(), refused.ToHashSet());
+        Assert.Equal(500, cache.Count);
+
+        // Second sighting: each is now counted twice, the probation victims once, so they win their contests.
+        await cache.SetManyAsync(batch);
+        var admitted = direct.Count(key => cache.TryGet<int>(key, out _));
+        Assert.True(admitted >= 70, $"only {admitted} of 80 keys seen twice displaced entries seen once");
+        Assert.Equal(500, cache.Count);
+    }
+
+    [Fact]
     public async Task SetManyAsync_RandomBatchesWithRepeats_CountMatchesWhatIsReadable_AndValuesAreTheLatest()
     {
         var cache = Create(500);
