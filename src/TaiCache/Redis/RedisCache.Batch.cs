@@ -50,17 +50,18 @@ public sealed partial class RedisCache
         }
         else
         {
-            // One MGET through the prefixed view, which writes prefix and key one after the other (no concatenation).
+            // One MGET. Each key carries the prefix's bytes and the key's text, written one after the other (no
+            // concatenation), and the array goes straight to the connection (a prefixed view would copy it).
             var keys = new RedisKey[logical.Count];
             for (var i = 0; i < keys.Length; i++)
             {
-                keys[i] = logical[i];
+                keys[i] = PrefixKey(logical[i]);
             }
 
             RedisValue[] values;
             try
             {
-                values = await WithTimeout(_keyed!.StringGetAsync(keys), cancellationToken).ConfigureAwait(false);
+                values = await WithTimeout(db.StringGetAsync(keys), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsTranslatable(ex))
             {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -310,7 +311,9 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     }
 
     private static (string Prefix, RedisKey PrefixKey, int MaxKeyBytes, TimeSpan? DefaultTtl, TimeSpan Timeout, TimeProvider Time, MetricsCollector? Metrics, ILogger Logger) Unpack(RedisCacheOptions o) =>
-        (o.KeyPrefix, o.KeyPrefix, o.MaxKeyBytes, o.DefaultTtl, o.OperationTimeout, o.TimeProvider, o.Metrics,
+        // The prefix as bytes: a key prepended with it carries the same array (no copy per key), where a text prefix
+        // would be encoded anew for every key.
+        (o.KeyPrefix, (RedisKey)Encoding.UTF8.GetBytes(o.KeyPrefix), o.MaxKeyBytes, o.DefaultTtl, o.OperationTimeout, o.TimeProvider, o.Metrics,
             (o.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisCache>());
 
     /// <summary>Builds the configuration of a connection the cache owns: never aborts on a failed first connect, fails fast while disconnected, keeps keys out of exception text.</summary>

@@ -197,6 +197,25 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task BatchesAndSingleKeys_UseThePrefixedName_OtherClientsSee()
+    {
+        // Keys are sent as the prefix's bytes then the key's text: every path must land on prefix + key, non-ASCII too.
+        await _cache.SetManyAsync([KeyValuePair.Create("batch:1", 1), KeyValuePair.Create("batch:ü", 2)]);
+        await _cache.SetAsync("single:é", 3);
+        await _cache.IncrementAsync("count:1", 4);
+        foreach (var key in new[] { "batch:1", "batch:ü", "single:é", "count:1" })
+        {
+            Assert.True(await Raw.KeyExistsAsync(_prefix + key), $"{_prefix + key} is missing");
+        }
+
+        await Raw.StringSetAsync(_prefix + "other:ü", await Raw.StringGetAsync(_prefix + "single:é"));
+        var read = await _cache.GetManyAsync<int>(["batch:1", "batch:ü", "other:ü", "absent"]);
+        Assert.Equal(new Dictionary<string, int> { ["batch:1"] = 1, ["batch:ü"] = 2, ["other:ü"] = 3 }, read);
+        Assert.Equal(2, await _cache.DeleteManyAsync(["batch:1", "batch:ü"]));
+        Assert.False(await Raw.KeyExistsAsync(_prefix + "batch:1"));
+    }
+
+    [Fact]
     public async Task TtlAsync_MissingPersistentAndExpiring_AreTold()
     {
         await _cache.SetAsync("persistent", 1);
