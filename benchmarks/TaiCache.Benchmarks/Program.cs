@@ -11,6 +11,13 @@ if (args.Length > 0 && args[0] == "--batch-throughput")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--batch-decode")
+{
+    // dotnet run -c Release -- --batch-decode
+    BatchDecodeCost.Run();
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--l1-batch-fill")
 {
     // dotnet run -c Release -- --l1-batch-fill [rounds]
