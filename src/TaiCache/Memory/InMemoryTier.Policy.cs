@@ -149,7 +149,7 @@ public sealed partial class InMemoryTier
             // First sighting since the sketch last halved: it can only beat a victim whose count has faded to zero, so
             // it loses without the contest (and without the ghost lookups, which a key new to the sketch hardly ever
             // hits). Replaying OLTP and P3 in batches of 100 this way moved hit ratios by -0.06 to +0.17 points, within
-            // the runs' spread, and made a copy into a full tier about a third cheaper (docs/benchmarks.md, session 5).
+            // the runs' spread, and made a copy into a full tier about a tenth cheaper (docs/benchmarks.md, session 5).
             RejectAtAdmission(draft, ref events);
             PublishSize();
             return true;
