@@ -16,6 +16,10 @@ namespace TaiCache;
 /// </remarks>
 internal readonly struct KeyHash
 {
+    // The length joins the hash after the mixing, multiplied out to every bit. XORed into the data it cancelled against
+    // it: the low byte of a read is a character's, so "k1770" and "k17770" ('1' ^ 10 == '7' ^ 12) always collided.
+    private const ulong LengthMultiplier = 0x9E3779B97F4A7C15UL;
+
     private readonly ulong _secret0;
     private readonly ulong _secret1;
     private readonly ulong _secret2;
@@ -41,7 +45,7 @@ internal readonly struct KeyHash
         if (length - 17 < 16)
         {
             mixed = Mix(Read64(ref start, 0) ^ _secret0, Read64(ref start, 8) ^ _secret1)
-                + Mix(Read64(ref start, length - 16) ^ _secret2, Read64(ref start, length - 8) ^ _secret3 ^ length);
+                + Mix(Read64(ref start, length - 16) ^ _secret2, Read64(ref start, length - 8) ^ _secret3);
         }
         else if (length <= 16)
         {
@@ -52,6 +56,7 @@ internal readonly struct KeyHash
             return Long(key);
         }
 
+        mixed += length * LengthMultiplier;
         mixed ^= mixed >> 37;
         mixed *= 0x165667919E3779F9UL;
         mixed ^= mixed >> 32;
@@ -78,7 +83,7 @@ internal readonly struct KeyHash
             high = 0;
         }
 
-        return Mix(low ^ _secret0, high ^ _secret1 ^ length);
+        return Mix(low ^ _secret0, high ^ _secret1);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

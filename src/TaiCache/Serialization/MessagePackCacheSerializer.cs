@@ -54,7 +54,7 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
     {
         if (_defaultResolver && ContractlessVisibilityResolver.FormatterFor<T>() is { } formatter)
         {
-            var packer = new MessagePackWriter(writer);
+            var packer = new MessagePackWriter(writer) { OldSpec = Options.OldSpec ?? false };
             try
             {
                 formatter.Serialize(ref packer, value, Options);
@@ -74,8 +74,9 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
     /// <inheritdoc />
     public T Deserialize<T>(ReadOnlyMemory<byte> bytes)
     {
-        // With TaiCache's own resolver, its per-type formatter is called directly: this skips the resolver's generic
-        // virtual dispatch, which costs about as much as reading a small object (docs/benchmarks.md, session 5).
+        // With TaiCache's own resolver, its per-type formatter is called directly. This skips the resolver's generic
+        // virtual dispatch from shared generic code, about a tenth of the cost of reading a small object
+        // (docs/benchmarks.md, session 5).
         if (_defaultResolver && ContractlessVisibilityResolver.FormatterFor<T>() is { } formatter)
         {
             var reader = new MessagePackReader(bytes);

@@ -9,7 +9,7 @@ namespace TaiCache.Tests.Serialization;
 /// <summary>The default options read through the resolver's formatter directly; any other options through MessagePack's own entry point. Both must behave alike.</summary>
 public sealed class MessagePackCacheSerializerTests
 {
-    public static TheoryData<string> Serializers => ["default", "standard resolver", "MessagePack LZ4"];
+    public static TheoryData<string> Serializers => ["default", "default, old spec", "standard resolver", "MessagePack LZ4"];
 
     [Theory]
     [MemberData(nameof(Serializers))]
@@ -37,7 +37,8 @@ public sealed class MessagePackCacheSerializerTests
     public void Serialize_WritesTheSameBytesAsMessagePack(string kind)
     {
         var serializer = Create(kind);
-        var value = new OrderLine("B", 7, 1.25m);
+        // A SKU of 40 characters: the old spec writes it without the str8 header the current one uses.
+        var value = new OrderLine(new string('B', 40), 7, 1.25m);
         Assert.Equal(MessagePackSerializer.Serialize(value, serializer.Options), Write(serializer, value));
     }
 
@@ -61,6 +62,7 @@ public sealed class MessagePackCacheSerializerTests
     private static MessagePackCacheSerializer Create(string kind) => kind switch
     {
         "default" => MessagePackCacheSerializer.Default,
+        "default, old spec" => new MessagePackCacheSerializer(MessagePackCacheSerializer.Default.Options.WithOldSpec(true)),
         "standard resolver" => new MessagePackCacheSerializer(MessagePackSerializerOptions.Standard.WithResolver(ContractlessStandardResolver.Instance)),
         _ => new MessagePackCacheSerializer(ContractlessStandardResolver.Options.WithCompression(MessagePackCompression.Lz4BlockArray)),
     };
