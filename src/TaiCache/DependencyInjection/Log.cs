@@ -5,8 +5,8 @@ namespace TaiCache.DependencyInjection;
 /// <summary>Source-generated log methods of the dependency-injection integration (event ids 8000-8099).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 8000, Level = LogLevel.Warning, Message = "TaiCache '{CacheName}': L1 coherence could not start ({Error}); L1 copies may stay stale until they expire")]
-    public static partial void CoherenceStartFailed(ILogger logger, string cacheName, string error);
+    [LoggerMessage(EventId = 8000, Level = LogLevel.Warning, Message = "TaiCache '{CacheName}': L1 coherence could not start ({Error}); retrying in {RetryIn}, and until then L1 copies may stay stale until they expire")]
+    public static partial void CoherenceStartFailed(ILogger logger, string cacheName, string error, TimeSpan retryIn);
 
     [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "TaiCache '{CacheName}' built with tiers {Tiers}")]
     public static partial void CacheBuilt(ILogger logger, string cacheName, string tiers);

@@ -22,8 +22,7 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
     private Task<InvalidationManager>? _invalidation;
     private readonly Task<CacheCoherence?>? _coherence;
     private readonly CacheCoherence? _coherenceInstance;
-    private StackExchange.Redis.ConnectionMultiplexer? _ownedMultiplexer;
-    private StackExchange.Redis.IConnectionMultiplexer? _coherenceMultiplexer;
+    private StackExchange.Redis.IConnectionMultiplexer? _sharedMultiplexer;
     private int _disposed;
 
     public TaiCacheInstance(string name, TaiCacheOptions options, TimeProvider time, ILoggerFactory? loggerFactory)
@@ -54,15 +53,21 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
                 multi.Tiers.Add(tier);
             }
 
-            if (options.Coherence.Enabled && L1 is not null && _coherenceMultiplexer is not null)
+            if (options.Coherence.Enabled && L1 is not null && Redis is { } redis)
             {
-                _coherenceInstance = new CacheCoherence(_coherenceMultiplexer, L1, new CacheCoherenceOptions
+                var coherence = new CacheCoherenceOptions
                 {
                     Namespace = options.Coherence.Namespace ?? name,
                     HeartbeatInterval = options.Coherence.HeartbeatInterval,
                     TimeProvider = time,
                     LoggerFactory = _loggerFactory,
-                });
+                };
+
+                // Over the Redis tier's own connection, which it opens in the background: resolving the cache never
+                // waits on the network, and coherence starts (in the background too) once the connection is made.
+                _coherenceInstance = _sharedMultiplexer is { } shared
+                    ? new CacheCoherence(shared, L1, coherence)
+                    : new CacheCoherence(redis.GetMultiplexerAsync, L1, coherence);
                 multi.Coherence = _coherenceInstance;
             }
 
@@ -73,7 +78,6 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
         {
             // Nothing was started yet: disposing completes without waiting on the network.
             _ = _coherenceInstance?.DisposeAsync().AsTask();
-            _ownedMultiplexer?.Dispose();
             foreach (var tier in tiers)
             {
                 _ = tier.DisposeAsync().AsTask();
@@ -178,11 +182,6 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
             await _coherenceInstance.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_ownedMultiplexer is not null)
-        {
-            await _ownedMultiplexer.DisposeAsync().ConfigureAwait(false);
-        }
-
         foreach (var collector in _metrics)
         {
             collector.Dispose();
@@ -225,21 +224,7 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
             };
             options.Redis.Configure?.Invoke(redis);
             var shared = options.Redis.Multiplexer;
-            if (shared is null && options.Coherence.Enabled)
-            {
-                // Coherence needs the connection when the cache is built: open it here (returns after the connect
-                // timeout at most when Redis is down; the connection keeps retrying in the background).
-                var configuration = redis.Configuration?.Clone() ?? StackExchange.Redis.ConfigurationOptions.Parse(redis.ConnectionString!);
-                configuration.AbortOnConnectFail = false;
-                var timeoutMs = (int)Math.Min(int.MaxValue, redis.OperationTimeout.TotalMilliseconds);
-                configuration.ConnectTimeout = timeoutMs;
-                configuration.SyncTimeout = timeoutMs;
-                configuration.AsyncTimeout = timeoutMs;
-                _ownedMultiplexer = StackExchange.Redis.ConnectionMultiplexer.Connect(configuration);
-                shared = _ownedMultiplexer;
-            }
-
-            _coherenceMultiplexer = shared;
+            _sharedMultiplexer = shared;
             Redis = shared is not null ? new RedisCache(shared, redis) : new RedisCache(redis);
             tiers.Add(Redis);
         }
@@ -300,21 +285,36 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
 
     private async Task<CacheCoherence?> StartCoherenceAsync(CacheCoherence coherence, CancellationToken cancellationToken)
     {
-        // Runs in the background: a Redis server that is down at start delays coherence, never the application.
+        // Runs in the background: a Redis server that is down at start delays coherence, never the application. Each
+        // failed attempt is logged and retried, one second later at first, doubling up to 30 s, until the cache stops.
         await Task.Yield();
-        try
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
         {
-            await coherence.StartAsync(cancellationToken).ConfigureAwait(false);
-            return coherence;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
-        catch (Exception ex) when (ex is CacheException or StackExchange.Redis.RedisException or InvalidOperationException)
-        {
-            Log.CoherenceStartFailed(_logger, Name, ex.GetType().Name);
-            return null;
+            try
+            {
+                await coherence.StartAsync(cancellationToken).ConfigureAwait(false);
+                return coherence;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+            catch (Exception ex) when (ex is CacheException or StackExchange.Redis.RedisException or InvalidOperationException)
+            {
+                Log.CoherenceStartFailed(_logger, Name, ex.GetType().Name, delay);
+            }
+
+            try
+            {
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
         }
     }
 }

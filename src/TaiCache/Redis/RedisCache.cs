@@ -238,7 +238,8 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     }
 
     /// <summary>Closes the connection when the cache opened it; a shared connection is left open.</summary>
-    /// <returns>A task that completes when the connection is closed.</returns>
+    /// <returns>A task that completes when the connection is closed, or at once when the cache is still making its first
+    /// connection attempt (that connection is then closed in the background when the attempt ends).</returns>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -249,21 +250,46 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         var multiplexer = _multiplexer;
         if (multiplexer is null && _connecting is not null)
         {
-            try
+            if (!_connecting.IsCompleted)
             {
-                multiplexer = await _connecting.ConfigureAwait(false);
+                // The first attempt is still running (a server that takes connections and never answers holds it for
+                // up to the connect timeout, per retry): shutting down does not wait for it. The connection is closed
+                // when the attempt ends.
+                _ = CloseWhenConnectedAsync(_connecting);
+                return;
             }
-            catch (Exception ex) when (ex is RedisException or RedisCommandException or CacheException or OperationCanceledException or ObjectDisposedException)
-            {
-                multiplexer = null;
-            }
+
+            multiplexer = await ConnectedOrNullAsync(_connecting).ConfigureAwait(false);
         }
 
-        if (multiplexer is null)
+        if (multiplexer is not null)
         {
-            return;
+            await CloseAsync(multiplexer).ConfigureAwait(false);
         }
+    }
 
+    private static async Task<IConnectionMultiplexer?> ConnectedOrNullAsync(Task<IConnectionMultiplexer> connecting)
+    {
+        try
+        {
+            return await connecting.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or RedisCommandException or CacheException or OperationCanceledException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    private async Task CloseWhenConnectedAsync(Task<IConnectionMultiplexer> connecting)
+    {
+        if (await ConnectedOrNullAsync(connecting).ConfigureAwait(false) is { } multiplexer)
+        {
+            await CloseAsync(multiplexer).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CloseAsync(IConnectionMultiplexer multiplexer)
+    {
         multiplexer.ConnectionFailed -= OnConnectionFailed;
         multiplexer.ConnectionRestored -= OnConnectionRestored;
         if (_ownsMultiplexer)

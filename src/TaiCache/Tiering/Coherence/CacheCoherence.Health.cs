@@ -89,7 +89,7 @@ public sealed partial class CacheCoherence
 
         try
         {
-            return _multiplexer.GetServer(e.EndPoint).Protocol == RedisProtocol.Resp3;
+            return _multiplexer!.GetServer(e.EndPoint).Protocol == RedisProtocol.Resp3;
         }
         catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException or InvalidOperationException)
         {

@@ -23,7 +23,8 @@ namespace TaiCache.Tiering.Coherence;
 /// </remarks>
 public sealed partial class CacheCoherence : IAsyncDisposable
 {
-    private readonly IConnectionMultiplexer _multiplexer;
+    private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _connect;
+    private IConnectionMultiplexer? _multiplexer;
     private readonly InMemoryTier _localTier;
     private readonly CacheCoherenceOptions _options;
     private readonly TimeProvider _time;
@@ -47,12 +48,27 @@ public sealed partial class CacheCoherence : IAsyncDisposable
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public CacheCoherence(IConnectionMultiplexer multiplexer, InMemoryTier localTier, CacheCoherenceOptions? options = null)
+        : this(multiplexer ?? throw new ArgumentNullException(nameof(multiplexer)), connect: null, localTier, options)
     {
-        ArgumentNullException.ThrowIfNull(multiplexer);
+    }
+
+    /// <summary>
+    /// Initializes coherence over a connection still being made (the distributed tier's, opened in the background):
+    /// <see cref="StartAsync"/> and the first publish wait for <paramref name="connect"/>, so building the cache never
+    /// blocks on the network.
+    /// </summary>
+    internal CacheCoherence(Func<CancellationToken, ValueTask<IConnectionMultiplexer>> connect, InMemoryTier localTier, CacheCoherenceOptions? options = null)
+        : this(multiplexer: null, connect ?? throw new ArgumentNullException(nameof(connect)), localTier, options)
+    {
+    }
+
+    private CacheCoherence(IConnectionMultiplexer? multiplexer, Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? connect, InMemoryTier localTier, CacheCoherenceOptions? options)
+    {
         ArgumentNullException.ThrowIfNull(localTier);
         _options = (options ?? new CacheCoherenceOptions()).Clone();
         _options.Validate();
         _multiplexer = multiplexer;
+        _connect = connect;
         _localTier = localTier;
         _time = _options.TimeProvider;
         _logger = _options.LoggerFactory?.CreateLogger<CacheCoherence>() ?? NullLogger<CacheCoherence>.Instance;
@@ -108,16 +124,27 @@ public sealed partial class CacheCoherence : IAsyncDisposable
             return;
         }
 
-        _multiplexer.ConnectionFailed += OnConnectionFailed;
-        _multiplexer.ConnectionRestored += OnConnectionRestored;
+        IConnectionMultiplexer multiplexer;
         try
         {
-            _queue = await _multiplexer.GetSubscriber().SubscribeAsync(_channel).WaitAsync(cancellationToken).ConfigureAwait(false);
+            multiplexer = await GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Volatile.Write(ref _started, 0);
+            throw;
+        }
+
+        multiplexer.ConnectionFailed += OnConnectionFailed;
+        multiplexer.ConnectionRestored += OnConnectionRestored;
+        try
+        {
+            _queue = await multiplexer.GetSubscriber().SubscribeAsync(_channel).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisException ex)
         {
-            _multiplexer.ConnectionFailed -= OnConnectionFailed;
-            _multiplexer.ConnectionRestored -= OnConnectionRestored;
+            multiplexer.ConnectionFailed -= OnConnectionFailed;
+            multiplexer.ConnectionRestored -= OnConnectionRestored;
             Volatile.Write(ref _started, 0);
             throw new CacheConnectionException($"Cache coherence could not subscribe to its channel: {ex.Message}", ex);
         }
@@ -183,8 +210,11 @@ public sealed partial class CacheCoherence : IAsyncDisposable
         }
 
         _disposed = true;
-        _multiplexer.ConnectionFailed -= OnConnectionFailed;
-        _multiplexer.ConnectionRestored -= OnConnectionRestored;
+        if (Volatile.Read(ref _multiplexer) is { } multiplexer)
+        {
+            multiplexer.ConnectionFailed -= OnConnectionFailed;
+            multiplexer.ConnectionRestored -= OnConnectionRestored;
+        }
         if (_heartbeatTimer is not null)
         {
             await _heartbeatTimer.DisposeAsync().ConfigureAwait(false);
@@ -222,6 +252,11 @@ public sealed partial class CacheCoherence : IAsyncDisposable
         // Encode outside the lock with a placeholder sequence, then stamp the number and hand the message to the
         // multiplexer inside the lock, so messages reach Redis in sequence order.
         var payload = CoherenceMessage.Encode(kind, InstanceId, _incarnation, 0, keys);
+        if (Volatile.Read(ref _multiplexer) is null)
+        {
+            _ = await GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var sequenceOffset = 5 + Encoding.UTF8.GetByteCount(InstanceId) + 8;
         Task<long> publish;
         lock (_publishLock)
@@ -255,11 +290,32 @@ public sealed partial class CacheCoherence : IAsyncDisposable
         return ObserveHeartbeatAsync(publish);
     }
 
+    /// <summary>The connection: given at construction, or awaited from the tier opening it (then kept).</summary>
+    /// <exception cref="CacheConnectionException">The connection could not be opened.</exception>
+    private async ValueTask<IConnectionMultiplexer> GetMultiplexerAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _multiplexer) is { } multiplexer)
+        {
+            return multiplexer;
+        }
+
+        try
+        {
+            multiplexer = await _connect!(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw new CacheConnectionException($"Cache coherence could not connect to Redis: {ex.Message}", ex);
+        }
+
+        return Interlocked.CompareExchange(ref _multiplexer, multiplexer, null) ?? multiplexer;
+    }
+
     private Task<long> StartPublish(byte[] payload)
     {
         try
         {
-            return _multiplexer.GetSubscriber().PublishAsync(_channel, payload);
+            return _multiplexer!.GetSubscriber().PublishAsync(_channel, payload);
         }
         catch (RedisException ex)
         {
