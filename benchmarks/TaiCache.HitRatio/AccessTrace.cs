@@ -126,6 +126,19 @@ internal sealed class AccessTrace
         return new AccessTrace(ids.ToArray(), Enumerable.Range(0, keys + scan).Select(i => (long)i).ToArray());
     }
 
+    /// <summary>The keys 0..<paramref name="keys"/>-1 read in order, <paramref name="passes"/> times: a loop, where LRU misses every access once the keys exceed the cache.</summary>
+    public static AccessTrace Loop(int keys, int passes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keys, 1);
+        var ids = new int[keys * passes];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = i % keys;
+        }
+
+        return new AccessTrace(ids, Enumerable.Range(0, keys).Select(i => (long)i).ToArray());
+    }
+
     private static InvalidDataException Bad(string path, long line, string what) => new($"{path}, line {line}: {what}.");
 
     private static string Shorten(string line)

@@ -297,6 +297,36 @@ public sealed class InMemoryTierTests
         Assert.True(cache.Count <= 1000);
     }
 
+    [Theory]
+    [InlineData(1_200)]
+    [InlineData(1_500)]
+    public void Loop_SlightlyLargerThanTheTier_KeepsMostOfTheTierHitting(int keys)
+    {
+        // Keys read in order, again and again, through a tier a little too small for them: LRU misses every read, the
+        // best any policy can do is keep a fixed 1,000 of them (1,000 hits per pass). The window must not grow on the
+        // misses of keys it let go, since growing only pushes out main entries that come straight back.
+        var cache = Create(maximumSize: 1_000);
+        long hits = 0;
+        for (var pass = 0; pass < 40; pass++)
+        {
+            for (var i = 0; i < keys; i++)
+            {
+                var key = Key(nameof(Loop_SlightlyLargerThanTheTier_KeepsMostOfTheTierHitting), i);
+                if (cache.TryGet<int>(key, out _))
+                {
+                    hits += pass >= 10 ? 1 : 0;
+                }
+                else
+                {
+                    cache.Set(key, i);
+                }
+            }
+        }
+
+        var perPass = hits / 30.0;
+        Assert.True(perPass >= 820, $"{perPass:F0} hits per pass of {keys:N0} keys through a 1,000-entry tier (1,000 at best)");
+    }
+
     [Fact]
     public void TryGet_WrongType_ThrowsWrongType()
     {
