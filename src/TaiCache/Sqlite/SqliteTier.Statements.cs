@@ -19,8 +19,9 @@ public sealed partial class SqliteTier
             Sweep = Create(connection, $"DELETE FROM {Table} WHERE expires_at IS NOT NULL AND expires_at <= $now;", "$now");
             Count = Create(connection, $"SELECT COUNT(*) FROM {Table} WHERE {Live};", "$now");
             CountAll = Create(connection, $"SELECT COUNT(*) FROM {Table};");
+            Size = Create(connection, $"SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0) FROM {Table};");
             Clear = Create(connection, $"DELETE FROM {Table};");
-            _all = [Get, Set, Delete, Exists, Expire, Sweep, Count, CountAll, Clear];
+            _all = [Get, Set, Delete, Exists, Expire, Sweep, Count, CountAll, Size, Clear];
         }
 
         public SqliteCommand Get { get; }
@@ -38,6 +39,9 @@ public sealed partial class SqliteTier
         public SqliteCommand Count { get; }
 
         public SqliteCommand CountAll { get; }
+
+        /// <summary>Rows and their bytes (key and stored value), for the size metrics; read after a sweep.</summary>
+        public SqliteCommand Size { get; }
 
         public SqliteCommand Clear { get; }
 

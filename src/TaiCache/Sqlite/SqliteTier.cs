@@ -72,6 +72,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
             _connection.Open();
             var journalMode = Initialize(_connection, (int)_options.BusyTimeout.TotalMilliseconds);
             _sql = new Statements(_connection);
+            ReportSize();
             Log.Opened(_logger, Name, FilePath, journalMode);
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -433,6 +434,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
             var cmd = _sql.Sweep;
             cmd.Parameters[0].Value = NowMs();
             removed = cmd.ExecuteNonQuery();
+            ReportSize();
         }
         catch (SqliteException ex)
         {
@@ -457,6 +459,25 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
             Log.Swept(_logger, Name, removed, elapsedMs);
         }
         return removed;
+    }
+
+    /// <summary>
+    /// Reports the file's rows and bytes (UTF-8 key plus stored value) to the metrics, under the gate. Run after each
+    /// sweep rather than on every write: it reads the whole table (the lengths, not the values), which costs little
+    /// every few minutes and too much per write.
+    /// </summary>
+    private void ReportSize()
+    {
+        if (_metrics is null)
+        {
+            return;
+        }
+
+        using var reader = _sql.Size.ExecuteReader();
+        if (reader.Read())
+        {
+            _metrics.UpdateSize(reader.GetInt64(0), reader.GetInt64(1));
+        }
     }
 
     /// <summary>Counts every row, expired ones not yet swept included (for tests).</summary>

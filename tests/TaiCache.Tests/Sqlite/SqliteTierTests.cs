@@ -240,6 +240,36 @@ public sealed class SqliteTierTests : IDisposable
         Assert.Equal(Tasks * 50, await tier.CountAsync());
     }
 
+    [Fact]
+    public async Task Metrics_SizeReportedAtOpenAndAfterEachSweep_RowsAndTheirBytes()
+    {
+        var path = NewPath();
+        var key = Key();
+        using var metrics = new TaiCache.Metrics.MetricsCollector("sqlite-size", "sqlite", _time);
+        await using (var first = Open(path, o => o.Metrics = metrics))
+        {
+            Assert.Equal(0, metrics.Items);
+            await first.SetAsync(key + ":a", new string('a', 100));
+            await first.SetAsync(key + ":b", new string('b', 100), TimeSpan.FromMinutes(1));
+            await first.SetAsync(key + ":c", 3);
+            await first.SweepAsync();
+            Assert.Equal(3, metrics.Items);
+            Assert.InRange(metrics.Bytes, 200 + (3 * key.Length), 400 + (3 * key.Length));
+
+            _time.Advance(TimeSpan.FromMinutes(2));
+            Assert.Equal(1, await first.SweepAsync());
+            Assert.Equal(2, metrics.Items);
+            Assert.InRange(metrics.Bytes, 100 + (2 * key.Length), 250 + (2 * key.Length));
+            Assert.Equal(3, metrics.PeakItems);
+        }
+
+        // A file reopened reports what it already holds, before any write or sweep.
+        using var reopened = new TaiCache.Metrics.MetricsCollector("sqlite-size-2", "sqlite", _time);
+        await using var second = Open(path, o => o.Metrics = reopened);
+        Assert.Equal(2, reopened.Items);
+        Assert.True(reopened.GetSnapshot().SizeReported);
+    }
+
     private string NewPath([System.Runtime.CompilerServices.CallerMemberName] string test = "")
     {
         var path = SqliteTestFiles.NewPath(test);
