@@ -139,6 +139,33 @@ internal sealed class AccessTrace
         return new AccessTrace(ids, Enumerable.Range(0, keys).Select(i => (long)i).ToArray());
     }
 
+    /// <summary>
+    /// Popularity that moves: Zipf(0.7) over 100,000 ranks, mapped onto 200,000 keys by a mapping that shifts every
+    /// 150,000 requests, so each phase has a new hot set (1,500,000 requests). Recency wins here; stale counts hold on.
+    /// </summary>
+    public static AccessTrace Drift(int seed)
+    {
+        const int ranks = 100_000, keys = 200_000, phase = 150_000, requests = 1_500_000;
+        var cdf = new double[ranks];
+        double sum = 0;
+        for (var i = 0; i < ranks; i++)
+        {
+            sum += 1 / Math.Pow(i + 1, 0.7);
+            cdf[i] = sum;
+        }
+
+        var random = new Random(seed);
+        var ids = new int[requests];
+        for (var r = 0; r < requests; r++)
+        {
+            var index = Array.BinarySearch(cdf, random.NextDouble() * sum);
+            var rank = index < 0 ? ~index : index;
+            ids[r] = (int)(((rank * 31L) + ((r / phase) * 7919L)) % keys);
+        }
+
+        return new AccessTrace(ids, Enumerable.Range(0, keys).Select(i => (long)i).ToArray());
+    }
+
     private static InvalidDataException Bad(string path, long line, string what) => new($"{path}, line {line}: {what}.");
 
     private static string Shorten(string line)

@@ -38,6 +38,7 @@ if (args.Length < 2)
     Console.Error.WriteLine("       TaiCache.HitRatio --throughput [rounds]   (hit throughput in CPU time, interleaved, best round)");
     Console.Error.WriteLine("       TaiCache.HitRatio --memory [entries]   (bytes of overhead per entry, default 1,000,000 entries)");
     Console.Error.WriteLine("  --synthetic: Zipf(0.99) over 100,000 keys, 2,000,000 requests, with a one-off scan of 200,000 new keys mid-way.");
+    Console.Error.WriteLine("  --drift: Zipf(0.7) over 100,000 ranks on 200,000 keys, the hot set moving every 150,000 of 1,500,000 requests.");
     Console.Error.WriteLine("  --loop:<keys>: the keys 0..keys-1 read in order, 40 passes (LRU's worst case when keys exceed the size).");
     return 2;
 }
@@ -55,6 +56,7 @@ AccessTrace trace;
 try
 {
     trace = args[0] == "--synthetic" ? AccessTrace.Synthetic(100_000, 0.99, 2_000_000, 200_000, seed: 42)
+        : args[0] == "--drift" ? AccessTrace.Drift(seed: 42)
         : args[0].StartsWith("--loop:", StringComparison.Ordinal) ? AccessTrace.Loop(int.Parse(args[0]["--loop:".Length..], NumberStyles.None, CultureInfo.InvariantCulture), passes: 40)
         : AccessTrace.Load(args[0]);
 }
@@ -66,7 +68,7 @@ catch (Exception e) when (e is IOException or InvalidDataException or Unauthoriz
 }
 
 var synthetic = args[0].StartsWith("--", StringComparison.Ordinal);
-Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : synthetic ? $"loop over {trace.Keys.Length:N0} keys, 40 passes" : Path.GetFileName(args[0]))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
+Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : args[0] == "--drift" ? "Zipf 0.7 whose hot set moves every 150,000 requests" : synthetic ? $"loop over {trace.Keys.Length:N0} keys, 40 passes" : Path.GetFileName(args[0]))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
 if (!synthetic)
 {
     Console.WriteLine("Trace from the ARC paper: N. Megiddo and D. S. Modha, \"ARC: A Self-Tuning, Low Overhead Replacement Cache\", FAST 2003.");
