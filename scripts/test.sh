@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every TaiCache test against real servers on loopback.
-# Installs redis-server, redis-tools, memcached, openssl and python3 from apt where they are missing (the fixtures
-# start the servers themselves on free loopback ports).
+# Installs redis-server, redis-tools, memcached, openssl, python3, python3-msgpack and python3-lz4 from apt where they
+# are missing (the fixtures start the servers themselves on free loopback ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,8 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v memcached >/dev/null 2>&1 || [ -x /usr/bin/memcached ] || missing+=(memcached)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)     # the Redis TLS test makes a self-signed certificate
 command -v python3 >/dev/null 2>&1 || missing+=(python3)     # the package check below reads the .nupkg
+# The interop test decodes stored values in Python with Debian's msgpack and lz4 modules.
+/usr/bin/python3 -c "import msgpack, lz4.block" >/dev/null 2>&1 || missing+=(python3-msgpack python3-lz4)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} ..."
   SUDO=""

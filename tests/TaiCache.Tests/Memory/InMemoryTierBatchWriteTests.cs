@@ -111,11 +111,13 @@ public sealed class InMemoryTierBatchWriteTests
         cache.Evicted += (_, e) => refused.Add(e.Key);
         var batch = Enumerable.Range(0, 100).Select(i => KeyValuePair.Create(Key(test, $"new{i}"), i)).ToList();
 
-        // First sighting: every entry that goes straight to admission loses, and is reported; none of the fillers goes.
+        // First sighting: the entries that go straight to admission lose, and are reported. Almost all of them: a new key whose four sketch counters were all raised by earlier keys (about 0.4% of keys with
+        // 600 keys in this sketch) is counted twice at once and can win a contest, pushing out one filler.
         await cache.SetManyAsync(batch);
         var direct = batch.Take(80).Select(b => b.Key).ToList();
-        Assert.All(direct, key => Assert.False(cache.TryGet<int>(key, out _), $"{key} was admitted on its first sighting"));
-        Assert.Superset(direct.ToHashSet(), refused.ToHashSet());
+        var admittedAtOnce = direct.Where(key => cache.TryGet<int>(key, out _)).ToList();
+        Assert.True(admittedAtOnce.Count <= 4, $"{admittedAtOnce.Count} of 80 keys were admitted on their first sighting: {string.Join(", ", admittedAtOnce)}");
+        Assert.Superset(direct.Except(admittedAtOnce).ToHashSet(), refused.ToHashSet());
         Assert.Equal(500, cache.Count);
 
         // Later sightings: the keys now outcount the probation victims, seen once, so they win contests. (Not every one:
