@@ -47,6 +47,21 @@ public sealed class RedisFaultTests
     }
 
     [Fact]
+    public async Task OptionsConstructor_ServerSilent_DisposeDoesNotWaitForTheConnectionAttempt()
+    {
+        // A listener that takes connections and never answers holds the first attempt for the whole 60 s connect
+        // timeout (per retry): shutting down must not wait for it.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var cache = new RedisCache(new RedisCacheOptions { ConnectionString = $"127.0.0.1:{port}", OperationTimeout = TimeSpan.FromSeconds(60) });
+        Assert.Throws<InvalidOperationException>(() => cache.Multiplexer);
+
+        await cache.DisposeAsync().AsTask().WaitAsync(Ceiling);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await cache.GetAsync<int>("k"));
+    }
+
+    [Fact]
     public async Task ConnectAsync_ServerDown_ReturnsACache_ThatFailsWithConnectionException()
     {
         var closedPort = FreePort.Next();
