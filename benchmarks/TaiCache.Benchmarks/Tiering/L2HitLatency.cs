@@ -29,6 +29,10 @@ internal static class L2HitLatency
         var (hybrid, services) = PeerSetup.Hybrid(redis.Endpoint, prefix + "hybrid:");
         var raw = await PeerSetup.RawAsync(redis.Endpoint);
         var db = raw.GetDatabase();
+        var threadPoolConfiguration = StackExchange.Redis.ConfigurationOptions.Parse(redis.Endpoint);
+        threadPoolConfiguration.SocketManager = StackExchange.Redis.SocketManager.ThreadPool;
+        var rawThreadPool = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(threadPoolConfiguration);
+        var dbThreadPool = rawThreadPool.GetDatabase();
         var rawKey = prefix + "raw";
         await tai.SetAsync(Key, value);
         await fusion.SetAsync(Key, value);
@@ -43,6 +47,7 @@ internal static class L2HitLatency
             ("TaiCache MultiTierCache.GetAsync", () => taiL1.Remove(Key), async () => (await tai.GetAsync<Product>(Key)).Value),
             ("FusionCache (SkipMemoryCacheRead)", null, () => fusion.GetOrSetAsync<Product>(Key, static (_, _) => Task.FromResult(Product.Sample(42)), options: fusionSkipL1)),
             ("HybridCache (DisableLocalCacheRead)", null, () => hybrid.GetOrCreateAsync(Key, 0, static (_, _) => new ValueTask<Product>(Product.Sample(42)), hybridSkipL1)),
+            ("raw SE.Redis GET + MessagePack, SocketManager.ThreadPool (as TaiCache's own connection)", null, async () => MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)await dbThreadPool.StringGetAsync(rawKey), Contractless)),
         };
 
         var samples = variants.Select(_ => new List<long>(rounds * perRound)).ToArray();
@@ -91,6 +96,7 @@ internal static class L2HitLatency
         fusion.Dispose();
         await services.DisposeAsync();
         await raw.DisposeAsync();
+        await rawThreadPool.DisposeAsync();
     }
 
     private static double Micro(double ticks) => ticks * 1e6 / Stopwatch.Frequency;

@@ -217,6 +217,7 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
                 KeyPrefix = options.Redis.KeyPrefix,
                 OperationTimeout = options.Redis.OperationTimeout,
                 DefaultTtl = options.Redis.DefaultTtl,
+                IoScheduling = options.Redis.IoScheduling,
                 Serialization = options.BuildSerialization(),
                 TimeProvider = _time,
                 LoggerFactory = _loggerFactory,

@@ -381,6 +381,9 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
             configuration.HeartbeatInterval = heartbeat;
         }
 
+        // A SocketManager the caller configured is kept; else the one IoScheduling names (SocketManager.Shared is
+        // StackExchange.Redis's own default).
+        configuration.SocketManager ??= options.IoScheduling == RedisIoScheduling.ThreadPool ? SocketManager.ThreadPool : SocketManager.Shared;
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.IncludeDetailInExceptions = false;
         configuration.ClientName ??= "taicache";

@@ -49,6 +49,12 @@ public sealed class RedisCacheOptions
     /// </summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Gets or sets where a connection the cache opens itself reads its socket. Default
+    /// <see cref="RedisIoScheduling.ThreadPool"/>; see <see cref="RedisIoScheduling"/> for the trade-off.
+    /// </summary>
+    public RedisIoScheduling IoScheduling { get; set; } = RedisIoScheduling.ThreadPool;
+
     /// <summary>Gets or sets where logs go; none when <see langword="null"/>.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
@@ -105,6 +111,11 @@ public sealed class RedisCacheOptions
         if (OperationTimeout <= TimeSpan.Zero || OperationTimeout > TimeSpan.FromMinutes(10))
         {
             throw new ArgumentOutOfRangeException(nameof(OperationTimeout), OperationTimeout, "RedisCacheOptions.OperationTimeout must be positive and at most 10 minutes.");
+        }
+
+        if (!Enum.IsDefined(IoScheduling))
+        {
+            throw new ArgumentOutOfRangeException(nameof(IoScheduling), IoScheduling, "RedisCacheOptions.IoScheduling must be ThreadPool or Dedicated.");
         }
 
         if (TimeProvider is null)

@@ -16,6 +16,32 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
     public TaiCacheRedisRegistrationTests(RedisServerFixture redis) => _redis = redis;
 
     [Fact]
+    public async Task AddTaiCache_JsonIoScheduling_ReachesTheRedisTierOptions()
+    {
+        var configuration = TestConfiguration.FromJson($$"""
+            {
+              "TaiCache": {
+                "Caches": {
+                  "default": {
+                    "Redis": { "ConnectionString": "{{_redis.ConnectionString}}", "KeyPrefix": "{{nameof(AddTaiCache_JsonIoScheduling_ReachesTheRedisTierOptions)}}:", "IoScheduling": "Dedicated" }
+                  }
+                }
+              }
+            }
+            """);
+        RedisIoScheduling? seen = null;
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration).Configure(o => o.Redis.Configure = redis => seen = redis.IoScheduling);
+        await using var provider = services.BuildServiceProvider();
+
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        await cache.SetAsync("k", 1);
+
+        Assert.Equal(RedisIoScheduling.Dedicated, seen);
+        Assert.Equal(1, (await cache.GetAsync<int>("k")).Value);
+    }
+
+    [Fact]
     public async Task AddTaiCache_JsonMemoryAndRedis_WritesReachRedis()
     {
         var prefix = $"{nameof(TaiCacheRedisRegistrationTests)}:{Guid.NewGuid():N}:";
