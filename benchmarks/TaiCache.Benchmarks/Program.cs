@@ -34,6 +34,16 @@ if (args.Length > 0 && args[0] == "--l2-latency")
     return;
 }
 
+if (args.Length > 1 && args[0] == "--starved-pool")
+{
+    // dotnet run -c Release -- --starved-pool ThreadPool|Dedicated [blocked work items] [operation timeout ms]
+    await StarvedPoolLatency.RunAsync(
+        Enum.Parse<TaiCache.Redis.RedisIoScheduling>(args[1]),
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 16,
+        TimeSpan.FromMilliseconds(args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 5000));
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--metrics-overhead")
 {
     // dotnet run -c Release -- --metrics-overhead [rounds]

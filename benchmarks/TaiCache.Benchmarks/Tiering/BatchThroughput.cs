@@ -18,9 +18,9 @@ namespace TaiCache.Benchmarks.Tiering;
 /// is reported with the median of its per-round ratios to raw MGET, and with the client process's CPU time per key
 /// read (all its threads, the client library's included), which the VM's swings move less than throughput.
 /// Another variant reads TaiCache's own stored values with the raw client, skipping the header: it costs what raw MGET
-/// does, so the envelope (5 bytes here) is not where TaiCache's overhead lies. The last three configure the two sides
-/// alike: the raw client on the thread pool as TaiCache's own connections are by default, and TaiCache on
-/// StackExchange.Redis's dedicated threads as the raw client is. Set <c>TAICACHE_BATCH_TASKS</c> to run
+/// does, so the envelope (5 bytes here) is not where TaiCache's overhead lies. The last three put both sides on the
+/// thread pool instead of StackExchange.Redis's dedicated reader threads (<c>SocketManager.ThreadPool</c>,
+/// <c>RedisIoScheduling.ThreadPool</c>). Set <c>TAICACHE_BATCH_TASKS</c> to run
 /// with another number of tasks.
 /// </summary>
 internal static class BatchThroughput
@@ -39,14 +39,14 @@ internal static class BatchThroughput
         var raw = await PeerSetup.RawAsync(redis.Endpoint);
         var db = raw.GetDatabase();
 
-        // The raw client once more, scheduled as TaiCache's own connections are by default (RedisIoScheduling.ThreadPool),
-        // and TaiCache once more scheduled as the raw client is (StackExchange.Redis's dedicated threads): configured alike.
+        // Both sides once more on the thread pool (SocketManager.ThreadPool, RedisIoScheduling.ThreadPool): configured
+        // alike the other way.
         var threadPoolConfiguration = ConfigurationOptions.Parse(redis.Endpoint);
         threadPoolConfiguration.SocketManager = SocketManager.ThreadPool;
         var rawThreadPool = await ConnectionMultiplexer.ConnectAsync(threadPoolConfiguration);
         var dbThreadPool = rawThreadPool.GetDatabase();
         var l2 = await TaiCache.Redis.RedisCache.ConnectAsync(redis.Endpoint, new TaiCache.Redis.RedisCacheOptions { KeyPrefix = prefix });
-        var l2Dedicated = await TaiCache.Redis.RedisCache.ConnectAsync(redis.Endpoint, new TaiCache.Redis.RedisCacheOptions { KeyPrefix = prefix, IoScheduling = TaiCache.Redis.RedisIoScheduling.Dedicated });
+        var l2ThreadPool = await TaiCache.Redis.RedisCache.ConnectAsync(redis.Endpoint, new TaiCache.Redis.RedisCacheOptions { KeyPrefix = prefix, IoScheduling = TaiCache.Redis.RedisIoScheduling.ThreadPool });
         var keys = Enumerable.Range(0, Keys).Select(i => $"product:{i}").ToArray();
         var rawKeys = keys.Select(k => (RedisKey)(prefix + "raw:" + k)).ToArray();
         var storedKeys = keys.Select(k => (RedisKey)(prefix + k)).ToArray();
@@ -58,7 +58,7 @@ internal static class BatchThroughput
 
         var lazy = Tier(l2, ReadStrategy.LazyLoad, 1_000);
         var through = Tier(l2, ReadStrategy.ReadThrough, 1_000);
-        var throughDedicated = Tier(l2Dedicated, ReadStrategy.ReadThrough, 1_000);
+        var throughThreadPool = Tier(l2ThreadPool, ReadStrategy.ReadThrough, 1_000);
         var windows = Enumerable.Range(0, Keys / Batch).Select(w => keys.AsSpan(w * Batch, Batch).ToArray()).ToArray();
         var rawWindows = Enumerable.Range(0, Keys / Batch).Select(w => rawKeys.AsSpan(w * Batch, Batch).ToArray()).ToArray();
         var storedWindows = Enumerable.Range(0, Keys / Batch).Select(w => storedKeys.AsSpan(w * Batch, Batch).ToArray()).ToArray();
@@ -108,7 +108,7 @@ internal static class BatchThroughput
 
                 return n;
             }),
-            ("raw SE.Redis MGET + MessagePack, SocketManager.ThreadPool (as TaiCache's own connection)", async w =>
+            ("raw SE.Redis MGET + MessagePack, SocketManager.ThreadPool", async w =>
             {
                 var values = await dbThreadPool.StringGetAsync(rawWindows[w]);
                 var n = 0;
@@ -119,8 +119,8 @@ internal static class BatchThroughput
 
                 return n;
             }),
-            ("MultiTierCache.GetManyAsync, read-through into a churning 1k-entry L1, IoScheduling.Dedicated (as the raw client)", async w => (await throughDedicated.GetManyAsync<Product>(windows[w])).Count),
-            ("RedisCache.GetManyAsync, IoScheduling.Dedicated (as the raw client)", async w => (await l2Dedicated.GetManyAsync<Product>(windows[w])).Count),
+            ("MultiTierCache.GetManyAsync, read-through into a churning 1k-entry L1, IoScheduling.ThreadPool", async w => (await throughThreadPool.GetManyAsync<Product>(windows[w])).Count),
+            ("RedisCache.GetManyAsync, IoScheduling.ThreadPool", async w => (await l2ThreadPool.GetManyAsync<Product>(windows[w])).Count),
         };
 
         var only = Environment.GetEnvironmentVariable("TAICACHE_BATCH_ONLY");
@@ -177,9 +177,9 @@ internal static class BatchThroughput
 
         await lazy.DisposeAsync();
         await through.DisposeAsync();
-        await throughDedicated.DisposeAsync();
+        await throughThreadPool.DisposeAsync();
         await l2.DisposeAsync();
-        await l2Dedicated.DisposeAsync();
+        await l2ThreadPool.DisposeAsync();
         await raw.DisposeAsync();
         await rawThreadPool.DisposeAsync();
     }

@@ -25,6 +25,7 @@ internal static class L2HitLatency
         var prefix = $"l2lat:{Guid.NewGuid():N}:";
         var value = Product.Sample(42);
         var (tai, taiL1, _) = await PeerSetup.TaiCacheAsync(redis.Endpoint, prefix);
+        var (taiThreadPool, taiThreadPoolL1, _) = await PeerSetup.TaiCacheAsync(redis.Endpoint, prefix, scheduling: TaiCache.Redis.RedisIoScheduling.ThreadPool);
         var fusion = PeerSetup.Fusion(redis.Endpoint, prefix + "fusion:");
         var (hybrid, services) = PeerSetup.Hybrid(redis.Endpoint, prefix + "hybrid:");
         var raw = await PeerSetup.RawAsync(redis.Endpoint);
@@ -47,7 +48,8 @@ internal static class L2HitLatency
             ("TaiCache MultiTierCache.GetAsync", () => taiL1.Remove(Key), async () => (await tai.GetAsync<Product>(Key)).Value),
             ("FusionCache (SkipMemoryCacheRead)", null, () => fusion.GetOrSetAsync<Product>(Key, static (_, _) => Task.FromResult(Product.Sample(42)), options: fusionSkipL1)),
             ("HybridCache (DisableLocalCacheRead)", null, () => hybrid.GetOrCreateAsync(Key, 0, static (_, _) => new ValueTask<Product>(Product.Sample(42)), hybridSkipL1)),
-            ("raw SE.Redis GET + MessagePack, SocketManager.ThreadPool (as TaiCache's own connection)", null, async () => MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)await dbThreadPool.StringGetAsync(rawKey), Contractless)),
+            ("TaiCache MultiTierCache.GetAsync, IoScheduling.ThreadPool", () => taiThreadPoolL1.Remove(Key), async () => (await taiThreadPool.GetAsync<Product>(Key)).Value),
+            ("raw SE.Redis GET + MessagePack, SocketManager.ThreadPool", null, async () => MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)await dbThreadPool.StringGetAsync(rawKey), Contractless)),
         };
 
         var samples = variants.Select(_ => new List<long>(rounds * perRound)).ToArray();
@@ -93,6 +95,7 @@ internal static class L2HitLatency
         }
 
         await tai.DisposeAsync();
+        await taiThreadPool.DisposeAsync();
         fusion.Dispose();
         await services.DisposeAsync();
         await raw.DisposeAsync();

@@ -13,10 +13,10 @@ internal static class PeerSetup
 {
     public static readonly TimeSpan Duration = TimeSpan.FromMinutes(5);
 
-    public static async Task<(MultiTierCache Cache, InMemoryTier L1, global::TaiCache.Redis.RedisCache L2)> TaiCacheAsync(string endpoint, string prefix, WriteStrategy write = WriteStrategy.WriteThrough)
+    public static async Task<(MultiTierCache Cache, InMemoryTier L1, global::TaiCache.Redis.RedisCache L2)> TaiCacheAsync(string endpoint, string prefix, WriteStrategy write = WriteStrategy.WriteThrough, TaiCache.Redis.RedisIoScheduling scheduling = TaiCache.Redis.RedisIoScheduling.Dedicated)
     {
         var l1 = new InMemoryTier(new InMemoryTierOptions { Name = "L1", MaximumSize = 100_000 });
-        var l2 = await global::TaiCache.Redis.RedisCache.ConnectAsync(endpoint, new TaiCache.Redis.RedisCacheOptions { KeyPrefix = prefix });
+        var l2 = await global::TaiCache.Redis.RedisCache.ConnectAsync(endpoint, new TaiCache.Redis.RedisCacheOptions { KeyPrefix = prefix, IoScheduling = scheduling });
         var options = new MultiTierCacheOptions { WriteStrategy = write, DefaultEntryOptions = new MultiTierEntryOptions { Ttl = Duration } };
         options.Tiers.Add(l1);
         options.Tiers.Add(l2);

@@ -23,8 +23,8 @@ public sealed class TaiCacheRedisSettings
     /// <summary>Gets or sets the time to live of entries set without one; <see langword="null"/> (the default) for none.</summary>
     public TimeSpan? DefaultTtl { get; set; }
 
-    /// <summary>Gets or sets where the tier's own connection reads its socket. Default <see cref="Redis.RedisIoScheduling.ThreadPool"/>.</summary>
-    public Redis.RedisIoScheduling IoScheduling { get; set; } = Redis.RedisIoScheduling.ThreadPool;
+    /// <summary>Gets or sets where the tier's own connection reads its socket. Default <see cref="Redis.RedisIoScheduling.Dedicated"/>.</summary>
+    public Redis.RedisIoScheduling IoScheduling { get; set; } = Redis.RedisIoScheduling.Dedicated;
 
     /// <summary>Gets or sets a hook run on the tier's options after the settings above are applied (code only, not bound).</summary>
     public Action<Redis.RedisCacheOptions>? Configure { get; set; }

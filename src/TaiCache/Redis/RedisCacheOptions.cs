@@ -51,9 +51,9 @@ public sealed class RedisCacheOptions
 
     /// <summary>
     /// Gets or sets where a connection the cache opens itself reads its socket. Default
-    /// <see cref="RedisIoScheduling.ThreadPool"/>; see <see cref="RedisIoScheduling"/> for the trade-off.
+    /// <see cref="RedisIoScheduling.Dedicated"/>; see <see cref="RedisIoScheduling"/> for the trade-off.
     /// </summary>
-    public RedisIoScheduling IoScheduling { get; set; } = RedisIoScheduling.ThreadPool;
+    public RedisIoScheduling IoScheduling { get; set; } = RedisIoScheduling.Dedicated;
 
     /// <summary>Gets or sets where logs go; none when <see langword="null"/>.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
@@ -115,7 +115,7 @@ public sealed class RedisCacheOptions
 
         if (!Enum.IsDefined(IoScheduling))
         {
-            throw new ArgumentOutOfRangeException(nameof(IoScheduling), IoScheduling, "RedisCacheOptions.IoScheduling must be ThreadPool or Dedicated.");
+            throw new ArgumentOutOfRangeException(nameof(IoScheduling), IoScheduling, "RedisCacheOptions.IoScheduling must be Dedicated or ThreadPool.");
         }
 
         if (TimeProvider is null)

@@ -4,7 +4,7 @@ using TaiCache.Tests.Fixtures;
 
 namespace TaiCache.Tests.Redis;
 
-/// <summary>Where a connection the cache opens reads its socket: the thread pool by default, the dedicated threads on request, the caller's own choice kept.</summary>
+/// <summary>Where a connection the cache opens reads its socket: StackExchange.Redis's dedicated threads by default, the thread pool on request, the caller's own choice kept.</summary>
 public sealed class RedisIoSchedulingTests : IClassFixture<RedisServerFixture>
 {
     private readonly RedisServerFixture _server;
@@ -12,19 +12,19 @@ public sealed class RedisIoSchedulingTests : IClassFixture<RedisServerFixture>
     public RedisIoSchedulingTests(RedisServerFixture server) => _server = server;
 
     [Fact]
-    public void BuildConfiguration_Default_ReadsOnTheThreadPool()
+    public void BuildConfiguration_Default_ReadsOnStackExchangeRedisSharedThreads()
     {
         var configuration = RedisCache.BuildConfiguration(new RedisCacheOptions(), "localhost:6379");
 
-        Assert.Same(SocketManager.ThreadPool, configuration.SocketManager);
+        Assert.Same(SocketManager.Shared, configuration.SocketManager);
     }
 
     [Fact]
-    public void BuildConfiguration_Dedicated_ReadsOnStackExchangeRedisSharedThreads()
+    public void BuildConfiguration_ThreadPool_ReadsOnTheThreadPool()
     {
-        var configuration = RedisCache.BuildConfiguration(new RedisCacheOptions { IoScheduling = RedisIoScheduling.Dedicated }, "localhost:6379");
+        var configuration = RedisCache.BuildConfiguration(new RedisCacheOptions { IoScheduling = RedisIoScheduling.ThreadPool }, "localhost:6379");
 
-        Assert.Same(SocketManager.Shared, configuration.SocketManager);
+        Assert.Same(SocketManager.ThreadPool, configuration.SocketManager);
     }
 
     [Fact]
