@@ -51,6 +51,8 @@ internal static class StarvedPoolLatency
         var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         await Task.WhenAll(blocked);
         times.Sort();
+        Console.WriteLine("| scheduling | blocked work items | timeout (ms) | min pool threads | fastest read (ms) | median (ms) | slowest (ms) | all 20 reads (ms) | failed reads |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {scheduling} | {blockers} | {timeout.TotalMilliseconds:F0} | {minWorkers} | {times[0]:F2} | {times[Reads / 2]:F2} | {times[^1]:F1} | {total:F0} | {failed.Count} {string.Join(",", failed.Distinct())} |"));
     }
