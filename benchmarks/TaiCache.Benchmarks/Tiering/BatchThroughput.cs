@@ -65,17 +65,7 @@ internal static class BatchThroughput
 
         var variants = new (string Name, Func<int, Task<int>> Read)[]
         {
-            ("raw SE.Redis MGET + MessagePack", async w =>
-            {
-                var values = await db.StringGetAsync(rawWindows[w]);
-                var n = 0;
-                foreach (var v in values)
-                {
-                    n += MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)v, Contractless).Id >= 0 ? 1 : 0;
-                }
-
-                return n;
-            }),
+            ("raw SE.Redis MGET + MessagePack", RawRead(db, rawWindows)),
             ("raw SE.Redis MGET + MessagePack, keys built per call (prefix + key)", async w =>
             {
                 var window = windows[w];
@@ -108,17 +98,7 @@ internal static class BatchThroughput
 
                 return n;
             }),
-            ("raw SE.Redis MGET + MessagePack, SocketManager.ThreadPool", async w =>
-            {
-                var values = await dbThreadPool.StringGetAsync(rawWindows[w]);
-                var n = 0;
-                foreach (var v in values)
-                {
-                    n += MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)v, Contractless).Id >= 0 ? 1 : 0;
-                }
-
-                return n;
-            }),
+            ("raw SE.Redis MGET + MessagePack, SocketManager.ThreadPool", RawRead(dbThreadPool, rawWindows)),
             ("MultiTierCache.GetManyAsync, read-through into a churning 1k-entry L1, IoScheduling.ThreadPool", async w => (await throughThreadPool.GetManyAsync<Product>(windows[w])).Count),
             ("RedisCache.GetManyAsync, IoScheduling.ThreadPool", async w => (await l2ThreadPool.GetManyAsync<Product>(windows[w])).Count),
         };
@@ -183,6 +163,19 @@ internal static class BatchThroughput
         await raw.DisposeAsync();
         await rawThreadPool.DisposeAsync();
     }
+
+    /// <summary>Raw MGET of one window of keys and a MessagePack deserialization of each value; returns how many were read.</summary>
+    private static Func<int, Task<int>> RawRead(IDatabase database, RedisKey[][] windows) => async w =>
+    {
+        var values = await database.StringGetAsync(windows[w]);
+        var n = 0;
+        foreach (var v in values)
+        {
+            n += MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)v, Contractless).Id >= 0 ? 1 : 0;
+        }
+
+        return n;
+    };
 
     /// <summary>The MessagePack payload of a value TaiCache stored: after the 5-byte header, and the 8-byte expiry when the flags say one follows.</summary>
     private static ReadOnlyMemory<byte> Payload(RedisValue stored)
