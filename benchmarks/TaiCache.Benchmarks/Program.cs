@@ -11,6 +11,13 @@ if (args.Length > 0 && args[0] == "--batch-throughput")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--write-throughput")
+{
+    // dotnet run -c Release -- --write-throughput [seconds per variant]
+    await WriteThroughput.RunAsync(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--batch-decode")
 {
     // dotnet run -c Release -- --batch-decode

@@ -198,11 +198,7 @@ public sealed partial class MultiTierCache
         using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
         try
         {
-            await InvokeTierAsync(slot, (key, value, ttl), static async (ops, a, ct) =>
-            {
-                await ops.SetAsync(a.key, a.value, a.ttl, ct).ConfigureAwait(false);
-                return true;
-            }, activity, cancellationToken).ConfigureAwait(false);
+            await SetTierAsync(slot, key, value, ttl, activity, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

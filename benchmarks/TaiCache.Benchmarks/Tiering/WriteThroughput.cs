@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+using MessagePack;
+using MessagePack.Resolvers;
+using StackExchange.Redis;
+using TaiCache.Tiering;
+
+namespace TaiCache.Benchmarks.Tiering;
+
+/// <summary>
+/// Sets from 50 concurrent tasks over 1,000 keys, in sets per second: raw StackExchange.Redis SET of a MessagePack
+/// value, <see cref="TaiCache.Redis.RedisCache.SetAsync{T}"/>, a write-through <see cref="MultiTierCache"/> over Redis
+/// alone and over L1 + Redis, and a write-behind one (acknowledged after L1). The variants run in 200 ms slices, one
+/// after the other, the order reversing each slice, so all of them see the same minutes of a shared VM; each variant's
+/// ratio is to raw SET over the whole run, with the process's CPU time and allocations per set.
+/// </summary>
+internal static class WriteThroughput
+{
+    private const int Tasks = 50;
+    private const int Keys = 1_000;
+    private const double SliceSeconds = 0.2;
+    private static readonly MessagePackSerializerOptions Contractless = ContractlessStandardResolver.Options.WithSecurity(MessagePackSecurity.UntrustedData);
+
+    public static async Task RunAsync(double seconds)
+    {
+        using var redis = BenchRedis.Start();
+        var prefix = $"wtp:{Guid.NewGuid():N}:";
+        var value = Product.Sample(7);
+        var raw = await PeerSetup.RawAsync(redis.Endpoint);
+        var db = raw.GetDatabase();
+        var l2 = await TaiCache.Redis.RedisCache.ConnectAsync(redis.Endpoint, new TaiCache.Redis.RedisCacheOptions { KeyPrefix = prefix });
+        var l2Only = MultiTier(l2, withL1: false, WriteStrategy.WriteThrough);
+        var through = MultiTier(l2, withL1: true, WriteStrategy.WriteThrough);
+        var behind = MultiTier(l2, withL1: true, WriteStrategy.WriteBehind);
+        var keys = Enumerable.Range(0, Keys).Select(i => $"k{i}").ToArray();
+        var rawKeys = keys.Select(k => (RedisKey)(prefix + "raw:" + k)).ToArray();
+
+        var variants = new (string Name, Func<int, Task> Set)[]
+        {
+            ("raw SE.Redis SET + MessagePack", k => db.StringSetAsync(rawKeys[k], MessagePackSerializer.Serialize(value, Contractless), PeerSetup.Duration)),
+            ("RedisCache.SetAsync", k => l2.SetAsync(keys[k], value, PeerSetup.Duration).AsTask()),
+            ("MultiTierCache write-through, Redis only", k => l2Only.SetAsync(keys[k], value).AsTask()),
+            ("MultiTierCache write-through, L1 + Redis", k => through.SetAsync(keys[k], value).AsTask()),
+            ("MultiTierCache write-behind, acknowledged", k => behind.SetAsync(keys[k], value).AsTask()),
+        };
+
+        var sets = new long[variants.Length];
+        var elapsed = new double[variants.Length];
+        var cpu = new TimeSpan[variants.Length];
+        var allocated = new long[variants.Length];
+        using var process = Process.GetCurrentProcess();
+        for (var slice = 0; slice < Math.Max(1, seconds / SliceSeconds); slice++)
+        {
+            for (var n = 0; n < variants.Length; n++)
+            {
+                var v = slice % 2 == 0 ? n : variants.Length - 1 - n;
+                process.Refresh();
+                var cpuBefore = process.TotalProcessorTime;
+                var allocatedBefore = GC.GetTotalAllocatedBytes();
+                var (count, time) = await MeasureAsync(variants[v].Set);
+                process.Refresh();
+                cpu[v] += process.TotalProcessorTime - cpuBefore;
+                allocated[v] += GC.GetTotalAllocatedBytes() - allocatedBefore;
+                sets[v] += count;
+                elapsed[v] += time;
+            }
+        }
+
+        Console.WriteLine($"Sets from {Tasks} tasks over {Keys:N0} keys, {seconds:F0} s per variant in {SliceSeconds * 1000:F0} ms slices, redis at {redis.Endpoint}");
+        Console.WriteLine();
+        Console.WriteLine("| variant | sets/s | ratio to raw SET | client CPU ns per set | bytes allocated per set |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        var rawRate = sets[0] / elapsed[0];
+        for (var v = 0; v < variants.Length; v++)
+        {
+            var rate = sets[v] / elapsed[v];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {rate:N0} | {rate / rawRate:F2} | {cpu[v].TotalNanoseconds / sets[v]:N0} | {allocated[v] / sets[v]:N0} |"));
+        }
+
+        await behind.DisposeAsync();
+        await through.DisposeAsync();
+        await l2Only.DisposeAsync();
+        await l2.DisposeAsync();
+        await raw.DisposeAsync();
+    }
+
+    private static MultiTierCache MultiTier(TaiCache.Redis.RedisCache l2, bool withL1, WriteStrategy strategy)
+    {
+        var options = new MultiTierCacheOptions { WriteStrategy = strategy, DefaultEntryOptions = new MultiTierEntryOptions { Ttl = PeerSetup.Duration } };
+        if (withL1)
+        {
+            options.Tiers.Add(new InMemoryTier(new InMemoryTierOptions { Name = "L1", MaximumSize = 100_000 }));
+        }
+
+        options.Tiers.Add(l2);
+        return new MultiTierCache(options);
+    }
+
+    private static async Task<(long Sets, double Seconds)> MeasureAsync(Func<int, Task> set)
+    {
+        long total = 0;
+        var stopAt = Stopwatch.GetTimestamp() + (long)(SliceSeconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, Tasks).Select(t => Task.Run(async () =>
+        {
+            long n = 0;
+            for (var i = t; Stopwatch.GetTimestamp() < stopAt; i++)
+            {
+                await set(i % Keys);
+                n++;
+            }
+
+            Interlocked.Add(ref total, n);
+        })));
+        return (total, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+}
