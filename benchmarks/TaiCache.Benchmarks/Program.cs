@@ -11,10 +11,10 @@ if (args.Length > 0 && args[0] == "--batch-throughput")
     return;
 }
 
-if (args.Length > 0 && args[0] == "--write-throughput")
+if (args.Length > 0 && args[0] is "--write-throughput" or "--read-throughput")
 {
-    // dotnet run -c Release -- --write-throughput [seconds per variant]
-    await WriteThroughput.RunAsync(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10);
+    // dotnet run -c Release -- --write-throughput|--read-throughput [seconds per variant]
+    await WriteThroughput.RunAsync(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10, reads: args[0] == "--read-throughput");
     return;
 }
 

@@ -10,7 +10,9 @@ namespace TaiCache.Benchmarks.Tiering;
 /// <summary>
 /// Sets from 50 concurrent tasks over 1,000 keys, in sets per second: raw StackExchange.Redis SET of a MessagePack
 /// value, <see cref="TaiCache.Redis.RedisCache.SetAsync{T}"/>, a write-through <see cref="MultiTierCache"/> over Redis
-/// alone and over L1 + Redis, and a write-behind one (acknowledged after L1). The variants run in 200 ms slices, one
+/// alone and over L1 + Redis, and a write-behind one (acknowledged after L1). With <c>reads</c>, L2 hits instead: raw
+/// GET plus MessagePack, <c>RedisCache.GetAsync</c>, and <c>MultiTierCache.GetAsync</c> over Redis alone (no L1, so
+/// every read is an L2 hit). The variants run in 200 ms slices, one
 /// after the other, the order reversing each slice, so all of them see the same minutes of a shared VM; each variant's
 /// ratio is to raw SET over the whole run, with the process's CPU time and allocations per set.
 /// </summary>
@@ -21,7 +23,7 @@ internal static class WriteThroughput
     private const double SliceSeconds = 0.2;
     private static readonly MessagePackSerializerOptions Contractless = ContractlessStandardResolver.Options.WithSecurity(MessagePackSecurity.UntrustedData);
 
-    public static async Task RunAsync(double seconds)
+    public static async Task RunAsync(double seconds, bool reads = false)
     {
         using var redis = BenchRedis.Start();
         var prefix = $"wtp:{Guid.NewGuid():N}:";
@@ -35,7 +37,7 @@ internal static class WriteThroughput
         var keys = Enumerable.Range(0, Keys).Select(i => $"k{i}").ToArray();
         var rawKeys = keys.Select(k => (RedisKey)(prefix + "raw:" + k)).ToArray();
 
-        var variants = new (string Name, Func<int, Task> Set)[]
+        var variants = reads ? [] : new (string Name, Func<int, Task> Set)[]
         {
             ("raw SE.Redis SET + MessagePack", k => db.StringSetAsync(rawKeys[k], MessagePackSerializer.Serialize(value, Contractless), PeerSetup.Duration)),
             ("RedisCache.SetAsync", k => l2.SetAsync(keys[k], value, PeerSetup.Duration).AsTask()),
@@ -43,6 +45,21 @@ internal static class WriteThroughput
             ("MultiTierCache write-through, L1 + Redis", k => through.SetAsync(keys[k], value).AsTask()),
             ("MultiTierCache write-behind, acknowledged", k => behind.SetAsync(keys[k], value).AsTask()),
         };
+        if (reads)
+        {
+            for (var k = 0; k < Keys; k++)
+            {
+                await db.StringSetAsync(rawKeys[k], MessagePackSerializer.Serialize(value, Contractless), PeerSetup.Duration);
+                await l2.SetAsync(keys[k], value, PeerSetup.Duration);
+            }
+
+            variants =
+            [
+                ("raw SE.Redis GET + MessagePack", async k => _ = MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)await db.StringGetAsync(rawKeys[k]), Contractless)),
+                ("RedisCache.GetAsync", async k => _ = (await l2.GetAsync<Product>(keys[k])).Value),
+                ("MultiTierCache.GetAsync, Redis only (every read an L2 hit)", async k => _ = (await l2Only.GetAsync<Product>(keys[k])).Value),
+            ];
+        }
 
         var sets = new long[variants.Length];
         var elapsed = new double[variants.Length];
@@ -66,9 +83,10 @@ internal static class WriteThroughput
             }
         }
 
-        Console.WriteLine($"Sets from {Tasks} tasks over {Keys:N0} keys, {seconds:F0} s per variant in {SliceSeconds * 1000:F0} ms slices, redis at {redis.Endpoint}");
+        var what = reads ? "read" : "set";
+        Console.WriteLine($"{(reads ? "Reads" : "Sets")} from {Tasks} tasks over {Keys:N0} keys, {seconds:F0} s per variant in {SliceSeconds * 1000:F0} ms slices, redis at {redis.Endpoint}");
         Console.WriteLine();
-        Console.WriteLine("| variant | sets/s | ratio to raw SET | client CPU ns per set | bytes allocated per set |");
+        Console.WriteLine($"| variant | {what}s/s | ratio to raw {(reads ? "GET" : "SET")} | client CPU ns per {what} | bytes allocated per {what} |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
         var rawRate = sets[0] / elapsed[0];
         for (var v = 0; v < variants.Length; v++)

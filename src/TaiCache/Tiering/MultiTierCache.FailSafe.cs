@@ -134,23 +134,13 @@ public sealed partial class MultiTierCache
     /// <summary>Reads one tier: a hit, a miss, or a failure (logged, counted by the breaker, traced, never thrown).</summary>
     private async ValueTask<TierRead<T>> ReadTierAsync<T>(TierSlot slot, string key, CancellationToken cancellationToken)
     {
-        using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
-        if (slot.Memory is { } memory)
+        if (slot.Memory is not null)
         {
-            if (memory.TryGet<T>(key, out var local))
-            {
-                TaiCacheTelemetry.SetReadResult(activity, hit: true);
-                return new TierRead<T>(TierReadStatus.Hit, local);
-            }
-
-            TaiCacheTelemetry.SetReadResult(activity, hit: false);
-            return default;
+            return ReadMemoryTier<T>(slot, key);
         }
 
-        // The breaker and timeout are handled inline (not through InvokeEnteredAsync): this is the L2-hit path, and
-        // one async frame less is measurable there.
-        var breaker = slot.Breaker;
-        if (breaker is not null && !breaker.TryAcquire())
+        using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
+        if (!TryEnter(slot))
         {
             TaiCacheTelemetry.SetError(activity, CircuitOpenError);
             return new TierRead<T>(TierReadStatus.Failed, default!);
@@ -158,47 +148,74 @@ public sealed partial class MultiTierCache
 
         try
         {
-            var result = await WithTimeout(slot.Ops.GetAsync<T>(key, cancellationToken), cancellationToken).ConfigureAwait(false);
-            breaker?.OnSuccess();
-            if (result.TryGetValue(out var value))
-            {
-                TaiCacheTelemetry.SetReadResult(activity, hit: true);
-                return new TierRead<T>(TierReadStatus.Hit, value, 0, result.ExpiresAtUnixMs);
-            }
-
-            TaiCacheTelemetry.SetReadResult(activity, hit: false);
-            return default;
-        }
-        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
-        {
-            TaiCacheTelemetry.SetError(activity, e);
-            breaker?.Release();
-            throw;
-        }
-        catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
-        {
-            // Read as a miss, but the value found was unreadable: worth an error on the trace.
-            TaiCacheTelemetry.SetReadResult(activity, hit: false);
-            TaiCacheTelemetry.SetError(activity, e);
-            breaker?.OnSuccess();
-            Log.UnreadableValue(_logger, Name, slot.Name, key, e);
-            return default;
+            return OnTierReadDone(slot, await WithTimeout(slot.Ops.GetAsync<T>(key, cancellationToken), cancellationToken).ConfigureAwait(false), activity);
         }
         catch (Exception e)
         {
-            TaiCacheTelemetry.SetError(activity, e);
-            if (IsTierFault(e))
+            if (!OnTierReadFailed<T>(slot, key, e, activity, cancellationToken, out var failed))
             {
-                breaker?.OnFailure();
-            }
-            else
-            {
-                breaker?.OnSuccess();
+                throw;
             }
 
-            Log.TierReadFailed(_logger, Name, slot.Name, key, e);
-            return new TierRead<T>(TierReadStatus.Failed, default!);
+            return failed;
         }
+    }
+
+    /// <summary>Reads a memory tier below L1 (no breaker, nothing to wait for).</summary>
+    private TierRead<T> ReadMemoryTier<T>(TierSlot slot, string key)
+    {
+        using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
+        var hit = slot.Memory!.TryGet<T>(key, out var local);
+        TaiCacheTelemetry.SetReadResult(activity, hit);
+        return hit ? new TierRead<T>(TierReadStatus.Hit, local!) : default;
+    }
+
+    /// <summary>A remote tier answered: tells its breaker, traces hit or miss.</summary>
+    private static TierRead<T> OnTierReadDone<T>(TierSlot slot, CacheResult<T> result, Activity? activity)
+    {
+        slot.Breaker?.OnSuccess();
+        var hit = result.TryGetValue(out var value);
+        TaiCacheTelemetry.SetReadResult(activity, hit);
+        return hit ? new TierRead<T>(TierReadStatus.Hit, value!, 0, result.ExpiresAtUnixMs) : default;
+    }
+
+    /// <summary>
+    /// A remote tier's read failed. A value it holds but cannot read is a miss (as in a single-key read of another
+    /// client's bytes); any other error is a failed read, logged and counted by the breaker when it is the tier's fault.
+    /// Returns <see langword="false"/> for a cancellation the caller asked for, which the caller rethrows.
+    /// </summary>
+    private bool OnTierReadFailed<T>(TierSlot slot, string key, Exception e, Activity? activity, CancellationToken cancellationToken, out TierRead<T> read)
+    {
+        TaiCacheTelemetry.SetError(activity, e);
+        var breaker = slot.Breaker;
+        read = default;
+        if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            breaker?.Release();
+            return false;
+        }
+
+        if (e is CacheSerializationException or CacheWrongTypeException)
+        {
+            // Read as a miss, but the value found was unreadable: worth an error on the trace.
+            TaiCacheTelemetry.SetReadResult(activity, hit: false);
+            breaker?.OnSuccess();
+            Log.UnreadableValue(_logger, Name, slot.Name, key, e);
+            return true;
+        }
+
+        if (IsTierFault(e))
+        {
+            breaker?.OnFailure();
+        }
+        else
+        {
+            breaker?.OnSuccess();
+        }
+
+        Log.TierReadFailed(_logger, Name, slot.Name, key, e);
+        read = new TierRead<T>(TierReadStatus.Failed, default!);
+        return true;
     }
 
     /// <summary>Keeps a copy of a value for fail-safe reads, when the entry allows them.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 
 namespace TaiCache.Tiering;
 
@@ -97,8 +98,9 @@ public sealed partial class MultiTierCache
         }
 
         var token = _disposeCts.Token;
-        var read = await ReadLowerAsync<T>(key, options, token).ConfigureAwait(false);
-        if (read.Status == TierReadStatus.Hit)
+        var failedTiers = new StrongBox<ulong>();
+        var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, token).ConfigureAwait(false);
+        if (read.HasValue)
         {
             return read.Value;
         }
@@ -129,7 +131,7 @@ public sealed partial class MultiTierCache
 
         // A tier whose read just failed (or timed out) is not waited on again for the write: a stalled tier costs one
         // TierTimeout per call, not two.
-        await StoreLoadedAsync(key, value, options, read.FailedTiers).ConfigureAwait(false);
+        await StoreLoadedAsync(key, value, options, failedTiers.Value).ConfigureAwait(false);
         return value;
     }
 
