@@ -10,7 +10,8 @@ namespace TaiCache.Benchmarks.Tiering;
 /// <summary>
 /// Sets from 50 concurrent tasks over 1,000 keys, in sets per second: raw StackExchange.Redis SET of a MessagePack
 /// value, <see cref="TaiCache.Redis.RedisCache.SetAsync{T}"/>, a write-through <see cref="MultiTierCache"/> over Redis
-/// alone and over L1 + Redis, and a write-behind one (acknowledged after L1). With <c>reads</c>, L2 hits instead: raw
+/// alone and over L1 + Redis, and a write-behind one (acknowledged after L1); then deletes the same three ways (raw DEL,
+/// <c>RedisCache</c>, <c>MultiTierCache</c> over Redis alone; their ratios are to raw SET too). With <c>reads</c>, L2 hits instead: raw
 /// GET plus MessagePack, <c>RedisCache.GetAsync</c>, and <c>MultiTierCache.GetAsync</c> over Redis alone (no L1, so
 /// every read is an L2 hit). The variants run in 200 ms slices, one
 /// after the other, the order reversing each slice, so all of them see the same minutes of a shared VM; each variant's
@@ -44,6 +45,9 @@ internal static class WriteThroughput
             ("MultiTierCache write-through, Redis only", k => l2Only.SetAsync(keys[k], value).AsTask()),
             ("MultiTierCache write-through, L1 + Redis", k => through.SetAsync(keys[k], value).AsTask()),
             ("MultiTierCache write-behind, acknowledged", k => behind.SetAsync(keys[k], value).AsTask()),
+            ("raw SE.Redis DEL", k => db.KeyDeleteAsync(rawKeys[k])),
+            ("RedisCache.DeleteAsync", k => l2.DeleteAsync(keys[k]).AsTask()),
+            ("MultiTierCache.DeleteAsync, Redis only", k => l2Only.DeleteAsync(keys[k]).AsTask()),
         };
         if (reads)
         {

@@ -155,17 +155,12 @@ public sealed partial class MultiTierCache
     /// Write-through: removes the key from every tier, lowest first, and returns whether any tier held it. Write-behind:
     /// removes it from L1 at once, queues the removal for the lower tiers, and returns whether L1 held it.
     /// </remarks>
-    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
         ThrowIfDisposed();
         ForgetFailSafe(key);
-        if (_writeBehind is not null)
-        {
-            return await _writeBehind.EnqueueDeleteAsync(key, cancellationToken).ConfigureAwait(false);
-        }
-
-        return await WriteThroughDeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        return _writeBehind is not null ? _writeBehind.EnqueueDeleteAsync(key, cancellationToken) : WriteThroughDeleteAsync(key, cancellationToken);
     }
 
     internal async ValueTask<bool> WriteThroughDeleteAsync(string key, CancellationToken cancellationToken)
@@ -183,7 +178,28 @@ public sealed partial class MultiTierCache
 
             try
             {
-                removed |= await InvokeTierAsync(slot, key, static (ops, k, ct) => ops.DeleteAsync(k, ct), activity, cancellationToken).ConfigureAwait(false);
+                // The breaker and timeout inline, as for a set (WriteDownAsync): one frame for the whole removal.
+                if (!TryEnter(slot))
+                {
+                    TaiCacheTelemetry.SetError(activity, CircuitOpenError);
+                    throw CircuitOpen(slot);
+                }
+
+                try
+                {
+                    removed |= await WithTimeout(slot.Ops.DeleteAsync(key, cancellationToken), cancellationToken).ConfigureAwait(false);
+                    slot.Breaker?.OnSuccess();
+                }
+                catch (Exception e)
+                {
+                    var thrown = OnTierCallFailed(slot, e, activity, cancellationToken);
+                    if (ReferenceEquals(thrown, e))
+                    {
+                        throw;
+                    }
+
+                    throw thrown;
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -196,7 +212,11 @@ public sealed partial class MultiTierCache
             }
         }
 
-        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
+        if (_options.Coherence is not null)
+        {
+            await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
+        }
+
         return removed;
     }
 

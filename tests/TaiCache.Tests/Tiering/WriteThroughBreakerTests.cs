@@ -4,7 +4,7 @@ using TaiCache.Tiering;
 namespace TaiCache.Tests.Tiering;
 
 /// <summary>
-/// A write-through set handles the lower tier's breaker and timeout itself (not through the shared tier wrapper): a
+/// A write-through set (and delete) handles the lower tier's breaker and timeout itself (not through the shared tier wrapper): a
 /// failing tier opens the circuit, a stalled one costs one <see cref="MultiTierCacheOptions.TierTimeout"/>, and a caller's
 /// cancellation counts neither way. In every failure no upper tier keeps the refused value.
 /// </summary>
@@ -79,5 +79,27 @@ public sealed class WriteThroughBreakerTests
         await cache.SetAsync(key, 2);
         Assert.Equal(2, (await l2.Inner.GetAsync<int>(key)).Value);
         Assert.True(l1.TryGet<int>(key, out var inL1) && inL1 == 2);
+    }
+
+    [Fact]
+    public async Task DeleteAsync_L2Down_FailsUntilTheCircuitOpens_ThenSkipsL2_AndL1NeverKeepsTheKey()
+    {
+        var (cache, l1, l2, _) = TierTestKit.Build(o => o.CircuitBreakerFailureThreshold = 2);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        await cache.SetAsync(key, 1);
+        l2.Down = true;
+
+        var first = await Assert.ThrowsAsync<TierWriteException>(() => cache.DeleteAsync(key).AsTask());
+        Assert.IsType<CacheConnectionException>(first.InnerException);
+        Assert.False(l1.TryGet<int>(key, out _));
+        await Assert.ThrowsAsync<TierWriteException>(() => cache.DeleteAsync(key + "b").AsTask());
+        Assert.Equal(CircuitState.Open, cache.GetCircuitState(1));
+
+        var calls = l2.Calls;
+        var skipped = await Assert.ThrowsAsync<TierWriteException>(() => cache.DeleteAsync(key + "c").AsTask());
+        Assert.Contains("circuit", skipped.InnerException!.Message, StringComparison.Ordinal);
+        Assert.Equal(calls, l2.Calls);
+        Assert.Equal(1, (await l2.Inner.GetAsync<int>(key)).Value); // the refused removal left L2 as it was
     }
 }
