@@ -25,15 +25,9 @@ public sealed partial class MultiTierCache
             slot.Breaker?.OnSuccess();
             return result;
         }
-        catch (Exception e)
+        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
         {
-            var thrown = OnTierCallFailed(slot, e, activity, cancellationToken);
-            if (ReferenceEquals(thrown, e))
-            {
-                throw;
-            }
-
-            throw thrown;
+            throw TierTimedOut(slot, e);
         }
     }
 
@@ -43,54 +37,57 @@ public sealed partial class MultiTierCache
     /// </summary>
     internal async ValueTask SetTierAsync<T>(TierSlot slot, string key, T value, TimeSpan? ttl, Activity? activity, CancellationToken cancellationToken)
     {
-        if (!TryEnter(slot))
-        {
-            TaiCacheTelemetry.SetError(activity, CircuitOpenError);
-            throw CircuitOpen(slot);
-        }
+        EnterOrThrow(slot, activity);
 
         try
         {
             await WithTimeout(slot.Ops.SetAsync(key, value, ttl, cancellationToken), cancellationToken).ConfigureAwait(false);
             slot.Breaker?.OnSuccess();
         }
-        catch (Exception e)
+        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
         {
-            var thrown = OnTierCallFailed(slot, e, activity, cancellationToken);
-            if (ReferenceEquals(thrown, e))
-            {
-                throw;
-            }
-
-            throw thrown;
+            throw TierTimedOut(slot, e);
         }
     }
 
     /// <summary>
     /// A tier call that was let through its breaker failed: marks the trace and tells the breaker (a cancellation the
-    /// caller asked for counts neither way, a tier fault counts against it, any other error for it). Returns what to
-    /// throw: the error itself, or a <see cref="CacheTimeoutException"/> for a tier timeout.
+    /// caller asked for counts neither way, a tier fault counts against it, any other error for it). Used as an
+    /// exception filter, so every error but a tier timeout goes on unchanged: returns <see langword="true"/> only for a
+    /// <see cref="TimeoutException"/> from <see cref="MultiTierCacheOptions.TierTimeout"/>, which the caller rethrows
+    /// as <see cref="TierTimedOut"/>.
     /// </summary>
-    private Exception OnTierCallFailed(TierSlot slot, Exception e, Activity? activity, CancellationToken cancellationToken)
+    private static bool OnTierCallFailed(TierSlot slot, Exception e, Activity? activity, CancellationToken cancellationToken)
     {
         TaiCacheTelemetry.SetError(activity, e);
         var breaker = slot.Breaker;
         if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
             breaker?.Release();
-            return e;
+            return false;
         }
 
         if (!IsTierFault(e))
         {
             breaker?.OnSuccess();
-            return e;
+            return false;
         }
 
         breaker?.OnFailure();
-        return e is TimeoutException
-            ? new CacheTimeoutException($"Tier '{slot.Name}' of cache '{Name}' did not answer within {_options.TierTimeout}.", null, e)
-            : e;
+        return e is TimeoutException;
+    }
+
+    private CacheTimeoutException TierTimedOut(TierSlot slot, Exception e) =>
+        new($"Tier '{slot.Name}' of cache '{Name}' did not answer within {_options.TierTimeout}.", null, e);
+
+    /// <summary>Asks the tier's breaker for a call; an open circuit throws <see cref="CacheConnectionException"/> (and marks <paramref name="activity"/>).</summary>
+    private void EnterOrThrow(TierSlot slot, Activity? activity)
+    {
+        if (!TryEnter(slot))
+        {
+            TaiCacheTelemetry.SetError(activity, CircuitOpenError);
+            throw CircuitOpen(slot);
+        }
     }
 
     /// <summary>Calls a tier through its breaker; an open circuit throws <see cref="CacheConnectionException"/> at once (and marks <paramref name="activity"/>).</summary>

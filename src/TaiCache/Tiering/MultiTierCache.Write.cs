@@ -98,26 +98,16 @@ public sealed partial class MultiTierCache
             {
                 // The breaker and timeout inline, as SetTierAsync does them, so a set runs in this frame and the tier's. From
                 // 50 tasks through Redis alone (--write-throughput), three frames more ran at 0.75-0.77x raw SET; 0.86-0.91x now.
-                if (!TryEnter(slot))
-                {
-                    TaiCacheTelemetry.SetError(activity, CircuitOpenError);
-                    throw CircuitOpen(slot);
-                }
+                EnterOrThrow(slot, activity);
 
                 try
                 {
                     await WithTimeout(slot.Ops.SetAsync(key, value, options.Ttl, cancellationToken), cancellationToken).ConfigureAwait(false);
                     slot.Breaker?.OnSuccess();
                 }
-                catch (Exception e)
+                catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
                 {
-                    var thrown = OnTierCallFailed(slot, e, activity, cancellationToken);
-                    if (ReferenceEquals(thrown, e))
-                    {
-                        throw;
-                    }
-
-                    throw thrown;
+                    throw TierTimedOut(slot, e);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -179,26 +169,16 @@ public sealed partial class MultiTierCache
             try
             {
                 // The breaker and timeout inline, as for a set (WriteDownAsync): one frame for the whole removal.
-                if (!TryEnter(slot))
-                {
-                    TaiCacheTelemetry.SetError(activity, CircuitOpenError);
-                    throw CircuitOpen(slot);
-                }
+                EnterOrThrow(slot, activity);
 
                 try
                 {
                     removed |= await WithTimeout(slot.Ops.DeleteAsync(key, cancellationToken), cancellationToken).ConfigureAwait(false);
                     slot.Breaker?.OnSuccess();
                 }
-                catch (Exception e)
+                catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
                 {
-                    var thrown = OnTierCallFailed(slot, e, activity, cancellationToken);
-                    if (ReferenceEquals(thrown, e))
-                    {
-                        throw;
-                    }
-
-                    throw thrown;
+                    throw TierTimedOut(slot, e);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
