@@ -46,6 +46,7 @@ internal static class L2HitLatency
         {
             ("raw SE.Redis GET + MessagePack", null, async () => MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)await db.StringGetAsync(rawKey), Contractless)),
             ("TaiCache MultiTierCache.GetAsync", () => taiL1.Remove(Key), async () => (await tai.GetAsync<Product>(Key)).Value),
+            ("TaiCache MultiTierCache.GetOrSetAsync", () => taiL1.Remove(Key), () => tai.GetOrSetAsync(Key, static _ => ValueTask.FromResult(Product.Sample(42)))),
             ("FusionCache (SkipMemoryCacheRead)", null, () => fusion.GetOrSetAsync<Product>(Key, static (_, _) => Task.FromResult(Product.Sample(42)), options: fusionSkipL1)),
             ("HybridCache (DisableLocalCacheRead)", null, () => hybrid.GetOrCreateAsync(Key, 0, static (_, _) => new ValueTask<Product>(Product.Sample(42)), hybridSkipL1)),
             ("TaiCache MultiTierCache.GetAsync, IoScheduling.ThreadPool", () => taiThreadPoolL1.Remove(Key), async () => (await taiThreadPool.GetAsync<Product>(Key)).Value),

@@ -49,12 +49,18 @@ internal static class WriteThroughput
             ("RedisCache.DeleteAsync", k => l2.DeleteAsync(keys[k]).AsTask()),
             ("MultiTierCache.DeleteAsync, Redis only", k => l2Only.DeleteAsync(keys[k]).AsTask()),
         };
+        using var fusion = PeerSetup.Fusion(redis.Endpoint, prefix + "fusion:");
+        var (hybrid, hybridServices) = PeerSetup.Hybrid(redis.Endpoint, prefix + "hybrid:");
+        var fusionL2Only = new ZiggyCreatures.Caching.Fusion.FusionCacheEntryOptions { Duration = PeerSetup.Duration, SkipMemoryCacheRead = true, SkipMemoryCacheWrite = true };
+        var hybridL2Only = new Microsoft.Extensions.Caching.Hybrid.HybridCacheEntryOptions { Expiration = PeerSetup.Duration, Flags = Microsoft.Extensions.Caching.Hybrid.HybridCacheEntryFlags.DisableLocalCache };
         if (reads)
         {
             for (var k = 0; k < Keys; k++)
             {
                 await db.StringSetAsync(rawKeys[k], MessagePackSerializer.Serialize(value, Contractless), PeerSetup.Duration);
                 await l2.SetAsync(keys[k], value, PeerSetup.Duration);
+                await fusion.SetAsync(keys[k], value, fusionL2Only);
+                await hybrid.SetAsync(keys[k], value, hybridL2Only);
             }
 
             variants =
@@ -62,7 +68,15 @@ internal static class WriteThroughput
                 ("raw SE.Redis GET + MessagePack", async k => _ = MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)await db.StringGetAsync(rawKeys[k]), Contractless)),
                 ("RedisCache.GetAsync", async k => _ = (await l2.GetAsync<Product>(keys[k])).Value),
                 ("MultiTierCache.GetAsync, Redis only (every read an L2 hit)", async k => _ = (await l2Only.GetAsync<Product>(keys[k])).Value),
+                ("MultiTierCache.GetOrSetAsync, Redis only (every read an L2 hit)", async k => _ = await l2Only.GetOrSetAsync(keys[k], static _ => ValueTask.FromResult(Product.Sample(0)))),
+                ("FusionCache.GetOrSetAsync, memory cache skipped (System.Text.Json)", async k => _ = await fusion.GetOrSetAsync<Product>(keys[k], static (_, _) => Task.FromResult(Product.Sample(0)), options: fusionL2Only)),
+                ("HybridCache.GetOrCreateAsync, DisableLocalCache (System.Text.Json)", async k => _ = await hybrid.GetOrCreateAsync(keys[k], 0, static (_, _) => ValueTask.FromResult(Product.Sample(0)), hybridL2Only)),
             ];
+        }
+
+        if (Environment.GetEnvironmentVariable("TAICACHE_THROUGHPUT_ONLY") is { } only)
+        {
+            variants = [.. only.Split(',').Select(i => variants[int.Parse(i, CultureInfo.InvariantCulture)])];
         }
 
         var sets = new long[variants.Length];
@@ -78,7 +92,7 @@ internal static class WriteThroughput
                 process.Refresh();
                 var cpuBefore = process.TotalProcessorTime;
                 var allocatedBefore = GC.GetTotalAllocatedBytes();
-                var (count, time) = await MeasureAsync(variants[v].Set);
+                var (count, time) = await MeasureAsync(variants[v].Set, reads);
                 process.Refresh();
                 cpu[v] += process.TotalProcessorTime - cpuBefore;
                 allocated[v] += GC.GetTotalAllocatedBytes() - allocatedBefore;
@@ -99,6 +113,7 @@ internal static class WriteThroughput
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {rate:N0} | {rate / rawRate:F2} | {cpu[v].TotalNanoseconds / sets[v]:N0} | {allocated[v] / sets[v]:N0} |"));
         }
 
+        await hybridServices.DisposeAsync();
         await behind.DisposeAsync();
         await through.DisposeAsync();
         await l2Only.DisposeAsync();
@@ -118,7 +133,10 @@ internal static class WriteThroughput
         return new MultiTierCache(options);
     }
 
-    private static async Task<(long Sets, double Seconds)> MeasureAsync(Func<int, Task> set)
+    /// <summary>Runs one variant from every task for a slice. Readers start 20 keys apart, so no two ask for one key at
+    /// once and a stampede guard has nothing to coalesce (every read is its own L2 round trip); writers start one key
+    /// apart, as session 7 measured them.</summary>
+    private static async Task<(long Sets, double Seconds)> MeasureAsync(Func<int, Task> set, bool reads)
     {
         long total = 0;
         var stopAt = Stopwatch.GetTimestamp() + (long)(SliceSeconds * Stopwatch.Frequency);
@@ -126,7 +144,7 @@ internal static class WriteThroughput
         await Task.WhenAll(Enumerable.Range(0, Tasks).Select(t => Task.Run(async () =>
         {
             long n = 0;
-            for (var i = t; Stopwatch.GetTimestamp() < stopAt; i++)
+            for (var i = reads ? t * (Keys / Tasks) : t; Stopwatch.GetTimestamp() < stopAt; i++)
             {
                 await set(i % Keys);
                 n++;

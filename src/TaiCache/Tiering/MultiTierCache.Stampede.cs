@@ -67,25 +67,33 @@ public sealed partial class MultiTierCache
             }
         }
 
-        _ = RunFlightAsync(key, state, factory, options, flight);
-        return await Wait(flight.Task, cancellationToken).ConfigureAwait(false);
+        // The leader waits on its own load, not on the flight: the load's completion resumes it inline, where the
+        // flight (completed asynchronously, for the joiners' sake) would cost a thread-pool hop on every L1 miss.
+        return await Wait(RunFlightAsync(key, state, factory, options, flight), cancellationToken).ConfigureAwait(false);
     }
 
     private static Task<T> Wait<T>(Task<T> task, CancellationToken cancellationToken) =>
         cancellationToken.CanBeCanceled && !task.IsCompleted ? task.WaitAsync(cancellationToken) : task;
 
-    private async Task RunFlightAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight)
+    /// <summary>The leader's load: completes the flight for the joiners, and returns (or throws) to the leader itself.</summary>
+    private async Task<T> RunFlightAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight)
     {
         try
         {
             var value = await LoadAsync(key, state, factory, options).ConfigureAwait(false);
             _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
             flight.TrySetResult(value);
+            return value;
         }
         catch (Exception e)
         {
             _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
             flight.TrySetException(e);
+
+            // The leader observes the failure through this task; a flight nobody joined must not report it again as
+            // an unobserved task exception.
+            _ = flight.Task.Exception;
+            throw;
         }
     }
 
@@ -97,15 +105,17 @@ public sealed partial class MultiTierCache
             return local;
         }
 
-        var token = _disposeCts.Token;
+        // The tiers are read without the dispose token: every tier call is bounded by its own timeout, and a token that
+        // can be cancelled makes each remote call register on it (StackExchange.Redis takes none, so the wait is wrapped
+        // in WaitAsync); all loads sharing one token made that registration a lock every L2 hit contended for.
         var failedTiers = new StrongBox<ulong>();
-        var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, token).ConfigureAwait(false);
+        var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, CancellationToken.None).ConfigureAwait(false);
         if (read.HasValue)
         {
             return read.Value;
         }
 
-        var factoryTask = RunFactoryAsync(state, factory, token);
+        var factoryTask = RunFactoryAsync(state, factory, _disposeCts.Token);
         T value;
         try
         {
@@ -167,7 +177,8 @@ public sealed partial class MultiTierCache
             return;
         }
 
-        await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, _disposeCts.Token).ConfigureAwait(false);
+        // Bounded by the tiers' timeouts, as the read was (see LoadAsync).
+        await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, CancellationToken.None).ConfigureAwait(false);
     }
 
     private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);

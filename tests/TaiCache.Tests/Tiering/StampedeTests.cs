@@ -47,6 +47,49 @@ public sealed class StampedeTests
     }
 
     [Fact]
+    public async Task GetOrSetAsync_FactoryThrowsWithNoOtherWaiter_CallerGetsException_NoUnobservedTaskException()
+    {
+        var (cache, _, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var marker = $"unobserved-{Guid.NewGuid():N}";
+        var unobserved = 0;
+        EventHandler<UnobservedTaskExceptionEventArgs> handler = (_, e) =>
+        {
+            if (e.Exception.Flatten().InnerExceptions.Any(x => x.Message == marker))
+            {
+                Interlocked.Increment(ref unobserved);
+            }
+        };
+        TaskScheduler.UnobservedTaskException += handler;
+        try
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var key = TierTestKit.Key(this) + i;
+                var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => cache.GetOrSetAsync<int>(key, async _ =>
+                {
+                    await Task.Yield();
+                    throw new InvalidOperationException(marker);
+                }).AsTask());
+                Assert.Equal(marker, thrown.Message);
+            }
+
+            // The failed flights and loads are garbage now: a faulted task nobody observed reports itself when finalized.
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= handler;
+        }
+
+        Assert.Equal(0, Volatile.Read(ref unobserved));
+    }
+
+    [Fact]
     public async Task GetOrSetAsync_FactoryTimeout_ThrowsThenStoresValueWhenFactoryFinishes()
     {
         var (cache, l1, _, _) = TierTestKit.Build();
