@@ -126,6 +126,9 @@ internal sealed class AccessTrace
         return new AccessTrace(ids.ToArray(), Enumerable.Range(0, keys + scan).Select(i => (long)i).ToArray());
     }
 
+    /// <summary>A generated trace whose ids are its keys (0 up to the largest id).</summary>
+    public static AccessTrace FromIds(int[] ids) => new(ids, Enumerable.Range(0, ids.Max() + 1).Select(i => (long)i).ToArray());
+
     /// <summary>The keys 0..<paramref name="keys"/>-1 read in order, <paramref name="passes"/> times: a loop, where LRU misses every access once the keys exceed the cache.</summary>
     public static AccessTrace Loop(int keys, int passes)
     {

@@ -40,6 +40,11 @@ if (args.Length < 2)
     Console.Error.WriteLine("  --synthetic: Zipf(0.99) over 100,000 keys, 2,000,000 requests, with a one-off scan of 200,000 new keys mid-way.");
     Console.Error.WriteLine("  --drift: Zipf(0.7) over 100,000 ranks on 200,000 keys, the hot set moving every 150,000 of 1,500,000 requests.");
     Console.Error.WriteLine("  --loop:<keys>: the keys 0..keys-1 read in order, 40 passes (LRU's worst case when keys exceed the size).");
+    foreach (var (name, description) in Workloads.Descriptions)
+    {
+        Console.Error.WriteLine($"  --workload:{name}: {description}.");
+    }
+
     return 2;
 }
 
@@ -58,6 +63,7 @@ try
     trace = args[0] == "--synthetic" ? AccessTrace.Synthetic(100_000, 0.99, 2_000_000, 200_000, seed: 42)
         : args[0] == "--drift" ? AccessTrace.Drift(seed: 42)
         : args[0].StartsWith("--loop:", StringComparison.Ordinal) ? AccessTrace.Loop(int.Parse(args[0]["--loop:".Length..], NumberStyles.None, CultureInfo.InvariantCulture), passes: 40)
+        : args[0].StartsWith("--workload:", StringComparison.Ordinal) ? (Workloads.TryCreate(args[0]["--workload:".Length..], out var generated) ? generated : throw new InvalidDataException($"unknown workload '{args[0]["--workload:".Length..]}'; known: {string.Join(", ", Workloads.Descriptions.Keys)}"))
         : AccessTrace.Load(args[0]);
 }
 catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
@@ -68,7 +74,8 @@ catch (Exception e) when (e is IOException or InvalidDataException or Unauthoriz
 }
 
 var synthetic = args[0].StartsWith("--", StringComparison.Ordinal);
-Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : args[0] == "--drift" ? "Zipf 0.7 whose hot set moves every 150,000 requests" : synthetic ? $"loop over {trace.Keys.Length:N0} keys, 40 passes" : Path.GetFileName(args[0]))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
+var workload = args[0].StartsWith("--workload:", StringComparison.Ordinal) ? Workloads.Descriptions[args[0]["--workload:".Length..]] : null;
+Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : args[0] == "--drift" ? "Zipf 0.7 whose hot set moves every 150,000 requests" : workload ?? (synthetic ? $"loop over {trace.Keys.Length:N0} keys, 40 passes" : Path.GetFileName(args[0])))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
 if (!synthetic)
 {
     Console.WriteLine("Trace from the ARC paper: N. Megiddo and D. S. Modha, \"ARC: A Self-Tuning, Low Overhead Replacement Cache\", FAST 2003.");
