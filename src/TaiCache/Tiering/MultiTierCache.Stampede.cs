@@ -44,48 +44,68 @@ public sealed partial class MultiTierCache
         return GetOrSetAsync(key, factory, static (f, ct) => f(ct), options, cancellationToken);
     }
 
-    private async ValueTask<T> GetOrSetSlowAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Joins the key's load, or leads it. Not an async method: a caller's wait is the load's own task (or the flight's),
+    /// so an L1 miss costs one async frame here, the load's.
+    /// </summary>
+    private ValueTask<T> GetOrSetSlowAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
-        Flight<T>? flight = null;
-        while (flight is null)
+        while (true)
         {
             if (_inflight.TryGetValue(key, out var existing))
             {
-                if (existing is Flight<T> joined)
-                {
-                    return await Wait(joined.Task, cancellationToken).ConfigureAwait(false);
-                }
-
                 // A load of the same key under another type is under way: load on our own rather than mix types.
-                return await LoadAsync(key, state, factory, options).ConfigureAwait(false);
+                return new ValueTask<T>(existing is Flight<T> joined
+                    ? Wait(joined.Task, cancellationToken)
+                    : Wait(LoadAsync(key, state, factory, options, flight: null), cancellationToken));
             }
 
             var mine = new Flight<T>();
             if (_inflight.TryAdd(key, mine))
             {
-                flight = mine;
+                // The leader waits on its own load, not on the flight: the load's completion resumes it inline, where the
+                // flight (completed asynchronously, for the joiners' sake) would cost a thread-pool hop on every L1 miss.
+                return new ValueTask<T>(Wait(LoadAsync(key, state, factory, options, mine), cancellationToken));
             }
         }
-
-        // The leader waits on its own load, not on the flight: the load's completion resumes it inline, where the
-        // flight (completed asynchronously, for the joiners' sake) would cost a thread-pool hop on every L1 miss.
-        return await Wait(RunFlightAsync(key, state, factory, options, flight), cancellationToken).ConfigureAwait(false);
     }
 
     private static Task<T> Wait<T>(Task<T> task, CancellationToken cancellationToken) =>
         cancellationToken.CanBeCanceled && !task.IsCompleted ? task.WaitAsync(cancellationToken) : task;
 
-    /// <summary>The leader's load: completes the flight for the joiners, and returns (or throws) to the leader itself.</summary>
-    private async Task<T> RunFlightAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight)
+    /// <summary>
+    /// The shared load: L1 again, the lower tiers, then the factory. Completes <paramref name="flight"/> (when leading
+    /// one) for the joiners, and returns (or throws) to the leader itself.
+    /// </summary>
+    private async Task<T> LoadAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T>? flight)
     {
         try
         {
-            var value = await LoadAsync(key, state, factory, options).ConfigureAwait(false);
-            _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
-            flight.TrySetResult(value);
+            T value;
+            if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+            {
+                value = local;
+            }
+            else
+            {
+                // The tiers are read without the dispose token: every tier call is bounded by its own timeout, and a
+                // token that can be cancelled makes each remote call register on it (StackExchange.Redis takes none,
+                // so the wait is wrapped in WaitAsync); all loads sharing one token made that registration a lock
+                // every L2 hit contended for.
+                var failedTiers = new StrongBox<ulong>();
+                var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, CancellationToken.None).ConfigureAwait(false);
+                value = read.HasValue ? read.Value : await LoadFromFactoryAsync(key, state, factory, options, failedTiers.Value).ConfigureAwait(false);
+            }
+
+            if (flight is not null)
+            {
+                _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
+                flight.TrySetResult(value);
+            }
+
             return value;
         }
-        catch (Exception e)
+        catch (Exception e) when (flight is not null)
         {
             _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
             flight.TrySetException(e);
@@ -97,24 +117,14 @@ public sealed partial class MultiTierCache
         }
     }
 
-    /// <summary>The shared load: L1 again, the lower tiers, then the factory (with timeout and fail-safe), then store.</summary>
-    private async Task<T> LoadAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options)
+    /// <summary>Runs the factory (with timeout and fail-safe) for a key no tier holds, then stores its value.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="state">The factory's state.</param>
+    /// <param name="factory">The factory.</param>
+    /// <param name="options">The entry settings.</param>
+    /// <param name="failedTiers">The tiers whose read just failed (a bit per tier): not waited on again for the write.</param>
+    private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers)
     {
-        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
-        {
-            return local;
-        }
-
-        // The tiers are read without the dispose token: every tier call is bounded by its own timeout, and a token that
-        // can be cancelled makes each remote call register on it (StackExchange.Redis takes none, so the wait is wrapped
-        // in WaitAsync); all loads sharing one token made that registration a lock every L2 hit contended for.
-        var failedTiers = new StrongBox<ulong>();
-        var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, CancellationToken.None).ConfigureAwait(false);
-        if (read.HasValue)
-        {
-            return read.Value;
-        }
-
         var factoryTask = RunFactoryAsync(state, factory, _disposeCts.Token);
         T value;
         try
@@ -139,9 +149,8 @@ public sealed partial class MultiTierCache
             return stale;
         }
 
-        // A tier whose read just failed (or timed out) is not waited on again for the write: a stalled tier costs one
-        // TierTimeout per call, not two.
-        await StoreLoadedAsync(key, value, options, failedTiers.Value).ConfigureAwait(false);
+        // A stalled tier costs one TierTimeout per call, not two.
+        await StoreLoadedAsync(key, value, options, failedTiers).ConfigureAwait(false);
         return value;
     }
 

@@ -90,6 +90,40 @@ public sealed class StampedeTests
     }
 
     [Fact]
+    public async Task GetOrSetAsync_KeyLoadingUnderAnotherType_LoadsOnItsOwn_AndHonoursTheCallersToken()
+    {
+        var (cache, _, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var releaseText = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseNumber = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var text = cache.GetOrSetAsync(key, async _ =>
+        {
+            await releaseText.Task;
+            return "text";
+        }).AsTask();
+
+        // The same key as an int does not join the string's flight: its own factory runs, and its caller's token cuts
+        // the wait short while that factory is still running.
+        var numberRan = 0;
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        var number = cache.GetOrSetAsync(key, async _ =>
+        {
+            Interlocked.Increment(ref numberRan);
+            await releaseNumber.Task;
+            return 7;
+        }, cancellationToken: cts.Token).AsTask();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => number.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, Volatile.Read(ref numberRan));
+        Assert.False(text.IsCompleted);
+
+        releaseNumber.SetResult();
+        releaseText.SetResult();
+        Assert.Equal("text", await text);
+    }
+
+    [Fact]
     public async Task GetOrSetAsync_FactoryTimeout_ThrowsThenStoresValueWhenFactoryFinishes()
     {
         var (cache, l1, _, _) = TierTestKit.Build();
