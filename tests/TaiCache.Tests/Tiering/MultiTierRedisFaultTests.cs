@@ -11,8 +11,11 @@ namespace TaiCache.Tests.Tiering;
 
 /// <summary>
 /// The multi-tier fault cases of issues 6 and 8 against real redis-server processes: each test starts its own server
-/// (so killing it touches no other test), with an SQLite file as L3.
+/// (so killing it touches no other test), with an SQLite file as L3. They run alone, after the parallel collections:
+/// the slow-Redis case asserts that reads stay on time, which a saturated machine breaks (a full parallel run once
+/// held one read 3.3 s, past its 200 ms tier timeout, until the server woke).
 /// </summary>
+[Collection(TimingSensitiveFaultCollection.Name)]
 public sealed class MultiTierRedisFaultTests : IAsyncLifetime
 {
     private readonly ITestOutputHelper _output;
