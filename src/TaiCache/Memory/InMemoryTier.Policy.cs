@@ -10,9 +10,6 @@ public sealed partial class InMemoryTier
     private const double ProtectedShare = 0.8;
     private const double MaximumWindowShare = 0.99;
 
-    // A miss on a key the window let go grows the window by half as much as ARC would: measured on OLTP and P3, full
-    // ARC-sized steps over-grow the window on frequency-skewed workloads (see docs/memory.md).
-    private const double WindowGrowthRate = 0.5;
 
     // Each ghost queue remembers half a cache's worth of evicted keys.
     internal const double GhostShare = 0.5;
@@ -32,6 +29,11 @@ public sealed partial class InMemoryTier
     private readonly FrequencySketch _sketch;
     private readonly GhostQueue _windowGhosts;
     private readonly GhostQueue _mainGhosts;
+
+    // How far a miss on a key the window let go grows the window: half as much as ARC would to begin with (full
+    // ARC-sized steps over-grow the window on frequency-skewed workloads, see docs/memory.md), tuned between half and
+    // whole by the sampled hit rate.
+    private readonly WindowGrowthClimber _growth = new();
     private readonly long _maximum;
     private readonly long[] _evictionCounts = new long[4];
     private long _count;
@@ -115,6 +117,7 @@ public sealed partial class InMemoryTier
         }
         else
         {
+            CountNewKey();
             Adapt(node.Hash, node.Weight);
         }
 
@@ -158,6 +161,7 @@ public sealed partial class InMemoryTier
         }
 
         // Neither counting the key nor adapting the window moves an entry, so the victim found stays main's victim.
+        CountNewKey();
         var frequency = _sketch.Increment(draft.Hash);
         if (frequency <= 1)
         {
@@ -358,10 +362,15 @@ public sealed partial class InMemoryTier
         var hits = node.Hits;
         if (hits > 0)
         {
+            _growth.RecordHits(hits);
             node.Hits = 0;
             _sketch.Increment(node.Hash, hits);
         }
     }
+
+    /// <summary>Counts a miss for the growth step's sample, which spans twenty times the tier's capacity in requests (in entries, with a weigher).</summary>
+    private void CountNewKey() =>
+        _growth.RecordMiss(WindowGrowthClimber.SampleCapacities * (_weigher is null ? _maximum : Math.Max(_count, 1024)));
 
     /// <summary>
     /// ARC-style adaptation, run on every new key: a miss on a key the window (or admission) let go recently asks for a
@@ -383,7 +392,7 @@ public sealed partial class InMemoryTier
             }
 
             var ratio = Math.Max(1.0, (double)_mainGhosts.Count / _windowGhosts.Count);
-            _windowTarget = Math.Min(_windowTarget + (unit * ratio * WindowGrowthRate), _maximum * MaximumWindowShare);
+            _windowTarget = Math.Min(_windowTarget + (unit * ratio * _growth.Rate), _maximum * MaximumWindowShare);
             ApplyWindowTarget();
         }
         else if (_mainGhosts.Count > 0 && _mainGhosts.Contains(hash))
@@ -504,6 +513,7 @@ public sealed partial class InMemoryTier
         }
 
         _map.Clear();
+        _growth.Restart();
         _sweepCursor = null;
         _count = 0;
         _totalWeight = 0;
