@@ -3,8 +3,8 @@ namespace TaiCache;
 /// <summary>
 /// Tunes how far a window-ghost hit grows the admission window, by hill climbing on the hit rate: at the end of each
 /// sample of requests the step moves by <see cref="Step"/> within [<see cref="Minimum"/>, <see cref="Maximum"/>], the
-/// same way as last time while the sampled hit rate does not fall, the other way when it does. Not thread safe: used
-/// under the tier's write lock.
+/// same way as last time while the sampled hit rate rises, the other way when it falls, and not at all when it is
+/// unchanged (a tier that never hits). Not thread safe: used under the tier's write lock.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -59,12 +59,19 @@ internal sealed class WindowGrowthClimber
         var hitRate = (double)_hits / requests;
         _hits = 0;
         _misses = 0;
-        if (_lastHitRate >= 0 && hitRate < _lastHitRate)
+        var previous = _lastHitRate;
+        _lastHitRate = hitRate;
+        if (hitRate == previous)
+        {
+            // No evidence either way (a tier that never hits, or always does): the step stays.
+            return;
+        }
+
+        if (previous >= 0 && hitRate < previous)
         {
             _direction = -_direction;
         }
 
-        _lastHitRate = hitRate;
         Rate = Math.Clamp(Rate + _direction, Minimum, Maximum);
     }
 

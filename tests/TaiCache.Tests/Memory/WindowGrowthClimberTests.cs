@@ -65,6 +65,21 @@ public sealed class WindowGrowthClimberTests
     }
 
     [Fact]
+    public void UnchangedHitRate_StepStays()
+    {
+        // A tier that never hits (every read a new key) gives no evidence: the step must not walk to either bound.
+        var climber = new WindowGrowthClimber();
+        RunSample(climber, 0);
+        var first = climber.Rate;
+        for (var sample = 0; sample < 10; sample++)
+        {
+            RunSample(climber, 0);
+        }
+
+        Assert.Equal(first, climber.Rate);
+    }
+
+    [Fact]
     public void Restart_ForgetsTheLastSample()
     {
         var climber = new WindowGrowthClimber();
