@@ -17,8 +17,8 @@ namespace TaiCache;
 /// Hits are counted as the tier folds entries' read counts into its sketch, so they arrive late and a few are never
 /// counted (entries replaced or removed unread since last looked at); a sample spans twenty times the tier's capacity,
 /// which keeps that lag small against it. Caffeine climbs the window size itself the same way; climbing the step
-/// instead leaves the ghost adaptation in charge between samples, so a trace too short for many samples (P3 at
-/// 131,072 entries sees about 1.5) behaves as with the fixed half step.
+/// instead leaves the ghost adaptation in charge between samples, so a trace too short for many samples stays near
+/// the half step (P3 at 131,072 entries completes one sample, which moves the step once, to 5/8).
 /// </para>
 /// </remarks>
 internal sealed class WindowGrowthClimber

@@ -139,7 +139,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable
         multiplexer.ConnectionRestored += OnConnectionRestored;
         try
         {
-            _queue = await multiplexer.GetSubscriber().SubscribeAsync(_channel).WaitAsync(cancellationToken).ConfigureAwait(false);
+            _queue = await SubscribeAsync(multiplexer, cancellationToken).ConfigureAwait(false);
         }
         catch (RedisException ex)
         {
@@ -155,6 +155,30 @@ public sealed partial class CacheCoherence : IAsyncDisposable
         _heartbeatTimer = _time.CreateTimer(static state => ((CacheCoherence)state!).OnHeartbeatTimer(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
         Log.Started(_logger, InstanceId, ChannelName);
         await PublishHeartbeatAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// SUBSCRIBE right after the multiplexer connected can find its subscription connection still handshaking on a busy
+    /// machine ("No connection is active/available"); while the multiplexer is connected otherwise, that is retried a
+    /// few times (50 ms, doubling: about 1.5 s in all) before <see cref="StartAsync"/> gives up. The back-off runs on the
+    /// wall clock: a caller's fake clock, there for heartbeats, must not stall a connect.
+    /// </summary>
+    private async Task<ChannelMessageQueue> SubscribeAsync(IConnectionMultiplexer multiplexer, CancellationToken cancellationToken)
+    {
+        const int attempts = 6;
+        var delay = TimeSpan.FromMilliseconds(50);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await multiplexer.GetSubscriber().SubscribeAsync(_channel).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RedisConnectionException) when (attempt < attempts && multiplexer.IsConnected)
+            {
+                await Task.Delay(delay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                delay *= 2;
+            }
+        }
     }
 
     /// <summary>Tells every other instance to evict keys from its local tier. The caller's own local tier is not touched.</summary>
