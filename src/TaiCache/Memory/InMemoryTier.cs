@@ -87,6 +87,22 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGetChecked<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: false, out value);
 
+    /// <summary>
+    /// Reads a key again for a caller whose first read already counted as a miss (a load rechecking L1 before it goes
+    /// lower): the policy sees a hit as a read, the metrics see nothing, so one caller's miss is counted once.
+    /// </summary>
+    internal bool TryGetUncounted<T>(string key, [MaybeNullWhen(false)] out T value)
+    {
+        if (TryFindLive(key, out var node))
+        {
+            value = ReadHit<T>(key, node);
+            return true;
+        }
+
+        value = default;
+        return false;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryGetCore<T>(string key, bool checkKeyOnMiss, [MaybeNullWhen(false)] out T value)
     {

@@ -82,7 +82,9 @@ public sealed partial class MultiTierCache
         try
         {
             T value;
-            if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+            // The caller's own L1 read already counted its miss: the recheck (another load may just have filled the key)
+            // is not counted again.
+            if (_l1 is not null && _l1.TryGetUncounted<T>(key, out var local))
             {
                 value = local;
             }

@@ -169,4 +169,24 @@ public sealed class StampedeTests
         release.SetResult();
         await TierTestKit.Eventually(() => cache.GetAsync<string>(key).AsTask().Result.GetValueOrDefault("") == "new");
     }
+
+    [Fact]
+    public async Task GetOrSetAsync_L1Miss_CountsOneMissInL1Metrics_NotOnePerProbe()
+    {
+        var metrics = new TaiCache.Metrics.MetricsCollector("stampede-metrics", "L1");
+        var l1 = new InMemoryTier(new InMemoryTierOptions { Name = "L1", MaximumSize = 1_000, Metrics = metrics });
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(l1);
+        options.Tiers.Add(new FaultyTier(TierTestKit.Memory("L2")));
+        await using var cache = new MultiTierCache(options);
+        var key = TierTestKit.Key(this);
+
+        Assert.Equal(7, await cache.GetOrSetAsync(key, _ => new ValueTask<int>(7)));
+        Assert.Equal(7, await cache.GetOrSetAsync(key, _ => new ValueTask<int>(8)));
+
+        // One miss (the first call: its fast probe; the load's recheck of L1 is not a second read) and one hit.
+        var snapshot = metrics.GetSnapshot();
+        Assert.Equal(1, snapshot.Misses);
+        Assert.Equal(1, snapshot.Hits);
+    }
 }
