@@ -41,6 +41,15 @@ if (args.Length > 0 && args[0] == "--l2-latency")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--set-latency")
+{
+    // dotnet run -c Release -- --set-latency [rounds] [operations per variant per round]
+    await SetLatency.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2000);
+    return;
+}
+
 if (args.Length > 1 && args[0] == "--starved-pool")
 {
     // dotnet run -c Release -- --starved-pool ThreadPool|Dedicated [blocked work items] [operation timeout ms]

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using MessagePack;
 using MessagePack.Resolvers;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -53,47 +51,7 @@ internal static class L2HitLatency
             ("raw SE.Redis GET + MessagePack, SocketManager.ThreadPool", null, async () => MessagePackSerializer.Deserialize<Product>((ReadOnlyMemory<byte>)await dbThreadPool.StringGetAsync(rawKey), Contractless)),
         };
 
-        var samples = variants.Select(_ => new List<long>(rounds * perRound)).ToArray();
-        var roundMedians = variants.Select(_ => new List<double>()).ToArray();
-        for (var round = -1; round < rounds; round++)
-        {
-            for (var n = 0; n < variants.Length; n++)
-            {
-                var v = (n + Math.Max(round, 0)) % variants.Length;
-                var times = new long[perRound];
-                for (var i = 0; i < perRound; i++)
-                {
-                    variants[v].Before?.Invoke();
-                    var start = Stopwatch.GetTimestamp();
-                    var read = await variants[v].Read();
-                    times[i] = Stopwatch.GetTimestamp() - start;
-                    if (read.Id != 42)
-                    {
-                        throw new InvalidOperationException($"{variants[v].Name} read the wrong value");
-                    }
-                }
-
-                if (round >= 0)
-                {
-                    samples[v].AddRange(times);
-                    roundMedians[v].Add(Percentile([.. times], 50));
-                }
-            }
-        }
-
-        Console.WriteLine($"L2 hit latency, one caller, {rounds} rounds x {perRound:N0} reads per variant (after one warm-up round), redis at {redis.Endpoint}");
-        Console.WriteLine();
-        Console.WriteLine("| variant | p50 (µs) | p99 (µs) | p50 / raw | p99 / raw | median of per-round p50 ratios |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
-        var raw50 = Percentile(samples[0], 50);
-        var raw99 = Percentile(samples[0], 99);
-        for (var v = 0; v < variants.Length; v++)
-        {
-            var p50 = Percentile(samples[v], 50);
-            var p99 = Percentile(samples[v], 99);
-            var ratios = roundMedians[v].Select((m, r) => m / roundMedians[0][r]).Order().ToArray();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Micro(p50):F1} | {Micro(p99):F1} | {p50 / raw50:F2} | {p99 / raw99:F2} | {ratios[ratios.Length / 2]:F2} |"));
-        }
+        await LatencyRounds.RunAsync($"L2 hit latency, redis at {redis.Endpoint}", [.. variants.Select(v => (v.Name, v.Before, Checked(v.Name, v.Read)))], rounds, perRound);
 
         await tai.DisposeAsync();
         await taiThreadPool.DisposeAsync();
@@ -103,11 +61,12 @@ internal static class L2HitLatency
         await rawThreadPool.DisposeAsync();
     }
 
-    private static double Micro(double ticks) => ticks * 1e6 / Stopwatch.Frequency;
-
-    private static double Percentile(List<long> values, int percentile)
+    /// <summary>The read, failing the run if it returns the wrong value.</summary>
+    private static Func<ValueTask> Checked(string name, Func<ValueTask<Product>> read) => async () =>
     {
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Length) - 1)];
-    }
+        if ((await read()).Id != 42)
+        {
+            throw new InvalidOperationException($"{name} read the wrong value");
+        }
+    };
 }

@@ -7,6 +7,7 @@ namespace TaiCache.Redis;
 public sealed partial class RedisCache
 {
     private int _clusterState; // 0 unknown, 1 cluster, 2 single server or replicas
+    private int _singleServerState; // 0 unknown, 1 one server (not a cluster), 2 more than one endpoint
 
     /// <inheritdoc />
     /// <remarks>One MGET per hash slot on a cluster (sent concurrently), one MGET in all on a single server.</remarks>
@@ -269,6 +270,35 @@ public sealed partial class RedisCache
         }
 
         return groups;
+    }
+
+    /// <summary>
+    /// Whether a command this cache issues now goes out on the one connection a PUBLISH through
+    /// <paramref name="multiplexer"/> would take, so Redis runs the two in the order they were issued: the same
+    /// multiplexer, already connected (a command is written when issued, not after an await), to a single server (on a
+    /// cluster, or with replicas, a key's node and a PUBLISH's may differ).
+    /// </summary>
+    internal bool SharesOrderedConnection(IConnectionMultiplexer? multiplexer)
+    {
+        var own = _multiplexer;
+        if (own is null || !ReferenceEquals(own, multiplexer) || Volatile.Read(ref _database) is null)
+        {
+            return false;
+        }
+
+        var state = Volatile.Read(ref _singleServerState);
+        if (state == 0)
+        {
+            if (!own.IsConnected)
+            {
+                return false;
+            }
+
+            state = !IsCluster(own) && own.GetEndPoints().Length == 1 ? 1 : 2;
+            Volatile.Write(ref _singleServerState, state);
+        }
+
+        return state == 1;
     }
 
     /// <summary>Whether the connection is to a cluster; grouping by slot is the safe answer while that is not yet known.</summary>

@@ -189,7 +189,7 @@ public sealed partial class MultiTierCache
         }
 
         // Bounded by the tiers' timeouts, as the read was (see LoadAsync).
-        await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, CancellationToken.None).ConfigureAwait(false);
+        await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, publish: false, CancellationToken.None).ConfigureAwait(false);
     }
 
     private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,4 +1,5 @@
 using TaiCache.Metrics;
+using TaiCache.Redis;
 
 namespace TaiCache.Tiering;
 
@@ -63,64 +64,117 @@ public sealed partial class MultiTierCache
 
     internal ValueTask WriteThroughSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
-        var written = WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, cancellationToken);
+        // With coherence, WriteDownAsync tells the peers too.
+        var written = WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken);
 
-        // Nothing to do after the write (no fail-safe copy, no peers to tell): no second async frame for the set.
-        return _options.Coherence is null && !options.AllowStaleOnFailure ? written : AfterWriteThroughAsync(written, key, value, options, cancellationToken);
+        // Nothing to do after the write (no fail-safe copy): no second async frame for the set.
+        return !options.AllowStaleOnFailure ? written : AfterWriteThroughAsync(written, key, value, options);
     }
 
-    private async ValueTask AfterWriteThroughAsync<T>(ValueTask written, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    private async ValueTask AfterWriteThroughAsync<T>(ValueTask written, string key, T value, MultiTierEntryOptions options)
     {
         await written.ConfigureAwait(false);
         KeepForFailSafe(key, value, options);
-        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Writes a value to every tier, lowest first. A refusal (unless best effort) removes the key from the memory tiers above and throws.</summary>
-    private async ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a value to every tier, lowest first. A refusal (unless best effort) removes the key from the memory tiers
+    /// above and throws. With <paramref name="publish"/>, the peers are told to drop the key from their L1: right after
+    /// L2's write is issued when Redis will run the two in that order (see <see cref="PublishesInOrderWith"/>), else
+    /// once every tier has the value.
+    /// </summary>
+    private async ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken)
     {
-        for (var i = _slots.Length - 1; i >= 0; i--)
+        ValueTask? published = null;
+        try
         {
-            var slot = _slots[i];
-            if ((skipTiers & TierBit(i)) != 0)
+            for (var i = _slots.Length - 1; i >= 0; i--)
             {
-                continue;
-            }
+                var slot = _slots[i];
+                if ((skipTiers & TierBit(i)) != 0)
+                {
+                    continue;
+                }
 
-            using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
-            if (slot.Memory is { } memory)
-            {
-                memory.Set(key, value, i == 0 ? options.L1Ttl : options.Ttl);
-                continue;
-            }
-
-            try
-            {
-                // The breaker and timeout inline, as SetTierAsync does them, so a set runs in this frame and the tier's. From
-                // 50 tasks through Redis alone (--write-throughput), three frames more ran at 0.75-0.77x raw SET; 0.86-0.91x now.
-                EnterOrThrow(slot, activity);
+                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
+                if (slot.Memory is { } memory)
+                {
+                    memory.Set(key, value, i == 0 ? options.L1Ttl : options.Ttl);
+                    continue;
+                }
 
                 try
                 {
-                    await WithTimeout(slot.Ops.SetAsync(key, value, options.Ttl, cancellationToken), cancellationToken).ConfigureAwait(false);
-                    slot.Breaker?.OnSuccess();
+                    // The breaker and timeout inline, as SetTierAsync does them, so a set runs in this frame and the tier's. From
+                    // 50 tasks through Redis alone (--write-throughput), three frames more ran at 0.75-0.77x raw SET; 0.86-0.91x now.
+                    EnterOrThrow(slot, activity);
+
+                    try
+                    {
+                        var inOrder = publish && PublishesInOrderWith(i);
+#pragma warning disable CA2012 // Each awaited exactly once below; held only while the invalidation is issued after the write.
+                        var set = slot.Ops.SetAsync(key, value, options.Ttl, cancellationToken);
+                        if (inOrder && !set.IsFaulted)
+                        {
+                            published = PublishInvalidationAsync([key], cancellationToken);
+                        }
+#pragma warning restore CA2012
+
+                        await WithTimeout(set, cancellationToken).ConfigureAwait(false);
+                        slot.Breaker?.OnSuccess();
+                    }
+                    catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                    {
+                        throw TierTimedOut(slot, e);
+                    }
                 }
-                catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    throw TierTimedOut(slot, e);
+                    Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
+                    if (!bestEffort)
+                    {
+                        RemoveFromMemoryTiersAbove(i, key);
+                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused the write of {TaiCacheDiagnostics.DescribeKey(key)}; no tier above it holds the new value.", key, slot.Name, i, e);
+                    }
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
-                if (!bestEffort)
-                {
-                    RemoveFromMemoryTiersAbove(i, key);
-                    throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused the write of {TaiCacheDiagnostics.DescribeKey(key)}; no tier above it holds the new value.", key, slot.Name, i, e);
-                }
-            }
+
+        }
+        catch when (published is not null)
+        {
+            // The write's own failure is the one to report; the invalidation already on its way is waited for, not
+            // reported (a failed publish is logged, a cancelled one is the caller's doing).
+            await ObserveAsync(published.Value).ConfigureAwait(false);
+            throw;
+        }
+
+        await AfterPublishAsync(published, publish, key, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>After a write-through: waits for the invalidation issued with the write, or publishes it now.</summary>
+    private ValueTask AfterPublishAsync(ValueTask? published, bool publish, string key, CancellationToken cancellationToken) =>
+        published ?? (publish ? PublishInvalidationAsync([key], cancellationToken) : default);
+
+    private static async ValueTask ObserveAsync(ValueTask task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled with the write it followed.
         }
     }
+
+    /// <summary>
+    /// Whether an invalidation published now reaches Redis after a command tier <paramref name="index"/> issues now, so
+    /// the peers' next read of L2 sees the write: the tier is the first remote one (the tiers above it are local) and a
+    /// <see cref="RedisCache"/> on coherence's own connection to a single server. Then a write and its invalidation cost
+    /// one round trip, not two.
+    /// </summary>
+    private bool PublishesInOrderWith(int index) =>
+        index == _firstRemote && _slots[index].Ops is RedisCache redis && _options.Coherence is { } coherence && redis.SharesOrderedConnection(coherence.Multiplexer);
 
     private void RemoveFromMemoryTiersAbove(int index, string key)
     {
@@ -155,48 +209,64 @@ public sealed partial class MultiTierCache
 
     internal async ValueTask<bool> WriteThroughDeleteAsync(string key, CancellationToken cancellationToken)
     {
+        // As for a set (WriteDownAsync): the invalidation right after L2's DEL when Redis runs them in that order.
+        var publish = _options.Coherence is not null;
+        ValueTask? published = null;
         var removed = false;
-        for (var i = _slots.Length - 1; i >= 0; i--)
+        try
         {
-            var slot = _slots[i];
-            using var activity = StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "delete");
-            if (slot.Memory is { } memory)
+            for (var i = _slots.Length - 1; i >= 0; i--)
             {
-                removed |= memory.Remove(key);
-                continue;
-            }
-
-            try
-            {
-                // The breaker and timeout inline, as for a set (WriteDownAsync): one frame for the whole removal.
-                EnterOrThrow(slot, activity);
+                var slot = _slots[i];
+                using var activity = StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "delete");
+                if (slot.Memory is { } memory)
+                {
+                    removed |= memory.Remove(key);
+                    continue;
+                }
 
                 try
                 {
-                    removed |= await WithTimeout(slot.Ops.DeleteAsync(key, cancellationToken), cancellationToken).ConfigureAwait(false);
-                    slot.Breaker?.OnSuccess();
+                    // The breaker and timeout inline, as for a set (WriteDownAsync): one frame for the whole removal.
+                    EnterOrThrow(slot, activity);
+
+                    try
+                    {
+                        var inOrder = publish && PublishesInOrderWith(i);
+#pragma warning disable CA2012 // Each awaited exactly once below; held only while the invalidation is issued after the removal.
+                        var delete = slot.Ops.DeleteAsync(key, cancellationToken);
+                        if (inOrder && !delete.IsFaulted)
+                        {
+                            published = PublishInvalidationAsync([key], cancellationToken);
+                        }
+#pragma warning restore CA2012
+
+                        removed |= await WithTimeout(delete, cancellationToken).ConfigureAwait(false);
+                        slot.Breaker?.OnSuccess();
+                    }
+                    catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                    {
+                        throw TierTimedOut(slot, e);
+                    }
                 }
-                catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    throw TierTimedOut(slot, e);
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
-                if (!_options.BestEffortWrites)
-                {
-                    RemoveFromMemoryTiersAbove(i, key);
-                    throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused the removal of {TaiCacheDiagnostics.DescribeKey(key)}.", key, slot.Name, i, e);
+                    Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
+                    if (!_options.BestEffortWrites)
+                    {
+                        RemoveFromMemoryTiersAbove(i, key);
+                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused the removal of {TaiCacheDiagnostics.DescribeKey(key)}.", key, slot.Name, i, e);
+                    }
                 }
             }
         }
-
-        if (_options.Coherence is not null)
+        catch when (published is not null)
         {
-            await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
+            await ObserveAsync(published.Value).ConfigureAwait(false);
+            throw;
         }
 
+        await AfterPublishAsync(published, publish, key, cancellationToken).ConfigureAwait(false);
         return removed;
     }
 

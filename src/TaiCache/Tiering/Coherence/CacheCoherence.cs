@@ -271,6 +271,9 @@ public sealed partial class CacheCoherence : IAsyncDisposable
         return $"{machine}:{Environment.ProcessId}:{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
     }
 
+    /// <summary>The connection, once known (given at construction, or opened by the tier that owns it).</summary>
+    internal IConnectionMultiplexer? Multiplexer => Volatile.Read(ref _multiplexer);
+
     private async ValueTask PublishDataAsync(CoherenceMessageKind kind, IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         // Encode outside the lock with a placeholder sequence, then stamp the number and hand the message to the

@@ -1,0 +1,122 @@
+using StackExchange.Redis;
+using TaiCache.Redis;
+using TaiCache.Tests.Fixtures;
+using TaiCache.Tiering;
+using TaiCache.Tiering.Coherence;
+
+namespace TaiCache.Tests.Tiering.Coherence;
+
+/// <summary>
+/// A write-through set or delete with coherence on the Redis tier's own connection: the invalidation goes out right
+/// behind the write, on the same connection, so the two cost one round trip, and a peer still reads the new value.
+/// Each test pauses its own redis-server (CLIENT PAUSE), so nothing else waits on it.
+/// </summary>
+public sealed class WriteThroughCoherenceTests : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+    private ServerProcess _server = null!;
+
+    public async Task InitializeAsync() => _server = await RedisServerFixture.StartRedisAsync(FreePort.Next());
+
+    public async Task DisposeAsync()
+    {
+        foreach (var owned in Enumerable.Reverse(_owned))
+        {
+            await owned.DisposeAsync();
+        }
+
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SetAsync_InvalidationIssuedBehindTheSet_BeforeItsReply_PeerReadsNewValue()
+    {
+        var (a, _, aRedis) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var key = $"wtc:{Guid.NewGuid():N}";
+        await a.SetAsync(key, "v1");
+        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
+        Assert.True(bL1.TryGet<string>(key, out _));
+
+        // While the server holds every command, the set's frame has issued both the SET and the PUBLISH: two commands
+        // outstanding on the interactive connection (one, had it waited for the SET's reply before publishing).
+        var outstanding = await WhilePausedAsync(aRedis, () => a.SetAsync(key, "v2").AsTask());
+        Assert.Equal(2, outstanding);
+
+        await TierTestKit.Eventually(() => !bL1.TryGet<string>(key, out var seen) || seen == "v2", TimeSpan.FromSeconds(10));
+        Assert.Equal("v2", (await b.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
+    public async Task DeleteAsync_InvalidationIssuedBehindTheDelete_PeerDropsKey()
+    {
+        var (a, _, aRedis) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var key = $"wtc:{Guid.NewGuid():N}";
+        await a.SetAsync(key, "v1");
+        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
+
+        var outstanding = await WhilePausedAsync(aRedis, () => a.DeleteAsync(key).AsTask());
+        Assert.Equal(2, outstanding);
+
+        await TierTestKit.Eventually(() => !bL1.TryGet<string>(key, out _), TimeSpan.FromSeconds(10));
+        Assert.False((await b.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
+    public async Task SetAsync_CoherenceOnAnotherConnection_PublishesAfterTheSet()
+    {
+        // A dedicated coherence connection gives no order between its PUBLISH and the tier's SET: the set waits for its
+        // reply before publishing, so only the SET is outstanding on the tier's connection.
+        var (a, _, aRedis) = await InstanceAsync("a", dedicatedCoherenceConnection: true);
+        var (b, bL1, _) = await InstanceAsync("b");
+        var key = $"wtc:{Guid.NewGuid():N}";
+        await a.SetAsync(key, "v1");
+        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
+
+        var outstanding = await WhilePausedAsync(aRedis, () => a.SetAsync(key, "v2").AsTask());
+        Assert.Equal(1, outstanding);
+
+        await TierTestKit.Eventually(() => !bL1.TryGet<string>(key, out var seen) || seen == "v2", TimeSpan.FromSeconds(10));
+        Assert.Equal("v2", (await b.GetAsync<string>(key)).Value);
+    }
+
+    /// <summary>
+    /// Pauses the server for a second (every client, this one's too: the pause simply runs out), starts
+    /// <paramref name="write"/>, counts the commands outstanding on the tier's interactive connection, and awaits the write.
+    /// </summary>
+    private async Task<long> WhilePausedAsync(RedisCache tier, Func<Task> write)
+    {
+        var multiplexer = await tier.GetMultiplexerAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_server.Port},allowAdmin=true");
+        await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "1000");
+        var pending = write();
+        var outstanding = multiplexer.GetCounters().Interactive.TotalOutstanding;
+        await pending;
+        return outstanding;
+    }
+
+    private async Task<(MultiTierCache Cache, InMemoryTier L1, RedisCache Redis)> InstanceAsync(string name, bool dedicatedCoherenceConnection = false)
+    {
+        var redis = await RedisCache.ConnectAsync($"127.0.0.1:{_server.Port}", new RedisCacheOptions { Name = "redis", KeyPrefix = "wtc:" });
+        var l1 = TierTestKit.Memory("L1");
+        IConnectionMultiplexer multiplexer = dedicatedCoherenceConnection
+            ? await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_server.Port}")
+            : await redis.GetMultiplexerAsync();
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = "wtc", InstanceId = name, HeartbeatInterval = TimeSpan.FromMinutes(10) });
+        await coherence.StartAsync();
+        await Wait.UntilAsync(() => coherence.MessagesReceived > 0 && coherence.IsCoherent, "own heartbeat echo");
+        var options = new MultiTierCacheOptions { Name = name, Coherence = coherence };
+        options.Tiers.Add(l1);
+        options.Tiers.Add(redis);
+        var cache = new MultiTierCache(options);
+        _owned.Add(cache);
+        _owned.Add(coherence);
+        if (dedicatedCoherenceConnection)
+        {
+            _owned.Add((ConnectionMultiplexer)multiplexer);
+        }
+
+        return (cache, l1, redis);
+    }
+}
