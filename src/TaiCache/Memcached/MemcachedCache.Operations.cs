@@ -123,6 +123,53 @@ public sealed partial class MemcachedCache
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
+    /// <summary>Reads every server's statistics (memcached <c>stats</c>: items, bytes, hits, misses, evictions), each and summed.</summary>
+    /// <param name="cancellationToken">Cancels the wait for the servers.</param>
+    /// <returns>The statistics.</returns>
+    /// <exception cref="CacheConnectionException">A server could not be reached; the message names it.</exception>
+    /// <exception cref="CacheTimeoutException">A server did not answer within <see cref="MemcachedCacheOptions.OperationTimeout"/>.</exception>
+    public async ValueTask<MemcachedCacheStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, 0, _options.OperationTimeout, idempotent: true, static async (conn, _, token) =>
+        {
+            MetaRequestWriter.WriteStats(conn.Request);
+            await conn.SendAsync(token).ConfigureAwait(false);
+            return await conn.ReadStatsAsync(token).ConfigureAwait(false);
+        }, cancellationToken).AsTask()).ToArray();
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+
+        var servers = new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal);
+        long items = 0, bytes = 0, limit = 0, hits = 0, misses = 0, evictions = 0, connections = 0;
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            var stats = tasks[i].Result;
+            servers[_nodes[i].Name] = stats;
+            items += Stat(stats, "curr_items");
+            bytes += Stat(stats, "bytes");
+            limit += Stat(stats, "limit_maxbytes");
+            hits += Stat(stats, "get_hits");
+            misses += Stat(stats, "get_misses");
+            evictions += Stat(stats, "evictions");
+            connections += Stat(stats, "curr_connections");
+        }
+
+        return new MemcachedCacheStatistics
+        {
+            Servers = servers,
+            CurrentItems = items,
+            Bytes = bytes,
+            LimitMaxBytes = limit,
+            GetHits = hits,
+            GetMisses = misses,
+            Evictions = evictions,
+            CurrentConnections = connections,
+        };
+    }
+
+    private static long Stat(Dictionary<string, string> stats, string name) =>
+        stats.TryGetValue(name, out var text) && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
+
     private async ValueTask<ulong> ArithmeticAsync(string key, ulong delta, ulong initialValue, TimeSpan? ttl, bool decrement, CancellationToken cancellationToken)
     {
         var wire = WireKey(key);

@@ -230,4 +230,29 @@ public sealed class MemcachedOperationTests : IClassFixture<MemcachedServerFixtu
         Assert.StartsWith("HD t", line, StringComparison.Ordinal);
         return int.Parse(line[4..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    [Fact]
+    public async Task GetStatisticsAsync_CountsItemsHitsAndMisses_AndKeepsTheConnectionUsable()
+    {
+        var key = Key(nameof(GetStatisticsAsync_CountsItemsHitsAndMisses_AndKeepsTheConnectionUsable));
+        var before = await _cache.GetStatisticsAsync();
+        await _cache.SetAsync(key, "v");
+        Assert.True((await _cache.GetAsync<string>(key)).HasValue);
+        Assert.False((await _cache.GetAsync<string>(key + ":missing")).HasValue);
+        var after = await _cache.GetStatisticsAsync();
+
+        // Other test classes share the server, so only lower bounds hold.
+        var server = Assert.Single(after.Servers);
+        Assert.Equal($"{_fixture.Server.Host}:{_fixture.Server.Port}", server.Key);
+        Assert.True(server.Value.ContainsKey("version"));
+        Assert.True(after.CurrentItems >= 1);
+        Assert.True(after.Bytes > 0);
+        Assert.True(after.LimitMaxBytes > 0);
+        Assert.True(after.GetHits >= before.GetHits + 1);
+        Assert.True(after.GetMisses >= before.GetMisses + 1);
+        Assert.InRange(after.HitRatio, 0, 1);
+
+        // The pooled connection is in step after a multi-line answer.
+        Assert.Equal("v", (await _cache.GetAsync<string>(key)).Value);
+    }
 }

@@ -226,6 +226,53 @@ internal sealed class MemcachedConnection : IDisposable
         }
     }
 
+    /// <summary>Reads the answer to <c>stats</c>: <c>STAT name value</c> lines up to <c>END</c>.</summary>
+    /// <param name="cancellationToken">The operation's token.</param>
+    /// <returns>The statistics by name.</returns>
+    /// <exception cref="MemcachedProtocolException">The server answered with an error or with more than <see cref="MaxStatLines"/> lines.</exception>
+    /// <exception cref="IOException">The server closed the connection mid-response.</exception>
+    public async ValueTask<Dictionary<string, string>> ReadStatsAsync(CancellationToken cancellationToken)
+    {
+        var stats = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (true)
+        {
+            var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                _responseStarted = true;
+            }
+
+            bool done;
+            try
+            {
+                done = StatsParser.TryParse(ref buffer, stats, MaxStatLines);
+            }
+            catch
+            {
+                IsBroken = true;
+                _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                throw;
+            }
+
+            if (done)
+            {
+                _reader.AdvanceTo(buffer.Start);
+                return stats;
+            }
+
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                IsBroken = true;
+                throw new IOException("The server closed the connection in the middle of a response.");
+            }
+        }
+    }
+
+    /// <summary>The most <c>STAT</c> lines accepted in one answer (memcached 1.6 sends about 90).</summary>
+    public const int MaxStatLines = 1_000;
+
     /// <summary>Marks the connection as not reusable.</summary>
     public void MarkBroken() => IsBroken = true;
 

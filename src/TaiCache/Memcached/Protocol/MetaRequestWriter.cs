@@ -131,6 +131,9 @@ internal static class MetaRequestWriter
     /// <param name="writer">The request buffer.</param>
     public static void WriteFlushAll(IBufferWriter<byte> writer) => writer.Write("flush_all\r\n"u8);
 
+    /// <summary>Writes <c>stats</c>: the server's general statistics, one <c>STAT name value</c> line each, then <c>END</c>.</summary>
+    public static void WriteStats(IBufferWriter<byte> writer) => writer.Write("stats\r\n"u8);
+
     private static int Put(Span<byte> span, int n, ReadOnlySpan<byte> text)
     {
         text.CopyTo(span[n..]);
