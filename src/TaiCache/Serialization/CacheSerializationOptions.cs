@@ -15,7 +15,11 @@ public sealed class CacheSerializationOptions
     /// </summary>
     public int? CompressionThresholdBytes { get; set; } = 1024;
 
-    /// <summary>Gets or sets the largest value, in bytes after decompression, that a read accepts. Guards against decompression bombs. Default 64 MiB.</summary>
+    /// <summary>
+    /// Gets or sets the largest serialized value, in bytes before compression, that a write stores and a read accepts.
+    /// A larger value is refused with <see cref="CacheValueTooLargeException"/> before anything is sent; on reads the
+    /// limit guards against decompression bombs. Default 64 MiB.
+    /// </summary>
     public int MaxValueBytes { get; set; } = 64 * 1024 * 1024;
 
     /// <summary>Checks the options; throws naming the first bad one.</summary>

@@ -92,6 +92,7 @@ internal sealed class CacheValueCodec
     /// <param name="expiresAtUnixMs">When the value expires (Unix milliseconds, wall clock), recorded in the envelope so a tier that copies it knows how long it has left; 0 for no expiry.</param>
     /// <returns>The stored bytes.</returns>
     /// <exception cref="CacheSerializationException">The serializer cannot handle the value.</exception>
+    /// <exception cref="CacheValueTooLargeException">The serialized value is larger than <see cref="CacheSerializationOptions.MaxValueBytes"/>.</exception>
     public byte[] Encode<T>(string key, T value, long expiresAtUnixMs = 0)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(256);
@@ -117,6 +118,15 @@ internal sealed class CacheValueCodec
         var payload = buffer.WrittenSpan;
         try
         {
+            if (payload.Length > _maxValueBytes)
+            {
+                // Every reader refuses a payload over the limit (a decompression-bomb guard), so storing it would leave
+                // a value no read can return: refuse it here, before any tier sees it.
+                throw new CacheValueTooLargeException(
+                    $"The value for {TaiCacheDiagnostics.DescribeKey(key)} (type {typeof(T).Name}) serializes to {payload.Length} bytes, over CacheSerializationOptions.MaxValueBytes ({_maxValueBytes}); nothing was stored. Store a smaller value or raise MaxValueBytes on every instance that reads it.",
+                    key);
+            }
+
             if (payload.Length >= _compressionThreshold && ShouldTryCompression())
             {
                 var compressed = TryCompress(payload, expiresAtUnixMs);

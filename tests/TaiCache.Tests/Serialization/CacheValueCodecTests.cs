@@ -52,6 +52,17 @@ public sealed class CacheValueCodecTests
     }
 
     [Fact]
+    public void Encode_OverMaxValueBytes_ThrowsTooLarge_EvenWhenItWouldCompressUnderIt()
+    {
+        var codec = new CacheValueCodec(new CacheSerializationOptions { MaxValueBytes = 1000 });
+        Assert.Equal(new string('z', 900), codec.Decode<string>("k", codec.Encode("k", new string('z', 900))));
+
+        var ex = Assert.Throws<CacheValueTooLargeException>(() => codec.Encode("big", new string('z', 5000)));
+        Assert.Equal("big", ex.Key);
+        Assert.Contains("1000", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Decode_ExpiryFlagWithTruncatedExpiry_ThrowsNamingTheKey()
     {
         byte[] bytes = [(byte)'T', (byte)'C', CacheValueCodec.FormatVersion, MessagePackCacheSerializer.SerializerId, CacheValueCodec.FlagExpiry, 1, 2, 3];

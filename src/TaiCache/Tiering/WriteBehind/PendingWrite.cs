@@ -37,6 +37,9 @@ internal abstract class PendingWrite
 
     public bool FailedThisRound { get; set; }
 
+    /// <summary>Gets or sets whether a tier refused the value itself (too large, not serializable): retrying cannot help, so it is dead-lettered at once.</summary>
+    public bool FailedPermanently { get; set; }
+
     public string? LastError { get; set; }
 
     public abstract WriteBehindOperation Operation { get; }

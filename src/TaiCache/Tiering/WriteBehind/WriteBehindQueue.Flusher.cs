@@ -162,37 +162,30 @@ internal sealed partial class WriteBehindQueue
 
             foreach (var ((_, ttl), group) in groups)
             {
-                using var activity = group[0].Operation == WriteBehindOperation.Delete
-                    ? _owner.StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "write_behind_delete", group.Count)
-                    : _owner.StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "write_behind_set", group.Count);
-                try
+                var error = await WriteGroupAsync(slot, group, ttl, token).ConfigureAwait(false);
+                if (error is null)
                 {
-                    await _owner.InvokeEnteredAsync(slot, (group, ttl), static async (ops, a, ct) =>
-                    {
-                        await a.group[0].WriteGroupAsync(ops, a.group, a.ttl, ct).ConfigureAwait(false);
-                        return true;
-                    }, activity, token).ConfigureAwait(false);
-                    foreach (var entry in group)
-                    {
-                        entry.RemainingTiers &= ~slot.Bit;
-                    }
+                    continue;
                 }
-#pragma warning disable CA1031 // Every failure is retried, then dead-lettered.
-                catch (Exception e)
-#pragma warning restore CA1031
+
+                trouble = true;
+                if (MultiTierCache.IsTierFault(error))
                 {
-                    trouble = true;
-                    Log.WriteBehindBatchFailed(_owner.Logger, _owner.Name, slot.Name, group.Count, e);
+                    // The tier is in trouble: leave its other groups for the next round.
+                    break;
+                }
+
+                if (group.Count > 1 && IsValueFault(error))
+                {
+                    // One value the tier cannot take (too large, not serializable) must not hold back its batch mates:
+                    // write them one at a time, so only the bad ones fail.
                     foreach (var entry in group)
                     {
-                        entry.FailedThisRound = true;
-                        entry.LastError = $"{slot.Name}: {e.Message}";
-                    }
-
-                    if (MultiTierCache.IsTierFault(e))
-                    {
-                        // The tier is in trouble: leave its other groups for the next round.
-                        break;
+                        var single = await WriteGroupAsync(slot, [entry], ttl, token).ConfigureAwait(false);
+                        if (single is not null && MultiTierCache.IsTierFault(single))
+                        {
+                            break;
+                        }
                     }
                 }
             }
@@ -214,7 +207,7 @@ internal sealed partial class WriteBehindQueue
                 if (entry.FailedThisRound)
                 {
                     entry.Attempts++;
-                    if (entry.Attempts >= _options.MaxAttempts)
+                    if (entry.Attempts >= _options.MaxAttempts || entry.FailedPermanently)
                     {
                         if (_pending.TryGetValue(entry.Key, out var newer))
                         {
@@ -249,6 +242,49 @@ internal sealed partial class WriteBehindQueue
         await _owner.PublishInvalidationAsync(published, CancellationToken.None).ConfigureAwait(false);
         return trouble;
     }
+
+    /// <summary>
+    /// Writes one group of entries (same value type and TTL) to one tier. Marks the entries written, or failed with the
+    /// error (permanently when retrying cannot help: the value itself is refused); returns the error, or
+    /// <see langword="null"/>.
+    /// </summary>
+    private async Task<Exception?> WriteGroupAsync(TierSlot slot, List<PendingWrite> group, TimeSpan? ttl, CancellationToken token)
+    {
+        using var activity = group[0].Operation == WriteBehindOperation.Delete
+            ? _owner.StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "write_behind_delete", group.Count)
+            : _owner.StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "write_behind_set", group.Count);
+        try
+        {
+            await _owner.InvokeEnteredAsync(slot, (group, ttl), static async (ops, a, ct) =>
+            {
+                await a.group[0].WriteGroupAsync(ops, a.group, a.ttl, ct).ConfigureAwait(false);
+                return true;
+            }, activity, token).ConfigureAwait(false);
+            foreach (var entry in group)
+            {
+                entry.RemainingTiers &= ~slot.Bit;
+            }
+
+            return null;
+        }
+#pragma warning disable CA1031 // Every failure is retried, then dead-lettered.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.WriteBehindBatchFailed(_owner.Logger, _owner.Name, slot.Name, group.Count, e);
+            foreach (var entry in group)
+            {
+                entry.FailedThisRound = true;
+                entry.FailedPermanently |= group.Count == 1 && IsValueFault(e);
+                entry.LastError = $"{slot.Name}: {e.Message}";
+            }
+
+            return e;
+        }
+    }
+
+    /// <summary>Tells whether a tier refused the value itself, which no retry changes.</summary>
+    private static bool IsValueFault(Exception e) => e is CacheSerializationException or CacheValueTooLargeException or CacheWrongTypeException;
 
     /// <summary>Puts a failed entry back, unless a newer version of its key was queued meanwhile (latest wins).</summary>
     private void Requeue(PendingWrite entry)
