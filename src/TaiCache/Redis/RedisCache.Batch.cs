@@ -150,7 +150,7 @@ public sealed partial class RedisCache
             return;
         }
 
-        var expiry = ttl ?? _defaultTtl;
+        var expiry = ToServerExpiry(ttl ?? _defaultTtl);
         var expiresAt = CacheValueCodec.ExpiryFor(expiry, _time);
         var encoded = new List<(RedisKey Key, byte[] Value)>(list.Count);
         foreach (var item in list)

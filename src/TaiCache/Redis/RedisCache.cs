@@ -168,7 +168,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
         CacheKeyRules.ValidateTtl(ttl);
-        var expiry = ttl ?? _defaultTtl;
+        var expiry = ToServerExpiry(ttl ?? _defaultTtl);
         var bytes = Codec.Encode(key, value, CacheValueCodec.ExpiryFor(expiry, _time));
         _ = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
         try
@@ -229,13 +229,21 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         var db = await GetDatabaseAsync(key, "PEXPIRE", cancellationToken).ConfigureAwait(false);
         try
         {
-            return await WithTimeout(db.KeyExpireAsync(physical, ttl), cancellationToken).ConfigureAwait(false);
+            return await WithTimeout(db.KeyExpireAsync(physical, ToServerExpiry(ttl)), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
             throw Translate(ex, key, "PEXPIRE");
         }
     }
+
+    /// <summary>
+    /// Rounds a time to live up to whole milliseconds, Redis's precision: the client would truncate it, and a TTL under
+    /// 1 ms would go out as <c>PX 0</c>, which Redis refuses (or, for <c>PEXPIRE</c>, takes as "delete now").
+    /// </summary>
+    private static TimeSpan? ToServerExpiry(TimeSpan? ttl) => ttl is { } t && t.Ticks % TimeSpan.TicksPerMillisecond != 0
+        ? TimeSpan.FromTicks((t.Ticks / TimeSpan.TicksPerMillisecond + 1) * TimeSpan.TicksPerMillisecond)
+        : ttl;
 
     /// <summary>Closes the connection when the cache opened it; a shared connection is left open.</summary>
     /// <returns>A task that completes when the connection is closed, or at once when the cache is still making its first

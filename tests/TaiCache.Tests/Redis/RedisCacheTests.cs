@@ -216,6 +216,20 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task SubMillisecondTtl_IsRoundedUpToOneMillisecond_NotSentAsZero()
+    {
+        // Redis counts in milliseconds; 0.5 ms truncated would go out as PX 0, which Redis refuses.
+        var halfMs = TimeSpan.FromTicks(TimeSpan.TicksPerMillisecond / 2);
+        await _cache.SetAsync("submilli", 1, halfMs);
+        await _cache.SetManyAsync([KeyValuePair.Create("submilli:1", 1), KeyValuePair.Create("submilli:2", 2)], halfMs);
+
+        await _cache.SetAsync("submilli:expire", 1);
+        Assert.True(await _cache.ExpireAsync("submilli:expire", TimeSpan.FromMinutes(5) + halfMs));
+        var pttl = await Raw.ExecuteAsync("PTTL", _prefix + "submilli:expire");
+        Assert.InRange((long)pttl, 299_000, 300_001);
+    }
+
+    [Fact]
     public async Task TtlAsync_MissingPersistentAndExpiring_AreTold()
     {
         await _cache.SetAsync("persistent", 1);
