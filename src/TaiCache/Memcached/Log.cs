@@ -5,8 +5,8 @@ namespace TaiCache.Memcached;
 /// <summary>The memcached backend's log messages (event ids 2000-2999). Keys and values never appear in them.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 2000, Level = LogLevel.Warning, Message = "memcached node {Node} marked down for {BackoffMs} ms: {Reason}")]
-    public static partial void NodeMarkedDown(ILogger logger, string node, double backoffMs, string reason);
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Warning, Message = "memcached node {Node} marked down ({Reason}); a background probe tries it in {FirstProbeMs} ms, then at doubling intervals")]
+    public static partial void NodeMarkedDown(ILogger logger, string node, double firstProbeMs, string reason);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "memcached node {Node} is reachable again")]
     public static partial void NodeRecovered(ILogger logger, string node);

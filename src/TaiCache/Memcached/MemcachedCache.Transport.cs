@@ -173,19 +173,42 @@ public sealed partial class MemcachedCache
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var node = Locate(wire);
-        return RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, idempotent, static async (conn, s, token) =>
-        {
-            var opaque = conn.NextOpaque();
-            s.write(conn.Request, s.wire, opaque, s.state);
-            await conn.SendAsync(token).ConfigureAwait(false);
-            var response = await conn.ReadAsync(token).ConfigureAwait(false);
-            if (!response.IsError && response.Opaque != opaque)
-            {
-                throw new MemcachedProtocolException("A response does not echo its request's opaque number; the stream is out of step.");
-            }
+        var run = RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, idempotent, RoundTripBody, cancellationToken);
+        return idempotent && _locator is not null && _options.FailoverPolicy == MemcachedFailoverPolicy.Redistribute && !run.IsCompletedSuccessfully
+            ? RedistributeOnFailureAsync(run, node, key, (wire, state, write), cancellationToken)
+            : run;
+    }
 
-            return response;
-        }, cancellationToken);
+    /// <summary>
+    /// Under <see cref="MemcachedFailoverPolicy.Redistribute"/>, an idempotent request whose node was found dead during
+    /// the call (and marked down by it) goes to the next live node instead of failing, as it would once the node is known
+    /// to be down.
+    /// </summary>
+    private async ValueTask<MetaResponse> RedistributeOnFailureAsync<TState>(ValueTask<MetaResponse> first, MemcachedNode node, string key, (string Wire, TState State, Action<IBufferWriter<byte>, string, int, TState> Write) request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await first.ConfigureAwait(false);
+        }
+        catch (CacheConnectionException) when (node.IsDown() && _nodes.Length > 1)
+        {
+            var next = Locate(request.Wire);
+            return await RunOnNodeAsync(next, key, request, _options.OperationTimeout, idempotent: true, RoundTripBody, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async ValueTask<MetaResponse> RoundTripBody<TState>(MemcachedConnection conn, (string wire, TState state, Action<IBufferWriter<byte>, string, int, TState> write) s, CancellationToken token)
+    {
+        var opaque = conn.NextOpaque();
+        s.write(conn.Request, s.wire, opaque, s.state);
+        await conn.SendAsync(token).ConfigureAwait(false);
+        var response = await conn.ReadAsync(token).ConfigureAwait(false);
+        if (!response.IsError && response.Opaque != opaque)
+        {
+            throw new MemcachedProtocolException("A response does not echo its request's opaque number; the stream is out of step.");
+        }
+
+        return response;
     }
 
     /// <summary>

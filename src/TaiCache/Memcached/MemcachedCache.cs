@@ -122,6 +122,9 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader
     /// <summary>Gets the number of open connections over all nodes (for tests and diagnostics).</summary>
     internal int OpenConnectionCount => _nodes.Sum(n => n.OpenConnections);
 
+    /// <summary>Gets the nodes, in the order of <see cref="MemcachedCacheOptions.Servers"/>.</summary>
+    internal IReadOnlyList<MemcachedNode> Nodes => _nodes;
+
     /// <summary>Gets the server a key is sent to (after prefix and hashing), for diagnostics and tests.</summary>
     /// <param name="key">The key.</param>
     /// <returns>The owning server on the ketama ring, ignoring node health.</returns>

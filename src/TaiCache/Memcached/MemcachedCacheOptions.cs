@@ -48,11 +48,14 @@ public sealed class MemcachedCacheOptions
     /// <summary>Gets or sets how many timeouts in a row mark a node down (a refused or failed connect marks it down at once). Default 3.</summary>
     public int FailureThreshold { get; set; } = 3;
 
-    /// <summary>Gets or sets the first back-off before a down node is tried again; it doubles on each failed retry. Default 1 s.</summary>
+    /// <summary>
+    /// Gets or sets how long after a node is marked down its background probe (a connect and a no-op; callers never dial
+    /// a down node) first tries it; the interval doubles after each failed probe. Default 1 s.
+    /// </summary>
     public TimeSpan DeadNodeRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Gets or sets the longest back-off. Default 30 s.</summary>
-    public TimeSpan MaxDeadNodeRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Gets or sets the longest interval between probes of a down node, so the longest a restarted server waits to be used again. Default 5 s.</summary>
+    public TimeSpan MaxDeadNodeRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Gets or sets a value indicating whether servers on port 11211 are named by host alone on the ketama ring

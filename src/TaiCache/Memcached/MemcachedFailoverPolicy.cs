@@ -4,7 +4,7 @@ namespace TaiCache.Memcached;
 public enum MemcachedFailoverPolicy
 {
     /// <summary>
-    /// Fail at once with <see cref="CacheConnectionException"/> (no network wait) until the node's back-off passes.
+    /// Fail at once with <see cref="CacheConnectionException"/> (no network wait) until the node's background probe gets an answer.
     /// Keys never move, so no stale copy is left on another node when the node returns. The default, as in libmemcached.
     /// </summary>
     FailFast = 0,

@@ -7,9 +7,11 @@ namespace TaiCache.Memcached;
 
 /// <summary>
 /// One memcached server: a bounded pool of connections and its health. A node is marked down when a connect fails,
-/// or after <see cref="MemcachedCacheOptions.FailureThreshold"/> timeouts in a row; while down, it is not dialled
-/// until its back-off passes (doubling from <see cref="MemcachedCacheOptions.DeadNodeRetryInterval"/> up to
-/// <see cref="MemcachedCacheOptions.MaxDeadNodeRetryInterval"/>); then the next operation tries it again.
+/// or after <see cref="MemcachedCacheOptions.FailureThreshold"/> timeouts in a row. While down, operations never dial
+/// it: one background probe per outage connects and sends a no-op (<c>mn</c>), first after
+/// <see cref="MemcachedCacheOptions.DeadNodeRetryInterval"/>, then at doubling intervals up to
+/// <see cref="MemcachedCacheOptions.MaxDeadNodeRetryInterval"/>; the first answer brings the node back, its connection
+/// pooled. No caller pays for a probe, and a restarted server is seen within one probe interval.
 /// Idle connections are polled at checkout (one closed by the server while idle is replaced before anything is sent),
 /// and carry a generation that every connection failure moves on, so connections that were idle through a failure are
 /// dropped rather than reused; the caller retries a pooled connection that failed before any response on a fresh one
@@ -23,8 +25,11 @@ internal sealed class MemcachedNode : IDisposable
     private readonly MemcachedCacheOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private long _downUntilTicks;
+    private readonly CancellationTokenSource _stopProbing = new();
     private volatile bool _down;
+    private int _outage;
+    private long _probes;
+    private long _probeWaits;
     private TimeSpan _backoff;
     private int _consecutiveTimeouts;
     private int _open;
@@ -63,20 +68,15 @@ internal sealed class MemcachedNode : IDisposable
         }
     }
 
-    /// <summary>Tells whether the node is marked down and its back-off has not passed yet.</summary>
+    /// <summary>Tells whether the node is marked down (until a background probe gets an answer).</summary>
     /// <returns><see langword="true"/> while operations should not dial it.</returns>
-    public bool IsDown()
-    {
-        if (!_down)
-        {
-            return false;
-        }
+    public bool IsDown() => _down;
 
-        lock (_gate)
-        {
-            return _down && _options.TimeProvider.GetUtcNow().UtcTicks < _downUntilTicks;
-        }
-    }
+    /// <summary>Gets the number of background probes started so far (each one a connect and a no-op).</summary>
+    public long ProbeCount => Interlocked.Read(ref _probes);
+
+    /// <summary>Gets the number of back-off waits the probe has begun (each one is followed by a probe).</summary>
+    public long ProbeWaitCount => Interlocked.Read(ref _probeWaits);
 
     /// <summary>
     /// Gets the connection generation: bumped whenever a connection of this node fails, so connections that were idle
@@ -97,7 +97,7 @@ internal sealed class MemcachedNode : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsDown())
         {
-            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; it is retried after its back-off.", key, null);
+            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null);
         }
 
         if (!_slots.Wait(0, CancellationToken.None))
@@ -215,47 +215,43 @@ internal sealed class MemcachedNode : IDisposable
     public void Dispose()
     {
         _disposed = true;
+        _stopProbing.Cancel();
         DrainIdle();
     }
 
     private void MarkDown(string reason)
     {
-        TimeSpan backoff;
+        int outage;
         lock (_gate)
         {
-            var now = _options.TimeProvider.GetUtcNow().UtcTicks;
-            if (_down && now < _downUntilTicks)
+            if (_down || _disposed)
             {
-                // Another call of the same outage (it was in flight, or dialled, when the node was marked down): the
-                // back-off already running stands. Doubling here made one restart under load cost up to the maximum.
-                backoff = TimeSpan.Zero;
+                // Another call of the same outage (it was in flight, or dialling, when the node was marked down): the
+                // probe already running stands.
+                return;
             }
-            else
-            {
-                if (_down)
-                {
-                    // The retry after the back-off failed.
-                    _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxDeadNodeRetryInterval.Ticks));
-                }
 
-                _down = true;
-                backoff = _backoff;
-                _downUntilTicks = now + backoff.Ticks;
-            }
+            _down = true;
+            _backoff = _options.DeadNodeRetryInterval;
+            outage = ++_outage;
         }
 
         DrainIdle();
-        if (backoff > TimeSpan.Zero)
-        {
-            Log.NodeMarkedDown(_logger, Name, backoff.TotalMilliseconds, reason);
-        }
+        Log.NodeMarkedDown(_logger, Name, _options.DeadNodeRetryInterval.TotalMilliseconds, reason);
+        _ = Task.Run(() => ProbeUntilUpAsync(outage));
     }
 
-    private void MarkUp()
+    /// <summary>Brings the node back; <paramref name="outage"/> is the outage a probe ended, or 0 for a caller's connect.</summary>
+    private void MarkUp(int outage = 0)
     {
         bool wasDown;
         lock (_gate)
         {
+            if (outage != 0 && outage != _outage)
+            {
+                return;
+            }
+
             wasDown = _down;
             _down = false;
             _backoff = _options.DeadNodeRetryInterval;
@@ -265,6 +261,112 @@ internal sealed class MemcachedNode : IDisposable
         {
             Log.NodeRecovered(_logger, Name);
         }
+    }
+
+    /// <summary>
+    /// The background probe of one outage: waits the back-off, connects and sends a no-op, doubling the back-off after
+    /// each failure, until the node answers (its connection joins the pool), the outage ends otherwise, or the node is
+    /// disposed.
+    /// </summary>
+    private async Task ProbeUntilUpAsync(int outage)
+    {
+        var stop = _stopProbing.Token;
+        while (true)
+        {
+            TimeSpan wait;
+            lock (_gate)
+            {
+                if (!_down || outage != _outage)
+                {
+                    return;
+                }
+
+                wait = _backoff;
+            }
+
+            try
+            {
+                var delay = Task.Delay(wait, _options.TimeProvider, stop);
+                Interlocked.Increment(ref _probeWaits);
+                await delay.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _probes);
+            var connection = await TryProbeAsync(stop).ConfigureAwait(false);
+            if (connection is null)
+            {
+                if (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                lock (_gate)
+                {
+                    _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxDeadNodeRetryInterval.Ticks));
+                }
+
+                continue;
+            }
+
+            Interlocked.Increment(ref _open);
+            lock (_idle)
+            {
+                connection.Generation = Volatile.Read(ref _generation);
+                _idle.Push(connection);
+            }
+
+            if (_disposed)
+            {
+                DrainIdle();
+            }
+
+            MarkUp(outage);
+            return;
+        }
+    }
+
+    /// <summary>Connects and asks for a no-op; returns the connection when the server answered, else <see langword="null"/>.</summary>
+    private async Task<MemcachedConnection?> TryProbeAsync(CancellationToken stop)
+    {
+        MemcachedConnection? connection = null;
+        try
+        {
+            connection = await MemcachedConnection.ConnectAsync(_endPoint, _options.ConnectTimeout, _options.TimeProvider, _options.MaxItemBytes, stop).ConfigureAwait(false);
+            var token = connection.Begin(_options.OperationTimeout, stop, out var registration);
+            try
+            {
+                MetaRequestWriter.WriteNoOp(connection.Request);
+                await connection.SendAsync(token).ConfigureAwait(false);
+                var response = await connection.ReadAsync(token).ConfigureAwait(false);
+                if (response.Code != MetaResponseCode.NoOp)
+                {
+                    connection.MarkBroken();
+                }
+            }
+            finally
+            {
+                connection.End(registration);
+            }
+
+            if (!connection.IsBroken)
+            {
+                connection.FromPool = false;
+                return connection;
+            }
+        }
+#pragma warning disable CA1031 // Any failure of a probe means "still down"; the next probe tries again.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.ConnectionDropped(_logger, Name, "probe failed: " + ex.Message);
+        }
+
+        connection?.Dispose();
+        return null;
     }
 
     private async ValueTask<MemcachedConnection> ConnectAsync(string? key, CancellationToken cancellationToken)

@@ -1,32 +1,36 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using TaiCache.Memcached;
+using TaiCache.Tests.Tiering;
 
 namespace TaiCache.Tests.Memcached;
 
 /// <summary>
-/// A node's back-off doubles per failed retry, not per call that failed in the same outage: when a server dies under
-/// load, every call in flight fails at about the same moment, and each of those used to double the back-off (so a
-/// restart of a few milliseconds kept the node down for up to <c>MaxDeadNodeRetryInterval</c>).
+/// A down node is probed in the background, once per back-off, never by callers: every call in flight when a server
+/// dies fails at about the same moment, and neither those failures nor the calls that follow may dial it or lengthen
+/// the back-off; a restarted server is back within one probe interval, its probe connection pooled.
 /// </summary>
 public sealed class MemcachedNodeBackoffTests
 {
-    private static (MemcachedNode Node, FakeTimeProvider Clock) NewNode()
+    private static (MemcachedNode Node, FakeTimeProvider Clock) NewNode(int port)
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var options = new MemcachedCacheOptions
         {
             DeadNodeRetryInterval = TimeSpan.FromSeconds(1),
-            MaxDeadNodeRetryInterval = TimeSpan.FromSeconds(30),
+            MaxDeadNodeRetryInterval = TimeSpan.FromSeconds(4),
             TimeProvider = clock,
         };
-        return (new MemcachedNode(MemcachedServer.Parse($"127.0.0.1:{Fixtures.FreePort.Next()}"), options, NullLogger.Instance), clock);
+        return (new MemcachedNode(new MemcachedServer("127.0.0.1", port), options, NullLogger.Instance), clock);
     }
 
+    /// <summary>Waits (real time, bounded) until the probe has begun its <paramref name="n"/>-th back-off wait.</summary>
+    private static Task ProbeWaiting(MemcachedNode node, long n) => TierTestKit.Eventually(() => node.ProbeWaitCount >= n);
+
     [Fact]
-    public void ManyFailuresOfOneOutage_KeepTheFirstBackoff()
+    public async Task ManyFailuresOfOneOutage_OneProbePerBackoff_DoublingToTheMaximum()
     {
-        var (node, clock) = NewNode();
+        var (node, clock) = NewNode(Fixtures.FreePort.Next()); // nothing listens: every probe is refused
         using var _ = node;
 
         for (var i = 0; i < 6; i++)
@@ -35,25 +39,71 @@ public sealed class MemcachedNodeBackoffTests
         }
 
         Assert.True(node.IsDown());
-        clock.Advance(TimeSpan.FromMilliseconds(1_100));
-        Assert.False(node.IsDown()); // retried after 1 s, not after 32 s (capped at 30 s)
+        await ProbeWaiting(node, 1);
+        Assert.Equal(0, node.ProbeCount);
+        Assert.Equal(1, node.ProbeWaitCount); // one probe loop for the outage, not one per failed call
+
+        // Probes at 1 s, then 2 s, 4 s, 4 s (capped) apart.
+        long probes = 0;
+        foreach (var gap in new[] { 1, 2, 4, 4 })
+        {
+            clock.Advance(TimeSpan.FromSeconds(gap) - TimeSpan.FromMilliseconds(10));
+            Assert.Equal(probes, node.ProbeCount);
+            clock.Advance(TimeSpan.FromMilliseconds(10));
+            probes++;
+            await ProbeWaiting(node, probes + 1);
+            Assert.Equal(probes, node.ProbeCount);
+            Assert.True(node.IsDown());
+        }
     }
 
     [Fact]
-    public void FailedRetryAfterTheBackoff_DoublesIt()
+    public async Task WhileDown_CallsFailFastWithoutDialling_AndTheProbeBringsTheNodeBack()
     {
-        var (node, clock) = NewNode();
+        await using var server = new FakeMemcachedServer();
+        var (node, clock) = NewNode(server.Port);
         using var _ = node;
 
         node.ReportReplacementFailure("connection refused");
-        clock.Advance(TimeSpan.FromMilliseconds(1_100));
-        Assert.False(node.IsDown());
+        var calls = Enumerable.Range(0, 50).Select(_ => Task.Run(async () => await node.RentAsync("k", CancellationToken.None))).ToArray();
+        foreach (var call in calls)
+        {
+            var ex = await Assert.ThrowsAsync<CacheConnectionException>(() => call);
+            Assert.Contains("marked down", ex.Message, StringComparison.Ordinal);
+        }
 
-        node.ReportReplacementFailure("connection refused"); // the retry failed: 2 s now
-        node.ReportReplacementFailure("connection refused"); // a concurrent retry of the same moment
-        clock.Advance(TimeSpan.FromMilliseconds(1_500));
+        Assert.Equal(0, server.Accepted); // no caller dialled the down node
+
+        await ProbeWaiting(node, 1);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await TierTestKit.Eventually(() => !node.IsDown());
+        Assert.Equal(1, node.ProbeCount);
+        Assert.Equal(1, server.Accepted); // the probe's connection ...
+        Assert.Equal(1, node.IdleConnections); // ... is pooled for the next call
+
+        var connection = await node.RentAsync("k", CancellationToken.None);
+        Assert.True(connection.FromPool);
+        node.Return(connection);
+        Assert.Equal(1, server.Accepted);
+    }
+
+    [Fact]
+    public async Task AfterRecovery_ANewOutageStartsAgainFromTheFirstBackoff()
+    {
+        await using var server = new FakeMemcachedServer();
+        var (node, clock) = NewNode(server.Port);
+        using var _ = node;
+
+        node.ReportReplacementFailure("first outage");
+        await ProbeWaiting(node, 1);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await TierTestKit.Eventually(() => !node.IsDown());
+
+        node.ReportReplacementFailure("second outage");
         Assert.True(node.IsDown());
-        clock.Advance(TimeSpan.FromMilliseconds(600));
-        Assert.False(node.IsDown());
+        await ProbeWaiting(node, 2);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await TierTestKit.Eventually(() => !node.IsDown());
+        Assert.Equal(2, node.ProbeCount);
     }
 }

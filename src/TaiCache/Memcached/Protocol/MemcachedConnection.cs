@@ -115,7 +115,11 @@ internal sealed class MemcachedConnection : IDisposable
     public void End(CancellationTokenRegistration registration)
     {
         registration.Dispose();
-        if (!_timeout.TryReset())
+
+        // Disarm, then look: a timeout that fired first leaves the source cancelled. (TryReset is not used: it fails for
+        // a source timed by any TimeProvider but the system's, which made every connection look broken under one.)
+        _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+        if (_timeout.IsCancellationRequested)
         {
             IsBroken = true;
         }
