@@ -36,6 +36,7 @@ public sealed partial class InMemoryTier
     private readonly WindowGrowthClimber _growth = new();
     private readonly long _maximum;
     private readonly long[] _evictionCounts = new long[4];
+    private bool _disposed;
     private long _count;
     private long _totalWeight;
 

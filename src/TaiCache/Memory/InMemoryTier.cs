@@ -404,26 +404,38 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     }
 
     /// <inheritdoc />
-    public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default) =>
-        new(TryGet<T>(key, out var value) ? new CacheResult<T>(value) : CacheResult<T>.Miss);
+    public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        Enter(cancellationToken);
+        return new(TryGet<T>(key, out var value) ? new CacheResult<T>(value) : CacheResult<T>.Miss);
+    }
 
     /// <inheritdoc />
     public ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
+        Enter(cancellationToken);
         Set(key, value, ttl);
         return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => new(Remove(key));
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        Enter(cancellationToken);
+        return new(Remove(key));
+    }
 
     /// <inheritdoc />
-    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
-        new(GetRemainingTtl(key) is not null);
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
+    {
+        Enter(cancellationToken);
+        return new(GetRemainingTtl(key) is not null);
+    }
 
     /// <inheritdoc />
     public ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
+        Enter(cancellationToken);
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
         lock (_sync)
@@ -453,6 +465,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <inheritdoc />
     public ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
+        Enter(cancellationToken);
         var result = new Dictionary<string, T>(StringComparer.Ordinal);
         foreach (var key in CacheKeyRules.ValidateAll(keys))
         {
@@ -468,6 +481,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <inheritdoc />
     public ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
+        Enter(cancellationToken);
         ArgumentNullException.ThrowIfNull(items);
         CacheKeyRules.ValidateTtl(ttl);
         var list = items.ToList();
@@ -497,6 +511,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <inheritdoc />
     public ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
+        Enter(cancellationToken);
         long removed = 0;
         foreach (var key in CacheKeyRules.ValidateAll(keys))
         {
@@ -509,9 +524,15 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         return new(removed);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Empties the tier; afterwards its <see cref="ICacheOps"/> methods throw <see cref="ObjectDisposedException"/>, as
+    /// every other backend's do. The synchronous methods (<c>TryGet</c>, <c>Set</c>, <c>Remove</c>) keep working on the
+    /// empty tier, for owners such as <c>MultiTierCache</c> that may still be invalidating while they shut down.
+    /// </summary>
+    /// <returns>A completed task.</returns>
     public ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _disposed, true);
         lock (_sync)
         {
             List<CacheEvictionEventArgs>? none = null;
@@ -520,6 +541,13 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Starts an <see cref="ICacheOps"/> call: refuses one after disposal or with a cancelled token, as the network backends do.</summary>
+    private void Enter(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -23,6 +23,39 @@ public sealed class InMemoryTierTests
 
     private static string Key(string test, object suffix) => $"{nameof(InMemoryTierTests)}:{test}:{suffix}";
 
+    [Fact]
+    public async Task CacheOps_AfterDispose_ThrowObjectDisposed_AsTheNetworkBackendsDo()
+    {
+        var tier = Create();
+        await tier.SetAsync("k", 1);
+        await tier.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.GetAsync<int>("k"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.SetAsync("k", 2));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.DeleteAsync("k"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.ExistsAsync("k"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.ExpireAsync("k", TimeSpan.FromMinutes(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.GetManyAsync<int>(["k"]));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.SetManyAsync([KeyValuePair.Create("k", 3)]));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await tier.DeleteManyAsync(["k"]));
+        Assert.False(tier.TryGet<int>("k", out _)); // emptied; the synchronous API stays usable for owners shutting down
+    }
+
+    [Fact]
+    public async Task CacheOps_WithACancelledToken_ThrowCancelled_AndChangeNothing()
+    {
+        var tier = Create();
+        await tier.SetAsync("k", 1);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await tier.SetAsync("k", 2, cancellationToken: cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await tier.DeleteAsync("k", cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await tier.SetManyAsync([KeyValuePair.Create("k", 3)], cancellationToken: cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await tier.GetAsync<int>("k", cancelled.Token));
+        Assert.Equal(1, (await tier.GetAsync<int>("k")).Value);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-5)]
