@@ -276,6 +276,48 @@ public sealed class WriteBehindTests
     }
 
     [Fact]
+    public async Task Journal_RowWhoseTypeCannotBeResolved_IsDeadLetteredAsTheSetItWas_WithTtlAndBytes()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        try
+        {
+            var key = TierTestKit.Key(this);
+            var (first, _, downL2) = Build(o => o.JournalPath = path);
+            downL2.Down = true;
+            await first.SetAsync(key, "kept", TimeSpan.FromMinutes(7));
+            await first.WriteBehindQueue!.AbandonAsync();
+            await first.DisposeAsync();
+
+            // As if the value's type were renamed or its assembly gone in the next version of the app.
+            await using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+            {
+                await db.OpenAsync();
+                using var update = db.CreateCommand();
+                update.CommandText = "UPDATE taicache_write_behind_journal SET type = 'No.Such.Type, NoSuchAssembly'";
+                Assert.Equal(1, await update.ExecuteNonQueryAsync());
+            }
+
+            var (second, _, l2) = Build(o => o.JournalPath = path);
+            await using var scope = second;
+            var letter = Assert.Single(second.DrainDeadLetters());
+            Assert.Equal(key, letter.Key);
+            Assert.Equal(WriteBehindOperation.Set, letter.Operation);
+            Assert.Equal(TimeSpan.FromMinutes(7), letter.Ttl);
+            Assert.Contains("No.Such.Type", letter.Error, StringComparison.Ordinal);
+            Assert.Equal("kept", new TaiCache.Serialization.CacheValueCodec().Decode<string>(key, (byte[])letter.Value!));
+            Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(f);
+            }
+        }
+    }
+
+    [Fact]
     public async Task ReadsBelowL1_WhileRemovalOrValueIsQueued_AnswerFromTheQueueNotTheOlderLowerTier()
     {
         var (cache, l1, l2) = Build();

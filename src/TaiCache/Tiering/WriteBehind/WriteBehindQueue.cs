@@ -348,8 +348,10 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     if (entry is null)
                     {
                         Log.JournalReplayFailed(_owner.Logger, _owner.Name, row.Key, row.TypeName ?? "(none)", error);
-                        var lost = new PendingDelete(row.Key, options, row.Sequence, 0, _allTiers);
-                        AddDeadLetter(lost, "The journaled value could not be read back: " + (error?.Message ?? "unknown type"));
+                        // Dead-lettered as the set it was, with its TTL; the value is the journaled bytes (TaiCache's
+                        // envelope, default MessagePack codec), so the write can still be recovered by hand.
+                        var lost = new PendingSet<byte[]>(row.Key, row.Payload ?? [], options, row.Sequence, 0, _allTiers) { Ttl = row.Ttl };
+                        AddDeadLetter(lost, $"The journaled value of type '{row.TypeName ?? "(none)"}' could not be read back ({error?.Message ?? "the type is not found in this process"}); the dead letter's value holds its stored bytes.");
                         _journal.Complete([(row.Key, row.Sequence)]);
                         continue;
                     }
