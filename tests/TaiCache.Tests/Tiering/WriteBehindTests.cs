@@ -206,6 +206,8 @@ public sealed class WriteBehindTests
         await cache.DisposeAsync();
         Assert.False(cache.LastDrainResult!.Completed);
         Assert.Equal(5, cache.LastDrainResult.UnwrittenKeys.Count);
+        Assert.Equal(5, cache.LastDrainResult.DeadLettered); // what the deadline left went to the dead-letter sink ...
+        Assert.Equal(0, cache.LastDrainResult.PendingCount); // ... and is no longer pending
         var letters = cache.DrainDeadLetters();
         Assert.Equal(Enumerable.Range(0, 5).Select(i => key + i).Order(), letters.Select(l => l.Key).Order());
     }

@@ -432,14 +432,15 @@ internal sealed partial class WriteBehindQueue
                 {
                     AddDeadLetter(entry, _journal is null
                         ? "Not written before the drain deadline of DisposeAsync."
-                        : "Not written before the drain deadline of DisposeAsync; kept in the journal for the next start.");
+                        : "Not written before the drain deadline of DisposeAsync; kept in the journal for the next start.", log: false);
                 }
 
                 _pending.Clear();
                 _inFlight.Clear();
             }
 
-            result = result with { Completed = left == 0 };
+            // What the deadline left is in the dead-letter sink now, not pending: the result says so.
+            result = result with { Completed = left == 0, DeadLettered = result.DeadLettered + left, PendingCount = 0 };
             SignalProgress();
         }
 

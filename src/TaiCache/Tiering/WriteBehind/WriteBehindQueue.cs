@@ -275,7 +275,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private void AddDeadLetter(PendingWrite entry, string error)
+    private void AddDeadLetter(PendingWrite entry, string error, bool log = true)
     {
         var failedTiers = new List<string>();
         foreach (var slot in _owner.Slots)
@@ -296,7 +296,10 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             }
         }
 
-        Log.WriteBehindDeadLettered(_owner.Logger, _owner.Name, entry.Key, entry.Attempts);
+        if (log)
+        {
+            Log.WriteBehindDeadLettered(_owner.Logger, _owner.Name, entry.Key, entry.Attempts);
+        }
         try
         {
             _options.OnDeadLetter?.Invoke(letter);
