@@ -56,7 +56,10 @@ public sealed class MultiTierCacheOptions
     /// </summary>
     public CacheCoherence? Coherence { get; set; }
 
-    /// <summary>Gets or sets a value indicating whether disposing the cache disposes its tiers. Default <see langword="true"/>.</summary>
+    /// <summary>
+    /// Gets or sets a value indicating whether disposing the cache disposes its tiers (a <c>RedisCache</c>'s connection
+    /// included). Default <see langword="true"/>; set <see langword="false"/> when tiers are shared with other caches.
+    /// </summary>
     public bool OwnsTiers { get; set; } = true;
 
     /// <summary>Gets or sets the clock (circuit breaker, retry delays, timeouts, fail-safe). Default <see cref="TimeProvider.System"/>.</summary>
