@@ -7,27 +7,27 @@ namespace TaiCache.Tiering;
 #pragma warning disable CA1873
 internal static partial class Log
 {
-    public static void TierReadFailed(ILogger logger, string cache, string tier, string? key, Exception exception)
+    public static void TierReadFailed(ILogger logger, string cache, TierSlot tier, string? key, Exception exception)
     {
-        if (logger.IsEnabled(LogLevel.Warning))
+        if (logger.IsEnabled(LogLevel.Warning) && tier.ReadFailureLog.TryEnter(out var suppressed))
         {
-            TierReadFailedCore(logger, cache, tier, TaiCacheDiagnostics.DescribeKey(key), exception);
+            TierReadFailedCore(logger, cache, tier.Name, TaiCacheDiagnostics.DescribeKey(key), suppressed, exception);
         }
     }
 
-    [LoggerMessage(EventId = 4000, Level = LogLevel.Warning, Message = "Cache {Cache}: tier {Tier} failed a read of {Key}; serving from the other tiers.")]
-    private static partial void TierReadFailedCore(ILogger logger, string cache, string tier, string? key, Exception exception);
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Warning, Message = "Cache {Cache}: tier {Tier} failed a read of {Key}; serving from the other tiers ({Suppressed} more read failures of this tier since the last report, at most one a second).")]
+    private static partial void TierReadFailedCore(ILogger logger, string cache, string tier, string? key, long suppressed, Exception exception);
 
-    public static void TierWriteFailed(ILogger logger, string cache, string tier, string? key, Exception exception)
+    public static void TierWriteFailed(ILogger logger, string cache, TierSlot tier, string? key, Exception exception)
     {
-        if (logger.IsEnabled(LogLevel.Warning))
+        if (logger.IsEnabled(LogLevel.Warning) && tier.WriteFailureLog.TryEnter(out var suppressed))
         {
-            TierWriteFailedCore(logger, cache, tier, TaiCacheDiagnostics.DescribeKey(key), exception);
+            TierWriteFailedCore(logger, cache, tier.Name, TaiCacheDiagnostics.DescribeKey(key), suppressed, exception);
         }
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Cache {Cache}: tier {Tier} failed a write of {Key}.")]
-    private static partial void TierWriteFailedCore(ILogger logger, string cache, string tier, string? key, Exception exception);
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Cache {Cache}: tier {Tier} failed a write of {Key} ({Suppressed} more write failures of this tier since the last report, at most one a second).")]
+    private static partial void TierWriteFailedCore(ILogger logger, string cache, string tier, string? key, long suppressed, Exception exception);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Cache {Cache}: the circuit of tier {Tier} is now {State}.")]
     public static partial void CircuitStateChanged(ILogger logger, string cache, string tier, CircuitState state);

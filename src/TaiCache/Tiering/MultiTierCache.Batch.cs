@@ -137,7 +137,7 @@ public sealed partial class MultiTierCache
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 var first = list.Count > 0 ? list[0].Key : null;
-                Log.TierWriteFailed(_logger, Name, slot.Name, first, e);
+                Log.TierWriteFailed(_logger, Name, slot, first, e);
                 if (!_options.BestEffortWrites)
                 {
                     foreach (var item in list)
@@ -203,7 +203,7 @@ public sealed partial class MultiTierCache
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 var first = list.Count > 0 ? list[0] : null;
-                Log.TierWriteFailed(_logger, Name, slot.Name, first, e);
+                Log.TierWriteFailed(_logger, Name, slot, first, e);
                 if (!_options.BestEffortWrites)
                 {
                     foreach (var key in list)
@@ -294,7 +294,7 @@ public sealed partial class MultiTierCache
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
-                        Log.TierReadFailed(_logger, Name, slot.Name, missing[0], e);
+                        Log.TierReadFailed(_logger, Name, slot, missing[0], e);
                         failedTiers |= TierBit(i);
                         continue;
                     }
@@ -437,7 +437,7 @@ public sealed partial class MultiTierCache
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Log.TierWriteFailed(_logger, Name, slot.Name, items[0].Key, e);
+            Log.TierWriteFailed(_logger, Name, slot, items[0].Key, e);
         }
     }
 

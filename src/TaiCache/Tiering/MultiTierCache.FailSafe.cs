@@ -210,7 +210,7 @@ public sealed partial class MultiTierCache
             breaker?.OnSuccess();
         }
 
-        Log.TierReadFailed(_logger, Name, slot.Name, key, e);
+        Log.TierReadFailed(_logger, Name, slot, key, e);
         read = new TierRead<T>(TierReadStatus.Failed, default!);
         return true;
     }

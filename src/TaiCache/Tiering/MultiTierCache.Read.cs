@@ -85,7 +85,7 @@ public sealed partial class MultiTierCache
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                Log.TierReadFailed(_logger, Name, slot.Name, key, e);
+                Log.TierReadFailed(_logger, Name, slot, key, e);
             }
         }
 
@@ -227,7 +227,7 @@ public sealed partial class MultiTierCache
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
+            Log.TierWriteFailed(_logger, Name, slot, key, e);
             return false;
         }
     }

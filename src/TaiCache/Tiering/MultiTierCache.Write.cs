@@ -130,7 +130,7 @@ public sealed partial class MultiTierCache
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
+                    Log.TierWriteFailed(_logger, Name, slot, key, e);
                     if (!bestEffort)
                     {
                         RemoveFromMemoryTiersAbove(i, key);
@@ -251,7 +251,7 @@ public sealed partial class MultiTierCache
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
+                    Log.TierWriteFailed(_logger, Name, slot, key, e);
                     if (!_options.BestEffortWrites)
                     {
                         RemoveFromMemoryTiersAbove(i, key);
@@ -295,7 +295,7 @@ public sealed partial class MultiTierCache
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                Log.TierWriteFailed(_logger, Name, slot.Name, key, e);
+                Log.TierWriteFailed(_logger, Name, slot, key, e);
                 if (!_options.BestEffortWrites && _writeBehind is null)
                 {
                     RemoveFromMemoryTiersAbove(i, key);

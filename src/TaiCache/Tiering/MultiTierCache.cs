@@ -56,7 +56,7 @@ public sealed partial class MultiTierCache : ICacheOps
                 breaker = new CircuitBreaker(_options.CircuitBreakerFailureThreshold, _options.CircuitBreakerBreakDuration, _time);
             }
 
-            var slot = new TierSlot(tiers[i], i, breaker);
+            var slot = new TierSlot(tiers[i], i, breaker, _time);
             if (breaker is not null)
             {
                 breaker.StateChanged += state => Log.CircuitStateChanged(_logger, Name, slot.Name, state);

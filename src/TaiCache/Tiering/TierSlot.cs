@@ -7,8 +7,10 @@ namespace TaiCache.Tiering;
 /// <summary>One tier of a <see cref="MultiTierCache"/>: the backend, its position, and the breaker around it.</summary>
 internal sealed class TierSlot
 {
-    public TierSlot(ICacheOps ops, int index, CircuitBreaker? breaker)
+    public TierSlot(ICacheOps ops, int index, CircuitBreaker? breaker, TimeProvider time)
     {
+        ReadFailureLog = new LogThrottle(time, TimeSpan.FromSeconds(1));
+        WriteFailureLog = new LogThrottle(time, TimeSpan.FromSeconds(1));
         Ops = ops;
         Index = index;
         Breaker = breaker;
@@ -27,6 +29,12 @@ internal sealed class TierSlot
     public string Name { get; }
 
     public CircuitBreaker? Breaker { get; }
+
+    /// <summary>Gets the throttle of this tier's read-failure warnings.</summary>
+    public LogThrottle ReadFailureLog { get; }
+
+    /// <summary>Gets the throttle of this tier's write-failure warnings.</summary>
+    public LogThrottle WriteFailureLog { get; }
 
     /// <summary>Gets a value indicating whether calls to this tier are traced: every tier but an in-memory L1 (whose hits must stay free).</summary>
     public bool Traced { get; }
