@@ -19,11 +19,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Redis cache '{CacheName}' restored its connection to {EndPoint} ({ConnectionType})")]
     public static partial void ConnectionRestored(ILogger logger, string cacheName, EndPoint? endPoint, ConnectionType connectionType);
 
-    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': {Operation} on {Key} failed to reach the server ({FailureType})")]
-    public static partial void OperationConnectionFailed(ILogger logger, string cacheName, string operation, string key, string failureType);
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': {Operation} on {Key} failed to reach the server ({FailureType}; {Suppressed} more such failures since the last report, at most one a second)")]
+    public static partial void OperationConnectionFailed(ILogger logger, string cacheName, string operation, string key, string failureType, long suppressed);
 
-    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': {Operation} on {Key} timed out after {TimeoutMs} ms")]
-    public static partial void OperationTimedOut(ILogger logger, string cacheName, string operation, string key, double timeoutMs);
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': {Operation} on {Key} timed out after {TimeoutMs} ms ({Suppressed} more such failures since the last report, at most one a second)")]
+    public static partial void OperationTimedOut(ILogger logger, string cacheName, string operation, string key, double timeoutMs, long suppressed);
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': {Operation} on {Key} met a value of another type (WRONGTYPE)")]
     public static partial void WrongType(ILogger logger, string cacheName, string operation, string key);

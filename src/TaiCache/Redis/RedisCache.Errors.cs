@@ -33,17 +33,29 @@ public sealed partial class RedisCache
         switch (ex)
         {
             case RedisConnectionException connection:
-                Log.OperationConnectionFailed(_logger, Name, operation, described, connection.FailureType.ToString());
+                if (_failureLog.TryEnter(out var suppressed))
+                {
+                    Log.OperationConnectionFailed(_logger, Name, operation, described, connection.FailureType.ToString(), suppressed);
+                }
+
                 return new CacheConnectionException(
                     $"Redis cache '{Name}': {operation}{target} failed because no Redis server could be reached ({connection.FailureType}).", key, InnerFor(ex));
 
             case TimeoutException when _multiplexer is null || !_multiplexer.IsConnected:
-                Log.OperationConnectionFailed(_logger, Name, operation, described, "NotConnected");
+                if (_failureLog.TryEnter(out var unreachable))
+                {
+                    Log.OperationConnectionFailed(_logger, Name, operation, described, "NotConnected", unreachable);
+                }
+
                 return new CacheConnectionException(
                     $"Redis cache '{Name}': {operation}{target} failed because no Redis server was reachable within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
 
             case TimeoutException:
-                Log.OperationTimedOut(_logger, Name, operation, described, _timeout.TotalMilliseconds);
+                if (_failureLog.TryEnter(out var slow))
+                {
+                    Log.OperationTimedOut(_logger, Name, operation, described, _timeout.TotalMilliseconds, slow);
+                }
+
                 return new CacheTimeoutException(
                     $"Redis cache '{Name}': {operation}{target} did not complete within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
 

@@ -32,6 +32,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     private readonly TimeProvider _time;
     private readonly MetricsCollector? _metrics;
     private readonly ILogger _logger;
+    private readonly LogThrottle _failureLog;
     private readonly bool _ownsMultiplexer;
     private readonly Task<IConnectionMultiplexer>? _connecting;
     private IConnectionMultiplexer? _multiplexer;
@@ -60,6 +61,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         _options = Snapshot(options);
         var configuration = BuildConfiguration(_options, _options.ConnectionString);
         (_prefix, _prefixKey, _maxKeyBytes, _defaultTtl, _timeout, _time, _metrics, _logger) = Unpack(_options);
+        _failureLog = new LogThrottle(_time, TimeSpan.FromSeconds(1));
         Codec = new CacheValueCodec(_options.Serialization);
         _ownsMultiplexer = true;
         _connecting = ConnectInBackgroundAsync(configuration);
@@ -70,6 +72,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         ArgumentNullException.ThrowIfNull(multiplexer);
         _options = Snapshot(options ?? new RedisCacheOptions());
         (_prefix, _prefixKey, _maxKeyBytes, _defaultTtl, _timeout, _time, _metrics, _logger) = Unpack(_options);
+        _failureLog = new LogThrottle(_time, TimeSpan.FromSeconds(1));
         Codec = new CacheValueCodec(_options.Serialization);
         _ownsMultiplexer = ownsMultiplexer;
         Attach(multiplexer);

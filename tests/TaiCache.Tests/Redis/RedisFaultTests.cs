@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using TaiCache.Redis;
 using TaiCache.Tests.Fixtures;
 
@@ -71,6 +72,27 @@ public sealed class RedisFaultTests
 
         await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.ExistsAsync("k"));
         Assert.True(watch.Elapsed < Ceiling, $"connect and failure took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task ServerDown_EveryCallFails_ButTheFailureIsLoggedOnceASecond_NotPerCall()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var collector = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(collector)));
+        await using var cache = await RedisCache.ConnectAsync($"127.0.0.1:{FreePort.Next()}", new RedisCacheOptions { OperationTimeout = Timeout, LoggerFactory = factory, TimeProvider = time });
+
+        for (var i = 0; i < 50; i++)
+        {
+            await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.GetAsync<int>("k"));
+        }
+
+        Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 1010);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.GetAsync<int>("k"));
+        var reports = collector.GetSnapshot().Where(r => r.Id.Id == 1010).ToList();
+        Assert.Equal(2, reports.Count);
+        Assert.Equal("49", reports[1].GetStructuredStateValue("Suppressed"));
     }
 
     [Fact]

@@ -1,7 +1,7 @@
-namespace TaiCache.Tiering;
+namespace TaiCache;
 
 /// <summary>
-/// Lets one log message through per interval and counts the ones it holds back, so a tier failing every call (thousands
+/// Lets one log message through per interval and counts the ones it holds back, so a tier or server failing every call (thousands
 /// a second while its circuit is off or half-open) writes one warning a second, with the count of the others, instead
 /// of one per call. Lock-free; a race lets at most one extra message through.
 /// </summary>
