@@ -12,18 +12,13 @@ namespace TaiCache.Tests.Reliability;
 /// A value over <c>CacheSerializationOptions.MaxValueBytes</c> is refused before it is sent: every reader refuses such a
 /// value, so storing it (a compressible one squeezes under any server limit) would leave a key no read can return.
 /// </summary>
-public sealed class OversizedValueTests : IClassFixture<RedisServerFixture>, IClassFixture<MemcachedServerFixture>
+public sealed class OversizedValueTests(RedisServerFixture redis, MemcachedServerFixture memcached)
+    : IClassFixture<RedisServerFixture>, IClassFixture<MemcachedServerFixture>
 {
     private const int Limit = 4096;
     private static readonly byte[] Oversized = new byte[Limit * 4]; // zeros: LZ4 makes this a few dozen bytes
-    private readonly RedisServerFixture _redis;
-    private readonly MemcachedServerFixture _memcached;
-
-    public OversizedValueTests(RedisServerFixture redis, MemcachedServerFixture memcached)
-    {
-        _redis = redis;
-        _memcached = memcached;
-    }
+    private readonly RedisServerFixture _redis = redis;
+    private readonly MemcachedServerFixture _memcached = memcached;
 
     [Fact]
     public async Task Redis_SetOverLimit_ThrowsTooLarge_NamingKeyAndLimit_AndOldValueStays()
