@@ -38,6 +38,7 @@ public sealed partial class MemcachedCache
         {
             for (var j = 0; j < batch.Count; j++)
             {
+                state.responses[batch[j]] = default; // a part moved off a dead node keeps nothing from it
                 MetaRequestWriter.WriteGet(conn.Request, state.wires[batch[j]], withValue: true, quiet: true, opaque: j);
             }
 
@@ -129,6 +130,7 @@ public sealed partial class MemcachedCache
         {
             for (var j = 0; j < batch.Count; j++)
             {
+                state.notFound[batch[j]] = false; // a part moved off a dead node keeps nothing from it
                 MetaRequestWriter.WriteDelete(conn.Request, state.wires[batch[j]], quiet: true, opaque: j);
             }
 
@@ -155,11 +157,23 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Groups keys by node and runs <paramref name="body"/> once per node, in parallel. Every batch (get, set, delete) is idempotent, so may be retried on a fresh connection.</summary>
-    private async Task ForEachNodeAsync<TState>(List<string> wires, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
+    private Task ForEachNodeAsync<TState>(List<string> wires, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var groups = new Dictionary<MemcachedNode, List<int>>();
+        var all = new List<int>(wires.Count);
         for (var i = 0; i < wires.Count; i++)
+        {
+            all.Add(i);
+        }
+
+        return RunGroupedAsync(wires, all, state, body, hops: 0, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="body"/> once per node owning some of <paramref name="indexes"/>, in parallel.</summary>
+    private async Task RunGroupedAsync<TState>(List<string> wires, List<int> indexes, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    {
+        var groups = new Dictionary<MemcachedNode, List<int>>();
+        foreach (var i in indexes)
         {
             var node = Locate(wires[i]);
             if (!groups.TryGetValue(node, out var batch))
@@ -173,8 +187,22 @@ public sealed partial class MemcachedCache
         var tasks = new List<Task>(groups.Count);
         foreach (var (node, batch) in groups)
         {
-            var timeout = _options.OperationTimeout * (1 + (batch.Count / KeysPerTimeout));
-            tasks.Add(RunOnNodeAsync(node, null, (batch, state, body, self: this), timeout, idempotent: true, static async (conn, s, token) =>
+            tasks.Add(RunBatchOnNodeAsync(node, wires, batch, state, body, hops, cancellationToken));
+        }
+
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One node's part of a batch. Under <see cref="MemcachedFailoverPolicy.Redistribute"/>, a part whose node was found
+    /// dead during the call (and marked down by it) is regrouped over the live nodes, as a single-key call would be.
+    /// </summary>
+    private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    {
+        var timeout = _options.OperationTimeout * (1 + (batch.Count / KeysPerTimeout));
+        try
+        {
+            await RunOnNodeAsync(node, null, (batch, state, body, self: this), timeout, idempotent: true, static async (conn, s, token) =>
             {
                 try
                 {
@@ -186,10 +214,12 @@ public sealed partial class MemcachedCache
                 }
 
                 return true;
-            }, cancellationToken).AsTask());
+            }, cancellationToken).ConfigureAwait(false);
         }
-
-        await Task.WhenAll(tasks).ConfigureAwait(false);
+        catch (CacheConnectionException) when (Redistributes && node.IsDown() && hops < _nodes.Length - 1)
+        {
+            await RunGroupedAsync(wires, batch, state, body, hops + 1, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>

@@ -148,6 +148,9 @@ public sealed partial class MemcachedCache
         };
     }
 
+    /// <summary>Whether keys of a node marked down go to the next live node (several nodes, <see cref="MemcachedFailoverPolicy.Redistribute"/>).</summary>
+    private bool Redistributes => _locator is not null && _options.FailoverPolicy == MemcachedFailoverPolicy.Redistribute;
+
     private MemcachedNode Locate(string wire)
     {
         if (_locator is null)
@@ -174,7 +177,7 @@ public sealed partial class MemcachedCache
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var node = Locate(wire);
         var run = RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, idempotent, RoundTripBody, cancellationToken);
-        return idempotent && _locator is not null && _options.FailoverPolicy == MemcachedFailoverPolicy.Redistribute && !run.IsCompletedSuccessfully
+        return idempotent && Redistributes && !run.IsCompletedSuccessfully
             ? RedistributeOnFailureAsync(run, node, key, (wire, state, write), cancellationToken)
             : run;
     }
