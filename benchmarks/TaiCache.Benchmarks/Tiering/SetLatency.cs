@@ -38,6 +38,7 @@ internal static class SetLatency
         fusion.SetupBackplane(new RedisBackplane(Options.Create(new RedisBackplaneOptions { Configuration = redis.Endpoint }), NullLogger<RedisBackplane>.Instance));
         await fusion.SetAsync("warm", value);
 
+        var batch = Enumerable.Range(0, 10).Select(i => KeyValuePair.Create($"batch:{i}", value)).ToArray();
         var variants = new (string Name, Action? Before, Func<ValueTask> Operation)[]
         {
             ("raw SE.Redis SET + MessagePack", null, async () => await db.StringSetAsync(rawKey, MessagePackSerializer.Serialize(value, Contractless), PeerSetup.Duration)),
@@ -52,6 +53,8 @@ internal static class SetLatency
             ("FusionCache SetAsync + Redis backplane (background publish)", null, () => fusion.SetAsync("k", value)),
             ("TaiCache DeleteAsync + coherence on the tier's connection", null, async () => await sharedCache.DeleteAsync("k")),
             ("TaiCache DeleteAsync + coherence on its own connection", null, async () => await ownCache.DeleteAsync("k")),
+            ("TaiCache SetManyAsync of 10 + coherence on the tier's connection", null, () => sharedCache.SetManyAsync(batch)),
+            ("TaiCache SetManyAsync of 10 + coherence on its own connection", null, () => ownCache.SetManyAsync(batch)),
         };
 
         await LatencyRounds.RunAsync($"Write-through set and delete latency, redis at {redis.Endpoint}", variants, rounds, perRound);

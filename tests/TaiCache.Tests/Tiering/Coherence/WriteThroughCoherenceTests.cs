@@ -64,6 +64,41 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetManyAsync_InvalidationIssuedBehindTheBatch_PeerReadsNewValues()
+    {
+        var (a, _, aRedis) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var keys = Enumerable.Range(0, 3).Select(_ => $"wtc:{Guid.NewGuid():N}").ToList();
+        await a.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, "v1")));
+        Assert.Equal(3, (await b.GetManyAsync<string>(keys)).Count);
+        Assert.All(keys, k => Assert.True(bL1.TryGet<string>(k, out _)));
+
+        // Three SETs and the PUBLISH behind them, all outstanding at once (three, had it waited for the batch's replies).
+        var outstanding = await WhilePausedAsync(aRedis, () => a.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, "v2"))).AsTask());
+        Assert.Equal(4, outstanding);
+
+        await TierTestKit.Eventually(() => keys.All(k => !bL1.TryGet<string>(k, out var seen) || seen == "v2"), TimeSpan.FromSeconds(10));
+        Assert.All((await b.GetManyAsync<string>(keys)).Values, v => Assert.Equal("v2", v));
+    }
+
+    [Fact]
+    public async Task DeleteManyAsync_InvalidationIssuedBehindTheDelete_PeerDropsKeys()
+    {
+        var (a, _, aRedis) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var keys = Enumerable.Range(0, 3).Select(_ => $"wtc:{Guid.NewGuid():N}").ToList();
+        await a.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, "v1")));
+        Assert.Equal(3, (await b.GetManyAsync<string>(keys)).Count);
+
+        // One DEL for the three keys, and the PUBLISH behind it.
+        var outstanding = await WhilePausedAsync(aRedis, () => a.DeleteManyAsync(keys).AsTask());
+        Assert.Equal(2, outstanding);
+
+        await TierTestKit.Eventually(() => keys.All(k => !bL1.TryGet<string>(k, out _)), TimeSpan.FromSeconds(10));
+        Assert.Empty(await b.GetManyAsync<string>(keys));
+    }
+
+    [Fact]
     public async Task SetAsync_CoherenceOnAnotherConnection_PublishesAfterTheSet()
     {
         // A dedicated coherence connection gives no order between its PUBLISH and the tier's SET: the set waits for its
