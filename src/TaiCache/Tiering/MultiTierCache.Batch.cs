@@ -18,64 +18,6 @@ public sealed partial class MultiTierCache
         return found;
     }
 
-    /// <summary>
-    /// Gets many values; the keys no tier holds are loaded with one call of <paramref name="factory"/> (given only those
-    /// keys) and stored in every tier. Each tier is read once (MGET, memcached multi-get).
-    /// </summary>
-    /// <typeparam name="TState">The type of the state passed to the factory.</typeparam>
-    /// <typeparam name="T">The values' type.</typeparam>
-    /// <param name="keys">The keys; a key given twice appears once in the result and is passed to the factory once.</param>
-    /// <param name="state">The state passed to the factory.</param>
-    /// <param name="factory">Loads the missing keys; returns the values it found (keys it leaves out stay missing and are not cached).</param>
-    /// <param name="options">The entry settings; <see langword="null"/> for the defaults.</param>
-    /// <param name="cancellationToken">Cancels the wait.</param>
-    /// <returns>The values found in the tiers or loaded, by key.</returns>
-    public async ValueTask<IReadOnlyDictionary<string, T>> GetOrSetManyAsync<TState, T>(IEnumerable<string> keys, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(factory);
-        var list = CacheKeyRules.ValidateEach(keys);
-        ThrowIfDisposed();
-        var entry = Resolve(options);
-        var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
-        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, cancellationToken).ConfigureAwait(false);
-        if (missing.Count == 0)
-        {
-            return found;
-        }
-
-        // A key asked twice and missing is loaded once.
-        missing = CacheKeyRules.Distinct(missing);
-
-        IReadOnlyDictionary<string, T> loaded;
-        try
-        {
-            loaded = await factory(state, missing, cancellationToken).ConfigureAwait(false) ?? new Dictionary<string, T>();
-        }
-        catch (Exception) when (entry.AllowStaleOnFailure && AddStale(missing, found, entry))
-        {
-            return found;
-        }
-
-        var toStore = new List<KeyValuePair<string, T>>(missing.Count);
-        foreach (var key in missing)
-        {
-            if (loaded.TryGetValue(key, out var value))
-            {
-                found[key] = value;
-                toStore.Add(new KeyValuePair<string, T>(key, value));
-            }
-        }
-
-        if (failedTiers != 0 && entry.AllowStaleOnFailure)
-        {
-            AddStale(missing, found, entry);
-        }
-
-        // Tiers whose batch read just failed are not waited on again for the write (one TierTimeout per call).
-        await StoreManyLoadedAsync(toStore, entry, failedTiers, cancellationToken).ConfigureAwait(false);
-        return found;
-    }
-
     /// <summary>Gets many values, loading the missing ones with one factory call. See <see cref="GetOrSetManyAsync{TState, T}"/>.</summary>
     /// <typeparam name="T">The values' type.</typeparam>
     /// <param name="keys">The keys.</param>

@@ -55,9 +55,12 @@ public sealed partial class MultiTierCache
             if (_inflight.TryGetValue(key, out var existing))
             {
                 // A load of the same key under another type is under way: load on our own rather than mix types.
-                return new ValueTask<T>(existing is Flight<T> joined
-                    ? Wait(joined.Task, cancellationToken)
-                    : Wait(LoadAsync(key, state, factory, options, flight: null), cancellationToken));
+                return existing switch
+                {
+                    Flight<T> joined => new ValueTask<T>(Wait(joined.Task, cancellationToken)),
+                    BatchFlight<T> batch => JoinBatchAsync(batch, key, state, factory, options, cancellationToken),
+                    _ => new ValueTask<T>(Wait(LoadAsync(key, state, factory, options, flight: null), cancellationToken)),
+                };
             }
 
             var mine = new Flight<T>();
@@ -68,6 +71,13 @@ public sealed partial class MultiTierCache
                 return new ValueTask<T>(Wait(LoadAsync(key, state, factory, options, mine), cancellationToken));
             }
         }
+    }
+
+    /// <summary>Waits for a batch's load of the key; if its factory left the key out, loads it as a single key.</summary>
+    private async ValueTask<T> JoinBatchAsync<TState, T>(BatchFlight<T> batch, string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        var result = await Wait(batch.Task, cancellationToken).ConfigureAwait(false);
+        return result.HasValue ? result.Value : await GetOrSetSlowAsync(key, state, factory, options, cancellationToken).ConfigureAwait(false);
     }
 
     private static Task<T> Wait<T>(Task<T> task, CancellationToken cancellationToken) =>

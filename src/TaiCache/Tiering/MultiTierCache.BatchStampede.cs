@@ -1,0 +1,207 @@
+namespace TaiCache.Tiering;
+
+/// <summary>
+/// Batch read-through with stampede protection: a key missing from every tier is loaded by one caller at a time per
+/// instance, whether the callers ask for it alone (<c>GetOrSetAsync</c>) or in batches that overlap.
+/// </summary>
+public sealed partial class MultiTierCache
+{
+    /// <summary>
+    /// Gets many values; the keys no tier holds are loaded with one call of <paramref name="factory"/> (given only those
+    /// keys) and stored in every tier. Each tier is read once (MGET, memcached multi-get). A key another caller is
+    /// already loading (alone with <c>GetOrSetAsync</c>, or in another batch) is not passed to the factory: this call
+    /// waits for that load instead, so concurrent batches that overlap load each key once.
+    /// </summary>
+    /// <typeparam name="TState">The type of the state passed to the factory.</typeparam>
+    /// <typeparam name="T">The values' type.</typeparam>
+    /// <param name="keys">The keys; a key given twice appears once in the result and is passed to the factory once.</param>
+    /// <param name="state">The state passed to the factory.</param>
+    /// <param name="factory">Loads the missing keys; returns the values it found (keys it leaves out stay missing and are
+    /// not cached, for the callers waiting on this load too). Given a token cancelled when the cache is disposed: the
+    /// load is shared, so one caller giving up does not cancel it for the others.</param>
+    /// <param name="options">The entry settings; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait (not the shared load, whose values are still stored).</param>
+    /// <returns>The values found in the tiers or loaded, by key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="keys"/>, a key or <paramref name="factory"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidCacheKeyException">A key breaks the key rules; nothing is read.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <remarks>When the factory (this call's, or that of a load it waits for) throws, the exception reaches every
+    /// caller waiting on it, unless <see cref="MultiTierEntryOptions.AllowStaleOnFailure"/> finds stale values.</remarks>
+    public async ValueTask<IReadOnlyDictionary<string, T>> GetOrSetManyAsync<TState, T>(IEnumerable<string> keys, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var list = CacheKeyRules.ValidateEach(keys);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        var entry = Resolve(options);
+        var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
+        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, cancellationToken).ConfigureAwait(false);
+        if (missing.Count == 0)
+        {
+            return found;
+        }
+
+        // A key asked twice and missing is loaded once.
+        missing = CacheKeyRules.Distinct(missing);
+        var claim = ClaimLoads<T>(missing);
+        try
+        {
+            if (claim.Led.Count > 0)
+            {
+                var load = LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers);
+                if (cancellationToken.CanBeCanceled)
+                {
+                    // A caller that stops waiting leaves the load running: its failure is still observed.
+                    _ = load.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+
+                foreach (var (key, value) in await Wait(load, cancellationToken).ConfigureAwait(false))
+                {
+                    found[key] = value;
+                }
+            }
+
+            foreach (var (key, single, batch) in claim.Joined)
+            {
+                if (single is not null)
+                {
+                    found[key] = await Wait(single, cancellationToken).ConfigureAwait(false);
+                }
+                else if (await Wait(batch!, cancellationToken).ConfigureAwait(false) is { HasValue: true } result)
+                {
+                    found[key] = result.Value;
+                }
+            }
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested) && entry.AllowStaleOnFailure && AddStale(missing, found, entry))
+        {
+            return found;
+        }
+
+        if (failedTiers != 0 && entry.AllowStaleOnFailure)
+        {
+            AddStale(missing, found, entry);
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// For each missing key: joins the load under way (a single-key flight of the same type, or another batch's), or
+    /// claims the key with a flight of its own. A key whose load under way is of another type is led without a flight.
+    /// </summary>
+    private BatchClaim<T> ClaimLoads<T>(List<string> missing)
+    {
+        var claim = new BatchClaim<T>([], [], []);
+        foreach (var key in missing)
+        {
+            while (true)
+            {
+                if (_inflight.TryGetValue(key, out var existing))
+                {
+                    switch (existing)
+                    {
+                        case Flight<T> single:
+                            claim.Joined.Add((key, single.Task, null));
+                            break;
+                        case BatchFlight<T> batch:
+                            claim.Joined.Add((key, null, batch.Task));
+                            break;
+                        default:
+                            claim.Led.Add(key);
+                            claim.Flights.Add(null);
+                            break;
+                    }
+
+                    break;
+                }
+
+                var mine = new BatchFlight<T>();
+                if (_inflight.TryAdd(key, mine))
+                {
+                    claim.Led.Add(key);
+                    claim.Flights.Add(mine);
+                    break;
+                }
+            }
+        }
+
+        return claim;
+    }
+
+    /// <summary>
+    /// The load of the keys a batch leads: L1 again (another load may have just stored some), then one factory call for
+    /// the rest, whose values are stored before the flights complete. Runs apart from the caller's token.
+    /// </summary>
+    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers)
+    {
+        var loaded = new Dictionary<string, T>(led.Count, StringComparer.Ordinal);
+        try
+        {
+            var toLoad = new List<string>(led.Count);
+            foreach (var key in led)
+            {
+                if (_l1 is not null && _l1.TryGetUncounted<T>(key, out var local))
+                {
+                    loaded[key] = local;
+                }
+                else
+                {
+                    toLoad.Add(key);
+                }
+            }
+
+            if (toLoad.Count > 0)
+            {
+                var fromFactory = await factory(state, toLoad, _disposeCts.Token).ConfigureAwait(false);
+                var toStore = new List<KeyValuePair<string, T>>(toLoad.Count);
+                foreach (var key in toLoad)
+                {
+                    if (fromFactory is not null && fromFactory.TryGetValue(key, out var value))
+                    {
+                        loaded[key] = value;
+                        toStore.Add(new KeyValuePair<string, T>(key, value));
+                    }
+                }
+
+                // Tiers whose batch read just failed are not waited on again for the write (one TierTimeout per call);
+                // the others are bounded by their own timeouts.
+                if (!IsDisposed)
+                {
+                    await StoreManyLoadedAsync(toStore, options, failedTiers, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            for (var i = 0; i < led.Count; i++)
+            {
+                if (flights[i] is { } flight)
+                {
+                    _inflight.TryRemove(new KeyValuePair<string, object>(led[i], flight));
+                    flight.TrySetException(e);
+                    _ = flight.Task.Exception; // observed here: a flight nobody joined must not report it again
+                }
+            }
+
+            throw;
+        }
+
+        for (var i = 0; i < led.Count; i++)
+        {
+            if (flights[i] is { } flight)
+            {
+                _inflight.TryRemove(new KeyValuePair<string, object>(led[i], flight));
+                flight.TrySetResult(loaded.TryGetValue(led[i], out var value) ? new CacheResult<T>(value) : default);
+            }
+        }
+
+        return loaded;
+    }
+
+    /// <summary>What a batch found under way: the keys it leads (with their flights, or none) and the loads it joined.</summary>
+    private readonly record struct BatchClaim<T>(List<string> Led, List<BatchFlight<T>?> Flights, List<(string Key, Task<T>? Single, Task<CacheResult<T>>? Batch)> Joined);
+
+    /// <summary>A key's load led by a batch: its result may be a miss (the factory left the key out).</summary>
+    private sealed class BatchFlight<T>() : TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+}
