@@ -44,38 +44,47 @@ public sealed partial class MultiTierCache
         // A key asked twice and missing is loaded once.
         missing = CacheKeyRules.Distinct(missing);
         var claim = ClaimLoads<T>(missing);
+        var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers) : null;
+        if (load is not null && (cancellationToken.CanBeCanceled || entry.FactoryTimeout is not null))
+        {
+            // A caller that stops waiting leaves the load running: its failure is still observed.
+            _ = load.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
         try
         {
-            if (claim.Led.Count > 0)
+            await WaitForLoadsAsync(load, claim.Joined, entry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            Log.FactoryTimedOut(_logger, Name, missing[0], entry.FactoryTimeout!.Value);
+            if (AddStale(missing, found, entry))
             {
-                var load = LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers);
-                if (cancellationToken.CanBeCanceled)
-                {
-                    // A caller that stops waiting leaves the load running: its failure is still observed.
-                    _ = load.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                }
-
-                foreach (var (key, value) in await Wait(load, cancellationToken).ConfigureAwait(false))
-                {
-                    found[key] = value;
-                }
+                return found;
             }
 
-            foreach (var (key, single, batch) in claim.Joined)
-            {
-                if (single is not null)
-                {
-                    found[key] = await Wait(single, cancellationToken).ConfigureAwait(false);
-                }
-                else if (await Wait(batch!, cancellationToken).ConfigureAwait(false) is { HasValue: true } result)
-                {
-                    found[key] = result.Value;
-                }
-            }
+            throw new CacheTimeoutException($"The batch factory for {missing.Count} keys (first {TaiCacheDiagnostics.DescribeKey(missing[0])}) did not finish within {entry.FactoryTimeout}; it keeps running and its values will be stored.", missing[0], e);
         }
         catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested) && entry.AllowStaleOnFailure && AddStale(missing, found, entry))
         {
             return found;
+        }
+
+        foreach (var (key, value) in load?.Result ?? [])
+        {
+            found[key] = value;
+        }
+
+        foreach (var (key, single, batch) in claim.Joined)
+        {
+            if (single is not null)
+            {
+                found[key] = single.Result;
+            }
+            else if (batch!.Result is { HasValue: true } result)
+            {
+                found[key] = result.Value;
+            }
         }
 
         if (failedTiers != 0 && entry.AllowStaleOnFailure)
@@ -84,6 +93,32 @@ public sealed partial class MultiTierCache
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// Waits for this batch's load and the loads it joined, within <see cref="MultiTierEntryOptions.FactoryTimeout"/>
+    /// (a <see cref="TimeoutException"/> past it) and the caller's token. Throws the first failure among them.
+    /// </summary>
+    private Task WaitForLoadsAsync<T>(Task<Dictionary<string, T>>? load, List<(string Key, Task<T>? Single, Task<CacheResult<T>>? Batch)> joined, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        var tasks = new List<Task>(joined.Count + 1);
+        if (load is not null)
+        {
+            tasks.Add(load);
+        }
+
+        foreach (var (_, single, batch) in joined)
+        {
+            tasks.Add((Task?)single ?? batch!);
+        }
+
+        var all = tasks.Count == 1 ? tasks[0] : Task.WhenAll(tasks);
+        if (all.IsCompleted)
+        {
+            return all;
+        }
+
+        return options.FactoryTimeout is { } timeout ? all.WaitAsync(timeout, _time, cancellationToken) : all.WaitAsync(cancellationToken);
     }
 
     /// <summary>

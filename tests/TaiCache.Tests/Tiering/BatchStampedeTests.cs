@@ -185,4 +185,26 @@ public sealed class BatchStampedeTests(RedisServerFixture redis) : IClassFixture
         var again = await cache.GetOrSetManyAsync(keys, CountingFactory(new ConcurrentDictionary<string, int>(), Task.CompletedTask));
         Assert.Equal(2, again.Count);
     }
+
+    [Fact]
+    public async Task GetOrSetManyAsync_FactoryTimeout_ThrowsThenStoresTheValuesWhenTheFactoryFinishes()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, l1, _, _) = TierTestKit.Build(time: time);
+        await using var scope = cache;
+        var keys = Enumerable.Range(0, 3).Select(i => $"{TierTestKit.Key(this)}:{i}").ToArray();
+        var asked = new ConcurrentDictionary<string, int>();
+        var release = Gate();
+        var options = new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromSeconds(2) };
+        var call = cache.GetOrSetManyAsync(keys, CountingFactory(asked, release.Task), options).AsTask();
+        await TierTestKit.Eventually(() => asked.Count == keys.Length);
+        Assert.False(call.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        var thrown = await Assert.ThrowsAsync<CacheTimeoutException>(() => call);
+        Assert.Contains("3 keys", thrown.Message, StringComparison.Ordinal);
+        release.TrySetResult();
+
+        await TierTestKit.Eventually(() => keys.All(k => l1.TryGet<string>(k, out var v) && v == "v:" + k));
+    }
 }
