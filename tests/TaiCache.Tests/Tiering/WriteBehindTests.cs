@@ -37,6 +37,28 @@ public sealed class WriteBehindTests
     }
 
     [Fact]
+    public async Task ExpireAsync_WhileTheFlusherWritesTheKey_TheNewTtlReachesTheLowerTier()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, _, l2, _) = TierTestKit.Build(o => o.WriteStrategy = WriteStrategy.WriteBehind, time);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        l2.GateWhen = k => k == key;
+        l2.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await cache.SetAsync(key, "v");
+        await TierTestKit.Eventually(() => l2.SetCalls > 0); // the flusher is writing it, held at the gate
+
+        // L2 does not hold the key yet, so its own expire finds nothing; the write in flight carries no TTL.
+        Assert.True(await cache.ExpireAsync(key, TimeSpan.FromMinutes(1)));
+        l2.Gate.SetResult();
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await l2.Inner.GetAsync<string>(key)).HasValue);
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
     public async Task SetAsync_RepeatedWritesToOneKey_CoalescedLatestWins_NeverOlderAfterNewer()
     {
         var (cache, _, l2) = Build();

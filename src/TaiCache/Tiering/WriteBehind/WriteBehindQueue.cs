@@ -158,7 +158,9 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         }
     }
 
-    /// <summary>Gives a queued value of the key a new TTL; <see langword="true"/> when one was queued.</summary>
+    /// <summary>
+    /// Gives the key's queued value, or the value the flusher is writing, a new TTL; <see langword="true"/> when there was one.
+    /// </summary>
     public bool UpdateQueuedTtl(string key, TimeSpan ttl)
     {
         lock (_gate)
@@ -167,6 +169,19 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             {
                 entry.Ttl = ttl;
                 _journal?.UpdateTtl(key, ttl);
+                return true;
+            }
+
+            if (!_closed && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Set && _pending.Count < _options.Capacity)
+            {
+                // The flusher is writing the value with its old TTL right now, so the tiers' own expire may run before
+                // that write lands and be undone by it. The value is queued again with the new TTL, to be written after.
+                var again = Stamp(writing);
+                again.Ttl = ttl;
+                _journal?.Upsert(again);
+                _pending[key] = again;
+                _order.Enqueue(key);
+                _work.TrySetResult();
                 return true;
             }
         }
