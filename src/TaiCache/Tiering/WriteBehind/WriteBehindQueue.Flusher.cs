@@ -296,9 +296,7 @@ internal sealed partial class WriteBehindQueue
             return;
         }
 
-        _pending[entry.Key] = entry;
-        _order.Enqueue(entry.Key);
-        _work.TrySetResult();
+        Append(entry);
     }
 
     /// <summary>Waits until every write queued before the call reached every tier (or was dead-lettered), or the deadline.</summary>

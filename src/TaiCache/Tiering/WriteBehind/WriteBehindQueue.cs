@@ -152,9 +152,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return;
             }
 
-            _pending[key] = entry;
-            _order.Enqueue(key);
-            _work.TrySetResult();
+            Append(entry);
         }
     }
 
@@ -179,9 +177,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 var again = Stamp(writing);
                 again.Ttl = ttl;
                 _journal?.Upsert(again);
-                _pending[key] = again;
-                _order.Enqueue(key);
-                _work.TrySetResult();
+                Append(again);
                 return true;
             }
         }
@@ -227,9 +223,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 {
                     var entry = Stamp(template);
                     _journal?.Upsert(entry);
-                    _pending[key] = entry;
-                    _order.Enqueue(key);
-                    _work.TrySetResult();
+                    Append(entry);
                     return entry.ApplyToMemory(_owner);
                 }
                 else if (_options.FullPolicy == WriteBehindFullPolicy.Reject)
@@ -272,6 +266,14 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 SignalProgress();
             }
         }
+    }
+
+    /// <summary>Queues a key not queued yet, at the back, and wakes the flusher. Called under the gate.</summary>
+    private void Append(PendingWrite entry)
+    {
+        _pending[entry.Key] = entry;
+        _order.Enqueue(entry.Key);
+        _work.TrySetResult();
     }
 
     private PendingWrite Stamp(PendingWrite template)
