@@ -207,11 +207,17 @@ public sealed partial class MultiTierCache
         published ?? PublishInvalidationAsync(keys, cancellationToken);
 
     /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and which tiers failed (a bit per tier).</summary>
-    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    /// <param name="keys">The keys.</param>
+    /// <param name="found">Gets the values found.</param>
+    /// <param name="options">The entry settings.</param>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    /// <param name="readL1">Whether L1 is read (a recheck that has just read it passes <see langword="false"/>).</param>
+    /// <param name="staleOnFailure">Whether a key missing because a tier failed is served from the kept stale values (when the options allow it).</param>
+    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true)
     {
         var missing = keys;
         ulong failedTiers = 0;
-        if (_l1 is not null)
+        if (_l1 is not null && readL1)
         {
             missing = new List<string>(keys.Count);
             foreach (var key in keys)
@@ -339,7 +345,7 @@ public sealed partial class MultiTierCache
             missing = stillMissing ?? [];
         }
 
-        if (failedTiers != 0 && options.AllowStaleOnFailure && missing.Count > 0)
+        if (failedTiers != 0 && staleOnFailure && options.AllowStaleOnFailure && missing.Count > 0)
         {
             AddStale(missing, found, options);
         }

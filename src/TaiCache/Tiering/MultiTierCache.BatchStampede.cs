@@ -35,6 +35,7 @@ public sealed partial class MultiTierCache
         cancellationToken.ThrowIfCancellationRequested();
         var entry = Resolve(options);
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
+        var storesBefore = Volatile.Read(ref _factoryStores);
         var (missing, failedTiers) = await ReadManyAsync(list, found, entry, cancellationToken).ConfigureAwait(false);
         if (missing.Count == 0)
         {
@@ -44,7 +45,7 @@ public sealed partial class MultiTierCache
         // A key asked twice and missing is loaded once.
         missing = CacheKeyRules.Distinct(missing);
         var claim = ClaimLoads<T>(missing);
-        var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers) : null;
+        var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers, storesBefore) : null;
         if (load is not null && (cancellationToken.CanBeCanceled || entry.FactoryTimeout is not null))
         {
             // A caller that stops waiting leaves the load running: its failure is still observed.
@@ -165,10 +166,19 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>
-    /// The load of the keys a batch leads: L1 again (another load may have just stored some), then one factory call for
-    /// the rest, whose values are stored before the flights complete. Runs apart from the caller's token.
+    /// The load of the keys a batch leads: L1 again (another load may have just stored some), the lower tiers again when
+    /// a load finished since this batch read them, then one factory call for the rest, whose values are stored before
+    /// the flights complete. Runs apart from the caller's token.
     /// </summary>
-    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers)
+    /// <param name="led">The keys this batch leads.</param>
+    /// <param name="flights">Their flights, aligned with <paramref name="led"/> (<see langword="null"/> where none could be claimed).</param>
+    /// <param name="state">The factory's state.</param>
+    /// <param name="factory">The batch factory.</param>
+    /// <param name="options">The entry settings.</param>
+    /// <param name="failedTiers">The tiers whose batch read failed (a bit per tier): not waited on again for the write.</param>
+    /// <param name="storesBefore">The count of stored factory loads (<see cref="_factoryStores"/>) before this batch
+    /// read the tiers: when it has moved, a load may have stored a key after the batch missed it and before it claimed it.</param>
+    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers, long storesBefore)
     {
         var loaded = new Dictionary<string, T>(led.Count, StringComparer.Ordinal);
         try
@@ -184,6 +194,16 @@ public sealed partial class MultiTierCache
                 {
                     toLoad.Add(key);
                 }
+            }
+
+            if (toLoad.Count > 0 && Volatile.Read(ref _factoryStores) != storesBefore)
+            {
+                // Without it an L1-less cache (or an L1 that has already evicted the key) ran the factory again for a
+                // key whose load ended between this batch's read and its claim. No stale values here: those are the
+                // caller's, not the shared load's.
+                var (stillMissing, failedAgain) = await ReadManyAsync(toLoad, loaded, options, CancellationToken.None, readL1: false, staleOnFailure: false).ConfigureAwait(false);
+                toLoad = stillMissing;
+                failedTiers |= failedAgain;
             }
 
             if (toLoad.Count > 0)
@@ -204,6 +224,7 @@ public sealed partial class MultiTierCache
                 if (!IsDisposed)
                 {
                     await StoreManyLoadedAsync(toStore, options, failedTiers, CancellationToken.None).ConfigureAwait(false);
+                    CountFactoryStore(toStore.Count);
                 }
             }
         }

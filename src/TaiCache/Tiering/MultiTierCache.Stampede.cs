@@ -163,6 +163,7 @@ public sealed partial class MultiTierCache
 
         // A stalled tier costs one TierTimeout per call, not two.
         await StoreLoadedAsync(key, value, options, failedTiers).ConfigureAwait(false);
+        CountFactoryStore(1);
         return value;
     }
 
@@ -175,6 +176,7 @@ public sealed partial class MultiTierCache
         {
             var value = await factoryTask.ConfigureAwait(false);
             await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
+            CountFactoryStore(1);
         }
         catch (Exception e)
         {
@@ -200,6 +202,16 @@ public sealed partial class MultiTierCache
 
         // Bounded by the tiers' timeouts, as the read was (see LoadAsync).
         await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, publish: false, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Counts a factory load whose values are now stored (before its flight completes): a batch that missed
+    /// the keys before it reads the lower tiers again rather than load them twice (see <c>LoadManyAsync</c>).</summary>
+    private void CountFactoryStore(int stored)
+    {
+        if (stored > 0)
+        {
+            Interlocked.Increment(ref _factoryStores);
+        }
     }
 
     private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);

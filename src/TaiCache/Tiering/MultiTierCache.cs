@@ -26,6 +26,9 @@ public sealed partial class MultiTierCache : ICacheOps
     private readonly MultiTierEntryOptions _defaults;
     private readonly InMemoryTier _stale;
     private readonly ConcurrentDictionary<string, object> _inflight = new(StringComparer.Ordinal);
+
+    /// <summary>How many factory loads have stored their values; read by batches to know whether to read again.</summary>
+    private long _factoryStores;
     private readonly CancellationTokenSource _disposeCts = new();
     private readonly WriteBehindQueue? _writeBehind;
     private int _disposed;

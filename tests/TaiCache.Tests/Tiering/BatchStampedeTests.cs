@@ -63,6 +63,53 @@ public sealed class BatchStampedeTests(RedisServerFixture redis) : IClassFixture
     }
 
     [Fact]
+    public async Task GetOrSetManyAsync_WithoutL1_KeyLoadedBetweenItsReadAndItsClaim_IsReadAgainNotLoadedTwice()
+    {
+        // Batch B reads L2 (a miss) and is held there; batch A then loads and stores the keys and its flights end;
+        // B claims them with no load under way. It must find A's values in L2 rather than run its factory again.
+        var l2 = new FaultyTier(TierTestKit.Memory("L2"));
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(l2);
+        await using var cache = new MultiTierCache(options);
+        var keys = Enumerable.Range(0, 3).Select(i => $"{TierTestKit.Key(this)}:{i}").ToArray();
+        var asked = new ConcurrentDictionary<string, int>();
+        var factory = CountingFactory(asked, Task.CompletedTask);
+        l2.ReadHold = Gate();
+
+        var held = cache.GetOrSetManyAsync(keys, factory).AsTask();
+        await l2.ReadHeld.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var first = await cache.GetOrSetManyAsync(keys.Reverse(), factory);
+        l2.ReadHold.TrySetResult();
+        var second = await held;
+
+        Assert.All(keys, k => Assert.Equal(1, asked[k]));
+        Assert.Equal(keys.ToDictionary(k => k, k => "v:" + k), first);
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public async Task GetOrSetManyAsync_WithoutL1_KeyASingleLoadStoredBetweenItsReadAndItsClaim_IsNotPassedToTheFactory()
+    {
+        var l2 = new FaultyTier(TierTestKit.Memory("L2"));
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(l2);
+        await using var cache = new MultiTierCache(options);
+        var keys = Enumerable.Range(0, 3).Select(i => $"{TierTestKit.Key(this)}:{i}").ToArray();
+        var asked = new ConcurrentDictionary<string, int>();
+        l2.ReadHold = Gate();
+
+        var held = cache.GetOrSetManyAsync(keys, CountingFactory(asked, Task.CompletedTask)).AsTask();
+        await l2.ReadHeld.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("single", await cache.GetOrSetAsync(keys[0], _ => new ValueTask<string>("single")));
+        l2.ReadHold.TrySetResult();
+        var batch = await held;
+
+        Assert.False(asked.ContainsKey(keys[0]));
+        Assert.Equal("single", batch[keys[0]]);
+        Assert.Equal("v:" + keys[2], batch[keys[2]]);
+    }
+
+    [Fact]
     public async Task GetOrSetAsync_KeyABatchIsLoading_JoinsThatLoad()
     {
         var (cache, _, _, _) = TierTestKit.Build();

@@ -13,6 +13,7 @@ public sealed class FaultyTier : ICacheOps
     private long _getManyCalls;
     private long _setCalls;
     private long _setManyCalls;
+    private int _readsHeld;
 
     public FaultyTier(ICacheOps inner, string? name = null)
     {
@@ -33,6 +34,13 @@ public sealed class FaultyTier : ICacheOps
 
     /// <summary>Gets or sets which keys the gate applies to (by the first key of a batch); null for all.</summary>
     public Func<string, bool>? GateWhen { get; set; }
+
+    /// <summary>Gets or sets a gate a batch read waits on after it has read the inner tier (null for none): its answer is
+    /// as of before the gate opened. <see cref="ReadHeld"/> is completed when a read reaches it.</summary>
+    public TaskCompletionSource? ReadHold { get; set; }
+
+    /// <summary>Gets a task completed when a batch read first waits at <see cref="ReadHold"/>.</summary>
+    public TaskCompletionSource ReadHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Gets or sets a callback told of every value written through to the inner tier, in order.</summary>
     public Action<string, object?>? OnWrite { get; set; }
@@ -108,7 +116,14 @@ public sealed class FaultyTier : ICacheOps
     {
         Interlocked.Increment(ref _getManyCalls);
         await Enter(cancellationToken);
-        return await _inner.GetManyAsync<T>(keys, cancellationToken);
+        var found = await _inner.GetManyAsync<T>(keys, cancellationToken);
+        if (ReadHold is { } hold && Interlocked.Exchange(ref _readsHeld, 1) == 0)
+        {
+            ReadHeld.TrySetResult();
+            await hold.Task.WaitAsync(cancellationToken);
+        }
+
+        return found;
     }
 
     public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
