@@ -54,66 +54,13 @@ public sealed partial class MultiTierCache
             return;
         }
 
-        // As for a single set (WriteDownAsync): the invalidation right behind L2's batch when Redis runs them in that order.
+        // As for a single set: the invalidation right behind L2's batch when Redis runs them in that order.
         var publish = _options.Coherence is not null;
-        List<string> keys = publish ? list.ConvertAll(i => i.Key) : [];
-        ValueTask? published = null;
-        try
-        {
-            for (var i = _slots.Length - 1; i >= 0; i--)
-            {
-                var slot = _slots[i];
-                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", list.Count);
-                if (slot.Memory is { } memory)
-                {
-                    foreach (var item in list)
-                    {
-                        memory.Set(item.Key, item.Value, i == 0 ? options.L1Ttl : options.Ttl);
-                    }
-
-                    continue;
-                }
-
-                try
-                {
-#pragma warning disable CA2012 // Awaited exactly once below; looked at (not consumed) while the invalidation is issued behind it.
-                    var write = InvokeTierAsync(slot, (list, options.Ttl), static async (ops, a, ct) =>
-                    {
-                        await ops.SetManyAsync(a.list, a.Ttl, ct).ConfigureAwait(false);
-                        return true;
-                    }, activity, cancellationToken);
-                    published ??= PublishBehind(i, write, publish, keys, cancellationToken);
-                    await write.ConfigureAwait(false);
-#pragma warning restore CA2012
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    var first = list.Count > 0 ? list[0].Key : null;
-                    Log.TierWriteFailed(_logger, Name, slot, first, e);
-                    if (!_options.BestEffortWrites)
-                    {
-                        foreach (var item in list)
-                        {
-                            RemoveFromMemoryTiersAbove(i, item.Key);
-                        }
-
-                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused a batch of {list.Count} writes (first {TaiCacheDiagnostics.DescribeKey(first)}); no tier above it holds the new values.", first, slot.Name, i, e);
-                    }
-                }
-            }
-        }
-        catch when (published is not null)
-        {
-            await ObserveAsync(published.Value).ConfigureAwait(false);
-            throw;
-        }
-
+        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
         foreach (var item in list)
         {
             KeepForFailSafe(item.Key, item.Value, options);
         }
-
-        await AfterPublishAsync(published, keys, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -127,84 +74,19 @@ public sealed partial class MultiTierCache
             ForgetFailSafe(key);
         }
 
-        long most = 0;
         if (_writeBehind is not null)
         {
+            long queued = 0;
             foreach (var key in list)
             {
-                most += await _writeBehind.EnqueueDeleteAsync(key, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+                queued += await _writeBehind.EnqueueDeleteAsync(key, cancellationToken).ConfigureAwait(false) ? 1 : 0;
             }
 
-            return most;
+            return queued;
         }
 
-        var publish = _options.Coherence is not null;
-        ValueTask? published = null;
-        try
-        {
-            for (var i = _slots.Length - 1; i >= 0; i--)
-            {
-                var slot = _slots[i];
-                using var activity = StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "delete_many", list.Count);
-                if (slot.Memory is { } memory)
-                {
-                    long removed = 0;
-                    foreach (var key in list)
-                    {
-                        removed += memory.Remove(key) ? 1 : 0;
-                    }
-
-                    most = Math.Max(most, removed);
-                    continue;
-                }
-
-                try
-                {
-#pragma warning disable CA2012 // As for the set above.
-                    var delete = InvokeTierAsync(slot, list, static (ops, k, ct) => ops.DeleteManyAsync(k, ct), activity, cancellationToken);
-                    published ??= PublishBehind(i, delete, publish, list, cancellationToken);
-                    most = Math.Max(most, await delete.ConfigureAwait(false));
-#pragma warning restore CA2012
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    var first = list.Count > 0 ? list[0] : null;
-                    Log.TierWriteFailed(_logger, Name, slot, first, e);
-                    if (!_options.BestEffortWrites)
-                    {
-                        foreach (var key in list)
-                        {
-                            RemoveFromMemoryTiersAbove(i, key);
-                        }
-
-                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused a batch of {list.Count} removals (first {TaiCacheDiagnostics.DescribeKey(first)}).", first, slot.Name, i, e);
-                    }
-                }
-            }
-        }
-        catch when (published is not null)
-        {
-            await ObserveAsync(published.Value).ConfigureAwait(false);
-            throw;
-        }
-
-        await AfterPublishAsync(published, list, cancellationToken).ConfigureAwait(false);
-        return most;
+        return await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(list), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>
-    /// The invalidation of a batch, issued right behind tier <paramref name="index"/>'s write of it when Redis will run
-    /// the two in that order (see <see cref="PublishesInOrderWith"/>): then the batch and its invalidation cost one round
-    /// trip. <see langword="null"/> when it must wait for the write (or there is nothing to publish).
-    /// </summary>
-#pragma warning disable CA2012 // The write is only looked at; the invalidation is returned to be awaited once.
-    private ValueTask? PublishBehind<TResult>(int index, ValueTask<TResult> write, bool publish, IReadOnlyCollection<string> keys, CancellationToken cancellationToken) =>
-        publish && !write.IsFaulted && PublishesInOrderWith(index) ? PublishInvalidationAsync(keys, cancellationToken) : null;
-#pragma warning restore CA2012
-
-    /// <summary>After a batch write-through: waits for the invalidation issued with the write, or publishes it now.</summary>
-    private ValueTask AfterPublishAsync(ValueTask? published, IReadOnlyCollection<string> keys, CancellationToken cancellationToken) =>
-        published ?? PublishInvalidationAsync(keys, cancellationToken);
 
     /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and which tiers failed (a bit per tier).</summary>
     /// <param name="keys">The keys.</param>

@@ -77,94 +77,11 @@ public sealed partial class MultiTierCache
         KeepForFailSafe(key, value, options);
     }
 
-    /// <summary>
-    /// Writes a value to every tier, lowest first. A refusal (unless best effort) removes the key from the memory tiers
-    /// above and throws. With <paramref name="publish"/>, the peers are told to drop the key from their L1: right after
-    /// L2's write is issued when Redis will run the two in that order (see <see cref="PublishesInOrderWith"/>), else
-    /// once every tier has the value.
-    /// </summary>
-    private async ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken)
+    /// <summary>Writes a value to every tier, lowest first (see <see cref="WriteAllTiersAsync"/>).</summary>
+    private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken)
     {
-        ValueTask? published = null;
-        try
-        {
-            for (var i = _slots.Length - 1; i >= 0; i--)
-            {
-                var slot = _slots[i];
-                if ((skipTiers & TierBit(i)) != 0)
-                {
-                    continue;
-                }
-
-                using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
-                if (slot.Memory is { } memory)
-                {
-                    memory.Set(key, value, i == 0 ? options.L1Ttl : options.Ttl);
-                    continue;
-                }
-
-                try
-                {
-                    // The breaker and timeout inline, as SetTierAsync does them, so a set runs in this frame and the tier's. From
-                    // 50 tasks through Redis alone (--write-throughput), three frames more ran at 0.75-0.77x raw SET; 0.86-0.91x now.
-                    EnterOrThrow(slot, activity);
-
-                    try
-                    {
-                        var inOrder = publish && PublishesInOrderWith(i);
-#pragma warning disable CA2012 // Each awaited exactly once below; held only while the invalidation is issued after the write.
-                        var set = slot.Ops.SetAsync(key, value, options.Ttl, cancellationToken);
-                        if (inOrder && !set.IsFaulted)
-                        {
-                            published = PublishInvalidationAsync([key], cancellationToken);
-                        }
-#pragma warning restore CA2012
-
-                        await WithTimeout(set, cancellationToken).ConfigureAwait(false);
-                        slot.Breaker?.OnSuccess();
-                    }
-                    catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
-                    {
-                        throw TierTimedOut(slot, e);
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    Log.TierWriteFailed(_logger, Name, slot, key, e);
-                    if (!bestEffort)
-                    {
-                        RemoveFromMemoryTiersAbove(i, key);
-                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused the write of {TaiCacheDiagnostics.DescribeKey(key)}; no tier above it holds the new value.", key, slot.Name, i, e);
-                    }
-                }
-            }
-
-        }
-        catch when (published is not null)
-        {
-            // The write's own failure is the one to report; the invalidation already on its way is waited for, not
-            // reported (a failed publish is logged, a cancelled one is the caller's doing).
-            await ObserveAsync(published.Value).ConfigureAwait(false);
-            throw;
-        }
-
-        await AfterPublishAsync(published, publish, key, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>After a write-through: waits for the invalidation issued with the write, or publishes it now.</summary>
-    private ValueTask AfterPublishAsync(ValueTask? published, bool publish, string key, CancellationToken cancellationToken) =>
-        published ?? (publish ? PublishInvalidationAsync([key], cancellationToken) : default);
-
-    private static async ValueTask ObserveAsync(ValueTask task)
-    {
-        try
-        {
-            await task.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Cancelled with the write it followed.
-        }
+        var written = WriteAllTiersAsync<KeySet<T>, bool>(new KeySet<T>(key, value, options), bestEffort, skipTiers, publish, cancellationToken);
+        return written.IsCompletedSuccessfully ? default : new ValueTask(written.AsTask());
     }
 
     /// <summary>
@@ -207,68 +124,9 @@ public sealed partial class MultiTierCache
         return _writeBehind is not null ? _writeBehind.EnqueueDeleteAsync(key, cancellationToken) : WriteThroughDeleteAsync(key, cancellationToken);
     }
 
-    internal async ValueTask<bool> WriteThroughDeleteAsync(string key, CancellationToken cancellationToken)
-    {
-        // As for a set (WriteDownAsync): the invalidation right after L2's DEL when Redis runs them in that order.
-        var publish = _options.Coherence is not null;
-        ValueTask? published = null;
-        var removed = false;
-        try
-        {
-            for (var i = _slots.Length - 1; i >= 0; i--)
-            {
-                var slot = _slots[i];
-                using var activity = StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "delete");
-                if (slot.Memory is { } memory)
-                {
-                    removed |= memory.Remove(key);
-                    continue;
-                }
-
-                try
-                {
-                    // The breaker and timeout inline, as for a set (WriteDownAsync): one frame for the whole removal.
-                    EnterOrThrow(slot, activity);
-
-                    try
-                    {
-                        var inOrder = publish && PublishesInOrderWith(i);
-#pragma warning disable CA2012 // Each awaited exactly once below; held only while the invalidation is issued after the removal.
-                        var delete = slot.Ops.DeleteAsync(key, cancellationToken);
-                        if (inOrder && !delete.IsFaulted)
-                        {
-                            published = PublishInvalidationAsync([key], cancellationToken);
-                        }
-#pragma warning restore CA2012
-
-                        removed |= await WithTimeout(delete, cancellationToken).ConfigureAwait(false);
-                        slot.Breaker?.OnSuccess();
-                    }
-                    catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
-                    {
-                        throw TierTimedOut(slot, e);
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    Log.TierWriteFailed(_logger, Name, slot, key, e);
-                    if (!_options.BestEffortWrites)
-                    {
-                        RemoveFromMemoryTiersAbove(i, key);
-                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused the removal of {TaiCacheDiagnostics.DescribeKey(key)}.", key, slot.Name, i, e);
-                    }
-                }
-            }
-        }
-        catch when (published is not null)
-        {
-            await ObserveAsync(published.Value).ConfigureAwait(false);
-            throw;
-        }
-
-        await AfterPublishAsync(published, publish, key, cancellationToken).ConfigureAwait(false);
-        return removed;
-    }
+    // As for a set: the invalidation right after L2's DEL when Redis runs them in that order.
+    internal ValueTask<bool> WriteThroughDeleteAsync(string key, CancellationToken cancellationToken) =>
+        WriteAllTiersAsync<KeyRemoval, bool>(new KeyRemoval(key), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>Sets the new expiry in every tier (lowest first); under write-behind a queued value of the key takes the new TTL too.

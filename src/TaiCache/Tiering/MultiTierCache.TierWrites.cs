@@ -1,0 +1,153 @@
+using TaiCache.Metrics;
+
+namespace TaiCache.Tiering;
+
+/// <summary>The four write-throughs <see cref="WriteAllTiersAsync"/> applies: a set, a removal, and their batches.</summary>
+public sealed partial class MultiTierCache
+{
+    /// <summary>One key set in every tier; a memory tier below L1 takes the lower tiers' TTL.</summary>
+    private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options) : ITierWrite<bool>
+    {
+        public string ActivityName => TaiCacheTelemetry.SetActivity;
+
+        public string? Operation => null;
+
+        public int KeyCount => -1;
+
+        public string? FirstKey => key;
+
+        public bool Answers => false;
+
+        public bool WriteMemory(InMemoryTier memory, int index)
+        {
+            memory.Set(key, value, index == 0 ? options.L1Ttl : options.Ttl);
+            return false;
+        }
+
+        public ValueTask WriteAsync(ICacheOps ops, CancellationToken cancellationToken) => ops.SetAsync(key, value, options.Ttl, cancellationToken);
+
+        public ValueTask<bool> WriteAnsweredAsync(ICacheOps ops, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public bool Combine(bool soFar, bool tier) => false;
+
+        public ValueTask PublishAsync(MultiTierCache cache, CancellationToken cancellationToken) => cache.PublishInvalidationAsync([key], cancellationToken);
+
+        public void RemoveFromMemoryTiersAbove(MultiTierCache cache, int index) => cache.RemoveFromMemoryTiersAbove(index, key);
+
+        public string Describe() => $"the write of {TaiCacheDiagnostics.DescribeKey(key)}; no tier above it holds the new value";
+    }
+
+    /// <summary>One key removed from every tier; answers whether any tier held it.</summary>
+    private readonly struct KeyRemoval(string key) : ITierWrite<bool>
+    {
+        public string ActivityName => TaiCacheTelemetry.InvalidateActivity;
+
+        public string? Operation => "delete";
+
+        public int KeyCount => -1;
+
+        public string? FirstKey => key;
+
+        public bool Answers => true;
+
+        public bool WriteMemory(InMemoryTier memory, int index) => memory.Remove(key);
+
+        public ValueTask WriteAsync(ICacheOps ops, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public ValueTask<bool> WriteAnsweredAsync(ICacheOps ops, CancellationToken cancellationToken) => ops.DeleteAsync(key, cancellationToken);
+
+        public bool Combine(bool soFar, bool tier) => soFar | tier;
+
+        public ValueTask PublishAsync(MultiTierCache cache, CancellationToken cancellationToken) => cache.PublishInvalidationAsync([key], cancellationToken);
+
+        public void RemoveFromMemoryTiersAbove(MultiTierCache cache, int index) => cache.RemoveFromMemoryTiersAbove(index, key);
+
+        public string Describe() => $"the removal of {TaiCacheDiagnostics.DescribeKey(key)}";
+    }
+
+    /// <summary>A batch set in every tier, one call per remote tier; <paramref name="keys"/> are those published (empty without coherence).</summary>
+    private readonly struct BatchSet<T>(List<KeyValuePair<string, T>> items, List<string> keys, MultiTierEntryOptions options) : ITierWrite<bool>
+    {
+        public string ActivityName => TaiCacheTelemetry.SetActivity;
+
+        public string? Operation => "set_many";
+
+        public int KeyCount => items.Count;
+
+        public string? FirstKey => items.Count > 0 ? items[0].Key : null;
+
+        public bool Answers => false;
+
+        public bool WriteMemory(InMemoryTier memory, int index)
+        {
+            var ttl = index == 0 ? options.L1Ttl : options.Ttl;
+            foreach (var item in items)
+            {
+                memory.Set(item.Key, item.Value, ttl);
+            }
+
+            return false;
+        }
+
+        public ValueTask WriteAsync(ICacheOps ops, CancellationToken cancellationToken) => ops.SetManyAsync(items, options.Ttl, cancellationToken);
+
+        public ValueTask<bool> WriteAnsweredAsync(ICacheOps ops, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public bool Combine(bool soFar, bool tier) => false;
+
+        public ValueTask PublishAsync(MultiTierCache cache, CancellationToken cancellationToken) => cache.PublishInvalidationAsync(keys, cancellationToken);
+
+        public void RemoveFromMemoryTiersAbove(MultiTierCache cache, int index)
+        {
+            foreach (var item in items)
+            {
+                cache.RemoveFromMemoryTiersAbove(index, item.Key);
+            }
+        }
+
+        public string Describe() => $"a batch of {items.Count} writes (first {TaiCacheDiagnostics.DescribeKey(FirstKey)}); no tier above it holds the new values";
+    }
+
+    /// <summary>A batch removed from every tier; answers the most keys any one tier removed.</summary>
+    private readonly struct BatchRemoval(List<string> keys) : ITierWrite<long>
+    {
+        public string ActivityName => TaiCacheTelemetry.InvalidateActivity;
+
+        public string? Operation => "delete_many";
+
+        public int KeyCount => keys.Count;
+
+        public string? FirstKey => keys.Count > 0 ? keys[0] : null;
+
+        public bool Answers => true;
+
+        public long WriteMemory(InMemoryTier memory, int index)
+        {
+            long removed = 0;
+            foreach (var key in keys)
+            {
+                removed += memory.Remove(key) ? 1 : 0;
+            }
+
+            return removed;
+        }
+
+        public ValueTask WriteAsync(ICacheOps ops, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public ValueTask<long> WriteAnsweredAsync(ICacheOps ops, CancellationToken cancellationToken) => ops.DeleteManyAsync(keys, cancellationToken);
+
+        public long Combine(long soFar, long tier) => Math.Max(soFar, tier);
+
+        public ValueTask PublishAsync(MultiTierCache cache, CancellationToken cancellationToken) => cache.PublishInvalidationAsync(keys, cancellationToken);
+
+        public void RemoveFromMemoryTiersAbove(MultiTierCache cache, int index)
+        {
+            foreach (var key in keys)
+            {
+                cache.RemoveFromMemoryTiersAbove(index, key);
+            }
+        }
+
+        public string Describe() => $"a batch of {keys.Count} removals (first {TaiCacheDiagnostics.DescribeKey(FirstKey)})";
+    }
+}
