@@ -103,9 +103,6 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) => TouchAsync(key, ttl, cancellationToken);
-
-    /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

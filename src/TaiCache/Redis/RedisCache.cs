@@ -224,22 +224,6 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         }
     }
 
-    /// <inheritdoc />
-    public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
-    {
-        var physical = ToPhysicalKey(key);
-        CacheKeyRules.ValidateTtl(ttl);
-        var db = await GetDatabaseAsync(key, "PEXPIRE", cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await WithTimeout(db.KeyExpireAsync(physical, ToServerExpiry(ttl)), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsTranslatable(ex))
-        {
-            throw Translate(ex, key, "PEXPIRE");
-        }
-    }
-
     /// <summary>
     /// Rounds a time to live up to whole milliseconds, Redis's precision: the client would truncate it, and a TTL under
     /// 1 ms would go out as <c>PX 0</c>, which Redis refuses (or, for <c>PEXPIRE</c>, takes as "delete now").

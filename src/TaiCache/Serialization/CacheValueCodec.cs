@@ -222,6 +222,38 @@ internal sealed class CacheValueCodec
         }
     }
 
+    /// <summary>
+    /// Stored bytes with the expiry their envelope records replaced by <paramref name="expiresAtUnixMs"/> (added when
+    /// the writer recorded none), for a tier whose <c>ExpireAsync</c> changes a value's TTL in place: a tier that copies
+    /// the value later must see the new expiry, not the one it was written with.
+    /// </summary>
+    /// <param name="stored">The stored bytes.</param>
+    /// <param name="expiresAtUnixMs">The new expiry, Unix milliseconds; positive.</param>
+    /// <returns>The patched bytes, or <see langword="null"/> when <paramref name="stored"/> is not an envelope of this format version (a counter, another client's bytes), which then carry no expiry to fix.</returns>
+    public static byte[]? WithExpiry(ReadOnlySpan<byte> stored, long expiresAtUnixMs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(expiresAtUnixMs);
+        if (stored.Length < HeaderSize || stored[0] != Magic0 || stored[1] != Magic1 || stored[2] != FormatVersion
+            || (stored[4] & ~(FlagLz4 | FlagExpiry)) != 0)
+        {
+            return null;
+        }
+
+        var hasExpiry = (stored[4] & FlagExpiry) != 0;
+        if (hasExpiry && stored.Length < HeaderSize + ExpirySize)
+        {
+            return null;
+        }
+
+        var rest = stored[(HeaderSize + (hasExpiry ? ExpirySize : 0))..];
+        var result = new byte[HeaderSize + ExpirySize + rest.Length];
+        stored[..HeaderSize].CopyTo(result);
+        result[4] |= FlagExpiry;
+        BinaryPrimitives.WriteInt64LittleEndian(result.AsSpan(HeaderSize), expiresAtUnixMs);
+        rest.CopyTo(result.AsSpan(HeaderSize + ExpirySize));
+        return result;
+    }
+
     private static CacheSerializationException Fail(string key, string why) =>
         new($"The value under {TaiCacheDiagnostics.DescribeKey(key)} cannot be read: {why}.", key);
 

@@ -204,12 +204,40 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var now = NowMs();
-            var cmd = _sql.Expire;
-            cmd.Parameters[0].Value = key;
-            cmd.Parameters[1].Value = now;
-            cmd.Parameters[2].Value = ExpiresAt(ttl, now);
-            return cmd.ExecuteNonQuery() > 0;
+            // The value's envelope records its expiry for tiers that copy it (docs/format.md): rewrite it with the
+            // row's expiry, in one transaction so no other writer of the file slips in between.
+            using var tx = _connection.BeginTransaction();
+            _sql.Enlist(tx);
+            try
+            {
+                var now = NowMs();
+                var expiresAt = ExpiresAt(ttl, now)!.Value;
+                var bytes = ReadLive(key, now);
+                if (bytes is null)
+                {
+                    return false;
+                }
+
+                if (CacheValueCodec.WithExpiry(bytes, expiresAt) is { } patched)
+                {
+                    Upsert(key, patched, expiresAt);
+                }
+                else
+                {
+                    var cmd = _sql.Expire;
+                    cmd.Parameters[0].Value = key;
+                    cmd.Parameters[1].Value = now;
+                    cmd.Parameters[2].Value = expiresAt;
+                    cmd.ExecuteNonQuery();
+                }
+
+                tx.Commit();
+                return true;
+            }
+            finally
+            {
+                _sql.Enlist(null);
+            }
         }
         catch (SqliteException ex)
         {
@@ -388,7 +416,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
         var what = key is null ? string.Empty : $" for {TaiCacheDiagnostics.DescribeKey(key)}";
         return ex.SqliteErrorCode is 5 or 6 // SQLITE_BUSY, SQLITE_LOCKED
             ? new CacheTimeoutException($"The SQLite tier '{Name}' timed out waiting for the file lock during {operation}{what} (SQLite error {ex.SqliteErrorCode}).", key, ex)
-            : new CacheException($"The SQLite tier '{Name}' failed during {operation}{what}: SQLite error {ex.SqliteErrorCode}.", key, ex);
+            : new CacheException($"The SQLite tier '{Name}' failed during {operation}{what}: SQLite error {ex.SqliteErrorCode} ({ex.Message}).", key, ex);
     }
 
     private void OnSweepTimer()

@@ -137,6 +137,30 @@ public abstract class CacheOpsContractTests
         Assert.False((await Cache.GetAsync<string>(key)).HasValue);
     }
 
+    /// <summary>
+    /// For a distributed or persistent tier, whose reads report the expiry the value's writer recorded (what a
+    /// multi-tier cache caps its copies with): <c>ExpireAsync</c> must update that record, shortening or adding it.
+    /// </summary>
+    protected async Task AssertExpireUpdatesTheRecordedExpiryAsync()
+    {
+        var shortened = Key();
+        var added = Key();
+        await Cache.SetAsync(shortened, "v", TimeSpan.FromMinutes(10));
+        await Cache.SetAsync(added, "v");
+        var before = (await Cache.GetAsync<string>(shortened)).ExpiresAtUnixMs;
+
+        Assert.True(await Cache.ExpireAsync(shortened, TimeSpan.FromMinutes(2)));
+        Assert.True(await Cache.ExpireAsync(added, TimeSpan.FromMinutes(2)));
+
+        var after = await Cache.GetAsync<string>(shortened);
+        Assert.Equal("v", after.Value);
+        var cut = TimeSpan.FromMilliseconds(before - after.ExpiresAtUnixMs);
+        Assert.InRange(cut, TimeSpan.FromMinutes(7.5), TimeSpan.FromMinutes(8));
+        var gained = await Cache.GetAsync<string>(added);
+        Assert.Equal("v", gained.Value);
+        Assert.InRange(TimeSpan.FromMilliseconds(gained.ExpiresAtUnixMs - after.ExpiresAtUnixMs), TimeSpan.Zero, TimeSpan.FromSeconds(30));
+    }
+
     [Fact]
     public async Task SetAsync_WithTtl_ExpiresAfterIt()
     {

@@ -16,6 +16,9 @@ public sealed class MemcachedCacheContractTests : CacheOpsContractTests, IClassF
 
     protected override ICacheOps Cache => _cache;
 
+    [Fact]
+    public Task ExpireAsync_ChangesTheExpiryRecordedInTheValue_SoCopiesAreCappedByIt() => AssertExpireUpdatesTheRecordedExpiryAsync();
+
     /// <summary>memcached counts TTLs in whole seconds on a clock that ticks once a second, so one second could expire at once; two cannot.</summary>
     protected override TimeSpan ShortTtl => TimeSpan.FromSeconds(2);
 

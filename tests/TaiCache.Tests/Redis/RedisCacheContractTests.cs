@@ -14,6 +14,9 @@ public sealed class RedisCacheContractTests : CacheOpsContractTests, IClassFixtu
 
     protected override ICacheOps Cache => _cache!;
 
+    [Fact]
+    public Task ExpireAsync_ChangesTheExpiryRecordedInTheValue_SoCopiesAreCappedByIt() => AssertExpireUpdatesTheRecordedExpiryAsync();
+
     // Redis expires keys on access with millisecond precision; the TTL only has to outlast a round trip on a loaded box.
     protected override TimeSpan ShortTtl => TimeSpan.FromSeconds(1.5);
 

@@ -230,6 +230,26 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task ExpireAsync_KeysTaiCacheDidNotEncode_GetTheTtlWithTheirBytesUntouched()
+    {
+        await Raw.StringSetAsync(_prefix + "foreign:text", "TC-looking text");
+        await Raw.StringSetAsync(_prefix + "foreign:short", "TC");
+        await Raw.ListRightPushAsync(_prefix + "foreign:list", "a");
+        await _cache.IncrementAsync("foreign:counter", 5);
+
+        foreach (var key in new[] { "foreign:text", "foreign:short", "foreign:list", "foreign:counter" })
+        {
+            Assert.True(await _cache.ExpireAsync(key, TimeSpan.FromMinutes(5)), key);
+            Assert.InRange((long)await Raw.ExecuteAsync("PTTL", _prefix + key), 299_000, 300_000);
+        }
+
+        Assert.Equal("TC-looking text", (string?)await Raw.StringGetAsync(_prefix + "foreign:text"));
+        Assert.Equal("TC", (string?)await Raw.StringGetAsync(_prefix + "foreign:short"));
+        Assert.Equal("a", (string?)await Raw.ListGetByIndexAsync(_prefix + "foreign:list", 0));
+        Assert.Equal(5, await _cache.IncrementAsync("foreign:counter", 0));
+    }
+
+    [Fact]
     public async Task TtlAsync_MissingPersistentAndExpiring_AreTold()
     {
         await _cache.SetAsync("persistent", 1);

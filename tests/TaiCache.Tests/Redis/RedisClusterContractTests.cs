@@ -15,6 +15,9 @@ public sealed class RedisClusterContractTests : CacheOpsContractTests, IAsyncLif
 
     protected override ICacheOps Cache => _cache!;
 
+    [Fact]
+    public Task ExpireAsync_ChangesTheExpiryRecordedInTheValue_SoCopiesAreCappedByIt() => AssertExpireUpdatesTheRecordedExpiryAsync();
+
     protected override TimeSpan ShortTtl => TimeSpan.FromSeconds(1.5);
 
     protected override Task LetTimePassAsync(TimeSpan ttl) => Task.Delay(ttl + TimeSpan.FromMilliseconds(500));

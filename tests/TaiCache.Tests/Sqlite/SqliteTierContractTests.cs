@@ -18,6 +18,9 @@ public sealed class SqliteTierContractTests : CacheOpsContractTests, IAsyncLifet
 
     protected override ICacheOps Cache => _cache;
 
+    [Fact]
+    public Task ExpireAsync_ChangesTheExpiryRecordedInTheValue_SoCopiesAreCappedByIt() => AssertExpireUpdatesTheRecordedExpiryAsync();
+
     protected override Task LetTimePassAsync(TimeSpan ttl)
     {
         _time.Advance(ttl + TimeSpan.FromMilliseconds(1));

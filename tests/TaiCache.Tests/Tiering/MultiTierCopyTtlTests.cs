@@ -121,4 +121,38 @@ public sealed class MultiTierCopyTtlTests(RedisServerFixture redis, MemcachedSer
             SqliteTestFiles.Delete(path);
         }
     }
+
+    [Fact]
+    public async Task ExpireAsync_OnAnotherInstance_ShortensWhatTheReadersCopyIsCappedBy_RedisMemcachedSqlite()
+    {
+        var prefix = Prefix(nameof(ExpireAsync_OnAnotherInstance_ShortensWhatTheReadersCopyIsCappedBy_RedisMemcachedSqlite));
+        var path = SqliteTestFiles.NewPath(nameof(ExpireAsync_OnAnotherInstance_ShortensWhatTheReadersCopyIsCappedBy_RedisMemcachedSqlite));
+        try
+        {
+            var memcachedPrefix = $"expire-{Guid.NewGuid():N}-";
+            (Func<ICacheOps> Make, string Name)[] backends =
+            [
+                (() => RedisCache.ConnectAsync(redis.ConnectionString, new RedisCacheOptions { KeyPrefix = prefix }).GetAwaiter().GetResult(), "redis"),
+                (() => new MemcachedCache(memcached.Options(o => o.KeyPrefix = memcachedPrefix)), "memcached"),
+                (() => new SqliteTier(new SqliteTierOptions { FilePath = path }), "sqlite"),
+            ];
+            foreach (var (make, name) in backends)
+            {
+                await using var writerL2 = make();
+                await using var readerL2 = make();
+                var readerL1 = L1();
+                await using var writer = Cache(L1(), writerL2);
+                await using var reader = Cache(readerL1, readerL2);
+                await writer.SetAsync(name, "v", new MultiTierEntryOptions { Ttl = TimeSpan.FromHours(1) });
+                Assert.True(await writer.ExpireAsync(name, WriterTtl));
+
+                Assert.Equal("v", (await reader.GetAsync<string>(name)).Value);
+                AssertCappedByWriter(readerL1, name);
+            }
+        }
+        finally
+        {
+            SqliteTestFiles.Delete(path);
+        }
+    }
 }
