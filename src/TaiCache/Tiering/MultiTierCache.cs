@@ -15,7 +15,7 @@ namespace TaiCache.Tiering;
 /// synchronously and allocates nothing. Values cross a serializer only in the tiers that store bytes.</para>
 /// <para>See <c>docs/multi-tier.md</c> for the strategies, fail-safe, the circuit breaker and the write-behind guarantees.</para>
 /// </remarks>
-public sealed partial class MultiTierCache : ICacheOps
+public sealed partial class MultiTierCache : ICacheOps, IDisposable
 {
     private readonly MultiTierCacheOptions _options;
     private readonly TierSlot[] _slots;
@@ -104,6 +104,21 @@ public sealed partial class MultiTierCache : ICacheOps
         ArgumentOutOfRangeException.ThrowIfNegative(tierIndex);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tierIndex, _slots.Length);
         return _slots[tierIndex].Breaker?.State ?? CircuitState.Closed;
+    }
+
+    /// <summary>
+    /// Disposes the cache synchronously: blocks on <see cref="DisposeAsync"/> (the write-behind drain included), run on
+    /// the thread pool so no synchronization context is captured. Prefer <see cref="DisposeAsync"/>; this is here for a
+    /// synchronously disposed service provider, which would otherwise refuse a service that is only asynchronously disposable.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        Task.Run(async () => await DisposeAsync().ConfigureAwait(false)).GetAwaiter().GetResult();
     }
 
     /// <inheritdoc />

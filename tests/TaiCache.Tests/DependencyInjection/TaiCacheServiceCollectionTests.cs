@@ -193,6 +193,25 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     }
 
     [Fact]
+    public async Task SynchronousProviderDispose_DoesNotThrow_DrainsWriteBehindAndDisposesTheCache()
+    {
+        var db = Db();
+        var key = Key(nameof(SynchronousProviderDispose_DoesNotThrow_DrainsWriteBehindAndDisposesTheCache));
+        var services = new ServiceCollection();
+        services.AddTaiCache("sync").WithMemory(100).WithSqlite(db).WithWriteStrategy(WriteStrategy.WriteBehind);
+        var provider = services.BuildServiceProvider();
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        Assert.Same(cache, provider.GetRequiredKeyedService<ICacheOps>("sync"));
+        await cache.SetAsync(key, "v");
+
+        provider.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await cache.GetAsync<string>(key));
+        await using var disk = new SqliteTier(new SqliteTierOptions { FilePath = db });
+        Assert.Equal("v", (await disk.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
     public async Task Adapters_Registered_ResolveOverTheSameCache()
     {
         var services = new ServiceCollection();
