@@ -107,7 +107,10 @@ public sealed class TaiCacheOptions
             {
                 try
                 {
-                    _ = StackExchange.Redis.ConfigurationOptions.Parse(Redis.ConnectionString);
+                    if (StackExchange.Redis.ConfigurationOptions.Parse(Redis.ConnectionString).EndPoints.Count == 0)
+                    {
+                        Fail("Redis:ConnectionString", "names no server: give at least one host:port, such as localhost:6379.");
+                    }
                 }
                 catch (ArgumentException)
                 {

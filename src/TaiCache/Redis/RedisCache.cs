@@ -269,8 +269,10 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         {
             return await connecting.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisException or RedisCommandException or CacheException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Whatever failed the connect (a refused configuration included) was reported to the calls that waited
+            // for it; disposal must not throw it again.
             return null;
         }
     }
@@ -360,6 +362,12 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         else
         {
             throw new ArgumentException("RedisCacheOptions needs a ConnectionString or a Configuration to connect.", nameof(options));
+        }
+
+        if (configuration.EndPoints.Count == 0)
+        {
+            // StackExchange.Redis would only refuse this at connect, in the background, with every call failing after.
+            throw new ArgumentException($"The Redis connection settings for cache '{options.Name}' name no server: give at least one host:port (for example \"localhost:6379,abortConnect=false\").", nameof(options));
         }
 
         var timeoutMs = (int)Math.Ceiling(options.OperationTimeout.TotalMilliseconds);

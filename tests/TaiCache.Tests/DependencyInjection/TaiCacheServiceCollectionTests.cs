@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using TaiCache.DependencyInjection;
+using TaiCache.Redis;
 using TaiCache.Sqlite;
 
 namespace TaiCache.Tests.DependencyInjection;
@@ -148,6 +149,26 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
 
         var ex = Assert.ThrowsAny<Exception>(() => TestConfiguration.ValidateOnStart(provider));
         Assert.Contains("TaiCache:Caches:default:WriteStrategy", ex.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidateOnStart_RedisConnectionStringWithNoServer_FailsNamingTheKey()
+    {
+        var services = new ServiceCollection();
+        services.AddTaiCache(o => o.Redis.ConnectionString = "abortConnect=false,password=hunter2");
+        await using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.ThrowsAny<Exception>(() => TestConfiguration.ValidateOnStart(provider));
+        Assert.Contains("TaiCache:Caches:default:Redis:ConnectionString names no server", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", ex.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RedisConnectionStringWithNoServer_IsRefusedWhenTheCacheIsBuilt_FromOptionsOrConnectAsync()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new RedisCache(new RedisCacheOptions { ConnectionString = "abortConnect=false" }));
+        Assert.Contains("name no server", ex.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(async () => await RedisCache.ConnectAsync("abortConnect=false"));
     }
 
     [Fact]
