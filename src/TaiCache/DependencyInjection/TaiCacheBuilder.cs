@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using TaiCache.Tiering;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -45,6 +46,7 @@ public sealed class TaiCacheBuilder
     {
         ArgumentNullException.ThrowIfNull(section);
         Services.AddOptions<TaiCacheOptions>(Name).Bind(section);
+        Services.AddSingleton<IValidateOptions<TaiCacheOptions>>(new TaiCacheConfigurationKeysValidator(Name, section));
         return this;
     }
 

@@ -125,6 +125,7 @@ public sealed class TaiCacheOptions
             }
 
             CheckTtl(Redis.DefaultTtl, "Redis:DefaultTtl");
+            CheckKeyPrefix(Redis.KeyPrefix, "Redis:KeyPrefix", TaiCache.Redis.RedisCacheOptions.KeyPrefixProblem);
         }
 
         if (Memcached.IsEnabled)
@@ -152,6 +153,7 @@ public sealed class TaiCacheOptions
             }
 
             CheckTtl(Memcached.DefaultTtl, "Memcached:DefaultTtl");
+            CheckKeyPrefix(Memcached.KeyPrefix, "Memcached:KeyPrefix", TaiCache.Memcached.MemcachedCacheOptions.KeyPrefixProblem);
         }
 
         if (Sqlite.IsEnabled)
@@ -208,6 +210,18 @@ public sealed class TaiCacheOptions
             if (value is { } v && v <= TimeSpan.Zero)
             {
                 Fail(key, $"must be positive, or absent for none (was {v.ToString("c", CultureInfo.InvariantCulture)}).");
+            }
+        }
+
+        void CheckKeyPrefix(string? prefix, string key, Func<string, string?> problem)
+        {
+            if (prefix is null)
+            {
+                Fail(key, "must not be null; leave it empty for no prefix.");
+            }
+            else if (problem(prefix) is { } why)
+            {
+                Fail(key, why);
             }
         }
     }

@@ -79,6 +79,19 @@ public sealed class MemcachedCacheOptions
     /// <summary>Gets or sets the metrics collector that records hits, misses, sets, deletes and errors; none by default.</summary>
     public Metrics.MetricsCollector? Metrics { get; set; }
 
+    /// <summary>What is wrong with a key prefix (a sentence to follow its name), or <see langword="null"/> when it is fine.</summary>
+    /// <param name="prefix">The prefix, not null.</param>
+    /// <returns>The problem, or <see langword="null"/>.</returns>
+    internal static string? KeyPrefixProblem(string prefix)
+    {
+        if (!prefix.All(c => c > ' ' && !char.IsControl(c) && !char.IsSurrogate(c)))
+        {
+            return "must not hold spaces, control characters or surrogates.";
+        }
+
+        return System.Text.Encoding.UTF8.GetByteCount(prefix) > 100 ? "must be at most 100 UTF-8 bytes." : null;
+    }
+
     /// <summary>Checks the settings.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it.</exception>
     public void Validate()
@@ -86,11 +99,8 @@ public sealed class MemcachedCacheOptions
         Check(!string.IsNullOrWhiteSpace(Name), "MemcachedCacheOptions.Name must not be empty.", nameof(Name));
         Check(Servers.Count > 0 && Servers.All(s => s is not null), "MemcachedCacheOptions.Servers must name at least one server (and no null entries).", nameof(Servers));
         Check(KeyPrefix is not null, "MemcachedCacheOptions.KeyPrefix must not be null (use an empty string).", nameof(KeyPrefix));
-        if (KeyPrefix!.Length > 0)
-        {
-            Check(KeyPrefix.All(c => c > ' ' && !char.IsControl(c) && !char.IsSurrogate(c)), "MemcachedCacheOptions.KeyPrefix must not hold spaces, control characters or surrogates.", nameof(KeyPrefix));
-            Check(System.Text.Encoding.UTF8.GetByteCount(KeyPrefix) <= 100, "MemcachedCacheOptions.KeyPrefix must be at most 100 UTF-8 bytes.", nameof(KeyPrefix));
-        }
+        var prefixProblem = KeyPrefixProblem(KeyPrefix!);
+        Check(prefixProblem is null, $"MemcachedCacheOptions.KeyPrefix {prefixProblem}", nameof(KeyPrefix));
 
         Check(MaxItemBytes >= 1024, "MemcachedCacheOptions.MaxItemBytes must be at least 1024.", nameof(MaxItemBytes));
         Check(DefaultTtl is null || DefaultTtl > TimeSpan.Zero, "MemcachedCacheOptions.DefaultTtl must be positive or null.", nameof(DefaultTtl));

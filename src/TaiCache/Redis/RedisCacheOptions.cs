@@ -64,6 +64,19 @@ public sealed class RedisCacheOptions
     /// <summary>Gets or sets the metrics collector the cache reports to; <see langword="null"/> for none.</summary>
     public MetricsCollector? Metrics { get; set; }
 
+    /// <summary>What is wrong with a key prefix (a sentence to follow its name), or <see langword="null"/> when it is fine.</summary>
+    /// <param name="prefix">The prefix, not null.</param>
+    /// <returns>The problem, or <see langword="null"/>.</returns>
+    internal static string? KeyPrefixProblem(string prefix)
+    {
+        if (prefix.Length > MaxKeyPrefixLength)
+        {
+            return $"must be at most {MaxKeyPrefixLength} characters; it was {prefix.Length}.";
+        }
+
+        return prefix.Any(c => char.IsControl(c) || char.IsSurrogate(c)) ? "must not contain control characters or surrogates." : null;
+    }
+
     /// <summary>Checks the options; throws naming the first bad one. Never echoes the connection string.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public void Validate()
@@ -78,17 +91,9 @@ public sealed class RedisCacheOptions
             throw new ArgumentException("RedisCacheOptions.KeyPrefix must not be null; use an empty string for no prefix.", nameof(KeyPrefix));
         }
 
-        if (KeyPrefix.Length > MaxKeyPrefixLength)
+        if (KeyPrefixProblem(KeyPrefix) is { } problem)
         {
-            throw new ArgumentException($"RedisCacheOptions.KeyPrefix must be at most {MaxKeyPrefixLength} characters; it was {KeyPrefix.Length}.", nameof(KeyPrefix));
-        }
-
-        foreach (var c in KeyPrefix)
-        {
-            if (char.IsControl(c) || char.IsSurrogate(c))
-            {
-                throw new ArgumentException("RedisCacheOptions.KeyPrefix must not contain control characters or surrogates.", nameof(KeyPrefix));
-            }
+            throw new ArgumentException($"RedisCacheOptions.KeyPrefix {problem}", nameof(KeyPrefix));
         }
 
         if (MaxKeyBytes <= 0)

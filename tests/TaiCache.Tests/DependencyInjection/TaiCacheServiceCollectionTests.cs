@@ -126,6 +126,9 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     [InlineData("""{ "Memcached": { "Servers": [ "127.0.0.1:notaport" ] } }""", "TaiCache:Caches:default:Memcached:Servers:0")]
     [InlineData("""{ "Coherence": { "Enabled": true } }""", "TaiCache:Caches:default:Coherence:Enabled")]
     [InlineData("""{ "Memory": { "Enabled": false } }""", "the cache has no tier")]
+    [InlineData("""{ "Redis": { "ConnectionString": "localhost:6379", "KeyPrefix": "a\nb" } }""", "TaiCache:Caches:default:Redis:KeyPrefix must not contain control characters")]
+    [InlineData("""{ "Memcached": { "Servers": [ "localhost" ], "KeyPrefix": "a b" } }""", "TaiCache:Caches:default:Memcached:KeyPrefix must not hold spaces")]
+    [InlineData("""{ "Memory": { "MaxSize": 10 } }""", "TaiCache:Caches:default:Memory:MaxSize is not a TaiCache setting")]
     public async Task ValidateOnStart_InvalidOption_FailsNamingTheOption(string cacheJson, string expected)
     {
         var configuration = TestConfiguration.FromJson($$"""{ "TaiCache": { "Caches": { "default": {{cacheJson}} } } }""");
