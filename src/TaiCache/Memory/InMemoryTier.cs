@@ -663,9 +663,18 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
 
     private void ReportSize()
     {
-        if (_metrics is not null)
+        if (_metrics is null)
         {
-            _metrics.UpdateSize(Count, _weigher is null ? 0 : Weight);
+            return;
+        }
+
+        if (_weigher is null)
+        {
+            _metrics.UpdateItemCount(Count);
+        }
+        else
+        {
+            _metrics.UpdateSize(Count, Weight);
         }
     }
 

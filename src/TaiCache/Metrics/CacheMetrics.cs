@@ -64,6 +64,12 @@ public sealed class CacheMetrics
     /// </summary>
     public bool SizeReported { get; init; }
 
+    /// <summary>
+    /// Gets a value indicating whether the tier reports its bytes (or weight units): an in-memory tier bounded by entry
+    /// count reports <see cref="Items"/> but not <see cref="Bytes"/>, which is then 0 because nothing was reported.
+    /// </summary>
+    public bool BytesReported { get; init; }
+
     /// <summary>Gets hits, misses, sets and deletes per second, over the collector's rate window (or the interval, for <see cref="Since"/>).</summary>
     public double OperationsPerSecond { get; init; }
 
@@ -143,6 +149,7 @@ public sealed class CacheMetrics
             PeakItems = PeakItems,
             PeakBytes = PeakBytes,
             SizeReported = SizeReported,
+            BytesReported = BytesReported,
             OperationsPerSecond = interval > TimeSpan.Zero ? operations / interval.TotalSeconds : 0,
             HitLatency = HitLatency.Since(earlier.HitLatency),
             MissLatency = MissLatency.Since(earlier.MissLatency),

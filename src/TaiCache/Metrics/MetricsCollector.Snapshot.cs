@@ -99,6 +99,7 @@ public sealed partial class MetricsCollector
             PeakItems = PeakItems,
             PeakBytes = PeakBytes,
             SizeReported = SizeReported,
+            BytesReported = BytesReported,
             OperationsPerSecond = RateOver(now, operations),
             HitLatency = _hitLatency.Snapshot(),
             MissLatency = _missLatency.Snapshot(),

@@ -64,6 +64,7 @@ public sealed partial class MetricsCollector : IDisposable
     private long _peakItems;
     private long _peakBytes;
     private bool _sizeReported;
+    private bool _bytesReported;
 
     /// <summary>Initializes a collector for one cache and tier.</summary>
     /// <param name="cacheName">The cache's name (a metric tag).</param>
@@ -131,6 +132,9 @@ public sealed partial class MetricsCollector : IDisposable
     /// <summary>Gets a value indicating whether the tier ever reported its size (<see cref="UpdateSize"/>).</summary>
     internal bool SizeReported => Volatile.Read(ref _sizeReported);
 
+    /// <summary>Gets a value indicating whether the tier ever reported its bytes (<see cref="UpdateSize"/>, not <see cref="UpdateItemCount"/>).</summary>
+    internal bool BytesReported => Volatile.Read(ref _bytesReported);
+
     internal KeyValuePair<string, object?>[][] EvictionTags { get; }
 
     /// <summary>Records a hit without a latency.</summary>
@@ -196,11 +200,22 @@ public sealed partial class MetricsCollector : IDisposable
     /// <param name="bytes">Bytes (or weight units) held.</param>
     public void UpdateSize(long items, long bytes)
     {
+        Volatile.Write(ref _bytesReported, true);
+        UpdateItemCount(items);
+        Volatile.Write(ref _bytes, bytes);
+        InterlockedMax.Raise(ref _peakBytes, bytes);
+    }
+
+    /// <summary>
+    /// Reports how many entries the cache holds, for a tier that counts entries but not bytes (an in-memory tier
+    /// bounded by count): its byte gauges stay absent rather than read 0.
+    /// </summary>
+    /// <param name="items">Entries held.</param>
+    public void UpdateItemCount(long items)
+    {
         Volatile.Write(ref _sizeReported, true);
         Volatile.Write(ref _items, items);
-        Volatile.Write(ref _bytes, bytes);
         InterlockedMax.Raise(ref _peakItems, items);
-        InterlockedMax.Raise(ref _peakBytes, bytes);
     }
 
     /// <summary>

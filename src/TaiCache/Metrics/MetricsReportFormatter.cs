@@ -16,7 +16,7 @@ public static class MetricsReportFormatter
         ArgumentNullException.ThrowIfNull(metrics);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{metrics.CacheName}/{metrics.TierName}: hits={metrics.Hits} misses={metrics.Misses} hit-rate={Percent(metrics.HitRate)} sets={metrics.Sets} deletes={metrics.Deletes} evictions={metrics.Evictions} errors={metrics.Errors} items={(metrics.SizeReported ? metrics.Items.ToString(CultureInfo.InvariantCulture) : "-")} bytes={(metrics.SizeReported ? metrics.Bytes.ToString(CultureInfo.InvariantCulture) : "-")} ops/s={metrics.OperationsPerSecond:0.#} hit-latency[{metrics.HitLatency}] miss-latency[{metrics.MissLatency}]");
+            $"{metrics.CacheName}/{metrics.TierName}: hits={metrics.Hits} misses={metrics.Misses} hit-rate={Percent(metrics.HitRate)} sets={metrics.Sets} deletes={metrics.Deletes} evictions={metrics.Evictions} errors={metrics.Errors} items={(metrics.SizeReported ? metrics.Items.ToString(CultureInfo.InvariantCulture) : "-")} bytes={(metrics.BytesReported ? metrics.Bytes.ToString(CultureInfo.InvariantCulture) : "-")} ops/s={metrics.OperationsPerSecond:0.#} hit-latency[{metrics.HitLatency}] miss-latency[{metrics.MissLatency}]");
     }
 
     /// <summary>Formats snapshots (and, optionally, their SLO results) as a table, one row per cache and tier.</summary>

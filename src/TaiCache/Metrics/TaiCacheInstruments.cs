@@ -46,8 +46,8 @@ internal static class TaiCacheInstruments
         Meter.CreateObservableCounter(TaiCacheTelemetry.EvictionsInstrument, ObserveEvictions, TaiCacheTelemetry.EvictionsUnit, "Entries that left the cache, by reason.");
         Meter.CreateObservableGauge(TaiCacheTelemetry.ItemsInstrument, () => ObserveSize(static c => c.Items), TaiCacheTelemetry.ItemsUnit, "Entries held now.");
         Meter.CreateObservableGauge(TaiCacheTelemetry.PeakItemsInstrument, () => ObserveSize(static c => c.PeakItems), TaiCacheTelemetry.ItemsUnit, "The most entries held since the collector started.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.SizeInstrument, () => ObserveSize(static c => c.Bytes), TaiCacheTelemetry.SizeUnit, "Bytes (or weight units) held now.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakSizeInstrument, () => ObserveSize(static c => c.PeakBytes), TaiCacheTelemetry.SizeUnit, "The most bytes held since the collector started.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.SizeInstrument, () => ObserveSize(static c => c.Bytes, bytes: true), TaiCacheTelemetry.SizeUnit, "Bytes (or weight units) held now.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakSizeInstrument, () => ObserveSize(static c => c.PeakBytes, bytes: true), TaiCacheTelemetry.SizeUnit, "The most bytes held since the collector started.");
     }
 
     /// <summary>Adds a collector to those the observable instruments report (held weakly: a dropped collector disappears).</summary>
@@ -109,14 +109,14 @@ internal static class TaiCacheInstruments
         return measurements;
     }
 
-    /// <summary>Size gauges only for tiers that report their size: a remote tier that cannot count is absent, not 0.</summary>
-    private static List<Measurement<long>> ObserveSize(Func<MetricsCollector, long> read)
+    /// <summary>Size gauges only for tiers that report their size: a remote tier that cannot count (or a count-bounded tier, for bytes) is absent, not 0.</summary>
+    private static List<Measurement<long>> ObserveSize(Func<MetricsCollector, long> read, bool bytes = false)
     {
         var live = Live();
         var measurements = new List<Measurement<long>>(live.Count);
         foreach (var collector in live)
         {
-            if (collector.SizeReported)
+            if (bytes ? collector.BytesReported : collector.SizeReported)
             {
                 measurements.Add(new Measurement<long>(read(collector), collector.Tags));
             }

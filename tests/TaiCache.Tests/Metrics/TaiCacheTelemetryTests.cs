@@ -101,6 +101,33 @@ public sealed class TaiCacheTelemetryTests
     }
 
     [Fact]
+    public async Task SizeGauges_CountBoundedMemoryTier_ReportsItemsButNoBytes_WeightedTierReportsBoth()
+    {
+        var counted = NewCacheName("counted");
+        var weighted = NewCacheName("weighted");
+        using var countedMetrics = new MetricsCollector(counted, "L1");
+        using var weightedMetrics = new MetricsCollector(weighted, "L1");
+        await using var byCount = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100, Metrics = countedMetrics });
+        await using var byWeight = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 1_000, Weigher = static (_, _) => 10, Metrics = weightedMetrics });
+        for (var i = 0; i < 3; i++)
+        {
+            await byCount.SetAsync($"k{i}", i);
+            await byWeight.SetAsync($"k{i}", i);
+        }
+
+        var seenCounted = CollectObservables(counted);
+        Assert.Equal(3, Assert.Single(seenCounted, s => s.Instrument == TaiCacheTelemetry.ItemsInstrument).Value);
+        Assert.DoesNotContain(seenCounted, s => s.Instrument is TaiCacheTelemetry.SizeInstrument or TaiCacheTelemetry.PeakSizeInstrument);
+        Assert.False(countedMetrics.GetSnapshot().BytesReported);
+        Assert.Contains("bytes=-", MetricsReportFormatter.FormatLine(countedMetrics.GetSnapshot()), StringComparison.Ordinal);
+
+        var seenWeighted = CollectObservables(weighted);
+        Assert.Equal(3, Assert.Single(seenWeighted, s => s.Instrument == TaiCacheTelemetry.ItemsInstrument).Value);
+        Assert.Equal(30, Assert.Single(seenWeighted, s => s.Instrument == TaiCacheTelemetry.SizeInstrument).Value);
+        Assert.True(weightedMetrics.GetSnapshot().BytesReported);
+    }
+
+    [Fact]
     public void ObservableInstruments_DisposedOrUnpublishedCollector_NotReported()
     {
         var disposedName = NewCacheName("disposed");
