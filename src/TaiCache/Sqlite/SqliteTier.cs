@@ -80,6 +80,12 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
             _connection?.Dispose();
             throw new CacheConnectionException($"The SQLite tier '{_options.Name}' could not open its file: {ex.Message}", ex);
         }
+        catch
+        {
+            // Initialize's own refusals (a file from a newer TaiCache) already say what is wrong: only close the file.
+            _connection?.Dispose();
+            throw;
+        }
 
         if (_options.SweepInterval is { } interval)
         {

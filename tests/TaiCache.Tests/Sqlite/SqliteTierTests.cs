@@ -159,6 +159,10 @@ public sealed class SqliteTierTests : IDisposable
 
         var ex = Assert.Throws<CacheConnectionException>(() => Open(path));
         Assert.Contains("99", ex.Message, StringComparison.Ordinal);
+
+        // The refused file is closed at once, not left open until a finalizer runs (Linux lists a process's open files).
+        var open = new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Select(fd => fd.LinkTarget).ToList();
+        Assert.DoesNotContain(Path.GetFullPath(path), open);
     }
 
     [Fact]
