@@ -62,16 +62,22 @@ public sealed class BatchStampedeTests(RedisServerFixture redis) : IClassFixture
         Assert.Equal(keys.Length, (await l2.GetManyAsync<string>(keys)).Count);
     }
 
+    /// <summary>A cache whose only tier is a held-read memory L2, and three keys unique to the test.</summary>
+    private (MultiTierCache Cache, FaultyTier L2, string[] Keys) WithoutL1()
+    {
+        var l2 = new FaultyTier(TierTestKit.Memory("L2"));
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(l2);
+        return (new MultiTierCache(options), l2, Enumerable.Range(0, 3).Select(i => $"{TierTestKit.Key(this)}:{i}").ToArray());
+    }
+
     [Fact]
     public async Task GetOrSetManyAsync_WithoutL1_KeyLoadedBetweenItsReadAndItsClaim_IsReadAgainNotLoadedTwice()
     {
         // Batch B reads L2 (a miss) and is held there; batch A then loads and stores the keys and its flights end;
         // B claims them with no load under way. It must find A's values in L2 rather than run its factory again.
-        var l2 = new FaultyTier(TierTestKit.Memory("L2"));
-        var options = new MultiTierCacheOptions();
-        options.Tiers.Add(l2);
-        await using var cache = new MultiTierCache(options);
-        var keys = Enumerable.Range(0, 3).Select(i => $"{TierTestKit.Key(this)}:{i}").ToArray();
+        var (cache, l2, keys) = WithoutL1();
+        await using var _ = cache;
         var asked = new ConcurrentDictionary<string, int>();
         var factory = CountingFactory(asked, Task.CompletedTask);
         l2.ReadHold = Gate();
@@ -90,11 +96,8 @@ public sealed class BatchStampedeTests(RedisServerFixture redis) : IClassFixture
     [Fact]
     public async Task GetOrSetManyAsync_WithoutL1_KeyASingleLoadStoredBetweenItsReadAndItsClaim_IsNotPassedToTheFactory()
     {
-        var l2 = new FaultyTier(TierTestKit.Memory("L2"));
-        var options = new MultiTierCacheOptions();
-        options.Tiers.Add(l2);
-        await using var cache = new MultiTierCache(options);
-        var keys = Enumerable.Range(0, 3).Select(i => $"{TierTestKit.Key(this)}:{i}").ToArray();
+        var (cache, l2, keys) = WithoutL1();
+        await using var _ = cache;
         var asked = new ConcurrentDictionary<string, int>();
         l2.ReadHold = Gate();
 
