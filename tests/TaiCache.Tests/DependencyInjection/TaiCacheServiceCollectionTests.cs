@@ -155,18 +155,6 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     }
 
     [Fact]
-    public async Task ValidateOnStart_RedisConnectionStringWithNoServer_FailsNamingTheKey()
-    {
-        var services = new ServiceCollection();
-        services.AddTaiCache(o => o.Redis.ConnectionString = "abortConnect=false,password=hunter2");
-        await using var provider = services.BuildServiceProvider();
-
-        var ex = Assert.ThrowsAny<Exception>(() => TestConfiguration.ValidateOnStart(provider));
-        Assert.Contains("TaiCache:Caches:default:Redis:ConnectionString names no server", ex.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("hunter2", ex.ToString(), StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task RedisConnectionStringWithNoServer_IsRefusedWhenTheCacheIsBuilt_FromOptionsOrConnectAsync()
     {
         var ex = Assert.Throws<ArgumentException>(() => new RedisCache(new RedisCacheOptions { ConnectionString = "abortConnect=false" }));
@@ -174,15 +162,17 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
         await Assert.ThrowsAsync<ArgumentException>(async () => await RedisCache.ConnectAsync("abortConnect=false"));
     }
 
-    [Fact]
-    public async Task ValidateOnStart_BadRedisConnectionString_NamesTheKeyButNotTheSecret()
+    [Theory]
+    [InlineData("127.0.0.1:6379,password=hunter2,notanoption=1", "TaiCache:Caches:default:Redis:ConnectionString cannot be parsed")]
+    [InlineData("abortConnect=false,password=hunter2", "TaiCache:Caches:default:Redis:ConnectionString names no server")]
+    public async Task ValidateOnStart_BadRedisConnectionString_NamesTheKeyButNotTheSecret(string connectionString, string expected)
     {
         var services = new ServiceCollection();
-        services.AddTaiCache(o => o.Redis.ConnectionString = "127.0.0.1:6379,password=hunter2,notanoption=1");
+        services.AddTaiCache(o => o.Redis.ConnectionString = connectionString);
         await using var provider = services.BuildServiceProvider();
 
         var ex = Assert.ThrowsAny<Exception>(() => TestConfiguration.ValidateOnStart(provider));
-        Assert.Contains("TaiCache:Caches:default:Redis:ConnectionString", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2", ex.ToString(), StringComparison.Ordinal);
     }
 
