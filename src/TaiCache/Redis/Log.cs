@@ -34,6 +34,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': the value under {Key} could not be read ({ExceptionType})")]
     public static partial void Unreadable(ILogger logger, string cacheName, string key, string exceptionType);
 
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': the server refuses the expiry script to this user (NOPERM), so ExpireAsync falls back to a bare PEXPIRE and the expiry recorded in values goes stale; copies into other tiers may then outlive a shortened TTL. Grant +eval +evalsha +script|load +type (see docs/redis.md)")]
+    public static partial void ScriptsRefused(ILogger logger, string cacheName);
+
     [LoggerMessage(EventId = 1020, Level = LogLevel.Debug, Message = "Redis cache '{CacheName}': scanned {ServerCount} primary server(s), {KeyCount} key(s) matched")]
     public static partial void ScanFinished(ILogger logger, string cacheName, int serverCount, long keyCount);
 }

@@ -30,6 +30,8 @@ public sealed partial class RedisCache
         return redis.call('PEXPIRE', @key, @ttl)
         """);
 
+    private int _scriptsRefused; // 1 once the server refused EVAL to this user: ExpireAsync then sends PEXPIRE alone
+
     /// <inheritdoc />
     /// <remarks>A TaiCache value's recorded expiry is rewritten with its TTL, in one script, so copies made later are capped by the new TTL.</remarks>
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
@@ -42,9 +44,25 @@ public sealed partial class RedisCache
         var db = await GetDatabaseAsync(key, "PEXPIRE", cancellationToken).ConfigureAwait(false);
         try
         {
-            var parameters = new { key = physical, ttl = (long)serverTtl.TotalMilliseconds, expiry };
-            var result = await WithTimeout(db.ScriptEvaluateAsync(ExpireScript, parameters), cancellationToken).ConfigureAwait(false);
-            return (long)result == 1;
+            if (Volatile.Read(ref _scriptsRefused) == 0)
+            {
+                try
+                {
+                    var parameters = new { key = physical, ttl = (long)serverTtl.TotalMilliseconds, expiry };
+                    var result = await WithTimeout(db.ScriptEvaluateAsync(ExpireScript, parameters), cancellationToken).ConfigureAwait(false);
+                    return (long)result == 1;
+                }
+                catch (RedisServerException ex) when (ex.Message.StartsWith("NOPERM", StringComparison.Ordinal))
+                {
+                    // An ACL written for an older TaiCache: keep the TTL working, and say once what is lost.
+                    if (Interlocked.Exchange(ref _scriptsRefused, 1) == 0)
+                    {
+                        Log.ScriptsRefused(_logger, Name);
+                    }
+                }
+            }
+
+            return await WithTimeout(db.KeyExpireAsync(physical, serverTtl), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {

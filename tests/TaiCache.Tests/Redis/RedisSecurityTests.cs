@@ -72,12 +72,7 @@ public sealed class RedisSecurityTests
         var port = FreePort.Next();
         await using var server = await RedisServerFixture.StartRedisAsync(port);
         await using var admin = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},allowAdmin=true");
-        {
-            // The minimal ACL documented in docs/redis.md: keys under the app's prefix, TaiCache's commands only.
-            var rules = new List<object> { "SETUSER", "taicache", "reset", "on", ">acl-pass", "~app:*", "%R~__Booksleeve_TieBreak", "resetchannels", "&__Booksleeve_MasterChanged" };
-            rules.AddRange(MinimalAcl.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-            await admin.GetServer(admin.GetEndPoints()[0]).ExecuteAsync("ACL", rules);
-        }
+        await CreateAclUserAsync(admin, MinimalAcl);
 
         await using var cache = await RedisCache.ConnectAsync($"127.0.0.1:{port},user=taicache,password=acl-pass", new RedisCacheOptions { KeyPrefix = "app:", OperationTimeout = TimeSpan.FromSeconds(2) });
         Assert.True(cache.IsConnected);
@@ -138,9 +133,38 @@ public sealed class RedisSecurityTests
         await Assert.ThrowsAsync<RedisServerException>(() => db.ExecuteAsync("KEYS", "*"));
     }
 
+    [Fact]
+    public async Task AclWithoutScripts_ExpireAsyncFallsBackToPexpire_AndWarnsOnce()
+    {
+        var port = FreePort.Next();
+        await using var server = await RedisServerFixture.StartRedisAsync(port);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},allowAdmin=true");
+        await CreateAclUserAsync(admin, MinimalAcl.Replace("+eval +evalsha +script|load +type ", string.Empty, StringComparison.Ordinal));
+        var collector = new FakeLogCollector();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(collector)));
+        await using var cache = await RedisCache.ConnectAsync($"127.0.0.1:{port},user=taicache,password=acl-pass", new RedisCacheOptions { KeyPrefix = "app:", LoggerFactory = loggerFactory });
+
+        await cache.SetAsync("a", "v", TimeSpan.FromMinutes(10));
+        await cache.SetAsync("b", "v", TimeSpan.FromMinutes(10));
+        Assert.True(await cache.ExpireAsync("a", TimeSpan.FromMinutes(2)));
+        Assert.True(await cache.ExpireAsync("b", TimeSpan.FromMinutes(2)));
+
+        Assert.InRange((await cache.TtlAsync("a")).Value!.Value, TimeSpan.FromMinutes(1.9), TimeSpan.FromMinutes(2));
+        Assert.InRange((await cache.TtlAsync("b")).Value!.Value, TimeSpan.FromMinutes(1.9), TimeSpan.FromMinutes(2));
+        Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 1015);
+    }
+
+    /// <summary>Creates the user <c>taicache</c> (password <c>acl-pass</c>) limited to <c>app:*</c> and the given commands, as docs/redis.md shows.</summary>
+    private static async Task CreateAclUserAsync(ConnectionMultiplexer admin, string commands)
+    {
+        var rules = new List<object> { "SETUSER", "taicache", "reset", "on", ">acl-pass", "~app:*", "%R~__Booksleeve_TieBreak", "resetchannels", "&__Booksleeve_MasterChanged" };
+        rules.AddRange(commands.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        await admin.GetServer(admin.GetEndPoints()[0]).ExecuteAsync("ACL", rules);
+    }
+
     /// <summary>The command list docs/redis.md gives for a minimal ACL user (kept in one place: the doc copies this line).</summary>
     internal const string MinimalAcl =
-        "+get +set +setex +psetex +del +unlink +exists +pexpire +expire +pttl +mget +scan +info +dbsize +memory|usage +incr +incrby +decr +decrby " +
+        "+get +set +setex +psetex +del +unlink +exists +pexpire +expire +pttl +mget +scan +info +dbsize +memory|usage +eval +evalsha +script|load +type +incr +incrby +decr +decrby " +
         "+lpush +rpush +lpop +rpop +lrange +llen +hset +hmset +hget +hgetall +hdel +hexists " +
         "+sadd +srem +sismember +smembers +scard +zadd +zrem +zscore +zrange +zrevrange +zcard " +
         "+ping +echo +select +client|setname +client|id +cluster|nodes +subscribe +unsubscribe +role";
