@@ -10,7 +10,8 @@ public sealed partial class RedisCache
     private int _singleServerState; // 0 unknown, 1 one server (not a cluster), 2 more than one endpoint
 
     /// <inheritdoc />
-    /// <remarks>One MGET per hash slot on a cluster (sent concurrently), one MGET in all on a single server.</remarks>
+    /// <remarks>One MGET per hash slot on a cluster (sent concurrently), one MGET in all on a single server. A key asked
+    /// twice is sent twice (no hash set per batch) and counted twice in the tier's hit and miss metrics.</remarks>
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var logical = CacheKeyRules.ValidateEach(keys, _maxKeyBytes);
