@@ -11,11 +11,21 @@ public sealed partial class InvalidationManager
         IReadOnlyCollection<string> roots,
         InvalidationStrategy strategy,
         bool clearInMemoryTiers,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        List<(string Tier, Exception Error)>? unlisted = null)
     {
         var start = _time.GetTimestamp();
         var now = _time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
+        var failed = new List<string>();
+        if (unlisted is not null)
+        {
+            foreach (var (tier, error) in unlisted)
+            {
+                Log.TierListingFailed(_logger, error, id, tier);
+                AddFailed(failed, tier);
+            }
+        }
 
         var walker = new CascadeWalker(roots, _options.MaxCascadeDepth);
         if (walker.Count > 0)
@@ -25,7 +35,6 @@ public sealed partial class InvalidationManager
 
         var traversal = walker.ToTraversal();
         var keys = traversal.AllKeys.ToArray();
-        var failed = new List<string>();
         var affected = await ApplyAsync(keys, strategy, id, failed, cancellationToken).ConfigureAwait(false);
 
         var cleared = new List<string>();
@@ -146,7 +155,7 @@ public sealed partial class InvalidationManager
             if (error is not null)
             {
                 Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
-                failed.Add(tier.Name);
+                AddFailed(failed, tier.Name);
             }
         }
 
@@ -188,11 +197,20 @@ public sealed partial class InvalidationManager
             if (error is not null)
             {
                 Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
-                failed.Add(tier.Name);
+                AddFailed(failed, tier.Name);
             }
         }
 
         return affected;
+    }
+
+    /// <summary>Names a failed tier once, however many steps of the invalidation it failed.</summary>
+    private static void AddFailed(List<string> failed, string tier)
+    {
+        if (!failed.Contains(tier, StringComparer.Ordinal))
+        {
+            failed.Add(tier);
+        }
     }
 
     /// <summary>Runs a per-key operation over chunks of keys, counting successes; returns the first failure (after trying every key).</summary>

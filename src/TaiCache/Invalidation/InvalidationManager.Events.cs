@@ -56,12 +56,13 @@ public sealed partial class InvalidationManager
         {
             var roots = new List<string>();
             var overflowed = false;
+            var unlisted = new List<(string Tier, Exception Error)>();
             if (_events.TryGetValue(eventName, out var targets))
             {
                 // Match patterns first: a timeout must leave everything (tags included) in place.
                 foreach (var target in targets.Where(static t => t.Kind == InvalidationTrigger.Pattern))
                 {
-                    var (keys, over) = await MatchAsync(target.Pattern!, cancellationToken).ConfigureAwait(false);
+                    var (keys, over) = await MatchAsync(target.Pattern!, unlisted, cancellationToken).ConfigureAwait(false);
                     roots.AddRange(keys);
                     overflowed |= over;
                 }
@@ -79,7 +80,7 @@ public sealed partial class InvalidationManager
                 }
             }
 
-            var receipt = await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+            var receipt = await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken, unlisted).ConfigureAwait(false);
             TraceReceipt(activity, receipt);
             return receipt;
         }
