@@ -115,11 +115,27 @@ public sealed partial class InvalidationManager
         {
             case InvalidationStrategy.Lazy:
                 var eager = new List<int>();
+                var marked = new List<string>(keys.Length);
+                var markedAt = new List<int>(keys.Length);
                 for (var i = 0; i < keys.Length; i++)
                 {
-                    if (!_stale.TryMark(keys[i], _options.MaxStaleMarks))
+                    if (_stale.TryMark(keys[i], _options.MaxStaleMarks))
+                    {
+                        marked.Add(keys[i]);
+                        markedAt.Add(i);
+                    }
+                    else
                     {
                         eager.Add(i);
+                    }
+                }
+
+                if (marked.Count > 0)
+                {
+                    var present = await CountPresentAsync([.. marked], id, failed, cancellationToken).ConfigureAwait(false);
+                    for (var j = 0; j < present.Length; j++)
+                    {
+                        affected[markedAt[j]] = present[j];
                     }
                 }
 
@@ -166,6 +182,24 @@ public sealed partial class InvalidationManager
         }
 
         return affected;
+    }
+
+    /// <summary>Counts the tiers holding each key (one existence check per key and tier, pipelined a chunk at a time), for a lazy receipt.</summary>
+    private async ValueTask<int[]> CountPresentAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
+    {
+        var present = new int[keys.Length];
+        for (var t = _tiers.Length - 1; t >= 0; t--)
+        {
+            var tier = _tiers[t];
+            var error = await ForEachChunkAsync(keys, present, (tier, cancellationToken), static (state, key) => state.tier.ExistsAsync(key, state.cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (error is not null)
+            {
+                Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
+                AddFailed(failed, tier.Name);
+            }
+        }
+
+        return present;
     }
 
     /// <summary>Shortens every key's remaining TTL to <see cref="InvalidationManagerOptions.ShortenedTtl"/>, never lengthening it where the tier can tell.</summary>

@@ -140,6 +140,39 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Lazy_Receipt_CountsTiersHoldingEachMarkedKey_AbsentKeyIsZero()
+    {
+        await SetAllAsync("lzr:both");
+        _l1.Set("lzr:l1only", "v");
+        await _manager.TagAsync("lzr:l1only", []);
+
+        var receipt = await _manager.InvalidateManyAsync(["lzr:both", "lzr:l1only", "lzr:absent"], InvalidationStrategy.Lazy);
+
+        Assert.Equal(2, receipt.Find("lzr:both")!.TiersAffected);
+        Assert.Equal(1, receipt.Find("lzr:l1only")!.TiersAffected);
+        Assert.Equal(0, receipt.Find("lzr:absent")!.TiersAffected);
+        Assert.Equal(["lzr:both", "lzr:l1only"], receipt.AffectedKeys.Order(StringComparer.Ordinal));
+        Assert.True(receipt.Succeeded);
+        Assert.True(_manager.IsStale("lzr:both"));
+        Assert.True(_manager.IsStale("lzr:absent"));
+        Assert.True(_l1.TryGet<string>("lzr:both", out _), "lazy still leaves the copies in place");
+        Assert.True(_l2.TryGet<string>("lzr:both", out _), "lazy still leaves the copies in place");
+    }
+
+    [Fact]
+    public async Task Lazy_FailingTier_IsNamedInReceipt_KeyStillMarked()
+    {
+        await using var manager = new InvalidationManager([_l1, new ThrowingTier()], new InvalidationManagerOptions { TimeProvider = _time });
+        _l1.Set("lzr:fail", "v");
+
+        var receipt = await manager.InvalidateAsync("lzr:fail", InvalidationStrategy.Lazy);
+
+        Assert.Equal(["throwing"], receipt.FailedTiers);
+        Assert.Equal(1, receipt.Find("lzr:fail")!.TiersAffected);
+        Assert.True(manager.IsStale("lzr:fail"));
+    }
+
+    [Fact]
     public async Task Lazy_BeyondMaxStaleMarks_FallsBackToEager()
     {
         await using var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { MaxStaleMarks = 1, TimeProvider = _time });
