@@ -420,6 +420,44 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BadTags_MessagesSayTag_AndNameTheTagParameter()
+    {
+        var empty = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateTagAsync(""));
+        Assert.Equal("A tag must not be empty.", empty.Message);
+        var blank = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.GetTaggedKeysAsync("  "));
+        Assert.Equal("A tag must not be whitespace only.", blank.Message);
+        var control = Assert.Throws<InvalidCacheKeyException>(() => InvalidationTarget.ForTag("t\r\nx"));
+        Assert.StartsWith("The tag", control.Message, StringComparison.Ordinal);
+        Assert.Contains("tags must not contain control characters", control.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("key", control.Message, StringComparison.OrdinalIgnoreCase);
+
+        var nullInSet = await Assert.ThrowsAsync<ArgumentNullException>(async () => await _manager.SetAsync("badtag:1", "v", tags: [null!]));
+        Assert.Equal("tags", nullInSet.ParamName);
+        Assert.Contains("tag", nullInSet.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("key", nullInSet.Message, StringComparison.OrdinalIgnoreCase);
+        var nullInTag = await Assert.ThrowsAsync<ArgumentNullException>(async () => await _manager.TagAsync("badtag:2", ["ok", null!]));
+        Assert.Equal("tags", nullInTag.ParamName);
+        var emptyInTag = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.TagAsync("badtag:3", ["ok", ""]));
+        Assert.Equal("A tag must not be empty.", emptyInTag.Message);
+        var nullTag = await Assert.ThrowsAsync<ArgumentNullException>(async () => await _manager.InvalidateTagAsync(null!));
+        Assert.Equal("tag", nullTag.ParamName);
+        Assert.DoesNotContain("key", nullTag.Message, StringComparison.OrdinalIgnoreCase);
+
+        Assert.False(_l1.TryGet<string>("badtag:1", out _), "a bad tag is refused before the value is written");
+        Assert.Equal(0, _manager.AuditLog.Count);
+    }
+
+    [Fact]
+    public async Task BadKey_MessagesUnchanged()
+    {
+        var empty = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateAsync(""));
+        Assert.Equal("A cache key must not be empty.", empty.Message);
+        var control = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateAsync("k\r\n"));
+        Assert.StartsWith("The cache key", control.Message, StringComparison.Ordinal);
+        Assert.EndsWith("keys must not contain control characters such as CR or LF.", control.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task InvalidateAsync_FailingTier_OtherTiersStillCleared_ReceiptNamesTheTier()
     {
         await using var manager = new InvalidationManager([_l1, new ThrowingTier()], new InvalidationManagerOptions { TimeProvider = _time });
