@@ -348,6 +348,37 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public void MapEvent_NoTargets_IsRefused()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => _manager.MapEvent("evnone-empty"));
+        Assert.Equal("targets", ex.ParamName);
+        Assert.Contains("at least one target", ex.Message, StringComparison.Ordinal);
+        Assert.False(_manager.UnmapEvent("evnone-empty"), "nothing was mapped");
+    }
+
+    [Fact]
+    public async Task RaiseEventAsync_Unmapped_LogsWarning_AndReturnsEmptyReceipt()
+    {
+        var collector = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        var logger = new Microsoft.Extensions.Logging.Testing.FakeLogger<InvalidationManager>(collector);
+        await using var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { TimeProvider = _time }, logger);
+        manager.MapEvent("evnone-mapped", InvalidationTarget.ForKey("evnone:k"));
+
+        var receipt = await manager.RaiseEventAsync("evnone-typo");
+
+        Assert.Empty(receipt.Keys);
+        Assert.True(receipt.Succeeded);
+        var warning = Assert.Single(collector.GetSnapshot(), r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Equal(6009, warning.Id.Id);
+        Assert.Contains("'evnone-typo'", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing is mapped", warning.Message, StringComparison.Ordinal);
+
+        collector.Clear();
+        await manager.RaiseEventAsync("evnone-mapped");
+        Assert.DoesNotContain(collector.GetSnapshot(), r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
+    }
+
+    [Fact]
     public async Task RaiseEventAsync_InvalidatesMappedKeysTagsAndPatterns()
     {
         await _manager.SetAsync("ev:key", "v");
