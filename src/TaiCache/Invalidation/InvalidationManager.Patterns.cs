@@ -62,7 +62,8 @@ public sealed partial class InvalidationManager
     /// <summary>
     /// Matches a pattern against the tracked keys and every tier that can list keys. A tier whose listing fails is
     /// added to <paramref name="unlisted"/> (the keys it gave before failing are kept), or, when that is
-    /// <see langword="null"/>, its error is thrown. Caller cancellation and regex timeouts always throw.
+    /// <see langword="null"/>, its error is thrown. Caller cancellation, regex timeouts and a pattern the tier refuses
+    /// (<see cref="ArgumentException"/>: a bad pattern, not a tier failure) always throw.
     /// </summary>
     private async ValueTask<(List<string> Keys, bool Overflowed)> MatchAsync(CacheKeyPattern pattern, List<(string Tier, Exception Error)>? unlisted, CancellationToken cancellationToken)
     {
@@ -94,7 +95,7 @@ public sealed partial class InvalidationManager
                     }
                 }
             }
-            catch (Exception ex) when (unlisted is not null && ex is not CachePatternTimeoutException && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            catch (Exception ex) when (unlisted is not null && ex is not (CachePatternTimeoutException or ArgumentException) && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
                 unlisted.Add((tier.Name, ex));
             }

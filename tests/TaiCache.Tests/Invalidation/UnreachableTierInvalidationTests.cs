@@ -76,6 +76,15 @@ public sealed class UnreachableTierInvalidationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InvalidatePatternAsync_PatternTheRedisTierRefuses_StillThrows_NotReportedAsTierFailure()
+    {
+        await using var manager = new InvalidationManager([_l1, _dead]);
+
+        await Assert.ThrowsAsync<ArgumentException>(async () => await manager.InvalidatePatternAsync(CacheKeyPattern.Glob("unreach:bad\u0001*")));
+        Assert.Equal(0, manager.AuditLog.Count);
+    }
+
+    [Fact]
     public async Task InvalidatePatternAsync_CallerCancelled_StillThrows()
     {
         await using var manager = new InvalidationManager([_l1, _dead]);
