@@ -97,6 +97,52 @@ internal static class CacheKeyRules
         return list;
     }
 
+    /// <summary>
+    /// Checks a tag: the key rules (tags end up in keys, e.g. Redis tag sets), worded for tags and naming the tag
+    /// parameter. <see cref="ArgumentNullException"/> for <see langword="null"/>, <see cref="InvalidCacheKeyException"/>
+    /// for the rest, as for keys.
+    /// </summary>
+    /// <param name="tag">The tag.</param>
+    /// <param name="paramName">The caller's parameter name.</param>
+    public static void ValidateTag(string tag, [CallerArgumentExpression(nameof(tag))] string? paramName = null)
+    {
+        if (tag is null)
+        {
+            throw new ArgumentNullException(paramName, "A tag must not be null.");
+        }
+
+        if (!IsPlainAscii(tag))
+        {
+            ValidateSlow(tag, DefaultMaxKeyBytes, allowSpaces: true, isTag: true);
+        }
+    }
+
+    /// <summary>Checks every tag of a collection before anything is recorded.</summary>
+    /// <param name="tags">The tags.</param>
+    /// <param name="paramName">The caller's parameter name.</param>
+    /// <returns>The tags, materialized and de-duplicated in their first order.</returns>
+    public static List<string> ValidateTags(IEnumerable<string> tags, [CallerArgumentExpression(nameof(tags))] string? paramName = null)
+    {
+        ArgumentNullException.ThrowIfNull(tags, paramName);
+        var list = tags is IReadOnlyCollection<string> sized ? new List<string>(sized.Count) : [];
+        foreach (var tag in tags)
+        {
+            if (tag is null)
+            {
+                throw new ArgumentNullException(paramName, "A tag must not be null.");
+            }
+
+            if (!IsPlainAscii(tag))
+            {
+                ValidateSlow(tag, DefaultMaxKeyBytes, allowSpaces: true, isTag: true);
+            }
+
+            list.Add(tag);
+        }
+
+        return Distinct(list);
+    }
+
     /// <summary>Checks a time to live: <see langword="null"/> passes, zero, negative and infinite do not.</summary>
     /// <param name="ttl">The time to live.</param>
     /// <param name="paramName">The caller's parameter name.</param>
@@ -108,11 +154,14 @@ internal static class CacheKeyRules
         }
     }
 
-    private static void ValidateSlow(string key, int maxBytes, bool allowSpaces)
+    /// <summary>The key rules; <paramref name="isTag"/> words the messages for a tag (the rules are the same).</summary>
+    private static void ValidateSlow(string key, int maxBytes, bool allowSpaces, bool isTag = false)
     {
+        var noun = isTag ? "tag" : "cache key";
+        var plural = isTag ? "tags" : "keys";
         if (key.Length == 0)
         {
-            throw new InvalidCacheKeyException("A cache key must not be empty.", key);
+            throw new InvalidCacheKeyException($"A {noun} must not be empty.", key);
         }
 
         var allWhite = true;
@@ -123,7 +172,7 @@ internal static class CacheKeyRules
             {
                 if (i + 1 >= key.Length || !char.IsLowSurrogate(key[i + 1]))
                 {
-                    throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds an unpaired UTF-16 surrogate at index {i}; keys must be valid Unicode.", key);
+                    throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds an unpaired UTF-16 surrogate at index {i}; {plural} must be valid Unicode.", key);
                 }
 
                 i++;
@@ -133,17 +182,17 @@ internal static class CacheKeyRules
 
             if (char.IsLowSurrogate(c))
             {
-                throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds an unpaired UTF-16 surrogate at index {i}; keys must be valid Unicode.", key);
+                throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds an unpaired UTF-16 surrogate at index {i}; {plural} must be valid Unicode.", key);
             }
 
             if (char.IsControl(c))
             {
-                throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds a control character (U+{(int)c:X4}) at index {i}; keys must not contain control characters such as CR or LF.", key);
+                throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds a control character (U+{(int)c:X4}) at index {i}; {plural} must not contain control characters such as CR or LF.", key);
             }
 
             if (c == ' ' && !allowSpaces)
             {
-                throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} holds a space at index {i}; this backend does not allow spaces in keys.", key);
+                throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds a space at index {i}; this backend does not allow spaces in {plural}.", key);
             }
 
             if (!char.IsWhiteSpace(c))
@@ -154,14 +203,40 @@ internal static class CacheKeyRules
 
         if (allWhite)
         {
-            throw new InvalidCacheKeyException("A cache key must not be whitespace only.", key);
+            throw new InvalidCacheKeyException($"A {noun} must not be whitespace only.", key);
         }
 
         var bytes = Encoding.UTF8.GetByteCount(key);
         if (bytes > maxBytes)
         {
-            throw new InvalidCacheKeyException($"The cache {TaiCacheDiagnostics.DescribeKey(key)} is {bytes} UTF-8 bytes long; the limit is {maxBytes}.", key);
+            throw new InvalidCacheKeyException($"The {Describe(key, isTag)} is {bytes} UTF-8 bytes long; the limit is {maxBytes}.", key);
         }
+    }
+
+    /// <summary>The tags' fast path: non-empty printable ASCII without spaces, within the default length, is valid.</summary>
+    private static bool IsPlainAscii(string value)
+    {
+        if (value.Length == 0 || value.Length > DefaultMaxKeyBytes)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (c <= ' ' || c >= 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>"cache key 'k'" / "cache key#hash" for a key, "tag 't'" / "tag#hash" for a tag (hashed unless keys may appear in messages).</summary>
+    private static string Describe(string value, bool isTag)
+    {
+        var described = TaiCacheDiagnostics.DescribeKey(value);
+        return isTag ? "tag" + described["key".Length..] : "cache " + described;
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

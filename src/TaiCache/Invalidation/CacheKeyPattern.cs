@@ -41,9 +41,14 @@ public sealed class CacheKeyPattern
     /// <summary>Creates a pattern from a trusted glob: <c>*</c>, <c>?</c>, <c>[...]</c> and <c>\</c> keep their meaning.</summary>
     /// <param name="glob">The glob, for example <c>user:42:*</c>. Never build it by concatenating user input: use <see cref="SafeGlob(FormattableString)"/>.</param>
     /// <returns>The pattern.</returns>
+    /// <exception cref="ArgumentException">
+    /// The glob is empty, has a <c>[</c> class without its <c>]</c>, or holds more than
+    /// <see cref="Redis.RedisCache.MaxPatternWildcards"/> <c>*</c> characters (escaped ones count, as on the Redis tier).
+    /// </exception>
     public static CacheKeyPattern Glob(string glob)
     {
         ArgumentException.ThrowIfNullOrEmpty(glob);
+        GlobMatcher.Validate(glob, nameof(glob));
         return new CacheKeyPattern(glob, null);
     }
 

@@ -1,3 +1,5 @@
+using TaiCache.Redis;
+
 namespace TaiCache.Invalidation;
 
 /// <summary>
@@ -35,6 +37,48 @@ internal static class GlobMatcher
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// Checks a glob before it is used: every <c>[</c> class must be closed (an unclosed one runs to the end of the
+    /// pattern and quietly matches almost nothing), and there may be at most <see cref="RedisCache.MaxPatternWildcards"/>
+    /// <c>*</c> characters, counted as the Redis tier counts them (every <c>*</c>).
+    /// </summary>
+    /// <param name="pattern">The glob.</param>
+    /// <param name="paramName">The caller's parameter name.</param>
+    /// <exception cref="ArgumentException">The glob breaks a rule.</exception>
+    public static void Validate(string pattern, string paramName)
+    {
+        if (pattern.AsSpan().Count('*') > RedisCache.MaxPatternWildcards)
+        {
+            throw new ArgumentException($"The glob holds more than {RedisCache.MaxPatternWildcards} '*' wildcards (RedisCache.MaxPatternWildcards); glob matching slows down sharply with many of them.", paramName);
+        }
+
+        for (var i = 0; i < pattern.Length; i++)
+        {
+            if (pattern[i] == '\\')
+            {
+                i++;
+                continue;
+            }
+
+            if (pattern[i] != '[')
+            {
+                continue;
+            }
+
+            var open = i;
+            i++;
+            while (i < pattern.Length && pattern[i] != ']')
+            {
+                i += pattern[i] == '\\' ? 2 : 1;
+            }
+
+            if (i >= pattern.Length)
+            {
+                throw new ArgumentException($"The glob's character class '[' at index {open} is not closed: add ']', or escape the '[' (\\[, or CacheKeyPattern.EscapeGlob) to match it literally.", paramName);
+            }
+        }
     }
 
     /// <summary>Returns the literal text before the first special character, unescaped.</summary>

@@ -11,11 +11,21 @@ public sealed partial class InvalidationManager
         IReadOnlyCollection<string> roots,
         InvalidationStrategy strategy,
         bool clearInMemoryTiers,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        List<(string Tier, Exception Error)>? unlisted = null)
     {
         var start = _time.GetTimestamp();
         var now = _time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
+        var failed = new List<string>();
+        if (unlisted is not null)
+        {
+            foreach (var (tier, error) in unlisted)
+            {
+                Log.TierListingFailed(_logger, error, id, tier);
+                AddFailed(failed, tier);
+            }
+        }
 
         var walker = new CascadeWalker(roots, _options.MaxCascadeDepth);
         if (walker.Count > 0)
@@ -25,7 +35,6 @@ public sealed partial class InvalidationManager
 
         var traversal = walker.ToTraversal();
         var keys = traversal.AllKeys.ToArray();
-        var failed = new List<string>();
         var affected = await ApplyAsync(keys, strategy, id, failed, cancellationToken).ConfigureAwait(false);
 
         var cleared = new List<string>();
@@ -106,11 +115,27 @@ public sealed partial class InvalidationManager
         {
             case InvalidationStrategy.Lazy:
                 var eager = new List<int>();
+                var marked = new List<string>(keys.Length);
+                var markedAt = new List<int>(keys.Length);
                 for (var i = 0; i < keys.Length; i++)
                 {
-                    if (!_stale.TryMark(keys[i], _options.MaxStaleMarks))
+                    if (_stale.TryMark(keys[i], _options.MaxStaleMarks))
+                    {
+                        marked.Add(keys[i]);
+                        markedAt.Add(i);
+                    }
+                    else
                     {
                         eager.Add(i);
+                    }
+                }
+
+                if (marked.Count > 0)
+                {
+                    var present = await CountPresentAsync([.. marked], id, failed, cancellationToken).ConfigureAwait(false);
+                    for (var j = 0; j < present.Length; j++)
+                    {
+                        affected[markedAt[j]] = present[j];
                     }
                 }
 
@@ -146,7 +171,7 @@ public sealed partial class InvalidationManager
             if (error is not null)
             {
                 Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
-                failed.Add(tier.Name);
+                AddFailed(failed, tier.Name);
             }
         }
 
@@ -157,6 +182,24 @@ public sealed partial class InvalidationManager
         }
 
         return affected;
+    }
+
+    /// <summary>Counts the tiers holding each key (one existence check per key and tier, pipelined a chunk at a time), for a lazy receipt.</summary>
+    private async ValueTask<int[]> CountPresentAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
+    {
+        var present = new int[keys.Length];
+        for (var t = _tiers.Length - 1; t >= 0; t--)
+        {
+            var tier = _tiers[t];
+            var error = await ForEachChunkAsync(keys, present, (tier, cancellationToken), static (state, key) => state.tier.ExistsAsync(key, state.cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (error is not null)
+            {
+                Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
+                AddFailed(failed, tier.Name);
+            }
+        }
+
+        return present;
     }
 
     /// <summary>Shortens every key's remaining TTL to <see cref="InvalidationManagerOptions.ShortenedTtl"/>, never lengthening it where the tier can tell.</summary>
@@ -188,11 +231,20 @@ public sealed partial class InvalidationManager
             if (error is not null)
             {
                 Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
-                failed.Add(tier.Name);
+                AddFailed(failed, tier.Name);
             }
         }
 
         return affected;
+    }
+
+    /// <summary>Names a failed tier once, however many steps of the invalidation it failed.</summary>
+    private static void AddFailed(List<string> failed, string tier)
+    {
+        if (!failed.Contains(tier, StringComparer.Ordinal))
+        {
+            failed.Add(tier);
+        }
     }
 
     /// <summary>Runs a per-key operation over chunks of keys, counting successes; returns the first failure (after trying every key).</summary>

@@ -11,11 +11,17 @@ public sealed partial class InvalidationManager
 
     /// <summary>Maps a named event to what it invalidates (added to any targets already mapped).</summary>
     /// <param name="eventName">The event name, for example <c>catalog-imported</c>.</param>
-    /// <param name="targets">Keys, tags and patterns to invalidate when the event is raised.</param>
+    /// <param name="targets">Keys, tags and patterns to invalidate when the event is raised; at least one.</param>
+    /// <exception cref="ArgumentException">The name is blank, or <paramref name="targets"/> is empty or holds <see langword="null"/>.</exception>
     public void MapEvent(string eventName, params InvalidationTarget[] targets)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(eventName);
         ArgumentNullException.ThrowIfNull(targets);
+        if (targets.Length == 0)
+        {
+            throw new ArgumentException($"Mapping event '{eventName}' needs at least one target (InvalidationTarget.ForKey, ForTag or ForPattern); raising it would invalidate nothing.", nameof(targets));
+        }
+
         if (targets.Any(static t => t is null))
         {
             throw new ArgumentException("An event's targets must not contain null.", nameof(targets));
@@ -44,7 +50,7 @@ public sealed partial class InvalidationManager
     /// <param name="eventName">The event name.</param>
     /// <param name="strategy">How to treat the keys reached.</param>
     /// <param name="cancellationToken">Cancels the invalidation.</param>
-    /// <returns>The receipt (with no keys when nothing is mapped to the event).</returns>
+    /// <returns>The receipt (with no keys when nothing is mapped to the event on this instance; that is logged as a warning, event 6009).</returns>
     /// <exception cref="CachePatternTimeoutException">A mapped regular expression timed out; nothing was invalidated.</exception>
     public async ValueTask<InvalidationReceipt> RaiseEventAsync(string eventName, InvalidationStrategy strategy, CancellationToken cancellationToken = default)
     {
@@ -56,12 +62,13 @@ public sealed partial class InvalidationManager
         {
             var roots = new List<string>();
             var overflowed = false;
+            var unlisted = new List<(string Tier, Exception Error)>();
             if (_events.TryGetValue(eventName, out var targets))
             {
                 // Match patterns first: a timeout must leave everything (tags included) in place.
                 foreach (var target in targets.Where(static t => t.Kind == InvalidationTrigger.Pattern))
                 {
-                    var (keys, over) = await MatchAsync(target.Pattern!, cancellationToken).ConfigureAwait(false);
+                    var (keys, over) = await MatchAsync(target.Pattern!, unlisted, cancellationToken).ConfigureAwait(false);
                     roots.AddRange(keys);
                     overflowed |= over;
                 }
@@ -78,8 +85,13 @@ public sealed partial class InvalidationManager
                     }
                 }
             }
+            else
+            {
+                // Not an error: another instance may map it. But a typo in the name would otherwise fail silently.
+                Log.EventNotMapped(_logger, eventName);
+            }
 
-            var receipt = await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+            var receipt = await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken, unlisted).ConfigureAwait(false);
             TraceReceipt(activity, receipt);
             return receipt;
         }

@@ -22,7 +22,9 @@ public sealed partial class InvalidationManager
     /// <remarks>
     /// Keys are found among the keys written or linked through this manager (for tiers such as <see cref="InMemoryTier"/>
     /// that cannot list keys) and by listing the tiers that can (Redis: <c>SCAN</c> on every primary). All matching
-    /// is done before anything is removed, so a regex that times out leaves everything in place.
+    /// is done before anything is removed, so a regex that times out leaves everything in place. A tier that cannot
+    /// be listed (server down) does not stop the invalidation: the keys found elsewhere are still invalidated, and the
+    /// tier is named in <see cref="InvalidationReceipt.FailedTiers"/> (keys only it holds may remain until they expire).
     /// </remarks>
     public async ValueTask<InvalidationReceipt> InvalidatePatternAsync(CacheKeyPattern pattern, InvalidationStrategy strategy, CancellationToken cancellationToken = default)
     {
@@ -32,8 +34,9 @@ public sealed partial class InvalidationManager
         using var activity = StartInvalidateActivity(InvalidationTrigger.Pattern, strategy);
         try
         {
-            var (keys, overflowed) = await MatchAsync(pattern, cancellationToken).ConfigureAwait(false);
-            var receipt = await RunAsync(InvalidationTrigger.Pattern, pattern.ToString(), keys, strategy, overflowed, cancellationToken).ConfigureAwait(false);
+            var unlisted = new List<(string Tier, Exception Error)>();
+            var (keys, overflowed) = await MatchAsync(pattern, unlisted, cancellationToken).ConfigureAwait(false);
+            var receipt = await RunAsync(InvalidationTrigger.Pattern, pattern.ToString(), keys, strategy, overflowed, cancellationToken, unlisted).ConfigureAwait(false);
             TraceReceipt(activity, receipt);
             return receipt;
         }
@@ -49,13 +52,20 @@ public sealed partial class InvalidationManager
     /// <param name="cancellationToken">Cancels the listing.</param>
     /// <returns>The matching keys.</returns>
     /// <exception cref="CachePatternTimeoutException">A regular expression timed out.</exception>
+    /// <exception cref="CacheException">A tier that can list keys could not be listed (there is no receipt to name it in, so the listing fails rather than come back incomplete).</exception>
     public async ValueTask<IReadOnlyCollection<string>> FindKeysAsync(CacheKeyPattern pattern, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pattern);
-        return (await MatchAsync(pattern, cancellationToken).ConfigureAwait(false)).Keys;
+        return (await MatchAsync(pattern, unlisted: null, cancellationToken).ConfigureAwait(false)).Keys;
     }
 
-    private async ValueTask<(List<string> Keys, bool Overflowed)> MatchAsync(CacheKeyPattern pattern, CancellationToken cancellationToken)
+    /// <summary>
+    /// Matches a pattern against the tracked keys and every tier that can list keys. A tier whose listing fails is
+    /// added to <paramref name="unlisted"/> (the keys it gave before failing are kept), or, when that is
+    /// <see langword="null"/>, its error is thrown. Caller cancellation, regex timeouts and a pattern the tier refuses
+    /// (<see cref="ArgumentException"/>: a bad pattern, not a tier failure) always throw.
+    /// </summary>
+    private async ValueTask<(List<string> Keys, bool Overflowed)> MatchAsync(CacheKeyPattern pattern, List<(string Tier, Exception Error)>? unlisted, CancellationToken cancellationToken)
     {
         var matched = new HashSet<string>(StringComparer.Ordinal);
         var overflowed = _tracker.Overflowed;
@@ -75,12 +85,19 @@ public sealed partial class InvalidationManager
                 continue;
             }
 
-            await foreach (var key in source.ConfigureAwait(false))
+            try
             {
-                if (pattern.IsMatch(key))
+                await foreach (var key in source.ConfigureAwait(false))
                 {
-                    matched.Add(key);
+                    if (pattern.IsMatch(key))
+                    {
+                        matched.Add(key);
+                    }
                 }
+            }
+            catch (Exception ex) when (unlisted is not null && ex is not (CachePatternTimeoutException or ArgumentException) && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                unlisted.Add((tier.Name, ex));
             }
         }
 

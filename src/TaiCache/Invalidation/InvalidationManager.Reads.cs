@@ -55,7 +55,7 @@ public sealed partial class InvalidationManager
     {
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
-        var tagList = tags is null ? null : CacheKeyRules.ValidateAll(tags);
+        var tagList = tags is null ? null : CacheKeyRules.ValidateTags(tags);
         ThrowIfDisposed();
 
         // Tag before writing, so a tag invalidation racing the write cannot miss the new value; tag again after, so

@@ -7,13 +7,13 @@ public sealed partial class InvalidationManager
 {
     /// <summary>Adds tags to a key (in process, or in Redis sets shared by every instance).</summary>
     /// <param name="key">The key.</param>
-    /// <param name="tags">The tags; validated like keys.</param>
+    /// <param name="tags">The tags; the key rules apply (non-empty, no control characters, at most 1,024 UTF-8 bytes).</param>
     /// <param name="cancellationToken">Cancels the wait for the store.</param>
     /// <returns>A task that completes when the tags are recorded.</returns>
     public ValueTask TagAsync(string key, IEnumerable<string> tags, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
-        var list = CacheKeyRules.ValidateAll(tags);
+        var list = CacheKeyRules.ValidateTags(tags);
         Track(key);
         return list.Count == 0 ? ValueTask.CompletedTask : _store.AddTagsAsync(key, list, cancellationToken);
     }
@@ -24,7 +24,7 @@ public sealed partial class InvalidationManager
     /// <returns>The keys.</returns>
     public ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(tag);
+        CacheKeyRules.ValidateTag(tag);
         return _store.GetTaggedKeysAsync(tag, cancellationToken);
     }
 
@@ -42,7 +42,7 @@ public sealed partial class InvalidationManager
     /// <returns>The receipt.</returns>
     public async ValueTask<InvalidationReceipt> InvalidateTagAsync(string tag, InvalidationStrategy strategy, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(tag);
+        CacheKeyRules.ValidateTag(tag);
         CheckStrategy(strategy);
         ThrowIfDisposed();
         using var activity = StartInvalidateActivity(InvalidationTrigger.Tag, strategy);

@@ -78,7 +78,7 @@ public sealed class InvalidationReceipt
     /// <summary>Gets a value indicating whether every tier applied the invalidation.</summary>
     public bool Succeeded => FailedTiers.Count == 0;
 
-    /// <summary>Gets the keys that were present in at least one tier and were removed or shortened.</summary>
+    /// <summary>Gets the keys that were present in at least one tier and were removed, shortened, or (lazy) marked stale.</summary>
     public IEnumerable<string> AffectedKeys => Keys.Where(static k => k.TiersAffected > 0).Select(static k => k.Key);
 
     /// <summary>Looks up how a key was reached.</summary>

@@ -33,7 +33,7 @@ public sealed class InvalidationTarget
     /// <returns>The target.</returns>
     public static InvalidationTarget ForTag(string tag)
     {
-        CacheKeyRules.Validate(tag);
+        CacheKeyRules.ValidateTag(tag);
         return new InvalidationTarget(InvalidationTrigger.Tag, tag, null);
     }
 

@@ -29,6 +29,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 6007, Level = LogLevel.Warning, Message = "Invalidation {ReceiptId}: broadcasting to other instances failed; their L1 copies may stay until they expire")]
     public static partial void BroadcastFailed(ILogger logger, Exception exception, Guid receiptId);
 
+    [LoggerMessage(EventId = 6008, Level = LogLevel.Warning, Message = "Invalidation {ReceiptId}: tier '{Tier}' could not list its keys for a pattern; keys only it holds may remain until they expire")]
+    public static partial void TierListingFailed(ILogger logger, Exception exception, Guid receiptId, string tier);
+
+    [LoggerMessage(EventId = 6009, Level = LogLevel.Warning, Message = "Event '{EventName}' was raised but nothing is mapped to it on this instance (MapEvent); nothing was invalidated")]
+    public static partial void EventNotMapped(ILogger logger, string eventName);
+
     [LoggerMessage(EventId = 6010, Level = LogLevel.Information, Message = "Invalidation receipt {ReceiptId} at {Timestamp:O}: {Trigger} {TriggerValue}, {Strategy}, origin {Origin}, {KeyCount} key(s) [{Keys}], {CycleCount} cycle(s), {DurationMs} ms")]
     public static partial void Receipt(ILogger logger, Guid receiptId, DateTimeOffset timestamp, InvalidationTrigger trigger, string triggerValue, InvalidationStrategy strategy, string origin, int keyCount, string keys, int cycleCount, double durationMs);
 

@@ -77,11 +77,18 @@ public sealed partial class RedisCache
     /// <param name="cancellationToken">Cancels the scan.</param>
     /// <returns>The matching logical keys, each once, in no particular order.</returns>
     /// <remarks>Like <c>SCAN</c>, a key added or removed during the scan may or may not be listed.</remarks>
-    public async IAsyncEnumerable<string> KeysAsync(string pattern = "*", int pageSize = 250, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentException">The pattern or page size is invalid; thrown by the call itself, before enumeration starts.</exception>
+    public IAsyncEnumerable<string> KeysAsync(string pattern = "*", int pageSize = 250, CancellationToken cancellationToken = default)
     {
         var match = BuildMatch(pattern);
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, 100_000);
+        return ScanAsync(match, pageSize, cancellationToken);
+    }
+
+    /// <summary>The <c>SCAN</c> loop of <see cref="KeysAsync"/>, over a checked, namespaced match.</summary>
+    private async IAsyncEnumerable<string> ScanAsync(string match, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var primaries = await GetPrimariesAsync("SCAN", cancellationToken).ConfigureAwait(false);
         var database = _database!.Database;
         var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -39,6 +39,43 @@ public sealed class CacheKeyPatternTests
         Assert.False(CacheKeyPattern.Prefix($"tenant:{userInput}:").IsMatch("tenant:a:x"));
     }
 
+    [Theory]
+    [InlineData("[")]
+    [InlineData("user:[0-9")]
+    [InlineData("user:[^a")]
+    [InlineData("user:[ab\\]")]
+    [InlineData("ok:[a]:[")]
+    public void Glob_UnclosedClass_IsRefusedNamingTheProblem(string glob)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => CacheKeyPattern.Glob(glob));
+        Assert.Equal("glob", ex.ParamName);
+        Assert.Contains("is not closed", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"index {glob.LastIndexOf('[')}", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("[a]")]
+    [InlineData("[]")]
+    [InlineData("[^]")]
+    [InlineData("x\\[")]
+    [InlineData("[\\]]")]
+    [InlineData("a]")]
+    public void Glob_ClosedOrEscapedClass_IsAccepted(string glob) =>
+        Assert.Equal(glob, CacheKeyPattern.Glob(glob).Pattern);
+
+    [Fact]
+    public void Glob_MoreStarsThanTheRedisTierAllows_IsRefusedUpFront()
+    {
+        var atLimit = string.Join(':', Enumerable.Repeat("*", TaiCache.Redis.RedisCache.MaxPatternWildcards));
+        Assert.True(CacheKeyPattern.Glob(atLimit).IsMatch(new string(':', TaiCache.Redis.RedisCache.MaxPatternWildcards - 1)));
+
+        var ex = Assert.Throws<ArgumentException>(() => CacheKeyPattern.Glob(atLimit + ":*"));
+        Assert.Equal("glob", ex.ParamName);
+        Assert.Contains($"more than {TaiCache.Redis.RedisCache.MaxPatternWildcards} '*'", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Redis glob", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => CacheKeyPattern.Prefix(new string('*', TaiCache.Redis.RedisCache.MaxPatternWildcards)));
+    }
+
     [Fact]
     public void Glob_Unescaped_IsAWildcard()
     {

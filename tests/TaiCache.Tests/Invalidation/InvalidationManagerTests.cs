@@ -140,6 +140,39 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Lazy_Receipt_CountsTiersHoldingEachMarkedKey_AbsentKeyIsZero()
+    {
+        await SetAllAsync("lzr:both");
+        _l1.Set("lzr:l1only", "v");
+        await _manager.TagAsync("lzr:l1only", []);
+
+        var receipt = await _manager.InvalidateManyAsync(["lzr:both", "lzr:l1only", "lzr:absent"], InvalidationStrategy.Lazy);
+
+        Assert.Equal(2, receipt.Find("lzr:both")!.TiersAffected);
+        Assert.Equal(1, receipt.Find("lzr:l1only")!.TiersAffected);
+        Assert.Equal(0, receipt.Find("lzr:absent")!.TiersAffected);
+        Assert.Equal(["lzr:both", "lzr:l1only"], receipt.AffectedKeys.Order(StringComparer.Ordinal));
+        Assert.True(receipt.Succeeded);
+        Assert.True(_manager.IsStale("lzr:both"));
+        Assert.True(_manager.IsStale("lzr:absent"));
+        Assert.True(_l1.TryGet<string>("lzr:both", out _), "lazy still leaves the copies in place");
+        Assert.True(_l2.TryGet<string>("lzr:both", out _), "lazy still leaves the copies in place");
+    }
+
+    [Fact]
+    public async Task Lazy_FailingTier_IsNamedInReceipt_KeyStillMarked()
+    {
+        await using var manager = new InvalidationManager([_l1, new ThrowingTier()], new InvalidationManagerOptions { TimeProvider = _time });
+        _l1.Set("lzr:fail", "v");
+
+        var receipt = await manager.InvalidateAsync("lzr:fail", InvalidationStrategy.Lazy);
+
+        Assert.Equal(["throwing"], receipt.FailedTiers);
+        Assert.Equal(1, receipt.Find("lzr:fail")!.TiersAffected);
+        Assert.True(manager.IsStale("lzr:fail"));
+    }
+
+    [Fact]
     public async Task Lazy_BeyondMaxStaleMarks_FallsBackToEager()
     {
         await using var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { MaxStaleMarks = 1, TimeProvider = _time });
@@ -315,6 +348,37 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public void MapEvent_NoTargets_IsRefused()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => _manager.MapEvent("evnone-empty"));
+        Assert.Equal("targets", ex.ParamName);
+        Assert.Contains("at least one target", ex.Message, StringComparison.Ordinal);
+        Assert.False(_manager.UnmapEvent("evnone-empty"), "nothing was mapped");
+    }
+
+    [Fact]
+    public async Task RaiseEventAsync_Unmapped_LogsWarning_AndReturnsEmptyReceipt()
+    {
+        var collector = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        var logger = new Microsoft.Extensions.Logging.Testing.FakeLogger<InvalidationManager>(collector);
+        await using var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { TimeProvider = _time }, logger);
+        manager.MapEvent("evnone-mapped", InvalidationTarget.ForKey("evnone:k"));
+
+        var receipt = await manager.RaiseEventAsync("evnone-typo");
+
+        Assert.Empty(receipt.Keys);
+        Assert.True(receipt.Succeeded);
+        var warning = Assert.Single(collector.GetSnapshot(), r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Equal(6009, warning.Id.Id);
+        Assert.Contains("'evnone-typo'", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing is mapped", warning.Message, StringComparison.Ordinal);
+
+        collector.Clear();
+        await manager.RaiseEventAsync("evnone-mapped");
+        Assert.DoesNotContain(collector.GetSnapshot(), r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
+    }
+
+    [Fact]
     public async Task RaiseEventAsync_InvalidatesMappedKeysTagsAndPatterns()
     {
         await _manager.SetAsync("ev:key", "v");
@@ -384,6 +448,44 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
         await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateAsync("k\r\nflush_all"));
         await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateManyAsync(["ok", ""]));
         Assert.Equal(0, _manager.AuditLog.Count);
+    }
+
+    [Fact]
+    public async Task BadTags_MessagesSayTag_AndNameTheTagParameter()
+    {
+        var empty = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateTagAsync(""));
+        Assert.Equal("A tag must not be empty.", empty.Message);
+        var blank = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.GetTaggedKeysAsync("  "));
+        Assert.Equal("A tag must not be whitespace only.", blank.Message);
+        var control = Assert.Throws<InvalidCacheKeyException>(() => InvalidationTarget.ForTag("t\r\nx"));
+        Assert.StartsWith("The tag", control.Message, StringComparison.Ordinal);
+        Assert.Contains("tags must not contain control characters", control.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("key", control.Message, StringComparison.OrdinalIgnoreCase);
+
+        var nullInSet = await Assert.ThrowsAsync<ArgumentNullException>(async () => await _manager.SetAsync("badtag:1", "v", tags: [null!]));
+        Assert.Equal("tags", nullInSet.ParamName);
+        Assert.Contains("tag", nullInSet.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("key", nullInSet.Message, StringComparison.OrdinalIgnoreCase);
+        var nullInTag = await Assert.ThrowsAsync<ArgumentNullException>(async () => await _manager.TagAsync("badtag:2", ["ok", null!]));
+        Assert.Equal("tags", nullInTag.ParamName);
+        var emptyInTag = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.TagAsync("badtag:3", ["ok", ""]));
+        Assert.Equal("A tag must not be empty.", emptyInTag.Message);
+        var nullTag = await Assert.ThrowsAsync<ArgumentNullException>(async () => await _manager.InvalidateTagAsync(null!));
+        Assert.Equal("tag", nullTag.ParamName);
+        Assert.DoesNotContain("key", nullTag.Message, StringComparison.OrdinalIgnoreCase);
+
+        Assert.False(_l1.TryGet<string>("badtag:1", out _), "a bad tag is refused before the value is written");
+        Assert.Equal(0, _manager.AuditLog.Count);
+    }
+
+    [Fact]
+    public async Task BadKey_MessagesUnchanged()
+    {
+        var empty = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateAsync(""));
+        Assert.Equal("A cache key must not be empty.", empty.Message);
+        var control = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _manager.InvalidateAsync("k\r\n"));
+        Assert.StartsWith("The cache key", control.Message, StringComparison.Ordinal);
+        Assert.EndsWith("keys must not contain control characters such as CR or LF.", control.Message, StringComparison.Ordinal);
     }
 
     [Fact]

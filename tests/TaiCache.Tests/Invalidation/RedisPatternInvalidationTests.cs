@@ -39,6 +39,15 @@ public sealed class RedisPatternInvalidationTests : IClassFixture<RedisServerFix
     }
 
     [Fact]
+    public void KeysAsync_BadArguments_ThrowOnTheCall_NotWhenEnumerationStarts()
+    {
+        Assert.Throws<ArgumentNullException>(() => _cache.KeysAsync(null!));
+        Assert.Throws<ArgumentException>(() => _cache.KeysAsync(""));
+        Assert.Throws<ArgumentException>(() => _cache.KeysAsync(new string('*', RedisCache.MaxPatternWildcards + 1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _cache.KeysAsync("*", pageSize: 0));
+    }
+
+    [Fact]
     public async Task InvalidatePatternAsync_KeysWrittenDirectlyToRedis_AreFoundBySCANAndRemoved()
     {
         // Written by "another process": straight to Redis, never through this manager.
