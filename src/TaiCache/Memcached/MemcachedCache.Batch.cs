@@ -15,15 +15,23 @@ public sealed partial class MemcachedCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var list = ValidateKeys(keys);
-        return BatchResults.ToDictionary(list, await ReadAlignedAsync<T>(list, cancellationToken).ConfigureAwait(false));
+        return BatchResults.ToDictionary(list, await ReadAlignedAsync<T>(list, skipDownNodes: false, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// For a multi-tier cache: under <see cref="MemcachedFailoverPolicy.FailFast"/>, the keys of a node marked down read
+    /// as misses (the cache loads them from below) instead of failing the whole batch, so one dead node of several does
+    /// not send the healthy nodes' keys to the factory too.
+    /// </remarks>
     ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _maxUserKeyBytes, allowSpaces: false), cancellationToken);
+        ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _maxUserKeyBytes, allowSpaces: false), skipDownNodes: true, cancellationToken);
 
     /// <summary>Reads checked keys in one pipelined batch per node; one result per key at its index, each hit with the expiry its writer recorded.</summary>
-    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, CancellationToken cancellationToken)
+    /// <param name="list">The keys.</param>
+    /// <param name="skipDownNodes">Leaves the keys of a node marked down (a partial outage) as misses instead of throwing.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, bool skipDownNodes, CancellationToken cancellationToken)
     {
         var results = new CacheResult<T>[list.Count];
         if (list.Count == 0)
@@ -34,7 +42,7 @@ public sealed partial class MemcachedCache
         var wires = list.ConvertAll(ToWire);
         var responses = new MetaResponse[list.Count];
         var started = _metrics?.StartTimingAlways() ?? 0;
-        await ForEachNodeAsync(wires, (wires, responses), static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, responses), skipDownNodes, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
@@ -97,7 +105,7 @@ public sealed partial class MemcachedCache
         }
 
         var exptime = ToExptime(ttl);
-        await ForEachNodeAsync(wires, (wires, values, exptime), static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, values, exptime), skipDownNodes: false, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
@@ -126,7 +134,7 @@ public sealed partial class MemcachedCache
 
         var wires = list.ConvertAll(ToWire);
         var notFound = new bool[list.Count];
-        await ForEachNodeAsync(wires, (wires, notFound), static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, notFound), skipDownNodes: false, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
@@ -157,7 +165,7 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Groups keys by node and runs <paramref name="body"/> once per node, in parallel. Every batch (get, set, delete) is idempotent, so may be retried on a fresh connection.</summary>
-    private Task ForEachNodeAsync<TState>(List<string> wires, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
+    private Task ForEachNodeAsync<TState>(List<string> wires, TState state, bool skipDownNodes, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var all = new List<int>(wires.Count);
@@ -166,11 +174,11 @@ public sealed partial class MemcachedCache
             all.Add(i);
         }
 
-        return RunGroupedAsync(wires, all, state, body, hops: 0, cancellationToken);
+        return RunGroupedAsync(wires, all, state, skipDownNodes, body, hops: 0, cancellationToken);
     }
 
     /// <summary>Runs <paramref name="body"/> once per node owning some of <paramref name="indexes"/>, in parallel.</summary>
-    private async Task RunGroupedAsync<TState>(List<string> wires, List<int> indexes, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    private async Task RunGroupedAsync<TState>(List<string> wires, List<int> indexes, TState state, bool skipDownNodes, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
     {
         var groups = new Dictionary<MemcachedNode, List<int>>();
         foreach (var i in indexes)
@@ -187,7 +195,7 @@ public sealed partial class MemcachedCache
         var tasks = new List<Task>(groups.Count);
         foreach (var (node, batch) in groups)
         {
-            tasks.Add(RunBatchOnNodeAsync(node, wires, batch, state, body, hops, cancellationToken));
+            tasks.Add(RunBatchOnNodeAsync(node, wires, batch, state, skipDownNodes, body, hops, cancellationToken));
         }
 
         await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -197,7 +205,7 @@ public sealed partial class MemcachedCache
     /// One node's part of a batch. Under <see cref="MemcachedFailoverPolicy.Redistribute"/>, a part whose node was found
     /// dead during the call (and marked down by it) is regrouped over the live nodes, as a single-key call would be.
     /// </summary>
-    private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, bool skipDownNodes, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
     {
         var timeout = _options.OperationTimeout * (1 + (batch.Count / KeysPerTimeout));
         try
@@ -218,7 +226,11 @@ public sealed partial class MemcachedCache
         }
         catch (CacheConnectionException) when (Redistributes && node.IsDown() && hops < _nodes.Length - 1)
         {
-            await RunGroupedAsync(wires, batch, state, body, hops + 1, cancellationToken).ConfigureAwait(false);
+            await RunGroupedAsync(wires, batch, state, skipDownNodes, body, hops + 1, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CacheConnectionException ex) when (skipDownNodes && ex.IsPartialOutage)
+        {
+            // The node is marked down and the caller reads its part as misses: nothing was asked of it.
         }
     }
 

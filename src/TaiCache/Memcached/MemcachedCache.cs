@@ -52,7 +52,7 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader
         _prefix = _options.KeyPrefix;
         _prefixBytes = System.Text.Encoding.UTF8.GetByteCount(_prefix);
         _maxUserKeyBytes = _options.HashLongKeys ? int.MaxValue : MemcachedCacheOptions.MaxKeyBytes - _prefixBytes;
-        _nodes = _options.ServersCopy.Select(s => new MemcachedNode(s, _options, _logger)).ToArray();
+        _nodes = _options.ServersCopy.Select(s => new MemcachedNode(s, _options, _logger) { OneOfSeveral = _options.ServersCopy.Count > 1 }).ToArray();
         if (_nodes.Length > 1)
         {
             _locator = new KetamaLocator<MemcachedNode>(_nodes.Select(n => (n, KetamaName(n.Server, _options.KetamaOmitsDefaultPort), n.Server.Weight)).ToList());

@@ -72,6 +72,9 @@ internal sealed class MemcachedNode : IDisposable
     /// <returns><see langword="true"/> while operations should not dial it.</returns>
     public bool IsDown() => _down;
 
+    /// <summary>Gets a value indicating whether the pool has other nodes, so this one being down is a partial outage.</summary>
+    public bool OneOfSeveral { get; init; }
+
     /// <summary>Gets the number of background probes started so far (each one a connect and a no-op).</summary>
     public long ProbeCount => Interlocked.Read(ref _probes);
 
@@ -97,7 +100,10 @@ internal sealed class MemcachedNode : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsDown())
         {
-            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null);
+            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null)
+            {
+                IsPartialOutage = OneOfSeveral,
+            };
         }
 
         if (!_slots.Wait(0, CancellationToken.None))

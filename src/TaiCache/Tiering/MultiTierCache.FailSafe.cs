@@ -10,6 +10,12 @@ public sealed partial class MultiTierCache
     internal static bool IsTierFault(Exception e) => e is not (ArgumentException or InvalidCacheKeyException or CacheSerializationException
         or CacheWrongTypeException or CacheValueTooLargeException or ObjectDisposedException);
 
+    /// <summary>
+    /// Tells whether a tier failed only for some keys (one memcached node of several marked down, failing its keys at
+    /// once): neither a failure nor a success for its breaker, so a partial outage does not send every key past the tier.
+    /// </summary>
+    private static bool IsPartialOutage(Exception e) => e is CacheConnectionException { IsPartialOutage: true };
+
     /// <summary>Asks the tier's breaker for a call; <see langword="false"/> while its circuit is open.</summary>
     internal static bool TryEnter(TierSlot slot) => slot.Breaker is not { } breaker || breaker.TryAcquire();
 
@@ -61,7 +67,7 @@ public sealed partial class MultiTierCache
     {
         TaiCacheTelemetry.SetError(activity, e);
         var breaker = slot.Breaker;
-        if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        if ((e is OperationCanceledException && cancellationToken.IsCancellationRequested) || IsPartialOutage(e))
         {
             breaker?.Release();
             return false;
@@ -201,7 +207,11 @@ public sealed partial class MultiTierCache
             return true;
         }
 
-        if (IsTierFault(e))
+        if (IsPartialOutage(e))
+        {
+            breaker?.Release();
+        }
+        else if (IsTierFault(e))
         {
             breaker?.OnFailure();
         }

@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using TaiCache.Memcached;
+using TaiCache.Tests.Fixtures;
+using TaiCache.Tiering;
+
+namespace TaiCache.Tests.Tiering;
+
+/// <summary>
+/// One memcached node of three killed under a multi-tier cache (fail fast): its keys go to the factory, and the
+/// others must still be served by the two healthy nodes; the tier's circuit must not open for a partial outage.
+/// </summary>
+public sealed class MultiTierMemcachedPartialOutageTests : IClassFixture<MemcachedClusterFixture>
+{
+    private readonly MemcachedClusterFixture _cluster;
+
+    public MultiTierMemcachedPartialOutageTests(MemcachedClusterFixture cluster) => _cluster = cluster;
+
+    [Fact]
+    public async Task OneNodeDown_KeysOnTheOtherNodes_StillServedByMemcached_SingleAndBatch_CircuitStaysClosed()
+    {
+        var memcached = new MemcachedCache(_cluster.Options(o =>
+        {
+            o.FailoverPolicy = MemcachedFailoverPolicy.FailFast;
+            o.KeyPrefix = $"partial-{Guid.NewGuid():N}-";
+        }));
+        var l1 = TierTestKit.Memory("L1");
+        var options = new MultiTierCacheOptions { CircuitBreakerFailureThreshold = 5 };
+        options.Tiers.Add(l1);
+        options.Tiers.Add(memcached);
+        await using var cache = new MultiTierCache(options);
+        var keys = Enumerable.Range(0, 120).Select(i => $"k{i}").ToList();
+        await memcached.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, "stored:" + k)));
+        var dead = _cluster.Servers[1].ToString();
+        var onDead = keys.Where(k => memcached.GetServerForKey(k).ToString() == dead).ToList();
+        var healthy = keys.Except(onDead).ToList();
+        Assert.True(onDead.Count >= 10 && healthy.Count >= 10, $"{onDead.Count} keys on the node to kill, {healthy.Count} elsewhere");
+
+        _cluster.Kill(1);
+        try
+        {
+            var loaded = new ConcurrentBag<string>();
+            ValueTask<string> Factory(string key)
+            {
+                loaded.Add(key);
+                return new ValueTask<string>("loaded:" + key);
+            }
+
+            // The dead node's keys first, many in a row: each fails at once once the node is marked down.
+            foreach (var key in onDead.Concat(healthy))
+            {
+                Assert.StartsWith(onDead.Contains(key) ? "loaded:" : "stored:", await cache.GetOrSetAsync(key, _ => Factory(key)), StringComparison.Ordinal);
+            }
+
+            Assert.Equal(CircuitState.Closed, cache.GetCircuitState(1));
+            Assert.Equal(onDead.Order(), loaded.Order());
+
+            var batchLoaded = new ConcurrentBag<string>();
+            foreach (var key in keys)
+            {
+                l1.Remove(key);
+            }
+
+            var batch = await cache.GetOrSetManyAsync(keys, (missing, _) =>
+            {
+                foreach (var key in missing)
+                {
+                    batchLoaded.Add(key);
+                }
+
+                return new ValueTask<IReadOnlyDictionary<string, string>>(missing.ToDictionary(k => k, k => "loaded:" + k));
+            });
+
+            // A batch reads the healthy nodes' keys from memcached and loads only the dead node's.
+            Assert.Equal(onDead.Order(), batchLoaded.Order());
+            Assert.All(keys, k => Assert.Equal((onDead.Contains(k) ? "loaded:" : "stored:") + k, batch[k]));
+            Assert.Equal(CircuitState.Closed, cache.GetCircuitState(1));
+        }
+        finally
+        {
+            await _cluster.RestartAsync(1);
+        }
+    }
+}
