@@ -25,8 +25,6 @@ namespace TaiCache.Adapters;
 /// </remarks>
 public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
 {
-    /// <summary>The tag every key set through the adapter carries, so that <c>RemoveByTagAsync("*")</c> reaches them all.</summary>
-    internal const string AllTag = "taicache:hybrid:all";
 
     private static readonly ConditionalWeakTable<HybridCacheEntryOptions, MultiTierEntryOptions> Mapped = new();
     private readonly MultiTierCache _cache;
@@ -59,6 +57,12 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
     /// <summary>Gets the cache the adapter stores in.</summary>
     public MultiTierCache Cache => _cache;
 
+    /// <summary>
+    /// The tag every key set through the adapter carries, so that <c>RemoveByTagAsync("*")</c> reaches them all, in
+    /// tiers that cannot list their keys too. Its memberships end with their values' TTLs, like every tag's.
+    /// </summary>
+    internal const string AllTag = "taicache:hybrid:all";
+
     /// <inheritdoc />
     public override ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
     {
@@ -80,13 +84,13 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
 
         return _cache.GetOrSetAsync(
             key,
-            new Creation<TState, T>(this, key, state, factory, tagList),
+            new Creation<TState, T>(this, key, state, factory, tagList, entry),
             static async (c, ct) =>
             {
                 var value = await c.Factory(c.State, ct).ConfigureAwait(false);
 
                 // Tag before the cache stores the value, so a RemoveByTag racing the store cannot miss it.
-                await c.Owner.TagAsync(c.Key, c.Tags, ct).ConfigureAwait(false);
+                await c.Owner.TagAsync(c.Key, c.Tags, c.Entry, ct).ConfigureAwait(false);
                 return value;
             },
             entry,
@@ -98,8 +102,9 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         var tagList = TagList(tags);
-        await TagAsync(key, tagList, cancellationToken).ConfigureAwait(false);
-        await _cache.SetAsync(key, value, Map(options), cancellationToken).ConfigureAwait(false);
+        var entry = Map(options);
+        await TagAsync(key, tagList, entry, cancellationToken).ConfigureAwait(false);
+        await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -171,10 +176,11 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
         return [.. list];
     }
 
-    private async ValueTask TagAsync(string key, string[] tags, CancellationToken cancellationToken)
+    /// <summary>Records a key's tags for as long as its value lives (the entry's TTL, else the cache's default), so they do not outlive it.</summary>
+    private async ValueTask TagAsync(string key, string[] tags, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
     {
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
-        await manager.TagAsync(key, tags, cancellationToken).ConfigureAwait(false);
+        await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<T> GetOnlyAsync<T>(string key, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
@@ -186,10 +192,10 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
     private async ValueTask<T> CreateAndSetAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions? entry, string[] tags, CancellationToken cancellationToken)
     {
         var value = await factory(state, cancellationToken).ConfigureAwait(false);
-        await TagAsync(key, tags, cancellationToken).ConfigureAwait(false);
+        await TagAsync(key, tags, entry, cancellationToken).ConfigureAwait(false);
         await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
         return value;
     }
 
-    private sealed record Creation<TState, T>(TaiCacheHybridCache Owner, string Key, TState State, Func<TState, CancellationToken, ValueTask<T>> Factory, string[] Tags);
+    private sealed record Creation<TState, T>(TaiCacheHybridCache Owner, string Key, TState State, Func<TState, CancellationToken, ValueTask<T>> Factory, string[] Tags, MultiTierEntryOptions? Entry);
 }

@@ -16,7 +16,11 @@ internal interface IInvalidationStore
     /// <summary>Feeds the walker every level of dependents until it stops.</summary>
     ValueTask WalkAsync(CascadeWalker walker, CancellationToken cancellationToken);
 
-    ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken);
+    /// <summary>
+    /// Adds a key to tags until <paramref name="expiresAtUnixMs"/> (the value's expiry; 0 for none): a membership past
+    /// it is dropped by the store, so tags on values that expired or were evicted do not pile up.
+    /// </summary>
+    ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, long expiresAtUnixMs, CancellationToken cancellationToken);
 
     ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken);
 

@@ -2,12 +2,21 @@ using System.Collections.Concurrent;
 
 namespace TaiCache.Invalidation;
 
-/// <summary>The in-process store: a <see cref="DependencyGraph"/> and a concurrent tag index.</summary>
+/// <summary>
+/// The in-process store: a <see cref="DependencyGraph"/> and a concurrent tag index, each membership with the expiry of
+/// the value it was added for. Expired memberships are swept from a tag when it has doubled since its last sweep, so
+/// the index stays proportional to the live tagged values at amortized constant cost per add.
+/// </summary>
 internal sealed class InMemoryInvalidationStore : IInvalidationStore
 {
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _tags = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TagMembers> _tags = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
 
-    public InMemoryInvalidationStore(DependencyGraph graph) => Graph = graph;
+    public InMemoryInvalidationStore(DependencyGraph graph, TimeProvider time)
+    {
+        Graph = graph;
+        _time = time;
+    }
 
     public DependencyGraph Graph { get; }
 
@@ -31,19 +40,67 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
+    public ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, long expiresAtUnixMs, CancellationToken cancellationToken)
     {
+        var expiry = expiresAtUnixMs == 0 ? long.MaxValue : expiresAtUnixMs;
         foreach (var tag in tags)
         {
-            _tags.GetOrAdd(tag, static _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal))[key] = 0;
+            _tags.GetOrAdd(tag, static _ => new TagMembers()).Add(key, expiry, _time);
         }
 
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Counts a tag's memberships, expired ones not yet swept included (for tests).</summary>
+    internal int CountMemberships(string tag) => _tags.TryGetValue(tag, out var members) ? members.Count : 0;
+
     public ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken) =>
-        new(_tags.TryGetValue(tag, out var keys) ? keys.Keys.ToArray() : []);
+        new(_tags.TryGetValue(tag, out var members) ? members.Live(_time) : []);
 
     public ValueTask<IReadOnlyCollection<string>> TakeTaggedKeysAsync(string tag, CancellationToken cancellationToken) =>
-        new(_tags.TryRemove(tag, out var keys) ? keys.Keys.ToArray() : []);
+        new(_tags.TryRemove(tag, out var members) ? members.All() : []); // expired ones too: removing them is harmless, missing a live one is not
+
+
+
+    /// <summary>A tag's keys with the expiry of each membership.</summary>
+    internal sealed class TagMembers
+    {
+        private const int FirstSweepAt = 64;
+        private readonly ConcurrentDictionary<string, long> _expiries = new(StringComparer.Ordinal);
+        private int _sweepAt = FirstSweepAt;
+
+        public int Count => _expiries.Count;
+
+        public void Add(string key, long expiresAtUnixMs, TimeProvider time)
+        {
+            // A key tagged again keeps the later expiry: an older value's shorter life must not drop the newer one's tag.
+            _expiries.AddOrUpdate(key, static (_, added) => added, static (_, old, added) => Math.Max(old, added), expiresAtUnixMs);
+            if (_expiries.Count >= Volatile.Read(ref _sweepAt))
+            {
+                Sweep(time);
+            }
+        }
+
+        public string[] All() => [.. _expiries.Keys];
+
+        public string[] Live(TimeProvider time)
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            return [.. _expiries.Where(m => m.Value > now).Select(static m => m.Key)];
+        }
+
+        private void Sweep(TimeProvider time)
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var member in _expiries)
+            {
+                if (member.Value <= now)
+                {
+                    _expiries.TryRemove(member);
+                }
+            }
+
+            Volatile.Write(ref _sweepAt, Math.Max(FirstSweepAt, _expiries.Count * 2));
+        }
+    }
 }

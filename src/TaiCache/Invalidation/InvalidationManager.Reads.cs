@@ -62,7 +62,7 @@ public sealed partial class InvalidationManager
         // an invalidation that emptied the tag in between leaves the new value tagged for the next one.
         if (tagList is { Count: > 0 })
         {
-            await _store.AddTagsAsync(key, tagList, cancellationToken).ConfigureAwait(false);
+            await _store.AddTagsAsync(key, tagList, TagExpiry(ttl), cancellationToken).ConfigureAwait(false);
         }
 
         for (var t = _tiers.Length - 1; t >= 0; t--)
@@ -75,7 +75,7 @@ public sealed partial class InvalidationManager
         _stale.Unmark(key);
         if (tagList is { Count: > 0 })
         {
-            await _store.AddTagsAsync(key, tagList, cancellationToken).ConfigureAwait(false);
+            await _store.AddTagsAsync(key, tagList, TagExpiry(ttl), cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -1,4 +1,5 @@
 using TaiCache.Metrics;
+using TaiCache.Serialization;
 
 namespace TaiCache.Invalidation;
 
@@ -10,13 +11,30 @@ public sealed partial class InvalidationManager
     /// <param name="tags">The tags; the key rules apply (non-empty, no control characters, at most 1,024 UTF-8 bytes).</param>
     /// <param name="cancellationToken">Cancels the wait for the store.</param>
     /// <returns>A task that completes when the tags are recorded.</returns>
-    public ValueTask TagAsync(string key, IEnumerable<string> tags, CancellationToken cancellationToken = default)
+    /// <remarks>The membership never expires; prefer <see cref="TagAsync(string, IEnumerable{string}, TimeSpan?, CancellationToken)"/> with the value's time to live, so tags on values that expired are dropped.</remarks>
+    public ValueTask TagAsync(string key, IEnumerable<string> tags, CancellationToken cancellationToken = default) =>
+        TagAsync(key, tags, ttl: null, cancellationToken);
+
+    /// <summary>
+    /// Adds tags to a key for as long as its value lives: the store drops the membership once <paramref name="ttl"/>
+    /// has passed, so tags on values that expired or were evicted do not pile up.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="tags">The tags; the key rules apply (non-empty, no control characters, at most 1,024 UTF-8 bytes).</param>
+    /// <param name="ttl">The value's time to live (its longest, across tiers); <see langword="null"/> for a membership that never expires.</param>
+    /// <param name="cancellationToken">Cancels the wait for the store.</param>
+    /// <returns>A task that completes when the tags are recorded.</returns>
+    public ValueTask TagAsync(string key, IEnumerable<string> tags, TimeSpan? ttl, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
+        CacheKeyRules.ValidateTtl(ttl);
         var list = CacheKeyRules.ValidateTags(tags);
         Track(key);
-        return list.Count == 0 ? ValueTask.CompletedTask : _store.AddTagsAsync(key, list, cancellationToken);
+        return list.Count == 0 ? ValueTask.CompletedTask : _store.AddTagsAsync(key, list, TagExpiry(ttl), cancellationToken);
     }
+
+    /// <summary>When a membership added now for a value with <paramref name="ttl"/> ends (Unix ms; 0 for never).</summary>
+    private long TagExpiry(TimeSpan? ttl) => CacheValueCodec.ExpiryFor(ttl, _time);
 
     /// <summary>Gets the keys currently carrying a tag.</summary>
     /// <param name="tag">The tag.</param>

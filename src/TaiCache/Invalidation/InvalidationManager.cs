@@ -57,12 +57,12 @@ public sealed partial class InvalidationManager : IAsyncDisposable
         AuditLog = _options.AuditLog ?? new InvalidationAuditLog();
         if (_options.Redis is { } redis)
         {
-            _store = new RedisInvalidationStore(redis, _options.RedisKeyPrefix, _options.RedisDatabase);
+            _store = new RedisInvalidationStore(redis, _options.RedisKeyPrefix, _options.RedisDatabase, _time);
         }
         else
         {
             Graph = new DependencyGraph(_options.MaxCascadeDepth);
-            _store = new InMemoryInvalidationStore(Graph);
+            _store = new InMemoryInvalidationStore(Graph, _time);
         }
 
         _tracker = new KeyTracker(_options.MaxTrackedKeys);

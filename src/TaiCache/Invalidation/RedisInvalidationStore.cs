@@ -1,3 +1,4 @@
+using System.Globalization;
 using StackExchange.Redis;
 
 namespace TaiCache.Invalidation;
@@ -8,25 +9,47 @@ namespace TaiCache.Invalidation;
 /// </summary>
 /// <remarks>
 /// <c>{prefix}d:{key}</c> holds the keys that depend on <c>key</c>; <c>{prefix}D:{key}</c> the keys <c>key</c>
-/// depends on (for removal); <c>{prefix}t:{tag}</c> the keys carrying <c>tag</c>. A level of the walk is one pipelined
-/// batch of <c>SMEMBERS</c>.
+/// depends on (for removal); <c>{prefix}tz:{tag}</c> the keys carrying <c>tag</c>, a sorted set scored by when each
+/// tagged value expires (Unix ms, <c>+inf</c> for never): each add drops the members past their expiry and sets the
+/// set's own expiry to its latest member's, so tags on expired or evicted values do not pile up. A level of the walk is
+/// one pipelined batch of <c>SMEMBERS</c>.
 /// </remarks>
 internal sealed class RedisInvalidationStore : IInvalidationStore
 {
     private const int Batch = 1024;
 
     private static readonly LuaScript TakeScript = LuaScript.Prepare(
-        "local m = redis.call('SMEMBERS', @key) redis.call('DEL', @key) return m");
+        "local m = redis.call('ZRANGE', @key, 0, -1) redis.call('DEL', @key) return m");
+
+    // A key tagged again keeps the later expiry (GT, Redis 6.2+), as in the in-process store. The set's own expiry is
+    // set relative to the writer's clock (PEXPIRE, not PEXPIREAT), so a skew between it and the server does not matter.
+    private static readonly LuaScript AddTagScript = LuaScript.Prepare(
+        """
+        redis.call('ZADD', @tag, 'GT', @expiry, @key)
+        redis.call('ZREMRANGEBYSCORE', @tag, '-inf', '(' .. @now)
+        local top = redis.call('ZRANGE', @tag, -1, -1, 'WITHSCORES')
+        if top[2] == nil then return 0 end
+        if top[2] == 'inf' then
+          redis.call('PERSIST', @tag)
+        else
+          local left = math.ceil(tonumber(top[2]) - tonumber(@now))
+          if left < 1 then left = 1 end
+          redis.call('PEXPIRE', @tag, left)
+        end
+        return 1
+        """);
 
     private readonly IConnectionMultiplexer _connection;
     private readonly string _prefix;
     private readonly int _database;
+    private readonly TimeProvider _time;
 
-    public RedisInvalidationStore(IConnectionMultiplexer connection, string prefix, int database)
+    public RedisInvalidationStore(IConnectionMultiplexer connection, string prefix, int database, TimeProvider time)
     {
         _connection = connection;
         _prefix = prefix;
         _database = database;
+        _time = time;
     }
 
     public string Kind => "redis";
@@ -103,13 +126,15 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
         while (walker.MoveNext());
     }
 
-    public async ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
+    public async ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, long expiresAtUnixMs, CancellationToken cancellationToken)
     {
         var db = Db;
+        var expiry = expiresAtUnixMs == 0 ? "+inf" : expiresAtUnixMs.ToString(CultureInfo.InvariantCulture);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var pending = new List<Task>(tags.Count);
         foreach (var tag in tags)
         {
-            pending.Add(db.SetAddAsync(TagKey(tag), key));
+            pending.Add(db.ScriptEvaluateAsync(AddTagScript, new { tag = (RedisKey)TagKey(tag), expiry, key, now }));
         }
 
         await Task.WhenAll(pending).ConfigureAwait(false);
@@ -117,7 +142,8 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
 
     public async ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken)
     {
-        var members = await Db.SetMembersAsync(TagKey(tag)).ConfigureAwait(false);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var members = await Db.SortedSetRangeByScoreAsync(TagKey(tag), now, double.PositiveInfinity, Exclude.Start).ConfigureAwait(false);
         return members.Select(static m => m.ToString()).ToArray();
     }
 
@@ -131,5 +157,5 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
 
     private string DependenciesKey(string key) => _prefix + "D:" + key;
 
-    private string TagKey(string tag) => _prefix + "t:" + tag;
+    private string TagKey(string tag) => _prefix + "tz:" + tag;
 }

@@ -51,6 +51,32 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
     }
 
     [Fact]
+    public async Task Tags_InRedis_EndWithTheirValuesTtl_SetExpiresAndExpiredMembersAreDropped()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var prefix = _prefix + "ttl:";
+        await using var manager = new InvalidationManager([_l1A, _shared], new InvalidationManagerOptions { Redis = _connectionA, RedisKeyPrefix = prefix, InstanceId = "T", TimeProvider = time });
+        var db = _connectionA.GetDatabase();
+        for (var i = 0; i < 50; i++)
+        {
+            await manager.TagAsync($"short:{i}", ["promo"], TimeSpan.FromMinutes(1));
+        }
+
+        // The set lives as long as its longest member, by the writer's clock (a fake one here, far from the server's).
+        Assert.InRange((long)await db.ExecuteAsync("PTTL", prefix + "tz:promo"), 59_000, 60_000);
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        await manager.TagAsync("long", ["promo"], TimeSpan.FromMinutes(10));
+        Assert.Equal(1, await db.SortedSetLengthAsync(prefix + "tz:promo"));
+        Assert.Equal(["long"], await manager.GetTaggedKeysAsync("promo"));
+        Assert.InRange((long)await db.ExecuteAsync("PTTL", prefix + "tz:promo"), 599_000, 600_000);
+
+        // A membership without a TTL keeps the set for good.
+        await manager.TagAsync("forever", ["promo"]);
+        Assert.Equal(-1, (long)await db.ExecuteAsync("PTTL", prefix + "tz:promo"));
+    }
+
+    [Fact]
     public async Task Cascade_StartedOnA_ReachesThreeLevelsRegisteredByB()
     {
         await _b.SetAsync("product:1", "p");

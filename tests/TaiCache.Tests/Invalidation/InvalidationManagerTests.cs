@@ -534,4 +534,25 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
 
         private static CacheConnectionException Down() => new("The server is unreachable.");
     }
+
+    [Fact]
+    public async Task InProcessTags_MembershipsOfExpiredValues_AreSwept_SoTheIndexStaysBounded()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var store = new InMemoryInvalidationStore(new DependencyGraph(), time);
+        for (var i = 0; i < 10_000; i++)
+        {
+            await store.AddTagsAsync($"old:{i}", ["all"], time.GetUtcNow().AddMinutes(1).ToUnixTimeMilliseconds(), default);
+        }
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        for (var i = 0; i < 10_000; i++)
+        {
+            await store.AddTagsAsync($"new:{i}", ["all"], time.GetUtcNow().AddMinutes(1).ToUnixTimeMilliseconds(), default);
+        }
+
+        Assert.InRange(store.CountMemberships("all"), 10_000, 16_383); // the 10,000 expired ones were swept
+        Assert.Equal(10_000, (await store.GetTaggedKeysAsync("all", default)).Count);
+        Assert.Equal(10_000, (await store.TakeTaggedKeysAsync("all", default)).Count(k => k.StartsWith("new:", StringComparison.Ordinal)));
+    }
 }
