@@ -181,6 +181,12 @@ public sealed class TaiCacheDistributedCache : IDistributedCache
 
         absolute = BinaryPrimitives.ReadInt64LittleEndian(entry.AsSpan(1));
         sliding = BinaryPrimitives.ReadInt64LittleEndian(entry.AsSpan(9));
-        return true;
+
+        // Bytes another writer stored under the key can start with the version byte too: only expiries a TimeSpan
+        // and a DateTimeOffset can hold make an entry of this adapter (else it reads as absent, never an overflow).
+        return absolute is >= 0 and <= MaxUnixMs && sliding is >= 0 and <= MaxSlidingMs;
     }
+
+    private const long MaxUnixMs = 253_402_300_799_999; // DateTimeOffset.MaxValue
+    private const long MaxSlidingMs = 100L * 365 * 24 * 60 * 60 * 1000;
 }

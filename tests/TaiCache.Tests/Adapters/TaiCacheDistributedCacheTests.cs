@@ -21,6 +21,17 @@ public sealed class TaiCacheDistributedCacheOverMemoryTests : DistributedCacheCo
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync() => await _tier.DisposeAsync();
+
+    [Fact]
+    public async Task BytesAnotherWriterStored_ThatLookLikeAnEntry_ReadAsAbsent_NotAnOverflow()
+    {
+        var key = $"foreign:{Guid.NewGuid():N}";
+        await _tier.SetAsync(key, Enumerable.Repeat((byte)1, 20).ToArray());
+
+        Assert.Null(await Cache.GetAsync(key));
+        Assert.Null(Cache.Get(key));
+        await Cache.RefreshAsync(key);
+    }
 }
 
 /// <summary>The <see cref="IDistributedCache"/> contract over a <see cref="MultiTierCache"/> of memory and SQLite (expiry in both tiers).</summary>
