@@ -71,7 +71,7 @@ public sealed class CacheWarmer
 
     /// <summary>Stores key/value pairs from a stream in batches (<see cref="CacheWarmerOptions.BatchSize"/>), at most <see cref="CacheWarmerOptions.MaxConcurrency"/> batches at a time.</summary>
     /// <typeparam name="T">The values' type.</typeparam>
-    /// <param name="items">The pairs. A pair with an invalid key is counted as failed; the rest of its batch is still stored.</param>
+    /// <param name="items">The pairs. A pair with an invalid key is counted as failed; the rest of its batch is still stored. Not de-duplicated: a key that comes twice is stored and counted twice, and which value is left is not defined when the two fall in different batches.</param>
     /// <param name="progress">Receives a snapshot after each batch; <see langword="null"/> for none.</param>
     /// <param name="cancellationToken">Stops the warm-up.</param>
     /// <returns>The summary.</returns>
