@@ -163,18 +163,7 @@ public sealed partial class InvalidationManager
     /// <summary>Removes keys from every tier, last tier first; per-key calls are issued a chunk at a time so remote tiers pipeline them.</summary>
     private async ValueTask<int[]> RemoveAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
     {
-        var affected = new int[keys.Length];
-        for (var t = _tiers.Length - 1; t >= 0; t--)
-        {
-            var tier = _tiers[t];
-            var error = await ForEachChunkAsync(keys, affected, (tier, cancellationToken), static (state, key) => state.tier.DeleteAsync(key, state.cancellationToken), cancellationToken).ConfigureAwait(false);
-            if (error is not null)
-            {
-                Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
-                AddFailed(failed, tier.Name);
-            }
-        }
-
+        var affected = await CountPerTierAsync(keys, id, failed, static (tier, key, ct) => tier.DeleteAsync(key, ct), cancellationToken).ConfigureAwait(false);
         foreach (var key in keys)
         {
             _stale.Unmark(key);
@@ -185,13 +174,20 @@ public sealed partial class InvalidationManager
     }
 
     /// <summary>Counts the tiers holding each key (one existence check per key and tier, pipelined a chunk at a time), for a lazy receipt.</summary>
-    private async ValueTask<int[]> CountPresentAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
+    private ValueTask<int[]> CountPresentAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken) =>
+        CountPerTierAsync(keys, id, failed, static (tier, key, ct) => tier.ExistsAsync(key, ct), cancellationToken);
+
+    /// <summary>
+    /// Runs a per-key call on every tier, last tier first, a chunk at a time so remote tiers pipeline it; counts per
+    /// key the tiers where it returned <see langword="true"/>, and names a tier that failed in <paramref name="failed"/>.
+    /// </summary>
+    private async ValueTask<int[]> CountPerTierAsync(string[] keys, Guid id, List<string> failed, Func<ICacheOps, string, CancellationToken, ValueTask<bool>> operation, CancellationToken cancellationToken)
     {
-        var present = new int[keys.Length];
+        var counts = new int[keys.Length];
         for (var t = _tiers.Length - 1; t >= 0; t--)
         {
             var tier = _tiers[t];
-            var error = await ForEachChunkAsync(keys, present, (tier, cancellationToken), static (state, key) => state.tier.ExistsAsync(key, state.cancellationToken), cancellationToken).ConfigureAwait(false);
+            var error = await ForEachChunkAsync(keys, counts, (tier, operation, cancellationToken), static (state, key) => state.operation(state.tier, key, state.cancellationToken), cancellationToken).ConfigureAwait(false);
             if (error is not null)
             {
                 Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
@@ -199,43 +195,31 @@ public sealed partial class InvalidationManager
             }
         }
 
-        return present;
+        return counts;
     }
 
     /// <summary>Shortens every key's remaining TTL to <see cref="InvalidationManagerOptions.ShortenedTtl"/>, never lengthening it where the tier can tell.</summary>
-    private async ValueTask<int[]> ShortenAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
+    private ValueTask<int[]> ShortenAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
     {
-        var affected = new int[keys.Length];
         var ttl = _options.ShortenedTtl;
-        for (var t = _tiers.Length - 1; t >= 0; t--)
-        {
-            var tier = _tiers[t];
-            var error = await ForEachChunkAsync(
-                keys,
-                affected,
-                (tier, ttl, cancellationToken),
-                static (state, key) =>
-                {
-                    if (state.tier is InMemoryTier memory)
-                    {
-                        var remaining = memory.GetRemainingTtl(key);
-                        if (remaining is null || (remaining.Value != Timeout.InfiniteTimeSpan && remaining.Value <= state.ttl))
-                        {
-                            return new ValueTask<bool>(false);
-                        }
-                    }
-
-                    return state.tier.ExpireAsync(key, state.ttl, state.cancellationToken);
-                },
-                cancellationToken).ConfigureAwait(false);
-            if (error is not null)
+        return CountPerTierAsync(
+            keys,
+            id,
+            failed,
+            (tier, key, ct) =>
             {
-                Log.TierFailed(_logger, error, id, tier.Name, keys.Length);
-                AddFailed(failed, tier.Name);
-            }
-        }
+                if (tier is InMemoryTier memory)
+                {
+                    var remaining = memory.GetRemainingTtl(key);
+                    if (remaining is null || (remaining.Value != Timeout.InfiniteTimeSpan && remaining.Value <= ttl))
+                    {
+                        return new ValueTask<bool>(false);
+                    }
+                }
 
-        return affected;
+                return tier.ExpireAsync(key, ttl, ct);
+            },
+            cancellationToken);
     }
 
     /// <summary>Names a failed tier once, however many steps of the invalidation it failed.</summary>
