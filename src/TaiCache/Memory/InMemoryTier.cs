@@ -287,8 +287,21 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <summary>Works out an entry's node without allocating it (see <see cref="NodeDraft"/>); <paramref name="now"/> as for <see cref="CreateNode{T}"/>.</summary>
     private NodeDraft DraftNode<T>(string key, T value, TimeSpan? ttl, long now)
     {
-        var stored = _serialized ? CacheValueCodec.Default.Encode(key, value) : (object?)value;
-        var weight = Weigh(key, stored);
+        object? stored = value;
+        long weight;
+        if (_serialized)
+        {
+            // The weigher sees the serialized bytes (their length is what the entry costs); the copy keeps the type
+            // it was stored as, so a read as another type fails as it does without copies.
+            var bytes = CacheValueCodec.Default.Encode(key, value);
+            stored = new SerializedCopy(value?.GetType() ?? typeof(T), bytes);
+            weight = Weigh(key, bytes);
+        }
+        else
+        {
+            weight = Weigh(key, stored);
+        }
+
         var effectiveTtl = ttl ?? _options.DefaultTtl;
         long absolute = MemoryNode.NoExpiry, expires = MemoryNode.NoExpiry;
         if (effectiveTtl is not null || _slidingTicks != 0)
@@ -611,11 +624,19 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         return true;
     }
 
-    private T Unwrap<T>(string key, object? stored)
+    private static T Unwrap<T>(string key, object? stored)
     {
-        if (_serialized && stored is byte[] bytes)
+        if (stored is SerializedCopy copy)
         {
-            return CacheValueCodec.Default.Decode<T>(key, bytes);
+            // The stored type, its nullable form, or a base type or interface of it (decoded by the serializer as
+            // that type); any other type is the caller's mistake, as it is without copies.
+            var wanted = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+            if (wanted != copy.Type && !wanted.IsAssignableFrom(copy.Type))
+            {
+                throw new CacheWrongTypeException($"The entry under {TaiCacheDiagnostics.DescribeKey(key)} holds a {copy.Type.Name}, not a {typeof(T).Name}.", key);
+            }
+
+            return CacheValueCodec.Default.Decode<T>(key, copy.Bytes);
         }
 
         if (stored is T typed)
@@ -644,8 +665,12 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             throw new InvalidOperationException($"InMemoryTierOptions.Weigher returned {weight} for the entry under {TaiCacheDiagnostics.DescribeKey(key)}; weights must be zero or more.");
         }
 
-        return weight;
+        // A weight of 0 counts as 1: free entries would leave the tier unbounded.
+        return Math.Max(1, weight);
     }
+
+    /// <summary>A value stored as a serialized copy (<see cref="InMemoryTierOptions.StoreSerializedCopies"/>), with the type it was stored as.</summary>
+    private sealed record SerializedCopy(Type Type, byte[] Bytes);
 
     private void Raise(List<CacheEvictionEventArgs>? events)
     {

@@ -411,6 +411,40 @@ public sealed class InMemoryTierTests
     }
 
     [Fact]
+    public void StoreSerializedCopies_ReadAsAnotherType_ThrowsWrongType_AsWithoutCopies()
+    {
+        foreach (var serialized in new[] { false, true })
+        {
+            var cache = Create(serialized: serialized);
+            var key = Key(nameof(StoreSerializedCopies_ReadAsAnotherType_ThrowsWrongType_AsWithoutCopies), serialized);
+            cache.Set(key, 42);
+
+            Assert.Throws<CacheWrongTypeException>(() => cache.TryGet<long>(key, out _));
+            Assert.Throws<CacheWrongTypeException>(() => cache.TryGet<string>(key, out _));
+            Assert.True(cache.TryGet<int>(key, out var asInt));
+            Assert.Equal(42, asInt);
+            Assert.True(cache.TryGet<int?>(key, out var asNullable));
+            Assert.Equal(42, asNullable);
+        }
+    }
+
+    [Fact]
+    public void Weigher_ReturningZero_CountsAsOne_SoTheTierStaysBounded_AndSeesSerializedBytesWithCopies()
+    {
+        var free = Create(maximumSize: 10, weigher: static (_, _) => 0);
+        for (var i = 0; i < 1_000; i++)
+        {
+            free.Set(Key(nameof(Weigher_ReturningZero_CountsAsOne_SoTheTierStaysBounded_AndSeesSerializedBytesWithCopies), i), i);
+        }
+
+        Assert.InRange(free.Count, 1, 10);
+
+        var copies = Create(maximumSize: 10_000, weigher: static (_, stored) => ((byte[])stored!).Length, serialized: true);
+        copies.Set("k", new string('x', 100));
+        Assert.InRange(copies.Weight, 100, 120); // the envelope and MessagePack's string header on top of 100 bytes
+    }
+
+    [Fact]
     public void StoreSerializedCopies_MutatingWhatWasReadDoesNotChangeTheCache()
     {
         var cache = Create(serialized: true);
