@@ -113,7 +113,7 @@ internal static class CacheKeyRules
 
         if (!IsPlainAscii(tag))
         {
-            ValidateSlow(tag, DefaultMaxKeyBytes, allowSpaces: true, isTag: true);
+            ValidateSlow(tag, DefaultMaxKeyBytes, allowSpaces: true, TagNoun);
         }
     }
 
@@ -134,7 +134,7 @@ internal static class CacheKeyRules
 
             if (!IsPlainAscii(tag))
             {
-                ValidateSlow(tag, DefaultMaxKeyBytes, allowSpaces: true, isTag: true);
+                ValidateSlow(tag, DefaultMaxKeyBytes, allowSpaces: true, TagNoun);
             }
 
             list.Add(tag);
@@ -154,11 +154,34 @@ internal static class CacheKeyRules
         }
     }
 
-    /// <summary>The key rules; <paramref name="isTag"/> words the messages for a tag (the rules are the same).</summary>
-    private static void ValidateSlow(string key, int maxBytes, bool allowSpaces, bool isTag = false)
+    /// <summary>
+    /// Checks a Redis hash field: no control characters or unpaired surrogates, at most <paramref name="maxBytes"/>
+    /// UTF-8 bytes, worded for a field. Empty and blank fields are allowed, as Redis allows them.
+    /// </summary>
+    /// <param name="field">The field.</param>
+    /// <param name="maxBytes">The longest field allowed, in UTF-8 bytes.</param>
+    /// <param name="paramName">The caller's parameter name.</param>
+    public static void ValidateField(string field, int maxBytes, [CallerArgumentExpression(nameof(field))] string? paramName = null)
     {
-        var noun = isTag ? "tag" : "cache key";
-        var plural = isTag ? "tags" : "keys";
+        if (field is null)
+        {
+            throw new ArgumentNullException(paramName, "A hash field must not be null.");
+        }
+
+        if (field.Length != 0)
+        {
+            ValidateSlow(field, maxBytes, allowSpaces: true, FieldNoun);
+        }
+    }
+
+    private const string KeyNoun = "cache key";
+    private const string TagNoun = "tag";
+    private const string FieldNoun = "hash field";
+
+    /// <summary>The key rules, with messages worded for <paramref name="noun"/> (a key, a tag or a hash field; the rules are the same, except that a field may be blank).</summary>
+    private static void ValidateSlow(string key, int maxBytes, bool allowSpaces, string noun = KeyNoun)
+    {
+        var plural = noun == KeyNoun ? "keys" : noun + "s";
         if (key.Length == 0)
         {
             throw new InvalidCacheKeyException($"A {noun} must not be empty.", key);
@@ -172,7 +195,7 @@ internal static class CacheKeyRules
             {
                 if (i + 1 >= key.Length || !char.IsLowSurrogate(key[i + 1]))
                 {
-                    throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds an unpaired UTF-16 surrogate at index {i}; {plural} must be valid Unicode.", key);
+                    throw new InvalidCacheKeyException($"The {Describe(key, noun)} holds an unpaired UTF-16 surrogate at index {i}; {plural} must be valid Unicode.", key);
                 }
 
                 i++;
@@ -182,17 +205,17 @@ internal static class CacheKeyRules
 
             if (char.IsLowSurrogate(c))
             {
-                throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds an unpaired UTF-16 surrogate at index {i}; {plural} must be valid Unicode.", key);
+                throw new InvalidCacheKeyException($"The {Describe(key, noun)} holds an unpaired UTF-16 surrogate at index {i}; {plural} must be valid Unicode.", key);
             }
 
             if (char.IsControl(c))
             {
-                throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds a control character (U+{(int)c:X4}) at index {i}; {plural} must not contain control characters such as CR or LF.", key);
+                throw new InvalidCacheKeyException($"The {Describe(key, noun)} holds a control character (U+{(int)c:X4}) at index {i}; {plural} must not contain control characters such as CR or LF.", key);
             }
 
             if (c == ' ' && !allowSpaces)
             {
-                throw new InvalidCacheKeyException($"The {Describe(key, isTag)} holds a space at index {i}; this backend does not allow spaces in {plural}.", key);
+                throw new InvalidCacheKeyException($"The {Describe(key, noun)} holds a space at index {i}; this backend does not allow spaces in {plural}.", key);
             }
 
             if (!char.IsWhiteSpace(c))
@@ -201,7 +224,7 @@ internal static class CacheKeyRules
             }
         }
 
-        if (allWhite)
+        if (allWhite && noun != FieldNoun)
         {
             throw new InvalidCacheKeyException($"A {noun} must not be whitespace only.", key);
         }
@@ -209,7 +232,7 @@ internal static class CacheKeyRules
         var bytes = Encoding.UTF8.GetByteCount(key);
         if (bytes > maxBytes)
         {
-            throw new InvalidCacheKeyException($"The {Describe(key, isTag)} is {bytes} UTF-8 bytes long; the limit is {maxBytes}.", key);
+            throw new InvalidCacheKeyException($"The {Describe(key, noun)} is {bytes} UTF-8 bytes long; the limit is {maxBytes}.", key);
         }
     }
 
@@ -233,10 +256,10 @@ internal static class CacheKeyRules
     }
 
     /// <summary>"cache key 'k'" / "cache key#hash" for a key, "tag 't'" / "tag#hash" for a tag (hashed unless keys may appear in messages).</summary>
-    private static string Describe(string value, bool isTag)
+    private static string Describe(string value, string noun)
     {
         var described = TaiCacheDiagnostics.DescribeKey(value);
-        return isTag ? "tag" + described["key".Length..] : "cache " + described;
+        return noun == KeyNoun ? "cache " + described : noun + described["key".Length..];
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

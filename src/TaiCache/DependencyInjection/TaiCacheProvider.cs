@@ -70,10 +70,12 @@ internal sealed class TaiCacheProvider : ITaiCacheProvider, IAsyncDisposable, ID
     {
         ArgumentNullException.ThrowIfNull(name);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (!_registry.Names.Contains(name, StringComparer.Ordinal))
-        {
-            throw new KeyNotFoundException($"No TaiCache cache is named '{name}'; registered: {string.Join(", ", _registry.Names.Select(n => $"'{n}'"))}.");
-        }
+        // Configuration keys are case-insensitive, so a cache named "Alpha" in appsettings.json is found as "alpha" too
+        // (an exact match wins when both are registered).
+        var registered = _registry.Names.FirstOrDefault(n => string.Equals(n, name, StringComparison.Ordinal))
+            ?? _registry.Names.FirstOrDefault(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
+            ?? throw new KeyNotFoundException($"No TaiCache cache is named '{name}'; registered: {string.Join(", ", _registry.Names.Select(n => $"'{n}'"))}.");
+        name = registered;
 
         var lazy = _instances.GetOrAdd(name, n => new Lazy<TaiCacheInstance>(() => Build(n), LazyThreadSafetyMode.ExecutionAndPublication));
         try

@@ -102,6 +102,6 @@ public sealed partial class RedisCache
         return [.. encoded];
     }
 
-    /// <summary>Checks a hash field name with the key rules (no control characters, bounded length).</summary>
-    private void ValidateField(string field) => CacheKeyRules.Validate(field, _maxKeyBytes, allowSpaces: true, nameof(field));
+    /// <summary>Checks a hash field name (no control characters, bounded length; empty allowed, as in Redis).</summary>
+    private void ValidateField(string field) => CacheKeyRules.ValidateField(field, _maxKeyBytes);
 }

@@ -92,7 +92,7 @@ public sealed class SqliteTierOptions
         }
     }
 
-    /// <summary>Gets the file the tier uses: <see cref="FilePath"/>, or the default location for <see cref="Name"/>.</summary>
+    /// <summary>Gets the file the tier uses: <see cref="FilePath"/>, or the default location for <see cref="Name"/> (its folder created; the temp folder when the application-data folder cannot be).</summary>
     /// <returns>A full path.</returns>
     public string ResolveFilePath()
     {
@@ -101,14 +101,23 @@ public sealed class SqliteTierOptions
             return Path.GetFullPath(FilePath);
         }
 
+        var safeName = string.Concat(Name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
         var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
-        if (string.IsNullOrEmpty(root))
+        if (!string.IsNullOrEmpty(root))
         {
-            root = Path.GetTempPath();
+            var directory = Path.Combine(root, "TaiCache");
+            try
+            {
+                Directory.CreateDirectory(directory);
+                return Path.Combine(directory, safeName + ".db");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A home that exists in name only (a service account, a read-only image): use the temp folder.
+            }
         }
 
-        var safeName = string.Concat(Name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
-        return Path.Combine(root, "TaiCache", safeName + ".db");
+        return Path.Combine(Path.GetTempPath(), "TaiCache", safeName + ".db");
     }
 
     internal SqliteTierOptions Clone() => (SqliteTierOptions)MemberwiseClone();

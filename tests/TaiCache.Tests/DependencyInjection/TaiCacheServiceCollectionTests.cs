@@ -117,6 +117,10 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
         var ex = Assert.Throws<KeyNotFoundException>(() => provider.GetRequiredService<ITaiCacheProvider>().GetCache("order"));
         Assert.Contains("'order'", ex.Message, StringComparison.Ordinal);
         Assert.Contains("'orders'", ex.Message, StringComparison.Ordinal);
+
+        // Names are found case-insensitively, as configuration keys are, and give the same instance.
+        var caches = provider.GetRequiredService<ITaiCacheProvider>();
+        Assert.Same(caches.GetCache("orders"), caches.GetCache("Orders"));
     }
 
     [Theory]

@@ -60,7 +60,12 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
         Assert.True(await _cache.HashDeleteAsync("hash", "city"));
         Assert.False(await _cache.HashDeleteAsync("hash", "city"));
         Assert.False(await _cache.HashExistsAsync("hash", "city"));
-        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.HashSetAsync("hash", "bad\nfield", 1));
+        var bad = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.HashSetAsync("hash", "bad\nfield", 1));
+        Assert.StartsWith("The hash field", bad.Message, StringComparison.Ordinal);
+
+        // Redis takes an empty field; so does the cache.
+        await _cache.HashSetAsync("hash", string.Empty, 5);
+        Assert.Equal(5, (await _cache.HashGetAsync<int>("hash", string.Empty)).Value);
     }
 
     [Fact]
