@@ -294,7 +294,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             // The weigher sees the serialized bytes (their length is what the entry costs); the copy keeps the type
             // it was stored as, so a read as another type fails as it does without copies.
             var bytes = CacheValueCodec.Default.Encode(key, value);
-            stored = new SerializedCopy(value?.GetType() ?? typeof(T), bytes);
+            stored = new SerializedCopy(value?.GetType(), bytes);
             weight = Weigh(key, bytes);
         }
         else
@@ -631,7 +631,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
             // The stored type, its nullable form, or a base type or interface of it (decoded by the serializer as
             // that type); any other type is the caller's mistake, as it is without copies.
             var wanted = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-            if (wanted != copy.Type && !wanted.IsAssignableFrom(copy.Type))
+            if (copy.Type is not null && wanted != copy.Type && !wanted.IsAssignableFrom(copy.Type))
             {
                 throw new CacheWrongTypeException($"The entry under {TaiCacheDiagnostics.DescribeKey(key)} holds a {copy.Type.Name}, not a {typeof(T).Name}.", key);
             }
@@ -670,7 +670,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     }
 
     /// <summary>A value stored as a serialized copy (<see cref="InMemoryTierOptions.StoreSerializedCopies"/>), with the type it was stored as.</summary>
-    private sealed record SerializedCopy(Type Type, byte[] Bytes);
+    private sealed record SerializedCopy(Type? Type, byte[] Bytes); // Type null: the value was null, readable as any nullable type
 
     private void Raise(List<CacheEvictionEventArgs>? events)
     {

@@ -425,6 +425,10 @@ public sealed class InMemoryTierTests
             Assert.Equal(42, asInt);
             Assert.True(cache.TryGet<int?>(key, out var asNullable));
             Assert.Equal(42, asNullable);
+
+            cache.Set<object?>(key + ":null", null); // a null has no type to hold against the reader
+            Assert.True(cache.TryGet<string?>(key + ":null", out var none));
+            Assert.Null(none);
         }
     }
 
