@@ -17,13 +17,59 @@ public sealed partial class RedisCache
     private async ValueTask<TResult> RunAsync<TState, TResult>(string? key, string operation, TState state, Func<IDatabase, TState, Task<TResult>> command, CancellationToken cancellationToken)
     {
         var db = await GetDatabaseAsync(key, operation, cancellationToken).ConfigureAwait(false);
+        TResult result;
         try
         {
-            return await WithTimeout(command(db, state), cancellationToken).ConfigureAwait(false);
+            result = await WithTimeout(command(db, state), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
             throw Translate(ex, key, operation);
+        }
+
+        if (_metrics is not null)
+        {
+            RecordCommand(_metrics, operation, result);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Counts a collection or counter command as the value operations are counted: additions as sets, removals as
+    /// deletes, reads as hits when they found something (a value, members, a true membership, a count above 0).
+    /// </summary>
+    private static void RecordCommand<TResult>(Metrics.MetricsCollector metrics, string operation, TResult result)
+    {
+        switch (operation)
+        {
+            case "LPUSH" or "RPUSH" or "HSET" or "SADD" or "ZADD" or "INCRBY" or "DECRBY":
+                metrics.RecordSet();
+                break;
+            case "HDEL" or "SREM" or "ZREM":
+                metrics.RecordDelete();
+                break;
+            case "GET" or "LPOP" or "RPOP" or "LRANGE" or "LLEN" or "HGET" or "HGETALL" or "HEXISTS" or "SMEMBERS"
+                or "SISMEMBER" or "SCARD" or "ZSCORE" or "ZRANGE" or "ZREVRANGE" or "ZCARD":
+                var found = result switch
+                {
+                    RedisValue value => !value.IsNull,
+                    bool member => member,
+                    long count => count > 0,
+                    Array items => items.Length > 0,
+                    null => false,
+                    _ => true,
+                };
+                if (found)
+                {
+                    metrics.RecordHit();
+                }
+                else
+                {
+                    metrics.RecordMiss();
+                }
+
+                break;
         }
     }
 

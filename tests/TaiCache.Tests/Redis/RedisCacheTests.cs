@@ -69,6 +69,25 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task CollectionAndCounterCommands_AreCountedInMetrics_AsTheValueOperationsAre()
+    {
+        using var metrics = new TaiCache.Metrics.MetricsCollector("collections", "redis");
+        await using var cache = await RedisCache.ConnectAsync(_server.ConnectionString, new RedisCacheOptions { KeyPrefix = _prefix + "metrics:", Metrics = metrics });
+
+        await cache.ListRightPushAsync("l", 1);                      // set
+        Assert.True((await cache.ListLeftPopAsync<int>("l")).HasValue); // hit
+        Assert.False((await cache.ListLeftPopAsync<int>("l")).HasValue); // miss: empty
+        await cache.HashSetAsync("h", "f", 1);                       // set
+        Assert.False((await cache.HashGetAsync<int>("h", "nope")).HasValue); // miss
+        Assert.True(await cache.HashDeleteAsync("h", "f"));          // delete
+        Assert.False(await cache.SetContainsAsync("s", 1));          // miss
+        await cache.IncrementAsync("c", 2);                          // set
+
+        var snapshot = metrics.GetSnapshot();
+        Assert.Equal((3L, 1L, 3L, 1L), (snapshot.Sets, snapshot.Hits, snapshot.Misses, snapshot.Deletes));
+    }
+
+    [Fact]
     public async Task Sets_AddRemoveContainsMembersCount_CompareTypedMembers()
     {
         Assert.True(await _cache.SetAddAsync("set", new OrderLine("a", 1, 1m)));
