@@ -42,6 +42,28 @@ public sealed class MemcachedInteropTests : IClassFixture<MemcachedServerFixture
     }
 
     [Fact]
+    public async Task ExpireAsync_TaiCacheItemGetsTheNewExpiryInItsEnvelope_ForeignItemOnlyItsTtl()
+    {
+        var ours = $"{nameof(MemcachedInteropTests)}:expire-ours:{Guid.NewGuid():N}";
+        var foreign = $"{nameof(MemcachedInteropTests)}:expire-foreign:{Guid.NewGuid():N}";
+        await _cache.SetAsync(ours, "v", TimeSpan.FromHours(1));
+        using var raw = Raw();
+        raw.Set(foreign, 7, "plain bytes"u8.ToArray());
+
+        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.True(await _cache.ExpireAsync(ours, TimeSpan.FromMinutes(5)));
+        Assert.True(await _cache.ExpireAsync(foreign, TimeSpan.FromMinutes(5)));
+
+        var item = raw.Get(ours)!.Value;
+        Assert.Equal(MemcachedCache.ClientFlags, item.Flags);
+        Assert.Equal("v", CacheValueCodec.Default.Decode<string>(ours, item.Data, out var expiresAt));
+        Assert.InRange(expiresAt - before, 299_000, 301_000);
+        Assert.Equal((7u, "plain bytes"), (raw.Get(foreign)!.Value.Flags, System.Text.Encoding.UTF8.GetString(raw.Get(foreign)!.Value.Data)));
+        Assert.Matches(@" t(29\d|300)\b", raw.Meta($"mg {foreign} t"));
+        Assert.Matches(@" t(29\d|300)\b", raw.Meta($"mg {ours} t"));
+    }
+
+    [Fact]
     public async Task InjectionKey_NeverReachesTheSocket()
     {
         const string evil = "k\r\nflush_all";
