@@ -136,6 +136,11 @@ public sealed partial class MultiTierCache
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
         ThrowIfDisposed();
+        if (_writeBehind?.IsDeletePending(key) == true)
+        {
+            return false; // deleted for the caller; the lower tiers still hold the old value until the delete lands
+        }
+
         var found = _writeBehind?.UpdateQueuedTtl(key, ttl) ?? false;
         for (var i = _slots.Length - 1; i >= 0; i--)
         {

@@ -59,6 +59,26 @@ public sealed class WriteBehindTests
     }
 
     [Fact]
+    public async Task ExpireAsync_AfterADeleteQueuedBehindTheKeysWriteInFlight_DoesNotBringTheValueBack()
+    {
+        var (cache, _, l2, _) = TierTestKit.Build(o => o.WriteStrategy = WriteStrategy.WriteBehind);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        l2.GateWhen = k => k == key;
+        l2.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await cache.SetAsync(key, "v1");
+        await TierTestKit.Eventually(() => l2.SetCalls > 0); // the flusher is writing v1, held at the gate
+        await cache.DeleteAsync(key);
+
+        Assert.False(await cache.ExpireAsync(key, TimeSpan.FromMinutes(1))); // deleted, as far as the caller knows
+        l2.Gate.SetResult();
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+
+        Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
+        Assert.False((await cache.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
     public async Task SetAsync_RepeatedWritesToOneKey_CoalescedLatestWins_NeverOlderAfterNewer()
     {
         var (cache, _, l2) = Build();

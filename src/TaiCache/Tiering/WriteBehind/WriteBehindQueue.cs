@@ -131,6 +131,15 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         }
     }
 
+    /// <summary>Tells whether the key's newest acknowledged operation is a delete not yet on every lower tier.</summary>
+    public bool IsDeletePending(string key)
+    {
+        lock (_gate)
+        {
+            return _pending.TryGetValue(key, out var queued) && queued.Operation != WriteBehindOperation.Set;
+        }
+    }
+
     /// <summary>Queues a factory's value unless the key already has a queued write (which is newer) or the queue is full.</summary>
     public void TryEnqueueFill<T>(string key, T value, TimeSpan? ttl)
     {
@@ -163,8 +172,13 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_pending.TryGetValue(key, out var entry) && entry.Operation == WriteBehindOperation.Set)
+            if (_pending.TryGetValue(key, out var entry))
             {
+                if (entry.Operation != WriteBehindOperation.Set)
+                {
+                    return false; // a queued delete: the value being written must not come back with the new TTL
+                }
+
                 entry.Ttl = ttl;
                 _journal?.UpdateTtl(key, ttl);
                 return true;
