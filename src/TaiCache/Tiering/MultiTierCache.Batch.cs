@@ -214,7 +214,7 @@ public sealed partial class MultiTierCache
             // One write per tier above for the whole batch: its copies live no longer than the batch's shortest-lived value.
             if (fill is not null && ForCopying(options, earliestExpiry == long.MaxValue ? 0 : earliestExpiry) is { } copy)
             {
-                await FillManyUpperAsync(i, fill, copy, cancellationToken).ConfigureAwait(false);
+                await FillManyUpperAsync(i, fill, copy, failedTiers, cancellationToken).ConfigureAwait(false);
             }
             else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
             {
@@ -273,10 +273,16 @@ public sealed partial class MultiTierCache
         return results;
     }
 
-    private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    /// <summary>Copies a batch found in tier <paramref name="foundAt"/> into the tiers above, except those whose read just failed (<paramref name="skipTiers"/>).</summary>
+    private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
     {
         for (var j = foundAt - 1; j >= 0; j--)
         {
+            if ((skipTiers & TierBit(j)) != 0)
+            {
+                continue;
+            }
+
             var slot = _slots[j];
             if (slot.Memory is { } memory)
             {

@@ -150,7 +150,7 @@ public sealed partial class MultiTierCache
             {
                 if (_options.ReadStrategy == ReadStrategy.ReadThrough && ForCopying(options, read.ExpiresAtUnixMs) is { } copy)
                 {
-                    await FillUpperAsync(i, key, read.Value, copy, cancellationToken).ConfigureAwait(false);
+                    await FillUpperAsync(i, key, read.Value, copy, failed, cancellationToken).ConfigureAwait(false);
                 }
 
                 KeepForFailSafe(key, read.Value, options);
@@ -187,8 +187,11 @@ public sealed partial class MultiTierCache
         return left <= 0 ? null : options.CappedAt(TimeSpan.FromMilliseconds(left));
     }
 
-    /// <summary>Copies a value found in tier <paramref name="foundAt"/> into every tier above it, best effort.</summary>
-    private ValueTask FillUpperAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies a value found in tier <paramref name="foundAt"/> into every tier above it, best effort, except the tiers
+    /// in <paramref name="skipTiers"/>: those whose read just failed, so a stalled tier costs the read one timeout, not two.
+    /// </summary>
+    private ValueTask FillUpperAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
     {
         if (foundAt <= _firstRemote)
         {
@@ -197,13 +200,18 @@ public sealed partial class MultiTierCache
             return ValueTask.CompletedTask;
         }
 
-        return FillUpperSlowAsync(foundAt, key, value, options, cancellationToken);
+        return FillUpperSlowAsync(foundAt, key, value, options, skipTiers, cancellationToken);
     }
 
-    private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
     {
         for (var j = foundAt - 1; j >= 0; j--)
         {
+            if ((skipTiers & TierBit(j)) != 0)
+            {
+                continue;
+            }
+
             var slot = _slots[j];
             if (slot.Memory is { } memory)
             {

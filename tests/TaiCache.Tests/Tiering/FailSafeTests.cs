@@ -89,6 +89,24 @@ public sealed class FailSafeTests
     }
 
     [Fact]
+    public async Task SlowL2_ValueFoundInL3_IsNotCopiedIntoL2_SoTheReadWaitsOneTimeoutNotTwo_SingleAndBatch()
+    {
+        var (cache, l1, l2, l3) = TierTestKit.Build(o => o.TierTimeout = TimeSpan.FromMilliseconds(100), withL3: true);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        await l3!.Inner.SetAsync(key, 3);
+        await l3.Inner.SetAsync(key + ":batch", 4);
+        l2.Delay = TimeSpan.FromSeconds(5);
+
+        Assert.Equal(3, (await cache.GetAsync<int>(key)).Value);
+        Assert.Equal(4, (await cache.GetManyAsync<int>([key + ":batch"]))[key + ":batch"]);
+
+        Assert.Equal(0, l2.SetCalls + l2.SetManyCalls); // the stalled tier was not written, so not waited for a second time
+        Assert.True(l1.TryGet<int>(key, out _)); // the tiers that answered still get their copy
+        Assert.True(l1.TryGet<int>(key + ":batch", out _));
+    }
+
+    [Fact]
     public async Task GetAsync_SlowL2_TierTimeoutServesFromL3()
     {
         var (cache, _, l2, l3) = TierTestKit.Build(o => o.TierTimeout = TimeSpan.FromMilliseconds(100), withL3: true);
