@@ -34,6 +34,8 @@ public sealed partial class MultiTierCache
 
         public void RemoveFromMemoryTiersAbove(MultiTierCache cache, int index) => cache.RemoveFromMemoryTiersAbove(index, key);
 
+        public async ValueTask RemoveOlderAsync(ICacheOps ops, CancellationToken cancellationToken) => await ops.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+
         public string Describe() => $"the write of {TaiCacheDiagnostics.DescribeKey(key)}; no tier above it holds the new value";
     }
 
@@ -61,6 +63,8 @@ public sealed partial class MultiTierCache
         public ValueTask PublishAsync(MultiTierCache cache, CancellationToken cancellationToken) => cache.PublishInvalidationAsync([key], cancellationToken);
 
         public void RemoveFromMemoryTiersAbove(MultiTierCache cache, int index) => cache.RemoveFromMemoryTiersAbove(index, key);
+
+        public ValueTask RemoveOlderAsync(ICacheOps ops, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
         public string Describe() => $"the removal of {TaiCacheDiagnostics.DescribeKey(key)}";
     }
@@ -105,6 +109,8 @@ public sealed partial class MultiTierCache
             }
         }
 
+        public async ValueTask RemoveOlderAsync(ICacheOps ops, CancellationToken cancellationToken) => await ops.DeleteManyAsync(items.ConvertAll(static i => i.Key), cancellationToken).ConfigureAwait(false);
+
         public string Describe() => $"a batch of {items.Count} writes (first {TaiCacheDiagnostics.DescribeKey(FirstKey)}); no tier above it holds the new values";
     }
 
@@ -147,6 +153,8 @@ public sealed partial class MultiTierCache
                 cache.RemoveFromMemoryTiersAbove(index, key);
             }
         }
+
+        public ValueTask RemoveOlderAsync(ICacheOps ops, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
         public string Describe() => $"a batch of {keys.Count} removals (first {TaiCacheDiagnostics.DescribeKey(FirstKey)})";
     }

@@ -92,6 +92,13 @@ public sealed partial class MultiTierCache
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     Log.TierWriteFailed(_logger, Name, slot, write.FirstKey, e);
+                    if (!IsTierFault(e))
+                    {
+                        // The tier answered and refused the data: its older value would otherwise be read again (and
+                        // copied back into L1) while the tiers below hold the new one.
+                        await RemoveOlderAsync<TWrite, TResult>(slot, write, cancellationToken).ConfigureAwait(false);
+                    }
+
                     if (!bestEffort)
                     {
                         write.RemoveFromMemoryTiersAbove(this, i);
@@ -118,6 +125,20 @@ public sealed partial class MultiTierCache
         }
 
         return result;
+    }
+
+    /// <summary>Removes what a tier that refused a write still holds of its keys, best effort (a failure is logged).</summary>
+    private async ValueTask RemoveOlderAsync<TWrite, TResult>(TierSlot slot, TWrite write, CancellationToken cancellationToken)
+        where TWrite : struct, ITierWrite<TResult>
+    {
+        try
+        {
+            await WithTimeout(write.RemoveOlderAsync(slot.Ops, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.TierWriteFailed(_logger, Name, slot, write.FirstKey, e);
+        }
     }
 
     private static async ValueTask ObserveAsync(ValueTask task)
@@ -169,6 +190,12 @@ public sealed partial class MultiTierCache
 
         /// <summary>After tier <paramref name="index"/> refused: drops the keys from the memory tiers above it.</summary>
         void RemoveFromMemoryTiersAbove(MultiTierCache cache, int index);
+
+        /// <summary>
+        /// After a reachable remote tier refused the data (too large for it, say): removes the keys' older values from it,
+        /// so the next read does not find them there and copy them back up; nothing for a removal.
+        /// </summary>
+        ValueTask RemoveOlderAsync(ICacheOps ops, CancellationToken cancellationToken);
 
         /// <summary>Describes what was refused, for the exception (for example "the write of 'k'").</summary>
         string Describe();
