@@ -102,7 +102,9 @@ public sealed partial class MultiTierCache
                     if (!bestEffort)
                     {
                         write.RemoveFromMemoryTiersAbove(this, i);
-                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused {write.Describe()}.", write.FirstKey, slot.Name, i, e);
+                        // A batch refused for one of its items names that item when the tier said which (else the first).
+                        var key = e is CacheException { Key: { } refused } ? refused : write.FirstKey;
+                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused {write.Describe()}.", key, slot.Name, i, e);
                     }
                 }
             }

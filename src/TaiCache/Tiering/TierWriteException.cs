@@ -9,7 +9,7 @@ public sealed class TierWriteException : CacheException
 {
     /// <summary>Initializes an exception.</summary>
     /// <param name="message">What went wrong; names the key with <see cref="TaiCacheDiagnostics.DescribeKey"/>.</param>
-    /// <param name="key">The key the write was about.</param>
+    /// <param name="key">The key the write was about: for a batch, the item the tier refused when it said which, else the batch's first.</param>
     /// <param name="tierName">The name of the tier that refused the write.</param>
     /// <param name="tierIndex">The tier's position, 0 for L1.</param>
     /// <param name="innerException">The tier's failure.</param>

@@ -38,6 +38,7 @@ public sealed class WriteThroughRefusalTests(MemcachedServerFixture memcached) :
             await cache.SetManyAsync([KeyValuePair.Create("a", "old"), KeyValuePair.Create("b", "old")]);
             var batch = await Assert.ThrowsAsync<TierWriteException>(async () => await cache.SetManyAsync([KeyValuePair.Create("a", "new"), KeyValuePair.Create("b", incompressible)]));
             Assert.IsType<CacheValueTooLargeException>(batch.InnerException);
+            Assert.Equal("b", batch.Key); // the item memcached refused, not the batch's first
             l1.Remove("a");
             Assert.Equal("new", (await cache.GetAsync<string>("a")).Value);
         }
