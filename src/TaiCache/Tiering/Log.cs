@@ -110,6 +110,17 @@ internal static partial class Log
     [LoggerMessage(EventId = 4012, Level = LogLevel.Error, Message = "Cache {Cache}: the write-behind flusher failed unexpectedly.")]
     public static partial void FlusherFailed(ILogger logger, string cache, Exception exception);
 
+    public static void ExpiryNotQueued(ILogger logger, string cache, string key)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            ExpiryNotQueuedCore(logger, cache, TaiCacheDiagnostics.DescribeKey(key));
+        }
+    }
+
+    [LoggerMessage(EventId = 4014, Level = LogLevel.Warning, Message = "Cache {Cache}: a lower tier failed the new expiry of {Key} and the write-behind queue is full; that tier keeps the old expiry.")]
+    private static partial void ExpiryNotQueuedCore(ILogger logger, string cache, string? key);
+
     [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Cache {Cache}: publishing the invalidation of {Count} keys to other instances failed; their L1 copies stay until expiry or resync.")]
     public static partial void CoherencePublishFailed(ILogger logger, string cache, int count, Exception exception);
 }

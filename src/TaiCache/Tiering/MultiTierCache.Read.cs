@@ -48,7 +48,7 @@ public sealed partial class MultiTierCache
     {
         CacheKeyRules.Validate(key);
         ThrowIfDisposed();
-        if (_writeBehind?.FindUnwritten(key) is { } unwritten)
+        if (_writeBehind?.FindUnwritten(key) is { Operation: not WriteBehindOperation.Expire } unwritten)
         {
             return unwritten.Operation != WriteBehindOperation.Delete;
         }

@@ -129,8 +129,9 @@ public sealed partial class MultiTierCache
         WriteAllTiersAsync<KeyRemoval, bool>(new KeyRemoval(key), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken);
 
     /// <inheritdoc />
-    /// <remarks>Sets the new expiry in every tier (lowest first); under write-behind a queued value of the key takes the new TTL too.
-    /// Returns whether any tier held the key.</remarks>
+    /// <remarks>Sets the new expiry in every tier (lowest first); under write-behind a queued value of the key takes the new TTL too,
+    /// and a lower tier whose call failed gets the expiry again from the flusher (retried with back-off, then
+    /// dead-lettered as <see cref="WriteBehindOperation.Expire"/>). Returns whether any tier held the key.</remarks>
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
@@ -142,6 +143,7 @@ public sealed partial class MultiTierCache
         }
 
         var found = _writeBehind?.UpdateQueuedTtl(key, ttl) ?? false;
+        var failedTiers = 0;
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
@@ -159,12 +161,19 @@ public sealed partial class MultiTierCache
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 Log.TierWriteFailed(_logger, Name, slot, key, e);
+                failedTiers |= slot.Bit;
                 if (!_options.BestEffortWrites && _writeBehind is null)
                 {
                     RemoveFromMemoryTiersAbove(i, key);
                     throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused the new expiry of {TaiCacheDiagnostics.DescribeKey(key)}.", key, slot.Name, i, e);
                 }
             }
+        }
+
+        // Under write-behind a lower tier that failed gets the expiry again from the flusher (retried, dead-lettered).
+        if (failedTiers != 0 && _writeBehind is not null && !_writeBehind.QueueExpiryRetry(key, ttl, failedTiers))
+        {
+            Log.ExpiryNotQueued(_logger, Name, key);
         }
 
         await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);

@@ -8,4 +8,7 @@ public enum WriteBehindOperation
 
     /// <summary>A key to remove.</summary>
     Delete = 1,
+
+    /// <summary>A new expiry for a stored key, queued when a lower tier failed <c>ExpireAsync</c> (retried like a write).</summary>
+    Expire = 2,
 }

@@ -134,12 +134,12 @@ internal sealed partial class WriteBehindQueue
         for (var i = _owner.FirstRemote; i < _owner.Slots.Length; i++)
         {
             var slot = _owner.Slots[i];
-            var groups = new Dictionary<(Type?, TimeSpan?), List<PendingWrite>>();
+            var groups = new Dictionary<(WriteBehindOperation, Type?, TimeSpan?), List<PendingWrite>>();
             foreach (var entry in batch)
             {
                 if ((entry.RemainingTiers & slot.Bit) != 0)
                 {
-                    var groupKey = (entry.ValueType, entry.Ttl);
+                    var groupKey = (entry.Operation, entry.ValueType, entry.Ttl);
                     if (!groups.TryGetValue(groupKey, out var group))
                     {
                         groups[groupKey] = group = [];
@@ -160,7 +160,7 @@ internal sealed partial class WriteBehindQueue
                 continue;
             }
 
-            foreach (var ((_, ttl), group) in groups)
+            foreach (var ((_, _, ttl), group) in groups)
             {
                 var error = await WriteGroupAsync(slot, group, ttl, token).ConfigureAwait(false);
                 if (error is null)
@@ -250,9 +250,12 @@ internal sealed partial class WriteBehindQueue
     /// </summary>
     private async Task<Exception?> WriteGroupAsync(TierSlot slot, List<PendingWrite> group, TimeSpan? ttl, CancellationToken token)
     {
-        using var activity = group[0].Operation == WriteBehindOperation.Delete
-            ? _owner.StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "write_behind_delete", group.Count)
-            : _owner.StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "write_behind_set", group.Count);
+        using var activity = group[0].Operation switch
+        {
+            WriteBehindOperation.Delete => _owner.StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "write_behind_delete", group.Count),
+            WriteBehindOperation.Expire => _owner.StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "write_behind_expire", group.Count),
+            _ => _owner.StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "write_behind_set", group.Count),
+        };
         try
         {
             await _owner.InvokeEnteredAsync(slot, (group, ttl), static async (ops, a, ct) =>

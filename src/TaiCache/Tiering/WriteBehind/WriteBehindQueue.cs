@@ -136,7 +136,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     {
         lock (_gate)
         {
-            return _pending.TryGetValue(key, out var queued) && queued.Operation != WriteBehindOperation.Set;
+            return _pending.TryGetValue(key, out var queued) && queued.Operation == WriteBehindOperation.Delete;
         }
     }
 
@@ -145,7 +145,9 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_closed || _pending.ContainsKey(key) || _inFlight.ContainsKey(key) || _direct.Contains(key) || _pending.Count >= _options.Capacity)
+            // A queued expiry is older than the factory's value (which carries its own TTL), so the value replaces it.
+            var replacesExpiry = _pending.TryGetValue(key, out var queued) && queued.Operation == WriteBehindOperation.Expire;
+            if (_closed || (queued is not null && !replacesExpiry) || _inFlight.ContainsKey(key) || _direct.Contains(key) || (!replacesExpiry && _pending.Count >= _options.Capacity))
             {
                 return;
             }
@@ -161,7 +163,16 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return;
             }
 
-            Append(entry);
+            if (replacesExpiry)
+            {
+                entry.FirstSequence = queued!.FirstSequence;
+                entry.EnqueuedAt = queued.EnqueuedAt;
+                _pending[key] = entry;
+            }
+            else
+            {
+                Append(entry);
+            }
         }
     }
 
@@ -174,6 +185,13 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         {
             if (_pending.TryGetValue(key, out var entry))
             {
+                if (entry is PendingExpiry)
+                {
+                    // An earlier expiry a lower tier failed: this one replaces it (the caller sets it in every tier too).
+                    ReplacePending(entry, NewExpiry(key, ttl, entry.RemainingTiers));
+                    return false;
+                }
+
                 if (entry.Operation != WriteBehindOperation.Set)
                 {
                     return false; // a queued delete: the value being written must not come back with the new TTL
@@ -194,9 +212,62 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 Append(again);
                 return true;
             }
+
+            if (!_closed && _inFlight.TryGetValue(key, out var retrying) && retrying is PendingExpiry && _pending.Count < _options.Capacity)
+            {
+                // The flusher is applying the older deadline right now and would land after the caller's: again after it.
+                var again = NewExpiry(key, ttl, retrying.RemainingTiers);
+                _journal?.Upsert(again);
+                Append(again);
+            }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Queues a new expiry for the lower tiers whose <c>ExpireAsync</c> just failed (a bit per tier), so the flusher
+    /// retries it with back-off and dead-letters it after <see cref="WriteBehindOptions.MaxAttempts"/>, as it does
+    /// writes. A newer operation queued for the key since is left alone (a set carries its own TTL, a delete wins).
+    /// </summary>
+    /// <returns><see langword="false"/> when the queue is full or closed (the expiry is then not retried).</returns>
+    public bool QueueExpiryRetry(string key, TimeSpan ttl, int failedTiers)
+    {
+        lock (_gate)
+        {
+            if (_pending.TryGetValue(key, out var queued))
+            {
+                if (queued is PendingExpiry)
+                {
+                    ReplacePending(queued, NewExpiry(key, ttl, queued.RemainingTiers | failedTiers));
+                }
+
+                return true;
+            }
+
+            if (_closed || _pending.Count >= _options.Capacity)
+            {
+                return false;
+            }
+
+            var entry = NewExpiry(key, ttl, failedTiers);
+            _journal?.Upsert(entry);
+            Append(entry);
+            return true;
+        }
+    }
+
+    /// <summary>An expiry of the key <paramref name="ttl"/> from now, for the given tiers. Called under the gate.</summary>
+    private PendingExpiry NewExpiry(string key, TimeSpan ttl, int tiers) =>
+        new(key, _time.GetUtcNow() + ttl, ttl, _time, _owner.DefaultsForQueue, ++_sequence, _time.GetTimestamp(), tiers);
+
+    /// <summary>Puts a newer version of a queued key in its place, keeping its place and age. Called under the gate.</summary>
+    private void ReplacePending(PendingWrite older, PendingWrite newer)
+    {
+        newer.FirstSequence = older.FirstSequence;
+        newer.EnqueuedAt = older.EnqueuedAt;
+        _journal?.Upsert(newer);
+        _pending[newer.Key] = newer;
     }
 
     public IReadOnlyList<WriteBehindDeadLetter> DrainDeadLetters()
@@ -227,10 +298,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 {
                     // Coalesce: the newer operation replaces the queued one and inherits its place and age.
                     var entry = Stamp(template);
-                    entry.FirstSequence = older.FirstSequence;
-                    entry.EnqueuedAt = older.EnqueuedAt;
-                    _journal?.Upsert(entry);
-                    _pending[key] = entry;
+                    ReplacePending(older, entry);
                     return entry.ApplyToMemory(_owner);
                 }
                 else if (_pending.Count < _options.Capacity)
@@ -362,6 +430,17 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 if (row.Operation == WriteBehindOperation.Delete)
                 {
                     entry = new PendingDelete(row.Key, options, row.Sequence, _time.GetTimestamp(), _allTiers);
+                }
+                else if (row.Operation == WriteBehindOperation.Expire)
+                {
+                    // Which tiers had failed it is not journaled: every lower tier gets it again (the same deadline).
+                    if (PendingExpiry.DecodeDeadline(row.Payload) is not { } deadline || row.Ttl is not { } ttl)
+                    {
+                        _journal.Complete([(row.Key, row.Sequence)]);
+                        continue;
+                    }
+
+                    entry = new PendingExpiry(row.Key, deadline, ttl, _time, options, row.Sequence, _time.GetTimestamp(), _allTiers);
                 }
                 else
                 {
