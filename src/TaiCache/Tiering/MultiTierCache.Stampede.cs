@@ -57,7 +57,7 @@ public sealed partial class MultiTierCache
                 // A load of the same key under another type is under way: load on our own rather than mix types.
                 return existing switch
                 {
-                    Flight<T> joined => new ValueTask<T>(Wait(joined.Task, cancellationToken)),
+                    Flight<T> joined => Join(joined, key, options, cancellationToken),
                     BatchFlight<T> batch => JoinBatchAsync(batch, key, state, factory, options, cancellationToken),
                     _ => new ValueTask<T>(Wait(LoadAsync(key, state, factory, options, flight: null), cancellationToken)),
                 };
@@ -84,6 +84,33 @@ public sealed partial class MultiTierCache
         cancellationToken.CanBeCanceled && !task.IsCompleted ? task.WaitAsync(cancellationToken) : task;
 
     /// <summary>
+    /// Waits for another caller's load of the key. With a <see cref="MultiTierEntryOptions.FactoryTimeout"/> the wait
+    /// is bounded by it, from when this caller joined: a load whose factory outlived its leader's timeout stays in
+    /// flight until the factory ends, and later callers join it rather than start factories of their own.
+    /// </summary>
+    private ValueTask<T> Join<T>(Flight<T> flight, string key, MultiTierEntryOptions options, CancellationToken cancellationToken) =>
+        options.FactoryTimeout is { } timeout && !flight.Task.IsCompleted
+            ? JoinWithTimeoutAsync(flight, key, options, timeout, cancellationToken)
+            : new ValueTask<T>(Wait(flight.Task, cancellationToken));
+
+    private async ValueTask<T> JoinWithTimeoutAsync<T>(Flight<T> flight, string key, MultiTierEntryOptions options, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await flight.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException e) when (!flight.Task.IsCompleted)
+        {
+            if (TryGetStale<T>(key, options, out var stale))
+            {
+                return stale;
+            }
+
+            throw new CacheTimeoutException($"The load of {TaiCacheDiagnostics.DescribeKey(key)} this call joined did not finish within {timeout}; it keeps running and its value will be stored.", key, e);
+        }
+    }
+
+    /// <summary>
     /// The shared load: L1 again, the lower tiers, then the factory. Completes <paramref name="flight"/> (when leading
     /// one) for the joiners, and returns (or throws) to the leader itself.
     /// </summary>
@@ -106,10 +133,11 @@ public sealed partial class MultiTierCache
                 // every L2 hit contended for.
                 var failedTiers = new StrongBox<ulong>();
                 var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, CancellationToken.None).ConfigureAwait(false);
-                value = read.HasValue ? read.Value : await LoadFromFactoryAsync(key, state, factory, options, failedTiers.Value).ConfigureAwait(false);
+                value = read.HasValue ? read.Value : await LoadFromFactoryAsync(key, state, factory, options, failedTiers.Value, flight).ConfigureAwait(false);
             }
 
-            if (flight is not null)
+            // A flight handed to a factory that outlived its timeout ends with that factory, not with the stale value.
+            if (flight is { HandedOff: false })
             {
                 _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
                 flight.TrySetResult(value);
@@ -117,16 +145,22 @@ public sealed partial class MultiTierCache
 
             return value;
         }
-        catch (Exception e) when (flight is not null)
+        catch (Exception e) when (flight is { HandedOff: false })
         {
-            _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
-            flight.TrySetException(e);
-
-            // The leader observes the failure through this task; a flight nobody joined must not report it again as
-            // an unobserved task exception.
-            _ = flight.Task.Exception;
+            EndFlight(key, flight, e);
             throw;
         }
+    }
+
+    /// <summary>Removes a failed load from the in-flight table and fails its joiners.</summary>
+    private void EndFlight<T>(string key, Flight<T> flight, Exception e)
+    {
+        _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
+        flight.TrySetException(e);
+
+        // The leader observes the failure through its own task; a flight nobody joined must not report it again as
+        // an unobserved task exception.
+        _ = flight.Task.Exception;
     }
 
     /// <summary>Runs the factory (with timeout and fail-safe) for a key no tier holds, then stores its value.</summary>
@@ -135,7 +169,8 @@ public sealed partial class MultiTierCache
     /// <param name="factory">The factory.</param>
     /// <param name="options">The entry settings.</param>
     /// <param name="failedTiers">The tiers whose read just failed (a bit per tier): not waited on again for the write.</param>
-    private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers)
+    /// <param name="flight">The load's flight, if it leads one: on a timeout it is handed to the factory still running.</param>
+    private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers, Flight<T>? flight)
     {
         var factoryTask = RunFactoryAsync(state, factory, _disposeCts.Token);
         T value;
@@ -148,7 +183,12 @@ public sealed partial class MultiTierCache
         catch (TimeoutException e)
         {
             Log.FactoryTimedOut(_logger, Name, key, options.FactoryTimeout!.Value);
-            _ = StoreWhenDoneAsync(key, factoryTask, options);
+            if (flight is not null)
+            {
+                flight.HandedOff = true;
+            }
+
+            _ = StoreWhenDoneAsync(key, factoryTask, options, flight);
             if (TryGetStale<T>(key, options, out var stale))
             {
                 return stale;
@@ -170,17 +210,27 @@ public sealed partial class MultiTierCache
     private static async Task<T> RunFactoryAsync<TState, T>(TState state, Func<TState, CancellationToken, ValueTask<T>> factory, CancellationToken cancellationToken) =>
         await factory(state, cancellationToken).ConfigureAwait(false);
 
-    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options)
+    /// <summary>Stores the value of a factory that outlived its timeout, then ends the flight it was handed (if any).</summary>
+    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options, Flight<T>? flight)
     {
         try
         {
             var value = await factoryTask.ConfigureAwait(false);
             await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
             CountFactoryStore(1);
+            if (flight is not null)
+            {
+                _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
+                flight.TrySetResult(value);
+            }
         }
         catch (Exception e)
         {
             Log.BackgroundFactoryFailed(_logger, Name, key, e);
+            if (flight is not null)
+            {
+                EndFlight(key, flight, e);
+            }
         }
     }
 
@@ -214,5 +264,9 @@ public sealed partial class MultiTierCache
         }
     }
 
-    private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+    private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        /// <summary>Gets or sets whether the factory outlived its timeout and now ends the flight itself (see <c>StoreWhenDoneAsync</c>).</summary>
+        public bool HandedOff { get; set; }
+    }
 }

@@ -143,6 +143,63 @@ public sealed class StampedeTests
     }
 
     [Fact]
+    public async Task GetOrSetAsync_FactoryOutlivesItsTimeout_LaterCallersJoinItsLoad_NoSecondFactory()
+    {
+        var (cache, _, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        ValueTask<string> Factory(CancellationToken _)
+        {
+            Interlocked.Increment(ref calls);
+            return new ValueTask<string>(release.Task);
+        }
+
+        var shortWait = new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromMilliseconds(100) };
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => cache.GetOrSetAsync(key, Factory, shortWait).AsTask());
+        for (var i = 0; i < 3; i++)
+        {
+            // Each joins the load still running and times out on its own FactoryTimeout.
+            await Assert.ThrowsAsync<CacheTimeoutException>(() => cache.GetOrSetAsync(key, Factory, shortWait).AsTask());
+        }
+
+        var patient = cache.GetOrSetAsync(key, Factory, new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromSeconds(30) }).AsTask();
+        release.SetResult("load#1");
+
+        Assert.Equal("load#1", await patient);
+        Assert.Equal("load#1", await cache.GetOrSetAsync(key, Factory, shortWait));
+        Assert.Equal(1, calls);
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_FactoryFailsAfterItsTimeout_JoinersGetTheError_NextCallLoadsAgain()
+    {
+        var (cache, _, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        var options = new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromMilliseconds(100) };
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => cache.GetOrSetAsync(key, _ =>
+        {
+            Interlocked.Increment(ref calls);
+            return new ValueTask<string>(release.Task);
+        }, options).AsTask());
+
+        var joined = cache.GetOrSetAsync(key, _ => new ValueTask<string>("never"), new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromSeconds(30) }).AsTask();
+        release.SetException(new InvalidOperationException("database down"));
+
+        Assert.Equal("database down", (await Assert.ThrowsAsync<InvalidOperationException>(() => joined)).Message);
+        Assert.Equal("fresh", await cache.GetOrSetAsync(key, _ =>
+        {
+            Interlocked.Increment(ref calls);
+            return new ValueTask<string>("fresh");
+        }, options));
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
     public async Task GetOrSetAsync_FactoryTimeoutWithStaleValue_ReturnsStaleOnTime()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
