@@ -34,7 +34,7 @@ public sealed partial class RedisCache
         var entries = new List<HashEntry>();
         foreach (var pair in fields)
         {
-            CacheKeyRules.Validate(pair.Key, _maxKeyBytes, allowSpaces: true, nameof(fields));
+            CacheKeyRules.ValidateField(pair.Key, _maxKeyBytes, nameof(fields)); // as the single-field overload checks it
             entries.Add(new HashEntry(pair.Key, Codec.Encode(key, pair.Value)));
         }
 

@@ -1,3 +1,4 @@
+using StackExchange.Redis;
 namespace TaiCache.Redis;
 
 /// <summary>Redis lists (LPUSH, RPUSH, LPOP, RPOP, LRANGE, LLEN) with items typed through the serializer.</summary>
@@ -54,11 +55,13 @@ public sealed partial class RedisCache
     /// <param name="key">The list's key.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The item, or a miss when the list is empty or missing.</returns>
+    /// <exception cref="CacheSerializationException">The item cannot be read as <typeparamref name="T"/> (another type, another
+    /// client's bytes); it was put back at the head before the exception was thrown.</exception>
     public async ValueTask<CacheResult<T>> ListLeftPopAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
         var raw = await RunAsync(key, "LPOP", physical, static (db, k) => db.ListLeftPopAsync(k), cancellationToken).ConfigureAwait(false);
-        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(Decode<T>(key, raw));
+        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: true, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>Removes and returns the last item of a list (<c>RPOP</c>).</summary>
@@ -66,11 +69,30 @@ public sealed partial class RedisCache
     /// <param name="key">The list's key.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The item, or a miss when the list is empty or missing.</returns>
+    /// <exception cref="CacheSerializationException">The item cannot be read as <typeparamref name="T"/>; it was put back at the tail.</exception>
     public async ValueTask<CacheResult<T>> ListRightPopAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
         var raw = await RunAsync(key, "RPOP", physical, static (db, k) => db.ListRightPopAsync(k), cancellationToken).ConfigureAwait(false);
-        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(Decode<T>(key, raw));
+        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: false, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Decodes a popped item. One that cannot be read (a wrong type, another client's bytes) is pushed back at the end
+    /// it came from before the error is thrown, so a job queue does not lose it; another consumer may pop a later
+    /// item in between. If the push itself fails (the connection dropped), the item is lost and that error is thrown.
+    /// </summary>
+    private async ValueTask<T> DecodePoppedAsync<T>(string key, RedisKey physical, RedisValue raw, bool head, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Decode<T>(key, raw);
+        }
+        catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
+        {
+            await RunAsync(key, head ? "LPUSH" : "RPUSH", (physical, raw, head), static (db, a) => a.head ? db.ListLeftPushAsync(a.physical, a.raw) : db.ListRightPushAsync(a.physical, a.raw), cancellationToken).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>Reads a range of a list (<c>LRANGE</c>); negative indexes count from the end.</summary>

@@ -44,6 +44,35 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task Lists_PopOfAnItemThatCannotBeRead_PutsItBack_NothingLost()
+    {
+        await _cache.ListRightPushManyAsync("jobs", ["job-1", "job-2", "job-3"]);
+
+        await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.ListLeftPopAsync<int>("jobs"));
+        await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.ListRightPopAsync<int>("jobs"));
+        await Raw.ListRightPushAsync(_prefix + "jobs", "plain bytes from another client");
+        await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.ListRightPopAsync<string>("jobs"));
+
+        Assert.Equal(4, await _cache.ListLengthAsync("jobs"));
+        Assert.Equal("job-1", (await _cache.ListLeftPopAsync<string>("jobs")).Value); // still first, in order
+        Assert.Equal(["job-2", "job-3"], await _cache.ListRangeAsync<string>("jobs", 0, 1));
+    }
+
+    [Fact]
+    public async Task Hashes_FieldsReadByGetAll_WrittenBackByTheManyFieldOverload_SameRulesAsOneField()
+    {
+        await _cache.HashSetAsync("fields", string.Empty, 1);
+        await _cache.HashSetAsync("fields", "  ", 2);
+        var all = await _cache.HashGetAllAsync<int>("fields");
+
+        await _cache.HashSetAsync("fields-copy", all);
+
+        Assert.Equal(all.OrderBy(p => p.Key), (await _cache.HashGetAllAsync<int>("fields-copy")).OrderBy(p => p.Key));
+        var bad = await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await _cache.HashSetAsync("fields", [KeyValuePair.Create("bad\nfield", 1)]));
+        Assert.StartsWith("The hash field", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Hashes_SetGetAllDeleteExists_RoundTripTypedValues()
     {
         Assert.True(await _cache.HashSetAsync("hash", "name", "Ada"));
