@@ -48,10 +48,11 @@ if (args.Length < 2)
     return 2;
 }
 
-var badSize = args.Skip(1).FirstOrDefault(s => !int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1);
+// BitFaster's ConcurrentLru, one of the peers replayed beside TaiCache, needs at least 3 entries.
+var badSize = args.Skip(1).FirstOrDefault(s => !int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 3);
 if (badSize is not null)
 {
-    Console.Error.WriteLine($"error: cache size '{badSize}' is not a positive integer.");
+    Console.Error.WriteLine($"error: cache size '{badSize}' is not an integer of 3 or more (the smallest size every replayed policy takes).");
     return 2;
 }
 
@@ -76,7 +77,8 @@ catch (Exception e) when (e is IOException or InvalidDataException or Unauthoriz
 var synthetic = args[0].StartsWith("--", StringComparison.Ordinal);
 var workload = args[0].StartsWith("--workload:", StringComparison.Ordinal) ? Workloads.Descriptions[args[0]["--workload:".Length..]] : null;
 Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : args[0] == "--drift" ? "Zipf 0.7 whose hot set moves every 150,000 requests" : workload ?? (synthetic ? $"loop over {trace.Keys.Length:N0} keys, 40 passes" : Path.GetFileName(args[0])))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
-if (!synthetic)
+// Only the ARC paper's traces carry its citation; a user's own trace is theirs.
+if (!synthetic && Path.GetFileName(args[0]).Split('.')[0] is "OLTP" or "P1" or "P2" or "P3" or "P4" or "P5" or "P6" or "P7" or "P8" or "P9" or "P10" or "P11" or "P12" or "P13" or "P14" or "DS1" or "S1" or "S2" or "S3" or "ConCat" or "MergeP" or "MergeS" or "spc1likeread")
 {
     Console.WriteLine("Trace from the ARC paper: N. Megiddo and D. S. Modha, \"ARC: A Self-Tuning, Low Overhead Replacement Cache\", FAST 2003.");
 }
