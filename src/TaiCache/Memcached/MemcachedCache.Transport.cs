@@ -85,6 +85,11 @@ public sealed partial class MemcachedCache
             return counter;
         }
 
+        if (flags == 0 && PlainCounter.Unrepresentable<T>(key, data) is { } overflow)
+        {
+            throw overflow;
+        }
+
         throw new CacheSerializationException(
             $"The item under {TaiCacheDiagnostics.DescribeKey(key)} was not written by TaiCache (client flags 0x{flags:x8}, {data.Length} bytes) and cannot be read as {typeof(T).Name}.",
             key);

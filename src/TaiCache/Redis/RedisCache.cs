@@ -470,9 +470,18 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         expiresAtUnixMs = 0;
         // A counter (INCRBY) is plain decimal text, not an envelope: read it as a number, as memcached's are.
         var bytes = (ReadOnlyMemory<byte>)raw;
-        if (bytes.Length is > 0 and <= 20 && bytes.Span[0] != CacheValueCodec.Magic0 && PlainCounter.TryRead<T>(bytes.Span, out var counter))
+        if (bytes.Length is > 0 and <= 20 && bytes.Span[0] != CacheValueCodec.Magic0)
         {
-            return counter;
+            if (PlainCounter.TryRead<T>(bytes.Span, out var counter))
+            {
+                return counter;
+            }
+
+            if (PlainCounter.Unrepresentable<T>(key, bytes.Span) is { } overflow)
+            {
+                _metrics?.RecordError();
+                throw overflow;
+            }
         }
 
         try

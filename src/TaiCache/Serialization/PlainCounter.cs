@@ -46,4 +46,23 @@ internal static class PlainCounter
         value = (T)boxed;
         return true;
     }
+
+    /// <summary>
+    /// The error for counter text that <see cref="TryRead{T}"/> refused because <typeparamref name="T"/> cannot hold it
+    /// (a counter past <see cref="int.MaxValue"/> read as <see cref="int"/>, a negative one as <see cref="ulong"/>, any
+    /// as <see cref="double"/>); <see langword="null"/> when the bytes are not a counter at all.
+    /// </summary>
+    public static CacheSerializationException? Unrepresentable<T>(string key, ReadOnlySpan<byte> text)
+    {
+        var span = text.TrimEnd((byte)' ');
+        if (span.Length is 0 or > 20
+            || !((Utf8Parser.TryParse(span, out long _, out var used) && used == span.Length) || (Utf8Parser.TryParse(span, out ulong _, out used) && used == span.Length)))
+        {
+            return null;
+        }
+
+        return new CacheSerializationException(
+            $"The value under {TaiCacheDiagnostics.DescribeKey(key)} is the counter {Encoding.ASCII.GetString(span)}, which {typeof(T).Name} cannot hold; read counters as long, ulong, int or string.",
+            key);
+    }
 }

@@ -80,6 +80,17 @@ public sealed class MemcachedOperationTests : IClassFixture<MemcachedServerFixtu
     }
 
     [Fact]
+    public async Task GetAsync_CounterTheTypeCannotHold_SaysSo()
+    {
+        var key = Key(nameof(GetAsync_CounterTheTypeCannotHold_SaysSo));
+        await _cache.IncrementAsync(key, delta: 1, initialValue: 5_000_000_000);
+
+        var overflow = await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<int>(key));
+        Assert.Contains("the counter 5000000000, which Int32 cannot hold", overflow.Message, StringComparison.Ordinal);
+        Assert.Equal(5_000_000_000L, (await _cache.GetAsync<long>(key)).Value);
+    }
+
+    [Fact]
     public async Task IncrementAsync_NonNumericValue_ThrowsWrongTypeAndKeepsValue()
     {
         var key = Key(nameof(IncrementAsync_NonNumericValue_ThrowsWrongTypeAndKeepsValue));

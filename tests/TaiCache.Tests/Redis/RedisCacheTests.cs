@@ -181,6 +181,11 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
         // A negative count has no unsigned reading, and a type that is no integer cannot read a counter at all.
         await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<ulong>("debt"));
         await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<OrderLine>("visits"));
+
+        // The error says what the bytes are: a counter too large for the type, not another client's bytes.
+        await _cache.IncrementAsync("huge", 5_000_000_000);
+        var overflow = await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<int>("huge"));
+        Assert.Contains("the counter 5000000000, which Int32 cannot hold", overflow.Message, StringComparison.Ordinal);
     }
 
     [Fact]
