@@ -80,17 +80,25 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
         if (_defaultResolver && ContractlessVisibilityResolver.FormatterFor<T>() is { } formatter)
         {
             var reader = new MessagePackReader(bytes);
+            T value;
             try
             {
-                return formatter.Deserialize(ref reader, Options);
+                value = formatter.Deserialize(ref reader, Options);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // As MessagePackSerializer.Deserialize reports it.
                 throw new MessagePackSerializationException($"Failed to deserialize {typeof(T).FullName} value.", ex);
             }
+
+            return reader.End ? value : throw TrailingBytes<T>(bytes.Length - (int)reader.Consumed);
         }
 
-        return MessagePackSerializer.Deserialize<T>(bytes, Options);
+        var read = MessagePackSerializer.Deserialize<T>(bytes, Options, out var used);
+        return used == bytes.Length ? read : throw TrailingBytes<T>(bytes.Length - used);
     }
+
+    /// <summary>A payload with bytes after its value is not one TaiCache wrote (two values run together, or corruption).</summary>
+    private static MessagePackSerializationException TrailingBytes<T>(int count) =>
+        new($"Failed to deserialize {typeof(T).FullName} value: {count} bytes follow the value.");
 }

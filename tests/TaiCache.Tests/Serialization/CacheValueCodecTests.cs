@@ -96,6 +96,19 @@ public sealed class CacheValueCodecTests
     }
 
     [Fact]
+    public void Decode_BytesAfterThePayload_ThrowsRatherThanReadTheFirstValue()
+    {
+        var codec = new CacheValueCodec();
+        var stored = codec.Encode("k", "a");
+        var joined = stored.Concat("junk"u8.ToArray()).ToArray(); // another client appended to the value
+
+        Assert.Equal("a", codec.Decode<string>("k", stored));
+        var ex = Assert.Throws<CacheSerializationException>(() => codec.Decode<string>("k", joined));
+        Assert.Contains("4 bytes follow the value", ex.InnerException?.Message ?? ex.Message, StringComparison.Ordinal);
+        Assert.Throws<CacheSerializationException>(() => codec.Decode<object>("k", joined)); // the resolver's path too
+    }
+
+    [Fact]
     public void Decode_WrongType_ThrowsSerializationException()
     {
         var codec = new CacheValueCodec();
