@@ -15,7 +15,7 @@ public sealed partial class RedisCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var logical = CacheKeyRules.ValidateEach(keys, _maxKeyBytes);
-        return BatchResults.ToDictionary(logical, await ReadAlignedAsync<T>(logical, cancellationToken).ConfigureAwait(false));
+        return BatchResults.ToDictionary(logical, await ReadAlignedAsync<T>(logical, skipDownShards: false, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc />
@@ -31,11 +31,14 @@ public sealed partial class RedisCache
             }
         }
 
-        return ReadAlignedAsync<T>(keys, cancellationToken);
+        return ReadAlignedAsync<T>(keys, skipDownShards: true, cancellationToken);
     }
 
     /// <summary>MGETs checked keys into results aligned with them: one MGET on a single server, one per hash slot on a cluster.</summary>
-    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, CancellationToken cancellationToken)
+    /// <param name="logical">The keys.</param>
+    /// <param name="skipDownShards">Leaves the keys of a Cluster primary that is down (a partial outage) as misses instead of throwing.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, bool skipDownShards, CancellationToken cancellationToken)
     {
         var results = new CacheResult<T>[logical.Count];
         if (logical.Count == 0)
@@ -48,7 +51,7 @@ public sealed partial class RedisCache
         int hits;
         if (IsCluster(_multiplexer!))
         {
-            hits = await ReadBySlotAsync(db, logical, results, cancellationToken).ConfigureAwait(false);
+            hits = await ReadBySlotAsync(db, logical, results, skipDownShards, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -97,7 +100,7 @@ public sealed partial class RedisCache
         return results;
     }
 
-    private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, CancellationToken cancellationToken)
+    private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, bool skipDownShards, CancellationToken cancellationToken)
     {
         var groups = GroupBySlot(logical);
         var tasks = new Task<RedisValue[]>[groups.Count];
@@ -105,6 +108,13 @@ public sealed partial class RedisCache
         {
             for (var g = 0; g < groups.Count; g++)
             {
+                // A slot whose primary is down: its keys are misses for a multi-tier read, an error for a plain one.
+                if (_someServerDown && DownShard(groups[g].Physical[0]) is { } down)
+                {
+                    tasks[g] = skipDownShards ? Task.FromResult(new RedisValue[groups[g].Physical.Length]) : throw ShardDown(null, "MGET", down);
+                    continue;
+                }
+
                 tasks[g] = db.StringGetAsync(groups[g].Physical);
             }
 

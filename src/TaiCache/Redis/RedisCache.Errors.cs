@@ -38,6 +38,17 @@ public sealed partial class RedisCache
                     Log.OperationConnectionFailed(_logger, Name, operation, described, connection.FailureType.ToString(), suppressed);
                 }
 
+                // A Cluster with other primaries up: this key's primary is the one down (a partial outage).
+                if (_multiplexer is { IsConnected: true } multiplexer && IsCluster(multiplexer))
+                {
+                    _someServerDown = true; // the next keyed command checks its primary first, even if the event comes later
+                    return new CacheConnectionException(
+                        $"Redis cache '{Name}': {operation}{target} failed because the Redis server for its slot could not be reached ({connection.FailureType}); other Cluster primaries are connected.", key, InnerFor(ex))
+                    {
+                        IsPartialOutage = true,
+                    };
+                }
+
                 return new CacheConnectionException(
                     $"Redis cache '{Name}': {operation}{target} failed because no Redis server could be reached ({connection.FailureType}).", key, InnerFor(ex));
 

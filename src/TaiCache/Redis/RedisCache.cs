@@ -426,11 +426,17 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         }
     }
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        NoteConnectionFailed(e);
         Log.ConnectionFailed(_logger, Name, e.EndPoint, e.FailureType, e.ConnectionType);
+    }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        NoteConnectionRestored();
         Log.ConnectionRestored(_logger, Name, e.EndPoint, e.ConnectionType);
+    }
 
     /// <summary>Gets the database, waiting for the first connection attempt when the cache is still making it.</summary>
     private ValueTask<IDatabase> GetDatabaseAsync(string? key, string operation, CancellationToken cancellationToken)
@@ -438,7 +444,17 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
         var db = Volatile.Read(ref _database);
-        return db is not null ? new ValueTask<IDatabase>(db) : WaitForConnectionAsync(key, operation, cancellationToken);
+        if (db is null)
+        {
+            return WaitForConnectionAsync(key, operation, cancellationToken);
+        }
+
+        if (key is not null)
+        {
+            ThrowIfShardDown(key, operation);
+        }
+
+        return new ValueTask<IDatabase>(db);
     }
 
     private async ValueTask<IDatabase> WaitForConnectionAsync(string? key, string operation, CancellationToken cancellationToken)

@@ -82,6 +82,9 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Kills the node on a port with SIGKILL (a primary dying), for a class that owns its cluster.</summary>
+    public void Kill(int port) => _nodes.Single(n => n.Port == port).Kill();
+
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
