@@ -56,9 +56,9 @@ public sealed partial class MultiTierCache
         {
             await WaitForLoadsAsync(load, claim.Joined, entry, cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutException e)
+        catch (TimeoutException e) when (entry.FactoryTimeout is not null && (load is null || !IsFaultOf(load, e)))
         {
-            Log.FactoryTimedOut(_logger, Name, missing[0], entry.FactoryTimeout!.Value);
+            Log.FactoryTimedOut(_logger, Name, missing[0], entry.FactoryTimeout.Value);
             if (AddStale(missing, found, entry))
             {
                 return found;

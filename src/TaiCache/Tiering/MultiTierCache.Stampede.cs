@@ -76,7 +76,7 @@ public sealed partial class MultiTierCache
     /// <summary>Waits for a batch's load of the key; if its factory left the key out, loads it as a single key.</summary>
     private async ValueTask<T> JoinBatchAsync<TState, T>(BatchFlight<T> batch, string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
-        var result = await Wait(batch.Task, cancellationToken).ConfigureAwait(false);
+        var result = await WaitJoinedAsync(batch.Task, key, options, static (T stale) => new CacheResult<T>(stale), cancellationToken).ConfigureAwait(false);
         return result.HasValue ? result.Value : await GetOrSetSlowAsync(key, state, factory, options, cancellationToken).ConfigureAwait(false);
     }
 
@@ -89,21 +89,33 @@ public sealed partial class MultiTierCache
     /// flight until the factory ends, and later callers join it rather than start factories of their own.
     /// </summary>
     private ValueTask<T> Join<T>(Flight<T> flight, string key, MultiTierEntryOptions options, CancellationToken cancellationToken) =>
-        options.FactoryTimeout is { } timeout && !flight.Task.IsCompleted
-            ? JoinWithTimeoutAsync(flight, key, options, timeout, cancellationToken)
+        options.FactoryTimeout is not null && !flight.Task.IsCompleted
+            ? WaitJoinedAsync(flight.Task, key, options, static (T stale) => stale, cancellationToken)
             : new ValueTask<T>(Wait(flight.Task, cancellationToken));
 
-    private async ValueTask<T> JoinWithTimeoutAsync<T>(Flight<T> flight, string key, MultiTierEntryOptions options, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits for a load this call joined (a single key's or a batch's), bounded by the caller's own <see cref="MultiTierEntryOptions.FactoryTimeout"/>.</summary>
+    private async ValueTask<TResult> WaitJoinedAsync<T, TResult>(Task<TResult> load, string key, MultiTierEntryOptions options, Func<T, TResult> fromStale, CancellationToken cancellationToken)
     {
+        if (options.FactoryTimeout is not { } timeout || load.IsCompleted)
+        {
+            return await Wait(load, cancellationToken).ConfigureAwait(false);
+        }
+
         try
         {
-            return await flight.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            return await load.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutException e) when (!flight.Task.IsCompleted)
+        catch (TimeoutException e)
         {
+            // The load ended as the wait timed out (or failed with a TimeoutException of its own): its outcome wins.
+            if (load.IsCompleted)
+            {
+                return await load.ConfigureAwait(false);
+            }
+
             if (TryGetStale<T>(key, options, out var stale))
             {
-                return stale;
+                return fromStale(stale);
             }
 
             throw new CacheTimeoutException($"The load of {TaiCacheDiagnostics.DescribeKey(key)} this call joined did not finish within {timeout}; it keeps running and its value will be stored.", key, e);
@@ -180,9 +192,9 @@ public sealed partial class MultiTierCache
                 ? await factoryTask.WaitAsync(timeout, _time).ConfigureAwait(false)
                 : await factoryTask.ConfigureAwait(false);
         }
-        catch (TimeoutException e)
+        catch (TimeoutException e) when (options.FactoryTimeout is not null && !IsFaultOf(factoryTask, e))
         {
-            Log.FactoryTimedOut(_logger, Name, key, options.FactoryTimeout!.Value);
+            Log.FactoryTimedOut(_logger, Name, key, options.FactoryTimeout.Value);
             if (flight is not null)
             {
                 flight.HandedOff = true;
@@ -206,6 +218,9 @@ public sealed partial class MultiTierCache
         CountFactoryStore(1);
         return value;
     }
+
+    /// <summary>Tells a task's own failure from the timeout of a wait on it.</summary>
+    private static bool IsFaultOf(Task task, Exception e) => task.IsFaulted && task.Exception!.InnerExceptions.Contains(e);
 
     private static async Task<T> RunFactoryAsync<TState, T>(TState state, Func<TState, CancellationToken, ValueTask<T>> factory, CancellationToken cancellationToken) =>
         await factory(state, cancellationToken).ConfigureAwait(false);

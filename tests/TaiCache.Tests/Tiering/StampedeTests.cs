@@ -173,6 +173,40 @@ public sealed class StampedeTests
     }
 
     [Fact]
+    public async Task GetOrSetAsync_JoiningABatchLoad_IsBoundedByItsOwnFactoryTimeout()
+    {
+        var (cache, _, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var release = new TaskCompletionSource<IReadOnlyDictionary<string, string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var batch = cache.GetOrSetManyAsync([key], (_, _) => new ValueTask<IReadOnlyDictionary<string, string>>(release.Task)).AsTask();
+
+        var single = cache.GetOrSetAsync(key, _ => new ValueTask<string>("own"), new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromMilliseconds(100) }).AsTask();
+
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => single); // did not wait for the batch's factory
+        release.SetResult(new Dictionary<string, string> { [key] = "batch" });
+        Assert.Equal("batch", (await batch)[key]);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task GetOrSetAsync_FactoryThrowsATimeoutExceptionOfItsOwn_CallerGetsThatException(bool withFactoryTimeout)
+    {
+        var (cache, _, _, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var options = new MultiTierEntryOptions { FactoryTimeout = withFactoryTimeout ? TimeSpan.FromSeconds(30) : null };
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => cache.GetOrSetAsync<string>(TierTestKit.Key(this), async _ =>
+        {
+            await Task.Yield();
+            throw new TimeoutException("database timeout");
+        }, options).AsTask());
+
+        Assert.Equal("database timeout", error.Message); // not "did not finish within 30 s", not a null TimeSpan
+    }
+
+    [Fact]
     public async Task GetOrSetAsync_FactoryFailsAfterItsTimeout_JoinersGetTheError_NextCallLoadsAgain()
     {
         var (cache, _, _, _) = TierTestKit.Build();
