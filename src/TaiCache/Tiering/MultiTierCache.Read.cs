@@ -48,9 +48,12 @@ public sealed partial class MultiTierCache
     {
         CacheKeyRules.Validate(key);
         ThrowIfDisposed();
-        if (_writeBehind?.FindUnwritten(key) is { Operation: not WriteBehindOperation.Expire } unwritten)
+        switch (_writeBehind?.FindUnwritten(key))
         {
-            return unwritten.Operation != WriteBehindOperation.Delete;
+            case PendingExpiry expiry when expiry.ExpiresAt <= _time.GetUtcNow():
+                return false; // its deadline has passed, though a lower tier has not taken it yet
+            case { Operation: not WriteBehindOperation.Expire } unwritten:
+                return unwritten.Operation != WriteBehindOperation.Delete;
         }
 
         foreach (var slot in _slots)
@@ -250,6 +253,7 @@ public sealed partial class MultiTierCache
             case null:
                 break;
             case { Operation: WriteBehindOperation.Delete }:
+            case PendingExpiry expiry when expiry.ExpiresAt <= _time.GetUtcNow(): // expired, though not yet in every tier
                 read = new TierRead<T>(TierReadStatus.Miss, default!);
                 return true;
             case PendingSet<T> set:

@@ -144,6 +144,30 @@ public sealed partial class MultiTierCache
 
         var found = _writeBehind?.UpdateQueuedTtl(key, ttl) ?? false;
         var failedTiers = 0;
+        var expiresAt = _time.GetUtcNow() + ttl; // a retry keeps the deadline of this call
+        _writeBehind?.BeginExpiry(key);
+        try
+        {
+            found |= await ExpireTiersAsync(key, ttl, failedTiers: bits => failedTiers |= bits, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Under write-behind a lower tier that failed gets the expiry again from the flusher (retried, dead-lettered),
+            // unless a set or delete of the key was queued meanwhile.
+            if (_writeBehind is not null && !_writeBehind.EndExpiry(key, ttl, expiresAt, failedTiers))
+            {
+                Log.ExpiryNotQueued(_logger, Name, key);
+            }
+        }
+
+        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
+        return found;
+    }
+
+    /// <summary>Sets the new expiry in every tier, lowest first; reports the lower tiers whose call failed (when not thrown).</summary>
+    private async ValueTask<bool> ExpireTiersAsync(string key, TimeSpan ttl, Action<int> failedTiers, CancellationToken cancellationToken)
+    {
+        var found = false;
         for (var i = _slots.Length - 1; i >= 0; i--)
         {
             var slot = _slots[i];
@@ -161,7 +185,7 @@ public sealed partial class MultiTierCache
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 Log.TierWriteFailed(_logger, Name, slot, key, e);
-                failedTiers |= slot.Bit;
+                failedTiers(slot.Bit);
                 if (!_options.BestEffortWrites && _writeBehind is null)
                 {
                     RemoveFromMemoryTiersAbove(i, key);
@@ -170,13 +194,6 @@ public sealed partial class MultiTierCache
             }
         }
 
-        // Under write-behind a lower tier that failed gets the expiry again from the flusher (retried, dead-lettered).
-        if (failedTiers != 0 && _writeBehind is not null && !_writeBehind.QueueExpiryRetry(key, ttl, failedTiers))
-        {
-            Log.ExpiryNotQueued(_logger, Name, key);
-        }
-
-        await PublishInvalidationAsync([key], cancellationToken).ConfigureAwait(false);
         return found;
     }
 }

@@ -134,12 +134,13 @@ internal sealed partial class WriteBehindQueue
         for (var i = _owner.FirstRemote; i < _owner.Slots.Length; i++)
         {
             var slot = _owner.Slots[i];
-            var groups = new Dictionary<(WriteBehindOperation, Type?, TimeSpan?), List<PendingWrite>>();
+            var groups = new Dictionary<(WriteBehindOperation, Type?, TimeSpan?, string?), List<PendingWrite>>();
             foreach (var entry in batch)
             {
                 if ((entry.RemainingTiers & slot.Bit) != 0)
                 {
-                    var groupKey = (entry.Operation, entry.ValueType, entry.Ttl);
+                    // An expiry is one tier call per key, each under its own TierTimeout (a group would share one).
+                    var groupKey = (entry.Operation, entry.ValueType, entry.Ttl, entry.Operation == WriteBehindOperation.Expire ? entry.Key : null);
                     if (!groups.TryGetValue(groupKey, out var group))
                     {
                         groups[groupKey] = group = [];
@@ -160,7 +161,7 @@ internal sealed partial class WriteBehindQueue
                 continue;
             }
 
-            foreach (var ((_, _, ttl), group) in groups)
+            foreach (var ((_, _, ttl, _), group) in groups)
             {
                 var error = await WriteGroupAsync(slot, group, ttl, token).ConfigureAwait(false);
                 if (error is null)

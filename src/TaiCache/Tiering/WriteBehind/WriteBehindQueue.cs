@@ -23,6 +23,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private readonly Queue<string> _order = new();
     private readonly Dictionary<string, PendingWrite> _inFlight = new(StringComparer.Ordinal);
     private readonly HashSet<string> _direct = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ExpiryCall> _expiring = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<WriteBehindDeadLetter> _deadLetters = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly WriteBehindJournal? _journal;
@@ -152,6 +153,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return;
             }
 
+            SupersedeExpiry(key);
             var options = ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(ttl);
             var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers);
             try
@@ -188,7 +190,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 if (entry is PendingExpiry)
                 {
                     // An earlier expiry a lower tier failed: this one replaces it (the caller sets it in every tier too).
-                    ReplacePending(entry, NewExpiry(key, ttl, entry.RemainingTiers));
+                    ReplacePending(entry, NewExpiry(key, ttl, _time.GetUtcNow() + ttl, entry.RemainingTiers));
                     return false;
                 }
 
@@ -216,7 +218,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             if (!_closed && _inFlight.TryGetValue(key, out var retrying) && retrying is PendingExpiry && _pending.Count < _options.Capacity)
             {
                 // The flusher is applying the older deadline right now and would land after the caller's: again after it.
-                var again = NewExpiry(key, ttl, retrying.RemainingTiers);
+                var again = NewExpiry(key, ttl, _time.GetUtcNow() + ttl, retrying.RemainingTiers);
                 _journal?.Upsert(again);
                 Append(again);
             }
@@ -226,20 +228,47 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     }
 
     /// <summary>
-    /// Queues a new expiry for the lower tiers whose <c>ExpireAsync</c> just failed (a bit per tier), so the flusher
-    /// retries it with back-off and dead-letters it after <see cref="WriteBehindOptions.MaxAttempts"/>, as it does
-    /// writes. A newer operation queued for the key since is left alone (a set carries its own TTL, a delete wins).
+    /// Registers an <c>ExpireAsync</c> of the key about to call the tiers: a set or delete of the key queued before
+    /// <see cref="EndExpiry"/> supersedes it, so a failed tier does not get the older expiry after the newer write.
     /// </summary>
-    /// <returns><see langword="false"/> when the queue is full or closed (the expiry is then not retried).</returns>
-    public bool QueueExpiryRetry(string key, TimeSpan ttl, int failedTiers)
+    public void BeginExpiry(string key)
     {
         lock (_gate)
         {
+            _expiring[key] = _expiring.TryGetValue(key, out var call) ? call with { Count = call.Count + 1 } : new ExpiryCall(1, Superseded: false);
+        }
+    }
+
+    /// <summary>
+    /// Ends an <c>ExpireAsync</c> of the key. When lower tiers failed it (a bit per tier) and no set or delete of the
+    /// key was queued since it began, the expiry is queued for them: the flusher retries it with back-off and
+    /// dead-letters it after <see cref="WriteBehindOptions.MaxAttempts"/>, as it does writes.
+    /// </summary>
+    /// <returns><see langword="false"/> when a retry was needed and the queue is full or closed (the expiry is then not retried).</returns>
+    public bool EndExpiry(string key, TimeSpan ttl, DateTimeOffset expiresAt, int failedTiers)
+    {
+        lock (_gate)
+        {
+            var call = _expiring[key];
+            if (call.Count == 1)
+            {
+                _expiring.Remove(key);
+            }
+            else
+            {
+                _expiring[key] = call with { Count = call.Count - 1 };
+            }
+
+            if (failedTiers == 0 || call.Superseded)
+            {
+                return true;
+            }
+
             if (_pending.TryGetValue(key, out var queued))
             {
                 if (queued is PendingExpiry)
                 {
-                    ReplacePending(queued, NewExpiry(key, ttl, queued.RemainingTiers | failedTiers));
+                    ReplacePending(queued, NewExpiry(key, ttl, expiresAt, queued.RemainingTiers | failedTiers));
                 }
 
                 return true;
@@ -250,16 +279,28 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return false;
             }
 
-            var entry = NewExpiry(key, ttl, failedTiers);
+            var entry = NewExpiry(key, ttl, expiresAt, failedTiers);
             _journal?.Upsert(entry);
             Append(entry);
             return true;
         }
     }
 
-    /// <summary>An expiry of the key <paramref name="ttl"/> from now, for the given tiers. Called under the gate.</summary>
-    private PendingExpiry NewExpiry(string key, TimeSpan ttl, int tiers) =>
-        new(key, _time.GetUtcNow() + ttl, ttl, _time, _owner.DefaultsForQueue, ++_sequence, _time.GetTimestamp(), tiers);
+    /// <summary>Marks an <c>ExpireAsync</c> of the key that is still calling the tiers as superseded by a newer write. Called under the gate.</summary>
+    private void SupersedeExpiry(string key)
+    {
+        if (_expiring.Count > 0 && _expiring.TryGetValue(key, out var call))
+        {
+            _expiring[key] = call with { Superseded = true };
+        }
+    }
+
+    /// <summary>An expiry of the key at <paramref name="expiresAt"/>, for the given tiers. Called under the gate.</summary>
+    private PendingExpiry NewExpiry(string key, TimeSpan ttl, DateTimeOffset expiresAt, int tiers) =>
+        new(key, expiresAt, ttl, _time, _owner.DefaultsForQueue, ++_sequence, _time.GetTimestamp(), tiers);
+
+    /// <summary>An <c>ExpireAsync</c> calling the tiers: how many of the key, and whether a newer write was queued meanwhile.</summary>
+    private readonly record struct ExpiryCall(int Count, bool Superseded);
 
     /// <summary>Puts a newer version of a queued key in its place, keeping its place and age. Called under the gate.</summary>
     private void ReplacePending(PendingWrite older, PendingWrite newer)
@@ -290,6 +331,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             {
                 ObjectDisposedException.ThrowIf(_closed, _owner);
                 var key = template.Key;
+                SupersedeExpiry(key);
                 if (_direct.Contains(key))
                 {
                     wait = _progress.Task;
