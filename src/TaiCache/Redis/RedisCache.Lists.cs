@@ -61,7 +61,7 @@ public sealed partial class RedisCache
     {
         var physical = ToPhysicalKey(key);
         var raw = await RunAsync(key, "LPOP", physical, static (db, k) => db.ListLeftPopAsync(k), cancellationToken).ConfigureAwait(false);
-        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: true, cancellationToken).ConfigureAwait(false));
+        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: true).ConfigureAwait(false));
     }
 
     /// <summary>Removes and returns the last item of a list (<c>RPOP</c>).</summary>
@@ -74,15 +74,16 @@ public sealed partial class RedisCache
     {
         var physical = ToPhysicalKey(key);
         var raw = await RunAsync(key, "RPOP", physical, static (db, k) => db.ListRightPopAsync(k), cancellationToken).ConfigureAwait(false);
-        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: false, cancellationToken).ConfigureAwait(false));
+        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: false).ConfigureAwait(false));
     }
 
     /// <summary>
     /// Decodes a popped item. One that cannot be read (a wrong type, another client's bytes) is pushed back at the end
     /// it came from before the error is thrown, so a job queue does not lose it; another consumer may pop a later
     /// item in between. If the push itself fails (the connection dropped), the item is lost and that error is thrown.
+    /// The push is not cancellable. A list emptied by the pop comes back without its TTL (the key was gone).
     /// </summary>
-    private async ValueTask<T> DecodePoppedAsync<T>(string key, RedisKey physical, RedisValue raw, bool head, CancellationToken cancellationToken)
+    private async ValueTask<T> DecodePoppedAsync<T>(string key, RedisKey physical, RedisValue raw, bool head)
     {
         try
         {
@@ -90,7 +91,8 @@ public sealed partial class RedisCache
         }
         catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
         {
-            await RunAsync(key, head ? "LPUSH" : "RPUSH", (physical, raw, head), static (db, a) => a.head ? db.ListLeftPushAsync(a.physical, a.raw) : db.ListRightPushAsync(a.physical, a.raw), cancellationToken).ConfigureAwait(false);
+            // Not cancellable: the item is out of the list until this lands (a cancelled caller must not lose it).
+            await RunAsync(key, head ? "LPUSH" : "RPUSH", (physical, raw, head), static (db, a) => a.head ? db.ListLeftPushAsync(a.physical, a.raw) : db.ListRightPushAsync(a.physical, a.raw), CancellationToken.None).ConfigureAwait(false);
             throw;
         }
     }
