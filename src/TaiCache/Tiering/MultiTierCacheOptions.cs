@@ -114,6 +114,14 @@ public sealed class MultiTierCacheOptions
         }
 
         DefaultEntryOptions.Validate();
+        if (Coherence is { } coherence && !Tiers.Any(t => ReferenceEquals(t, coherence.LocalTier)))
+        {
+            // Built over another InMemoryTier, the coherence would evict keys from a tier this cache never reads.
+            throw new ArgumentException(
+                $"MultiTierCacheOptions.Coherence watches the InMemoryTier '{coherence.LocalTier.Name}', which is not one of Tiers: other instances' writes would never evict this cache's L1. Build the CacheCoherence over the same InMemoryTier you add to Tiers.",
+                nameof(Coherence));
+        }
+
         if (TierTimeout is { } timeout && timeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(TierTimeout), timeout, "MultiTierCacheOptions.TierTimeout must be positive, or null for the tiers' own timeouts.");

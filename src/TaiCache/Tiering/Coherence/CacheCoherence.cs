@@ -26,6 +26,9 @@ public sealed partial class CacheCoherence : IAsyncDisposable
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _connect;
     private IConnectionMultiplexer? _multiplexer;
     private readonly InMemoryTier _localTier;
+
+    /// <summary>Gets the memory tier whose keys this instance evicts (a <see cref="MultiTierCache"/> using it must hold it).</summary>
+    internal InMemoryTier LocalTier => _localTier;
     private readonly CacheCoherenceOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using StackExchange.Redis;
 using TaiCache.Tests.Fixtures;
+using TaiCache.Tiering;
 using TaiCache.Tiering.Coherence;
 using Xunit.Abstractions;
 
@@ -106,6 +107,19 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         await Wait.UntilAsync(() => a.Invalidations.Any(e => e.IsClear), "clear on a");
         Assert.Equal(0, a.Tier.Count);
         Assert.Equal(b.Coherence.InstanceId, a.Invalidations.Single().OriginInstanceId);
+    }
+
+    [Fact]
+    public async Task MultiTierCache_CoherenceOverAnotherInMemoryTier_IsRefusedNamingCoherence()
+    {
+        await using var coherence = new CacheCoherence(_raw, new InMemoryTier(new InMemoryTierOptions { Name = "elsewhere" }), new CacheCoherenceOptions { Namespace = Namespace() });
+        var options = new MultiTierCacheOptions { Coherence = coherence, OwnsTiers = false };
+        options.Tiers.Add(new InMemoryTier(new InMemoryTierOptions { Name = "L1" }));
+
+        var error = Assert.Throws<ArgumentException>(() => new MultiTierCache(options));
+
+        Assert.Equal("Coherence", error.ParamName);
+        Assert.Contains("'elsewhere', which is not one of Tiers", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
