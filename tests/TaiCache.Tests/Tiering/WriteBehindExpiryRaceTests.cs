@@ -6,6 +6,23 @@ namespace TaiCache.Tests.Tiering;
 /// <summary>Write-behind expiry retries against newer writes, passed deadlines and many queued expiries (from a review of the feature).</summary>
 public sealed class WriteBehindExpiryRaceTests
 {
+    private static (FakeTimeProvider Time, ExpireControlTier L2, MultiTierCache Cache) Build(Action<MultiTierCacheOptions>? configure = null)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var l2 = new ExpireControlTier(TierTestKit.Memory("L2", time));
+        return (time, l2, Cache(TierTestKit.Memory("L1", time), l2, time, configure));
+    }
+
+    /// <summary>Starts an ExpireAsync whose L2 call is held at the gate and will fail when released; returns once L2 has it.</summary>
+    private static async Task<Task<bool>> HoldFailingExpireAsync(MultiTierCache cache, ExpireControlTier l2, string key, TimeSpan ttl)
+    {
+        l2.ExpireGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        l2.FailExpire = true;
+        var expire = cache.ExpireAsync(key, ttl).AsTask();
+        await l2.ExpireEntered.Task;
+        return expire;
+    }
+
     private static MultiTierCache Cache(ICacheOps l1, ICacheOps l2, TimeProvider time, Action<MultiTierCacheOptions>? configure = null)
     {
         var options = new MultiTierCacheOptions { TimeProvider = time, WriteStrategy = WriteStrategy.WriteBehind };
@@ -21,22 +38,18 @@ public sealed class WriteBehindExpiryRaceTests
     [Fact]
     public async Task OlderFailedExpiry_NewerSetFlushedMeanwhile_NewerValueKeepsItsTtl()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var l2 = new ExpireControlTier(TierTestKit.Memory("L2", time));
-        await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
+        var (time, l2, cache) = Build();
+        await using var scope = cache;
         var key = "k1";
         await cache.SetAsync(key, "v1", TimeSpan.FromHours(1));
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
 
-        l2.ExpireGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.FailExpire = true;
-        var expire = cache.ExpireAsync(key, TimeSpan.FromMinutes(1)).AsTask(); // T1: held inside L2's EXPIRE
-        await l2.ExpireEntered.Task;
+        var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromMinutes(1));
 
         await cache.SetAsync(key, "v2", TimeSpan.FromHours(2));            // T2: newer, acknowledged after T1 started
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed); // v2 in L2 with 2h
 
-        l2.ExpireGate.SetResult();                                        // T1's L2 call now fails (EndExpiry)
+        l2.ExpireGate!.SetResult();                                        // T1's L2 call now fails (EndExpiry)
         await expire;
         l2.ExpireGate = null;
         l2.FailExpire = false;
@@ -51,18 +64,14 @@ public sealed class WriteBehindExpiryRaceTests
     [Fact]
     public async Task OlderFailedExpiry_PastItsDeadline_DoesNotDeleteANewerValue()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var l2 = new ExpireControlTier(TierTestKit.Memory("L2", time));
-        await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
+        var (time, l2, cache) = Build();
+        await using var scope = cache;
         var key = "k2";
         await cache.SetAsync(key, "v1", TimeSpan.FromHours(1));
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
 
-        l2.ExpireGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.FailExpire = true;
-        var expire = cache.ExpireAsync(key, TimeSpan.FromSeconds(1)).AsTask();
-        await l2.ExpireEntered.Task;
-        l2.ExpireGate.SetResult();
+        var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromSeconds(1));
+        l2.ExpireGate!.SetResult();
         l2.ExpireGate = null;
         await expire; // retry queued, flusher keeps failing while FailExpire
         // Now a newer set coalesces the queued expiry: fine. The bad case is the in-flight expiry; use that window:
@@ -73,8 +82,7 @@ public sealed class WriteBehindExpiryRaceTests
         Assert.Equal("v2", (await l2.Inner.GetAsync<string>(key)).Value); // expected to hold (the set coalesced over the queued expiry)
     }
 
-    // the in-flight window. A SetAsync while the *flusher* is retrying the expiry: fine; but an ExpireAsync
-    // call whose own L2 call fails while a newer set is in flight in the flusher: the older expiry lands after it.
+    // An ExpireAsync whose L2 call fails while a newer set is in flight in the flusher must not land after that set.
     [Fact]
     public async Task OlderFailedExpiry_NewerSetInFlight_NewerValueStays()
     {
@@ -86,16 +94,13 @@ public sealed class WriteBehindExpiryRaceTests
         await cache.SetAsync(key, "v1", TimeSpan.FromHours(1));
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
 
-        l2.ExpireGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.FailExpire = true;
-        var expire = cache.ExpireAsync(key, TimeSpan.FromSeconds(1)).AsTask();
-        await l2.ExpireEntered.Task;
+        var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromSeconds(1));
 
         inner.Gate = new(TaskCreationOptions.RunContinuationsAsynchronously); // hold the flusher's SET of v2
         await cache.SetAsync(key, "v2", TimeSpan.FromHours(2));
         await TierTestKit.Eventually(() => inner.SetCalls + inner.SetManyCalls > 0);  // v2 is in flight
 
-        l2.ExpireGate.SetResult(); // T1 fails now: nothing pending for the key -> new expiry appended behind v2
+        l2.ExpireGate!.SetResult(); // T1 fails now, behind the newer set: it must not be retried
         l2.ExpireGate = null;
         await expire;
         l2.FailExpire = false;
@@ -107,13 +112,12 @@ public sealed class WriteBehindExpiryRaceTests
         Assert.Equal("v2", (await inner.Inner.GetAsync<string>(key)).Value); // the older expiry must not delete it
     }
 
-    // between the failed ExpireAsync and the successful retry, a read past the deadline resurrects the value from L2.
+    // Between the failed ExpireAsync and its retry, a read past the deadline is a miss (L2's copy is not copied back).
     [Fact]
     public async Task PendingExpiry_PastItsDeadline_ReadsMiss_NothingCopiedBackIntoL1()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var l2 = new ExpireControlTier(TierTestKit.Memory("L2", time));
-        await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
+        var (time, l2, cache) = Build();
+        await using var scope = cache;
         var key = "k4";
         await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
@@ -173,23 +177,19 @@ public sealed class WriteBehindExpiryRaceTests
         Assert.Equal(100, result.Written);
     }
 
-    // the retry's deadline is taken when the failed call ENDS (QueueExpiryRetry), not when ExpireAsync was called.
+    // The retry's deadline counts from the ExpireAsync call, not from when its tier call failed.
     [Fact]
     public async Task RetryDeadline_CountsFromTheCall_NotFromWhenItFailed()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var l2 = new ExpireControlTier(TierTestKit.Memory("L2", time));
-        await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
+        var (time, l2, cache) = Build();
+        await using var scope = cache;
         var key = "k5";
         await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
 
-        l2.ExpireGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.FailExpire = true;
-        var expire = cache.ExpireAsync(key, TimeSpan.FromMinutes(1)).AsTask();
-        await l2.ExpireEntered.Task;
+        var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromMinutes(1));
         time.Advance(TimeSpan.FromSeconds(50)); // the failing call takes 50 s (a slow tier, a long TierTimeout)
-        l2.ExpireGate.SetResult();
+        l2.ExpireGate!.SetResult();
         l2.ExpireGate = null;
         await expire;
         l2.FailExpire = false;
