@@ -220,7 +220,8 @@ public sealed partial class MultiTierCache
             breaker?.OnSuccess();
         }
 
-        Log.TierReadFailed(_logger, Name, slot, key, e);
+        // A bare TimeoutException here is the TierTimeout's own wait: logged as the other paths report it, naming the tier.
+        Log.TierReadFailed(_logger, Name, slot, key, e.GetType() == typeof(TimeoutException) && _options.TierTimeout is not null ? TierTimedOut(slot, e) : e);
         read = new TierRead<T>(TierReadStatus.Failed, default!);
         return true;
     }

@@ -10,6 +10,25 @@ namespace TaiCache.Tests.Tiering;
 public sealed class TierFailureLogThrottleTests
 {
     [Fact]
+    public async Task L2ReadPastTierTimeout_IsLoggedAsTheTiersTimeout_NamingTheTier()
+    {
+        var logger = new FakeLogger();
+        var (cache, _, l2, _) = TierTestKit.Build(o =>
+        {
+            o.TierTimeout = TimeSpan.FromMilliseconds(50);
+            o.Logger = logger;
+        });
+        await using var scope = cache;
+        l2.Delay = TimeSpan.FromSeconds(2);
+
+        Assert.False((await cache.GetAsync<string>(TierTestKit.Key(this))).HasValue);
+
+        var read = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 4000);
+        var error = Assert.IsType<CacheTimeoutException>(read.Exception);
+        Assert.Contains("Tier 'L2'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task L2FailingEveryRead_WarnsOnceASecond_WithTheCountOfTheOthers()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
