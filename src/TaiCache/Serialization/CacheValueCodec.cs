@@ -173,7 +173,9 @@ internal sealed class CacheValueCodec
         var span = data.Span;
         if (span.Length < HeaderSize || span[0] != Magic0 || span[1] != Magic1)
         {
-            throw Fail(key, "the stored bytes do not start with TaiCache's header (another client wrote them, or they are corrupt)");
+            throw Fail(key, span.Length is >= 2 and < HeaderSize && span[0] == Magic0 && span[1] == Magic1
+                ? $"the stored bytes are a truncated TaiCache header ({span.Length} of {HeaderSize} bytes)"
+                : "the stored bytes do not start with TaiCache's header (another client wrote them, or they are corrupt)");
         }
 
         if (span[2] != FormatVersion)

@@ -96,6 +96,13 @@ public sealed class CacheValueCodecTests
     }
 
     [Fact]
+    public void Decode_TruncatedHeader_SaysTruncated()
+    {
+        var ex = Assert.Throws<CacheSerializationException>(() => new CacheValueCodec().Decode<string>("k", new byte[] { (byte)'T', (byte)'C', CacheValueCodec.FormatVersion }));
+        Assert.Contains("truncated TaiCache header (3 of 5 bytes)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Decode_BytesAfterThePayload_ThrowsRatherThanReadTheFirstValue()
     {
         var codec = new CacheValueCodec();
