@@ -39,10 +39,10 @@ public sealed partial class RedisCache
         }
     }
 
-    /// <summary>Throws a partial-outage <see cref="CacheConnectionException"/> when the Cluster primary serving the key is down and another is up.</summary>
+    /// <summary>Throws a partial-outage <see cref="CacheConnectionException"/> when the Cluster primary serving the key is down and another is up (callers check <c>_someServerDown</c> first).</summary>
     private void ThrowIfShardDown(string key, string operation)
     {
-        if (_someServerDown && DownShard(PrefixKey(key)) is { } endPoint)
+        if (DownShard(PrefixKey(key)) is { } endPoint)
         {
             throw ShardDown(key, operation, endPoint);
         }

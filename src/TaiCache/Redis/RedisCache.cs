@@ -449,7 +449,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
             return WaitForConnectionAsync(key, operation, cancellationToken);
         }
 
-        if (key is not null)
+        if (_someServerDown && key is not null)
         {
             ThrowIfShardDown(key, operation);
         }

@@ -153,28 +153,26 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return;
             }
 
-            SupersedeExpiry(key);
             var options = ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(ttl);
             var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers);
             try
             {
-                _journal?.Upsert(entry);
+                if (replacesExpiry)
+                {
+                    ReplacePending(queued!, entry);
+                }
+                else
+                {
+                    _journal?.Upsert(entry);
+                    Append(entry);
+                }
             }
             catch (CacheSerializationException)
             {
-                return;
+                return; // the journal could not take the value: nothing queued
             }
 
-            if (replacesExpiry)
-            {
-                entry.FirstSequence = queued!.FirstSequence;
-                entry.EnqueuedAt = queued.EnqueuedAt;
-                _pending[key] = entry;
-            }
-            else
-            {
-                Append(entry);
-            }
+            SupersedeExpiry(key);
         }
     }
 
