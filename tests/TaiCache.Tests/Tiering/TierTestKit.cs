@@ -31,6 +31,26 @@ internal static class TierTestKit
         return (new MultiTierCache(options), l1, l2, l3);
     }
 
+    /// <summary>
+    /// Flushes a write-behind cache that runs on a fake clock, advancing the clock in small steps meanwhile: a retry
+    /// that fails after the flush has woken the flusher waits out its back-off on that clock, so a plain flush would
+    /// wait forever. Gives up (not completed) once the flush's own 20 s have passed on the fake clock.
+    /// </summary>
+    public static async Task<WriteBehindFlushResult> FlushOnFakeClockAsync(MultiTierCache cache, Microsoft.Extensions.Time.Testing.FakeTimeProvider time)
+    {
+        var flush = cache.FlushAsync(TimeSpan.FromSeconds(20));
+        while (!flush.IsCompleted)
+        {
+            await Task.WhenAny(flush, Task.Delay(10));
+            if (!flush.IsCompleted)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(100));
+            }
+        }
+
+        return await flush;
+    }
+
     /// <summary>Waits (bounded) for a condition that background work makes true.</summary>
     public static async Task Eventually(Func<bool> condition, TimeSpan? timeout = null)
     {

@@ -42,18 +42,18 @@ public sealed class WriteBehindExpiryRaceTests
         await using var scope = cache;
         var key = "k1";
         await cache.SetAsync(key, "v1", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromMinutes(1));
 
         await cache.SetAsync(key, "v2", TimeSpan.FromHours(2));            // T2: newer, acknowledged after T1 started
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed); // v2 in L2 with 2h
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed); // v2 in L2 with 2h
 
         l2.ExpireGate!.SetResult();                                        // T1's L2 call now fails (EndExpiry)
         await expire;
         l2.ExpireGate = null;
         l2.FailExpire = false;
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         time.Advance(TimeSpan.FromMinutes(30));
         Assert.Equal("v2", (await cache.GetAsync<string>(key)).Value); // L1 still has v2
@@ -68,7 +68,7 @@ public sealed class WriteBehindExpiryRaceTests
         await using var scope = cache;
         var key = "k2";
         await cache.SetAsync(key, "v1", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromSeconds(1));
         l2.ExpireGate!.SetResult();
@@ -78,7 +78,7 @@ public sealed class WriteBehindExpiryRaceTests
         await cache.SetAsync(key, "v2", TimeSpan.FromHours(2));
         time.Advance(TimeSpan.FromSeconds(5));
         l2.FailExpire = false;
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
         Assert.Equal("v2", (await l2.Inner.GetAsync<string>(key)).Value); // expected to hold (the set coalesced over the queued expiry)
     }
 
@@ -92,7 +92,7 @@ public sealed class WriteBehindExpiryRaceTests
         await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
         var key = "k3";
         await cache.SetAsync(key, "v1", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromSeconds(1));
 
@@ -106,7 +106,7 @@ public sealed class WriteBehindExpiryRaceTests
         l2.FailExpire = false;
         time.Advance(TimeSpan.FromSeconds(5)); // the old 1-second deadline has passed by the time it is retried
         inner.Gate.SetResult();
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         Assert.Equal("v2", (await cache.GetAsync<string>(key)).Value);       // L1: v2 (2h)
         Assert.Equal("v2", (await inner.Inner.GetAsync<string>(key)).Value); // the older expiry must not delete it
@@ -120,7 +120,7 @@ public sealed class WriteBehindExpiryRaceTests
         await using var scope = cache;
         var key = "k4";
         await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         l2.FailExpire = true;
         l2.FailDelete = true; // the tier refuses writes for a while (reads still served)
@@ -135,7 +135,7 @@ public sealed class WriteBehindExpiryRaceTests
         var read = await cache.GetAsync<string>(key);
         l2.FailExpire = false;
         l2.FailDelete = false;
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed); // retry lands: L2 copy removed
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed); // retry lands: L2 copy removed
         var after = await cache.GetAsync<string>(key);
         Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
         Assert.True(innerHas); // L2 still holds it with the old TTL...
@@ -185,7 +185,7 @@ public sealed class WriteBehindExpiryRaceTests
         await using var scope = cache;
         var key = "k5";
         await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         var expire = await HoldFailingExpireAsync(cache, l2, key, TimeSpan.FromMinutes(1));
         time.Advance(TimeSpan.FromSeconds(50)); // the failing call takes 50 s (a slow tier, a long TierTimeout)
@@ -193,7 +193,7 @@ public sealed class WriteBehindExpiryRaceTests
         l2.ExpireGate = null;
         await expire;
         l2.FailExpire = false;
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
         time.Advance(TimeSpan.FromSeconds(30)); // 80 s after the call: past the 60 s asked for
         Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue, "L2 still holds the key 80 s after ExpireAsync(1 min)");
     }

@@ -25,13 +25,13 @@ public sealed class WriteBehindExpiryTests
         await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
         var key = TierTestKit.Key(this);
         await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         l2.Down = true;
         Assert.True(await cache.ExpireAsync(key, TimeSpan.FromMinutes(1))); // L1 held it
         Assert.Equal(1, cache.WriteBehindQueueDepth);
         l2.Down = false;
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         Assert.True((await l2.Inner.GetAsync<string>(key)).HasValue);
         time.Advance(TimeSpan.FromMinutes(2));
@@ -49,14 +49,14 @@ public sealed class WriteBehindExpiryTests
         var gone = TierTestKit.Key(this) + ":gone";
         await cache.SetAsync(kept, "v", TimeSpan.FromHours(1));
         await cache.SetAsync(gone, "v", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         l2.Down = true;
         await cache.ExpireAsync(kept, TimeSpan.FromMinutes(10));
         await cache.ExpireAsync(gone, TimeSpan.FromMinutes(1));
         time.Advance(TimeSpan.FromMinutes(5)); // the retry runs five minutes after the calls
         l2.Down = false;
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         Assert.False((await l2.Inner.GetAsync<string>(gone)).HasValue); // its deadline had passed: removed
         Assert.True((await l2.Inner.GetAsync<string>(kept)).HasValue);
@@ -94,13 +94,13 @@ public sealed class WriteBehindExpiryTests
         await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
         var key = TierTestKit.Key(this);
         await cache.SetAsync(key, "v1", TimeSpan.FromHours(1));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         l2.Down = true;
         await cache.ExpireAsync(key, TimeSpan.FromMinutes(1));
         l2.Down = false;
         await cache.SetAsync(key, "v2", TimeSpan.FromHours(2));
-        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         time.Advance(TimeSpan.FromMinutes(30));
         Assert.Equal("v2", (await l2.Inner.GetAsync<string>(key)).Value);
@@ -126,7 +126,7 @@ public sealed class WriteBehindExpiryTests
             await first.DisposeAsync();
 
             await using var second = Cache(TierTestKit.Memory("L1", time), new FaultyTier(shared), time, o => o.JournalPath = path);
-            Assert.True((await second.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+            Assert.True((await TierTestKit.FlushOnFakeClockAsync(second, time)).Completed);
             time.Advance(TimeSpan.FromMinutes(2));
             Assert.False((await shared.GetAsync<string>(key)).HasValue);
         }
