@@ -123,5 +123,16 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Cache {Cache}: publishing the invalidation of {Count} keys to other instances failed; their L1 copies stay until expiry or resync.")]
     public static partial void CoherencePublishFailed(ILogger logger, string cache, int count, Exception exception);
+
+    public static void FactoryAbandoned(ILogger logger, string cache, string? key, int keys, TimeSpan hardTimeout)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            FactoryAbandonedCore(logger, cache, TaiCacheDiagnostics.DescribeKey(key), keys, hardTimeout);
+        }
+    }
+
+    [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, Message = "Cache {Cache}: the factory for {Key} ({Keys} keys) ran past its hard timeout {HardTimeout}; its token is cancelled and its value will not be stored.")]
+    private static partial void FactoryAbandonedCore(ILogger logger, string cache, string? key, int keys, TimeSpan hardTimeout);
 }
 #pragma warning restore CA1873

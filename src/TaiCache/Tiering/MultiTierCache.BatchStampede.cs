@@ -208,7 +208,7 @@ public sealed partial class MultiTierCache
 
             if (toLoad.Count > 0)
             {
-                var fromFactory = await factory(state, toLoad, _disposeCts.Token).ConfigureAwait(false);
+                var fromFactory = await RunBatchFactoryAsync(state, factory, toLoad, options).ConfigureAwait(false);
                 var toStore = new List<KeyValuePair<string, T>>(toLoad.Count);
                 foreach (var key in toLoad)
                 {
@@ -254,6 +254,36 @@ public sealed partial class MultiTierCache
 
         return loaded;
     }
+
+    /// <summary>Calls a batch factory; under <see cref="MultiTierEntryOptions.FactoryHardTimeout"/>, abandons it (the load fails with <see cref="CacheTimeoutException"/>) when it runs past.</summary>
+    private async Task<IReadOnlyDictionary<string, T>?> RunBatchFactoryAsync<TState, T>(TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, List<string> keys, MultiTierEntryOptions options)
+    {
+        if (options.FactoryHardTimeout is not { } hard)
+        {
+            return await factory(state, keys, _disposeCts.Token).ConfigureAwait(false);
+        }
+
+        var abandon = HardTimeoutSource(options)!;
+        var factoryTask = RunBatchAsync(state, factory, keys, abandon.Token);
+        try
+        {
+            var loaded = await factoryTask.WaitAsync(hard, _time).ConfigureAwait(false);
+            abandon.Dispose();
+            return loaded;
+        }
+        catch (TimeoutException e) when (!IsFaultOf(factoryTask, e))
+        {
+            throw Abandon(keys[0], keys.Count, factoryTask, abandon, hard, e);
+        }
+        catch
+        {
+            ReleaseWhenDone(factoryTask, abandon);
+            throw;
+        }
+    }
+
+    private static async Task<IReadOnlyDictionary<string, T>> RunBatchAsync<TState, T>(TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, List<string> keys, CancellationToken cancellationToken) =>
+        await factory(state, keys, cancellationToken).ConfigureAwait(false);
 
     /// <summary>What a batch found under way: the keys it leads (with their flights, or none) and the loads it joined.</summary>
     private readonly record struct BatchClaim<T>(List<string> Led, List<BatchFlight<T>?> Flights, List<(string Key, Task<T>? Single, Task<CacheResult<T>>? Batch)> Joined);

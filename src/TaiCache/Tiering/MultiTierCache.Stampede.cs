@@ -184,34 +184,51 @@ public sealed partial class MultiTierCache
     /// <param name="flight">The load's flight, if it leads one: on a timeout it is handed to the factory still running.</param>
     private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers, Flight<T>? flight)
     {
-        var factoryTask = RunFactoryAsync(state, factory, _disposeCts.Token);
+        var abandon = HardTimeoutSource(options);
+        var factoryTask = RunFactoryAsync(state, factory, abandon?.Token ?? _disposeCts.Token);
+        var firstWait = options.FactoryTimeout ?? options.FactoryHardTimeout;
         T value;
         try
         {
-            value = options.FactoryTimeout is { } timeout && !factoryTask.IsCompleted
-                ? await factoryTask.WaitAsync(timeout, _time).ConfigureAwait(false)
+            value = firstWait is { } wait && !factoryTask.IsCompleted
+                ? await factoryTask.WaitAsync(wait, _time).ConfigureAwait(false)
                 : await factoryTask.ConfigureAwait(false);
         }
-        catch (TimeoutException e) when (options.FactoryTimeout is not null && !IsFaultOf(factoryTask, e))
+        catch (TimeoutException e) when (firstWait is not null && !IsFaultOf(factoryTask, e))
         {
-            Log.FactoryTimedOut(_logger, Name, key, options.FactoryTimeout.Value);
+            if (options.FactoryHardTimeout is { } hard && hard <= firstWait)
+            {
+                // The hard timeout, reached now: the load ends here (LoadAsync takes it out of flight) without the value.
+                var abandoned = Abandon(key, 1, factoryTask, abandon, hard, e);
+                return TryGetStale<T>(key, options, out var staleNow) ? staleNow : throw abandoned;
+            }
+
+            Log.FactoryTimedOut(_logger, Name, key, options.FactoryTimeout!.Value);
             if (flight is not null)
             {
                 flight.HandedOff = true;
             }
 
-            _ = StoreWhenDoneAsync(key, factoryTask, options, flight);
+            _ = StoreWhenDoneAsync(key, factoryTask, options, flight, abandon);
             if (TryGetStale<T>(key, options, out var stale))
             {
                 return stale;
             }
 
-            throw new CacheTimeoutException($"The factory for {TaiCacheDiagnostics.DescribeKey(key)} did not finish within {options.FactoryTimeout}; it keeps running and its value will be stored.", key, e);
+            throw new CacheTimeoutException($"The factory for {TaiCacheDiagnostics.DescribeKey(key)} did not finish within {options.FactoryTimeout}; it keeps running and its value will be stored{(options.FactoryHardTimeout is { } limit ? $" if it finishes within its hard timeout {limit}" : string.Empty)}.", key, e);
         }
         catch (Exception) when (TryGetStale<T>(key, options, out var stale))
         {
+            ReleaseWhenDone(factoryTask, abandon);
             return stale;
         }
+        catch
+        {
+            ReleaseWhenDone(factoryTask, abandon);
+            throw;
+        }
+
+        abandon?.Dispose();
 
         // A stalled tier costs one TierTimeout per call, not two.
         await StoreLoadedAsync(key, value, options, failedTiers).ConfigureAwait(false);
@@ -225,12 +242,83 @@ public sealed partial class MultiTierCache
     private static async Task<T> RunFactoryAsync<TState, T>(TState state, Func<TState, CancellationToken, ValueTask<T>> factory, CancellationToken cancellationToken) =>
         await factory(state, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Stores the value of a factory that outlived its timeout, then ends the flight it was handed (if any).</summary>
-    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options, Flight<T>? flight)
+    /// <summary>
+    /// Under <see cref="MultiTierEntryOptions.FactoryHardTimeout"/>, the source of the factory's token: the cache's
+    /// dispose token, linked so that abandoning the load cancels it too. <see langword="null"/> without a hard timeout.
+    /// </summary>
+    private CancellationTokenSource? HardTimeoutSource(MultiTierEntryOptions options) =>
+        options.FactoryHardTimeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(_disposeCts.Token);
+
+    /// <summary>
+    /// Gives up a factory that ran past its hard timeout: cancels its token, leaves its eventual outcome unobserved by
+    /// the cache (its value is never stored) and returns the exception its waiters get.
+    /// </summary>
+    private CacheTimeoutException Abandon(string key, int keys, Task factoryTask, CancellationTokenSource? source, TimeSpan hardTimeout, Exception timeout)
+    {
+        Log.FactoryAbandoned(_logger, Name, key, keys, hardTimeout);
+        try
+        {
+            source?.Cancel();
+        }
+        catch (AggregateException e)
+        {
+            // A callback the factory registered on its token threw: the factory's own business, logged as its failure.
+            Log.BackgroundFactoryFailed(_logger, Name, key, e);
+        }
+
+        ReleaseWhenDone(factoryTask, source);
+        var what = keys == 1 ? $"The factory for {TaiCacheDiagnostics.DescribeKey(key)}" : $"The batch factory for {keys} keys (first {TaiCacheDiagnostics.DescribeKey(key)})";
+        return new CacheTimeoutException($"{what} did not finish within its hard timeout {hardTimeout}; its token was cancelled and its value will not be stored.", key, timeout);
+    }
+
+    /// <summary>Disposes a factory's token source once the factory has finished (it may still use the token until then), and observes its failure.</summary>
+    private static void ReleaseWhenDone(Task factoryTask, CancellationTokenSource? source)
+    {
+        if (source is null)
+        {
+            return;
+        }
+
+        _ = factoryTask.ContinueWith(
+            static (t, s) =>
+            {
+                _ = t.Exception;
+                ((CancellationTokenSource)s!).Dispose();
+            },
+            source,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Stores the value of a factory that outlived its timeout, then ends the flight it was handed (if any). Past the
+    /// hard timeout (when set) the factory is abandoned instead, and the flight fails with the timeout.
+    /// </summary>
+    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options, Flight<T>? flight, CancellationTokenSource? abandon)
     {
         try
         {
-            var value = await factoryTask.ConfigureAwait(false);
+            T value;
+            var left = options.FactoryHardTimeout - options.FactoryTimeout;
+            try
+            {
+                value = left is { } wait && !factoryTask.IsCompleted
+                    ? await factoryTask.WaitAsync(wait, _time).ConfigureAwait(false)
+                    : await factoryTask.ConfigureAwait(false);
+            }
+            catch (TimeoutException e) when (left is not null && !IsFaultOf(factoryTask, e))
+            {
+                var abandoned = Abandon(key, 1, factoryTask, abandon, options.FactoryHardTimeout!.Value, e);
+                if (flight is not null)
+                {
+                    EndFlight(key, flight, abandoned);
+                }
+
+                return;
+            }
+
+            abandon?.Dispose();
             await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
             CountFactoryStore(1);
             if (flight is not null)
@@ -242,6 +330,7 @@ public sealed partial class MultiTierCache
         catch (Exception e)
         {
             Log.BackgroundFactoryFailed(_logger, Name, key, e);
+            abandon?.Dispose();
             if (flight is not null)
             {
                 EndFlight(key, flight, e);

@@ -29,7 +29,6 @@ public sealed partial class MultiTierCache
     public ValueTask SetAsync<T>(string key, T value, MultiTierEntryOptions? options, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
-        options?.Validate();
         return SetCoreAsync(key, value, Resolve(options), cancellationToken);
     }
 

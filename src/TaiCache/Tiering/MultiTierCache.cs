@@ -162,7 +162,17 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-    private MultiTierEntryOptions Resolve(MultiTierEntryOptions? options) => options ?? _defaults;
+    /// <summary>The per-call options, checked (a bad TTL or timeout is refused before any tier or factory sees it), or the defaults.</summary>
+    private MultiTierEntryOptions Resolve(MultiTierEntryOptions? options)
+    {
+        if (options is null)
+        {
+            return _defaults;
+        }
+
+        options.Validate();
+        return options;
+    }
 
     private MultiTierEntryOptions ForTtl(TimeSpan? ttl) => ttl is null ? _defaults : _defaults.WithTtl(ttl);
 }

@@ -27,6 +27,17 @@ public sealed class MultiTierEntryOptions
     /// </summary>
     public TimeSpan? FactoryTimeout { get; set; }
 
+    /// <summary>
+    /// Gets or sets the longest a factory of <see cref="MultiTierCache.GetOrSetAsync{TState, T}"/> or
+    /// <see cref="MultiTierCache.GetOrSetManyAsync{TState, T}"/> may run, from its start. Past it the load is abandoned:
+    /// the token the factory was given is cancelled, whatever it returns later is not stored, the callers still waiting
+    /// get a stale value (when <see cref="AllowStaleOnFailure"/> and one is kept) or <see cref="CacheTimeoutException"/>,
+    /// and the next call for the key starts a new load. Without it, a factory that never returns holds its key's load
+    /// (and every caller joining it) until the cache is disposed. At least <see cref="FactoryTimeout"/> when both are set;
+    /// <see langword="null"/> (the default) lets the factory run as long as it takes.
+    /// </summary>
+    public TimeSpan? FactoryHardTimeout { get; set; }
+
     /// <summary>Checks the options; throws naming the first bad one.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public void Validate()
@@ -41,6 +52,11 @@ public sealed class MultiTierEntryOptions
         if (FactoryTimeout is { } t && t <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(FactoryTimeout), t, "MultiTierEntryOptions.FactoryTimeout must be positive, or null to wait for the factory.");
+        }
+
+        if (FactoryHardTimeout is { } hard && (hard <= TimeSpan.Zero || hard < FactoryTimeout))
+        {
+            throw new ArgumentOutOfRangeException(nameof(FactoryHardTimeout), hard, $"MultiTierEntryOptions.FactoryHardTimeout must be positive and at least FactoryTimeout ({FactoryTimeout?.ToString() ?? "not set"}), or null to let the factory run.");
         }
     }
 
