@@ -1,7 +1,9 @@
-using TaiCache.Tiering;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Caching.Hybrid;
 using TaiCache.Invalidation;
+using TaiCache.Tiering;
 
 namespace TaiCache.Adapters;
 
@@ -23,8 +25,10 @@ namespace TaiCache.Adapters;
 /// key carrying the tag from every tier at once (eager, unlike HybridCache's lazy timestamps). The wildcard tag
 /// <c>*</c> removes every key set or created through adapters sharing the manager's store.</para>
 /// </remarks>
-public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
+public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDisposable
 {
+    /// <summary>Where an entry's tags are kept beside it (a key of their own, the entry's key hashed, with the entry's TTL).</summary>
+    internal const string TagsKeyPrefix = "taicache:hybrid:tags:";
 
     private static readonly ConditionalWeakTable<HybridCacheEntryOptions, MultiTierEntryOptions> Mapped = new();
     private readonly MultiTierCache _cache;
@@ -107,18 +111,32 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
         await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Gets the key an entry's tags are kept under.</summary>
+    internal static string TagsKey(string key) => TagsKeyPrefix + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
     /// <inheritdoc />
-    public override async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
+    /// <remarks>The entry's tags go with it: a later entry of the key carries only the tags it is written with.</remarks>
+    public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
-        await _cache.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        return RemoveAsync([key], cancellationToken);
     }
 
     /// <inheritdoc />
+    /// <remarks>The entries' tags go with them.</remarks>
     public override async ValueTask RemoveAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        await _cache.DeleteManyAsync(keys, cancellationToken).ConfigureAwait(false);
+        var list = CacheKeyRules.ValidateAll(keys);
+        var owned = await _cache.GetManyAsync<string[]>(list.ConvertAll(TagsKey), cancellationToken).ConfigureAwait(false);
+        await _cache.DeleteManyAsync([.. list, .. list.ConvertAll(TagsKey)], cancellationToken).ConfigureAwait(false);
+        var manager = await _tags(cancellationToken).ConfigureAwait(false);
+        foreach (var key in list)
+        {
+            // Its memberships go too, so tags do not keep removed keys (without a TTL, for ever).
+            string[] tags = owned.TryGetValue(TagsKey(key), out var held) ? [AllTag, .. held] : [AllTag];
+            await manager.UntagAsync(key, tags, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />
@@ -127,7 +145,10 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(tag);
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
-        await manager.InvalidateTagAsync(tag == "*" ? AllTag : tag, InvalidationStrategy.Eager, cancellationToken).ConfigureAwait(false);
+        var stored = tag == "*" ? AllTag : tag;
+        var carriers = new TagCarriers(_cache, stored);
+        await manager.InvalidateTagAsync(stored, InvalidationStrategy.Eager, carriers.FindAsync, cancellationToken).ConfigureAwait(false);
+        await carriers.ForgetAsync(manager, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -138,6 +159,9 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
             await _ownedTags.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>Disposes the tag manager the adapter owns (none when it was given one, as under dependency injection), blocking on it.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private static MultiTierEntryOptions? Map(HybridCacheEntryOptions? options)
     {
@@ -176,11 +200,25 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable
         return [.. list];
     }
 
-    /// <summary>Records a key's tags for as long as its value lives (the entry's TTL, else the cache's default), so they do not outlive it.</summary>
+    /// <summary>
+    /// Records that an entry about to be stored carries <paramref name="tags"/>, and only those: its tag list beside it
+    /// (so <see cref="RemoveByTagAsync(string, CancellationToken)"/> leaves alone an entry overwritten without the tag),
+    /// then its memberships, for as long as its value lives (the entry's TTL, else the cache's default). Memberships
+    /// of tags the previous entry carried and this one does not are dropped.
+    /// </summary>
     private async ValueTask TagAsync(string key, string[] tags, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
     {
+        CacheKeyRules.ValidateTags(tags);
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
+        var tagsKey = TagsKey(key);
+        var before = await _cache.GetAsync<string[]>(tagsKey, cancellationToken).ConfigureAwait(false);
+        string[] own = tags[1..]; // the first is AllTag, which every entry carries
+        await _cache.SetAsync(tagsKey, own, entry, cancellationToken).ConfigureAwait(false);
         await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
+        if (before.HasValue && before.Value.Except(own, StringComparer.Ordinal).ToArray() is { Length: > 0 } dropped)
+        {
+            await manager.UntagAsync(key, dropped, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async ValueTask<T> GetOnlyAsync<T>(string key, MultiTierEntryOptions? entry, CancellationToken cancellationToken)

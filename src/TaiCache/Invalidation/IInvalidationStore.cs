@@ -22,6 +22,9 @@ internal interface IInvalidationStore
     /// </summary>
     ValueTask AddTagsAsync(string key, IReadOnlyCollection<string> tags, long expiresAtUnixMs, CancellationToken cancellationToken);
 
+    /// <summary>Removes a key from tags (a value overwritten or removed without them); a tag it was not in is left alone.</summary>
+    ValueTask RemoveTagsAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken);
+
     ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken);
 
     /// <summary>Reads and forgets a tag's keys in one atomic step, so a key tagged meanwhile is kept for the next invalidation.</summary>

@@ -51,6 +51,19 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask RemoveTagsAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
+    {
+        foreach (var tag in tags)
+        {
+            if (_tags.TryGetValue(tag, out var members))
+            {
+                members.Remove(key);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
     /// <summary>Counts a tag's memberships, expired ones not yet swept included (for tests).</summary>
     internal int CountMemberships(string tag) => _tags.TryGetValue(tag, out var members) ? members.Count : 0;
 
@@ -59,8 +72,6 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
 
     public ValueTask<IReadOnlyCollection<string>> TakeTaggedKeysAsync(string tag, CancellationToken cancellationToken) =>
         new(_tags.TryRemove(tag, out var members) ? members.All() : []); // expired ones too: removing them is harmless, missing a live one is not
-
-
 
     /// <summary>A tag's keys with the expiry of each membership.</summary>
     internal sealed class TagMembers
@@ -80,6 +91,8 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
                 Sweep(time);
             }
         }
+
+        public void Remove(string key) => _expiries.TryRemove(key, out _);
 
         public string[] All() => [.. _expiries.Keys];
 

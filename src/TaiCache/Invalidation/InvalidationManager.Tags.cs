@@ -58,7 +58,21 @@ public sealed partial class InvalidationManager
     /// <param name="strategy">How to treat the keys reached.</param>
     /// <param name="cancellationToken">Cancels the invalidation.</param>
     /// <returns>The receipt.</returns>
-    public async ValueTask<InvalidationReceipt> InvalidateTagAsync(string tag, InvalidationStrategy strategy, CancellationToken cancellationToken = default)
+    public ValueTask<InvalidationReceipt> InvalidateTagAsync(string tag, InvalidationStrategy strategy, CancellationToken cancellationToken = default) =>
+        InvalidateTagAsync(tag, strategy, carriers: null, cancellationToken);
+
+    /// <summary>Removes a key from tags it no longer carries (its value was overwritten or removed); a tag it was not in is left alone.</summary>
+    internal ValueTask UntagAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        return tags.Count == 0 ? ValueTask.CompletedTask : _store.RemoveTagsAsync(key, tags, cancellationToken);
+    }
+
+    /// <summary>
+    /// Invalidates the keys a tag held, or, with <paramref name="carriers"/>, only those it says still carry the tag
+    /// (the HybridCache adapter's entries own their tags: an entry overwritten without the tag is left alone).
+    /// </summary>
+    internal async ValueTask<InvalidationReceipt> InvalidateTagAsync(string tag, InvalidationStrategy strategy, Func<IReadOnlyCollection<string>, CancellationToken, ValueTask<IReadOnlyCollection<string>>>? carriers, CancellationToken cancellationToken)
     {
         CacheKeyRules.ValidateTag(tag);
         CheckStrategy(strategy);
@@ -67,6 +81,11 @@ public sealed partial class InvalidationManager
         try
         {
             var keys = await _store.TakeTaggedKeysAsync(tag, cancellationToken).ConfigureAwait(false);
+            if (carriers is not null && keys.Count > 0)
+            {
+                keys = await carriers(keys, cancellationToken).ConfigureAwait(false);
+            }
+
             var receipt = await RunAsync(InvalidationTrigger.Tag, tag, keys, strategy, clearInMemoryTiers: false, cancellationToken).ConfigureAwait(false);
             TraceReceipt(activity, receipt);
             return receipt;

@@ -140,6 +140,18 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
         await Task.WhenAll(pending).ConfigureAwait(false);
     }
 
+    public async ValueTask RemoveTagsAsync(string key, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var pending = new List<Task>(tags.Count);
+        foreach (var tag in tags)
+        {
+            pending.Add(db.SortedSetRemoveAsync(TagKey(tag), key));
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
     public async ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -151,6 +151,58 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RemoveByTagAsync_AfterAnOverwriteWithOtherTags_LeavesTheNewEntryAlone()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, "v1", tags: ["old"]);
+        await Cache.SetAsync(key, "v2", tags: ["new"]);
+
+        await Cache.RemoveByTagAsync("old"); // removed v2 before: tags stuck to the key
+
+        Assert.Equal("v2", (await _cache.GetAsync<string>(key)).Value);
+        await Cache.RemoveByTagAsync("new");
+        Assert.False(await _cache.ExistsAsync(key));
+    }
+
+    [Fact]
+    public async Task RemoveByTagAsync_AfterRemoveAndAnUntaggedSet_LeavesTheNewEntryAlone()
+    {
+        var key = Key();
+        var other = Key();
+        await Cache.SetAsync(key, "v1", tags: ["x"]);
+        await Cache.SetAsync(other, "o", tags: ["x"]);
+        await Cache.RemoveAsync(key);
+        await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("v2"));
+
+        await Cache.RemoveByTagAsync("x");
+
+        Assert.Equal("v2", (await _cache.GetAsync<string>(key)).Value);
+        Assert.False(await _cache.ExistsAsync(other));
+    }
+
+    [Fact]
+    public async Task RemoveAsync_DropsTheKeysTagMemberships_SoTagsDoNotGrowWithRemovedKeys()
+    {
+        var tags = new TaiCache.Invalidation.InvalidationManager([_cache]);
+        await using var scope = tags;
+        var adapter = new TaiCacheHybridCache(_cache, tags);
+        var tag = $"grow-{Guid.NewGuid():N}";
+        for (var i = 0; i < 20; i++)
+        {
+            var key = Key();
+            await adapter.SetAsync(key, i, tags: [tag]);
+            await adapter.RemoveAsync(key);
+        }
+
+        var kept = Key();
+        await adapter.SetAsync(kept, 1, tags: [tag]);
+        await adapter.SetAsync(kept, 2, tags: ["elsewhere"]); // an overwrite without the tag drops it too
+
+        Assert.Empty(await tags.GetTaggedKeysAsync(tag));
+        Assert.Equal([kept], await tags.GetTaggedKeysAsync("elsewhere"));
+    }
+
+    [Fact]
     public async Task RemoveByTagAsync_ManyTags_RemovesEach()
     {
         var a = Key();

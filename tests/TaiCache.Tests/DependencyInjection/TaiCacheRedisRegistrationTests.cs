@@ -99,6 +99,23 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
         await hybridB.RemoveByTagAsync("products"); // B never tagged the key: the tag lives in Redis
         Assert.False((await a.GetRequiredService<MultiTierCache>().Tiers[1].GetAsync<string>("product:1")).HasValue);
         Assert.False(await shared.GetDatabase().KeyExistsAsync(prefix + "product:1"));
+
+        // An entry overwritten on the other instance without the tag keeps its value; a removed one leaves no memberships.
+        await hybridA.SetAsync("product:2", "two", tags: ["products"]);
+        await hybridB.SetAsync("product:2", "two-b", tags: ["featured"]);
+        await hybridA.RemoveByTagAsync("products");
+        Assert.True(await shared.GetDatabase().KeyExistsAsync(prefix + "product:2"));
+        await hybridA.RemoveAsync("product:2");
+        var memberships = 0L;
+        foreach (var server in shared.GetServers())
+        {
+            await foreach (var tagKey in server.KeysAsync(pattern: prefix + "*tz:*"))
+            {
+                memberships += await shared.GetDatabase().SortedSetLengthAsync(tagKey);
+            }
+        }
+
+        Assert.Equal(0, memberships);
     }
 
     [Fact]

@@ -230,6 +230,20 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     }
 
     [Fact]
+    public void SynchronousProviderDispose_WithTheHybridCacheAdapterResolved_DoesNotThrow()
+    {
+        var services = new ServiceCollection();
+        services.AddTaiCache().AddDistributedCacheAdapter().AddHybridCacheAdapter();
+        var provider = services.BuildServiceProvider();
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        _ = provider.GetRequiredService<HybridCache>();
+
+        provider.Dispose(); // threw: the adapter was only IAsyncDisposable, and the container stopped disposing
+
+        Assert.Throws<ObjectDisposedException>(() => cache.GetAsync<string>("k").AsTask().GetAwaiter().GetResult());
+    }
+
+    [Fact]
     public async Task Adapters_Registered_ResolveOverTheSameCache()
     {
         var services = new ServiceCollection();
