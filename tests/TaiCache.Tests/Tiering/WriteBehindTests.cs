@@ -320,6 +320,88 @@ public sealed class WriteBehindTests
     }
 
     [Fact]
+    public async Task Journal_SetWhoseTtlEndedWhileNoProcessRan_IsNotReplayedAsAValue_AndRemovesTheOlderLowerValue()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        void WriteBehind(MultiTierCacheOptions o)
+        {
+            o.WriteStrategy = WriteStrategy.WriteBehind;
+            o.WriteBehind.JournalPath = path;
+        }
+
+        try
+        {
+            var shortLived = TierTestKit.Key(this);
+            var longLived = TierTestKit.Key(this);
+            var (first, _, _, _) = TierTestKit.Build(o =>
+            {
+                WriteBehind(o);
+                ((FaultyTier)o.Tiers[1]).Down = true;
+            }, time);
+            await first.SetAsync(shortLived, "short", TimeSpan.FromMinutes(2));
+            await first.SetAsync(longLived, "long", TimeSpan.FromMinutes(10));
+            await first.WriteBehindQueue!.AbandonAsync(); // the process dies with both writes journaled
+            await first.DisposeAsync();
+
+            time.Advance(TimeSpan.FromMinutes(5));
+            var (second, _, l2, _) = TierTestKit.Build(o =>
+            {
+                WriteBehind(o);
+                ((FaultyTier)o.Tiers[1]).Inner.SetAsync(shortLived, "older").AsTask().GetAwaiter().GetResult();
+            }, time);
+            await using var scope = second;
+
+            // Replayed with a fresh 2 minutes before: served (and written below) 5 minutes after it expired.
+            Assert.False((await second.GetAsync<string>(shortLived)).HasValue);
+            Assert.Equal("long", (await second.GetAsync<string>(longLived)).Value);
+            Assert.True((await TierTestKit.FlushOnFakeClockAsync(second, time)).Completed);
+            Assert.False((await l2.Inner.GetAsync<string>(shortLived)).HasValue); // the key's latest write ended: the older value goes too
+            Assert.InRange(((InMemoryTier)l2.Inner).GetRemainingTtl(longLived)!.Value, TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(f);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("missing-folder")]
+    [InlineData("not-a-database")]
+    public void Journal_ThatCannotBeOpened_FailsWithCacheConnectionException_NamingIt(string problem)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}");
+        var path = Path.Combine(folder, "deeper", "journal.db");
+        try
+        {
+            if (problem == "not-a-database")
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                File.WriteAllBytes(path, Enumerable.Range(0, 8192).Select(i => (byte)(i * 7)).ToArray());
+                var error = Assert.Throws<CacheConnectionException>(() => Build(o => o.JournalPath = path));
+                Assert.Contains(path, error.Message, StringComparison.Ordinal);
+                Assert.IsType<Microsoft.Data.Sqlite.SqliteException>(error.InnerException);
+            }
+            else
+            {
+                // A journal in a folder not yet made is made, as SqliteTier makes its own (this threw SqliteException 14).
+                var (cache, _, _) = Build(o => o.JournalPath = path);
+                cache.Dispose();
+                Assert.True(File.Exists(path));
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Journal_RowWhoseTypeCannotBeResolved_IsDeadLetteredAsTheSetItWas_WithTtlAndBytes()
     {
         var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
@@ -346,7 +428,7 @@ public sealed class WriteBehindTests
             var letter = Assert.Single(second.DrainDeadLetters());
             Assert.Equal(key, letter.Key);
             Assert.Equal(WriteBehindOperation.Set, letter.Operation);
-            Assert.Equal(TimeSpan.FromMinutes(7), letter.Ttl);
+            Assert.InRange(letter.Ttl!.Value, TimeSpan.FromMinutes(6), TimeSpan.FromMinutes(7)); // what was left of its 7 minutes
             Assert.Contains("No.Such.Type", letter.Error, StringComparison.Ordinal);
             Assert.Equal("kept", new TaiCache.Serialization.CacheValueCodec().Decode<string>(key, (byte[])letter.Value!));
             Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);

@@ -14,39 +14,67 @@ internal sealed class WriteBehindJournal : IDisposable
     private readonly SqliteCommand _upsert;
     private readonly SqliteCommand _delete;
     private readonly SqliteCommand _updateTtl;
+    private readonly TimeProvider _time;
+    private readonly string _path;
 
-    public WriteBehindJournal(string path)
+    /// <summary>How long a call waits for a file another connection has locked.</summary>
+    private const int BusyWaitSeconds = 5;
+
+    public WriteBehindJournal(string path, TimeProvider time)
     {
-        var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadWriteCreate };
-        _connection = new SqliteConnection(builder.ToString());
-        _connection.Open();
-        Execute("PRAGMA journal_mode=WAL;");
-        Execute("PRAGMA synchronous=NORMAL;");
-        Execute("PRAGMA busy_timeout=5000;");
-        Execute($"CREATE TABLE IF NOT EXISTS {Table} (key TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, op INTEGER NOT NULL, type TEXT, ttl_ticks INTEGER, payload BLOB);");
+        _time = time;
+        _path = path;
+        try
+        {
+            if (Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } folder)
+            {
+                Directory.CreateDirectory(folder);
+            }
 
-        _upsert = _connection.CreateCommand();
-        _upsert.CommandText = $"INSERT INTO {Table} (key, seq, op, type, ttl_ticks, payload) VALUES ($key, $seq, $op, $type, $ttl, $payload) " +
-            "ON CONFLICT(key) DO UPDATE SET seq = excluded.seq, op = excluded.op, type = excluded.type, ttl_ticks = excluded.ttl_ticks, payload = excluded.payload;";
-        _upsert.Parameters.Add("$key", SqliteType.Text);
-        _upsert.Parameters.Add("$seq", SqliteType.Integer);
-        _upsert.Parameters.Add("$op", SqliteType.Integer);
-        _upsert.Parameters.Add("$type", SqliteType.Text);
-        _upsert.Parameters.Add("$ttl", SqliteType.Integer);
-        _upsert.Parameters.Add("$payload", SqliteType.Blob);
-        _upsert.Prepare();
+            // A locked file waits BusyWaitSeconds, not the driver's 30 s default, and never holds the queue's writers longer.
+            var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadWriteCreate, DefaultTimeout = BusyWaitSeconds };
+            _connection = new SqliteConnection(builder.ToString());
+            _connection.Open();
+            Execute($"PRAGMA busy_timeout={BusyWaitSeconds * 1000};");
+            Execute("PRAGMA journal_mode=WAL;");
+            Execute("PRAGMA synchronous=NORMAL;");
+            Execute($"CREATE TABLE IF NOT EXISTS {Table} (key TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, op INTEGER NOT NULL, type TEXT, ttl_ticks INTEGER, payload BLOB, expires_at INTEGER);");
+            if (!HasColumn("expires_at"))
+            {
+                // A journal from before deadlines were kept: its rows replay with their TTL counted from the restart.
+                Execute($"ALTER TABLE {Table} ADD COLUMN expires_at INTEGER;");
+            }
 
-        _delete = _connection.CreateCommand();
-        _delete.CommandText = $"DELETE FROM {Table} WHERE key = $key AND seq = $seq;";
-        _delete.Parameters.Add("$key", SqliteType.Text);
-        _delete.Parameters.Add("$seq", SqliteType.Integer);
-        _delete.Prepare();
+            _upsert = _connection.CreateCommand();
+            _upsert.CommandText = $"INSERT INTO {Table} (key, seq, op, type, ttl_ticks, payload, expires_at) VALUES ($key, $seq, $op, $type, $ttl, $payload, $expires) " +
+                "ON CONFLICT(key) DO UPDATE SET seq = excluded.seq, op = excluded.op, type = excluded.type, ttl_ticks = excluded.ttl_ticks, payload = excluded.payload, expires_at = excluded.expires_at;";
+            _upsert.Parameters.Add("$key", SqliteType.Text);
+            _upsert.Parameters.Add("$seq", SqliteType.Integer);
+            _upsert.Parameters.Add("$op", SqliteType.Integer);
+            _upsert.Parameters.Add("$type", SqliteType.Text);
+            _upsert.Parameters.Add("$ttl", SqliteType.Integer);
+            _upsert.Parameters.Add("$payload", SqliteType.Blob);
+            _upsert.Parameters.Add("$expires", SqliteType.Integer);
+            _upsert.Prepare();
 
-        _updateTtl = _connection.CreateCommand();
-        _updateTtl.CommandText = $"UPDATE {Table} SET ttl_ticks = $ttl WHERE key = $key;";
-        _updateTtl.Parameters.Add("$key", SqliteType.Text);
-        _updateTtl.Parameters.Add("$ttl", SqliteType.Integer);
-        _updateTtl.Prepare();
+            _delete = _connection.CreateCommand();
+            _delete.CommandText = $"DELETE FROM {Table} WHERE key = $key AND seq = $seq;";
+            _delete.Parameters.Add("$key", SqliteType.Text);
+            _delete.Parameters.Add("$seq", SqliteType.Integer);
+            _delete.Prepare();
+
+            _updateTtl = _connection.CreateCommand();
+            _updateTtl.CommandText = $"UPDATE {Table} SET ttl_ticks = $ttl, expires_at = $expires WHERE key = $key;";
+            _updateTtl.Parameters.Add("$key", SqliteType.Text);
+            _updateTtl.Parameters.Add("$ttl", SqliteType.Integer);
+            _updateTtl.Parameters.Add("$expires", SqliteType.Integer);
+            _updateTtl.Prepare();
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _connection?.Dispose();
+            throw new CacheConnectionException($"The write-behind journal at '{path}' could not be opened: {e.Message}", e);
+        }
     }
 
     /// <summary>Records the latest version of a key's queued operation (durable when this returns).</summary>
@@ -61,7 +89,25 @@ internal sealed class WriteBehindJournal : IDisposable
             _upsert.Parameters["$type"].Value = (object?)entry.ValueType?.AssemblyQualifiedName ?? DBNull.Value;
             _upsert.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
             _upsert.Parameters["$payload"].Value = (object?)payload ?? DBNull.Value;
-            _upsert.ExecuteNonQuery();
+            _upsert.Parameters["$expires"].Value = Deadline(entry.Ttl);
+            Run(_upsert, entry.Key);
+        }
+    }
+
+    /// <summary>When a TTL given now ends (Unix ms), so a replay after a restart does not count it again from then.</summary>
+    private object Deadline(TimeSpan? ttl) => ttl is { } t ? (_time.GetUtcNow() + t).ToUnixTimeMilliseconds() : DBNull.Value;
+
+    /// <summary>Runs a journal command; a SQLite failure becomes the cache's own exception, naming the journal.</summary>
+    private void Run(SqliteCommand command, string? key)
+    {
+        try
+        {
+            command.ExecuteNonQuery();
+        }
+        catch (SqliteException e)
+        {
+            var message = $"The write-behind journal at '{_path}' refused the write{(key is null ? string.Empty : $" of {TaiCacheDiagnostics.DescribeKey(key)}")}: {e.Message}";
+            throw e.SqliteErrorCode is 5 or 6 ? new CacheTimeoutException(message, key, e) : new CacheException(message, key, e);
         }
     }
 
@@ -81,7 +127,7 @@ internal sealed class WriteBehindJournal : IDisposable
             {
                 _delete.Parameters["$key"].Value = key;
                 _delete.Parameters["$seq"].Value = sequence;
-                _delete.ExecuteNonQuery();
+                Run(_delete, key);
             }
 
             transaction.Commit();
@@ -95,7 +141,8 @@ internal sealed class WriteBehindJournal : IDisposable
         {
             _updateTtl.Parameters["$key"].Value = key;
             _updateTtl.Parameters["$ttl"].Value = ttl.Ticks;
-            _updateTtl.ExecuteNonQuery();
+            _updateTtl.Parameters["$expires"].Value = Deadline(ttl);
+            Run(_updateTtl, key);
         }
     }
 
@@ -106,7 +153,7 @@ internal sealed class WriteBehindJournal : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = $"SELECT key, seq, op, type, ttl_ticks, payload FROM {Table} ORDER BY seq;";
+            command.CommandText = $"SELECT key, seq, op, type, ttl_ticks, payload, expires_at FROM {Table} ORDER BY seq;";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -116,7 +163,8 @@ internal sealed class WriteBehindJournal : IDisposable
                     (WriteBehindOperation)reader.GetInt32(2),
                     reader.IsDBNull(3) ? null : reader.GetString(3),
                     reader.IsDBNull(4) ? null : TimeSpan.FromTicks(reader.GetInt64(4)),
-                    reader.IsDBNull(5) ? null : (byte[])reader.GetValue(5)));
+                    reader.IsDBNull(5) ? null : (byte[])reader.GetValue(5),
+                    reader.IsDBNull(6) ? null : reader.GetInt64(6)));
             }
         }
 
@@ -141,5 +189,14 @@ internal sealed class WriteBehindJournal : IDisposable
         command.ExecuteNonQuery();
     }
 
-    internal sealed record JournalRow(string Key, long Sequence, WriteBehindOperation Operation, string? TypeName, TimeSpan? Ttl, byte[]? Payload);
+    private bool HasColumn(string name)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{Table}') WHERE name = $name;";
+        command.Parameters.AddWithValue("$name", name);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
+    /// <summary>A journaled operation; <paramref name="ExpiresAtUnixMs"/> is when a set's TTL ends (null: none, or a journal from before deadlines were kept).</summary>
+    internal sealed record JournalRow(string Key, long Sequence, WriteBehindOperation Operation, string? TypeName, TimeSpan? Ttl, byte[]? Payload, long? ExpiresAtUnixMs);
 }

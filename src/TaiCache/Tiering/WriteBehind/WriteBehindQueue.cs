@@ -50,7 +50,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
         if (options.JournalPath is { } path)
         {
-            _journal = new WriteBehindJournal(path);
+            _journal = new WriteBehindJournal(path, _time);
             Replay();
         }
 
@@ -465,9 +465,19 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             foreach (var row in rows)
             {
                 _sequence = Math.Max(_sequence, row.Sequence);
-                var options = row.Ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(row.Ttl);
+                var replayTtl = row.Ttl;
+                var expired = false;
+                if (row.Operation == WriteBehindOperation.Set && row.ExpiresAtUnixMs is { } expiresAt)
+                {
+                    // The TTL counts from the set, not from this start: what is left of it, or nothing.
+                    var left = TimeSpan.FromMilliseconds(expiresAt - _time.GetUtcNow().ToUnixTimeMilliseconds());
+                    expired = left <= TimeSpan.Zero;
+                    replayTtl = expired ? null : left;
+                }
+
+                var options = replayTtl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(replayTtl);
                 PendingWrite? entry = null;
-                if (row.Operation == WriteBehindOperation.Delete)
+                if (row.Operation == WriteBehindOperation.Delete || expired)
                 {
                     entry = new PendingDelete(row.Key, options, row.Sequence, _time.GetTimestamp(), _allTiers);
                 }
@@ -503,14 +513,21 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                         Log.JournalReplayFailed(_owner.Logger, _owner.Name, row.Key, row.TypeName ?? "(none)", error);
                         // Dead-lettered as the set it was, with its TTL; the value is the journaled bytes (TaiCache's
                         // envelope, default MessagePack codec), so the write can still be recovered by hand.
-                        var lost = new PendingSet<byte[]>(row.Key, row.Payload ?? [], options, row.Sequence, 0, _allTiers) { Ttl = row.Ttl };
+                        var lost = new PendingSet<byte[]>(row.Key, row.Payload ?? [], options, row.Sequence, 0, _allTiers) { Ttl = replayTtl };
                         AddDeadLetter(lost, $"The journaled value of type '{row.TypeName ?? "(none)"}' could not be read back ({error?.Message ?? "the type is not found in this process"}); the dead letter's value holds its stored bytes.");
                         _journal.Complete([(row.Key, row.Sequence)]);
                         continue;
                     }
                 }
 
-                entry.Ttl = row.Ttl;
+                if (expired)
+                {
+                    // The value expired while no process ran: it is not served, and the lower tiers lose the older
+                    // value they hold too (the key's latest write ended with it). Journaled as the removal it now is.
+                    _journal.Upsert(entry);
+                }
+
+                entry.Ttl = replayTtl;
                 _pending[row.Key] = entry;
                 _order.Enqueue(row.Key);
                 entry.ApplyToMemory(_owner);
