@@ -1,11 +1,13 @@
-using TaiCache.Tiering;
 using TaiCache.Redis;
+using TaiCache.Sqlite;
+using TaiCache.Tiering;
 
 namespace TaiCache.Invalidation;
 
 /// <summary>
 /// Finds what the manager can do with each tier: list its keys (Redis: <c>SCAN</c> on every primary, through
-/// <see cref="RedisCache.KeysAsync"/>), or not (in-memory tiers, memcached, SQLite), looking inside a
+/// <see cref="RedisCache.KeysAsync"/>; SQLite: pages of its key index, through <see cref="SqliteTier.KeysAsync"/>), or
+/// not (in-memory tiers, memcached), looking inside a
 /// <see cref="MultiTierCache"/> at the tiers it is made of.
 /// </summary>
 internal static class TierKeySource
@@ -31,5 +33,10 @@ internal static class TierKeySource
 
     /// <summary>Lists a tier's keys matching a glob, or returns <see langword="null"/> when the tier cannot list keys.</summary>
     public static IAsyncEnumerable<string>? TryEnumerate(ICacheOps tier, string glob, CancellationToken cancellationToken) =>
-        tier is RedisCache redis ? redis.KeysAsync(glob, 500, cancellationToken) : null;
+        tier switch
+        {
+            RedisCache redis => redis.KeysAsync(glob, 500, cancellationToken),
+            SqliteTier sqlite => sqlite.KeysAsync(glob, 500, cancellationToken),
+            _ => null,
+        };
 }

@@ -21,10 +21,14 @@ public sealed partial class SqliteTier
             CountAll = Create(connection, $"SELECT COUNT(*) FROM {Table};");
             Size = Create(connection, $"SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0) FROM {Table};");
             Clear = Create(connection, $"DELETE FROM {Table};");
-            _all = [Get, Set, Delete, Exists, Expire, Sweep, Count, CountAll, Size, Clear];
+            Keys = Create(connection, $"SELECT key FROM {Table} WHERE key > $after AND key GLOB $glob AND {Live} ORDER BY key LIMIT $limit;", "$after", "$glob", "$now", "$limit");
+            _all = [Get, Set, Delete, Exists, Expire, Sweep, Count, CountAll, Size, Clear, Keys];
         }
 
         public SqliteCommand Get { get; }
+
+        /// <summary>A page of live keys after <c>$after</c> matching a SQLite GLOB (a literal prefix, then <c>*</c>), in key order.</summary>
+        public SqliteCommand Keys { get; }
 
         public SqliteCommand Set { get; }
 
