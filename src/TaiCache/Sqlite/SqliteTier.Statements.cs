@@ -16,7 +16,7 @@ public sealed partial class SqliteTier
             Delete = Create(connection, $"DELETE FROM {Table} WHERE key = $key AND {Live};", "$key", "$now");
             Exists = Create(connection, $"SELECT EXISTS (SELECT 1 FROM {Table} WHERE key = $key AND {Live});", "$key", "$now");
             Expire = Create(connection, $"UPDATE {Table} SET expires_at = $expires WHERE key = $key AND {Live};", "$key", "$now", "$expires");
-            Sweep = Create(connection, $"DELETE FROM {Table} WHERE expires_at IS NOT NULL AND expires_at <= $now;", "$now");
+            Sweep = Create(connection, $"DELETE FROM {Table} WHERE rowid IN (SELECT rowid FROM {Table} WHERE expires_at IS NOT NULL AND expires_at <= $now LIMIT {SweepBatch});", "$now");
             Count = Create(connection, $"SELECT COUNT(*) FROM {Table} WHERE {Live};", "$now");
             CountAll = Create(connection, $"SELECT COUNT(*) FROM {Table};");
             Size = Create(connection, $"SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0) FROM {Table};");

@@ -26,6 +26,9 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
     private const int SchemaVersion = 1;
     private const string Live = "(expires_at IS NULL OR expires_at > $now)";
 
+    /// <summary>How many expired rows one step of a sweep deletes.</summary>
+    private const int SweepBatch = 2_000;
+
     private readonly SqliteTierOptions _options;
     private readonly TimeProvider _time;
     private readonly CacheValueCodec _codec;
@@ -458,26 +461,38 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
     /// <summary>Deletes the expired rows from the file now (the periodic sweep does the same).</summary>
     /// <param name="cancellationToken">Cancels the wait for the file.</param>
     /// <returns>How many expired rows were deleted.</returns>
+    /// <remarks>Deletes in batches of <see cref="SweepBatch"/> rows, each its own transaction under the tier's gate, so
+    /// other calls (and other processes' writers) run between batches rather than wait for the whole sweep.</remarks>
     public async ValueTask<long> SweepAsync(CancellationToken cancellationToken = default)
     {
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
-        long removed;
+        long removed = 0;
         var started = Stopwatch.GetTimestamp();
-        try
+        var now = NowMs();
+        int batch;
+        do
         {
-            var cmd = _sql.Sweep;
-            cmd.Parameters[0].Value = NowMs();
-            removed = cmd.ExecuteNonQuery();
-            ReportSize();
+            await EnterAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var cmd = _sql.Sweep;
+                cmd.Parameters[0].Value = now;
+                batch = cmd.ExecuteNonQuery();
+                removed += batch;
+                if (batch < SweepBatch)
+                {
+                    ReportSize();
+                }
+            }
+            catch (SqliteException ex)
+            {
+                throw Fail(nameof(SweepAsync), null, ex);
+            }
+            finally
+            {
+                _gate.Release();
+            }
         }
-        catch (SqliteException ex)
-        {
-            throw Fail(nameof(SweepAsync), null, ex);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        while (batch == SweepBatch);
 
         if (removed > 0)
         {

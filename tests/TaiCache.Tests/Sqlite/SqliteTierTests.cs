@@ -78,6 +78,19 @@ public sealed class SqliteTierTests : IDisposable
     }
 
     [Fact]
+    public async Task SweepAsync_MoreExpiredRowsThanOneBatch_DeletesThemAllInSteps()
+    {
+        await using var tier = Open(NewPath());
+        var key = Key();
+        await tier.SetManyAsync(Enumerable.Range(0, 4_500).Select(i => KeyValuePair.Create($"{key}:short:{i}", i)), TimeSpan.FromSeconds(10));
+        await tier.SetAsync(key + ":forever", "x");
+        _time.Advance(TimeSpan.FromSeconds(11));
+
+        Assert.Equal(4_500, await tier.SweepAsync()); // three steps of at most 2,000 rows, each under the gate alone
+        Assert.Equal(1, await tier.CountAllRowsAsync());
+    }
+
+    [Fact]
     public async Task SweepTimer_FiresOnInterval_DeletesExpiredRows()
     {
         await using var tier = Open(NewPath(), o => o.SweepInterval = TimeSpan.FromMinutes(1));
