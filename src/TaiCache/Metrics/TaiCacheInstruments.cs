@@ -15,7 +15,7 @@ internal static class TaiCacheInstruments
     private static readonly List<WeakReference<MetricsCollector>> Collectors = [];
     private static int _pruneAt = 64;
 
-    private static readonly string? Version =
+    internal static readonly string? Version =
         typeof(TaiCacheInstruments).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
 
     /// <summary>Bucket boundaries (seconds) from 1 us to 2.5 s: the default OpenTelemetry ones are for milliseconds.</summary>
@@ -45,9 +45,9 @@ internal static class TaiCacheInstruments
         Meter.CreateObservableCounter(TaiCacheTelemetry.ErrorsInstrument, () => Observe(static c => c.Errors), TaiCacheTelemetry.ErrorsUnit, "Failed operations.");
         Meter.CreateObservableCounter(TaiCacheTelemetry.EvictionsInstrument, ObserveEvictions, TaiCacheTelemetry.EvictionsUnit, "Entries that left the cache, by reason.");
         Meter.CreateObservableGauge(TaiCacheTelemetry.ItemsInstrument, () => ObserveSize(static c => c.Items), TaiCacheTelemetry.ItemsUnit, "Entries held now.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakItemsInstrument, () => ObserveSize(static c => c.PeakItems), TaiCacheTelemetry.ItemsUnit, "The most entries held since the collector started.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakItemsInstrument, () => ObserveSize(static c => c.PeakItems, peak: true), TaiCacheTelemetry.ItemsUnit, "The most entries held since the collector started.");
         Meter.CreateObservableGauge(TaiCacheTelemetry.SizeInstrument, () => ObserveSize(static c => c.Bytes, bytes: true), TaiCacheTelemetry.SizeUnit, "Bytes (or weight units) held now.");
-        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakSizeInstrument, () => ObserveSize(static c => c.PeakBytes, bytes: true), TaiCacheTelemetry.SizeUnit, "The most bytes held since the collector started.");
+        Meter.CreateObservableGauge(TaiCacheTelemetry.PeakSizeInstrument, () => ObserveSize(static c => c.PeakBytes, bytes: true, peak: true), TaiCacheTelemetry.SizeUnit, "The most bytes held since the collector started.");
     }
 
     /// <summary>Adds a collector to those the observable instruments report (held weakly: a dropped collector disappears).</summary>
@@ -97,46 +97,51 @@ internal static class TaiCacheInstruments
         }
     }
 
-    private static Measurement<long>[] Observe(Func<MetricsCollector, long> read)
-    {
-        var live = Live();
-        var measurements = new Measurement<long>[live.Count];
-        for (var i = 0; i < live.Count; i++)
-        {
-            measurements[i] = new Measurement<long>(read(live[i]), live[i].Tags);
-        }
-
-        return measurements;
-    }
+    /// <summary>
+    /// One measurement per series (cache name and tier): collectors that share both (two hosts in one process, a cache
+    /// rebuilt under its name) are summed, because an exporter keeps only one value per series of an observable
+    /// instrument and would drop the others.
+    /// </summary>
+    private static List<Measurement<long>> Observe(Func<MetricsCollector, long> read) =>
+        Combine(Live(), read, static (a, b) => a + b);
 
     /// <summary>Size gauges only for tiers that report their size: a remote tier that cannot count (or a count-bounded tier, for bytes) is absent, not 0.</summary>
-    private static List<Measurement<long>> ObserveSize(Func<MetricsCollector, long> read, bool bytes = false)
-    {
-        var live = Live();
-        var measurements = new List<Measurement<long>>(live.Count);
-        foreach (var collector in live)
-        {
-            if (bytes ? collector.BytesReported : collector.SizeReported)
-            {
-                measurements.Add(new Measurement<long>(read(collector), collector.Tags));
-            }
-        }
-
-        return measurements;
-    }
+    private static List<Measurement<long>> ObserveSize(Func<MetricsCollector, long> read, bool bytes = false, bool peak = false) =>
+        Combine(Live().FindAll(c => bytes ? c.BytesReported : c.SizeReported), read, peak ? Math.Max : static (a, b) => a + b);
 
     private static List<Measurement<long>> ObserveEvictions()
     {
         var live = Live();
         var measurements = new List<Measurement<long>>(live.Count * MetricsCollector.EvictionReasonCount);
-        foreach (var collector in live)
+        for (var reason = 0; reason < MetricsCollector.EvictionReasonCount; reason++)
         {
-            for (var reason = 0; reason < MetricsCollector.EvictionReasonCount; reason++)
-            {
-                measurements.Add(new Measurement<long>(collector.GetEvictions((EvictionReason)reason), collector.EvictionTags[reason]));
-            }
+            var r = reason;
+            measurements.AddRange(Combine(live, c => c.GetEvictions((EvictionReason)r), static (a, b) => a + b, c => c.EvictionTags[r]));
         }
 
         return measurements;
+    }
+
+    /// <summary>Reads every collector and merges those of one series (same cache name and tier) with <paramref name="merge"/>.</summary>
+    private static List<Measurement<long>> Combine(List<MetricsCollector> collectors, Func<MetricsCollector, long> read, Func<long, long, long> merge, Func<MetricsCollector, KeyValuePair<string, object?>[]>? tags = null)
+    {
+        var values = new List<(MetricsCollector First, long Value)>(collectors.Count);
+        Dictionary<(string, string), int>? seen = null;
+        foreach (var collector in collectors)
+        {
+            var value = read(collector);
+            seen ??= new Dictionary<(string, string), int>(collectors.Count);
+            if (seen.TryGetValue((collector.CacheName, collector.TierName), out var at))
+            {
+                values[at] = (values[at].First, merge(values[at].Value, value));
+            }
+            else
+            {
+                seen[(collector.CacheName, collector.TierName)] = values.Count;
+                values.Add((collector, value));
+            }
+        }
+
+        return values.ConvertAll(v => new Measurement<long>(v.Value, tags?.Invoke(v.First) ?? v.First.Tags));
     }
 }

@@ -53,6 +53,41 @@ public sealed class TaiCacheTelemetryTests
     }
 
     [Fact]
+    public void TwoCollectorsOfOneCacheNameAndTier_AreOneSeries_Summed()
+    {
+        // Two hosts in one process (integration tests) build caches of the same name: an exporter keeps one value per
+        // series of an observable counter, so two measurements with equal tags lost one cache's counts (3 of 13 seen).
+        var name = NewCacheName(nameof(TwoCollectorsOfOneCacheNameAndTier_AreOneSeries_Summed));
+        using var first = new MetricsCollector(name, "memory");
+        using var second = new MetricsCollector(name, "memory");
+        using var other = new MetricsCollector(name, "redis");
+        for (var i = 0; i < 10; i++)
+        {
+            first.RecordHit();
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            second.RecordHit();
+            other.RecordHit();
+        }
+
+        first.RecordEviction(EvictionReason.Size);
+        second.RecordEviction(EvictionReason.Size);
+        first.UpdateSize(40, 4000);
+        second.UpdateSize(5, 500);
+
+        var seen = CollectObservables(name);
+
+        var memoryHits = Assert.Single(seen, s => s.Instrument == TaiCacheTelemetry.HitsInstrument && Equals(s.Tags[TaiCacheTelemetry.CacheTierTag], "memory"));
+        Assert.Equal(13, memoryHits.Value);
+        Assert.Equal(3, Assert.Single(seen, s => s.Instrument == TaiCacheTelemetry.HitsInstrument && Equals(s.Tags[TaiCacheTelemetry.CacheTierTag], "redis")).Value);
+        Assert.Equal(2, Assert.Single(seen, s => s.Instrument == TaiCacheTelemetry.EvictionsInstrument && Equals(s.Tags[TaiCacheTelemetry.CacheTierTag], "memory") && Equals(s.Tags[TaiCacheTelemetry.EvictionReasonTag], "size")).Value);
+        Assert.Equal(45, Assert.Single(seen, s => s.Instrument == TaiCacheTelemetry.ItemsInstrument && Equals(s.Tags[TaiCacheTelemetry.CacheTierTag], "memory")).Value);
+        Assert.Equal(40, Assert.Single(seen, s => s.Instrument == TaiCacheTelemetry.PeakItemsInstrument && Equals(s.Tags[TaiCacheTelemetry.CacheTierTag], "memory")).Value);
+    }
+
+    [Fact]
     public void ObservableInstruments_MeterListener_SeeNamesUnitsValuesAndTags()
     {
         var name = NewCacheName(nameof(ObservableInstruments_MeterListener_SeeNamesUnitsValuesAndTags));

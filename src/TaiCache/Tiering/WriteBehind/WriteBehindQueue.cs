@@ -54,7 +54,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             Replay();
         }
 
-        _meter = new Meter(TaiCacheTelemetry.MeterName); // own instance: its gauges end with this queue
+        _meter = new Meter(TaiCacheTelemetry.MeterName, Metrics.TaiCacheInstruments.Version); // own instance: its gauges end with this queue
         var tags = new KeyValuePair<string, object?>[] { new(TaiCacheTelemetry.CacheNameTag, owner.Name) };
         _meter.CreateObservableGauge(TaiCacheTelemetry.WriteBehindQueueDepthInstrument, () => new Measurement<long>(Depth, tags), "{write}", "Writes queued for the lower tiers, not yet written.");
         _meter.CreateObservableGauge(TaiCacheTelemetry.WriteBehindQueueAgeInstrument, () => new Measurement<double>(OldestAge.TotalSeconds, tags), "s", "Age of the oldest write not yet written to every lower tier.");
