@@ -91,7 +91,10 @@ internal sealed class CascadeWalker
     public DependencyTraversal ToTraversal() =>
         new(_roots.ToArray(), _dependents.ToArray(), PathTo, DepthOf, FindCycles(), DepthLimitReached);
 
-    /// <summary>Finds cycles among reached keys with an iterative depth-first search (tree edges plus cross edges).</summary>
+    /// <summary>How many cycles one walk reports at most (see <see cref="DependencyTraversal.Cycles"/>).</summary>
+    public const int MaxReportedCycles = 32;
+
+    /// <summary>Finds cycles among reached keys with an iterative depth-first search (tree edges plus cross edges), the first <see cref="MaxReportedCycles"/>.</summary>
     public IReadOnlyList<IReadOnlyList<string>> FindCycles()
     {
         if (_crossEdges.Count == 0)
@@ -162,6 +165,11 @@ internal sealed class CascadeWalker
 
                         cycle.Add(to);
                         cycles.Add(cycle);
+                        if (cycles.Count == MaxReportedCycles)
+                        {
+                            // A dense graph has a back edge per edge, each a copy of the stack: a few tell the story.
+                            return cycles;
+                        }
                     }
                 }
                 else

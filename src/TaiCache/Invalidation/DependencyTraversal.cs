@@ -58,7 +58,8 @@ public sealed class DependencyTraversal
 
     /// <summary>
     /// Gets the cycles found among the reached keys, each as the keys around the loop with the first repeated at the
-    /// end (<c>[a, b, a]</c>). A cycle is walked once and reported; it never loops.
+    /// end (<c>[a, b, a]</c>). A cycle is walked once and reported; it never loops. At most 32 are reported: in a dense
+    /// graph every edge can close one, and listing them all cost gigabytes.
     /// </summary>
     public IReadOnlyList<IReadOnlyList<string>> Cycles { get; }
 

@@ -45,7 +45,10 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
         var expiry = expiresAtUnixMs == 0 ? long.MaxValue : expiresAtUnixMs;
         foreach (var tag in tags)
         {
-            _tags.GetOrAdd(tag, static _ => new TagMembers()).Add(key, expiry, _time);
+            // A tag taken meanwhile retires its members object: add to the tag's new one, not to the taken one.
+            while (!_tags.GetOrAdd(tag, static _ => new TagMembers()).TryAdd(key, expiry, _time))
+            {
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -71,7 +74,7 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
         new(_tags.TryGetValue(tag, out var members) ? members.Live(_time) : []);
 
     public ValueTask<IReadOnlyCollection<string>> TakeTaggedKeysAsync(string tag, CancellationToken cancellationToken) =>
-        new(_tags.TryRemove(tag, out var members) ? members.All() : []); // expired ones too: removing them is harmless, missing a live one is not
+        new(_tags.TryRemove(tag, out var members) ? members.Retire() : []); // expired ones too: removing them is harmless, missing a live one is not
 
     /// <summary>A tag's keys with the expiry of each membership.</summary>
     internal sealed class TagMembers
@@ -79,22 +82,44 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
         private const int FirstSweepAt = 64;
         private readonly ConcurrentDictionary<string, long> _expiries = new(StringComparer.Ordinal);
         private int _sweepAt = FirstSweepAt;
+        private readonly Lock _gate = new();
+        private bool _retired;
 
         public int Count => _expiries.Count;
 
-        public void Add(string key, long expiresAtUnixMs, TimeProvider time)
+        /// <summary>Adds a membership; <see langword="false"/> when the tag was taken (retired) first, so the caller adds it to the tag's next members.</summary>
+        public bool TryAdd(string key, long expiresAtUnixMs, TimeProvider time)
         {
-            // A key tagged again keeps the later expiry: an older value's shorter life must not drop the newer one's tag.
-            _expiries.AddOrUpdate(key, static (_, added) => added, static (_, old, added) => Math.Max(old, added), expiresAtUnixMs);
+            lock (_gate)
+            {
+                if (_retired)
+                {
+                    return false;
+                }
+
+                // A key tagged again keeps the later expiry: an older value's shorter life must not drop the newer one's tag.
+                _expiries.AddOrUpdate(key, static (_, added) => added, static (_, old, added) => Math.Max(old, added), expiresAtUnixMs);
+            }
+
             if (_expiries.Count >= Volatile.Read(ref _sweepAt))
             {
                 Sweep(time);
             }
+
+            return true;
+        }
+
+        /// <summary>Takes every key (the tag was removed from the store): no membership can be added after this snapshot.</summary>
+        public string[] Retire()
+        {
+            lock (_gate)
+            {
+                _retired = true;
+                return [.. _expiries.Keys];
+            }
         }
 
         public void Remove(string key) => _expiries.TryRemove(key, out _);
-
-        public string[] All() => [.. _expiries.Keys];
 
         public string[] Live(TimeProvider time)
         {

@@ -116,17 +116,29 @@ public sealed class InvalidationAuditLog
         return result;
     }
 
+    /// <summary>What a receipt holds, in keys: its keys and the keys of the cycles it reports.</summary>
+    private static long Weight(InvalidationReceipt receipt)
+    {
+        long weight = receipt.Keys.Count;
+        foreach (var cycle in receipt.Cycles)
+        {
+            weight += cycle.Count;
+        }
+
+        return weight;
+    }
+
     /// <summary>Records a receipt and writes it to every sink (a failing sink is logged, never thrown).</summary>
     internal async ValueTask RecordAsync(InvalidationReceipt receipt, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
             _held.Enqueue(receipt);
-            _heldKeys += receipt.Keys.Count;
+            _heldKeys += Weight(receipt);
             _written++;
             while (_held.Count > _capacity || (_heldKeys > _maxKeys && _held.Count > 1))
             {
-                _heldKeys -= _held.Dequeue().Keys.Count;
+                _heldKeys -= Weight(_held.Dequeue());
             }
         }
 

@@ -7,7 +7,8 @@ public sealed class InvalidationAuditLogOptions
     public int Capacity { get; set; } = 1024;
 
     /// <summary>
-    /// Gets or sets the most invalidated keys kept across all held receipts (a 10,000-key fan-out holds 10,000); the
+    /// Gets or sets the most invalidated keys kept across all held receipts, the keys of their reported cycles counted
+    /// too (a 10,000-key fan-out holds 10,000); the
     /// oldest receipts go first when it is exceeded, so memory stays bounded by size, not only by count. The newest
     /// receipt is always kept. Default 1,000,000.
     /// </summary>

@@ -34,6 +34,11 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     private readonly KeyTracker _tracker;
     private readonly StaleMarks _stale = new();
     private readonly EventHandler<CacheEvictionEventArgs> _onEvicted;
+
+    /// <summary>Whether a tier other than memory cannot list its keys (memcached): a key memory tiers evict may live on there, so it stays tracked.</summary>
+    private readonly bool _unlistedRemote;
+
+    private readonly InMemoryTier[] _memoryLeaves;
     private int _disposed;
 
     /// <summary>Initializes a manager over tiers.</summary>
@@ -67,6 +72,8 @@ public sealed partial class InvalidationManager : IAsyncDisposable
 
         _tracker = new KeyTracker(_options.MaxTrackedKeys);
         _leaves = [.. TierKeySource.Leaves(_tiers)];
+        _unlistedRemote = _leaves.Any(static l => l is not InMemoryTier && !TierKeySource.CanList(l));
+        _memoryLeaves = [.. _leaves.OfType<InMemoryTier>()];
         _onEvicted = OnEvicted;
         foreach (var tier in _leaves.OfType<InMemoryTier>())
         {
@@ -241,9 +248,21 @@ public sealed partial class InvalidationManager : IAsyncDisposable
 
     private void OnEvicted(object? sender, CacheEvictionEventArgs e)
     {
-        if (e.Reason != EvictionReason.Replaced)
+        // A key L1 let go of may still live in another tier that cannot list its keys (memcached, a second memory
+        // tier): the tracking is then the only way a pattern finds it there, so it is kept (bounded by MaxTrackedKeys).
+        if (e.Reason == EvictionReason.Replaced || _unlistedRemote)
         {
-            _tracker.Remove(e.Key);
+            return;
         }
+
+        foreach (var tier in _memoryLeaves)
+        {
+            if (!ReferenceEquals(tier, sender) && tier.GetRemainingTtl(e.Key) is not null)
+            {
+                return;
+            }
+        }
+
+        _tracker.Remove(e.Key);
     }
 }

@@ -54,7 +54,7 @@ public sealed class InvalidationReceipt
     /// <summary>Gets every key reached, with its cascade path, nearest first.</summary>
     public IReadOnlyList<InvalidatedKey> Keys { get; }
 
-    /// <summary>Gets the dependency cycles met (each walked once, never looped).</summary>
+    /// <summary>Gets the dependency cycles met (each walked once, never looped), at most 32.</summary>
     public IReadOnlyList<IReadOnlyList<string>> Cycles { get; }
 
     /// <summary>Gets a value indicating whether the cascade stopped at the depth bound with dependents left.</summary>

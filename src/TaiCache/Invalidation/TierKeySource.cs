@@ -31,6 +31,9 @@ internal static class TierKeySource
         }
     }
 
+    /// <summary>Whether <see cref="TryEnumerate"/> can list a tier's keys.</summary>
+    public static bool CanList(ICacheOps tier) => tier is RedisCache or SqliteTier;
+
     /// <summary>Lists a tier's keys matching a glob, or returns <see langword="null"/> when the tier cannot list keys.</summary>
     public static IAsyncEnumerable<string>? TryEnumerate(ICacheOps tier, string glob, CancellationToken cancellationToken) =>
         tier switch

@@ -90,6 +90,95 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InvalidateAsync_DenseCyclicGraph_ReportsABoundedNumberOfCycles_AndStillRemovesEveryKey()
+    {
+        // A 60-key clique: every edge closes a cycle, each reported as a copy of the search stack (thousands of lists,
+        // gigabytes across the audit log on bigger graphs).
+        var keys = Enumerable.Range(0, 60).Select(i => $"clique:{i}").ToArray();
+        await SetAllAsync(keys);
+        foreach (var a in keys)
+        {
+            foreach (var b in keys)
+            {
+                if (a != b)
+                {
+                    await _manager.AddDependencyAsync(a, b);
+                }
+            }
+        }
+
+        var receipt = await _manager.InvalidateAsync(keys[0]);
+
+        Assert.Equal(60, receipt.Keys.Count);
+        Assert.InRange(receipt.Cycles.Count, 1, 32);
+        Assert.All(receipt.Cycles, c => Assert.Equal(c[0], c[^1]));
+        Assert.Equal(0, _l1.Count);
+    }
+
+    [Fact]
+    public async Task InvalidatePatternAsync_KeysASmallL1Evicted_AreStillFoundInATierThatCannotListKeys()
+    {
+        // As with memcached under a 100-entry L1: 900 of 1,000 keys stayed there and the receipt said it succeeded.
+        var l1 = new InMemoryTier(new InMemoryTierOptions { Name = "small-l1", MaximumSize = 10, TimeProvider = _time });
+        var lower = new Tiering.FaultyTier(new InMemoryTier(new InMemoryTierOptions { Name = "unlisted", MaximumSize = 10_000, TimeProvider = _time }));
+        await using var manager = new InvalidationManager([l1, lower], new InvalidationManagerOptions { TimeProvider = _time });
+        for (var i = 0; i < 100; i++)
+        {
+            await manager.SetAsync($"user:{i}", i);
+        }
+
+        var receipt = await manager.InvalidatePatternAsync(CacheKeyPattern.Prefix("user:"));
+
+        Assert.Equal(100, receipt.Keys.Count);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.False((await lower.Inner.GetAsync<int>($"user:{i}")).HasValue, $"user:{i} is still in the lower tier");
+        }
+    }
+
+    [Fact]
+    public async Task InvalidateTagAsync_RacingTagAsync_NeverLosesAMembership()
+    {
+        // The take removed the tag's members object, then read it; an add that had fetched that object before the
+        // removal landed in it after the read, and was in neither the taken keys nor the tag's new members.
+        var lost = 0;
+        for (var round = 0; round < 40; round++)
+        {
+            var tier = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100_000, TimeProvider = _time });
+            await using var manager = new InvalidationManager([tier], new InvalidationManagerOptions { TimeProvider = _time });
+            var taken = new HashSet<string>(StringComparer.Ordinal);
+            var writing = true;
+            var taker = Task.Run(async () =>
+            {
+                while (Volatile.Read(ref writing))
+                {
+                    foreach (var key in (await manager.InvalidateTagAsync("t")).Keys)
+                    {
+                        taken.Add(key.Key);
+                    }
+                }
+            });
+            await Task.Run(async () =>
+            {
+                for (var i = 0; i < 2_000; i++)
+                {
+                    await manager.TagAsync($"k{i}", ["t"]);
+                }
+            });
+            Volatile.Write(ref writing, false);
+            await taker;
+            foreach (var key in (await manager.InvalidateTagAsync("t")).Keys)
+            {
+                taken.Add(key.Key);
+            }
+
+            lost += 2_000 - taken.Count;
+        }
+
+        Assert.Equal(0, lost);
+    }
+
+    [Fact]
     public async Task InvalidateAsync_DepthBound_LeavesDeeperDependents()
     {
         await using var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { MaxCascadeDepth = 1, TimeProvider = _time });
