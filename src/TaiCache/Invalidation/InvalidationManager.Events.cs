@@ -17,6 +17,7 @@ public sealed partial class InvalidationManager
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(eventName);
         ArgumentNullException.ThrowIfNull(targets);
+        ThrowIfDisposed();
         if (targets.Length == 0)
         {
             throw new ArgumentException($"Mapping event '{eventName}' needs at least one target (InvalidationTarget.ForKey, ForTag or ForPattern); raising it would invalidate nothing.", nameof(targets));

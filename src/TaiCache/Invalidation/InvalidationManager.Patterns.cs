@@ -56,6 +56,7 @@ public sealed partial class InvalidationManager
     public async ValueTask<IReadOnlyCollection<string>> FindKeysAsync(CacheKeyPattern pattern, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pattern);
+        ThrowIfDisposed();
         return (await MatchAsync(pattern, unlisted: null, cancellationToken).ConfigureAwait(false)).Keys;
     }
 

@@ -11,6 +11,7 @@ public sealed partial class InvalidationManager
     public async ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
+        ThrowIfDisposed();
         if (_stale.Unmark(key))
         {
             for (var t = _tiers.Length - 1; t >= 0; t--)

@@ -29,6 +29,7 @@ public sealed partial class InvalidationManager
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
         var list = CacheKeyRules.ValidateTags(tags);
+        ThrowIfDisposed();
         Track(key);
         return list.Count == 0 ? ValueTask.CompletedTask : _store.AddTagsAsync(key, list, TagExpiry(ttl), cancellationToken);
     }
@@ -43,6 +44,7 @@ public sealed partial class InvalidationManager
     public ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.ValidateTag(tag);
+        ThrowIfDisposed();
         return _store.GetTaggedKeysAsync(tag, cancellationToken);
     }
 

@@ -102,6 +102,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     {
         CacheKeyRules.Validate(dependent);
         CacheKeyRules.Validate(dependency);
+        ThrowIfDisposed();
         if (string.Equals(dependent, dependency, StringComparison.Ordinal))
         {
             throw new ArgumentException($"The cache {TaiCacheDiagnostics.DescribeKey(dependent)} cannot depend on itself.", nameof(dependent));
@@ -121,6 +122,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     {
         CacheKeyRules.Validate(dependent);
         CacheKeyRules.Validate(dependency);
+        ThrowIfDisposed();
         return _store.RemoveDependencyAsync(dependent, dependency, cancellationToken);
     }
 
@@ -131,6 +133,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     public ValueTask RemoveDependenciesOfAsync(string key, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
+        ThrowIfDisposed();
         return _store.RemoveKeyAsync(key, cancellationToken);
     }
 
@@ -141,6 +144,7 @@ public sealed partial class InvalidationManager : IAsyncDisposable
     public async ValueTask<DependencyTraversal> GetDependentsAsync(string key, CancellationToken cancellationToken = default)
     {
         CacheKeyRules.Validate(key);
+        ThrowIfDisposed();
         var walker = new CascadeWalker([key], _options.MaxCascadeDepth);
         await _store.WalkAsync(walker, cancellationToken).ConfigureAwait(false);
         return walker.ToTraversal();

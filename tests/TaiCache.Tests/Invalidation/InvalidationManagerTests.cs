@@ -179,6 +179,24 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EveryCall_AfterDispose_ThrowsObjectDisposedException()
+    {
+        var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { TimeProvider = _time });
+        await manager.DisposeAsync();
+
+        // These worked, and kept updating a key tracking nothing maintained any more.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.GetAsync<string>("k").AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.AddDependencyAsync("a", "b").AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.RemoveDependencyAsync("a", "b").AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.RemoveDependenciesOfAsync("a").AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.GetDependentsAsync("a").AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.TagAsync("a", ["t"]).AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.GetTaggedKeysAsync("t").AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => manager.FindKeysAsync(CacheKeyPattern.Prefix("a")).AsTask());
+        Assert.Throws<ObjectDisposedException>(() => manager.MapEvent("e", InvalidationTarget.ForKey("a")));
+    }
+
+    [Fact]
     public async Task InvalidateAsync_DepthBound_LeavesDeeperDependents()
     {
         await using var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { MaxCascadeDepth = 1, TimeProvider = _time });

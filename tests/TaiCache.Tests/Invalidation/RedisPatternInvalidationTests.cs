@@ -48,6 +48,24 @@ public sealed class RedisPatternInvalidationTests : IClassFixture<RedisServerFix
     }
 
     [Fact]
+    public async Task InvalidatePatternAsync_NonAsciiKeys_AreMatchedOnRedisAsInL1()
+    {
+        // SCAN MATCH counts bytes: "user:?" never listed "user:é" (two UTF-8 bytes), though L1's matcher selects it.
+        await _cache.SetAsync("user:é", 1);
+        await _cache.SetAsync("user:a", 2);
+        await _cache.SetAsync("user:ab", 3);
+        await _cache.SetAsync("cafe:é1", 4);
+        await _cache.SetAsync("café:é1", 5);
+
+        Assert.Equal(["user:a", "user:é"], (await _manager.FindKeysAsync(CacheKeyPattern.Glob("user:?"))).Order(StringComparer.Ordinal));
+        Assert.Equal(["café:é1"], await _manager.FindKeysAsync(CacheKeyPattern.Glob("café:é?")));
+
+        await _manager.InvalidatePatternAsync(CacheKeyPattern.Glob("user:?"));
+        Assert.False(await _cache.ExistsAsync("user:é"));
+        Assert.True(await _cache.ExistsAsync("user:ab"));
+    }
+
+    [Fact]
     public async Task InvalidatePatternAsync_KeysWrittenDirectlyToRedis_AreFoundBySCANAndRemoved()
     {
         // Written by "another process": straight to Redis, never through this manager.
