@@ -6,7 +6,8 @@ namespace TaiCache.DependencyInjection;
 
 /// <summary>
 /// Fails a cache's start when its configuration section holds a key no setting has (a misspelt <c>Memory:MaxSize</c>
-/// would otherwise be ignored by the binder and leave the default in place), naming the key's full path.
+/// would otherwise be ignored by the binder and leave the default in place), a setting only code can give (a
+/// delegate, a connection, a serializer object), or a single value where a list belongs; each named by its full path.
 /// </summary>
 internal sealed class TaiCacheConfigurationKeysValidator : IValidateOptions<TaiCacheOptions>
 {
@@ -26,26 +27,41 @@ internal sealed class TaiCacheConfigurationKeysValidator : IValidateOptions<TaiC
             return ValidateOptionsResult.Skip;
         }
 
-        var unknown = new List<string>();
-        Collect(_section, typeof(TaiCacheOptions), unknown);
-        return unknown.Count == 0
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail(unknown.Select(path => $"{path} is not a TaiCache setting (misspelt?); see docs/dependency-injection.md for the keys."));
+        var problems = new List<string>();
+        Collect(_section, typeof(TaiCacheOptions), problems);
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 
-    private static void Collect(IConfiguration section, Type type, List<string> unknown)
+    private static void Collect(IConfiguration section, Type type, List<string> problems)
     {
         foreach (var child in section.GetChildren())
         {
+            var path = child is IConfigurationSection s ? s.Path : child.Key;
             var property = type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             if (property is null)
             {
-                unknown.Add(child is IConfigurationSection s ? s.Path : child.Key);
+                problems.Add($"{path} is not a TaiCache setting (misspelt?); see docs/dependency-injection.md for the keys.");
             }
             else if (property.PropertyType.IsClass && property.PropertyType.Namespace == typeof(TaiCacheOptions).Namespace)
             {
-                Collect(child, property.PropertyType, unknown);
+                Collect(child, property.PropertyType, problems);
+            }
+            else if (IsCodeOnly(property.PropertyType))
+            {
+                // A delegate, a connection or a serializer object: the binder skips it, and the cache ran without it.
+                problems.Add($"{path} can only be set in code (with the builder or a Configure callback), not in configuration.");
+            }
+            else if (property.PropertyType != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(property.PropertyType) && child.Value is not null)
+            {
+                // "Servers": "host:port" binds nothing to a list: the cache was built without the tier.
+                problems.Add($"{path} is a list: give it as a JSON array (\"{child.Key}\": [\"{child.Value}\"]) or as {path}:0, {path}:1 and so on.");
             }
         }
+    }
+
+    private static bool IsCodeOnly(Type type)
+    {
+        var plain = Nullable.GetUnderlyingType(type) ?? type;
+        return typeof(Delegate).IsAssignableFrom(plain) || (plain.IsInterface && !typeof(System.Collections.IEnumerable).IsAssignableFrom(plain));
     }
 }

@@ -197,6 +197,11 @@ public sealed class TaiCacheOptions
 
         CheckTtl(DefaultTtl, "DefaultTtl");
         CheckTtl(LocalTtl, "LocalTtl");
+        if (LocalTtl is { } local && DefaultTtl is { } lower && local > lower)
+        {
+            Fail("LocalTtl", $"({local}) must not be longer than DefaultTtl ({lower}): L1's copies would outlive the values in the tiers below.");
+        }
+
         CheckTtl(TierTimeout, "TierTimeout");
         if (CompressionThresholdBytes is < 0)
         {

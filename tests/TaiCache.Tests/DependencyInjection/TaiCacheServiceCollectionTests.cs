@@ -133,6 +133,10 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     [InlineData("""{ "Redis": { "ConnectionString": "localhost:6379", "KeyPrefix": "a\nb" } }""", "TaiCache:Caches:default:Redis:KeyPrefix must not contain control characters")]
     [InlineData("""{ "Memcached": { "Servers": [ "localhost" ], "KeyPrefix": "a b" } }""", "TaiCache:Caches:default:Memcached:KeyPrefix must not hold spaces")]
     [InlineData("""{ "Memory": { "MaxSize": 10 } }""", "TaiCache:Caches:default:Memory:MaxSize is not a TaiCache setting")]
+    [InlineData("""{ "Memcached": { "Servers": "10.0.0.1:11211" } }""", "TaiCache:Caches:default:Memcached:Servers is a list")]
+    [InlineData("""{ "Redis": { "Multiplexer": "x" } }""", "TaiCache:Caches:default:Redis:Multiplexer can only be set in code")]
+    [InlineData("""{ "Memory": { "Configure": "x" } }""", "TaiCache:Caches:default:Memory:Configure can only be set in code")]
+    [InlineData("""{ "DefaultTtl": "00:01:00", "LocalTtl": "01:00:00" }""", "TaiCache:Caches:default:LocalTtl (01:00:00) must not be longer than DefaultTtl")]
     public async Task ValidateOnStart_InvalidOption_FailsNamingTheOption(string cacheJson, string expected)
     {
         var configuration = TestConfiguration.FromJson($$"""{ "TaiCache": { "Caches": { "default": {{cacheJson}} } } }""");
