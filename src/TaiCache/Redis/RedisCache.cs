@@ -486,7 +486,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         expiresAtUnixMs = 0;
         // A counter (INCRBY) is plain decimal text, not an envelope: read it as a number, as memcached's are.
         var bytes = (ReadOnlyMemory<byte>)raw;
-        if (bytes.Length is > 0 and <= 20 && bytes.Span[0] != CacheValueCodec.Magic0)
+        if (bytes.Length is > 0 and <= 65 && bytes.Span[0] != CacheValueCodec.Magic0)
         {
             if (PlainCounter.TryRead<T>(bytes.Span, out var counter))
             {

@@ -50,11 +50,20 @@ internal static class PlainCounter
     /// <summary>
     /// The error for counter text that <see cref="TryRead{T}"/> refused because <typeparamref name="T"/> cannot hold it
     /// (a counter past <see cref="int.MaxValue"/> read as <see cref="int"/>, a negative one as <see cref="ulong"/>, any
-    /// as <see cref="double"/>); <see langword="null"/> when the bytes are not a counter at all.
+    /// as <see cref="double"/>, an integer past 64 bits as anything); <see langword="null"/> when the bytes are not a
+    /// counter at all.
     /// </summary>
     public static CacheSerializationException? Unrepresentable<T>(string key, ReadOnlySpan<byte> text)
     {
         var span = text.TrimEnd((byte)' ');
+        if (IsDecimalInteger(span) && !(span.Length <= 20 && ((Utf8Parser.TryParse(span, out long _, out var fits) && fits == span.Length) || (Utf8Parser.TryParse(span, out ulong _, out fits) && fits == span.Length))))
+        {
+            // Another client's integer past 64 bits: no counter type holds it (it is not another client's encoding either).
+            return new CacheSerializationException(
+                $"The value under {TaiCacheDiagnostics.DescribeKey(key)} is the integer {Encoding.ASCII.GetString(span)}, which no counter type holds (counters are 64-bit); read it as byte[] to get its text.",
+                key);
+        }
+
         if (span.Length is 0 or > 20
             || !((Utf8Parser.TryParse(span, out long _, out var used) && used == span.Length) || (Utf8Parser.TryParse(span, out ulong _, out used) && used == span.Length)))
         {
@@ -64,5 +73,12 @@ internal static class PlainCounter
         return new CacheSerializationException(
             $"The value under {TaiCacheDiagnostics.DescribeKey(key)} is the counter {Encoding.ASCII.GetString(span)}, which {typeof(T).Name} cannot hold; read counters as long, ulong, int or string.",
             key);
+    }
+
+    /// <summary>Whether the bytes are a decimal integer of reasonable length (an optional minus, then 1 to 64 digits).</summary>
+    private static bool IsDecimalInteger(ReadOnlySpan<byte> span)
+    {
+        var digits = span.Length > 0 && span[0] == (byte)'-' ? span[1..] : span;
+        return digits.Length is > 0 and <= 64 && digits.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0;
     }
 }

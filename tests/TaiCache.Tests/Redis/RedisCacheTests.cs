@@ -186,6 +186,14 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
         await _cache.IncrementAsync("huge", 5_000_000_000);
         var overflow = await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<int>("huge"));
         Assert.Contains("the counter 5000000000, which Int32 cannot hold", overflow.Message, StringComparison.Ordinal);
+
+        // Another client's integer past 64 bits is no counter of any type, and not "bytes without TaiCache's header".
+        foreach (var digits in new[] { "99999999999999999999", "-123456789012345678901234567890" })
+        {
+            await Raw.StringSetAsync(_prefix + "bignum", digits);
+            var big = await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.GetAsync<long>("bignum"));
+            Assert.Contains($"the integer {digits}, which no counter type holds", big.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
