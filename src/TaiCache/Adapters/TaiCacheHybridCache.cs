@@ -16,9 +16,14 @@ namespace TaiCache.Adapters;
 /// <para>Entry options map onto <see cref="MultiTierEntryOptions"/>: <see cref="HybridCacheEntryOptions.Expiration"/>
 /// is the time to live in every tier, <see cref="HybridCacheEntryOptions.LocalCacheExpiration"/> the one in L1. Of the
 /// <see cref="HybridCacheEntryFlags"/>, <see cref="HybridCacheEntryFlags.DisableUnderlyingData"/> (read only; a miss
-/// returns <see langword="default"/>) and the pair <see cref="HybridCacheEntryFlags.DisableLocalCacheRead"/> +
-/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheRead"/> (always call the factory and store its value) are
-/// honoured; the others are ignored, because the tiers are chosen by the cache, not per call.</para>
+/// returns <see langword="default"/>), <see cref="HybridCacheEntryFlags.DisableLocalCacheRead"/> and
+/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheRead"/> (memory tiers are local, the others distributed),
+/// and the pair <see cref="HybridCacheEntryFlags.DisableLocalCacheWrite"/> +
+/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheWrite"/> (the factory's value is not stored) are honoured; a
+/// call with read or write flags has no stampede protection. One write flag alone and
+/// <see cref="HybridCacheEntryFlags.DisableCompression"/> are ignored: a value goes to every tier, compressed as each
+/// tier's serializer options say. Without entry options a value lives as long as the cache's defaults say (no expiry
+/// when none is set), where Microsoft's HybridCache defaults to five minutes.</para>
 /// <para>Tags are recorded by an <see cref="InvalidationManager"/> over the cache (in Redis, shared by every instance,
 /// when it was built with <see cref="InvalidationManagerOptions.Redis"/>; else in process). A key is tagged when its
 /// value is created or set through this adapter. <see cref="RemoveByTagAsync(string, CancellationToken)"/> deletes every
@@ -80,10 +85,9 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         }
 
         var tagList = TagList(tags);
-        if ((flags & (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead))
-            == (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead))
+        if ((flags & (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite)) != 0)
         {
-            return CreateAndSetAsync(key, state, factory, entry, tagList, cancellationToken);
+            return FlaggedAsync(key, state, factory, entry, tagList, flags, cancellationToken);
         }
 
         return _cache.GetOrSetAsync(
@@ -227,12 +231,54 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         return result.HasValue ? result.Value : default!;
     }
 
-    private async ValueTask<T> CreateAndSetAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions? entry, string[] tags, CancellationToken cancellationToken)
+    /// <summary>
+    /// A get-or-create with read or write flags: reads only the tiers the flags leave (memory tiers are local, the
+    /// others distributed; a failing tier is a miss), then calls the factory, and stores its value unless both writes
+    /// are disabled. Without the shared path's stampede protection: concurrent callers may each call the factory.
+    /// </summary>
+    private async ValueTask<T> FlaggedAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions? entry, string[] tags, HybridCacheEntryFlags flags, CancellationToken cancellationToken)
     {
+        var readLocal = (flags & HybridCacheEntryFlags.DisableLocalCacheRead) == 0;
+        var readDistributed = (flags & HybridCacheEntryFlags.DisableDistributedCacheRead) == 0;
+        if (readLocal && readDistributed)
+        {
+            var both = await _cache.GetAsync<T>(key, entry, cancellationToken).ConfigureAwait(false);
+            if (both.HasValue)
+            {
+                return both.Value;
+            }
+        }
+        else if (readLocal || readDistributed)
+        {
+            foreach (var tier in _cache.Tiers)
+            {
+                if ((tier is InMemoryTier ? readLocal : readDistributed) && await TryReadAsync<T>(tier, key, cancellationToken).ConfigureAwait(false) is { HasValue: true } hit)
+                {
+                    return hit.Value;
+                }
+            }
+        }
+
         var value = await factory(state, cancellationToken).ConfigureAwait(false);
-        await TagAsync(key, tags, entry, cancellationToken).ConfigureAwait(false);
-        await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+        if ((flags & (HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite)) != (HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite))
+        {
+            await TagAsync(key, tags, entry, cancellationToken).ConfigureAwait(false);
+            await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+        }
+
         return value;
+    }
+
+    private static async ValueTask<CacheResult<T>> TryReadAsync<T>(ICacheOps tier, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await tier.GetAsync<T>(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CacheException)
+        {
+            return CacheResult<T>.Miss; // as the cache's own reads treat a failing tier
+        }
     }
 
     private sealed record Creation<TState, T>(TaiCacheHybridCache Owner, string Key, TState State, Func<TState, CancellationToken, ValueTask<T>> Factory, string[] Tags, MultiTierEntryOptions? Entry);

@@ -275,6 +275,33 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetOrCreateAsync_BothWritesDisabled_ReturnsTheFactoryValueAndStoresNothing()
+    {
+        var key = Key();
+        var options = new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite };
+
+        Assert.Equal("per-user", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("per-user"), options));
+
+        Assert.False(await _cache.ExistsAsync(key)); // was stored in both tiers
+        Assert.Equal("next", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("next"), options));
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_OneReadDisabled_ReadsOnlyTheOtherSide()
+    {
+        var onlyBelow = Key();
+        await _cache.Tiers[1].SetAsync(onlyBelow, "from L3");
+        var skipDistributed = new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableDistributedCacheRead };
+        Assert.Equal("factory", await Cache.GetOrCreateAsync(onlyBelow, _ => ValueTask.FromResult("factory"), skipDistributed)); // returned L3's value
+
+        var split = Key();
+        ((InMemoryTier)_cache.Tiers[0]).Set(split, "local copy", null);
+        await _cache.Tiers[1].SetAsync(split, "lower");
+        var skipLocal = new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableLocalCacheRead };
+        Assert.Equal("lower", await Cache.GetOrCreateAsync(split, _ => ValueTask.FromResult("factory"), skipLocal));
+    }
+
+    [Fact]
     public async Task GetOrCreateAsync_FactoryThrows_NothingStoredAndErrorSurfaces()
     {
         var key = Key();
