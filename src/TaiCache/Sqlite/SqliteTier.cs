@@ -45,6 +45,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     /// <exception cref="CacheConnectionException">The file cannot be opened or is not a TaiCache SQLite tier of a readable version.</exception>
+    /// <exception cref="CacheTimeoutException">A new file's schema could not be made within <see cref="SqliteTierOptions.BusyTimeout"/> (another connection holds its lock).</exception>
     public SqliteTier(SqliteTierOptions? options = null)
     {
         _options = (options ?? new SqliteTierOptions()).Clone();
@@ -77,6 +78,12 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
             _sql = new Statements(_connection);
             ReportSize();
             Log.Opened(_logger, Name, FilePath, journalMode);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is 5 or 6)
+        {
+            // Another connection held the file's lock past BusyTimeout while the schema was made: a timeout, as for any call.
+            _connection?.Dispose();
+            throw new CacheTimeoutException($"The SQLite tier '{_options.Name}' could not open its file within BusyTimeout ({_options.BusyTimeout}): another connection holds its lock. {ex.Message}", innerException: ex);
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -344,6 +351,12 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
         if (version > SchemaVersion)
         {
             throw new CacheConnectionException($"The SQLite file has schema version {version}, newer than this TaiCache reads ({SchemaVersion}); upgrade this instance or use another file.");
+        }
+
+        if (version == SchemaVersion)
+        {
+            // Made already (by this process before, or another): no write lock to wait for at start.
+            return journalMode;
         }
 
         using var tx = connection.BeginTransaction();

@@ -91,6 +91,29 @@ public sealed class SqliteTierTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_WhileAnotherConnectionHoldsTheWriteLock_SucceedsAndReads()
+    {
+        var path = NewPath();
+        await using (var first = Open(path))
+        {
+            await first.SetAsync("k", "v");
+        }
+
+        // Another process writing a long batch: opening took the write lock for the schema and failed after BusyTimeout.
+        using var other = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+        }
+
+        await using var second = Open(path, o => o.BusyTimeout = TimeSpan.FromMilliseconds(300));
+        Assert.Equal("v", (await second.GetAsync<string>("k")).Value);
+        await Assert.ThrowsAsync<CacheTimeoutException>(async () => await second.SetAsync("k2", "blocked"));
+    }
+
+    [Fact]
     public async Task SweepTimer_FiresOnInterval_DeletesExpiredRows()
     {
         await using var tier = Open(NewPath(), o => o.SweepInterval = TimeSpan.FromMinutes(1));
