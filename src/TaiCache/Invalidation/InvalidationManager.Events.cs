@@ -118,11 +118,17 @@ public sealed partial class InvalidationManager
         var holder = new TimerHolder(this);
         holder.Timer = _time.CreateTimer(static s => ((ScheduledState)s!).Fire(), new ScheduledState(this, key, holder), delay, Timeout.InfiniteTimeSpan);
         _timers[holder.Timer] = 0;
+        if (holder.Fired)
+        {
+            _timers.TryRemove(holder.Timer, out _); // it fired before it was registered: nothing else would remove it
+        }
+
         return holder;
     }
 
     private async Task RunScheduledAsync(string key, TimerHolder holder)
     {
+        holder.Fired = true;
         if (holder.Timer is { } timer)
         {
             _timers.TryRemove(timer, out _);
@@ -152,7 +158,16 @@ public sealed partial class InvalidationManager
 
     private sealed class TimerHolder(InvalidationManager manager) : IDisposable
     {
+        private volatile bool _fired;
+
         public ITimer? Timer { get; set; }
+
+        /// <summary>Gets or sets whether the timer has fired (possibly before <see cref="Timer"/> was even assigned).</summary>
+        public bool Fired
+        {
+            get => _fired;
+            set => _fired = value;
+        }
 
         public void Dispose()
         {
