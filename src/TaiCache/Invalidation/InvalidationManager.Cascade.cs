@@ -33,9 +33,13 @@ public sealed partial class InvalidationManager
             await _store.WalkAsync(walker, cancellationToken).ConfigureAwait(false);
         }
 
+        // Cancellation stops an invalidation before anything is removed. Once the tiers are being changed it runs to
+        // the end, uncancelled (each tier call is bounded by its own timeout): stopping half way left the nearest tier
+        // stale over removed lower tiers, and wrote no receipt.
+        cancellationToken.ThrowIfCancellationRequested();
         var traversal = walker.ToTraversal();
         var keys = traversal.AllKeys.ToArray();
-        var affected = await ApplyAsync(keys, strategy, id, failed, cancellationToken).ConfigureAwait(false);
+        var affected = await ApplyAsync(keys, strategy, id, failed, CancellationToken.None).ConfigureAwait(false);
 
         var cleared = new List<string>();
         if (clearInMemoryTiers)
@@ -55,12 +59,12 @@ public sealed partial class InvalidationManager
             {
                 if (keys.Length > 0)
                 {
-                    await broadcaster.PublishAsync(keys, cancellationToken).ConfigureAwait(false);
+                    await broadcaster.PublishAsync(keys, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 if (cleared.Count > 0)
                 {
-                    await broadcaster.PublishClearAsync(cancellationToken).ConfigureAwait(false);
+                    await broadcaster.PublishClearAsync(CancellationToken.None).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -99,7 +103,7 @@ public sealed partial class InvalidationManager
             var described = TaiCacheDiagnostics.DescribeKey(triggerValue);
             Log.Invalidated(_logger, id, trigger, described, strategy, keys.Length, traversal.Cycles.Count, receipt.Duration.TotalMilliseconds);
         }
-        await AuditLog.RecordAsync(receipt, cancellationToken).ConfigureAwait(false);
+        await AuditLog.RecordAsync(receipt, CancellationToken.None).ConfigureAwait(false);
         return receipt;
     }
 

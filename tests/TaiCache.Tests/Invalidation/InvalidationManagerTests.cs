@@ -197,6 +197,30 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InvalidateAsync_CancelledWhileTheTiersAreChanged_StillClearsEveryTierAndWritesTheReceipt()
+    {
+        var l1 = new InMemoryTier(new InMemoryTierOptions { Name = "near", TimeProvider = _time });
+        var lower = new Tiering.FaultyTier(new InMemoryTier(new InMemoryTierOptions { Name = "far", TimeProvider = _time }));
+        await using var manager = new InvalidationManager([l1, lower], new InvalidationManagerOptions { TimeProvider = _time });
+        await manager.SetAsync("order:1", "v");
+        lower.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var cts = new CancellationTokenSource();
+
+        var callsBefore = lower.Calls;
+        var running = manager.InvalidateAsync("order:1", cts.Token).AsTask();
+        await Tiering.TierTestKit.Eventually(() => lower.Calls > callsBefore); // the far tier (changed first) is held
+        await cts.CancelAsync();
+        lower.Gate.SetResult();
+        var receipt = await running;
+
+        // Cancelled half way, the near tier kept its copy over a removed lower tier, and no receipt was written.
+        Assert.False(l1.TryGet<string>("order:1", out _));
+        Assert.False((await lower.Inner.GetAsync<string>("order:1")).HasValue);
+        Assert.Same(receipt, manager.AuditLog.Find(receipt.Id));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => manager.InvalidateAsync("order:1", cts.Token).AsTask()); // before anything: still cancels
+    }
+
+    [Fact]
     public async Task InvalidateAsync_DepthBound_LeavesDeeperDependents()
     {
         await using var manager = new InvalidationManager([_l1], new InvalidationManagerOptions { MaxCascadeDepth = 1, TimeProvider = _time });
