@@ -34,8 +34,8 @@ public sealed class WriteBehindOptions
     /// <summary>
     /// Gets or sets the path of a SQLite file journaling queued writes: a write is acknowledged only once journaled, and
     /// a cache built on the same file replays what a crashed process had not flushed. <see langword="null"/> (the default) for none.
-    /// The file may be the L3 SQLite file (the journal uses its own table), but one journal serves one cache in one
-    /// process: a cache replays every row of the journal it opens, another live process's included.
+    /// The file may be the L3 SQLite file (the journal uses its own table), but one journal serves one cache: while
+    /// open it is held through <c>JournalPath + ".lock"</c>, and a second cache on it (in any process) is refused.
     /// </summary>
     public string? JournalPath { get; set; }
 

@@ -369,6 +369,31 @@ public sealed class WriteBehindTests
         }
     }
 
+    [Fact]
+    public async Task Journal_OpenByAnotherCache_IsRefused_UntilThatCacheIsDisposed()
+    {
+        // Two caches on one journal replayed and deleted each other's rows: an acknowledged write was lost.
+        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        try
+        {
+            var (first, _, _) = Build(o => o.JournalPath = path);
+            var error = Assert.Throws<CacheConnectionException>(() => Build(o => o.JournalPath = path));
+            Assert.Contains("in use by another cache", error.Message, StringComparison.Ordinal);
+
+            await first.DisposeAsync();
+            var (second, _, _) = Build(o => o.JournalPath = path);
+            await second.DisposeAsync();
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in new[] { path, path + "-wal", path + "-shm", path + ".lock" })
+            {
+                File.Delete(f);
+            }
+        }
+    }
+
     [Theory]
     [InlineData("missing-folder")]
     [InlineData("not-a-database")]

@@ -16,6 +16,7 @@ internal sealed class WriteBehindJournal : IDisposable
     private readonly SqliteCommand _updateTtl;
     private readonly TimeProvider _time;
     private readonly string _path;
+    private readonly FileStream _owner;
 
     /// <summary>How long a call waits for a file another connection has locked.</summary>
     private const int BusyWaitSeconds = 5;
@@ -29,6 +30,18 @@ internal sealed class WriteBehindJournal : IDisposable
             if (Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } folder)
             {
                 Directory.CreateDirectory(folder);
+            }
+
+            // One journal serves one cache: a second one (in this process or another) replays and deletes the first's
+            // rows and loses its writes. The lock file is held while the journal is open; the system drops it with
+            // the process, so a crashed owner's journal opens at the next start.
+            try
+            {
+                _owner = new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+            {
+                throw new CacheConnectionException($"The write-behind journal at '{path}' is in use by another cache (in this process or another): one journal serves one cache; give each its own WriteBehindOptions.JournalPath.", e);
             }
 
             // A locked file waits BusyWaitSeconds, not the driver's 30 s default, and never holds the queue's writers longer.
@@ -73,6 +86,7 @@ internal sealed class WriteBehindJournal : IDisposable
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
             _connection?.Dispose();
+            _owner?.Dispose();
             throw new CacheConnectionException($"The write-behind journal at '{path}' could not be opened: {e.Message}", e);
         }
     }
@@ -179,6 +193,7 @@ internal sealed class WriteBehindJournal : IDisposable
             _delete.Dispose();
             _updateTtl.Dispose();
             _connection.Dispose();
+            _owner.Dispose();
         }
     }
 
