@@ -18,6 +18,18 @@ public sealed class WriteBehindTests
         return (cache, l1, l2);
     }
 
+    private static string NewJournalPath() => Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+
+    /// <summary>Deletes a journal's files (its WAL, shared memory and lock file too).</summary>
+    private static void DeleteJournal(string path)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { path, path + "-wal", path + "-shm", path + ".lock" })
+        {
+            File.Delete(f);
+        }
+    }
+
     [Fact]
     public async Task SetAsync_ReturnsAfterL1_LowerTierWrittenByFlusher()
     {
@@ -277,7 +289,7 @@ public sealed class WriteBehindTests
     [Fact]
     public async Task Journal_ProcessCrashesBeforeFlush_NextInstanceReplaysEveryAcknowledgedWrite()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        var path = NewJournalPath();
         try
         {
             var key = TierTestKit.Key(this);
@@ -311,18 +323,14 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(f);
-            }
+            DeleteJournal(path);
         }
     }
 
     [Fact]
     public async Task Journal_SetWhoseTtlEndedWhileNoProcessRan_IsNotReplayedAsAValue_AndRemovesTheOlderLowerValue()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        var path = NewJournalPath();
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         void WriteBehind(MultiTierCacheOptions o)
         {
@@ -361,11 +369,7 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(f);
-            }
+            DeleteJournal(path);
         }
     }
 
@@ -373,7 +377,7 @@ public sealed class WriteBehindTests
     public async Task Journal_OpenByAnotherCache_IsRefused_UntilThatCacheIsDisposed()
     {
         // Two caches on one journal replayed and deleted each other's rows: an acknowledged write was lost.
-        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        var path = NewJournalPath();
         try
         {
             var (first, _, _) = Build(o => o.JournalPath = path);
@@ -386,11 +390,7 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { path, path + "-wal", path + "-shm", path + ".lock" })
-            {
-                File.Delete(f);
-            }
+            DeleteJournal(path);
         }
     }
 
@@ -429,7 +429,7 @@ public sealed class WriteBehindTests
     [Fact]
     public async Task Journal_RowWhoseTypeCannotBeResolved_IsDeadLetteredAsTheSetItWas_WithTtlAndBytes()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        var path = NewJournalPath();
         try
         {
             var key = TierTestKit.Key(this);
@@ -460,11 +460,7 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(f);
-            }
+            DeleteJournal(path);
         }
     }
 
