@@ -203,6 +203,52 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RemoveByTagAsync_ByAnInstanceWhoseL1HoldsAnOlderTagList_StillRemovesTheEntry()
+    {
+        // Two instances over one shared lower tier; A's L1 keeps the tag list A wrote, B overwrote the entry with t2.
+        var shared = Tiering.TierTestKit.Memory("shared");
+        MultiTierCache Instance()
+        {
+            var options = new MultiTierCacheOptions();
+            options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
+            options.Tiers.Add(new Tiering.FaultyTier(shared));
+            return new MultiTierCache(options);
+        }
+
+        await using var cacheA = Instance();
+        await using var cacheB = Instance();
+        await using var tags = new TaiCache.Invalidation.InvalidationManager([cacheA]);
+        var a = new TaiCacheHybridCache(cacheA, tags);
+        var b = new TaiCacheHybridCache(cacheB, tags);
+        var key = Key();
+        await a.SetAsync(key, "from-a", tags: ["t1"]);
+        await b.SetAsync(key, "from-b", tags: ["t2"]);
+
+        await a.RemoveByTagAsync("t2"); // A read its own L1's [t1] and spared the entry
+
+        Assert.False((await shared.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
+    public async Task RemoveByTagAsync_EntryRecreatedBeforeItsCleanup_KeepsTheNewEntrysTags()
+    {
+        var tags = new TaiCache.Invalidation.InvalidationManager([_cache]);
+        await using var scope = tags;
+        var adapter = new TaiCacheHybridCache(_cache, tags);
+        var key = Key();
+        await adapter.SetAsync(key, "v1", tags: ["t", "t2"]);
+
+        // RemoveByTagAsync("t") in its two steps, with the key set again between them.
+        var carriers = new TagCarriers(_cache, "t");
+        await tags.InvalidateTagAsync("t", TaiCache.Invalidation.InvalidationStrategy.Eager, carriers.FindAsync, default);
+        await adapter.SetAsync(key, "v2", tags: ["t2"]);
+        await carriers.ForgetAsync(tags, default); // dropped the new entry's t2 membership and its tag list
+
+        await adapter.RemoveByTagAsync("t2");
+        Assert.False(await _cache.ExistsAsync(key));
+    }
+
+    [Fact]
     public async Task RemoveByTagAsync_ManyTags_RemovesEach()
     {
         var a = Key();
