@@ -137,6 +137,11 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
         foreach (var key in list)
         {
+            if (await _cache.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+            {
+                continue; // set again meanwhile: its memberships are the new entry's
+            }
+
             // Its memberships go too, so tags do not keep removed keys (without a TTL, for ever).
             string[] tags = owned.TryGetValue(TagsKey(key), out var held) ? [AllTag, .. held] : [AllTag];
             await manager.UntagAsync(key, tags, cancellationToken).ConfigureAwait(false);
@@ -152,7 +157,15 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         var stored = tag == "*" ? AllTag : tag;
         var carriers = new TagCarriers(_cache, stored);
         await manager.InvalidateTagAsync(stored, InvalidationStrategy.Eager, carriers.FindAsync, cancellationToken).ConfigureAwait(false);
-        await carriers.ForgetAsync(manager, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await carriers.ForgetAsync(manager, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Only a cleanup (the removed entries' tag lists and other memberships, which end with their TTLs): the
+            // removal itself is done, and is not reported as failed for it.
+        }
     }
 
     /// <inheritdoc />
