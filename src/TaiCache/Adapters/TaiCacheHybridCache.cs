@@ -132,19 +132,20 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
     {
         ArgumentNullException.ThrowIfNull(keys);
         var list = CacheKeyRules.ValidateAll(keys);
-        var owned = await _cache.GetManyAsync<string[]>(list.ConvertAll(TagsKey), cancellationToken).ConfigureAwait(false);
-        await _cache.DeleteManyAsync([.. list, .. list.ConvertAll(TagsKey)], cancellationToken).ConfigureAwait(false);
+        var tagsKeys = list.ConvertAll(TagsKey);
+        var owned = await _cache.GetManyAsync<string[]>(tagsKeys, cancellationToken).ConfigureAwait(false);
+        await _cache.DeleteManyAsync([.. list, .. tagsKeys], cancellationToken).ConfigureAwait(false);
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
-        foreach (var key in list)
+        for (var i = 0; i < list.Count; i++)
         {
-            if (await _cache.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+            if (await _cache.ExistsAsync(list[i], cancellationToken).ConfigureAwait(false))
             {
                 continue; // set again meanwhile: its memberships are the new entry's
             }
 
             // Its memberships go too, so tags do not keep removed keys (without a TTL, for ever).
-            string[] tags = owned.TryGetValue(TagsKey(key), out var held) ? [AllTag, .. held] : [AllTag];
-            await manager.UntagAsync(key, tags, cancellationToken).ConfigureAwait(false);
+            string[] tags = owned.TryGetValue(tagsKeys[i], out var held) ? [AllTag, .. held] : [AllTag];
+            await manager.UntagAsync(list[i], tags, cancellationToken).ConfigureAwait(false);
         }
     }
 
