@@ -51,11 +51,19 @@ public sealed class WriteBehindExpiryTests
         await cache.SetAsync(gone, "v", TimeSpan.FromHours(1));
         Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
-        l2.Down = true;
-        await cache.ExpireAsync(kept, TimeSpan.FromMinutes(10));
-        await cache.ExpireAsync(gone, TimeSpan.FromMinutes(1));
-        time.Advance(TimeSpan.FromMinutes(5)); // the retry runs five minutes after the calls
-        l2.Down = false;
+        // Both calls are held at L2 while the clock moves five minutes, then L2 fails them: they are queued only after
+        // the jump, so every retry runs five minutes after the calls began (no attempt can read the clock before it).
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var before = l2.Calls;
+        l2.Gate = gate;
+        var expireKept = cache.ExpireAsync(kept, TimeSpan.FromMinutes(10)).AsTask();
+        var expireGone = cache.ExpireAsync(gone, TimeSpan.FromMinutes(1)).AsTask();
+        await TierTestKit.Eventually(() => l2.Calls >= before + 2);
+        time.Advance(TimeSpan.FromMinutes(5));
+        l2.Gate = null;
+        gate.SetException(new CacheConnectionException("L2 failed the calls."));
+        Assert.True(await expireKept); // L1 held both keys
+        Assert.True(await expireGone);
         Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
 
         Assert.False((await l2.Inner.GetAsync<string>(gone)).HasValue); // its deadline had passed: removed
