@@ -111,7 +111,7 @@ public sealed class TaiCacheDistributedCache : IDistributedCache
         long absolute = 0;
         if (options.AbsoluteExpirationRelativeToNow is { } relative)
         {
-            absolute = (now + relative).ToUnixTimeMilliseconds();
+            absolute = Deadline.After(now, relative).ToUnixTimeMilliseconds();
         }
         else if (options.AbsoluteExpiration is { } at)
         {

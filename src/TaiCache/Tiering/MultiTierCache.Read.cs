@@ -50,7 +50,7 @@ public sealed partial class MultiTierCache
         ThrowIfDisposed();
         switch (_writeBehind?.FindUnwritten(key))
         {
-            case PendingExpiry expiry when expiry.ExpiresAt <= _time.GetUtcNow():
+            case { Operation: not WriteBehindOperation.Delete } unwritten when unwritten.HasExpired(_time.GetUtcNow()):
                 return false; // its deadline has passed, though a lower tier has not taken it yet
             case { Operation: not WriteBehindOperation.Expire } unwritten:
                 return unwritten.Operation != WriteBehindOperation.Delete;
@@ -242,6 +242,7 @@ public sealed partial class MultiTierCache
             return false;
         }
     }
+
     /// <summary>
     /// Under write-behind, answers a read below L1 from the write queue when the key has a write not yet on every lower
     /// tier: a queued removal is a miss, a queued value of the requested type is a hit. Otherwise the lower tiers decide.
@@ -253,7 +254,7 @@ public sealed partial class MultiTierCache
             case null:
                 break;
             case { Operation: WriteBehindOperation.Delete }:
-            case PendingExpiry expiry when expiry.ExpiresAt <= _time.GetUtcNow(): // expired, though not yet in every tier
+            case { } unwritten when unwritten.HasExpired(_time.GetUtcNow()): // expired, though not yet in every tier
                 read = new TierRead<T>(TierReadStatus.Miss, default!);
                 return true;
             case PendingSet<T> set:

@@ -143,7 +143,7 @@ public sealed partial class MultiTierCache
 
         var found = _writeBehind?.UpdateQueuedTtl(key, ttl) ?? false;
         var failedTiers = 0;
-        var expiresAt = _time.GetUtcNow() + ttl; // a retry keeps the deadline of this call
+        var expiresAt = Deadline.After(_time.GetUtcNow(), ttl); // a retry keeps the deadline of this call
         _writeBehind?.BeginExpiry(key);
         try
         {

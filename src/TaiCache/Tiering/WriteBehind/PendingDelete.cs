@@ -23,7 +23,11 @@ internal sealed class PendingDelete : PendingWrite
 
     public override byte[]? Encode() => null;
 
-    public override async ValueTask WriteGroupAsync(ICacheOps tier, List<PendingWrite> group, TimeSpan? ttl, CancellationToken cancellationToken)
+    public override ValueTask WriteGroupAsync(ICacheOps tier, List<PendingWrite> group, TimeSpan? ttl, CancellationToken cancellationToken) =>
+        DeleteAllAsync(tier, group, cancellationToken);
+
+    /// <summary>Removes every key of the group from the tier in one call.</summary>
+    public static async ValueTask DeleteAllAsync(ICacheOps tier, List<PendingWrite> group, CancellationToken cancellationToken)
     {
         var keys = new string[group.Count];
         for (var i = 0; i < keys.Length; i++)

@@ -14,13 +14,12 @@ internal sealed class PendingExpiry : PendingWrite
     public PendingExpiry(string key, DateTimeOffset expiresAt, TimeSpan ttl, TimeProvider time, MultiTierEntryOptions options, long sequence, long enqueuedAt, int tiers)
         : base(key, options, sequence, enqueuedAt, tiers)
     {
-        ExpiresAt = expiresAt;
-        Ttl = ttl;
+        SetTtl(ttl, expiresAt);
         _time = time;
     }
 
     /// <summary>Gets when the key is to expire (the time of the <c>ExpireAsync</c> call plus its TTL).</summary>
-    public DateTimeOffset ExpiresAt { get; }
+    public DateTimeOffset Deadline => ExpiresAt!.Value;
 
     public override WriteBehindOperation Operation => WriteBehindOperation.Expire;
 
@@ -39,13 +38,13 @@ internal sealed class PendingExpiry : PendingWrite
         }
     }
 
-    public override PendingWrite Restamp(long sequence, long enqueuedAt, int tiers) => new PendingExpiry(Key, ExpiresAt, Ttl!.Value, _time, Options, sequence, enqueuedAt, tiers);
+    public override PendingWrite Restamp(long sequence, long enqueuedAt, int tiers) => new PendingExpiry(Key, Deadline, Ttl!.Value, _time, Options, sequence, enqueuedAt, tiers);
 
     /// <summary>The journal keeps the deadline (Unix milliseconds, little-endian) as the row's payload.</summary>
     public override byte[] Encode()
     {
         var bytes = new byte[sizeof(long)];
-        BinaryPrimitives.WriteInt64LittleEndian(bytes, ExpiresAt.ToUnixTimeMilliseconds());
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, Deadline.ToUnixTimeMilliseconds());
         return bytes;
     }
 
@@ -59,7 +58,7 @@ internal sealed class PendingExpiry : PendingWrite
         foreach (var entry in group)
         {
             var expiry = (PendingExpiry)entry;
-            var left = expiry.ExpiresAt - expiry._time.GetUtcNow();
+            var left = expiry.Deadline - expiry._time.GetUtcNow();
             if (left < TimeSpan.FromMilliseconds(1))
             {
                 await tier.DeleteAsync(expiry.Key, cancellationToken).ConfigureAwait(false);

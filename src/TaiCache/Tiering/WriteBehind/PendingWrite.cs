@@ -18,8 +18,15 @@ internal abstract class PendingWrite
 
     public MultiTierEntryOptions Options { get; }
 
-    /// <summary>Gets or sets the TTL for the lower tiers (changed by <c>ExpireAsync</c> while queued).</summary>
-    public TimeSpan? Ttl { get; set; }
+    /// <summary>Gets the TTL for the lower tiers as it was asked for (changed by <c>ExpireAsync</c> while queued).</summary>
+    public TimeSpan? Ttl { get; private set; }
+
+    /// <summary>
+    /// Gets when the key is to expire: the time of the write (or of the expiry) plus its TTL; <see langword="null"/>
+    /// for no TTL, a removal, or an entry not stamped yet. The flusher gives a lower tier what is left of it, so a value
+    /// queued for a while (a tier was down) does not outlive the TTL it was set with.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; private set; }
 
     /// <summary>Gets this version's sequence number (the journal row's version).</summary>
     public long Sequence { get; }
@@ -43,6 +50,23 @@ internal abstract class PendingWrite
     public string? LastError { get; set; }
 
     public abstract WriteBehindOperation Operation { get; }
+
+    /// <summary>Gives the key a TTL counted from <paramref name="now"/>.</summary>
+    public void SetTtl(TimeSpan? ttl, DateTimeOffset now)
+    {
+        Ttl = ttl;
+        ExpiresAt = ttl is { } t ? Deadline.After(now, t) : null;
+    }
+
+    /// <summary>Gives the key a TTL whose deadline is already known (a journaled or retried expiry).</summary>
+    protected void SetTtl(TimeSpan ttl, DateTimeOffset expiresAt)
+    {
+        Ttl = ttl;
+        ExpiresAt = expiresAt;
+    }
+
+    /// <summary>Tells whether the key's deadline has passed (it then has no value to write or to serve).</summary>
+    public bool HasExpired(DateTimeOffset now) => ExpiresAt <= now;
 
     /// <summary>Gets the value's type, or <see langword="null"/> for a removal.</summary>
     public abstract Type? ValueType { get; }

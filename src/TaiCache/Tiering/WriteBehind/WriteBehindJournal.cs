@@ -14,16 +14,14 @@ internal sealed class WriteBehindJournal : IDisposable
     private readonly SqliteCommand _upsert;
     private readonly SqliteCommand _delete;
     private readonly SqliteCommand _updateTtl;
-    private readonly TimeProvider _time;
     private readonly string _path;
     private readonly FileStream _owner;
 
     /// <summary>How long a call waits for a file another connection has locked.</summary>
     private const int BusyWaitSeconds = 5;
 
-    public WriteBehindJournal(string path, TimeProvider time)
+    public WriteBehindJournal(string path)
     {
-        _time = time;
         _path = path;
         try
         {
@@ -103,13 +101,13 @@ internal sealed class WriteBehindJournal : IDisposable
             _upsert.Parameters["$type"].Value = (object?)entry.ValueType?.AssemblyQualifiedName ?? DBNull.Value;
             _upsert.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
             _upsert.Parameters["$payload"].Value = (object?)payload ?? DBNull.Value;
-            _upsert.Parameters["$expires"].Value = Deadline(entry.Ttl);
+            _upsert.Parameters["$expires"].Value = Deadline(entry);
             Run(_upsert, entry.Key);
         }
     }
 
-    /// <summary>When a TTL given now ends (Unix ms), so a replay after a restart does not count it again from then.</summary>
-    private object Deadline(TimeSpan? ttl) => ttl is { } t ? (_time.GetUtcNow() + t).ToUnixTimeMilliseconds() : DBNull.Value;
+    /// <summary>When the entry's TTL ends (Unix ms), so a replay after a restart does not count it again from then.</summary>
+    private static object Deadline(PendingWrite entry) => entry.ExpiresAt is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value;
 
     /// <summary>Runs a journal command; a SQLite failure becomes the cache's own exception, naming the journal.</summary>
     private void Run(SqliteCommand command, string? key)
@@ -149,14 +147,14 @@ internal sealed class WriteBehindJournal : IDisposable
         }
     }
 
-    public void UpdateTtl(string key, TimeSpan ttl)
+    public void UpdateTtl(PendingWrite entry)
     {
         lock (_gate)
         {
-            _updateTtl.Parameters["$key"].Value = key;
-            _updateTtl.Parameters["$ttl"].Value = ttl.Ticks;
-            _updateTtl.Parameters["$expires"].Value = Deadline(ttl);
-            Run(_updateTtl, key);
+            _updateTtl.Parameters["$key"].Value = entry.Key;
+            _updateTtl.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
+            _updateTtl.Parameters["$expires"].Value = Deadline(entry);
+            Run(_updateTtl, entry.Key);
         }
     }
 

@@ -134,16 +134,15 @@ internal sealed partial class WriteBehindQueue
         for (var i = _owner.FirstRemote; i < _owner.Slots.Length; i++)
         {
             var slot = _owner.Slots[i];
-            var groups = new Dictionary<(WriteBehindOperation, Type?, TimeSpan?, string?), List<PendingWrite>>();
+            var groups = new Dictionary<(WriteBehindOperation, Type?, TimeSpan?, long, string?), List<PendingWrite>>();
+            var now = _time.GetUtcNow();
             foreach (var entry in batch)
             {
                 if ((entry.RemainingTiers & slot.Bit) != 0)
                 {
-                    // An expiry is one tier call per key, each under its own TierTimeout (a group would share one).
-                    var groupKey = (entry.Operation, entry.ValueType, entry.Ttl, entry.Operation == WriteBehindOperation.Expire ? entry.Key : null);
-                    if (!groups.TryGetValue(groupKey, out var group))
+                    if (!groups.TryGetValue(GroupOf(entry, now), out var group))
                     {
-                        groups[groupKey] = group = [];
+                        groups[GroupOf(entry, now)] = group = [];
                     }
 
                     group.Add(entry);
@@ -161,9 +160,9 @@ internal sealed partial class WriteBehindQueue
                 continue;
             }
 
-            foreach (var ((_, _, ttl, _), group) in groups)
+            foreach (var ((operation, _, _, _, _), group) in groups)
             {
-                var error = await WriteGroupAsync(slot, group, ttl, token).ConfigureAwait(false);
+                var error = await WriteGroupAsync(slot, operation, group, token).ConfigureAwait(false);
                 if (error is null)
                 {
                     continue;
@@ -182,7 +181,7 @@ internal sealed partial class WriteBehindQueue
                     // write them one at a time, so only the bad ones fail.
                     foreach (var entry in group)
                     {
-                        var single = await WriteGroupAsync(slot, [entry], ttl, token).ConfigureAwait(false);
+                        var single = await WriteGroupAsync(slot, operation, [entry], token).ConfigureAwait(false);
                         if (single is not null && MultiTierCache.IsTierFault(single))
                         {
                             break;
@@ -245,13 +244,51 @@ internal sealed partial class WriteBehindQueue
     }
 
     /// <summary>
-    /// Writes one group of entries (same value type and TTL) to one tier. Marks the entries written, or failed with the
-    /// error (permanently when retrying cannot help: the value itself is refused); returns the error, or
+    /// Which tier call an entry shares with its batch mates: one per operation, value type and TTL, where the TTL is
+    /// what is left of each entry's (its deadlines fall in one slice of a hundredth of the TTL, so sharing the earliest
+    /// shortens none by more than that). A set whose deadline passed while it was queued is a removal now: the value is
+    /// not written, and the tier loses the older value it holds (the key's latest write ended with the TTL). An expiry
+    /// is one call per key, each under its own TierTimeout (a group would share one).
+    /// </summary>
+    private static (WriteBehindOperation, Type?, TimeSpan?, long, string?) GroupOf(PendingWrite entry, DateTimeOffset now)
+    {
+        if (entry.Operation == WriteBehindOperation.Expire)
+        {
+            return (entry.Operation, null, null, 0, entry.Key);
+        }
+
+        if (entry.Operation == WriteBehindOperation.Set && entry.HasExpired(now))
+        {
+            return (WriteBehindOperation.Delete, null, null, 0, null);
+        }
+
+        var slice = entry is { Ttl: { } ttl, ExpiresAt: { } at } ? at.UtcTicks / Math.Max(ttl.Ticks / 100, TimeSpan.TicksPerMillisecond) : 0;
+        return (entry.Operation, entry.ValueType, entry.Ttl, slice, null);
+    }
+
+    /// <summary>What is left of the earliest TTL in a group of sets, at least a millisecond (null: no TTL).</summary>
+    private TimeSpan? TtlLeft(List<PendingWrite> group)
+    {
+        DateTimeOffset? earliest = null;
+        foreach (var entry in group)
+        {
+            if (entry.ExpiresAt is { } at && (earliest is null || at < earliest))
+            {
+                earliest = at;
+            }
+        }
+
+        return earliest is { } deadline ? TimeSpan.FromTicks(Math.Max((deadline - _time.GetUtcNow()).Ticks, TimeSpan.TicksPerMillisecond)) : null;
+    }
+
+    /// <summary>
+    /// Writes one group of entries (see <see cref="GroupOf"/>) to one tier. Marks the entries written, or failed with
+    /// the error (permanently when retrying cannot help: the value itself is refused); returns the error, or
     /// <see langword="null"/>.
     /// </summary>
-    private async Task<Exception?> WriteGroupAsync(TierSlot slot, List<PendingWrite> group, TimeSpan? ttl, CancellationToken token)
+    private async Task<Exception?> WriteGroupAsync(TierSlot slot, WriteBehindOperation operation, List<PendingWrite> group, CancellationToken token)
     {
-        using var activity = group[0].Operation switch
+        using var activity = operation switch
         {
             WriteBehindOperation.Delete => _owner.StartTierActivity(slot, TaiCacheTelemetry.InvalidateActivity, "write_behind_delete", group.Count),
             WriteBehindOperation.Expire => _owner.StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "write_behind_expire", group.Count),
@@ -259,9 +296,18 @@ internal sealed partial class WriteBehindQueue
         };
         try
         {
-            await _owner.InvokeEnteredAsync(slot, (group, ttl), static async (ops, a, ct) =>
+            var ttl = operation == WriteBehindOperation.Set ? TtlLeft(group) : null;
+            await _owner.InvokeEnteredAsync(slot, (group, operation, ttl), static async (ops, a, ct) =>
             {
-                await a.group[0].WriteGroupAsync(ops, a.group, a.ttl, ct).ConfigureAwait(false);
+                if (a.operation == WriteBehindOperation.Delete)
+                {
+                    await PendingDelete.DeleteAllAsync(ops, a.group, ct).ConfigureAwait(false); // removals, and sets that expired while queued
+                }
+                else
+                {
+                    await a.group[0].WriteGroupAsync(ops, a.group, a.ttl, ct).ConfigureAwait(false);
+                }
+
                 return true;
             }, activity, token).ConfigureAwait(false);
             foreach (var entry in group)

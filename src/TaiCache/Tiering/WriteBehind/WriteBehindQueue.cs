@@ -50,7 +50,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
         if (options.JournalPath is { } path)
         {
-            _journal = new WriteBehindJournal(path, _time);
+            _journal = new WriteBehindJournal(path);
             Replay();
         }
 
@@ -155,6 +155,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
             var options = ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(ttl);
             var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers);
+            entry.SetTtl(ttl, _time.GetUtcNow());
             try
             {
                 if (replacesExpiry)
@@ -188,7 +189,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 if (entry is PendingExpiry)
                 {
                     // An earlier expiry a lower tier failed: this one replaces it (the caller sets it in every tier too).
-                    ReplacePending(entry, NewExpiry(key, ttl, _time.GetUtcNow() + ttl, entry.RemainingTiers));
+                    ReplacePending(entry, NewExpiry(key, ttl, Deadline.After(_time.GetUtcNow(), ttl), entry.RemainingTiers));
                     return false;
                 }
 
@@ -197,8 +198,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     return false; // a queued delete: the value being written must not come back with the new TTL
                 }
 
-                entry.Ttl = ttl;
-                _journal?.UpdateTtl(key, ttl);
+                entry.SetTtl(ttl, _time.GetUtcNow());
+                _journal?.UpdateTtl(entry);
                 return true;
             }
 
@@ -207,7 +208,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 // The flusher is writing the value with its old TTL right now, so the tiers' own expire may run before
                 // that write lands and be undone by it. The value is queued again with the new TTL, to be written after.
                 var again = Stamp(writing);
-                again.Ttl = ttl;
+                again.SetTtl(ttl, _time.GetUtcNow());
                 _journal?.Upsert(again);
                 Append(again);
                 return true;
@@ -216,7 +217,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             if (!_closed && _inFlight.TryGetValue(key, out var retrying) && retrying is PendingExpiry && _pending.Count < _options.Capacity)
             {
                 // The flusher is applying the older deadline right now and would land after the caller's: again after it.
-                var again = NewExpiry(key, ttl, _time.GetUtcNow() + ttl, retrying.RemainingTiers);
+                var again = NewExpiry(key, ttl, Deadline.After(_time.GetUtcNow(), ttl), retrying.RemainingTiers);
                 _journal?.Upsert(again);
                 Append(again);
             }
@@ -401,8 +402,13 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private PendingWrite Stamp(PendingWrite template)
     {
         var sequence = ++_sequence;
-        var now = _time.GetTimestamp();
-        return template.Restamp(sequence, now, _allTiers);
+        var entry = template.Restamp(sequence, _time.GetTimestamp(), _allTiers);
+        if (entry is not PendingExpiry)
+        {
+            entry.SetTtl(entry.Ttl, _time.GetUtcNow()); // a set's TTL counts from now, when the memory tiers take it
+        }
+
+        return entry;
     }
 
     private void SignalProgress()
@@ -513,7 +519,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                         Log.JournalReplayFailed(_owner.Logger, _owner.Name, row.Key, row.TypeName ?? "(none)", error);
                         // Dead-lettered as the set it was, with its TTL; the value is the journaled bytes (TaiCache's
                         // envelope, default MessagePack codec), so the write can still be recovered by hand.
-                        var lost = new PendingSet<byte[]>(row.Key, row.Payload ?? [], options, row.Sequence, 0, _allTiers) { Ttl = replayTtl };
+                        var lost = new PendingSet<byte[]>(row.Key, row.Payload ?? [], options, row.Sequence, 0, _allTiers);
                         AddDeadLetter(lost, $"The journaled value of type '{row.TypeName ?? "(none)"}' could not be read back ({error?.Message ?? "the type is not found in this process"}); the dead letter's value holds its stored bytes.");
                         _journal.Complete([(row.Key, row.Sequence)]);
                         continue;
@@ -527,7 +533,11 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     _journal.Upsert(entry);
                 }
 
-                entry.Ttl = replayTtl;
+                if (entry is not PendingExpiry)
+                {
+                    entry.SetTtl(replayTtl, _time.GetUtcNow());
+                }
+
                 _pending[row.Key] = entry;
                 _order.Enqueue(row.Key);
                 entry.ApplyToMemory(_owner);
