@@ -106,6 +106,16 @@ public abstract class DistributedCacheContractTests
     }
 
     [Fact]
+    public async Task SetAsync_LongestRelativeExpiration_IsKept()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, [1], new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.MaxValue });
+
+        Time.Advance(TimeSpan.FromDays(1000));
+        Assert.NotNull(await Cache.GetAsync(key));
+    }
+
+    [Fact]
     public async Task SetAsync_AbsoluteExpiration_ExpiresAtIt()
     {
         var key = Key();
