@@ -6,7 +6,7 @@ internal sealed record SampleSettings(string? RedisConnection, string DataFile, 
     public static SampleSettings Parse(string[] args)
     {
         string? redis = Environment.GetEnvironmentVariable("TAICACHE_REDIS");
-        var data = Path.Combine(Path.GetTempPath(), "taicache-sample", "l3.db");
+        var data = DefaultDataFile();
         var port = 9464;
         var quiet = false;
         for (var i = 0; i < args.Length; i++)
@@ -29,7 +29,7 @@ internal sealed record SampleSettings(string? RedisConnection, string DataFile, 
                     Console.WriteLine("""
                         TaiCache sample
                           --redis <connection>   add Redis as L2 (or set TAICACHE_REDIS), e.g. 127.0.0.1:6379
-                          --data <file>          the SQLite L3 file (default: <temp>/taicache-sample/l3.db)
+                          --data <file>          the SQLite L3 file (default: <local app data>/taicache-sample/l3.db)
                           --metrics-port <port>  Prometheus scrape port on 127.0.0.1 (default 9464; 0 = off)
                         """);
                     Environment.Exit(0);
@@ -40,5 +40,16 @@ internal sealed record SampleSettings(string? RedisConnection, string DataFile, 
         }
 
         return new SampleSettings(string.IsNullOrWhiteSpace(redis) ? null : redis, data, port, quiet);
+    }
+
+    /// <summary>
+    /// The L3 file in this user's own data folder (~/.local/share on Linux), not in the temp folder all users share:
+    /// there another user's file of the same name would be unreadable, or read as this user's cache. The temp folder
+    /// only when the user has no home.
+    /// </summary>
+    private static string DefaultDataFile()
+    {
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        return Path.Combine(string.IsNullOrEmpty(home) ? Path.GetTempPath() : home, "taicache-sample", "l3.db");
     }
 }
