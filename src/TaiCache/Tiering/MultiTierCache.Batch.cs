@@ -43,6 +43,11 @@ public sealed partial class MultiTierCache
         }
 
         ThrowIfDisposed();
+        foreach (var item in list)
+        {
+            SupersedeLoad(item.Key);
+        }
+
         var options = ForTtl(ttl);
         if (_writeBehind is not null)
         {
@@ -71,6 +76,7 @@ public sealed partial class MultiTierCache
         ThrowIfDisposed();
         foreach (var key in list)
         {
+            SupersedeLoad(key);
             ForgetFailSafe(key);
         }
 

@@ -215,7 +215,10 @@ public sealed partial class MultiTierCache
                     if (fromFactory is not null && fromFactory.TryGetValue(key, out var value))
                     {
                         loaded[key] = value;
-                        toStore.Add(new KeyValuePair<string, T>(key, value));
+                        if (!IsLoadSuperseded(key)) // a write of the key made meanwhile is not overwritten
+                        {
+                            toStore.Add(new KeyValuePair<string, T>(key, value));
+                        }
                     }
                 }
 
@@ -289,5 +292,12 @@ public sealed partial class MultiTierCache
     private readonly record struct BatchClaim<T>(List<string> Led, List<BatchFlight<T>?> Flights, List<(string Key, Task<T>? Single, Task<CacheResult<T>>? Batch)> Joined);
 
     /// <summary>A key's load led by a batch: its result may be a miss (the factory left the key out).</summary>
-    private sealed class BatchFlight<T>() : TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+    private sealed class BatchFlight<T>() : TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously), ISupersedable
+    {
+        private volatile bool _superseded;
+
+        public bool IsSuperseded => _superseded;
+
+        public void Supersede() => _superseded = true;
+    }
 }

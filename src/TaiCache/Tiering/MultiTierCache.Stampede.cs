@@ -231,8 +231,12 @@ public sealed partial class MultiTierCache
         abandon?.Dispose();
 
         // A stalled tier costs one TierTimeout per call, not two.
-        await StoreLoadedAsync(key, value, options, failedTiers).ConfigureAwait(false);
-        CountFactoryStore(1);
+        if (flight is not { IsSuperseded: true })
+        {
+            await StoreLoadedAsync(key, value, options, failedTiers).ConfigureAwait(false);
+            CountFactoryStore(1);
+        }
+
         return value;
     }
 
@@ -319,8 +323,12 @@ public sealed partial class MultiTierCache
             }
 
             abandon?.Dispose();
-            await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
-            CountFactoryStore(1);
+            if (flight is not { IsSuperseded: true })
+            {
+                await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
+                CountFactoryStore(1);
+            }
+
             if (flight is not null)
             {
                 _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
@@ -368,9 +376,39 @@ public sealed partial class MultiTierCache
         }
     }
 
-    private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously)
+    /// <summary>
+    /// Marks the key's load under way (if any) as superseded by a write the caller is making: a factory's value, read
+    /// or computed before that write, must not overwrite it when the factory finishes (for a factory handed off after
+    /// its timeout, up to its hard timeout later). The load's callers still get the factory's value.
+    /// </summary>
+    private void SupersedeLoad(string key)
     {
+        if (_inflight.TryGetValue(key, out var load) && load is ISupersedable flight)
+        {
+            flight.Supersede();
+        }
+    }
+
+    /// <summary>Tells whether a write made while the key's load ran supersedes it (see <see cref="SupersedeLoad"/>).</summary>
+    private bool IsLoadSuperseded(string key) => _inflight.TryGetValue(key, out var load) && load is ISupersedable { IsSuperseded: true };
+
+    /// <summary>A key's load that a write of the key made meanwhile supersedes: its value is then not stored.</summary>
+    private interface ISupersedable
+    {
+        bool IsSuperseded { get; }
+
+        void Supersede();
+    }
+
+    private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), ISupersedable
+    {
+        private volatile bool _superseded;
+
         /// <summary>Gets or sets whether the factory outlived its timeout and now ends the flight itself (see <c>StoreWhenDoneAsync</c>).</summary>
         public bool HandedOff { get; set; }
+
+        public bool IsSuperseded => _superseded;
+
+        public void Supersede() => _superseded = true;
     }
 }

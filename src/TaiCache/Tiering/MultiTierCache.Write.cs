@@ -35,6 +35,7 @@ public sealed partial class MultiTierCache
     private ValueTask SetCoreAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
+        SupersedeLoad(key);
         if (_writeBehind is not null)
         {
             var queued = _writeBehind.EnqueueSetAsync(key, value, options, cancellationToken);
@@ -119,6 +120,7 @@ public sealed partial class MultiTierCache
     {
         CacheKeyRules.Validate(key);
         ThrowIfDisposed();
+        SupersedeLoad(key);
         ForgetFailSafe(key);
         return _writeBehind is not null ? _writeBehind.EnqueueDeleteAsync(key, cancellationToken) : WriteThroughDeleteAsync(key, cancellationToken);
     }

@@ -1,0 +1,107 @@
+using TaiCache.Tiering;
+
+namespace TaiCache.Tests.Tiering;
+
+/// <summary>
+/// A write of a key made while its read-through load runs is newer than whatever the factory read: the factory's value,
+/// when it comes, is returned to the load's callers but not stored over that write.
+/// </summary>
+public sealed class SupersededLoadTests
+{
+    private static async Task<string> Held(MultiTierCache cache, FaultyTier l2, string key)
+    {
+        Assert.Equal((await l2.Inner.GetAsync<string>(key)).Value, (await cache.GetAsync<string>(key)).Value); // the tiers agree
+        return (await cache.GetAsync<string>(key)).Value;
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_SetAsyncWhileTheFactoryRuns_TheSetIsKept()
+    {
+        var (cache, _, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var load = cache.GetOrSetAsync(key, _ =>
+        {
+            started.SetResult();
+            return new ValueTask<string>(release.Task);
+        }).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cache.SetAsync(key, "written");
+        release.SetResult("loaded");
+
+        Assert.Equal("loaded", await load); // the caller gets what it loaded
+        Assert.Equal("written", await Held(cache, l2, key));
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_DeleteAsyncWhileTheFactoryRuns_TheKeyStaysRemoved()
+    {
+        var (cache, _, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var load = cache.GetOrSetAsync(key, _ =>
+        {
+            started.SetResult();
+            return new ValueTask<string>(release.Task);
+        }).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cache.DeleteAsync(key);
+        release.SetResult("loaded");
+
+        Assert.Equal("loaded", await load);
+        Assert.False((await cache.GetAsync<string>(key)).HasValue);
+        Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_FactoryHandedOffAfterItsTimeout_DoesNotOverwriteASetMadeBeforeItFinished()
+    {
+        var (cache, _, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromMilliseconds(50) };
+
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => cache.GetOrSetAsync(key, _ => new ValueTask<string>(release.Task), options).AsTask());
+
+        // A patient caller joins the load still running, so the test sees when it ends.
+        var joined = cache.GetOrSetAsync(key, _ => new ValueTask<string>("unused"), new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromSeconds(60) }).AsTask();
+        await cache.SetAsync(key, "written");
+        release.SetResult("late");
+
+        Assert.Equal("late", await joined.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("written", await Held(cache, l2, key));
+    }
+
+    [Fact]
+    public async Task GetOrSetManyAsync_SetAsyncOfOneKeyWhileTheFactoryRuns_ThatKeyKeepsTheSet_TheOthersAreStored()
+    {
+        var (cache, _, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var written = TierTestKit.Key(this) + ":written";
+        var loaded = TierTestKit.Key(this) + ":loaded";
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var load = cache.GetOrSetManyAsync<string>([written, loaded], async (keys, _) =>
+        {
+            started.SetResult();
+            await release.Task;
+            return keys.ToDictionary(k => k, _ => "from-factory");
+        }).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cache.SetManyAsync([new KeyValuePair<string, string>(written, "written")]);
+        release.SetResult();
+
+        var values = await load;
+        Assert.Equal("from-factory", values[written]);
+        Assert.Equal("written", await Held(cache, l2, written));
+        Assert.Equal("from-factory", await Held(cache, l2, loaded));
+    }
+}
