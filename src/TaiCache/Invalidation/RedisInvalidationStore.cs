@@ -56,32 +56,32 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
 
     private IDatabase Db => _connection.GetDatabase(_database);
 
+    // An edge is two sets that may live on different Cluster nodes, so no transaction spans them. The two writes are
+    // ordered instead, so that a failure between them leaves only the harmless half: the backward edge (which only makes
+    // a later removal issue one SREM too many), never a forward edge that cascades but that RemoveDependenciesOfAsync
+    // cannot find. The caller gets the exception, and retrying completes the edge.
     public async ValueTask<bool> AddDependencyAsync(string dependent, string dependency, CancellationToken cancellationToken)
     {
         var db = Db;
-        var forward = db.SetAddAsync(DependentsKey(dependency), dependent);
-        var backward = db.SetAddAsync(DependenciesKey(dependent), dependency);
-        var added = await forward.ConfigureAwait(false);
-        await backward.ConfigureAwait(false);
-        return added;
+        await db.SetAddAsync(DependenciesKey(dependent), dependency).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await db.SetAddAsync(DependentsKey(dependency), dependent).ConfigureAwait(false);
     }
 
     public async ValueTask<bool> RemoveDependencyAsync(string dependent, string dependency, CancellationToken cancellationToken)
     {
         var db = Db;
-        var forward = db.SetRemoveAsync(DependentsKey(dependency), dependent);
-        var backward = db.SetRemoveAsync(DependenciesKey(dependent), dependency);
-        var removed = await forward.ConfigureAwait(false);
-        await backward.ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var removed = await db.SetRemoveAsync(DependentsKey(dependency), dependent).ConfigureAwait(false);
+        await db.SetRemoveAsync(DependenciesKey(dependent), dependency).ConfigureAwait(false);
         return removed;
     }
 
     public async ValueTask RemoveKeyAsync(string key, CancellationToken cancellationToken)
     {
         var db = Db;
-        var dependents = await db.SetMembersAsync(DependentsKey(key)).ConfigureAwait(false);
-        var dependencies = await db.SetMembersAsync(DependenciesKey(key)).ConfigureAwait(false);
-        var pending = new List<Task>(dependents.Length + dependencies.Length + 2);
+        var dependents = await db.SetMembersAsync(DependentsKey(key)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var dependencies = await db.SetMembersAsync(DependenciesKey(key)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var pending = new List<Task>(dependents.Length + dependencies.Length);
         foreach (var d in dependents)
         {
             pending.Add(db.SetRemoveAsync(DependenciesKey(d!), key));
@@ -92,9 +92,13 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
             pending.Add(db.SetRemoveAsync(DependentsKey(d!), key));
         }
 
-        pending.Add(db.KeyDeleteAsync(DependentsKey(key)));
-        pending.Add(db.KeyDeleteAsync(DependenciesKey(key)));
         await Task.WhenAll(pending).ConfigureAwait(false);
+
+        // The key's own sets go last: if an SREM above failed, they still list every edge, so a retry finds them all.
+        // Two DELs, not one: on a Cluster the two sets are in different slots.
+        var forward = db.KeyDeleteAsync(DependentsKey(key));
+        var backward = db.KeyDeleteAsync(DependenciesKey(key));
+        await Task.WhenAll(forward, backward).ConfigureAwait(false);
     }
 
     public async ValueTask WalkAsync(CascadeWalker walker, CancellationToken cancellationToken)

@@ -137,6 +137,18 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
     }
 
     [Fact]
+    public async Task AddDependency_WhoseSecondSetFails_LeavesNoEdgeThatCascades()
+    {
+        // The dependent's backward set is taken by a string, so Redis refuses the SADD (WRONGTYPE).
+        await _connectionA.GetDatabase().StringSetAsync(_prefix + "D:half:dep", "not a set");
+
+        await Assert.ThrowsAnyAsync<RedisException>(() => _a.AddDependencyAsync("half:dep", "half:root").AsTask());
+
+        // No forward edge was written: a cascade from the root reaches nothing, as the caller was told.
+        Assert.Empty((await _b.GetDependentsAsync("half:root")).Dependents);
+    }
+
+    [Fact]
     public async Task WideFanOut_OneLevelOfPipelinedReads_ReachesAll()
     {
         for (var i = 0; i < 2_000; i++)
