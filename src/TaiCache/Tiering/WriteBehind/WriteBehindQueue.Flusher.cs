@@ -140,9 +140,10 @@ internal sealed partial class WriteBehindQueue
             {
                 if ((entry.RemainingTiers & slot.Bit) != 0)
                 {
-                    if (!groups.TryGetValue(GroupOf(entry, now), out var group))
+                    var groupKey = GroupOf(entry, now);
+                    if (!groups.TryGetValue(groupKey, out var group))
                     {
-                        groups[GroupOf(entry, now)] = group = [];
+                        groups[groupKey] = group = [];
                     }
 
                     group.Add(entry);
