@@ -51,6 +51,19 @@ internal static class TierTestKit
         return await flush;
     }
 
+    /// <summary>A fresh path for a write-behind journal in the temp folder.</summary>
+    public static string NewJournalPath() => Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+
+    /// <summary>Deletes a journal's files (its WAL, shared memory and lock file too).</summary>
+    public static void DeleteJournal(string path)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { path, path + "-wal", path + "-shm", path + ".lock" })
+        {
+            File.Delete(f);
+        }
+    }
+
     /// <summary>Waits (bounded) for a condition that background work makes true.</summary>
     public static async Task Eventually(Func<bool> condition, TimeSpan? timeout = null)
     {

@@ -117,7 +117,7 @@ public sealed class WriteBehindExpiryTests
     [Fact]
     public async Task Journal_ExpiryAFailedTierHadNotTaken_ReplayedByTheNextInstance()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        var path = TierTestKit.NewJournalPath();
         try
         {
             var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -140,11 +140,7 @@ public sealed class WriteBehindExpiryTests
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(f);
-            }
+            TierTestKit.DeleteJournal(path);
         }
     }
 }

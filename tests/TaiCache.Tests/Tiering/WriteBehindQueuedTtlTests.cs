@@ -78,7 +78,7 @@ public sealed class WriteBehindQueuedTtlTests
     [Fact]
     public async Task Set_AndExpire_WithTheLongestTtl_AreJournaledAndFlushed()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
+        var path = TierTestKit.NewJournalPath();
         try
         {
             var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -97,11 +97,7 @@ public sealed class WriteBehindQueuedTtlTests
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(f);
-            }
+            TierTestKit.DeleteJournal(path);
         }
     }
 }

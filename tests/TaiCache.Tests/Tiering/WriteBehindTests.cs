@@ -18,18 +18,6 @@ public sealed class WriteBehindTests
         return (cache, l1, l2);
     }
 
-    private static string NewJournalPath() => Path.Combine(Path.GetTempPath(), $"taicache-journal-{Guid.NewGuid():N}.db");
-
-    /// <summary>Deletes a journal's files (its WAL, shared memory and lock file too).</summary>
-    private static void DeleteJournal(string path)
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var f in new[] { path, path + "-wal", path + "-shm", path + ".lock" })
-        {
-            File.Delete(f);
-        }
-    }
-
     [Fact]
     public async Task SetAsync_ReturnsAfterL1_LowerTierWrittenByFlusher()
     {
@@ -289,7 +277,7 @@ public sealed class WriteBehindTests
     [Fact]
     public async Task Journal_ProcessCrashesBeforeFlush_NextInstanceReplaysEveryAcknowledgedWrite()
     {
-        var path = NewJournalPath();
+        var path = TierTestKit.NewJournalPath();
         try
         {
             var key = TierTestKit.Key(this);
@@ -323,14 +311,14 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            DeleteJournal(path);
+            TierTestKit.DeleteJournal(path);
         }
     }
 
     [Fact]
     public async Task Journal_SetWhoseTtlEndedWhileNoProcessRan_IsNotReplayedAsAValue_AndRemovesTheOlderLowerValue()
     {
-        var path = NewJournalPath();
+        var path = TierTestKit.NewJournalPath();
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         void WriteBehind(MultiTierCacheOptions o)
         {
@@ -369,7 +357,7 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            DeleteJournal(path);
+            TierTestKit.DeleteJournal(path);
         }
     }
 
@@ -377,7 +365,7 @@ public sealed class WriteBehindTests
     public async Task Journal_OpenByAnotherCache_IsRefused_UntilThatCacheIsDisposed()
     {
         // Two caches on one journal replayed and deleted each other's rows: an acknowledged write was lost.
-        var path = NewJournalPath();
+        var path = TierTestKit.NewJournalPath();
         try
         {
             var (first, _, _) = Build(o => o.JournalPath = path);
@@ -390,7 +378,7 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            DeleteJournal(path);
+            TierTestKit.DeleteJournal(path);
         }
     }
 
@@ -429,7 +417,7 @@ public sealed class WriteBehindTests
     [Fact]
     public async Task Journal_RowWhoseTypeCannotBeResolved_IsDeadLetteredAsTheSetItWas_WithTtlAndBytes()
     {
-        var path = NewJournalPath();
+        var path = TierTestKit.NewJournalPath();
         try
         {
             var key = TierTestKit.Key(this);
@@ -460,7 +448,7 @@ public sealed class WriteBehindTests
         }
         finally
         {
-            DeleteJournal(path);
+            TierTestKit.DeleteJournal(path);
         }
     }
 
