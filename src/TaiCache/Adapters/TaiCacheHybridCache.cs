@@ -17,11 +17,11 @@ namespace TaiCache.Adapters;
 /// is the time to live in every tier, <see cref="HybridCacheEntryOptions.LocalCacheExpiration"/> the one in L1. Of the
 /// <see cref="HybridCacheEntryFlags"/>, <see cref="HybridCacheEntryFlags.DisableUnderlyingData"/> (read only; a miss
 /// returns <see langword="default"/>), <see cref="HybridCacheEntryFlags.DisableLocalCacheRead"/> and
-/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheRead"/> (memory tiers are local, the others distributed),
-/// and the pair <see cref="HybridCacheEntryFlags.DisableLocalCacheWrite"/> +
-/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheWrite"/> (the factory's value is not stored) are honoured; a
-/// call with read or write flags has no stampede protection. One write flag alone and
-/// <see cref="HybridCacheEntryFlags.DisableCompression"/> are ignored: a value goes to every tier, compressed as each
+/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheRead"/> (memory tiers are local, the others distributed;
+/// such a call has no stampede protection), <see cref="HybridCacheEntryFlags.DisableLocalCacheWrite"/> and
+/// <see cref="HybridCacheEntryFlags.DisableDistributedCacheWrite"/> (as <see cref="MultiTierEntryOptions.SkipMemoryWrite"/>
+/// and <see cref="MultiTierEntryOptions.SkipDistributedWrite"/>; with both the value is stored nowhere) are honoured.
+/// <see cref="HybridCacheEntryFlags.DisableCompression"/> is ignored: a value is compressed as each
 /// tier's serializer options say. Without entry options a value lives as long as the cache's defaults say (no expiry
 /// when none is set), where Microsoft's HybridCache defaults to five minutes.</para>
 /// <para>Tags are recorded by an <see cref="InvalidationManager"/> over the cache (in Redis, shared by every instance,
@@ -85,9 +85,15 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         }
 
         var tagList = TagList(tags);
-        if ((flags & (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite)) != 0)
+        if ((flags & (HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableDistributedCacheRead)) != 0)
         {
             return FlaggedAsync(key, state, factory, entry, tagList, flags, cancellationToken);
+        }
+
+        if (StoresNothing(entry))
+        {
+            // Nothing is stored, so nothing is tagged.
+            return _cache.GetOrSetAsync(key, (state, factory), static (s, ct) => s.factory(s.state, ct), entry, cancellationToken);
         }
 
         return _cache.GetOrSetAsync(
@@ -111,7 +117,11 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         ArgumentNullException.ThrowIfNull(key);
         var tagList = TagList(tags);
         var entry = Map(options);
-        await TagAsync(key, tagList, entry, cancellationToken).ConfigureAwait(false);
+        if (!StoresNothing(entry))
+        {
+            await TagAsync(key, tagList, entry, cancellationToken).ConfigureAwait(false);
+        }
+
         await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
     }
 
@@ -183,18 +193,29 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
 
     private static MultiTierEntryOptions? Map(HybridCacheEntryOptions? options)
     {
-        if (options is null || (options.Expiration is null && options.LocalCacheExpiration is null))
+        const HybridCacheEntryFlags Writes = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite;
+        if (options is null || (options.Expiration is null && options.LocalCacheExpiration is null && ((options.Flags ?? HybridCacheEntryFlags.None) & Writes) == 0))
         {
             return null;
         }
 
         return Mapped.GetValue(options, static o =>
         {
-            var entry = new MultiTierEntryOptions { Ttl = o.Expiration, LocalTtl = o.LocalCacheExpiration };
+            var flags = o.Flags ?? HybridCacheEntryFlags.None;
+            var entry = new MultiTierEntryOptions
+            {
+                Ttl = o.Expiration,
+                LocalTtl = o.LocalCacheExpiration,
+                SkipMemoryWrite = (flags & HybridCacheEntryFlags.DisableLocalCacheWrite) != 0,
+                SkipDistributedWrite = (flags & HybridCacheEntryFlags.DisableDistributedCacheWrite) != 0,
+            };
             entry.Validate();
             return entry;
         });
     }
+
+    /// <summary>Whether both writes are disabled: a value is then stored nowhere (and this instance's memory copy is dropped).</summary>
+    private static bool StoresNothing(MultiTierEntryOptions? entry) => entry is { SkipMemoryWrite: true, SkipDistributedWrite: true };
 
     private static string[] TagList(IEnumerable<string>? tags)
     {
@@ -246,35 +267,24 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
     }
 
     /// <summary>
-    /// A get-or-create with read or write flags: reads only the tiers the flags leave (memory tiers are local, the
-    /// others distributed; a failing tier is a miss), then calls the factory, and stores its value unless both writes
-    /// are disabled. Without the shared path's stampede protection: concurrent callers may each call the factory.
+    /// A get-or-create with read flags: reads only the tiers the flags leave (memory tiers are local, the others
+    /// distributed; a failing tier is a miss), then calls the factory, and stores its value where the write flags let
+    /// it. Without the shared path's stampede protection: concurrent callers may each call the factory.
     /// </summary>
     private async ValueTask<T> FlaggedAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions? entry, string[] tags, HybridCacheEntryFlags flags, CancellationToken cancellationToken)
     {
         var readLocal = (flags & HybridCacheEntryFlags.DisableLocalCacheRead) == 0;
         var readDistributed = (flags & HybridCacheEntryFlags.DisableDistributedCacheRead) == 0;
-        if (readLocal && readDistributed)
+        foreach (var tier in _cache.Tiers)
         {
-            var both = await _cache.GetAsync<T>(key, entry, cancellationToken).ConfigureAwait(false);
-            if (both.HasValue)
+            if ((tier is InMemoryTier ? readLocal : readDistributed) && await TryReadAsync<T>(tier, key, cancellationToken).ConfigureAwait(false) is { HasValue: true } hit)
             {
-                return both.Value;
-            }
-        }
-        else if (readLocal || readDistributed)
-        {
-            foreach (var tier in _cache.Tiers)
-            {
-                if ((tier is InMemoryTier ? readLocal : readDistributed) && await TryReadAsync<T>(tier, key, cancellationToken).ConfigureAwait(false) is { HasValue: true } hit)
-                {
-                    return hit.Value;
-                }
+                return hit.Value;
             }
         }
 
         var value = await factory(state, cancellationToken).ConfigureAwait(false);
-        if ((flags & (HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite)) != (HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite))
+        if (!StoresNothing(entry))
         {
             await TagAsync(key, tags, entry, cancellationToken).ConfigureAwait(false);
             await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);

@@ -222,7 +222,7 @@ public sealed partial class MultiTierCache
             {
                 await FillManyUpperAsync(i, fill, copy, failedTiers, cancellationToken).ConfigureAwait(false);
             }
-            else if (_options.ReadStrategy == ReadStrategy.ReadThrough)
+            else if (_options.ReadStrategy == ReadStrategy.ReadThrough && !options.SkipMemoryWrite)
             {
                 for (var j = 0; j < _firstRemote; j++)
                 {
@@ -282,6 +282,7 @@ public sealed partial class MultiTierCache
     /// <summary>Copies a batch found in tier <paramref name="foundAt"/> into the tiers above, except those whose read just failed (<paramref name="skipTiers"/>).</summary>
     private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
     {
+        skipTiers |= SkippedBy(options);
         for (var j = foundAt - 1; j >= 0; j--)
         {
             if ((skipTiers & TierBit(j)) != 0)
@@ -292,6 +293,11 @@ public sealed partial class MultiTierCache
             var slot = _slots[j];
             if (slot.Memory is { } memory)
             {
+                if (options.SkipMemoryWrite)
+                {
+                    continue;
+                }
+
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
                 foreach (var item in items)
                 {
@@ -343,14 +349,15 @@ public sealed partial class MultiTierCache
 
         if (_writeBehind is not null)
         {
-            foreach (var item in items)
+            for (var i = 0; i < items.Count && !options.SkipDistributedWrite; i++)
             {
-                _writeBehind.TryEnqueueFill(item.Key, item.Value, options.Ttl);
+                _writeBehind.TryEnqueueFill(items[i].Key, items[i].Value, options.Ttl);
             }
 
             return;
         }
 
+        skipTiers |= SkippedBy(options);
         for (var i = _slots.Length - 1; i >= _firstRemote; i--)
         {
             var slot = _slots[i];
@@ -361,6 +368,11 @@ public sealed partial class MultiTierCache
 
             if (slot.Memory is { } memory)
             {
+                if (options.SkipMemoryWrite)
+                {
+                    continue;
+                }
+
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
                 foreach (var item in items)
                 {

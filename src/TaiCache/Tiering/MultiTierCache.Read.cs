@@ -208,6 +208,7 @@ public sealed partial class MultiTierCache
 
     private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
     {
+        skipTiers |= SkippedBy(options);
         for (var j = foundAt - 1; j >= 0; j--)
         {
             if ((skipTiers & TierBit(j)) != 0)
@@ -218,6 +219,11 @@ public sealed partial class MultiTierCache
             var slot = _slots[j];
             if (slot.Memory is { } memory)
             {
+                if (options.SkipMemoryWrite)
+                {
+                    continue;
+                }
+
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
                 memory.Set(key, value, j == 0 ? options.L1Ttl : options.Ttl);
                 continue;

@@ -358,7 +358,11 @@ public sealed partial class MultiTierCache
         if (_writeBehind is not null)
         {
             SetMemoryTiers(key, value, options);
-            _writeBehind.TryEnqueueFill(key, value, options.Ttl);
+            if (!options.SkipDistributedWrite)
+            {
+                _writeBehind.TryEnqueueFill(key, value, options.Ttl);
+            }
+
             return;
         }
 

@@ -20,7 +20,15 @@ public sealed partial class MultiTierCache
 
         public bool WriteMemory(InMemoryTier memory, int index)
         {
-            memory.Set(key, value, index == 0 ? options.L1Ttl : options.Ttl);
+            if (options.SkipMemoryWrite)
+            {
+                memory.Remove(key); // its copy would be older than the write
+            }
+            else
+            {
+                memory.Set(key, value, index == 0 ? options.L1Ttl : options.Ttl);
+            }
+
             return false;
         }
 

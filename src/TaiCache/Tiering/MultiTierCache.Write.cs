@@ -36,6 +36,18 @@ public sealed partial class MultiTierCache
     {
         ThrowIfDisposed();
         SupersedeLoad(key);
+        if (_writeBehind is not null && options.SkipDistributedWrite)
+        {
+            // Nothing for the lower tiers: nothing to queue.
+            SetMemoryTiers(key, value, options);
+            if (options.AllowStaleOnFailure)
+            {
+                KeepForFailSafe(key, value, options);
+            }
+
+            return default;
+        }
+
         if (_writeBehind is not null)
         {
             var queued = _writeBehind.EnqueueSetAsync(key, value, options, cancellationToken);
@@ -64,8 +76,8 @@ public sealed partial class MultiTierCache
 
     internal ValueTask WriteThroughSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
-        // With coherence, WriteDownAsync tells the peers too.
-        var written = WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken);
+        // With coherence, WriteDownAsync tells the peers too (unless only the memory tiers are written).
+        var written = WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null && !options.SkipDistributedWrite, cancellationToken);
 
         // Nothing to do after the write (no fail-safe copy): no second async frame for the set.
         return !options.AllowStaleOnFailure ? written : AfterWriteThroughAsync(written, key, value, options);
@@ -77,10 +89,10 @@ public sealed partial class MultiTierCache
         KeepForFailSafe(key, value, options);
     }
 
-    /// <summary>Writes a value to every tier, lowest first (see <see cref="WriteAllTiersAsync"/>).</summary>
+    /// <summary>Writes a value to every tier the options do not leave out, lowest first (see <see cref="WriteAllTiersAsync"/>).</summary>
     private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken)
     {
-        var written = WriteAllTiersAsync<KeySet<T>, bool>(new KeySet<T>(key, value, options), bestEffort, skipTiers, publish, cancellationToken);
+        var written = WriteAllTiersAsync<KeySet<T>, bool>(new KeySet<T>(key, value, options), bestEffort, skipTiers | SkippedBy(options), publish, cancellationToken);
         return written.IsCompletedSuccessfully ? default : new ValueTask(written.AsTask());
     }
 
@@ -103,13 +115,24 @@ public sealed partial class MultiTierCache
         ForgetFailSafe(key);
     }
 
+    /// <summary>The tiers above the first remote one take the value, or drop their copy when the options keep it out of memory.</summary>
     internal void SetMemoryTiers<T>(string key, T value, MultiTierEntryOptions options)
     {
         for (var i = 0; i < _firstRemote; i++)
         {
-            _slots[i].Memory!.Set(key, value, options.L1Ttl);
+            if (options.SkipMemoryWrite)
+            {
+                _slots[i].Memory!.Remove(key);
+            }
+            else
+            {
+                _slots[i].Memory!.Set(key, value, options.L1Ttl);
+            }
         }
     }
+
+    /// <summary>The tiers (a bit each) that the options keep a value out of, other than the memory tiers.</summary>
+    private ulong SkippedBy(MultiTierEntryOptions options) => options.SkipDistributedWrite ? _distributedTiers : 0;
 
     /// <inheritdoc />
     /// <remarks>

@@ -19,6 +19,7 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable
 {
     private readonly MultiTierCacheOptions _options;
     private readonly TierSlot[] _slots;
+    private readonly ulong _distributedTiers; // a bit per tier that is not a memory tier
     private readonly InMemoryTier? _l1;
     private readonly int _firstRemote;
     private readonly TimeProvider _time;
@@ -66,6 +67,11 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable
             }
 
             _slots[i] = slot;
+        }
+
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            _distributedTiers |= _slots[i].Memory is null ? TierBit(i) : 0;
         }
 
         _l1 = _slots[0].Memory;

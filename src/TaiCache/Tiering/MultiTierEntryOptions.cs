@@ -1,6 +1,6 @@
 namespace TaiCache.Tiering;
 
-/// <summary>Per-call settings of a <see cref="MultiTierCache"/> read or write: expiry, fail-safe, factory timeout.</summary>
+/// <summary>Per-call settings of a <see cref="MultiTierCache"/> read or write: expiry, fail-safe, factory timeout, tiers left out.</summary>
 /// <remarks>Pass one instance many times: it is read, never copied or changed, by the cache.</remarks>
 public sealed class MultiTierEntryOptions
 {
@@ -37,6 +37,23 @@ public sealed class MultiTierEntryOptions
     /// <see langword="null"/> (the default) lets the factory run as long as it takes.
     /// </summary>
     public TimeSpan? FactoryHardTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the value stays out of the memory tiers (<see cref="InMemoryTier"/>):
+    /// a set, a factory's value and a lower tier's hit copied upwards go to the other tiers only, and the memory tiers
+    /// drop the copy they held of the key, so this instance does not serve an older value than it wrote. For values
+    /// too large or too rarely read to keep in process. Default <see langword="false"/>.
+    /// </summary>
+    public bool SkipMemoryWrite { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the value stays out of every tier that is not a memory tier (Redis,
+    /// memcached, SQLite): a set, a factory's value and a copy upwards go to the memory tiers only, the other tiers keep
+    /// what they hold of the key (an older value or nothing, which an L1 miss reads again), and the cache's peers are not
+    /// told (see <see cref="MultiTierCacheOptions.Coherence"/>). Under write-behind nothing is queued. For values only this
+    /// process needs. Default <see langword="false"/>.
+    /// </summary>
+    public bool SkipDistributedWrite { get; set; }
 
     /// <summary>Checks the options; throws naming the first bad one.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>

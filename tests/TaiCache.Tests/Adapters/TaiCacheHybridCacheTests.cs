@@ -333,6 +333,56 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetOrCreateAsync_LocalWriteDisabled_StoresBelowL1Only_WithOneFactoryCall()
+    {
+        var key = Key();
+        var options = new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableLocalCacheWrite };
+        var calls = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async ValueTask<string> Factory(CancellationToken ct)
+        {
+            Interlocked.Increment(ref calls);
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+            return "big";
+        }
+
+        var callers = Enumerable.Range(0, 16).Select(_ => Task.Run(async () => await Cache.GetOrCreateAsync(key, Factory, options))).ToArray();
+        await Task.Delay(100);
+        release.SetResult();
+        Assert.All(await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(60)), v => Assert.Equal("big", v));
+
+        Assert.Equal(1, calls);
+        Assert.False(((InMemoryTier)_cache.Tiers[0]).TryGet<string>(key, out _)); // was stored in L1 too
+        Assert.Equal("big", (await _cache.Tiers[1].GetAsync<string>(key)).Value);
+        Assert.Equal("big", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("factory again"), options));
+        Assert.False(((InMemoryTier)_cache.Tiers[0]).TryGet<string>(key, out _)); // the L3 hit is not copied up either
+    }
+
+    [Fact]
+    public async Task SetAsync_LocalWriteDisabled_DropsTheOlderLocalCopy()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, "old");
+
+        await Cache.SetAsync(key, "new", new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableLocalCacheWrite });
+
+        Assert.False(((InMemoryTier)_cache.Tiers[0]).TryGet<string>(key, out _));
+        Assert.Equal("new", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("factory")));
+    }
+
+    [Fact]
+    public async Task SetAsync_DistributedWriteDisabled_WritesL1Only()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, "shared");
+
+        await Cache.SetAsync(key, "local", new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableDistributedCacheWrite });
+
+        Assert.Equal("local", await Cache.GetOrCreateAsync(key, _ => ValueTask.FromResult("factory")));
+        Assert.Equal("shared", (await _cache.Tiers[1].GetAsync<string>(key)).Value); // was overwritten in L3
+    }
+
+    [Fact]
     public async Task GetOrCreateAsync_OneReadDisabled_ReadsOnlyTheOtherSide()
     {
         var onlyBelow = Key();

@@ -48,6 +48,31 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetAsync_SkipDistributedWrite_DoesNotTellPeers_SkipMemoryWriteDoes()
+    {
+        var (a, aL1, _) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var local = $"wtc:{Guid.NewGuid():N}";
+        var marker = $"wtc:{Guid.NewGuid():N}";
+        await a.SetAsync(local, "shared");
+        await a.SetAsync(marker, "m");
+        Assert.Equal("shared", (await b.GetAsync<string>(local)).Value);
+        Assert.Equal("m", (await b.GetAsync<string>(marker)).Value);
+
+        await a.SetAsync(local, "only a", new MultiTierEntryOptions { SkipDistributedWrite = true });
+        await a.SetAsync(marker, "m2"); // published after anything the set above would have published
+        await TierTestKit.Eventually(() => !bL1.TryGet<string>(marker, out _), TimeSpan.FromSeconds(10));
+
+        Assert.True(bL1.TryGet<string>(local, out var kept) && kept == "shared"); // Redis still holds it: nothing to evict
+        Assert.True(aL1.TryGet<string>(local, out var own) && own == "only a");
+
+        await a.SetAsync(local, "in redis", new MultiTierEntryOptions { SkipMemoryWrite = true });
+        await TierTestKit.Eventually(() => !bL1.TryGet<string>(local, out _), TimeSpan.FromSeconds(10));
+        Assert.Equal("in redis", (await b.GetAsync<string>(local)).Value);
+        Assert.False(aL1.TryGet<string>(local, out _));
+    }
+
+    [Fact]
     public async Task DeleteAsync_InvalidationIssuedBehindTheDelete_PeerDropsKey()
     {
         var (a, _, aRedis) = await InstanceAsync("a");
