@@ -50,6 +50,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         _serialized = _options.StoreSerializedCopies;
         _slidingTicks = _options.SlidingExpiration is { } sliding ? ToTicks(sliding) : 0;
         _map = new NodeTable(_weigher is null ? _options.MaximumSize : 16);
+        _stripeWrites = new long[StripesFor(_weigher is null ? _options.MaximumSize : 16_384)];
         _maximum = _options.MaximumSize;
         _sketch = new FrequencySketch(_weigher is null ? _maximum : 1024);
         _windowGhosts = new GhostQueue((long)((_weigher is null ? _maximum : 1024) * GhostShare));
@@ -187,6 +188,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
+            MarkWritten(node.Hash);
             Write(node, ref events);
         }
 
@@ -200,7 +202,8 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <param name="keys">The keys read.</param>
     /// <param name="results">The results aligned with <paramref name="keys"/>; only hits are stored.</param>
     /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="InMemoryTierOptions.DefaultTtl"/>.</param>
-    internal void SetHits<T>(IReadOnlyList<string> keys, CacheResult<T>[] results, TimeSpan? ttl)
+    /// <param name="mark">The <see cref="WriteMark"/> read before the batch was read: keys written since are not stored.</param>
+    internal void SetHits<T>(IReadOnlyList<string> keys, CacheResult<T>[] results, TimeSpan? ttl, long mark)
     {
         var now = BatchClock(ttl);
         long wallClock = 0;
@@ -233,7 +236,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
                 drafts[count++] = DraftNode(keys[i], results[i].Value, nodeTtl, now);
             }
 
-            WriteBatch(drafts.AsSpan(0, count));
+            WriteBatch(drafts.AsSpan(0, count), mark);
         }
         finally
         {
@@ -244,12 +247,24 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     /// <summary>One clock read for a whole batch (the clock is slow on some virtual machines), none without expiry.</summary>
     private long BatchClock(TimeSpan? ttl) => ttl is not null || _options.DefaultTtl is not null || _slidingTicks != 0 ? Now() : 0;
 
-    /// <summary>Stores a batch of drafted entries under one acquisition of the lock (see <c>WriteBatchStarted</c>).</summary>
-    private void WriteBatch(ReadOnlySpan<NodeDraft> drafts)
+    /// <summary>
+    /// Stores a batch of drafted entries under one acquisition of the lock (see <c>WriteBatchStarted</c>): a write
+    /// (<paramref name="copiedSince"/> null), or copies read since that <see cref="WriteMark"/>, less the keys written meanwhile.
+    /// </summary>
+    private void WriteBatch(Span<NodeDraft> drafts, long? copiedSince = null)
     {
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
+            if (copiedSince is { } mark)
+            {
+                drafts = drafts[..KeepUnwritten(drafts, mark)];
+            }
+            else
+            {
+                MarkWritten(drafts);
+            }
+
             StartLockedOperation();
             WriteBatchStarted(drafts, ref events);
         }
@@ -320,15 +335,12 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
     public bool Remove(string key)
     {
         CacheKeyRules.Validate(key);
-        if (!_map.ContainsKey(key))
-        {
-            return false;
-        }
-
         List<CacheEvictionEventArgs>? events = null;
         var live = false;
         lock (_sync)
         {
+            // Marked even when absent: a copy of an older value on its way here must not land after the removal.
+            MarkWritten(_map.Hash(key));
             if (_map.TryGetValue(key, out var node))
             {
                 live = IsLive(node);
@@ -373,6 +385,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
+            MarkCleared();
             ClearLocked(ref events);
         }
 
@@ -453,6 +466,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         CacheKeyRules.ValidateTtl(ttl);
         lock (_sync)
         {
+            MarkWritten(_map.Hash(key));
             if (!_map.TryGetValue(key, out var node) || !IsLive(node))
             {
                 return new(false);
@@ -550,6 +564,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         {
             List<CacheEvictionEventArgs>? none = null;
             _ = Evicted;
+            MarkCleared();
             ClearLocked(ref none);
         }
 

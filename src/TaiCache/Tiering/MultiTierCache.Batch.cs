@@ -13,7 +13,7 @@ public sealed partial class MultiTierCache
         var list = CacheKeyRules.ValidateEach(keys);
         ThrowIfDisposed();
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
-        var (missing, _) = await ReadManyAsync(list, found, _defaults, cancellationToken).ConfigureAwait(false);
+        var (missing, _) = await ReadManyAsync(list, found, _defaults, L1Mark(), cancellationToken).ConfigureAwait(false);
         _ = missing;
         return found;
     }
@@ -101,7 +101,8 @@ public sealed partial class MultiTierCache
     /// <param name="cancellationToken">Cancels the reads.</param>
     /// <param name="readL1">Whether L1 is read (a recheck that has just read it passes <see langword="false"/>).</param>
     /// <param name="staleOnFailure">Whether a key missing because a tier failed is served from the kept stale values (when the options allow it).</param>
-    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true)
+    /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> before the call: a key written there since is not copied into it.</param>
+    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, long l1Mark, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true)
     {
         var missing = keys;
         ulong failedTiers = 0;
@@ -220,13 +221,13 @@ public sealed partial class MultiTierCache
             // One write per tier above for the whole batch: its copies live no longer than the batch's shortest-lived value.
             if (fill is not null && ForCopying(options, earliestExpiry == long.MaxValue ? 0 : earliestExpiry) is { } copy)
             {
-                await FillManyUpperAsync(i, fill, copy, failedTiers, cancellationToken).ConfigureAwait(false);
+                await FillManyUpperAsync(i, fill, copy, failedTiers, l1Mark, cancellationToken).ConfigureAwait(false);
             }
             else if (_options.ReadStrategy == ReadStrategy.ReadThrough && !options.SkipMemoryWrite)
             {
                 for (var j = 0; j < _firstRemote; j++)
                 {
-                    _slots[j].Memory!.SetHits(missing, hits, options.L1Ttl);
+                    _slots[j].Memory!.SetHits(missing, hits, options.L1Ttl, l1Mark);
                 }
             }
 
@@ -280,7 +281,7 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Copies a batch found in tier <paramref name="foundAt"/> into the tiers above, except those whose read just failed (<paramref name="skipTiers"/>).</summary>
-    private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
+    private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
     {
         skipTiers |= SkippedBy(options);
         for (var j = foundAt - 1; j >= 0; j--)
@@ -299,9 +300,15 @@ public sealed partial class MultiTierCache
                 }
 
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
+                if (j < _firstRemote)
+                {
+                    memory.FillMany(items, options.L1Ttl, l1Mark);
+                    continue;
+                }
+
                 foreach (var item in items)
                 {
-                    memory.Set(item.Key, item.Value, j == 0 ? options.L1Ttl : options.Ttl);
+                    memory.Set(item.Key, item.Value, options.Ttl);
                 }
 
                 continue;
@@ -334,7 +341,7 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Stores the values a batch factory loaded: memory tiers, then the lower tiers best effort (or the write-behind queue).</summary>
-    private async ValueTask StoreManyLoadedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
+    private async ValueTask StoreManyLoadedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
     {
         if (items.Count == 0)
         {
@@ -344,7 +351,11 @@ public sealed partial class MultiTierCache
         foreach (var item in items)
         {
             KeepForFailSafe(item.Key, item.Value, options);
-            SetMemoryTiers(item.Key, item.Value, options);
+        }
+
+        if (!options.SkipMemoryWrite)
+        {
+            _l1?.FillMany(items, options.L1Ttl, l1Mark);
         }
 
         if (_writeBehind is not null)

@@ -36,7 +36,8 @@ public sealed partial class MultiTierCache
         var entry = Resolve(options);
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
         var storesBefore = Volatile.Read(ref _factoryStores);
-        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, cancellationToken).ConfigureAwait(false);
+        var l1Mark = L1Mark();
+        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, l1Mark, cancellationToken).ConfigureAwait(false);
         if (missing.Count == 0)
         {
             return found;
@@ -45,7 +46,7 @@ public sealed partial class MultiTierCache
         // A key asked twice and missing is loaded once.
         missing = CacheKeyRules.Distinct(missing);
         var claim = ClaimLoads<T>(missing);
-        var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers, storesBefore) : null;
+        var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers, storesBefore, l1Mark) : null;
         if (load is not null && (cancellationToken.CanBeCanceled || entry.FactoryTimeout is not null))
         {
             // A caller that stops waiting leaves the load running: its failure is still observed.
@@ -178,7 +179,9 @@ public sealed partial class MultiTierCache
     /// <param name="failedTiers">The tiers whose batch read failed (a bit per tier): not waited on again for the write.</param>
     /// <param name="storesBefore">The count of stored factory loads (<see cref="_factoryStores"/>) before this batch
     /// read the tiers: when it has moved, a load may have stored a key after the batch missed it and before it claimed it.</param>
-    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers, long storesBefore)
+    /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> before the batch read the tiers: a key written
+    /// since (here, or removed by a peer's invalidation) is not stored over that write.</param>
+    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers, long storesBefore, long l1Mark)
     {
         var loaded = new Dictionary<string, T>(led.Count, StringComparer.Ordinal);
         try
@@ -201,7 +204,7 @@ public sealed partial class MultiTierCache
                 // Without it an L1-less cache (or an L1 that has already evicted the key) ran the factory again for a
                 // key whose load ended between this batch's read and its claim. No stale values here: those are the
                 // caller's, not the shared load's.
-                var (stillMissing, failedAgain) = await ReadManyAsync(toLoad, loaded, options, CancellationToken.None, readL1: false, staleOnFailure: false).ConfigureAwait(false);
+                var (stillMissing, failedAgain) = await ReadManyAsync(toLoad, loaded, options, l1Mark, CancellationToken.None, readL1: false, staleOnFailure: false).ConfigureAwait(false);
                 toLoad = stillMissing;
                 failedTiers |= failedAgain;
             }
@@ -215,7 +218,7 @@ public sealed partial class MultiTierCache
                     if (fromFactory is not null && fromFactory.TryGetValue(key, out var value))
                     {
                         loaded[key] = value;
-                        if (!IsLoadSuperseded(key)) // a write of the key made meanwhile is not overwritten
+                        if (!IsLoadSuperseded(key) && !WrittenSince(key, l1Mark)) // a write of the key made meanwhile is not overwritten
                         {
                             toStore.Add(new KeyValuePair<string, T>(key, value));
                         }
@@ -226,7 +229,7 @@ public sealed partial class MultiTierCache
                 // the others are bounded by their own timeouts.
                 if (!IsDisposed)
                 {
-                    await StoreManyLoadedAsync(toStore, options, failedTiers, CancellationToken.None).ConfigureAwait(false);
+                    await StoreManyLoadedAsync(toStore, options, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
                     CountFactoryStore(toStore.Count);
                 }
             }

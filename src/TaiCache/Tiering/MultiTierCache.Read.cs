@@ -22,7 +22,7 @@ public sealed partial class MultiTierCache
         }
 
         CacheKeyRules.Validate(key);
-        return ReadLowerAsync<T>(key, _defaults, staleOnFailure: true, failedTiers: null, cancellationToken);
+        return ReadLowerAsync<T>(key, _defaults, staleOnFailure: true, failedTiers: null, L1Mark(), cancellationToken);
     }
 
     /// <summary>Reads a value with per-call settings (fail-safe, TTL used for copying a lower hit upwards).</summary>
@@ -40,7 +40,7 @@ public sealed partial class MultiTierCache
         }
 
         CacheKeyRules.Validate(key);
-        return ReadLowerAsync<T>(key, Resolve(options), staleOnFailure: true, failedTiers: null, cancellationToken);
+        return ReadLowerAsync<T>(key, Resolve(options), staleOnFailure: true, failedTiers: null, L1Mark(), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -99,9 +99,10 @@ public sealed partial class MultiTierCache
     /// Reads the tiers below L1 in order, in one async frame (this is every L2 hit's path, and each frame costs a
     /// boxed state machine per read that waits on the network). On a hit the value is copied into the tiers above
     /// (read-through). When nothing is found and a tier failed, <paramref name="failedTiers"/> (when given) receives
-    /// the failed tiers' bits; otherwise, with <paramref name="staleOnFailure"/>, a kept stale value is returned.
+    /// the failed tiers' bits; otherwise, with <paramref name="staleOnFailure"/>, a kept stale value is returned. The
+    /// copy into L1 is dropped when the key was written there since <paramref name="l1Mark"/>, read before this call.
     /// </summary>
-    private async ValueTask<CacheResult<T>> ReadLowerAsync<T>(string key, MultiTierEntryOptions options, bool staleOnFailure, StrongBox<ulong>? failedTiers, CancellationToken cancellationToken)
+    private async ValueTask<CacheResult<T>> ReadLowerAsync<T>(string key, MultiTierEntryOptions options, bool staleOnFailure, StrongBox<ulong>? failedTiers, long l1Mark, CancellationToken cancellationToken)
     {
         if (TryReadUnwritten<T>(key, out var unwritten))
         {
@@ -110,7 +111,7 @@ public sealed partial class MultiTierCache
                 return CacheResult<T>.Miss;
             }
 
-            SetMemoryTiers(key, unwritten.Value, options);
+            FillMemoryTiers(key, unwritten.Value, options, l1Mark);
             return new CacheResult<T>(unwritten.Value);
         }
 
@@ -153,7 +154,7 @@ public sealed partial class MultiTierCache
             {
                 if (_options.ReadStrategy == ReadStrategy.ReadThrough && ForCopying(options, read.ExpiresAtUnixMs) is { } copy)
                 {
-                    await FillUpperAsync(i, key, read.Value, copy, failed, cancellationToken).ConfigureAwait(false);
+                    await FillUpperAsync(i, key, read.Value, copy, failed, l1Mark, cancellationToken).ConfigureAwait(false);
                 }
 
                 KeepForFailSafe(key, read.Value, options);
@@ -194,19 +195,19 @@ public sealed partial class MultiTierCache
     /// Copies a value found in tier <paramref name="foundAt"/> into every tier above it, best effort, except the tiers
     /// in <paramref name="skipTiers"/>: those whose read just failed, so a stalled tier costs the read one timeout, not two.
     /// </summary>
-    private ValueTask FillUpperAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
+    private ValueTask FillUpperAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
     {
         if (foundAt <= _firstRemote)
         {
             // Only memory tiers above: a synchronous copy, no async frame.
-            SetMemoryTiers(key, value, options);
+            FillMemoryTiers(key, value, options, l1Mark);
             return ValueTask.CompletedTask;
         }
 
-        return FillUpperSlowAsync(foundAt, key, value, options, skipTiers, cancellationToken);
+        return FillUpperSlowAsync(foundAt, key, value, options, skipTiers, l1Mark, cancellationToken);
     }
 
-    private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, CancellationToken cancellationToken)
+    private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
     {
         skipTiers |= SkippedBy(options);
         for (var j = foundAt - 1; j >= 0; j--)
@@ -225,7 +226,15 @@ public sealed partial class MultiTierCache
                 }
 
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
-                memory.Set(key, value, j == 0 ? options.L1Ttl : options.Ttl);
+                if (j < _firstRemote)
+                {
+                    memory.Fill(key, value, options.L1Ttl, l1Mark);
+                }
+                else
+                {
+                    memory.Set(key, value, options.Ttl);
+                }
+
                 continue;
             }
 

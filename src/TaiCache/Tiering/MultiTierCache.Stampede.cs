@@ -131,6 +131,8 @@ public sealed partial class MultiTierCache
         try
         {
             T value;
+            var l1Mark = L1Mark(); // a write of the key from here on wins over what this load finds or computes
+
             // The caller's own L1 read already counted its miss: the recheck (another load may just have filled the key)
             // is not counted again.
             if (_l1 is not null && _l1.TryGetUncounted<T>(key, out var local))
@@ -144,8 +146,8 @@ public sealed partial class MultiTierCache
                 // so the wait is wrapped in WaitAsync); all loads sharing one token made that registration a lock
                 // every L2 hit contended for.
                 var failedTiers = new StrongBox<ulong>();
-                var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, CancellationToken.None).ConfigureAwait(false);
-                value = read.HasValue ? read.Value : await LoadFromFactoryAsync(key, state, factory, options, failedTiers.Value, flight).ConfigureAwait(false);
+                var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
+                value = read.HasValue ? read.Value : await LoadFromFactoryAsync(key, state, factory, options, failedTiers.Value, flight, l1Mark).ConfigureAwait(false);
             }
 
             // A flight handed to a factory that outlived its timeout ends with that factory, not with the stale value.
@@ -182,7 +184,9 @@ public sealed partial class MultiTierCache
     /// <param name="options">The entry settings.</param>
     /// <param name="failedTiers">The tiers whose read just failed (a bit per tier): not waited on again for the write.</param>
     /// <param name="flight">The load's flight, if it leads one: on a timeout it is handed to the factory still running.</param>
-    private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers, Flight<T>? flight)
+    /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> when the load started: a write of the key since
+    /// (here, or a peer's, whose invalidation removed it from L1) supersedes the load.</param>
+    private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers, Flight<T>? flight, long l1Mark)
     {
         var abandon = HardTimeoutSource(options);
         var factoryTask = RunFactoryAsync(state, factory, abandon?.Token ?? _disposeCts.Token);
@@ -209,7 +213,7 @@ public sealed partial class MultiTierCache
                 flight.HandedOff = true;
             }
 
-            _ = StoreWhenDoneAsync(key, factoryTask, options, flight, abandon);
+            _ = StoreWhenDoneAsync(key, factoryTask, options, flight, abandon, l1Mark);
             if (TryGetStale<T>(key, options, out var stale))
             {
                 return stale;
@@ -231,9 +235,9 @@ public sealed partial class MultiTierCache
         abandon?.Dispose();
 
         // A stalled tier costs one TierTimeout per call, not two.
-        if (flight is not { IsSuperseded: true })
+        if (flight is not { IsSuperseded: true } && !WrittenSince(key, l1Mark))
         {
-            await StoreLoadedAsync(key, value, options, failedTiers).ConfigureAwait(false);
+            await StoreLoadedAsync(key, value, options, l1Mark, failedTiers).ConfigureAwait(false);
             CountFactoryStore(1);
         }
 
@@ -299,7 +303,7 @@ public sealed partial class MultiTierCache
     /// Stores the value of a factory that outlived its timeout, then ends the flight it was handed (if any). Past the
     /// hard timeout (when set) the factory is abandoned instead, and the flight fails with the timeout.
     /// </summary>
-    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options, Flight<T>? flight, CancellationTokenSource? abandon)
+    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options, Flight<T>? flight, CancellationTokenSource? abandon, long l1Mark)
     {
         try
         {
@@ -323,9 +327,9 @@ public sealed partial class MultiTierCache
             }
 
             abandon?.Dispose();
-            if (flight is not { IsSuperseded: true })
+            if (flight is not { IsSuperseded: true } && !WrittenSince(key, l1Mark))
             {
-                await StoreLoadedAsync(key, value, options).ConfigureAwait(false);
+                await StoreLoadedAsync(key, value, options, l1Mark).ConfigureAwait(false);
                 CountFactoryStore(1);
             }
 
@@ -346,8 +350,9 @@ public sealed partial class MultiTierCache
         }
     }
 
-    /// <summary>Stores a factory's value: every tier, best effort below L1 (a read never fails because a tier would not take a copy).</summary>
-    private async ValueTask StoreLoadedAsync<T>(string key, T value, MultiTierEntryOptions options, ulong skipTiers = 0)
+    /// <summary>Stores a factory's value: every tier, best effort below L1 (a read never fails because a tier would not
+    /// take a copy); L1 drops it if the key was written there since <paramref name="l1Mark"/>.</summary>
+    private async ValueTask StoreLoadedAsync<T>(string key, T value, MultiTierEntryOptions options, long l1Mark, ulong skipTiers = 0)
     {
         if (IsDisposed)
         {
@@ -357,7 +362,7 @@ public sealed partial class MultiTierCache
         KeepForFailSafe(key, value, options);
         if (_writeBehind is not null)
         {
-            SetMemoryTiers(key, value, options);
+            FillMemoryTiers(key, value, options, l1Mark);
             if (!options.SkipDistributedWrite)
             {
                 _writeBehind.TryEnqueueFill(key, value, options.Ttl);
@@ -367,7 +372,7 @@ public sealed partial class MultiTierCache
         }
 
         // Bounded by the tiers' timeouts, as the read was (see LoadAsync).
-        await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, publish: false, CancellationToken.None).ConfigureAwait(false);
+        await WriteDownAsync(key, value, options, bestEffort: true, skipTiers, publish: false, CancellationToken.None, copiedSince: l1Mark).ConfigureAwait(false);
     }
 
     /// <summary>Counts a factory load whose values are now stored (before its flight completes): a batch that missed

@@ -5,8 +5,9 @@ namespace TaiCache.Tiering;
 /// <summary>The four write-throughs <see cref="WriteAllTiersAsync"/> applies: a set, a removal, and their batches.</summary>
 public sealed partial class MultiTierCache
 {
-    /// <summary>One key set in every tier; a memory tier below L1 takes the lower tiers' TTL.</summary>
-    private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options) : ITierWrite<bool>
+    /// <summary>One key set in every tier; a memory tier below L1 takes the lower tiers' TTL. With <paramref name="copiedSince"/>
+    /// (not -1) the value is a copy loaded since that L1 write mark, which L1 drops if the key was written meanwhile.</summary>
+    private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options, long copiedSince) : ITierWrite<bool>
     {
         public string ActivityName => TaiCacheTelemetry.SetActivity;
 
@@ -20,7 +21,14 @@ public sealed partial class MultiTierCache
 
         public bool WriteMemory(InMemoryTier memory, int index)
         {
-            if (options.SkipMemoryWrite)
+            if (copiedSince >= 0 && index == 0)
+            {
+                if (!options.SkipMemoryWrite)
+                {
+                    memory.Fill(key, value, options.L1Ttl, copiedSince);
+                }
+            }
+            else if (options.SkipMemoryWrite)
             {
                 memory.Remove(key); // its copy would be older than the write
             }

@@ -89,10 +89,13 @@ public sealed partial class MultiTierCache
         KeepForFailSafe(key, value, options);
     }
 
-    /// <summary>Writes a value to every tier the options do not leave out, lowest first (see <see cref="WriteAllTiersAsync"/>).</summary>
-    private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a value to every tier the options do not leave out, lowest first (see <see cref="WriteAllTiersAsync"/>); a
+    /// value loaded since L1's <paramref name="copiedSince"/> (not -1) is a copy, which L1 drops if the key was written meanwhile.
+    /// </summary>
+    private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken, long copiedSince = -1)
     {
-        var written = WriteAllTiersAsync<KeySet<T>, bool>(new KeySet<T>(key, value, options), bestEffort, skipTiers | SkippedBy(options), publish, cancellationToken);
+        var written = WriteAllTiersAsync<KeySet<T>, bool>(new KeySet<T>(key, value, options, copiedSince), bestEffort, skipTiers | SkippedBy(options), publish, cancellationToken);
         return written.IsCompletedSuccessfully ? default : new ValueTask(written.AsTask());
     }
 
@@ -130,6 +133,25 @@ public sealed partial class MultiTierCache
             }
         }
     }
+
+    /// <summary>
+    /// Copies a value read or loaded since <paramref name="l1Mark"/> into L1 (the one memory tier above the remote ones),
+    /// unless the options keep it out of memory or the key was written there meanwhile (see <see cref="InMemoryTier.Fill"/>).
+    /// </summary>
+    internal void FillMemoryTiers<T>(string key, T value, MultiTierEntryOptions options, long l1Mark)
+    {
+        if (!options.SkipMemoryWrite)
+        {
+            _l1?.Fill(key, value, options.L1Ttl, l1Mark);
+        }
+    }
+
+    /// <summary>L1's write mark (0 without L1), read before a slower tier is read for a copy into L1.</summary>
+    private long L1Mark() => _l1?.WriteMark ?? 0;
+
+    /// <summary>Tells whether the key may have been written in L1 since <paramref name="l1Mark"/>: by this instance, or
+    /// removed by a peer's invalidation (coherence), a resynchronization or anyone else.</summary>
+    private bool WrittenSince(string key, long l1Mark) => _l1?.WrittenSince(key, l1Mark) == true;
 
     /// <summary>The tiers (a bit each) that the options keep a value out of, other than the memory tiers.</summary>
     private ulong SkippedBy(MultiTierEntryOptions options) => options.SkipDistributedWrite ? _distributedTiers : 0;

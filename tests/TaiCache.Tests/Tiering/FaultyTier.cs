@@ -14,6 +14,7 @@ public sealed class FaultyTier : ICacheOps
     private long _setCalls;
     private long _setManyCalls;
     private int _readsHeld;
+    private int _getsHeld;
 
     public FaultyTier(ICacheOps inner, string? name = null)
     {
@@ -41,6 +42,13 @@ public sealed class FaultyTier : ICacheOps
 
     /// <summary>Gets a task completed when a batch read first waits at <see cref="ReadHold"/>.</summary>
     public TaskCompletionSource ReadHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Gets or sets a gate a single read waits on after it has read the inner tier (null for none): its answer
+    /// is as of before the gate opened. <see cref="GetHeld"/> is completed when a read reaches it.</summary>
+    public TaskCompletionSource? GetHold { get; set; }
+
+    /// <summary>Gets a task completed when a single read first waits at <see cref="GetHold"/>.</summary>
+    public TaskCompletionSource GetHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Gets or sets a callback told of every value written through to the inner tier, in order.</summary>
     public Action<string, object?>? OnWrite { get; set; }
@@ -83,7 +91,14 @@ public sealed class FaultyTier : ICacheOps
     {
         Interlocked.Increment(ref _getCalls);
         await Enter(cancellationToken);
-        return await _inner.GetAsync<T>(key, cancellationToken);
+        var found = await _inner.GetAsync<T>(key, cancellationToken);
+        if (GetHold is { } hold && Interlocked.Exchange(ref _getsHeld, 1) == 0)
+        {
+            GetHeld.TrySetResult();
+            await hold.Task.WaitAsync(cancellationToken);
+        }
+
+        return found;
     }
 
     public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)

@@ -37,6 +37,56 @@ public sealed class SupersededLoadTests
     }
 
     [Fact]
+    public async Task GetOrSetAsync_PeersInvalidationWhileTheFactoryRuns_ThePeersWriteIsKept()
+    {
+        // A peer writes L2 and its invalidation removes the key from this instance's L1 (as CacheCoherence does).
+        var (cache, l1, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var load = cache.GetOrSetAsync(key, _ =>
+        {
+            started.SetResult();
+            return new ValueTask<string>(release.Task);
+        }).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await l2.Inner.SetAsync(key, "peer's");
+        l1.Remove(key);
+        release.SetResult("loaded");
+
+        Assert.Equal("loaded", await load);
+        Assert.Equal("peer's", await Held(cache, l2, key));
+    }
+
+    [Fact]
+    public async Task GetOrSetManyAsync_PeersInvalidationWhileTheFactoryRuns_ThePeersWriteIsKept()
+    {
+        var (cache, l1, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var other = TierTestKit.Key(this);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var load = cache.GetOrSetManyAsync([key, other], async (missing, _) =>
+        {
+            started.SetResult();
+            await release.Task;
+            return (IReadOnlyDictionary<string, string>)missing.ToDictionary(k => k, _ => "loaded");
+        }).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await l2.Inner.SetAsync(key, "peer's");
+        l1.Remove(key);
+        release.SetResult();
+
+        Assert.Equal("loaded", (await load)[key]);
+        Assert.Equal("peer's", await Held(cache, l2, key));
+        Assert.Equal("loaded", await Held(cache, l2, other)); // the key nobody wrote is stored
+    }
+
+    [Fact]
     public async Task GetOrSetAsync_DeleteAsyncWhileTheFactoryRuns_TheKeyStaysRemoved()
     {
         var (cache, _, l2, _) = TierTestKit.Build();

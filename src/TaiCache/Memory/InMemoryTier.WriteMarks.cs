@@ -1,0 +1,117 @@
+using System.Buffers;
+
+namespace TaiCache;
+
+/// <summary>
+/// Write marks: which keys were written (set, removed, expired, cleared) since a moment, so an owner that copies a value
+/// read from a slower tier into this one does not store it over a write that landed while the read ran.
+/// </summary>
+/// <remarks>
+/// Every write takes the next number of a sequence and records it for the key's stripe (a few keys share one; a shared
+/// stripe only costs a skipped copy). A copy names the sequence it read before its slower read (<see cref="WriteMark"/>)
+/// and is stored, under the same lock as the writes, only if its key's stripe has not moved past it. So a write either
+/// lands after the copy (and replaces it) or before (and the copy is dropped): L1 never keeps an older value than a
+/// write made, or a removal that a peer's invalidation made, while the copy was on its way.
+/// </remarks>
+public sealed partial class InMemoryTier
+{
+    private readonly long[] _stripeWrites;
+    private long _writeSequence;
+    private long _clearedAt;
+
+    /// <summary>Gets the sequence number of the newest write, read before a slower tier is read for a copy into this one.</summary>
+    internal long WriteMark => Volatile.Read(ref _writeSequence);
+
+    /// <summary>Tells whether the key may have been written since <paramref name="mark"/> (lock-free; its stripe's
+    /// newest write, or a clear, is past it).</summary>
+    internal bool WrittenSince(string key, long mark) =>
+        Volatile.Read(ref _stripeWrites[_map.Hash(key) & (_stripeWrites.Length - 1)]) > mark || Volatile.Read(ref _clearedAt) > mark;
+
+    /// <summary>Stores a copy of a value read elsewhere since <paramref name="mark"/>, unless the key was written meanwhile.</summary>
+    /// <returns>Whether the copy was stored.</returns>
+    internal bool Fill<T>(string key, T value, TimeSpan? ttl, long mark)
+    {
+        var node = CreateNode(key, value, ttl, now: 0);
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
+        {
+            if (WrittenSinceLocked(node.Hash, mark))
+            {
+                return false;
+            }
+
+            Write(node, ref events);
+        }
+
+        _metrics?.RecordSet();
+        ReportSize();
+        Raise(events);
+        return true;
+    }
+
+    /// <summary>About one stripe per four entries the tier holds, 64 to 65,536 of them (8 bytes each).</summary>
+    private static int StripesFor(long entries) => (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, entries / 4)), 64, 65_536);
+
+    /// <summary>Records a write of the key with this hash (under the lock).</summary>
+    private void MarkWritten(int hash)
+    {
+        var sequence = _writeSequence + 1;
+        _stripeWrites[hash & (_stripeWrites.Length - 1)] = sequence;
+        Volatile.Write(ref _writeSequence, sequence);
+    }
+
+    /// <summary>Records that every key was written (a clear; under the lock).</summary>
+    private void MarkCleared()
+    {
+        var sequence = _writeSequence + 1;
+        Volatile.Write(ref _clearedAt, sequence);
+        Volatile.Write(ref _writeSequence, sequence);
+    }
+
+    private bool WrittenSinceLocked(int hash, long mark) => _stripeWrites[hash & (_stripeWrites.Length - 1)] > mark || _clearedAt > mark;
+
+    /// <summary>Records writes of a batch's keys (under the lock).</summary>
+    private void MarkWritten(ReadOnlySpan<NodeDraft> drafts)
+    {
+        foreach (ref readonly var draft in drafts)
+        {
+            MarkWritten(draft.Hash);
+        }
+    }
+
+    /// <summary>Moves to the front the drafts whose keys were not written since <paramref name="mark"/> (under the lock).</summary>
+    /// <returns>How many there are.</returns>
+    private int KeepUnwritten(Span<NodeDraft> drafts, long mark)
+    {
+        var kept = 0;
+        for (var i = 0; i < drafts.Length; i++)
+        {
+            if (!WrittenSinceLocked(drafts[i].Hash, mark))
+            {
+                drafts[kept++] = drafts[i];
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>Copies values read elsewhere since <paramref name="mark"/> under one acquisition of the lock, except the keys written meanwhile.</summary>
+    internal void FillMany<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, long mark)
+    {
+        var now = BatchClock(ttl);
+        var drafts = ArrayPool<NodeDraft>.Shared.Rent(items.Count);
+        try
+        {
+            for (var i = 0; i < items.Count; i++)
+            {
+                drafts[i] = DraftNode(items[i].Key, items[i].Value, ttl, now);
+            }
+
+            WriteBatch(drafts.AsSpan(0, items.Count), mark);
+        }
+        finally
+        {
+            ArrayPool<NodeDraft>.Shared.Return(drafts, clearArray: true);
+        }
+    }
+}
