@@ -31,6 +31,8 @@ dotnet test TaiCache.sln -c Release --logger "console;verbosity=normal" 2>&1 | t
 # One plain closing line for whoever reads the log.
 sum() { { grep -oE "^ +$1: +[0-9]+" "$log" || true; } | awk '{s+=$2} END {print s+0}'; }
 passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)
+# The failures again, with their messages, so the last lines of a long log name them.
+failures=$(grep -E -A 12 "^ +Failed [A-Za-z_]" "$log" | cut -c1-300 || true)
 rm -f "$log"
 
 # The package: built, validated (EnablePackageValidation), and its contents checked.
@@ -49,5 +51,9 @@ else
 fi
 rm -rf "$pack_dir"
 
+if [ -n "$failures" ]; then
+  echo "Failed tests:"
+  echo "$failures"
+fi
 echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 exit $status
