@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using StackExchange.Redis;
 using TaiCache.Redis;
 using TaiCache.Tests.Fixtures;
@@ -14,6 +15,7 @@ namespace TaiCache.Tests.Tiering.Coherence;
 public sealed class WriteThroughCoherenceTests : IAsyncLifetime
 {
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _heard = new(StringComparer.Ordinal);
     private ServerProcess _server = null!;
 
     public async Task InitializeAsync() => _server = await RedisServerFixture.StartRedisAsync(FreePort.Next());
@@ -34,7 +36,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         var (a, _, aRedis) = await InstanceAsync("a");
         var (b, bL1, _) = await InstanceAsync("b");
         var key = $"wtc:{Guid.NewGuid():N}";
-        await a.SetAsync(key, "v1");
+        await HeardByAsync("b", [key], () => a.SetAsync(key, "v1").AsTask());
         Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
         Assert.True(bL1.TryGet<string>(key, out _));
 
@@ -54,8 +56,11 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         var (b, bL1, _) = await InstanceAsync("b");
         var local = $"wtc:{Guid.NewGuid():N}";
         var marker = $"wtc:{Guid.NewGuid():N}";
-        await a.SetAsync(local, "shared");
-        await a.SetAsync(marker, "m");
+        await HeardByAsync("b", [local, marker], async () =>
+        {
+            await a.SetAsync(local, "shared");
+            await a.SetAsync(marker, "m");
+        });
         Assert.Equal("shared", (await b.GetAsync<string>(local)).Value);
         Assert.Equal("m", (await b.GetAsync<string>(marker)).Value);
 
@@ -94,7 +99,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         var (a, _, aRedis) = await InstanceAsync("a");
         var (b, bL1, _) = await InstanceAsync("b");
         var keys = Enumerable.Range(0, 3).Select(_ => $"wtc:{Guid.NewGuid():N}").ToList();
-        await a.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, "v1")));
+        await HeardByAsync("b", keys, () => a.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, "v1"))).AsTask());
         Assert.Equal(3, (await b.GetManyAsync<string>(keys)).Count);
         Assert.All(keys, k => Assert.True(bL1.TryGet<string>(k, out _)));
 
@@ -141,6 +146,15 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         Assert.Equal("v2", (await b.GetAsync<string>(key)).Value);
     }
 
+    // The peer hears every write's invalidation, even the first one of a key: one that arrives late, while the peer reads
+    // the key through, would (rightly) keep the peer from copying what it read into L1, so setups wait for it.
+    private async Task HeardByAsync(string peer, IReadOnlyCollection<string> keys, Func<Task> write)
+    {
+        await write();
+        var heard = _heard[peer];
+        await Wait.UntilAsync(() => keys.All(heard.Contains), $"{peer} to hear the invalidation of {keys.Count} key(s)");
+    }
+
     /// <summary>
     /// Pauses the server for a second (every client, this one's too: the pause simply runs out), starts
     /// <paramref name="write"/>, counts the commands outstanding on the tier's interactive connection, and awaits the write.
@@ -164,6 +178,14 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
             ? await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_server.Port}")
             : await redis.GetMultiplexerAsync();
         var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = "wtc", InstanceId = name, HeartbeatInterval = TimeSpan.FromMinutes(10) });
+        var heard = _heard.GetOrAdd(name, _ => new ConcurrentQueue<string>());
+        coherence.RemoteInvalidation += (_, e) =>
+        {
+            foreach (var key in e.Keys)
+            {
+                heard.Enqueue(key);
+            }
+        };
         await coherence.StartAsync();
         await Wait.UntilAsync(() => coherence.MessagesReceived > 0 && coherence.IsCoherent, "own heartbeat echo");
         var options = new MultiTierCacheOptions { Name = name, Coherence = coherence };
