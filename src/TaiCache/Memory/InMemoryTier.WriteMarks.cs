@@ -25,7 +25,10 @@ public sealed partial class InMemoryTier
     /// <summary>Tells whether the key may have been written since <paramref name="mark"/> (lock-free; its stripe's
     /// newest write, or a clear, is past it).</summary>
     internal bool WrittenSince(string key, long mark) =>
-        Volatile.Read(ref _stripeWrites[_map.Hash(key) & (_stripeWrites.Length - 1)]) > mark || Volatile.Read(ref _clearedAt) > mark;
+        Volatile.Read(ref _stripeWrites[WriteStripeOf(key)]) > mark || Volatile.Read(ref _clearedAt) > mark;
+
+    /// <summary>Gets the write stripe the key is recorded in (keys in one stripe are written together, as far as copies go).</summary>
+    internal int WriteStripeOf(string key) => _map.Hash(key) & (_stripeWrites.Length - 1);
 
     /// <summary>Stores a copy of a value read elsewhere since <paramref name="mark"/>, unless the key was written meanwhile.</summary>
     /// <returns>Whether the copy was stored.</returns>
@@ -49,8 +52,9 @@ public sealed partial class InMemoryTier
         return true;
     }
 
-    /// <summary>About one stripe per four entries the tier holds, 64 to 65,536 of them (8 bytes each).</summary>
-    private static int StripesFor(long entries) => (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, entries / 4)), 64, 65_536);
+    /// <summary>About one stripe per four entries the tier holds, 1,024 to 65,536 of them (8 bytes each: 8 KiB for a small
+    /// tier, so a write there rarely drops an unrelated key's copy).</summary>
+    private static int StripesFor(long entries) => (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, entries / 4)), 1_024, 65_536);
 
     /// <summary>Records a write of the key with this hash (under the lock).</summary>
     private void MarkWritten(int hash)

@@ -76,8 +76,8 @@ public sealed class RacingFillTests
     {
         var (cache, l1, l2, _) = TierTestKit.Build();
         await using var owned = cache;
-        var written = TierTestKit.Key(this);
-        var untouched = TierTestKit.Key(this);
+        var keys = TierTestKit.KeysInDistinctStripes(l1, 2, this);
+        var (written, untouched) = (keys[0], keys[1]);
         await l2.SetManyAsync([new(written, "old"), new KeyValuePair<string, string>(untouched, "old")]);
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         l2.ReadHold = hold;

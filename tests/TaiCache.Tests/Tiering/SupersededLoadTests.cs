@@ -65,8 +65,8 @@ public sealed class SupersededLoadTests
     {
         var (cache, l1, l2, _) = TierTestKit.Build();
         await using var scope = cache;
-        var key = TierTestKit.Key(this);
-        var other = TierTestKit.Key(this);
+        var keys = TierTestKit.KeysInDistinctStripes(l1, 2, this);
+        var (key, other) = (keys[0], keys[1]);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -132,10 +132,10 @@ public sealed class SupersededLoadTests
     [Fact]
     public async Task GetOrSetManyAsync_SetAsyncOfOneKeyWhileTheFactoryRuns_ThatKeyKeepsTheSet_TheOthersAreStored()
     {
-        var (cache, _, l2, _) = TierTestKit.Build();
+        var (cache, l1, l2, _) = TierTestKit.Build();
         await using var scope = cache;
-        var written = TierTestKit.Key(this) + ":written";
-        var loaded = TierTestKit.Key(this) + ":loaded";
+        var pair = TierTestKit.KeysInDistinctStripes(l1, 2, this);
+        var (written, loaded) = (pair[0], pair[1]);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -8,6 +8,24 @@ internal static class TierTestKit
 {
     public static string Key(object test, [CallerMemberName] string name = "") => $"{test.GetType().Name}:{name}:{Guid.NewGuid():N}";
 
+    /// <summary>Unique keys that each sit in a write stripe of their own in <paramref name="l1"/>: a test that writes one of
+    /// them while copies of the others are on their way then sees only that key's copy dropped, never a neighbour's.</summary>
+    public static string[] KeysInDistinctStripes(InMemoryTier l1, int count, object test, [CallerMemberName] string name = "")
+    {
+        var keys = new List<string>(count);
+        var stripes = new HashSet<int>();
+        while (keys.Count < count)
+        {
+            var key = Key(test, name);
+            if (stripes.Add(l1.WriteStripeOf(key)))
+            {
+                keys.Add(key);
+            }
+        }
+
+        return [.. keys];
+    }
+
     public static InMemoryTier Memory(string name, TimeProvider? time = null) =>
         new(new InMemoryTierOptions { Name = name, MaximumSize = 1_000_000, TimeProvider = time ?? TimeProvider.System });
 
