@@ -66,7 +66,7 @@ internal static class Policies
                 results[i] = new CacheResult<string>(missed[i]);
             }
 
-            cache.SetHits(missed, results, ttl: null);
+            cache.SetHits(missed, results, ttl: null, cache.WriteMark);
         }
 
         return Percent(hits, ids.Length);

@@ -31,7 +31,7 @@ internal static class L1BatchFill
         var coldTimes = new List<double>();
         for (var round = -1; round < rounds; round++)
         {
-            var b = Time(w => batched.SetHits(windows[w], hits, ttl), windows.Length);
+            var b = Time(w => batched.SetHits(windows[w], hits, ttl, batched.WriteMark), windows.Length);
             var s = Time(w =>
             {
                 foreach (var key in windows[w])
@@ -39,7 +39,7 @@ internal static class L1BatchFill
                     single.Set(key, value, ttl);
                 }
             }, windows.Length);
-            var c = TimeCold(w => cold.SetHits(windows[w], hits, ttl), windows.Length);
+            var c = TimeCold(w => cold.SetHits(windows[w], hits, ttl, cold.WriteMark), windows.Length);
             if (round >= 0)
             {
                 batchTimes.Add(b);
