@@ -8,6 +8,16 @@ namespace TaiCache.Tests.Tiering;
 /// </summary>
 public sealed class RacingFillTests
 {
+    /// <summary>Stores "old" in L2 and starts a read of the key, held after L2 answered and before the copy into L1.</summary>
+    private static async Task<(Task<CacheResult<string>> Read, TaskCompletionSource Hold)> ReadHeldAfterL2Async(MultiTierCache cache, FaultyTier l2, string key)
+    {
+        await l2.SetAsync(key, "old");
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        l2.GetHold = hold;
+        var read = cache.GetAsync<string>(key).AsTask();
+        await l2.GetHeld.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return (read, hold);
+    }
     [Theory]
     [InlineData(WriteStrategy.WriteThrough)]
     [InlineData(WriteStrategy.WriteBehind)]
@@ -16,12 +26,7 @@ public sealed class RacingFillTests
         var (cache, l1, l2, _) = TierTestKit.Build(o => o.WriteStrategy = strategy);
         await using var owned = cache;
         var key = TierTestKit.Key(this);
-        await l2.SetAsync(key, "old");
-        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.GetHold = hold;
-
-        var read = cache.GetAsync<string>(key).AsTask();
-        await l2.GetHeld.Task.WaitAsync(TimeSpan.FromSeconds(10)); // L2 answered "old"; the copy into L1 is yet to come
+        var (read, hold) = await ReadHeldAfterL2Async(cache, l2, key); // L2 answered "old"; the copy into L1 is yet to come
         await cache.SetAsync(key, "new");
         hold.SetResult();
 
@@ -36,12 +41,7 @@ public sealed class RacingFillTests
         var (cache, l1, l2, _) = TierTestKit.Build();
         await using var owned = cache;
         var key = TierTestKit.Key(this);
-        await l2.SetAsync(key, "old");
-        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.GetHold = hold;
-
-        var read = cache.GetAsync<string>(key).AsTask();
-        await l2.GetHeld.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var (read, hold) = await ReadHeldAfterL2Async(cache, l2, key);
         await cache.DeleteAsync(key);
         hold.SetResult();
         await read;
@@ -57,12 +57,7 @@ public sealed class RacingFillTests
         var (cache, l1, l2, _) = TierTestKit.Build();
         await using var owned = cache;
         var key = TierTestKit.Key(this);
-        await l2.SetAsync(key, "old");
-        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.GetHold = hold;
-
-        var read = cache.GetAsync<string>(key).AsTask();
-        await l2.GetHeld.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var (read, hold) = await ReadHeldAfterL2Async(cache, l2, key);
         await l2.Inner.SetAsync(key, "peer's"); // the peer's write, then its invalidation
         l1.Remove(key);
         hold.SetResult();

@@ -14,21 +14,27 @@ public sealed class SupersededLoadTests
         return (await cache.GetAsync<string>(key)).Value;
     }
 
-    [Fact]
-    public async Task GetOrSetAsync_SetAsyncWhileTheFactoryRuns_TheSetIsKept()
+    /// <summary>Starts a read-through load of the key whose factory has been called and returns only when released.</summary>
+    private static async Task<(Task<string> Load, TaskCompletionSource<string> Release)> LoadHeldInTheFactoryAsync(MultiTierCache cache, string key)
     {
-        var (cache, _, l2, _) = TierTestKit.Build();
-        await using var scope = cache;
-        var key = TierTestKit.Key(this);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-
         var load = cache.GetOrSetAsync(key, _ =>
         {
             started.SetResult();
             return new ValueTask<string>(release.Task);
         }).AsTask();
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return (load, release);
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_SetAsyncWhileTheFactoryRuns_TheSetIsKept()
+    {
+        var (cache, _, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var (load, release) = await LoadHeldInTheFactoryAsync(cache, key);
         await cache.SetAsync(key, "written");
         release.SetResult("loaded");
 
@@ -43,15 +49,7 @@ public sealed class SupersededLoadTests
         var (cache, l1, l2, _) = TierTestKit.Build();
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        var load = cache.GetOrSetAsync(key, _ =>
-        {
-            started.SetResult();
-            return new ValueTask<string>(release.Task);
-        }).AsTask();
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var (load, release) = await LoadHeldInTheFactoryAsync(cache, key);
         await l2.Inner.SetAsync(key, "peer's");
         l1.Remove(key);
         release.SetResult("loaded");
@@ -92,15 +90,7 @@ public sealed class SupersededLoadTests
         var (cache, _, l2, _) = TierTestKit.Build();
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        var load = cache.GetOrSetAsync(key, _ =>
-        {
-            started.SetResult();
-            return new ValueTask<string>(release.Task);
-        }).AsTask();
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var (load, release) = await LoadHeldInTheFactoryAsync(cache, key);
         await cache.DeleteAsync(key);
         release.SetResult("loaded");
 
