@@ -28,7 +28,7 @@ public sealed partial class InMemoryTier
         Volatile.Read(ref _stripeWrites[WriteStripeOf(key)]) > mark || Volatile.Read(ref _clearedAt) > mark;
 
     /// <summary>Gets the write stripe the key is recorded in (keys in one stripe are written together, as far as copies go).</summary>
-    internal int WriteStripeOf(string key) => _map.Hash(key) & (_stripeWrites.Length - 1);
+    internal int WriteStripeOf(string key) => Stripe(_map.Hash(key));
 
     /// <summary>Stores a copy of a value read elsewhere since <paramref name="mark"/>, unless the key was written meanwhile.</summary>
     /// <returns>Whether the copy was stored.</returns>
@@ -60,7 +60,7 @@ public sealed partial class InMemoryTier
     private void MarkWritten(int hash)
     {
         var sequence = _writeSequence + 1;
-        _stripeWrites[hash & (_stripeWrites.Length - 1)] = sequence;
+        _stripeWrites[Stripe(hash)] = sequence;
         Volatile.Write(ref _writeSequence, sequence);
     }
 
@@ -72,7 +72,9 @@ public sealed partial class InMemoryTier
         Volatile.Write(ref _writeSequence, sequence);
     }
 
-    private bool WrittenSinceLocked(int hash, long mark) => _stripeWrites[hash & (_stripeWrites.Length - 1)] > mark || _clearedAt > mark;
+    private bool WrittenSinceLocked(int hash, long mark) => _stripeWrites[Stripe(hash)] > mark || _clearedAt > mark;
+
+    private int Stripe(int hash) => hash & (_stripeWrites.Length - 1);
 
     /// <summary>Records writes of a batch's keys (under the lock).</summary>
     private void MarkWritten(ReadOnlySpan<NodeDraft> drafts)
