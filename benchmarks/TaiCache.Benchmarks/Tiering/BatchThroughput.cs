@@ -113,6 +113,8 @@ internal static class BatchThroughput
         var results = variants.Select(_ => new List<double>()).ToArray();
         var ratios = variants.Select(_ => new List<double>()).ToArray();
         var cpuPerKey = variants.Select(_ => new List<double>()).ToArray();
+        var gcsPerThousandBatches = variants.Select(_ => new List<double>()).ToArray();
+        var switchesPerBatch = variants.Select(_ => new List<double>()).ToArray();
         for (var round = 0; round < rounds; round++)
         {
             // Slices of every variant in turn, the order rotating each slice, so no variant always runs first (or right
@@ -120,6 +122,8 @@ internal static class BatchThroughput
             var keysRead = new long[variants.Length];
             var seconds = new double[variants.Length];
             var cpu = new TimeSpan[variants.Length];
+            var gcs = new int[variants.Length];
+            var switches = new long[variants.Length];
             using var process = Process.GetCurrentProcess();
             var slices = (int)Math.Max(1, Math.Round(secondsPerRound / SliceSeconds));
             for (var slice = 0; slice < slices; slice++)
@@ -129,9 +133,13 @@ internal static class BatchThroughput
                     var v = (n + slice + round) % variants.Length;
                     process.Refresh();
                     var cpuBefore = process.TotalProcessorTime;
+                    var gcsBefore = GC.CollectionCount(0);
+                    var switchesBefore = ContextSwitches();
                     var (read, elapsed) = await MeasureAsync(variants[v].Read, windows.Length, SliceSeconds);
                     process.Refresh();
                     cpu[v] += process.TotalProcessorTime - cpuBefore;
+                    gcs[v] += GC.CollectionCount(0) - gcsBefore;
+                    switches[v] += ContextSwitches() - switchesBefore;
                     keysRead[v] += read;
                     seconds[v] += elapsed;
                 }
@@ -143,16 +151,18 @@ internal static class BatchThroughput
                 results[v].Add(measured[v]);
                 ratios[v].Add(measured[v] / measured[0]);
                 cpuPerKey[v].Add(cpu[v].TotalNanoseconds / keysRead[v]);
+                gcsPerThousandBatches[v].Add(gcs[v] * 1000.0 * Batch / keysRead[v]);
+                switchesPerBatch[v].Add(switches[v] * (double)Batch / keysRead[v]);
             }
         }
 
         Console.WriteLine();
-        Console.WriteLine("| variant | keys/s (median of rounds) | best round | median per-round ratio to raw | client CPU ns per key (median) | bytes allocated per batch |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine("| variant | keys/s (median of rounds) | best round | median per-round ratio to raw | client CPU ns per key (median) | bytes allocated per batch | gen0 GCs per 1,000 batches | context switches per batch |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for (var v = 0; v < variants.Length; v++)
         {
             var bytes = await AllocatedPerBatchAsync(variants[v].Read, windows.Length);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Statistics.Median(results[v]):N0} | {results[v].Max():N0} | {Statistics.Median(ratios[v]):F2} | {Statistics.Median(cpuPerKey[v]):N0} | {bytes:N0} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Statistics.Median(results[v]):N0} | {results[v].Max():N0} | {Statistics.Median(ratios[v]):F2} | {Statistics.Median(cpuPerKey[v]):N0} | {bytes:N0} | {Statistics.Median(gcsPerThousandBatches[v]):F1} | {Statistics.Median(switchesPerBatch[v]):F2} |"));
         }
 
         await lazy.DisposeAsync();
@@ -162,6 +172,37 @@ internal static class BatchThroughput
         await l2ThreadPool.DisposeAsync();
         await raw.DisposeAsync();
         await rawThreadPool.DisposeAsync();
+    }
+
+    /// <summary>The context switches of all the process's threads so far (Linux, from /proc), or 0 where that is not there.</summary>
+    private static long ContextSwitches()
+    {
+        const string tasks = "/proc/self/task";
+        if (!Directory.Exists(tasks))
+        {
+            return 0;
+        }
+
+        long total = 0;
+        foreach (var task in Directory.EnumerateDirectories(tasks))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        total += long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended meanwhile.
+            }
+        }
+
+        return total;
     }
 
     /// <summary>Raw MGET of one window of keys and a MessagePack deserialization of each value; returns how many were read.</summary>
@@ -200,7 +241,7 @@ internal static class BatchThroughput
         var workers = Enumerable.Range(0, Tasks).Select(t => Task.Run(async () =>
         {
             long read100 = 0;
-            for (var w = t * 50; Stopwatch.GetTimestamp() < stopAt; w = (w + 1) % windows)
+            for (var w = t * 50 % windows; Stopwatch.GetTimestamp() < stopAt; w = (w + 1) % windows)
             {
                 var n = await read(w);
                 if (n != Batch)

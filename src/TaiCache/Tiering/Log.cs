@@ -118,7 +118,7 @@ internal static partial class Log
         }
     }
 
-    [LoggerMessage(EventId = 4014, Level = LogLevel.Warning, Message = "Cache {Cache}: a lower tier failed the new expiry of {Key} and the write-behind queue is full or closed; that tier keeps the old expiry.")]
+    [LoggerMessage(EventId = 4014, Level = LogLevel.Warning, Message = "Cache {Cache}: a lower tier failed the new expiry of {Key} and the write-behind queue is closed (the cache is stopping); that tier keeps the old expiry.")]
     private static partial void ExpiryNotQueuedCore(ILogger logger, string cache, string? key);
 
     [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Cache {Cache}: publishing the invalidation of {Count} keys to other instances failed; their L1 copies stay until expiry or resync.")]

@@ -3,7 +3,11 @@ namespace TaiCache.Tiering;
 /// <summary>Settings of the write-behind queue of a <see cref="MultiTierCache"/> (used with <see cref="WriteStrategy.WriteBehind"/>).</summary>
 public sealed class WriteBehindOptions
 {
-    /// <summary>Gets or sets the most distinct keys waiting to be written (repeated writes to one key take one slot). Default 100,000.</summary>
+    /// <summary>
+    /// Gets or sets the most distinct keys waiting to be written (repeated writes to one key take one slot). Default
+    /// 100,000. A lower tier's retry of an <c>ExpireAsync</c> it failed, and a value queued again behind its own write
+    /// in flight to take a new TTL, may exceed it by one entry per key being expired at that moment.
+    /// </summary>
     public int Capacity { get; set; } = 100_000;
 
     /// <summary>Gets or sets what a write does when the queue is full. Default <see cref="WriteBehindFullPolicy.Block"/>.</summary>

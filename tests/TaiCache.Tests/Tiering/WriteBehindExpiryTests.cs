@@ -40,6 +40,48 @@ public sealed class WriteBehindExpiryTests
     }
 
     [Fact]
+    public async Task ExpireAsync_LowerTierFailsTheCallWhileTheQueueIsFull_RetryIsQueuedAnyway_LowerTierEndsWithTheNewExpiry()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var l2 = new FaultyTier(TierTestKit.Memory("L2", time));
+        await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time, o => o.Capacity = 1);
+        var key = TierTestKit.Key(this);
+        await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
+
+        // One filler held in flight at L2, a second one queued behind it: the queue is full.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var filler = key + ":filler";
+        l2.GateWhen = k => k.StartsWith(filler, StringComparison.Ordinal);
+        l2.Gate = gate;
+        var before = l2.Calls;
+        await cache.SetAsync(filler + "1", "x", TimeSpan.FromHours(1));
+        await TierTestKit.Eventually(() => l2.Calls > before);
+        await cache.SetAsync(filler + "2", "x", TimeSpan.FromHours(1));
+
+        int depth;
+        try
+        {
+            var expireCall = l2.Calls + 1;
+            l2.FailWhen = n => n == expireCall;
+            Assert.True(await cache.ExpireAsync(key, TimeSpan.FromMinutes(1))); // L1 held it; L2 failed the call
+            l2.FailWhen = null;
+            depth = cache.WriteBehindQueueDepth;
+        }
+        finally
+        {
+            l2.Gate = null;
+            gate.SetResult(); // a failed assertion must not leave the flusher held (disposing would wait for it)
+        }
+
+        Assert.Equal(3, depth); // past the capacity of 1: the expiry's retry is in
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
+        Assert.True((await l2.Inner.GetAsync<string>(key)).HasValue);
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue); // the hour's TTL was replaced
+    }
+
+    [Fact]
     public async Task ExpireAsync_RetriedLate_KeepsTheDeadlineOfTheCall_AndRemovesTheKeyOnceItHasPassed()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

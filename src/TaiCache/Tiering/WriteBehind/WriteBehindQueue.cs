@@ -203,7 +203,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return true;
             }
 
-            if (!_closed && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Set && _pending.Count < _options.Capacity)
+            // Both re-queues below may take the queue past its capacity (see OverCapacityForOrder).
+            if (!_closed && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Set)
             {
                 // The flusher is writing the value with its old TTL right now, so the tiers' own expire may run before
                 // that write lands and be undone by it. The value is queued again with the new TTL, to be written after.
@@ -214,7 +215,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return true;
             }
 
-            if (!_closed && _inFlight.TryGetValue(key, out var retrying) && retrying is PendingExpiry && _pending.Count < _options.Capacity)
+            if (!_closed && _inFlight.TryGetValue(key, out var retrying) && retrying is PendingExpiry)
             {
                 // The flusher is applying the older deadline right now and would land after the caller's: again after it.
                 var again = NewExpiry(key, ttl, Deadline.After(_time.GetUtcNow(), ttl), retrying.RemainingTiers);
@@ -225,6 +226,11 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
         return false;
     }
+
+    // OverCapacityForOrder: an expiry a lower tier failed, and a value re-queued behind the write in flight so that its
+    // new TTL lands last, are queued even when the queue is full. Each belongs to a call that already returned to the
+    // caller (or is returning), so refusing it would not push back on anyone: it would only leave a lower tier with the
+    // older deadline. The overshoot is bounded by the keys being expired at that moment, one entry each.
 
     /// <summary>
     /// Registers an <c>ExpireAsync</c> of the key about to call the tiers: a set or delete of the key queued before
@@ -243,7 +249,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     /// key was queued since it began, the expiry is queued for them: the flusher retries it with back-off and
     /// dead-letters it after <see cref="WriteBehindOptions.MaxAttempts"/>, as it does writes.
     /// </summary>
-    /// <returns><see langword="false"/> when a retry was needed and the queue is full or closed (the expiry is then not retried).</returns>
+    /// <returns><see langword="false"/> when a retry was needed and the queue is closed (the expiry is then not retried).</returns>
     public bool EndExpiry(string key, TimeSpan ttl, DateTimeOffset expiresAt, int failedTiers)
     {
         lock (_gate)
@@ -273,11 +279,12 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 return true;
             }
 
-            if (_closed || _pending.Count >= _options.Capacity)
+            if (_closed)
             {
                 return false;
             }
 
+            // Queued even when the queue is full (see OverCapacityForOrder).
             var entry = NewExpiry(key, ttl, expiresAt, failedTiers);
             _journal?.Upsert(entry);
             Append(entry);
