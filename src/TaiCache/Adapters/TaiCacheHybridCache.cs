@@ -39,6 +39,11 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
     private readonly MultiTierCache _cache;
     private readonly Func<CancellationToken, Task<InvalidationManager>> _tags;
     private readonly InvalidationManager? _ownedTags;
+    private readonly TagWritesInFlight _tagWrites = new();
+
+    // Tagging a key reads and rewrites its tag list: one tagging per key at a time (by stripe), so the list written
+    // last is worked out last.
+    private readonly SemaphoreSlim[] _tagGates = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
 
     /// <summary>Initializes the adapter over a cache it does not own.</summary>
     /// <param name="cache">The cache.</param>
@@ -96,19 +101,41 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
             return _cache.GetOrSetAsync(key, (state, factory), static (s, ct) => s.factory(s.state, ct), entry, cancellationToken);
         }
 
-        return _cache.GetOrSetAsync(
+        var creation = new Creation<TState, T>(this, key, state, factory, tagList, entry);
+        var result = _cache.GetOrSetAsync(
             key,
-            new Creation<TState, T>(this, key, state, factory, tagList, entry),
+            creation,
             static async (c, ct) =>
             {
                 var value = await c.Factory(c.State, ct).ConfigureAwait(false);
 
-                // Tag before the cache stores the value, so a RemoveByTag racing the store cannot miss it.
-                await c.Owner.TagAsync(c.Key, c.Tags, c.Entry, ct).ConfigureAwait(false);
+                // Tag before the cache stores the value, so a RemoveByTag racing the store cannot miss it; the write
+                // stays in flight until the caller is answered, after the store.
+                c.Open();
+                await c.Owner.TagAsync(c.Key, c.Tags, c.Own, c.Entry, ct).ConfigureAwait(false);
                 return value;
             },
             entry,
             cancellationToken);
+        if (result.IsCompletedSuccessfully)
+        {
+            creation.Close();
+            return result;
+        }
+
+        return CloseWhenDoneAsync(result, creation);
+    }
+
+    private static async ValueTask<T> CloseWhenDoneAsync<TState, T>(ValueTask<T> result, Creation<TState, T> creation)
+    {
+        try
+        {
+            return await result.ConfigureAwait(false);
+        }
+        finally
+        {
+            creation.Close();
+        }
     }
 
     /// <inheritdoc />
@@ -117,13 +144,33 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         ArgumentNullException.ThrowIfNull(key);
         var tagList = TagList(tags);
         var entry = Map(options);
-        if (!StoresNothing(entry))
+        if (StoresNothing(entry))
         {
-            await TagAsync(key, tagList, entry, cancellationToken).ConfigureAwait(false);
+            await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+            return;
         }
 
-        await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+        await TagAndStoreAsync(key, value, tagList, entry, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Tags the key, then stores the value; the write counts as in flight (see <see cref="TagWritesInFlight"/>) until it is stored.</summary>
+    private async ValueTask TagAndStoreAsync<T>(string key, T value, string[] tags, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
+    {
+        var own = OwnTags(tags);
+        _tagWrites.Add(key, own);
+        try
+        {
+            await TagAsync(key, tags, own, entry, cancellationToken).ConfigureAwait(false);
+            await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _tagWrites.Remove(key, own);
+        }
+    }
+
+    /// <summary>The tags an entry was given (all but <see cref="AllTag"/>, which every entry carries), in an array of its own.</summary>
+    private static string[] OwnTags(string[] tags) => tags[1..];
 
     /// <summary>Gets the key an entry's tags are kept under.</summary>
     internal static string TagsKey(string key) => TagsKeyPrefix + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
@@ -243,20 +290,30 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
     /// Records that an entry about to be stored carries <paramref name="tags"/>, and only those: its tag list beside it
     /// (so <see cref="RemoveByTagAsync(string, CancellationToken)"/> leaves alone an entry overwritten without the tag),
     /// then its memberships, for as long as its value lives (the entry's TTL, else the cache's default). Memberships
-    /// of tags the previous entry carried and this one does not are dropped.
+    /// of tags the previous entry carried and this one does not are dropped, except those of this instance's other
+    /// writes of the key still in flight (<paramref name="own"/> is this write's, see <see cref="TagWritesInFlight"/>).
     /// </summary>
-    private async ValueTask TagAsync(string key, string[] tags, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
+    private async ValueTask TagAsync(string key, string[] tags, string[] own, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
     {
         CacheKeyRules.ValidateTags(tags);
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
         var tagsKey = TagsKey(key);
-        var before = await _cache.GetAsync<string[]>(tagsKey, cancellationToken).ConfigureAwait(false);
-        string[] own = tags[1..]; // the first is AllTag, which every entry carries
-        await _cache.SetAsync(tagsKey, own, entry, cancellationToken).ConfigureAwait(false);
-        await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
-        if (before.HasValue && before.Value.Except(own, StringComparer.Ordinal).ToArray() is { Length: > 0 } dropped)
+        var gate = _tagGates[(uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_tagGates.Length];
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            await manager.UntagAsync(key, dropped, cancellationToken).ConfigureAwait(false);
+            var before = await _cache.GetAsync<string[]>(tagsKey, cancellationToken).ConfigureAwait(false);
+            var recorded = _tagWrites.WithOthers(key, own);
+            await _cache.SetAsync(tagsKey, recorded, entry, cancellationToken).ConfigureAwait(false);
+            await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
+            if (before.HasValue && before.Value.Except(recorded, StringComparer.Ordinal).ToArray() is { Length: > 0 } dropped)
+            {
+                await manager.UntagAsync(key, dropped, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            gate.Release();
         }
     }
 
@@ -286,8 +343,7 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         var value = await factory(state, cancellationToken).ConfigureAwait(false);
         if (!StoresNothing(entry))
         {
-            await TagAsync(key, tags, entry, cancellationToken).ConfigureAwait(false);
-            await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+            await TagAndStoreAsync(key, value, tags, entry, cancellationToken).ConfigureAwait(false);
         }
 
         return value;
@@ -305,5 +361,55 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         }
     }
 
-    private sealed record Creation<TState, T>(TaiCacheHybridCache Owner, string Key, TState State, Func<TState, CancellationToken, ValueTask<T>> Factory, string[] Tags, MultiTierEntryOptions? Entry);
+    /// <summary>
+    /// One caller's get-or-create: what its factory call needs, and its write's place among the writes in flight, from
+    /// when the factory has a value until the caller is answered (the cache has stored the value by then).
+    /// </summary>
+    private sealed class Creation<TState, T>(TaiCacheHybridCache owner, string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, string[] tags, MultiTierEntryOptions? entry)
+    {
+        private readonly Lock _gate = new();
+        private bool _open;
+        private bool _closed;
+
+        public TaiCacheHybridCache Owner => owner;
+
+        public string Key => key;
+
+        public TState State => state;
+
+        public Func<TState, CancellationToken, ValueTask<T>> Factory => factory;
+
+        public string[] Tags => tags;
+
+        public string[] Own { get; } = OwnTags(tags);
+
+        public MultiTierEntryOptions? Entry => entry;
+
+        /// <summary>Counts the write as in flight, unless the caller was already answered (a factory that outlived its timeout).</summary>
+        public void Open()
+        {
+            lock (_gate)
+            {
+                if (!_closed && !_open)
+                {
+                    _open = true;
+                    owner._tagWrites.Add(key, Own);
+                }
+            }
+        }
+
+        /// <summary>Ends the write's time in flight: the caller has its answer.</summary>
+        public void Close()
+        {
+            lock (_gate)
+            {
+                _closed = true;
+                if (_open)
+                {
+                    _open = false;
+                    owner._tagWrites.Remove(key, Own);
+                }
+            }
+        }
+    }
 }

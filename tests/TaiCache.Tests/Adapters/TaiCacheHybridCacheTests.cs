@@ -230,6 +230,81 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetAsync_OverlappingSetWithOtherTagsLandsFirst_RemoveByTagOfTheValueLandingLast_RemovesIt()
+    {
+        var (cache, l2) = GatedInstance();
+        await using var scope = cache;
+        await using var adapter = new TaiCacheHybridCache(cache);
+        var key = Key();
+        var (gate, reached) = HoldWritesOf(l2, key);
+
+        // The first set has tagged the key and is held storing its value; the second tags, stores and returns.
+        var first = adapter.SetAsync(key, "first", tags: ["a"]).AsTask();
+        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        l2.Gate = null;
+        await adapter.SetAsync(key, "second", tags: ["b"]);
+        gate.SetResult();
+        await first.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("first", (await l2.Inner.GetAsync<string>(key)).Value); // the first value landed last
+
+        await adapter.RemoveByTagAsync("a"); // the second set's tag list no longer drops the first one's tag
+
+        Assert.False(await cache.ExistsAsync(key));
+    }
+
+    [Fact]
+    public async Task GetOrCreateAsync_FactoryValueStoredWhileASetWithOtherTagsIsInFlight_RemoveByTagOfTheSetsTag_RemovesIt()
+    {
+        var (cache, l2) = GatedInstance();
+        await using var scope = cache;
+        await using var adapter = new TaiCacheHybridCache(cache);
+        var key = Key();
+        var (gate, reached) = HoldWritesOf(l2, key);
+
+        // The set has tagged the key and is held storing its value; a get-or-create misses, loads and stores.
+        var set = adapter.SetAsync(key, "set", tags: ["b"]).AsTask();
+        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        l2.Gate = null;
+        Assert.Equal("loaded", await adapter.GetOrCreateAsync(key, _ => ValueTask.FromResult("loaded"), tags: ["a"]));
+        gate.SetResult();
+        await set.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("set", (await l2.Inner.GetAsync<string>(key)).Value); // the set landed last
+
+        await adapter.RemoveByTagAsync("b");
+
+        Assert.False(await cache.ExistsAsync(key));
+    }
+
+    /// <summary>An L1 over a lower tier whose calls can be held at a gate.</summary>
+    private static (MultiTierCache Cache, Tiering.FaultyTier L2) GatedInstance()
+    {
+        var l2 = new Tiering.FaultyTier(Tiering.TierTestKit.Memory("L2"));
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
+        options.Tiers.Add(l2);
+        return (new MultiTierCache(options), l2);
+    }
+
+    /// <summary>Holds the lower tier's calls on <paramref name="key"/> (not its tag list's) at a gate; tells when one reached it.</summary>
+    private static (TaskCompletionSource Gate, TaskCompletionSource Reached) HoldWritesOf(Tiering.FaultyTier l2, string key)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        l2.GateWhen = k =>
+        {
+            if (k != key)
+            {
+                return false;
+            }
+
+            reached.TrySetResult();
+            return true;
+        };
+        l2.Gate = gate;
+        return (gate, reached);
+    }
+
+    [Fact]
     public async Task RemoveByTagAsync_EntryRecreatedBeforeItsCleanup_KeepsTheNewEntrysTags()
     {
         var tags = new TaiCache.Invalidation.InvalidationManager([_cache]);
