@@ -20,7 +20,7 @@ namespace TaiCache;
 /// <para>Expired entries are never returned; they are reclaimed when read, when the policy meets them, and by a small
 /// incremental sweep on each write (no timer per entry). <see cref="Compact(double)"/> reclaims all of them at once.</para>
 /// </remarks>
-public sealed partial class InMemoryTier : ICacheOps, IBatchReader
+public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditionalWriter
 {
     private readonly NodeTable _map;
     private readonly InMemoryTierOptions _options;
@@ -196,6 +196,41 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader
         ReportSize();
         Raise(events);
     }
+
+    /// <summary>Stores a value only when the key holds no live one (an expired entry is replaced).</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value (<see langword="null"/> is a storable value).</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="InMemoryTierOptions.DefaultTtl"/>.</param>
+    /// <returns><see langword="true"/> when stored; <see langword="false"/> when the key held a live value.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is zero, negative or infinite.</exception>
+    public bool TryAdd<T>(string key, T value, TimeSpan? ttl = null)
+    {
+        CacheKeyRules.Validate(key);
+        CacheKeyRules.ValidateTtl(ttl);
+        var node = CreateNode(key, value, ttl, now: 0);
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
+        {
+            if (TryFindLive(key, out _))
+            {
+                return false;
+            }
+
+            MarkWritten(node.Hash);
+            Write(node, ref events);
+        }
+
+        _metrics?.RecordSet();
+        ReportSize();
+        Raise(events);
+        return true;
+    }
+
+    /// <inheritdoc />
+    ValueTask<bool> IConditionalWriter.AddAsync<T>(string key, T value, TimeSpan? ttl, CancellationToken cancellationToken) => new(TryAdd(key, value, ttl));
 
     /// <summary>Stores the hits of a batch read (keys and TTL already checked) under one acquisition of the lock.</summary>
     /// <typeparam name="T">The values' type.</typeparam>

@@ -21,7 +21,7 @@ namespace TaiCache.Redis;
 /// <see cref="CacheWrongTypeException"/> and <see cref="CacheSerializationException"/>. Messages and logs never hold a
 /// password, a connection string, or a raw key (unless <see cref="TaiCacheDiagnostics.IncludeKeysInMessages"/>).</para>
 /// </remarks>
-public sealed partial class RedisCache : ICacheOps, IBatchReader
+public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWriter
 {
     private readonly RedisCacheOptions _options;
     private readonly string _prefix;
@@ -169,10 +169,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
     /// <inheritdoc />
     public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
-        CacheKeyRules.ValidateTtl(ttl);
-        var expiry = ToServerExpiry(ttl ?? _defaultTtl);
-        var bytes = Codec.Encode(key, value, CacheValueCodec.ExpiryFor(expiry, _time));
+        var bytes = EncodeForSet(key, value, ttl, out var expiry);
         _ = await GetDatabaseAsync(key, "SET", cancellationToken).ConfigureAwait(false);
         try
         {
@@ -184,6 +181,46 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader
         }
 
         _metrics?.RecordSet();
+    }
+
+    /// <summary>Stores a value only when the key holds none (Redis <c>SET NX</c>), with its TTL as <see cref="SetAsync{T}"/> gives it.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value (<see langword="null"/> is a storable value).</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="RedisCacheOptions.DefaultTtl"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns><see langword="true"/> when stored; <see langword="false"/> when the key already held a value (of any Redis type).</returns>
+    /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is zero, negative or infinite.</exception>
+    public async ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        var bytes = EncodeForSet(key, value, ttl, out var expiry);
+        _ = await GetDatabaseAsync(key, "SET NX", cancellationToken).ConfigureAwait(false);
+        bool stored;
+        try
+        {
+            stored = await WithTimeout(_keyed!.StringSetAsync(key, bytes, expiry, When.NotExists), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(ex, key, "SET NX");
+        }
+
+        if (stored)
+        {
+            _metrics?.RecordSet();
+        }
+
+        return stored;
+    }
+
+    /// <summary>Checks a key and TTL for a set, and encodes the value with the expiry the server will be given.</summary>
+    private byte[] EncodeForSet<T>(string key, T value, TimeSpan? ttl, out TimeSpan? expiry)
+    {
+        CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
+        CacheKeyRules.ValidateTtl(ttl);
+        expiry = ToServerExpiry(ttl ?? _defaultTtl);
+        return Codec.Encode(key, value, CacheValueCodec.ExpiryFor(expiry, _time));
     }
 
     /// <inheritdoc />

@@ -13,6 +13,8 @@ public sealed partial class SqliteTier
         {
             Get = Create(connection, $"SELECT value FROM {Table} WHERE key = $key AND {Live};", "$key", "$now");
             Set = Create(connection, $"INSERT INTO {Table} (key, value, expires_at) VALUES ($key, $value, $expires) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;", "$key", "$value", "$expires");
+            // An upsert whose update only replaces an expired row: a live one is left alone (no change counted).
+            Add = Create(connection, $"INSERT INTO {Table} (key, value, expires_at) VALUES ($key, $value, $expires) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE {Table}.expires_at IS NOT NULL AND {Table}.expires_at <= $now;", "$key", "$value", "$expires", "$now");
             Delete = Create(connection, $"DELETE FROM {Table} WHERE key = $key AND {Live};", "$key", "$now");
             Exists = Create(connection, $"SELECT EXISTS (SELECT 1 FROM {Table} WHERE key = $key AND {Live});", "$key", "$now");
             Expire = Create(connection, $"UPDATE {Table} SET expires_at = $expires WHERE key = $key AND {Live};", "$key", "$now", "$expires");
@@ -22,7 +24,7 @@ public sealed partial class SqliteTier
             Size = Create(connection, $"SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0) FROM {Table};");
             Clear = Create(connection, $"DELETE FROM {Table};");
             Keys = Create(connection, $"SELECT key FROM {Table} WHERE key > $after AND key GLOB $glob AND {Live} ORDER BY key LIMIT $limit;", "$after", "$glob", "$now", "$limit");
-            _all = [Get, Set, Delete, Exists, Expire, Sweep, Count, CountAll, Size, Clear, Keys];
+            _all = [Get, Set, Add, Delete, Exists, Expire, Sweep, Count, CountAll, Size, Clear, Keys];
         }
 
         public SqliteCommand Get { get; }
@@ -31,6 +33,9 @@ public sealed partial class SqliteTier
         public SqliteCommand Keys { get; }
 
         public SqliteCommand Set { get; }
+
+        /// <summary>An insert that yields to a live row of the key (replacing an expired one).</summary>
+        public SqliteCommand Add { get; }
 
         public SqliteCommand Delete { get; }
 

@@ -20,7 +20,7 @@ namespace TaiCache.Sqlite;
 /// in one transaction. Several processes may open the same file; a writer waits up to
 /// <see cref="SqliteTierOptions.BusyTimeout"/> for another process's lock.</para>
 /// </remarks>
-public sealed partial class SqliteTier : ICacheOps, IBatchReader
+public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWriter
 {
     private const string Table = "taicache_entries";
     private const int SchemaVersion = 1;
@@ -161,6 +161,49 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader
         }
 
         _metrics?.RecordSet();
+    }
+
+    /// <summary>Stores a value only when the key holds no live one (an expired row is replaced).</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value (<see langword="null"/> is a storable value).</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for <see cref="SqliteTierOptions.DefaultTtl"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the tier's connection.</param>
+    /// <returns><see langword="true"/> when stored; <see langword="false"/> when the key held a live value.</returns>
+    /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is zero, negative or infinite.</exception>
+    public async ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
+        CacheKeyRules.ValidateTtl(ttl);
+        var bytes = _codec.Encode(key, value, CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _time));
+        bool stored;
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = NowMs();
+            var cmd = _sql.Add;
+            cmd.Parameters[0].Value = key;
+            cmd.Parameters[1].Value = bytes;
+            cmd.Parameters[2].Value = ExpiresAt(ttl, now) is { } e ? e : DBNull.Value;
+            cmd.Parameters[3].Value = now;
+            stored = cmd.ExecuteNonQuery() > 0;
+        }
+        catch (SqliteException ex)
+        {
+            throw Fail(nameof(AddAsync), key, ex);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        if (stored)
+        {
+            _metrics?.RecordSet();
+        }
+
+        return stored;
     }
 
     /// <inheritdoc />

@@ -207,6 +207,8 @@ public sealed partial class MultiTierCache
         return FillUpperSlowAsync(foundAt, key, value, options, skipTiers, l1Mark, cancellationToken);
     }
 
+    /// <remarks>A copy goes only where the key holds nothing (see <see cref="YieldingWrite"/>): once a tier holds a value
+    /// already (another instance wrote it since this one read the tier), the copy stops there.</remarks>
     private async ValueTask FillUpperSlowAsync<T>(int foundAt, string key, T value, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
     {
         skipTiers |= SkippedBy(options);
@@ -230,31 +232,44 @@ public sealed partial class MultiTierCache
                 {
                     memory.Fill(key, value, options.L1Ttl, l1Mark);
                 }
-                else
+                else if (!memory.TryAdd(key, value, options.Ttl))
                 {
-                    memory.Set(key, value, options.Ttl);
+                    return;
                 }
 
                 continue;
             }
 
-            await TrySetTierAsync(slot, key, value, options.Ttl, cancellationToken).ConfigureAwait(false);
+            if (!await TryCopyToTierAsync(slot, key, value, options.Ttl, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
         }
     }
 
-    /// <summary>Writes one value to one remote tier, logging (not throwing) a failure.</summary>
-    private async ValueTask<bool> TrySetTierAsync<T>(TierSlot slot, string key, T value, TimeSpan? ttl, CancellationToken cancellationToken)
+    /// <summary>Copies one value into one remote tier where the key holds nothing, logging (not throwing) a failure.</summary>
+    /// <returns><see langword="false"/> when the tier held a value of its own, which the copy yielded to.</returns>
+    private async ValueTask<bool> TryCopyToTierAsync<T>(TierSlot slot, string key, T value, TimeSpan? ttl, CancellationToken cancellationToken)
     {
         using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
         try
         {
-            await SetTierAsync(slot, key, value, ttl, activity, cancellationToken).ConfigureAwait(false);
-            return true;
+            EnterOrThrow(slot, activity);
+            try
+            {
+                var stored = await WithTimeout(YieldingWrite.StoreAsync(slot.Ops, key, value, ttl, cancellationToken), cancellationToken).ConfigureAwait(false);
+                slot.Breaker?.OnSuccess();
+                return stored;
+            }
+            catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+            {
+                throw TierTimedOut(slot, e);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.TierWriteFailed(_logger, Name, slot, key, e);
-            return false;
+            return true; // a failed copy does not keep the value from the tiers above
         }
     }
 

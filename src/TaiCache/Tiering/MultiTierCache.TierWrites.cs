@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TaiCache.Metrics;
 
 namespace TaiCache.Tiering;
@@ -5,9 +6,14 @@ namespace TaiCache.Tiering;
 /// <summary>The four write-throughs <see cref="WriteAllTiersAsync"/> applies: a set, a removal, and their batches.</summary>
 public sealed partial class MultiTierCache
 {
-    /// <summary>One key set in every tier; a memory tier below L1 takes the lower tiers' TTL. With <paramref name="copiedSince"/>
-    /// (not -1) the value is a copy loaded since that L1 write mark, which L1 drops if the key was written meanwhile.</summary>
-    private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options, long copiedSince) : ITierWrite<bool>
+    /// <summary>
+    /// One key set in every tier; a memory tier below L1 takes the lower tiers' TTL. With <paramref name="copiedSince"/>
+    /// (not -1) the value is a factory's, loaded since that L1 write mark: L1 drops it if the key was written there
+    /// meanwhile, and the tiers below take it only where the key holds nothing (see <see cref="YieldingWrite"/>). Once
+    /// one of them holds a value already (another instance's newer write), the tiers above it are left alone too
+    /// (<paramref name="yielded"/> records it).
+    /// </summary>
+    private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options, long copiedSince, StrongBox<bool>? yielded = null) : ITierWrite<bool>
     {
         public string ActivityName => TaiCacheTelemetry.SetActivity;
 
@@ -21,6 +27,11 @@ public sealed partial class MultiTierCache
 
         public bool WriteMemory(InMemoryTier memory, int index)
         {
+            if (yielded is { Value: true })
+            {
+                return false;
+            }
+
             if (copiedSince >= 0 && index == 0)
             {
                 if (!options.SkipMemoryWrite)
@@ -32,6 +43,10 @@ public sealed partial class MultiTierCache
             {
                 memory.Remove(key); // its copy would be older than the write
             }
+            else if (yielded is not null)
+            {
+                yielded.Value = !memory.TryAdd(key, value, options.Ttl);
+            }
             else
             {
                 memory.Set(key, value, index == 0 ? options.L1Ttl : options.Ttl);
@@ -40,7 +55,16 @@ public sealed partial class MultiTierCache
             return false;
         }
 
-        public ValueTask WriteAsync(ICacheOps ops, CancellationToken cancellationToken) => ops.SetAsync(key, value, options.Ttl, cancellationToken);
+        public ValueTask WriteAsync(ICacheOps ops, CancellationToken cancellationToken) =>
+            yielded is null ? ops.SetAsync(key, value, options.Ttl, cancellationToken) : StoreUnlessNewerAsync(ops, cancellationToken);
+
+        private async ValueTask StoreUnlessNewerAsync(ICacheOps ops, CancellationToken cancellationToken)
+        {
+            if (!yielded!.Value)
+            {
+                yielded.Value = !await YieldingWrite.StoreAsync(ops, key, value, options.Ttl, cancellationToken).ConfigureAwait(false);
+            }
+        }
 
         public ValueTask<bool> WriteAnsweredAsync(ICacheOps ops, CancellationToken cancellationToken) => throw new NotSupportedException();
 

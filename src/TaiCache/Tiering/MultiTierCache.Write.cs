@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TaiCache.Metrics;
 using TaiCache.Redis;
 
@@ -95,7 +96,8 @@ public sealed partial class MultiTierCache
     /// </summary>
     private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken, long copiedSince = -1)
     {
-        var written = WriteAllTiersAsync<KeySet<T>, bool>(new KeySet<T>(key, value, options, copiedSince), bestEffort, skipTiers | SkippedBy(options), publish, cancellationToken);
+        var write = new KeySet<T>(key, value, options, copiedSince, copiedSince >= 0 ? new StrongBox<bool>() : null);
+        var written = WriteAllTiersAsync<KeySet<T>, bool>(write, bestEffort, skipTiers | SkippedBy(options), publish, cancellationToken);
         return written.IsCompletedSuccessfully ? default : new ValueTask(written.AsTask());
     }
 

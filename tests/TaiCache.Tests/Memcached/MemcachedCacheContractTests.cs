@@ -5,7 +5,7 @@ using TaiCache.Tests.Fixtures;
 namespace TaiCache.Tests.Memcached;
 
 /// <summary>The shared <see cref="ICacheOps"/> contract against a real memcached.</summary>
-public sealed class MemcachedCacheContractTests : CacheOpsContractTests, IClassFixture<MemcachedServerFixture>, IAsyncLifetime
+public sealed class MemcachedCacheContractTests : TierContractTests, IClassFixture<MemcachedServerFixture>, IAsyncLifetime
 {
     private readonly MemcachedCache _cache;
 

@@ -4,7 +4,7 @@ using TaiCache.Tests.Contract;
 namespace TaiCache.Tests.Memory;
 
 /// <summary>The shared contract, run against <see cref="InMemoryTier"/> on a fake clock.</summary>
-public sealed class InMemoryTierContractTests : CacheOpsContractTests
+public sealed class InMemoryTierContractTests : TierContractTests
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly InMemoryTier _cache;

@@ -5,7 +5,7 @@ using TaiCache.Tests.Fixtures;
 namespace TaiCache.Tests.Redis;
 
 /// <summary>The shared contract, run against <see cref="RedisCache"/> on a real single redis-server.</summary>
-public sealed class RedisCacheContractTests : CacheOpsContractTests, IClassFixture<RedisServerFixture>, IAsyncLifetime
+public sealed class RedisCacheContractTests : TierContractTests, IClassFixture<RedisServerFixture>, IAsyncLifetime
 {
     private readonly RedisServerFixture _server;
     private RedisCache? _cache;

@@ -6,7 +6,7 @@ namespace TaiCache.Tests.Redis;
 
 /// <summary>The shared contract, run against <see cref="RedisCache"/> on a real three-primary Redis Cluster.</summary>
 [Collection(RedisClusterCollection.Name)]
-public sealed class RedisClusterContractTests : CacheOpsContractTests, IAsyncLifetime
+public sealed class RedisClusterContractTests : TierContractTests, IAsyncLifetime
 {
     private readonly RedisClusterFixture _cluster;
     private RedisCache? _cache;

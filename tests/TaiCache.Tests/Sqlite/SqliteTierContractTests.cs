@@ -5,7 +5,7 @@ using TaiCache.Tests.Contract;
 namespace TaiCache.Tests.Sqlite;
 
 /// <summary>The shared contract, run against <see cref="SqliteTier"/> on a temporary file and a fake clock.</summary>
-public sealed class SqliteTierContractTests : CacheOpsContractTests, IAsyncLifetime
+public sealed class SqliteTierContractTests : TierContractTests, IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly string _path = SqliteTestFiles.NewPath(nameof(SqliteTierContractTests));

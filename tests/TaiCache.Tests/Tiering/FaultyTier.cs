@@ -5,7 +5,7 @@ namespace TaiCache.Tests.Tiering;
 /// A failure-injecting wrapper around a real tier, for unit-level logic: it can be down, fail a chosen share of calls,
 /// hold calls at a gate, and counts calls. The fault cases run against a real redis-server instead.
 /// </summary>
-public sealed class FaultyTier : ICacheOps
+public sealed class FaultyTier : ICacheOps, IConditionalWriter
 {
     private readonly ICacheOps _inner;
     private long _calls;
@@ -107,6 +107,27 @@ public sealed class FaultyTier : ICacheOps
         await Enter(cancellationToken, key);
         await _inner.SetAsync(key, value, ttl, cancellationToken);
         OnWrite?.Invoke(key, value);
+    }
+
+    /// <summary>A set that yields to a value the key holds (the inner tier's own add; a plain set when it has none), counted as a set.</summary>
+    public async ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _setCalls);
+        await Enter(cancellationToken, key);
+        if (_inner is IConditionalWriter adder)
+        {
+            if (!await adder.AddAsync(key, value, ttl, cancellationToken))
+            {
+                return false;
+            }
+        }
+        else
+        {
+            await _inner.SetAsync(key, value, ttl, cancellationToken);
+        }
+
+        OnWrite?.Invoke(key, value);
+        return true;
     }
 
     public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)

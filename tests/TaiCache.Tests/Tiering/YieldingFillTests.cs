@@ -1,0 +1,126 @@
+using TaiCache.Redis;
+using TaiCache.Tests.Fixtures;
+using TaiCache.Tiering;
+
+namespace TaiCache.Tests.Tiering;
+
+/// <summary>
+/// A factory's value, or a copy of a lower tier's, goes into a shared tier only where the key holds nothing: a write
+/// another instance made while this one loaded (a slow factory, a slow lower tier) is not overwritten, and this
+/// instance's L1 does not take the older value either. Without coherence nothing else would catch it.
+/// </summary>
+public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>
+{
+    [Fact]
+    public async Task GetOrSetAsync_PeerWritesWhileTheFactoryRuns_FactoryValueYieldsInL2AndStaysOutOfL1()
+    {
+        var shared = TierTestKit.Memory("shared");
+        await using var a = Instance(new FaultyTier(shared));
+        await using var b = Instance(new FaultyTier(shared));
+        var key = TierTestKit.Key(this);
+
+        var (load, release) = StartHeldLoad(a, key, out var started);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await b.SetAsync(key, "b's write");
+        release.SetResult();
+
+        Assert.Equal("a's load", await load.WaitAsync(TimeSpan.FromSeconds(30))); // its callers still get what they asked for
+        Assert.Equal("b's write", (await shared.GetAsync<string>(key)).Value);
+        Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value); // a's L1 did not keep its load
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_OverRedis_PeerWritesWhileTheFactoryRuns_RedisKeepsThePeersValue()
+    {
+        var prefix = $"yield:{Guid.NewGuid():N}:";
+        await using var a = Instance(await RedisCache.ConnectAsync(redis.ConnectionString, new RedisCacheOptions { KeyPrefix = prefix }));
+        await using var b = Instance(await RedisCache.ConnectAsync(redis.ConnectionString, new RedisCacheOptions { KeyPrefix = prefix }));
+        var key = TierTestKit.Key(this);
+
+        var (load, release) = StartHeldLoad(a, key, out var started);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await b.SetAsync(key, "b's write");
+        release.SetResult();
+
+        Assert.Equal("a's load", await load.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("b's write", (await b.Tiers[1].GetAsync<string>(key)).Value);
+        Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_KeyAbsentEverywhere_FactoryValueIsStoredInL2AndL1()
+    {
+        var shared = TierTestKit.Memory("shared");
+        var l2 = new FaultyTier(shared);
+        await using var a = Instance(l2);
+        var key = TierTestKit.Key(this);
+
+        Assert.Equal("loaded", await a.GetOrSetAsync(key, _ => ValueTask.FromResult("loaded")));
+
+        Assert.Equal("loaded", (await shared.GetAsync<string>(key)).Value);
+        Assert.True(((InMemoryTier)a.Tiers[0]).TryGet<string>(key, out var inL1));
+        Assert.Equal("loaded", inL1);
+    }
+
+    [Fact]
+    public async Task GetOrSetAsync_L2HoldsAValueThisCacheCannotRead_FactoryValueReplacesIt()
+    {
+        var shared = TierTestKit.Memory("shared");
+        await using var a = Instance(new FaultyTier(shared));
+        var key = TierTestKit.Key(this);
+        await shared.SetAsync(key, 42); // another type: read as a miss
+
+        Assert.Equal("loaded", await a.GetOrSetAsync(key, _ => ValueTask.FromResult("loaded")));
+
+        Assert.Equal("loaded", (await shared.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
+    public async Task GetAsync_PeerWritesL2WhileAReadGoesOnToL3_CopyFromL3YieldsInL2AndStaysOutOfL1()
+    {
+        var shared = TierTestKit.Memory("shared");
+        var heldL2 = new FaultyTier(shared) { GetHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var l3 = TierTestKit.Memory("L3");
+        await using var a = Instance(heldL2, l3);
+        await using var b = Instance(new FaultyTier(shared));
+        var key = TierTestKit.Key(this);
+        await l3.SetAsync(key, "old, in a's L3");
+
+        // a's read has missed L2 and is held there; b writes L2; a then finds the old value in its L3.
+        var read = a.GetAsync<string>(key).AsTask();
+        await heldL2.GetHeld.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await b.SetAsync(key, "b's write");
+        heldL2.GetHold!.SetResult();
+
+        Assert.Equal("old, in a's L3", (await read.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        Assert.Equal("b's write", (await shared.GetAsync<string>(key)).Value);
+        Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value); // a's L1 did not take the copy
+    }
+
+    private static MultiTierCache Instance(params ICacheOps[] below)
+    {
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(TierTestKit.Memory("L1"));
+        foreach (var tier in below)
+        {
+            options.Tiers.Add(tier);
+        }
+
+        return new MultiTierCache(options);
+    }
+
+    /// <summary>Starts a get-or-set on <paramref name="cache"/> whose factory waits for the returned gate.</summary>
+    private static (Task<string> Load, TaskCompletionSource Release) StartHeldLoad(MultiTierCache cache, string key, out TaskCompletionSource started)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        started = entered;
+        var load = cache.GetOrSetAsync(key, async ct =>
+        {
+            entered.TrySetResult();
+            await release.Task.WaitAsync(ct);
+            return "a's load";
+        }).AsTask();
+        return (load, release);
+    }
+}
