@@ -16,4 +16,13 @@ internal interface IConditionalWriter
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns><see langword="true"/> when stored; <see langword="false"/> when the key already held a value.</returns>
     ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores each value unless its key holds a live one, in one round trip where the tier batches. Every key is
+    /// checked and every value serialized before anything is sent.</summary>
+    /// <typeparam name="T">The values' type.</typeparam>
+    /// <param name="items">The keys and values; of a key given twice, the first is stored and the second yields to it.</param>
+    /// <param name="ttl">Time to live; <see langword="null"/> for the tier's default.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>For each item, at its index, whether it was stored.</returns>
+    ValueTask<bool[]> AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default);
 }

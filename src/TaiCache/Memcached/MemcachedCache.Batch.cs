@@ -124,6 +124,62 @@ public sealed partial class MemcachedCache
     }
 
     /// <inheritdoc />
+    /// <remarks>One pipelined <c>add</c> (meta set, mode E) per item, per node. A batch retried on a fresh connection after
+    /// some of it landed reports those items as not stored (they hold its own values).</remarks>
+    async ValueTask<bool[]> IConditionalWriter.AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        CacheKeyRules.ValidateTtl(ttl);
+        var keys = CacheKeyRules.ValidateEach(items.Select(i => i.Key), _maxUserKeyBytes, allowSpaces: false);
+        var wires = keys.ConvertAll(ToWire);
+        var values = new byte[keys.Count][];
+        for (var i = 0; i < keys.Count; i++)
+        {
+            values[i] = EncodeChecked(keys[i], wires[i], items[i].Value, ttl);
+        }
+
+        var notStored = new bool[keys.Count];
+        if (keys.Count == 0)
+        {
+            return notStored;
+        }
+
+        await ForEachNodeAsync(wires, (wires, values, exptime: ToExptime(ttl), notStored), skipDownNodes: false, static async (conn, batch, state, token) =>
+        {
+            for (var j = 0; j < batch.Count; j++)
+            {
+                var i = batch[j];
+                state.notStored[i] = false; // a part moved off a dead node keeps nothing from it
+                MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: (byte)'E', quiet: true, opaque: j);
+            }
+
+            MetaRequestWriter.WriteNoOp(conn.Request);
+            await PipelineAsync(conn, batch.Count, (batch, state.notStored), static (r, s) =>
+            {
+                if (r.Code != MetaResponseCode.NotStored)
+                {
+                    return false;
+                }
+
+                s.notStored[s.batch[r.Opaque]] = true;
+                return true;
+            }, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+        var stored = new bool[keys.Count];
+        for (var i = 0; i < stored.Length; i++)
+        {
+            stored[i] = !notStored[i];
+            if (stored[i])
+            {
+                _metrics?.RecordSet();
+            }
+        }
+
+        return stored;
+    }
+
+    /// <inheritdoc />
     public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var list = ValidateKeys(keys);

@@ -232,6 +232,25 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <inheritdoc />
     ValueTask<bool> IConditionalWriter.AddAsync<T>(string key, T value, TimeSpan? ttl, CancellationToken cancellationToken) => new(TryAdd(key, value, ttl));
 
+    /// <inheritdoc />
+    ValueTask<bool[]> IConditionalWriter.AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        CacheKeyRules.ValidateTtl(ttl);
+        foreach (var item in items)
+        {
+            CacheKeyRules.Validate(item.Key, paramName: nameof(items));
+        }
+
+        var added = new bool[items.Count];
+        for (var i = 0; i < added.Length; i++)
+        {
+            added[i] = TryAdd(items[i].Key, items[i].Value, ttl);
+        }
+
+        return new(added);
+    }
+
     /// <summary>Stores the hits of a batch read (keys and TTL already checked) under one acquisition of the lock.</summary>
     /// <typeparam name="T">The values' type.</typeparam>
     /// <param name="keys">The keys read.</param>

@@ -149,16 +149,30 @@ public sealed partial class RedisCache
     public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
+        _ = await StoreManyAsync(items as IReadOnlyCollection<KeyValuePair<string, T>> ?? items.ToList(), ttl, When.Always, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One pipelined <c>SET NX</c> per item.</remarks>
+    ValueTask<bool[]> IConditionalWriter.AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        return StoreManyAsync(items, ttl, When.NotExists, cancellationToken);
+    }
+
+    /// <summary>Checks and encodes every item, then sends the sets in one pipelined batch; returns which were stored.</summary>
+    private async ValueTask<bool[]> StoreManyAsync<T>(IReadOnlyCollection<KeyValuePair<string, T>> list, TimeSpan? ttl, When when, CancellationToken cancellationToken)
+    {
         CacheKeyRules.ValidateTtl(ttl);
-        var list = items as IReadOnlyCollection<KeyValuePair<string, T>> ?? items.ToList();
         foreach (var item in list)
         {
-            CacheKeyRules.Validate(item.Key, _maxKeyBytes, allowSpaces: true, nameof(items));
+            CacheKeyRules.Validate(item.Key, _maxKeyBytes, allowSpaces: true, "items");
         }
 
+        var stored = new bool[list.Count];
         if (list.Count == 0)
         {
-            return;
+            return stored;
         }
 
         var expiry = ToServerExpiry(ttl ?? _defaultTtl);
@@ -169,14 +183,15 @@ public sealed partial class RedisCache
             encoded.Add((PrefixKey(item.Key), Codec.Encode(item.Key, item.Value, expiresAt)));
         }
 
-        var db = await GetDatabaseAsync(null, "SET", cancellationToken).ConfigureAwait(false);
-        var tasks = new Task[encoded.Count];
+        var operation = when == When.NotExists ? "SET NX (batch)" : "SET (batch)";
+        var db = await GetDatabaseAsync(null, operation, cancellationToken).ConfigureAwait(false);
+        var tasks = new Task<bool>[encoded.Count];
         try
         {
             var batch = db.CreateBatch();
             for (var i = 0; i < encoded.Count; i++)
             {
-                tasks[i] = batch.StringSetAsync(encoded[i].Key, encoded[i].Value, expiry, When.Always);
+                tasks[i] = batch.StringSetAsync(encoded[i].Key, encoded[i].Value, expiry, when);
             }
 
             batch.Execute();
@@ -184,16 +199,19 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, null, "SET (batch)");
+            throw Translate(FirstFailure(tasks) ?? ex, null, operation);
         }
 
-        if (_metrics is not null)
+        for (var i = 0; i < tasks.Length; i++)
         {
-            for (var i = 0; i < encoded.Count; i++)
+            stored[i] = tasks[i].Result;
+            if (stored[i])
             {
-                _metrics.RecordSet();
+                _metrics?.RecordSet();
             }
         }
+
+        return stored;
     }
 
     /// <inheritdoc />

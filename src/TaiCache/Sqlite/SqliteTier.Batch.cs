@@ -76,11 +76,23 @@ public sealed partial class SqliteTier
     public async ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
+        _ = await WriteManyAsync(items.ToList(), ttl, onlyIfAbsent: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    ValueTask<bool[]> IConditionalWriter.AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        return WriteManyAsync(items, ttl, onlyIfAbsent: true, cancellationToken);
+    }
+
+    /// <summary>Writes a batch in one transaction: every row, or (<paramref name="onlyIfAbsent"/>) those whose key has no live row; returns which were written.</summary>
+    private async ValueTask<bool[]> WriteManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> materialized, TimeSpan? ttl, bool onlyIfAbsent, CancellationToken cancellationToken)
+    {
         CacheKeyRules.ValidateTtl(ttl);
-        var materialized = items.ToList();
         foreach (var item in materialized)
         {
-            CacheKeyRules.Validate(item.Key, _options.MaxKeyBytes, paramName: nameof(items));
+            CacheKeyRules.Validate(item.Key, _options.MaxKeyBytes, paramName: "items");
         }
 
         // Serialize everything before taking the lock: a value the serializer refuses stores nothing.
@@ -91,9 +103,10 @@ public sealed partial class SqliteTier
             encoded[i] = KeyValuePair.Create(materialized[i].Key, _codec.Encode(materialized[i].Key, materialized[i].Value, envelopeExpiry));
         }
 
+        var written = new bool[encoded.Length];
         if (encoded.Length == 0)
         {
-            return;
+            return written;
         }
 
         await EnterAsync(cancellationToken).ConfigureAwait(false);
@@ -103,10 +116,20 @@ public sealed partial class SqliteTier
             _sql.Enlist(tx);
             try
             {
-                var expiresAt = ExpiresAt(ttl, NowMs());
-                foreach (var (key, bytes) in encoded)
+                var now = NowMs();
+                var expiresAt = ExpiresAt(ttl, now);
+                for (var i = 0; i < encoded.Length; i++)
                 {
-                    Upsert(key, bytes, expiresAt);
+                    var (key, bytes) = encoded[i];
+                    if (onlyIfAbsent)
+                    {
+                        written[i] = InsertIfAbsent(key, bytes, expiresAt, now);
+                    }
+                    else
+                    {
+                        Upsert(key, bytes, expiresAt);
+                        written[i] = true;
+                    }
                 }
 
                 tx.Commit();
@@ -118,7 +141,7 @@ public sealed partial class SqliteTier
         }
         catch (SqliteException ex)
         {
-            throw Fail(nameof(SetManyAsync), null, ex);
+            throw Fail(onlyIfAbsent ? "AddManyAsync" : nameof(SetManyAsync), null, ex);
         }
         finally
         {
@@ -127,11 +150,16 @@ public sealed partial class SqliteTier
 
         if (_metrics is not null)
         {
-            for (var i = 0; i < encoded.Length; i++)
+            foreach (var stored in written)
             {
-                _metrics.RecordSet();
+                if (stored)
+                {
+                    _metrics.RecordSet();
+                }
             }
         }
+
+        return written;
     }
 
     /// <inheritdoc />

@@ -182,12 +182,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
         try
         {
             var now = NowMs();
-            var cmd = _sql.Add;
-            cmd.Parameters[0].Value = key;
-            cmd.Parameters[1].Value = bytes;
-            cmd.Parameters[2].Value = ExpiresAt(ttl, now) is { } e ? e : DBNull.Value;
-            cmd.Parameters[3].Value = now;
-            stored = cmd.ExecuteNonQuery() > 0;
+            stored = InsertIfAbsent(key, bytes, ExpiresAt(ttl, now), now);
         }
         catch (SqliteException ex)
         {
@@ -464,6 +459,17 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
         cmd.Parameters[1].Value = bytes;
         cmd.Parameters[2].Value = expiresAt is { } e ? e : DBNull.Value;
         cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Inserts a row unless the key has a live one (an expired row is replaced); true when written.</summary>
+    private bool InsertIfAbsent(string key, byte[] bytes, long? expiresAt, long nowMs)
+    {
+        var cmd = _sql.Add;
+        cmd.Parameters[0].Value = key;
+        cmd.Parameters[1].Value = bytes;
+        cmd.Parameters[2].Value = expiresAt is { } e ? e : DBNull.Value;
+        cmd.Parameters[3].Value = nowMs;
+        return cmd.ExecuteNonQuery() > 0;
     }
 
     private bool DeleteOne(string key, long nowMs)

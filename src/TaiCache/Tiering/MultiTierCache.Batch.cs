@@ -280,7 +280,8 @@ public sealed partial class MultiTierCache
         return results;
     }
 
-    /// <summary>Copies a batch found in tier <paramref name="foundAt"/> into the tiers above, except those whose read just failed (<paramref name="skipTiers"/>).</summary>
+    /// <summary>Copies a batch found in tier <paramref name="foundAt"/> into the tiers above, except those whose read just failed
+    /// (<paramref name="skipTiers"/>); a copy that yields to a value a tier holds goes no higher (see <see cref="YieldingWrite"/>).</summary>
     private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
     {
         skipTiers |= SkippedBy(options);
@@ -306,37 +307,50 @@ public sealed partial class MultiTierCache
                     continue;
                 }
 
-                foreach (var item in items)
-                {
-                    memory.Set(item.Key, item.Value, options.Ttl);
-                }
-
+                items = AddToMemoryTier(memory, items, options.Ttl);
                 continue;
             }
 
-            await TrySetManyTierAsync(slot, items, options.Ttl, cancellationToken).ConfigureAwait(false);
+            items = await TryStoreManyTierAsync(slot, items, options.Ttl, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async ValueTask TrySetManyTierAsync<T>(TierSlot slot, List<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
+    /// <summary>Adds a batch to a memory tier below L1 where its keys hold nothing; returns the items it took.</summary>
+    private static List<KeyValuePair<string, T>> AddToMemoryTier<T>(InMemoryTier memory, List<KeyValuePair<string, T>> items, TimeSpan? ttl)
+    {
+        var added = new List<KeyValuePair<string, T>>(items.Count);
+        foreach (var item in items)
+        {
+            if (memory.TryAdd(item.Key, item.Value, ttl))
+            {
+                added.Add(item);
+            }
+        }
+
+        return added.Count == items.Count ? items : added;
+    }
+
+    /// <summary>
+    /// Stores a batch of factory values or copies in one remote tier where their keys hold nothing (see
+    /// <see cref="YieldingWrite"/>), logging (not throwing) a failure; returns the items the tiers above may take:
+    /// all of them but those that yielded to a value the tier holds (all of them when the tier failed).
+    /// </summary>
+    private async ValueTask<List<KeyValuePair<string, T>>> TryStoreManyTierAsync<T>(TierSlot slot, List<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
     {
         if (items.Count == 0)
         {
-            return;
+            return items;
         }
 
         using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
         try
         {
-            await InvokeTierAsync(slot, (items, ttl), static async (ops, a, ct) =>
-            {
-                await ops.SetManyAsync(a.items, a.ttl, ct).ConfigureAwait(false);
-                return true;
-            }, activity, cancellationToken).ConfigureAwait(false);
+            return await InvokeTierAsync(slot, (items, ttl), static (ops, a, ct) => YieldingWrite.StoreManyAsync(ops, a.items, a.ttl, ct), activity, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.TierWriteFailed(_logger, Name, slot, items[0].Key, e);
+            return items;
         }
     }
 
@@ -353,13 +367,13 @@ public sealed partial class MultiTierCache
             KeepForFailSafe(item.Key, item.Value, options);
         }
 
-        if (!options.SkipMemoryWrite)
-        {
-            _l1?.FillMany(items, options.L1Ttl, l1Mark);
-        }
-
         if (_writeBehind is not null)
         {
+            if (!options.SkipMemoryWrite)
+            {
+                _l1?.FillMany(items, options.L1Ttl, l1Mark);
+            }
+
             for (var i = 0; i < items.Count && !options.SkipDistributedWrite; i++)
             {
                 _writeBehind.TryEnqueueFill(items[i].Key, items[i].Value, options.Ttl);
@@ -368,8 +382,10 @@ public sealed partial class MultiTierCache
             return;
         }
 
+        // Lowest tier first, as a single key's value: an item that yields to a value a tier holds (another instance's
+        // newer write) goes no higher, L1 included.
         skipTiers |= SkippedBy(options);
-        for (var i = _slots.Length - 1; i >= _firstRemote; i--)
+        for (var i = _slots.Length - 1; i >= _firstRemote && items.Count > 0; i--)
         {
             var slot = _slots[i];
             if ((skipTiers & TierBit(i)) != 0)
@@ -385,15 +401,16 @@ public sealed partial class MultiTierCache
                 }
 
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
-                foreach (var item in items)
-                {
-                    memory.Set(item.Key, item.Value, options.Ttl);
-                }
-
+                items = AddToMemoryTier(memory, items, options.Ttl);
                 continue;
             }
 
-            await TrySetManyTierAsync(slot, items, options.Ttl, cancellationToken).ConfigureAwait(false);
+            items = await TryStoreManyTierAsync(slot, items, options.Ttl, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!options.SkipMemoryWrite && items.Count > 0)
+        {
+            _l1?.FillMany(items, options.L1Ttl, l1Mark);
         }
     }
 

@@ -21,20 +21,61 @@ internal static class YieldingWrite
                 return true;
             }
 
-            try
+            if (await HoldsReadableAsync<T>(ops, key, cancellationToken).ConfigureAwait(false))
             {
-                if ((await ops.GetAsync<T>(key, cancellationToken).ConfigureAwait(false)).HasValue)
-                {
-                    return false;
-                }
-            }
-            catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
-            {
-                // Unreadable here: replaced below.
+                return false;
             }
         }
 
         await ops.SetAsync(key, value, ttl, cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>Stores a batch as <see cref="StoreAsync{T}"/> stores one value: one batch call, then one read per key that held a value already.</summary>
+    /// <returns>The items stored (<paramref name="items"/> itself when all were); those left out yielded to the tier's own values.</returns>
+    public static async ValueTask<List<KeyValuePair<string, T>>> StoreManyAsync<T>(ICacheOps ops, List<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        if (ops is not IConditionalWriter adder)
+        {
+            await ops.SetManyAsync(items, ttl, cancellationToken).ConfigureAwait(false);
+            return items;
+        }
+
+        var added = await adder.AddManyAsync(items, ttl, cancellationToken).ConfigureAwait(false);
+        if (Array.IndexOf(added, false) < 0)
+        {
+            return items;
+        }
+
+        var stored = new List<KeyValuePair<string, T>>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (!added[i])
+            {
+                if (await HoldsReadableAsync<T>(ops, items[i].Key, cancellationToken).ConfigureAwait(false))
+                {
+                    continue;
+                }
+
+                await ops.SetAsync(items[i].Key, items[i].Value, ttl, cancellationToken).ConfigureAwait(false);
+            }
+
+            stored.Add(items[i]);
+        }
+
+        return stored;
+    }
+
+    /// <summary>Whether the tier holds a value of the key that this cache can read as <typeparamref name="T"/>.</summary>
+    private static async ValueTask<bool> HoldsReadableAsync<T>(ICacheOps ops, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await ops.GetAsync<T>(key, cancellationToken).ConfigureAwait(false)).HasValue;
+        }
+        catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
+        {
+            return false; // another client's bytes, or another type: replaced, as a read treats it as a miss
+        }
     }
 }

@@ -36,6 +36,30 @@ public abstract class TierContractTests : CacheOpsContractTests
         Assert.Equal("new", (await Cache.GetAsync<string>(key)).Value);
     }
 
+    [Fact]
+    public async Task AddManyAsync_SomeKeysHoldValues_StoresOnlyTheOthers_AndSaysWhichPerItem()
+    {
+        var held = Key() + ":held";
+        var free = Key() + ":free";
+        var again = Key() + ":again";
+        await Cache.SetAsync(held, "stored");
+
+        var added = await Adder.AddManyAsync([KeyValuePair.Create(held, "other"), KeyValuePair.Create(free, "new"), KeyValuePair.Create(again, "first"), KeyValuePair.Create(again, "second")]);
+
+        Assert.Equal([false, true, true, false], added);
+        Assert.Equal("stored", (await Cache.GetAsync<string>(held)).Value);
+        Assert.Equal("new", (await Cache.GetAsync<string>(free)).Value);
+        Assert.Equal("first", (await Cache.GetAsync<string>(again)).Value);
+    }
+
+    [Fact]
+    public async Task AddManyAsync_OneInvalidKey_ThrowsBeforeStoringAny()
+    {
+        var good = Key();
+        await Assert.ThrowsAsync<InvalidCacheKeyException>(async () => await Adder.AddManyAsync([KeyValuePair.Create(good, "v"), KeyValuePair.Create("bad\r\nkey", "v")]));
+        Assert.False((await Cache.GetAsync<string>(good)).HasValue);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("k\r\nflush_all")]

@@ -174,6 +174,33 @@ public sealed class FaultyTier : ICacheOps, IConditionalWriter
         }
     }
 
+    /// <summary>A batch set that yields to values the keys hold (the inner tier's own; plain sets when it has none), counted as a batch set.</summary>
+    public async ValueTask<bool[]> AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _setManyCalls);
+        await Enter(cancellationToken, items.Count > 0 ? items[0].Key : null);
+        bool[] added;
+        if (_inner is IConditionalWriter adder)
+        {
+            added = await adder.AddManyAsync(items, ttl, cancellationToken);
+        }
+        else
+        {
+            await _inner.SetManyAsync(items, ttl, cancellationToken);
+            added = [.. items.Select(_ => true)];
+        }
+
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (added[i])
+            {
+                OnWrite?.Invoke(items[i].Key, items[i].Value);
+            }
+        }
+
+        return added;
+    }
+
     public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         await Enter(cancellationToken);

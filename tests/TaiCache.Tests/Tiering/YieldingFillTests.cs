@@ -97,6 +97,62 @@ public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<
         Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value); // a's L1 did not take the copy
     }
 
+    [Fact]
+    public async Task GetOrSetManyAsync_PeerWritesOneKeyWhileTheBatchFactoryRuns_ThatKeyYields_TheOthersAreStored()
+    {
+        var shared = TierTestKit.Memory("shared");
+        await using var a = Instance(new FaultyTier(shared));
+        await using var b = Instance(new FaultyTier(shared));
+        var key = TierTestKit.Key(this);
+        string[] keys = [key + ":0", key + ":1", key + ":2"];
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var load = a.GetOrSetManyAsync(keys, async (missing, ct) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(ct);
+            return (IReadOnlyDictionary<string, string>)missing.ToDictionary(k => k, k => "a's load of " + k);
+        }).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await b.SetAsync(keys[1], "b's write");
+        release.SetResult();
+
+        Assert.Equal("a's load of " + keys[1], (await load.WaitAsync(TimeSpan.FromSeconds(30)))[keys[1]]);
+        Assert.Equal("b's write", (await shared.GetAsync<string>(keys[1])).Value);
+        Assert.Equal("a's load of " + keys[0], (await shared.GetAsync<string>(keys[0])).Value);
+        Assert.Equal("a's load of " + keys[2], (await shared.GetAsync<string>(keys[2])).Value);
+        var l1 = (InMemoryTier)a.Tiers[0];
+        Assert.False(l1.TryGet<string>(keys[1], out _)); // a's L1 did not keep the value that yielded
+        Assert.True(l1.TryGet<string>(keys[0], out _));
+    }
+
+    [Fact]
+    public async Task GetManyAsync_PeerWritesL2WhileABatchGoesOnToL3_ThatKeysCopyYields_TheOthersAreCopied()
+    {
+        var shared = TierTestKit.Memory("shared");
+        var heldL2 = new FaultyTier(shared) { ReadHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var l3 = TierTestKit.Memory("L3");
+        await using var a = Instance(heldL2, l3);
+        await using var b = Instance(new FaultyTier(shared));
+        var key = TierTestKit.Key(this);
+        string[] keys = [key + ":0", key + ":1"];
+        foreach (var k in keys)
+        {
+            await l3.SetAsync(k, "old, in a's L3");
+        }
+
+        var read = a.GetManyAsync<string>(keys).AsTask();
+        await heldL2.ReadHeld.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await b.SetAsync(keys[1], "b's write");
+        heldL2.ReadHold!.SetResult();
+
+        Assert.All((await read.WaitAsync(TimeSpan.FromSeconds(30))).Values, v => Assert.Equal("old, in a's L3", v));
+        Assert.Equal("b's write", (await shared.GetAsync<string>(keys[1])).Value);
+        Assert.Equal("old, in a's L3", (await shared.GetAsync<string>(keys[0])).Value);
+        Assert.Equal("b's write", (await a.GetAsync<string>(keys[1])).Value); // a's L1 did not take that copy
+    }
+
     private static MultiTierCache Instance(params ICacheOps[] below)
     {
         var options = new MultiTierCacheOptions();
