@@ -110,7 +110,7 @@ public sealed partial class MultiTierCache
     private bool PublishesInOrderWith(int index) =>
         index == _firstRemote && _slots[index].Ops is RedisCache redis && _options.Coherence is { } coherence && redis.SharesOrderedConnection(coherence.Multiplexer);
 
-    private void RemoveFromMemoryTiersAbove(int index, string key)
+    internal void RemoveFromMemoryTiersAbove(int index, string key)
     {
         for (var j = index - 1; j >= 0; j--)
         {

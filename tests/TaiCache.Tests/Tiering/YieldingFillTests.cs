@@ -153,6 +153,43 @@ public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<
         Assert.Equal("b's write", (await a.GetAsync<string>(keys[1])).Value); // a's L1 did not take that copy
     }
 
+    [Fact]
+    public async Task WriteBehind_PeerWritesBeforeTheFlusherWritesAFactoryValue_ItYields_AndL1DropsIt()
+    {
+        var shared = TierTestKit.Memory("shared");
+        var gated = new FaultyTier(shared);
+        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
+        options.Tiers.Add(TierTestKit.Memory("L1"));
+        options.Tiers.Add(gated);
+        await using var a = new MultiTierCache(options);
+        await using var b = Instance(new FaultyTier(shared));
+        var key = TierTestKit.Key(this);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gated.GateWhen = k =>
+        {
+            if (k != key)
+            {
+                return false;
+            }
+
+            reached.TrySetResult();
+            return true;
+        };
+        gated.Gate = gate;
+
+        // a's load misses L2 (the read passes the gate: it is not held), the flusher's write of its value is held.
+        Assert.Equal("a's load", await a.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")));
+        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gated.Gate = null;
+        await b.SetAsync(key, "b's write");
+        gate.SetResult();
+        Assert.True((await a.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+
+        Assert.Equal("b's write", (await shared.GetAsync<string>(key)).Value);
+        Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value); // a's L1 dropped its load
+    }
+
     private static MultiTierCache Instance(params ICacheOps[] below)
     {
         var options = new MultiTierCacheOptions();

@@ -42,8 +42,34 @@ internal sealed class PendingSet<T> : PendingWrite
             items[i] = new KeyValuePair<string, T>(entry.Key, entry.Value);
         }
 
+        if (IsFill)
+        {
+            return WriteFillsAsync(tier, items, group, ttl, cancellationToken);
+        }
+
         return items.Length == 1
             ? tier.SetAsync(items[0].Key, items[0].Value, ttl, cancellationToken)
             : tier.SetManyAsync(items, ttl, cancellationToken);
+    }
+
+    /// <summary>Writes factory values where their keys hold nothing; marks those that yielded to the tier's own value.</summary>
+    private static async ValueTask WriteFillsAsync(ICacheOps tier, KeyValuePair<string, T>[] items, List<PendingWrite> group, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        var stored = await YieldingWrite.StoreManyAsync(tier, [.. items], ttl, cancellationToken).ConfigureAwait(false);
+        if (stored.Count == items.Length)
+        {
+            return;
+        }
+
+        var kept = new HashSet<string>(stored.Count, StringComparer.Ordinal);
+        foreach (var item in stored)
+        {
+            kept.Add(item.Key);
+        }
+
+        foreach (var entry in group)
+        {
+            entry.Yielded |= !kept.Contains(entry.Key);
+        }
     }
 }

@@ -49,6 +49,13 @@ internal abstract class PendingWrite
 
     public string? LastError { get; set; }
 
+    /// <summary>Gets or sets whether this is a factory's value (queued by a load, not a caller's write): a tier takes it
+    /// only where the key holds nothing, so it never lands over another instance's newer write (see <see cref="YieldingWrite"/>).</summary>
+    public bool IsFill { get; set; }
+
+    /// <summary>Gets or sets whether a tier held a value of the key already, which this fill yielded to: it goes to no other tier.</summary>
+    public bool Yielded { get; set; }
+
     public abstract WriteBehindOperation Operation { get; }
 
     /// <summary>Gives the key a TTL counted from <paramref name="now"/>.</summary>

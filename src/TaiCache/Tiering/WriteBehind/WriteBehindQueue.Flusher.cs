@@ -134,11 +134,11 @@ internal sealed partial class WriteBehindQueue
         for (var i = _owner.FirstRemote; i < _owner.Slots.Length; i++)
         {
             var slot = _owner.Slots[i];
-            var groups = new Dictionary<(WriteBehindOperation, Type?, TimeSpan?, long, string?), List<PendingWrite>>();
+            var groups = new Dictionary<(WriteBehindOperation, Type?, TimeSpan?, long, string?, bool), List<PendingWrite>>();
             var now = _time.GetUtcNow();
             foreach (var entry in batch)
             {
-                if ((entry.RemainingTiers & slot.Bit) != 0)
+                if ((entry.RemainingTiers & slot.Bit) != 0 && !entry.Yielded)
                 {
                     var groupKey = GroupOf(entry, now);
                     if (!groups.TryGetValue(groupKey, out var group))
@@ -161,7 +161,7 @@ internal sealed partial class WriteBehindQueue
                 continue;
             }
 
-            foreach (var ((operation, _, _, _, _), group) in groups)
+            foreach (var ((operation, _, _, _, _, _), group) in groups)
             {
                 var error = await WriteGroupAsync(slot, operation, group, token).ConfigureAwait(false);
                 if (error is null)
@@ -193,6 +193,7 @@ internal sealed partial class WriteBehindQueue
         }
 
         var done = new List<(string, long)>();
+        List<string>? yielded = null;
         lock (_gate)
         {
             foreach (var entry in batch)
@@ -202,6 +203,13 @@ internal sealed partial class WriteBehindQueue
                 {
                     _written++;
                     done.Add((entry.Key, entry.Sequence));
+                    if (entry.Yielded && !_pending.ContainsKey(entry.Key))
+                    {
+                        // L1 took the factory's value when it was loaded; the tier holds a newer one. (A write of the
+                        // key queued since is newer still, and reads answer from the queue until it lands.)
+                        (yielded ??= []).Add(entry.Key);
+                    }
+
                     continue;
                 }
 
@@ -231,10 +239,15 @@ internal sealed partial class WriteBehindQueue
         }
 
         _journal?.Complete(done);
+        foreach (var key in yielded ?? [])
+        {
+            _owner.RemoveFromMemoryTiersAbove(_owner.FirstRemote, key);
+        }
+
         var published = new List<string>(done.Count);
         foreach (var entry in batch)
         {
-            if (entry.RemainingTiers == 0)
+            if (entry.RemainingTiers == 0 && !entry.Yielded)
             {
                 published.Add(entry.Key);
             }
@@ -251,20 +264,21 @@ internal sealed partial class WriteBehindQueue
     /// not written, and the tier loses the older value it holds (the key's latest write ended with the TTL). An expiry
     /// is one call per key, each under its own TierTimeout (a group would share one).
     /// </summary>
-    private static (WriteBehindOperation, Type?, TimeSpan?, long, string?) GroupOf(PendingWrite entry, DateTimeOffset now)
+    private static (WriteBehindOperation, Type?, TimeSpan?, long, string?, bool) GroupOf(PendingWrite entry, DateTimeOffset now)
     {
         if (entry.Operation == WriteBehindOperation.Expire)
         {
-            return (entry.Operation, null, null, 0, entry.Key);
+            return (entry.Operation, null, null, 0, entry.Key, false);
         }
 
         if (entry.Operation == WriteBehindOperation.Set && entry.HasExpired(now))
         {
-            return (WriteBehindOperation.Delete, null, null, 0, null);
+            return (WriteBehindOperation.Delete, null, null, 0, null, false);
         }
 
+        // Factory values apart from writes: they go where their keys hold nothing, writes go everywhere.
         var slice = entry is { Ttl: { } ttl, ExpiresAt: { } at } ? at.UtcTicks / Math.Max(ttl.Ticks / 100, TimeSpan.TicksPerMillisecond) : 0;
-        return (entry.Operation, entry.ValueType, entry.Ttl, slice, null);
+        return (entry.Operation, entry.ValueType, entry.Ttl, slice, null, entry.IsFill);
     }
 
     /// <summary>What is left of the earliest TTL in a group of sets, at least a millisecond (null: no TTL).</summary>
@@ -313,7 +327,8 @@ internal sealed partial class WriteBehindQueue
             }, activity, token).ConfigureAwait(false);
             foreach (var entry in group)
             {
-                entry.RemainingTiers &= ~slot.Bit;
+                // A fill that yielded to a value this tier holds goes to no other tier either.
+                entry.RemainingTiers = entry.Yielded ? 0 : entry.RemainingTiers & ~slot.Bit;
             }
 
             return null;

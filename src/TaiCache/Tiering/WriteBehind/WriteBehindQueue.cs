@@ -154,7 +154,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             }
 
             var options = ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(ttl);
-            var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers);
+            var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers) { IsFill = true };
             entry.SetTtl(ttl, _time.GetUtcNow());
             try
             {
