@@ -180,22 +180,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is zero, negative or infinite.</exception>
     /// <exception cref="InvalidOperationException">The <see cref="InMemoryTierOptions.Weigher"/> returned a negative weight.</exception>
-    public void Set<T>(string key, T value, TimeSpan? ttl = null)
-    {
-        CacheKeyRules.Validate(key);
-        CacheKeyRules.ValidateTtl(ttl);
-        var node = CreateNode(key, value, ttl, now: 0);
-        List<CacheEvictionEventArgs>? events = null;
-        lock (_sync)
-        {
-            MarkWritten(node.Hash);
-            Write(node, ref events);
-        }
-
-        _metrics?.RecordSet();
-        ReportSize();
-        Raise(events);
-    }
+    public void Set<T>(string key, T value, TimeSpan? ttl = null) => Store(key, value, ttl, onlyIfAbsent: false);
 
     /// <summary>Stores a value only when the key holds no live one (an expired entry is replaced).</summary>
     /// <typeparam name="T">The value's type.</typeparam>
@@ -206,7 +191,10 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is zero, negative or infinite.</exception>
-    public bool TryAdd<T>(string key, T value, TimeSpan? ttl = null)
+    public bool TryAdd<T>(string key, T value, TimeSpan? ttl = null) => Store(key, value, ttl, onlyIfAbsent: true);
+
+    /// <summary>Stores a value (with <paramref name="onlyIfAbsent"/>, unless the key holds a live one); true when stored.</summary>
+    private bool Store<T>(string key, T value, TimeSpan? ttl, bool onlyIfAbsent)
     {
         CacheKeyRules.Validate(key);
         CacheKeyRules.ValidateTtl(ttl);
@@ -214,7 +202,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
-            if (TryFindLive(key, out _))
+            if (onlyIfAbsent && TryFindLive(key, out _))
             {
                 return false;
             }

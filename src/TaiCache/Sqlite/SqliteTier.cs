@@ -141,27 +141,8 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     }
 
     /// <inheritdoc />
-    public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
-    {
-        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
-        CacheKeyRules.ValidateTtl(ttl);
-        var bytes = _codec.Encode(key, value, CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _time));
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Upsert(key, bytes, ExpiresAt(ttl, NowMs()));
-        }
-        catch (SqliteException ex)
-        {
-            throw Fail(nameof(SetAsync), key, ex);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-
-        _metrics?.RecordSet();
-    }
+    public async ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
+        _ = await WriteOneAsync(key, value, ttl, onlyIfAbsent: false, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Stores a value only when the key holds no live one (an expired row is replaced).</summary>
     /// <typeparam name="T">The value's type.</typeparam>
@@ -172,33 +153,44 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     /// <returns><see langword="true"/> when stored; <see langword="false"/> when the key held a live value.</returns>
     /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is zero, negative or infinite.</exception>
-    public async ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    public ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
+        WriteOneAsync(key, value, ttl, onlyIfAbsent: true, cancellationToken);
+
+    /// <summary>Writes one row (with <paramref name="onlyIfAbsent"/>, unless the key has a live one); true when written.</summary>
+    private async ValueTask<bool> WriteOneAsync<T>(string key, T value, TimeSpan? ttl, bool onlyIfAbsent, CancellationToken cancellationToken)
     {
-        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes, paramName: nameof(key));
         CacheKeyRules.ValidateTtl(ttl);
         var bytes = _codec.Encode(key, value, CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _time));
-        bool stored;
+        var written = true;
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var now = NowMs();
-            stored = InsertIfAbsent(key, bytes, ExpiresAt(ttl, now), now);
+            if (onlyIfAbsent)
+            {
+                written = InsertIfAbsent(key, bytes, ExpiresAt(ttl, now), now);
+            }
+            else
+            {
+                Upsert(key, bytes, ExpiresAt(ttl, now));
+            }
         }
         catch (SqliteException ex)
         {
-            throw Fail(nameof(AddAsync), key, ex);
+            throw Fail(onlyIfAbsent ? nameof(AddAsync) : nameof(SetAsync), key, ex);
         }
         finally
         {
             _gate.Release();
         }
 
-        if (stored)
+        if (written)
         {
             _metrics?.RecordSet();
         }
 
-        return stored;
+        return written;
     }
 
     /// <inheritdoc />

@@ -236,7 +236,7 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
         await using var scope = cache;
         await using var adapter = new TaiCacheHybridCache(cache);
         var key = Key();
-        var (gate, reached) = HoldWritesOf(l2, key);
+        var (gate, reached) = l2.HoldCallsOn(key);
 
         // The first set has tagged the key and is held storing its value; the second tags, stores and returns.
         var first = adapter.SetAsync(key, "first", tags: ["a"]).AsTask();
@@ -259,7 +259,7 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
         await using var scope = cache;
         await using var adapter = new TaiCacheHybridCache(cache);
         var key = Key();
-        var (gate, reached) = HoldWritesOf(l2, key);
+        var (gate, reached) = l2.HoldCallsOn(key);
 
         // The set has tagged the key and is held storing its value; a get-or-create misses, loads and stores.
         var set = adapter.SetAsync(key, "set", tags: ["b"]).AsTask();
@@ -283,25 +283,6 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
         options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
         options.Tiers.Add(l2);
         return (new MultiTierCache(options), l2);
-    }
-
-    /// <summary>Holds the lower tier's calls on <paramref name="key"/> (not its tag list's) at a gate; tells when one reached it.</summary>
-    private static (TaskCompletionSource Gate, TaskCompletionSource Reached) HoldWritesOf(Tiering.FaultyTier l2, string key)
-    {
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.GateWhen = k =>
-        {
-            if (k != key)
-            {
-                return false;
-            }
-
-            reached.TrySetResult();
-            return true;
-        };
-        l2.Gate = gate;
-        return (gate, reached);
     }
 
     [Fact]

@@ -56,6 +56,28 @@ public sealed class FaultyTier : ICacheOps, IConditionalWriter
     /// <summary>Gets or sets a delay added to every call.</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>
+    /// Holds the calls that name <paramref name="key"/> (writes, and batches whose first key it is; single reads name no
+    /// key here) at a new <see cref="Gate"/>; returns it with a task completed when the first such call reaches it.
+    /// </summary>
+    public (TaskCompletionSource Gate, TaskCompletionSource Reached) HoldCallsOn(string key)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        GateWhen = k =>
+        {
+            if (k != key)
+            {
+                return false;
+            }
+
+            reached.TrySetResult();
+            return true;
+        };
+        Gate = gate;
+        return (gate, reached);
+    }
+
     public long Calls => Interlocked.Read(ref _calls);
 
     public long GetCalls => Interlocked.Read(ref _getCalls);

@@ -164,19 +164,7 @@ public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<
         await using var a = new MultiTierCache(options);
         await using var b = Instance(new FaultyTier(shared));
         var key = TierTestKit.Key(this);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        gated.GateWhen = k =>
-        {
-            if (k != key)
-            {
-                return false;
-            }
-
-            reached.TrySetResult();
-            return true;
-        };
-        gated.Gate = gate;
+        var (gate, reached) = gated.HoldCallsOn(key);
 
         // a's load misses L2 (the read passes the gate: it is not held), the flusher's write of its value is held.
         Assert.Equal("a's load", await a.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")));
