@@ -38,25 +38,6 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>
-    /// Stores a value in one remote tier through its breaker, as <see cref="InvokeTierAsync"/> would, in one async frame
-    /// instead of three (read-through copies to lower tiers). A write-through set does the same inline, in its own frame.
-    /// </summary>
-    internal async ValueTask SetTierAsync<T>(TierSlot slot, string key, T value, TimeSpan? ttl, Activity? activity, CancellationToken cancellationToken)
-    {
-        EnterOrThrow(slot, activity);
-
-        try
-        {
-            await WithTimeout(slot.Ops.SetAsync(key, value, ttl, cancellationToken), cancellationToken).ConfigureAwait(false);
-            slot.Breaker?.OnSuccess();
-        }
-        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
-        {
-            throw TierTimedOut(slot, e);
-        }
-    }
-
-    /// <summary>
     /// A tier call that was let through its breaker failed: marks the trace and tells the breaker (a cancellation the
     /// caller asked for counts neither way, a tier fault counts against it, any other error for it). Used as an
     /// exception filter, so every error but a tier timeout goes on unchanged: returns <see langword="true"/> only for a
