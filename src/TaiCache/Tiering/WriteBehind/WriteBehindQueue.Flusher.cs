@@ -193,12 +193,11 @@ internal sealed partial class WriteBehindQueue
         }
 
         var done = new List<(string, long)>();
-        List<string>? yielded = null;
+        List<PendingWrite>? yielded = null;
         lock (_gate)
         {
             foreach (var entry in batch)
             {
-                _inFlight.Remove(entry.Key);
                 if (entry.RemainingTiers == 0)
                 {
                     _written++;
@@ -206,12 +205,17 @@ internal sealed partial class WriteBehindQueue
                     if (entry.Yielded && !_pending.ContainsKey(entry.Key))
                     {
                         // L1 took the factory's value when it was loaded; the tier holds a newer one. (A write of the
-                        // key queued since is newer still, and reads answer from the queue until it lands.)
-                        (yielded ??= []).Add(entry.Key);
+                        // key queued since is newer still, and reads answer from the queue until it lands.) The entry
+                        // stays in flight until L1 has dropped it, so a flush that sees the queue empty sees L1 without it.
+                        (yielded ??= []).Add(entry);
+                        continue;
                     }
 
+                    _inFlight.Remove(entry.Key);
                     continue;
                 }
+
+                _inFlight.Remove(entry.Key);
 
                 if (entry.FailedThisRound)
                 {
@@ -239,9 +243,26 @@ internal sealed partial class WriteBehindQueue
         }
 
         _journal?.Complete(done);
-        foreach (var key in yielded ?? [])
+        if (yielded is not null)
         {
-            _owner.RemoveFromMemoryTiersAbove(_owner.FirstRemote, key);
+            // Outside the lock: L1's eviction event runs the user's handlers.
+            foreach (var entry in yielded)
+            {
+                _owner.RemoveFromMemoryTiersAbove(_owner.FirstRemote, entry.Key);
+            }
+
+            lock (_gate)
+            {
+                foreach (var entry in yielded)
+                {
+                    if (_inFlight.TryGetValue(entry.Key, out var current) && ReferenceEquals(current, entry))
+                    {
+                        _inFlight.Remove(entry.Key);
+                    }
+                }
+
+                SignalProgress();
+            }
         }
 
         var published = new List<string>(done.Count);
