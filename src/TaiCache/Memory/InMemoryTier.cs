@@ -230,12 +230,40 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
             CacheKeyRules.Validate(item.Key, paramName: nameof(items));
         }
 
-        var added = new bool[items.Count];
-        for (var i = 0; i < added.Length; i++)
+        // Every entry is built (serialized, in serialized mode) before any is stored: a value that cannot be stored
+        // fails the batch with nothing of it added.
+        var now = BatchClock(ttl);
+        var nodes = new MemoryNode[items.Count];
+        for (var i = 0; i < nodes.Length; i++)
         {
-            added[i] = TryAdd(items[i].Key, items[i].Value, ttl);
+            nodes[i] = CreateNode(items[i].Key, items[i].Value, ttl, now);
         }
 
+        var added = new bool[nodes.Length];
+        var count = 0;
+        List<CacheEvictionEventArgs>? events = null;
+        lock (_sync)
+        {
+            StartLockedOperation();
+            for (var i = 0; i < nodes.Length; i++)
+            {
+                if (!TryFindLive(nodes[i].Key, out _))
+                {
+                    MarkWritten(nodes[i].Hash);
+                    WriteStarted(nodes[i], ref events);
+                    added[i] = true;
+                    count++;
+                }
+            }
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            _metrics?.RecordSet();
+        }
+
+        ReportSize();
+        Raise(events);
         return new(added);
     }
 

@@ -465,6 +465,22 @@ public sealed class InMemoryTierTests
     }
 
     [Fact]
+    public async Task StoreSerializedCopies_AddManyWithAValueThatCannotBeSerialized_Throws_AndAddsNothing()
+    {
+        var cache = Create(serialized: true);
+        var adds = (IConditionalWriter)cache;
+        var first = Key(nameof(StoreSerializedCopies_AddManyWithAValueThatCannotBeSerialized_Throws_AndAddsNothing), 1);
+        var second = Key(nameof(StoreSerializedCopies_AddManyWithAValueThatCannotBeSerialized_Throws_AndAddsNothing), 2);
+        var items = new[] { KeyValuePair.Create<string, object>(first, "fine"), KeyValuePair.Create<string, object>(second, new Unserializable()) };
+
+        var ex = await Assert.ThrowsAsync<CacheSerializationException>(async () => await adds.AddManyAsync(items, ttl: null));
+
+        Assert.Equal(second, ex.Key);
+        Assert.False(cache.TryGet<string>(first, out _));
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
     public void Metrics_CountHitsMissesAndSize()
     {
         var metrics = new MetricsCollector("test", "memory");
@@ -552,5 +568,15 @@ public sealed class InMemoryTierTests
 
         Assert.False(tier.TryGet<string>(key, out _));
         Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(280), $"gone after {watch.Elapsed}, before its 300 ms TTL less one tick");
+    }
+
+    /// <summary>A value MessagePack cannot write: its only member throws when read.</summary>
+    public sealed class Unserializable
+    {
+        public int Value
+        {
+            get => throw new InvalidOperationException("not serializable");
+            set => _ = value;
+        }
     }
 }
