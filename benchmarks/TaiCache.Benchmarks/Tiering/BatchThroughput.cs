@@ -115,6 +115,7 @@ internal static class BatchThroughput
         var cpuPerKey = variants.Select(_ => new List<double>()).ToArray();
         var gcsPerThousandBatches = variants.Select(_ => new List<double>()).ToArray();
         var switchesPerBatch = variants.Select(_ => new List<double>()).ToArray();
+        var pausePerBatch = variants.Select(_ => new List<double>()).ToArray();
         for (var round = 0; round < rounds; round++)
         {
             // Slices of every variant in turn, the order rotating each slice, so no variant always runs first (or right
@@ -124,6 +125,7 @@ internal static class BatchThroughput
             var cpu = new TimeSpan[variants.Length];
             var gcs = new int[variants.Length];
             var switches = new long[variants.Length];
+            var pauses = new TimeSpan[variants.Length];
             using var process = Process.GetCurrentProcess();
             var slices = (int)Math.Max(1, Math.Round(secondsPerRound / SliceSeconds));
             for (var slice = 0; slice < slices; slice++)
@@ -135,11 +137,13 @@ internal static class BatchThroughput
                     var cpuBefore = process.TotalProcessorTime;
                     var gcsBefore = GC.CollectionCount(0);
                     var switchesBefore = ContextSwitches();
+                    var pauseBefore = GC.GetTotalPauseDuration();
                     var (read, elapsed) = await MeasureAsync(variants[v].Read, windows.Length, SliceSeconds);
                     process.Refresh();
                     cpu[v] += process.TotalProcessorTime - cpuBefore;
                     gcs[v] += GC.CollectionCount(0) - gcsBefore;
                     switches[v] += ContextSwitches() - switchesBefore;
+                    pauses[v] += GC.GetTotalPauseDuration() - pauseBefore;
                     keysRead[v] += read;
                     seconds[v] += elapsed;
                 }
@@ -153,16 +157,17 @@ internal static class BatchThroughput
                 cpuPerKey[v].Add(cpu[v].TotalNanoseconds / keysRead[v]);
                 gcsPerThousandBatches[v].Add(gcs[v] * 1000.0 * Batch / keysRead[v]);
                 switchesPerBatch[v].Add(switches[v] * (double)Batch / keysRead[v]);
+                pausePerBatch[v].Add(pauses[v].TotalNanoseconds * Batch / keysRead[v]);
             }
         }
 
         Console.WriteLine();
-        Console.WriteLine("| variant | keys/s (median of rounds) | best round | median per-round ratio to raw | client CPU ns per key (median) | bytes allocated per batch | gen0 GCs per 1,000 batches | context switches per batch |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine("| variant | keys/s (median of rounds) | best round | median per-round ratio to raw | client CPU ns per key (median) | bytes allocated per batch | gen0 GCs per 1,000 batches | GC pause ns per batch | context switches per batch |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for (var v = 0; v < variants.Length; v++)
         {
             var bytes = await AllocatedPerBatchAsync(variants[v].Read, windows.Length);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Statistics.Median(results[v]):N0} | {results[v].Max():N0} | {Statistics.Median(ratios[v]):F2} | {Statistics.Median(cpuPerKey[v]):N0} | {bytes:N0} | {Statistics.Median(gcsPerThousandBatches[v]):F1} | {Statistics.Median(switchesPerBatch[v]):F2} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {variants[v].Name} | {Statistics.Median(results[v]):N0} | {results[v].Max():N0} | {Statistics.Median(ratios[v]):F2} | {Statistics.Median(cpuPerKey[v]):N0} | {bytes:N0} | {Statistics.Median(gcsPerThousandBatches[v]):F1} | {Statistics.Median(pausePerBatch[v]):N0} | {Statistics.Median(switchesPerBatch[v]):F2} |"));
         }
 
         await lazy.DisposeAsync();
