@@ -49,16 +49,23 @@ internal sealed class WriteBehindJournal : IDisposable
             Execute($"PRAGMA busy_timeout={BusyWaitSeconds * 1000};");
             Execute("PRAGMA journal_mode=WAL;");
             Execute("PRAGMA synchronous=NORMAL;");
-            Execute($"CREATE TABLE IF NOT EXISTS {Table} (key TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, op INTEGER NOT NULL, type TEXT, ttl_ticks INTEGER, payload BLOB, expires_at INTEGER);");
+            Execute($"CREATE TABLE IF NOT EXISTS {Table} (key TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, op INTEGER NOT NULL, type TEXT, ttl_ticks INTEGER, payload BLOB, expires_at INTEGER, flags INTEGER NOT NULL DEFAULT 0, local_ttl_ticks INTEGER);");
             if (!HasColumn("expires_at"))
             {
                 // A journal from before deadlines were kept: its rows replay with their TTL counted from the restart.
                 Execute($"ALTER TABLE {Table} ADD COLUMN expires_at INTEGER;");
             }
 
+            if (!HasColumn("flags"))
+            {
+                // A journal from before the memory options and fills were kept: its rows replay as plain sets.
+                Execute($"ALTER TABLE {Table} ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;");
+                Execute($"ALTER TABLE {Table} ADD COLUMN local_ttl_ticks INTEGER;");
+            }
+
             _upsert = _connection.CreateCommand();
-            _upsert.CommandText = $"INSERT INTO {Table} (key, seq, op, type, ttl_ticks, payload, expires_at) VALUES ($key, $seq, $op, $type, $ttl, $payload, $expires) " +
-                "ON CONFLICT(key) DO UPDATE SET seq = excluded.seq, op = excluded.op, type = excluded.type, ttl_ticks = excluded.ttl_ticks, payload = excluded.payload, expires_at = excluded.expires_at;";
+            _upsert.CommandText = $"INSERT INTO {Table} (key, seq, op, type, ttl_ticks, payload, expires_at, flags, local_ttl_ticks) VALUES ($key, $seq, $op, $type, $ttl, $payload, $expires, $flags, $localTtl) " +
+                "ON CONFLICT(key) DO UPDATE SET seq = excluded.seq, op = excluded.op, type = excluded.type, ttl_ticks = excluded.ttl_ticks, payload = excluded.payload, expires_at = excluded.expires_at, flags = excluded.flags, local_ttl_ticks = excluded.local_ttl_ticks;";
             _upsert.Parameters.Add("$key", SqliteType.Text);
             _upsert.Parameters.Add("$seq", SqliteType.Integer);
             _upsert.Parameters.Add("$op", SqliteType.Integer);
@@ -66,6 +73,8 @@ internal sealed class WriteBehindJournal : IDisposable
             _upsert.Parameters.Add("$ttl", SqliteType.Integer);
             _upsert.Parameters.Add("$payload", SqliteType.Blob);
             _upsert.Parameters.Add("$expires", SqliteType.Integer);
+            _upsert.Parameters.Add("$flags", SqliteType.Integer);
+            _upsert.Parameters.Add("$localTtl", SqliteType.Integer);
             _upsert.Prepare();
 
             _delete = _connection.CreateCommand();
@@ -102,9 +111,14 @@ internal sealed class WriteBehindJournal : IDisposable
             _upsert.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
             _upsert.Parameters["$payload"].Value = (object?)payload ?? DBNull.Value;
             _upsert.Parameters["$expires"].Value = Deadline(entry);
+            _upsert.Parameters["$flags"].Value = (int)FlagsOf(entry);
+            _upsert.Parameters["$localTtl"].Value = entry.Options.LocalTtl is { } local ? local.Ticks : DBNull.Value;
             Run(_upsert, entry.Key);
         }
     }
+
+    private static JournalFlags FlagsOf(PendingWrite entry) =>
+        (entry.IsFill ? JournalFlags.Fill : JournalFlags.None) | (entry.Options.SkipMemoryWrite ? JournalFlags.SkipMemoryWrite : JournalFlags.None);
 
     /// <summary>When the entry's TTL ends (Unix ms), so a replay after a restart does not count it again from then.</summary>
     private static object Deadline(PendingWrite entry) => entry.ExpiresAt is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value;
@@ -165,7 +179,7 @@ internal sealed class WriteBehindJournal : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = $"SELECT key, seq, op, type, ttl_ticks, payload, expires_at FROM {Table} ORDER BY seq;";
+            command.CommandText = $"SELECT key, seq, op, type, ttl_ticks, payload, expires_at, flags, local_ttl_ticks FROM {Table} ORDER BY seq;";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -176,7 +190,9 @@ internal sealed class WriteBehindJournal : IDisposable
                     reader.IsDBNull(3) ? null : reader.GetString(3),
                     reader.IsDBNull(4) ? null : TimeSpan.FromTicks(reader.GetInt64(4)),
                     reader.IsDBNull(5) ? null : (byte[])reader.GetValue(5),
-                    reader.IsDBNull(6) ? null : reader.GetInt64(6)));
+                    reader.IsDBNull(6) ? null : reader.GetInt64(6),
+                    (JournalFlags)reader.GetInt32(7),
+                    reader.IsDBNull(8) ? null : TimeSpan.FromTicks(reader.GetInt64(8))));
             }
         }
 
@@ -210,6 +226,23 @@ internal sealed class WriteBehindJournal : IDisposable
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 
-    /// <summary>A journaled operation; <paramref name="ExpiresAtUnixMs"/> is when a set's TTL ends (null: none, or a journal from before deadlines were kept).</summary>
-    internal sealed record JournalRow(string Key, long Sequence, WriteBehindOperation Operation, string? TypeName, TimeSpan? Ttl, byte[]? Payload, long? ExpiresAtUnixMs);
+    /// <summary>
+    /// A journaled operation; <paramref name="ExpiresAtUnixMs"/> is when a set's TTL ends (null: none, or a journal from
+    /// before deadlines were kept); <paramref name="Flags"/> and <paramref name="LocalTtl"/> are the write's memory
+    /// options and whether it is a factory's value.
+    /// </summary>
+    internal sealed record JournalRow(string Key, long Sequence, WriteBehindOperation Operation, string? TypeName, TimeSpan? Ttl, byte[]? Payload, long? ExpiresAtUnixMs, JournalFlags Flags, TimeSpan? LocalTtl);
+
+    /// <summary>What a journal row keeps of how the write was asked for (stored as an integer; never renumber).</summary>
+    [Flags]
+    internal enum JournalFlags
+    {
+        None = 0,
+
+        /// <summary>A factory's value (<see cref="PendingWrite.IsFill"/>): it yields to a value a lower tier already holds.</summary>
+        Fill = 1,
+
+        /// <summary>The write was kept out of the memory tiers (<see cref="MultiTierEntryOptions.SkipMemoryWrite"/>).</summary>
+        SkipMemoryWrite = 2,
+    }
 }

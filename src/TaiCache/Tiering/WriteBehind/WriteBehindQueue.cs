@@ -488,7 +488,16 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     replayTtl = expired ? null : left;
                 }
 
-                var options = replayTtl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(replayTtl);
+                var isFill = (row.Flags & WriteBehindJournal.JournalFlags.Fill) != 0;
+                if (expired && isFill)
+                {
+                    // A factory's value that expired unwritten: nothing of it is left to write, and a lower tier's value
+                    // (perhaps another instance's newer write) is not this instance's to remove.
+                    _journal.Complete([(row.Key, row.Sequence)]);
+                    continue;
+                }
+
+                var options = ReplayOptions(row, replayTtl);
                 PendingWrite? entry = null;
                 if (row.Operation == WriteBehindOperation.Delete || expired)
                 {
@@ -545,6 +554,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     entry.SetTtl(replayTtl, _time.GetUtcNow());
                 }
 
+                entry.IsFill = isFill && entry is not PendingDelete; // a fill yields to what a lower tier holds, as before the restart
+
                 _pending[row.Key] = entry;
                 _order.Enqueue(row.Key);
                 entry.ApplyToMemory(_owner);
@@ -555,6 +566,29 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         }
 
         Log.JournalReplayed(_owner.Logger, _owner.Name, replayed);
+    }
+
+    /// <summary>
+    /// The options a journaled write is replayed with: its TTL (what is left of it), its memory options as journaled,
+    /// the L1 TTL counted again from the restart but never past the TTL (rows from before these were journaled: the defaults').
+    /// </summary>
+    private MultiTierEntryOptions ReplayOptions(WriteBehindJournal.JournalRow row, TimeSpan? ttl)
+    {
+        var defaults = _owner.DefaultsForQueue;
+        var skipMemory = (row.Flags & WriteBehindJournal.JournalFlags.SkipMemoryWrite) != 0;
+        if (!skipMemory && row.LocalTtl is null)
+        {
+            return ttl == defaults.Ttl ? defaults : defaults.WithTtl(ttl);
+        }
+
+        var options = defaults.WithTtl(ttl);
+        options.SkipMemoryWrite = skipMemory;
+        if (row.LocalTtl is { } local)
+        {
+            options.LocalTtl = ttl is { } t && t < local ? t : local;
+        }
+
+        return options;
     }
 
     private static PendingSet<T> CreateReplayedSet<T>(string key, byte[] payload, MultiTierEntryOptions options, long sequence, long enqueuedAt, int tiers) =>
