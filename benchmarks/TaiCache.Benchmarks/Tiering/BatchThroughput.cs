@@ -20,7 +20,8 @@ namespace TaiCache.Benchmarks.Tiering;
 /// Another variant reads TaiCache's own stored values with the raw client, skipping the header: it costs what raw MGET
 /// does, so the envelope (5 bytes here) is not where TaiCache's overhead lies. The last three put both sides on the
 /// thread pool instead of StackExchange.Redis's dedicated reader threads (<c>SocketManager.ThreadPool</c>,
-/// <c>RedisIoScheduling.ThreadPool</c>). Set <c>TAICACHE_BATCH_TASKS</c> to run
+/// <c>RedisIoScheduling.ThreadPool</c>). The last is lazy-load again over an L1 full of other keys: what read-through's
+/// misses cost without its copies. Set <c>TAICACHE_BATCH_TASKS</c> to run
 /// with another number of tasks.
 /// </summary>
 internal static class BatchThroughput
@@ -57,6 +58,13 @@ internal static class BatchThroughput
         }
 
         var lazy = Tier(l2, ReadStrategy.LazyLoad, 1_000);
+        var lazyFull = Tier(l2, ReadStrategy.LazyLoad, 1_000);
+        var l1Full = (InMemoryTier)lazyFull.Tiers[0];
+        for (var i = 0; i < 1_000; i++)
+        {
+            l1Full.Set($"other:{i}", Product.Sample(i));
+        }
+
         var through = Tier(l2, ReadStrategy.ReadThrough, 1_000);
         var throughThreadPool = Tier(l2ThreadPool, ReadStrategy.ReadThrough, 1_000);
         var windows = Enumerable.Range(0, Keys / Batch).Select(w => keys.AsSpan(w * Batch, Batch).ToArray()).ToArray();
@@ -101,6 +109,7 @@ internal static class BatchThroughput
             ("raw SE.Redis MGET + MessagePack, SocketManager.ThreadPool", RawRead(dbThreadPool, rawWindows)),
             ("MultiTierCache.GetManyAsync, read-through into a churning 1k-entry L1, IoScheduling.ThreadPool", async w => (await throughThreadPool.GetManyAsync<Product>(windows[w])).Count),
             ("RedisCache.GetManyAsync, IoScheduling.ThreadPool", async w => (await l2ThreadPool.GetManyAsync<Product>(windows[w])).Count),
+            ("MultiTierCache.GetManyAsync, lazy-load, L1 full of 1k other keys (its misses walk a full table)", async w => (await lazyFull.GetManyAsync<Product>(windows[w])).Count),
         };
 
         var only = Environment.GetEnvironmentVariable("TAICACHE_BATCH_ONLY");
@@ -171,6 +180,7 @@ internal static class BatchThroughput
         }
 
         await lazy.DisposeAsync();
+        await lazyFull.DisposeAsync();
         await through.DisposeAsync();
         await throughThreadPool.DisposeAsync();
         await l2.DisposeAsync();
