@@ -22,6 +22,11 @@ public sealed partial class InMemoryTier
     private const double ThrashGhostShare = 0.85;
     private const double ThrashDecay = 0.001;
 
+    // A hold that the thrash ends at once after (within a tier's worth of new keys) is doubled the next time, up to
+    // this many tiers' worth: a loop that outlasts the hold otherwise regrows the window every time, and each regrowth
+    // costs main entries that come straight back (a 1,500-key loop through 1,000 entries: 57-59% hits, 60-61% with it).
+    private const int MaximumHoldTiers = 64;
+
     private readonly Lock _sync = new();
     private readonly NodeList _window = new();
     private readonly NodeList _probation = new();
@@ -63,6 +68,7 @@ public sealed partial class InMemoryTier
     private double _mainGhostShare;
     private double _ghostShare;
     private long _growthHeldUntil;
+    private long _holdLength;
 
     private void InitializePolicy()
     {
@@ -411,7 +417,8 @@ public sealed partial class InMemoryTier
     /// is a recent eviction and a fifth of them are main's own back again, the keys are cycling through a tier slightly
     /// too small for them (a loop), where a bigger window catches nothing (the keys' reuse distance exceeds the whole
     /// tier) and every growth step costs a main entry that comes straight back. Growth then stops for as many new keys
-    /// as the tier holds, and main keeps a fixed part of the cycle, as LFU would.
+    /// as the tier holds (twice as many as the last hold when the thrash resumed right after it, see
+    /// <see cref="MaximumHoldTiers"/>), and main keeps a fixed part of the cycle, as LFU would.
     /// </summary>
     private bool MayGrowWindow()
     {
@@ -422,7 +429,15 @@ public sealed partial class InMemoryTier
 
         if (_mainGhostShare > ThrashShare && _ghostShare > ThrashGhostShare)
         {
-            _growthHeldUntil = _newKeys + Math.Max(1, _count);
+            var length = Math.Max(1, _count);
+            if (_growthHeldUntil > 0 && _newKeys - _growthHeldUntil < length)
+            {
+                // The thrash came back as soon as the last hold ended: hold twice as long.
+                length = Math.Min(Math.Max(_holdLength, length) * 2, MaximumHoldTiers * length);
+            }
+
+            _holdLength = length;
+            _growthHeldUntil = _newKeys + length;
             return false;
         }
 

@@ -361,6 +361,34 @@ public sealed class InMemoryTierTests
     }
 
     [Fact]
+    public void LongLoop_SlightlyLargerThanTheTier_HoldsTheWindowLongerEachTimeTheThrashReturns()
+    {
+        // The loop above, for 120 passes: each time the window's growth is let go again, it pushes out main entries
+        // that come straight back, so the hold on it lengthens each time the thrash comes back at once after it.
+        const int keys = 1_500;
+        var cache = Create(maximumSize: 1_000);
+        long hits = 0;
+        for (var pass = 0; pass < 120; pass++)
+        {
+            for (var i = 0; i < keys; i++)
+            {
+                var key = Key(nameof(LongLoop_SlightlyLargerThanTheTier_HoldsTheWindowLongerEachTimeTheThrashReturns), i);
+                if (cache.TryGet<int>(key, out _))
+                {
+                    hits += pass >= 40 ? 1 : 0;
+                }
+                else
+                {
+                    cache.Set(key, i);
+                }
+            }
+        }
+
+        var perPass = hits / 80.0;
+        Assert.True(perPass >= 940, $"{perPass:F0} hits per pass of {keys:N0} keys through a 1,000-entry tier (1,000 at best)");
+    }
+
+    [Fact]
     public void Feed_KeysEnterHotAndCool_WindowGrowsLikeRecency()
     {
         // A feed: one new key every 10 requests, each read by Zipf(0.8) over the newest 2,000 keys, so a key is
