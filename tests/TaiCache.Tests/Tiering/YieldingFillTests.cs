@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using TaiCache.Redis;
 using TaiCache.Tests.Fixtures;
 using TaiCache.Tiering;
@@ -176,6 +177,57 @@ public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<
 
         Assert.Equal("b's write", (await shared.GetAsync<string>(key)).Value);
         Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value); // a's L1 dropped its load
+    }
+
+    [Fact]
+    public async Task WriteBehind_ExpireWhileAFactoryValueIsBeingWritten_AndAPeerWroteMeanwhile_ThePeersValueStays()
+    {
+        var shared = TierTestKit.Memory("shared");
+        var gated = new FaultyTier(shared);
+        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
+        options.Tiers.Add(TierTestKit.Memory("L1"));
+        options.Tiers.Add(gated);
+        await using var a = new MultiTierCache(options);
+        await using var b = Instance(new FaultyTier(shared));
+        var key = TierTestKit.Key(this);
+        var (gate, reached) = gated.HoldCallsOn(key);
+
+        Assert.Equal("a's load", await a.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")));
+        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the flusher is writing a's load
+        gated.Gate = null;
+        await b.SetAsync(key, "b's write");
+        Assert.True(await a.ExpireAsync(key, TimeSpan.FromMinutes(10))); // while a's load is in flight
+        gate.SetResult();
+        Assert.True((await a.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+
+        // The new expiry follows the load that yielded; it does not write the load again over b's value.
+        Assert.Equal("b's write", (await shared.GetAsync<string>(key)).Value);
+        Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
+    public async Task WriteBehind_ExpireWhileAFactoryValueIsBeingWritten_TheValueLandsAndTakesTheNewTtl()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var shared = TierTestKit.Memory("shared", clock);
+        var gated = new FaultyTier(shared);
+        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
+        options.Tiers.Add(TierTestKit.Memory("L1"));
+        options.Tiers.Add(gated);
+        await using var a = new MultiTierCache(options);
+        var key = TierTestKit.Key(this);
+        var (gate, reached) = gated.HoldCallsOn(key);
+
+        await a.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")); // no TTL
+        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gated.Gate = null;
+        Assert.True(await a.ExpireAsync(key, TimeSpan.FromMinutes(10))); // L2 does not hold it yet
+        gate.SetResult();
+        Assert.True((await a.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+
+        Assert.Equal("a's load", (await shared.GetAsync<string>(key)).Value);
+        clock.Advance(TimeSpan.FromMinutes(11));
+        Assert.False((await shared.GetAsync<string>(key)).HasValue); // the expiry was applied after the value landed
     }
 
     private static MultiTierCache Instance(params ICacheOps[] below)

@@ -202,10 +202,11 @@ internal sealed partial class WriteBehindQueue
                 {
                     _written++;
                     done.Add((entry.Key, entry.Sequence));
-                    if (entry.Yielded && !_pending.ContainsKey(entry.Key))
+                    if (entry.Yielded && !(_pending.TryGetValue(entry.Key, out var next) && next is not PendingExpiry))
                     {
                         // L1 took the factory's value when it was loaded; the tier holds a newer one. (A write of the
-                        // key queued since is newer still, and reads answer from the queue until it lands.) The entry
+                        // key queued since is newer still, and reads answer from the queue until it lands; a new expiry
+                        // queued since is no value, and leaves L1 holding the factory's.) The entry
                         // stays in flight until L1 has dropped it, so a flush that sees the queue empty sees L1 without it.
                         (yielded ??= []).Add(entry);
                         continue;

@@ -207,7 +207,17 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             if (!_closed && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Set)
             {
                 // The flusher is writing the value with its old TTL right now, so the tiers' own expire may run before
-                // that write lands and be undone by it. The value is queued again with the new TTL, to be written after.
+                // that write lands and be undone by it. A factory's value gets the new expiry after it (it may yield to
+                // another instance's value, which a set queued again would overwrite); a write is queued again with the
+                // new TTL, to be written after (should the write in flight fail, the value is still on its way).
+                if (writing.IsFill)
+                {
+                    var expiry = NewExpiry(key, ttl, Deadline.After(_time.GetUtcNow(), ttl), _allTiers);
+                    _journal?.Upsert(expiry);
+                    Append(expiry);
+                    return true;
+                }
+
                 var again = Stamp(writing);
                 again.SetTtl(ttl, _time.GetUtcNow());
                 _journal?.Upsert(again);
