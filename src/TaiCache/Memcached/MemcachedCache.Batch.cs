@@ -39,9 +39,28 @@ public sealed partial class MemcachedCache
             return results;
         }
 
-        var wires = list.ConvertAll(ToWire);
-        var responses = new MetaResponse[list.Count];
         var started = _metrics?.StartTimingAlways() ?? 0;
+        var responses = await FetchAsync(list.ConvertAll(ToWire), skipDownNodes, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (responses[i].Code == MetaResponseCode.Value)
+            {
+                _metrics?.RecordHitTimed(started);
+                results[i] = new CacheResult<T>(Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!, out var expiresAt), expiresAt);
+            }
+            else
+            {
+                _metrics?.RecordMissTimed(started);
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Gets wire keys' items in one pipelined batch per node: one response per key at its index, a hit's with its value.</summary>
+    private async ValueTask<MetaResponse[]> FetchAsync(List<string> wires, bool skipDownNodes, CancellationToken cancellationToken)
+    {
+        var responses = new MetaResponse[wires.Count];
         await ForEachNodeAsync(wires, (wires, responses), skipDownNodes, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
@@ -62,21 +81,7 @@ public sealed partial class MemcachedCache
                 return true;
             }, token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
-
-        for (var i = 0; i < list.Count; i++)
-        {
-            if (responses[i].Code == MetaResponseCode.Value)
-            {
-                _metrics?.RecordHitTimed(started);
-                results[i] = new CacheResult<T>(Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!, out var expiresAt), expiresAt);
-            }
-            else
-            {
-                _metrics?.RecordMissTimed(started);
-            }
-        }
-
-        return results;
+        return responses;
     }
 
     /// <inheritdoc />
@@ -124,8 +129,9 @@ public sealed partial class MemcachedCache
     }
 
     /// <inheritdoc />
-    /// <remarks>One pipelined <c>add</c> (meta set, mode E) per item, per node. A batch retried on a fresh connection after
-    /// some of it landed reports those items as not stored (they hold its own values).</remarks>
+    /// <remarks>One pipelined <c>add</c> (meta set, mode E) per item, per node. When a batch is sent again (a fresh
+    /// connection after the first lost its answers) and an item is then refused, the key may hold this very add from the
+    /// first attempt: those keys are read back, and an item whose key holds its bytes counts as stored.</remarks>
     async ValueTask<bool[]> IConditionalWriter.AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(items);
@@ -144,12 +150,14 @@ public sealed partial class MemcachedCache
             return notStored;
         }
 
-        await ForEachNodeAsync(wires, (wires, values, exptime: ToExptime(ttl), notStored), skipDownNodes: false, static async (conn, batch, state, token) =>
+        var sent = new byte[keys.Count]; // 1 once sent, 2 once sent again
+        await ForEachNodeAsync(wires, (wires, values, exptime: ToExptime(ttl), notStored, sent), skipDownNodes: false, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
                 var i = batch[j];
                 state.notStored[i] = false; // a part moved off a dead node keeps nothing from it
+                state.sent[i] = (byte)Math.Min(state.sent[i] + 1, 2);
                 MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: (byte)'E', quiet: true, opaque: j);
             }
 
@@ -166,6 +174,7 @@ public sealed partial class MemcachedCache
             }, token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
 
+        await CountOwnAddsAsync(wires, values, notStored, sent, cancellationToken).ConfigureAwait(false);
         var stored = new bool[keys.Count];
         for (var i = 0; i < stored.Length; i++)
         {
@@ -177,6 +186,37 @@ public sealed partial class MemcachedCache
         }
 
         return stored;
+    }
+
+    /// <summary>
+    /// Clears <paramref name="notStored"/> for the items sent more than once whose key holds exactly their bytes (and
+    /// flags): the add an earlier attempt made, whose answer was lost with its connection.
+    /// </summary>
+    private async ValueTask CountOwnAddsAsync(List<string> wires, byte[][] values, bool[] notStored, byte[] sent, CancellationToken cancellationToken)
+    {
+        List<int>? check = null;
+        for (var i = 0; i < notStored.Length; i++)
+        {
+            if (notStored[i] && sent[i] > 1)
+            {
+                (check ??= []).Add(i);
+            }
+        }
+
+        if (check is null)
+        {
+            return;
+        }
+
+        var responses = await FetchAsync(check.ConvertAll(i => wires[i]), skipDownNodes: false, cancellationToken).ConfigureAwait(false);
+        for (var k = 0; k < check.Count; k++)
+        {
+            var i = check[k];
+            if (responses[k].Code == MetaResponseCode.Value && responses[k].ClientFlags == ClientFlags && responses[k].Data.AsSpan().SequenceEqual(values[i]))
+            {
+                notStored[i] = false;
+            }
+        }
     }
 
     /// <inheritdoc />

@@ -19,6 +19,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private int _nextId;
     private long _latencyTicks;
     private volatile bool _drop;
+    private volatile bool _dropResponses;
     private long _droppedBytes;
     private volatile bool _refuse;
 
@@ -44,6 +45,9 @@ public sealed class TcpFaultProxy : IAsyncDisposable
 
     /// <summary>Gets or sets a value indicating whether traffic is silently swallowed (a black hole).</summary>
     public bool Drop { get => _drop; set => _drop = value; }
+
+    /// <summary>Gets or sets a value indicating whether only the server's answers are swallowed: requests still reach it.</summary>
+    public bool DropResponses { get => _dropResponses; set => _dropResponses = value; }
 
     /// <summary>Gets or sets a value indicating whether new connections are closed as soon as they are accepted.</summary>
     public bool RefuseNew { get => _refuse; set => _refuse = value; }
@@ -71,6 +75,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     {
         Latency = TimeSpan.Zero;
         Drop = false;
+        DropResponses = false;
         RefuseNew = false;
     }
 
@@ -116,13 +121,13 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         }
 
         _pairs[id] = (client, upstream);
-        var a = PumpAsync(client.GetStream(), upstream.GetStream());
-        var b = PumpAsync(upstream.GetStream(), client.GetStream());
+        var a = PumpAsync(client.GetStream(), upstream.GetStream(), toClient: false);
+        var b = PumpAsync(upstream.GetStream(), client.GetStream(), toClient: true);
         await Task.WhenAny(a, b);
         Close(id);
     }
 
-    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, bool toClient)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -141,7 +146,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                     await Task.Delay(latency, _stop.Token);
                 }
 
-                if (_drop)
+                if (_drop || (toClient && _dropResponses))
                 {
                     Interlocked.Add(ref _droppedBytes, n);
                     continue;

@@ -144,6 +144,37 @@ public sealed class MemcachedReconnectTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AddManyAsync_AnswersLostAfterTheAddsLanded_RetryReportsItsOwnAddsAsStored_AndAnotherWritersAsNot()
+    {
+        _proxy = new TcpFaultProxy(_server.Port);
+        await using var cache = Cache(_proxy.Port);
+        var key = Key(nameof(AddManyAsync_AnswersLostAfterTheAddsLanded_RetryReportsItsOwnAddsAsStored_AndAnotherWritersAsNot));
+        await WarmPoolAsync(cache, key, calls: 2);
+        var keys = Enumerable.Range(0, 4).Select(i => $"{key}:{i}").ToArray();
+        await cache.SetAsync(keys[2], "another writer's");
+        var items = keys.Select(k => KeyValuePair.Create(k, $"mine for {k}")).ToArray();
+
+        // The adds reach the server, their answers are swallowed, then the connection is cut: the retry on a fresh
+        // connection finds every key taken, three of them by the first attempt's own adds.
+        _proxy.DropResponses = true;
+        var add = ((IConditionalWriter)cache).AddManyAsync(items, ttl: null, CancellationToken.None).AsTask();
+        using (var raw = new MemcachedRawClient("127.0.0.1", _server.Port))
+        {
+            await TaiCache.Tests.Tiering.TierTestKit.Eventually(() => raw.Get(keys[3]) is not null, TimeSpan.FromSeconds(30));
+        }
+
+        Assert.False(add.IsCompleted);
+        _proxy.Heal();
+        _proxy.CutAll();
+
+        var stored = await add.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(new[] { true, true, false, true }, stored);
+        Assert.True(Logged(RetryingOnFreshConnection));
+        Assert.Equal("another writer's", (await cache.GetAsync<string>(keys[2])).Value);
+        Assert.Equal($"mine for {keys[0]}", (await cache.GetAsync<string>(keys[0])).Value);
+    }
+
+    [Fact]
     public async Task IncrementAsync_PooledConnectionCutAfterRequestSent_NotRetriedAndThrowsConnectionException()
     {
         _proxy = new TcpFaultProxy(_server.Port);
