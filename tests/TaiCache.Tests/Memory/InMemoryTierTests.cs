@@ -338,25 +338,7 @@ public sealed class InMemoryTierTests
         // Keys read in order, again and again, through a tier a little too small for them: LRU misses every read, the
         // best any policy can do is keep a fixed 1,000 of them (1,000 hits per pass). The window must not grow on the
         // misses of keys it let go, since growing only pushes out main entries that come straight back.
-        var cache = Create(maximumSize: 1_000);
-        long hits = 0;
-        for (var pass = 0; pass < 40; pass++)
-        {
-            for (var i = 0; i < keys; i++)
-            {
-                var key = Key(nameof(Loop_SlightlyLargerThanTheTier_KeepsMostOfTheTierHitting), i);
-                if (cache.TryGet<int>(key, out _))
-                {
-                    hits += pass >= 10 ? 1 : 0;
-                }
-                else
-                {
-                    cache.Set(key, i);
-                }
-            }
-        }
-
-        var perPass = hits / 30.0;
+        var perPass = LoopHitsPerPass(Create(maximumSize: 1_000), nameof(Loop_SlightlyLargerThanTheTier_KeepsMostOfTheTierHitting), keys, passes: 40, counted: 30);
         Assert.True(perPass >= 820, $"{perPass:F0} hits per pass of {keys:N0} keys through a 1,000-entry tier (1,000 at best)");
     }
 
@@ -366,16 +348,22 @@ public sealed class InMemoryTierTests
         // The loop above, for 120 passes: each time the window's growth is let go again, it pushes out main entries
         // that come straight back, so the hold on it lengthens each time the thrash comes back at once after it.
         const int keys = 1_500;
-        var cache = Create(maximumSize: 1_000);
+        var perPass = LoopHitsPerPass(Create(maximumSize: 1_000), nameof(LongLoop_SlightlyLargerThanTheTier_HoldsTheWindowLongerEachTimeTheThrashReturns), keys, passes: 120, counted: 80);
+        Assert.True(perPass >= 940, $"{perPass:F0} hits per pass of {keys:N0} keys through a 1,000-entry tier (1,000 at best)");
+    }
+
+    /// <summary>Reads keys 0..keys-1 in order, <paramref name="passes"/> times, setting each miss; returns the hits per pass over the last <paramref name="counted"/> passes.</summary>
+    private static double LoopHitsPerPass(InMemoryTier cache, string test, int keys, int passes, int counted)
+    {
         long hits = 0;
-        for (var pass = 0; pass < 120; pass++)
+        for (var pass = 0; pass < passes; pass++)
         {
             for (var i = 0; i < keys; i++)
             {
-                var key = Key(nameof(LongLoop_SlightlyLargerThanTheTier_HoldsTheWindowLongerEachTimeTheThrashReturns), i);
+                var key = Key(test, i);
                 if (cache.TryGet<int>(key, out _))
                 {
-                    hits += pass >= 40 ? 1 : 0;
+                    hits += pass >= passes - counted ? 1 : 0;
                 }
                 else
                 {
@@ -384,8 +372,7 @@ public sealed class InMemoryTierTests
             }
         }
 
-        var perPass = hits / 80.0;
-        Assert.True(perPass >= 940, $"{perPass:F0} hits per pass of {keys:N0} keys through a 1,000-entry tier (1,000 at best)");
+        return hits / (double)counted;
     }
 
     [Fact]

@@ -21,9 +21,7 @@ public sealed class WriteBehindJournalReplayTests
     [Fact]
     public async Task FactoryValueReplayed_YieldsToAValueAnotherInstanceWroteBelowMeanwhile()
     {
-        var path = TierTestKit.NewJournalPath();
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        try
+        await WithJournalAsync(async (path, time) =>
         {
             var key = TierTestKit.Key(this);
             var (first, _, _) = Build(path, time, l2 => l2.Down = true);
@@ -40,19 +38,13 @@ public sealed class WriteBehindJournalReplayTests
             Assert.Equal("newer", (await l2.Inner.GetAsync<string>(key)).Value); // a plain set would have put "loaded" back over it
             Assert.False(l1.TryGet<string>(key, out _)); // the value that yielded leaves L1 too
             Assert.Equal("newer", (await second.GetAsync<string>(key)).Value);
-        }
-        finally
-        {
-            TierTestKit.DeleteJournal(path);
-        }
+        });
     }
 
     [Fact]
     public async Task FactoryValueThatExpiredWhileNoProcessRan_IsDropped_AndLeavesTheLowerTiersValueAlone()
     {
-        var path = TierTestKit.NewJournalPath();
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        try
+        await WithJournalAsync(async (path, time) =>
         {
             var key = TierTestKit.Key(this);
             var (first, _, _) = Build(path, time, l2 => l2.Down = true);
@@ -68,19 +60,13 @@ public sealed class WriteBehindJournalReplayTests
             Assert.Equal(0, second.WriteBehindQueueDepth);
             Assert.True((await TierTestKit.FlushOnFakeClockAsync(second, time)).Completed);
             Assert.Equal("newer", (await l2.Inner.GetAsync<string>(key)).Value); // a caller's expired set removes it; a fill does not
-        }
-        finally
-        {
-            TierTestKit.DeleteJournal(path);
-        }
+        });
     }
 
     [Fact]
     public async Task WriteReplayed_KeepsSkipMemoryWrite_AndItsLocalTtl()
     {
-        var path = TierTestKit.NewJournalPath();
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        try
+        await WithJournalAsync(async (path, time) =>
         {
             var notInMemory = TierTestKit.Key(this);
             var shortInMemory = TierTestKit.Key(this);
@@ -100,19 +86,13 @@ public sealed class WriteBehindJournalReplayTests
             Assert.False(l1.TryGet<string>(shortInMemory, out _)); // its L1 TTL, not the hour it has below
             Assert.Equal("below only", (await l2.Inner.GetAsync<string>(notInMemory)).Value);
             Assert.Equal("short in L1", (await l2.Inner.GetAsync<string>(shortInMemory)).Value);
-        }
-        finally
-        {
-            TierTestKit.DeleteJournal(path);
-        }
+        });
     }
 
     [Fact]
     public async Task JournalFromBeforeFlagsWereKept_IsUpgraded_AndItsRowsReplayAsPlainSets()
     {
-        var path = TierTestKit.NewJournalPath();
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        try
+        await WithJournalAsync(async (path, time) =>
         {
             var key = TierTestKit.Key(this);
             var (first, _, _) = Build(path, time, l2 => l2.Down = true);
@@ -126,6 +106,16 @@ public sealed class WriteBehindJournalReplayTests
             Assert.True((await TierTestKit.FlushOnFakeClockAsync(second, time)).Completed);
             Assert.Equal("acknowledged", (await l2.Inner.GetAsync<string>(key)).Value);
             Assert.True(l1.TryGet<string>(key, out _));
+        });
+    }
+
+    /// <summary>Runs a test over a fresh journal file on a fake clock, and deletes the file after.</summary>
+    private static async Task WithJournalAsync(Func<string, FakeTimeProvider, Task> test)
+    {
+        var path = TierTestKit.NewJournalPath();
+        try
+        {
+            await test(path, new FakeTimeProvider(DateTimeOffset.UtcNow));
         }
         finally
         {

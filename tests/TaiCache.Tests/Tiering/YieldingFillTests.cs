@@ -154,24 +154,23 @@ public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<
         Assert.Equal("b's write", (await a.GetAsync<string>(keys[1])).Value); // a's L1 did not take that copy
     }
 
-    [Fact]
-    public async Task WriteBehind_PeerWritesBeforeTheFlusherWritesAFactoryValue_ItYields_AndL1DropsIt()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the new expiry follows the load that yielded: it does not write the load again over b's value
+    public async Task WriteBehind_PeerWritesBeforeTheFlusherWritesAFactoryValue_ItYields_AndL1DropsIt(bool expireWhileItIsWritten)
     {
         var shared = TierTestKit.Memory("shared");
         var gated = new FaultyTier(shared);
-        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
-        options.Tiers.Add(TierTestKit.Memory("L1"));
-        options.Tiers.Add(gated);
-        await using var a = new MultiTierCache(options);
+        await using var a = WriteBehindOver(gated);
         await using var b = Instance(new FaultyTier(shared));
         var key = TierTestKit.Key(this);
-        var (gate, reached) = gated.HoldCallsOn(key);
-
-        // a's load misses L2 (the read passes the gate: it is not held), the flusher's write of its value is held.
-        Assert.Equal("a's load", await a.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")));
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        gated.Gate = null;
+        var gate = await HoldLoadsWriteAsync(a, gated, key);
         await b.SetAsync(key, "b's write");
+        if (expireWhileItIsWritten)
+        {
+            Assert.True(await a.ExpireAsync(key, TimeSpan.FromMinutes(10)));
+        }
+
         gate.SetResult();
         Assert.True((await a.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
 
@@ -180,47 +179,14 @@ public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<
     }
 
     [Fact]
-    public async Task WriteBehind_ExpireWhileAFactoryValueIsBeingWritten_AndAPeerWroteMeanwhile_ThePeersValueStays()
-    {
-        var shared = TierTestKit.Memory("shared");
-        var gated = new FaultyTier(shared);
-        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
-        options.Tiers.Add(TierTestKit.Memory("L1"));
-        options.Tiers.Add(gated);
-        await using var a = new MultiTierCache(options);
-        await using var b = Instance(new FaultyTier(shared));
-        var key = TierTestKit.Key(this);
-        var (gate, reached) = gated.HoldCallsOn(key);
-
-        Assert.Equal("a's load", await a.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")));
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the flusher is writing a's load
-        gated.Gate = null;
-        await b.SetAsync(key, "b's write");
-        Assert.True(await a.ExpireAsync(key, TimeSpan.FromMinutes(10))); // while a's load is in flight
-        gate.SetResult();
-        Assert.True((await a.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
-
-        // The new expiry follows the load that yielded; it does not write the load again over b's value.
-        Assert.Equal("b's write", (await shared.GetAsync<string>(key)).Value);
-        Assert.Equal("b's write", (await a.GetAsync<string>(key)).Value);
-    }
-
-    [Fact]
     public async Task WriteBehind_ExpireWhileAFactoryValueIsBeingWritten_TheValueLandsAndTakesTheNewTtl()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var shared = TierTestKit.Memory("shared", clock);
         var gated = new FaultyTier(shared);
-        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
-        options.Tiers.Add(TierTestKit.Memory("L1"));
-        options.Tiers.Add(gated);
-        await using var a = new MultiTierCache(options);
+        await using var a = WriteBehindOver(gated);
         var key = TierTestKit.Key(this);
-        var (gate, reached) = gated.HoldCallsOn(key);
-
-        await a.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")); // no TTL
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        gated.Gate = null;
+        var gate = await HoldLoadsWriteAsync(a, gated, key); // a's load, no TTL
         Assert.True(await a.ExpireAsync(key, TimeSpan.FromMinutes(10))); // L2 does not hold it yet
         gate.SetResult();
         Assert.True((await a.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
@@ -228,6 +194,28 @@ public sealed class YieldingFillTests(RedisServerFixture redis) : IClassFixture<
         Assert.Equal("a's load", (await shared.GetAsync<string>(key)).Value);
         clock.Advance(TimeSpan.FromMinutes(11));
         Assert.False((await shared.GetAsync<string>(key)).HasValue); // the expiry was applied after the value landed
+    }
+
+    /// <summary>A write-behind cache: L1 over <paramref name="below"/>.</summary>
+    private static MultiTierCache WriteBehindOver(ICacheOps below)
+    {
+        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
+        options.Tiers.Add(TierTestKit.Memory("L1"));
+        options.Tiers.Add(below);
+        return new MultiTierCache(options);
+    }
+
+    /// <summary>
+    /// Loads "a's load" through <paramref name="cache"/> and holds the flusher's write of it at <paramref name="gated"/>
+    /// (the load's own read passes: it is not held); other calls pass again. Returns the gate that releases the write.
+    /// </summary>
+    private static async Task<TaskCompletionSource> HoldLoadsWriteAsync(MultiTierCache cache, FaultyTier gated, string key)
+    {
+        var (gate, reached) = gated.HoldCallsOn(key);
+        Assert.Equal("a's load", await cache.GetOrSetAsync(key, _ => ValueTask.FromResult("a's load")));
+        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gated.Gate = null;
+        return gate;
     }
 
     private static MultiTierCache Instance(params ICacheOps[] below)
