@@ -77,7 +77,13 @@ internal sealed class TagCarriers(Tiering.MultiTierCache cache, string tag)
     /// Each key's tag list as the lowest tier that answers holds it (the shared store: an instance's L1 may keep an
     /// older list than Redis); <see langword="null"/> where that tier has none, or when no tier answers.
     /// </summary>
-    private async ValueTask<string[]?[]> ReadListsAsync(List<string> keys, CancellationToken cancellationToken)
+    private ValueTask<string[]?[]> ReadListsAsync(List<string> keys, CancellationToken cancellationToken) => ReadListsAsync(cache, keys, cancellationToken);
+
+    /// <summary>
+    /// Each key's tag list as the lowest tier of <paramref name="cache"/> that answers holds it; <see langword="null"/>
+    /// where that tier has none, or when no tier answers.
+    /// </summary>
+    internal static async ValueTask<string[]?[]> ReadListsAsync(Tiering.MultiTierCache cache, List<string> keys, CancellationToken cancellationToken)
     {
         var tagsKeys = keys.ConvertAll(TaiCacheHybridCache.TagsKey);
         var result = new string[]?[keys.Count];
@@ -104,6 +110,6 @@ internal sealed class TagCarriers(Tiering.MultiTierCache cache, string tag)
         return result;
     }
 
-    private static bool SameList(string[]? a, string[]? b) =>
+    internal static bool SameList(string[]? a, string[]? b) =>
         a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 }

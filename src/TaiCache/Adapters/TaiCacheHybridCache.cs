@@ -110,9 +110,10 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
                 var value = await c.Factory(c.State, ct).ConfigureAwait(false);
 
                 // Tag before the cache stores the value, so a RemoveByTag racing the store cannot miss it; the write
-                // stays in flight until the caller is answered, after the store.
+                // stays in flight until the caller is answered, after the store. (No CheckTagListAsync after it: a
+                // factory's value goes only where the key holds nothing, so it never lands over another write's value.)
                 c.Open();
-                await c.Owner.TagAsync(c.Key, c.Tags, c.Own, c.Entry, ct).ConfigureAwait(false);
+                await c.Owner.TagAsync(c.Key, c.Tags, c.Own, c.Entry, fill: true, ct).ConfigureAwait(false);
                 return value;
             },
             entry,
@@ -160,8 +161,9 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         _tagWrites.Add(key, own);
         try
         {
-            await TagAsync(key, tags, own, entry, cancellationToken).ConfigureAwait(false);
+            var recorded = await TagAsync(key, tags, own, entry, fill: false, cancellationToken).ConfigureAwait(false);
             await _cache.SetAsync(key, value, entry, cancellationToken).ConfigureAwait(false);
+            await CheckTagListAsync(key, recorded, tags, entry, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -287,13 +289,18 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
     }
 
     /// <summary>
-    /// Records that an entry about to be stored carries <paramref name="tags"/>, and only those: its tag list beside it
-    /// (so <see cref="RemoveByTagAsync(string, CancellationToken)"/> leaves alone an entry overwritten without the tag),
-    /// then its memberships, for as long as its value lives (the entry's TTL, else the cache's default). Memberships
-    /// of tags the previous entry carried and this one does not are dropped, except those of this instance's other
-    /// writes of the key still in flight (<paramref name="own"/> is this write's, see <see cref="TagWritesInFlight"/>).
+    /// Records that an entry about to be stored carries <paramref name="tags"/>, and only those: memberships of tags the
+    /// previous entry carried and this one does not are dropped (except those of this instance's other writes of the
+    /// key still in flight; <paramref name="own"/> is this write's, see <see cref="TagWritesInFlight"/>), then its tag
+    /// list is written beside it (so <see cref="RemoveByTagAsync(string, CancellationToken)"/> leaves alone an entry
+    /// overwritten without the tag), then its memberships, for as long as its value lives (the entry's TTL, else the
+    /// cache's default). Returns the list written, for <see cref="CheckTagListAsync"/> once a set's value is stored.
     /// </summary>
-    private async ValueTask TagAsync(string key, string[] tags, string[] own, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
+    /// <remarks>The memberships are dropped before the list is written: a write of another instance whose membership
+    /// this drops has written its own list before this one, and finds this list in its place when it checks. A factory's
+    /// value (<paramref name="fill"/>) drops nothing and keeps the listed tags: it is stored only where the key holds
+    /// nothing, so the value those tags describe may be the one that stays.</remarks>
+    private async ValueTask<string[]> TagAsync(string key, string[] tags, string[] own, MultiTierEntryOptions? entry, bool fill, CancellationToken cancellationToken)
     {
         CacheKeyRules.ValidateTags(tags);
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
@@ -304,17 +311,46 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         {
             var before = await _cache.GetAsync<string[]>(tagsKey, cancellationToken).ConfigureAwait(false);
             var recorded = _tagWrites.WithOthers(key, own);
-            await _cache.SetAsync(tagsKey, recorded, entry, cancellationToken).ConfigureAwait(false);
-            await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
             if (before.HasValue && before.Value.Except(recorded, StringComparer.Ordinal).ToArray() is { Length: > 0 } dropped)
             {
-                await manager.UntagAsync(key, dropped, cancellationToken).ConfigureAwait(false);
+                if (fill)
+                {
+                    recorded = [.. recorded, .. dropped];
+                }
+                else
+                {
+                    await manager.UntagAsync(key, dropped, cancellationToken).ConfigureAwait(false);
+                }
             }
+
+            await _cache.SetAsync(tagsKey, recorded, entry, cancellationToken).ConfigureAwait(false);
+            await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
+            return recorded;
         }
         finally
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// After a tagged value is stored: when the key's tag list in the shared store is no longer the one this write
+    /// recorded, another write of the key (another instance's) overlapped this one, and nothing tells whose value
+    /// landed last. The list is then deleted and this write's memberships added again, so that every tag either write
+    /// carried removes the key (an entry without a list is removed by any tag that lists it): a removal too many
+    /// rather than a tagged value left behind.
+    /// </summary>
+    private async ValueTask CheckTagListAsync(string key, string[] recorded, string[] tags, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
+    {
+        var now = await TagCarriers.ReadListsAsync(_cache, [key], cancellationToken).ConfigureAwait(false);
+        if (TagCarriers.SameList(now[0], recorded))
+        {
+            return;
+        }
+
+        var manager = await _tags(cancellationToken).ConfigureAwait(false);
+        await _cache.DeleteAsync(TagsKey(key), cancellationToken).ConfigureAwait(false);
+        await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<T> GetOnlyAsync<T>(string key, MultiTierEntryOptions? entry, CancellationToken cancellationToken)

@@ -275,6 +275,44 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
         Assert.False(await cache.ExistsAsync(key));
     }
 
+    [Fact]
+    public async Task SetAsync_TwoInstancesSetOneKeyWithOtherTags_TheValueLandingLastIsRemovedByItsTag()
+    {
+        // Two instances over one shared store and one tag store. A has tagged the key with "a" and is held storing its
+        // value; B tags the key with "b" (its tag list replaces A's, and drops the key from "a"), stores and returns;
+        // then A's value lands. Nothing orders the two instances' writes.
+        var shared = Tiering.TierTestKit.Memory("shared");
+        var gatedA = new Tiering.FaultyTier(shared);
+        await using var cacheA = Instance(gatedA);
+        await using var cacheB = Instance(new Tiering.FaultyTier(shared));
+        await using var tags = new TaiCache.Invalidation.InvalidationManager([cacheA, cacheB]);
+        var a = new TaiCacheHybridCache(cacheA, tags);
+        var b = new TaiCacheHybridCache(cacheB, tags);
+        var key = Key();
+        var (gate, reached) = gatedA.HoldCallsOn(key);
+
+        var first = a.SetAsync(key, "from-a", tags: ["a"]).AsTask();
+        await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gatedA.Gate = null;
+        await b.SetAsync(key, "from-b", tags: ["b"]);
+        gate.SetResult();
+        await first.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("from-a", (await shared.GetAsync<string>(key)).Value); // A's value landed last
+
+        await b.RemoveByTagAsync("a");
+
+        Assert.False((await shared.GetAsync<string>(key)).HasValue);
+        Assert.False((await cacheA.GetAsync<string>(key)).HasValue);
+
+        static MultiTierCache Instance(ICacheOps below)
+        {
+            var options = new MultiTierCacheOptions();
+            options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
+            options.Tiers.Add(below);
+            return new MultiTierCache(options);
+        }
+    }
+
     /// <summary>An L1 over a lower tier whose calls can be held at a gate.</summary>
     private static (MultiTierCache Cache, Tiering.FaultyTier L2) GatedInstance()
     {
