@@ -342,6 +342,11 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
     /// </summary>
     private async ValueTask CheckTagListAsync(string key, string[] recorded, string[] tags, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
     {
+        if (entry is { SkipDistributedWrite: true })
+        {
+            return; // kept in this instance's memory only: no other instance writes where it went
+        }
+
         var now = await TagCarriers.ReadListsAsync(_cache, [key], cancellationToken).ConfigureAwait(false);
         if (TagCarriers.SameList(now[0], recorded))
         {
