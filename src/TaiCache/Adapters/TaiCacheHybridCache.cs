@@ -195,6 +195,7 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
         var owned = await _cache.GetManyAsync<string[]>(tagsKeys, cancellationToken).ConfigureAwait(false);
         await _cache.DeleteManyAsync([.. list, .. tagsKeys], cancellationToken).ConfigureAwait(false);
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
+        var untagged = new List<string>(list.Count);
         for (var i = 0; i < list.Count; i++)
         {
             if (await _cache.ExistsAsync(list[i], cancellationToken).ConfigureAwait(false))
@@ -205,6 +206,32 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
             // Its memberships go too, so tags do not keep removed keys (without a TTL, for ever).
             string[] tags = owned.TryGetValue(tagsKeys[i], out var held) ? [AllTag, .. held] : [AllTag];
             await manager.UntagAsync(list[i], tags, cancellationToken).ConfigureAwait(false);
+            untagged.Add(list[i]);
+        }
+
+        await RetagWrittenMeanwhileAsync(manager, untagged, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After a removal dropped keys' memberships: a set of one of them (here or in another instance) that tagged it
+    /// after the removal's delete, and stores its value after the removal looked, lost its memberships with them. Its tag
+    /// list is back beside the key by now: those keys are tagged again as it lists (with no expiry, as the set's TTL is
+    /// not known here; the next removal of the key or of the tag drops them).
+    /// </summary>
+    private async ValueTask RetagWrittenMeanwhileAsync(InvalidationManager manager, List<string> untagged, CancellationToken cancellationToken)
+    {
+        if (untagged.Count == 0)
+        {
+            return;
+        }
+
+        var lists = await TagCarriers.ReadListsAsync(_cache, untagged, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < untagged.Count; i++)
+        {
+            if (lists[i] is { } listed)
+            {
+                await manager.TagAsync(untagged[i], [AllTag, .. listed], ttl: null, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

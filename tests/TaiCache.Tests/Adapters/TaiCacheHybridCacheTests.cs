@@ -276,6 +276,41 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RemoveAsync_RacingAnotherInstancesSetOfTheKey_TheSetsValueIsStillRemovedByItsTag()
+    {
+        // A removes the key; B tags the key after A's delete and stores its value after A looked whether the key was
+        // back, so A drops the key's memberships, B's among them.
+        var shared = Tiering.TierTestKit.Memory("shared");
+        var gatedA = new Tiering.FaultyTier(shared);
+        var gatedB = new Tiering.FaultyTier(shared);
+        await using var cacheA = Instance(gatedA);
+        await using var cacheB = Instance(gatedB);
+        await using var tags = new TaiCache.Invalidation.InvalidationManager([cacheA, cacheB]);
+        var a = new TaiCacheHybridCache(cacheA, tags);
+        var b = new TaiCacheHybridCache(cacheB, tags);
+        var key = Key();
+        await a.SetAsync(key, "old", tags: ["t"]);
+
+        var (lookA, reachedA) = gatedA.HoldCallsOn(key);
+        var removal = a.RemoveAsync(key).AsTask();
+        await reachedA.Task.WaitAsync(TimeSpan.FromSeconds(30)); // deleted; A's look at the key is held
+        gatedA.Gate = null;
+        var (storeB, reachedB) = gatedB.HoldCallsOn(key);
+        var set = b.SetAsync(key, "new", tags: ["t"]).AsTask();
+        await reachedB.Task.WaitAsync(TimeSpan.FromSeconds(30)); // B has tagged the key; its value is held
+        gatedB.Gate = null;
+        lookA.SetResult();
+        await removal.WaitAsync(TimeSpan.FromSeconds(30));
+        storeB.SetResult();
+        await set.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("new", (await shared.GetAsync<string>(key)).Value);
+
+        await a.RemoveByTagAsync("t");
+
+        Assert.False((await shared.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
     public async Task SetAsync_TwoInstancesSetOneKeyWithOtherTags_TheValueLandingLastIsRemovedByItsTag()
     {
         // Two instances over one shared store and one tag store. A has tagged the key with "a" and is held storing its
@@ -303,14 +338,15 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
 
         Assert.False((await shared.GetAsync<string>(key)).HasValue);
         Assert.False((await cacheA.GetAsync<string>(key)).HasValue);
+    }
 
-        static MultiTierCache Instance(ICacheOps below)
-        {
-            var options = new MultiTierCacheOptions();
-            options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
-            options.Tiers.Add(below);
-            return new MultiTierCache(options);
-        }
+    /// <summary>An instance over a shared lower tier: its own L1 over <paramref name="below"/>.</summary>
+    private static MultiTierCache Instance(ICacheOps below)
+    {
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
+        options.Tiers.Add(below);
+        return new MultiTierCache(options);
     }
 
     /// <summary>An L1 over a lower tier whose calls can be held at a gate.</summary>

@@ -160,7 +160,7 @@ public sealed class FaultyTier : ICacheOps, IConditionalWriter
 
     public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
     {
-        await Enter(cancellationToken);
+        await Enter(cancellationToken, key);
         return await _inner.ExistsAsync(key, cancellationToken);
     }
 
