@@ -56,10 +56,15 @@ internal sealed class WriteBehindJournal : IDisposable
                 Execute($"ALTER TABLE {Table} ADD COLUMN expires_at INTEGER;");
             }
 
+            // A journal from before the memory options and fills were kept: its rows replay as plain sets. (Each column
+            // on its own: a process that died between the two statements left one of them.)
             if (!HasColumn("flags"))
             {
-                // A journal from before the memory options and fills were kept: its rows replay as plain sets.
                 Execute($"ALTER TABLE {Table} ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;");
+            }
+
+            if (!HasColumn("local_ttl_ticks"))
+            {
                 Execute($"ALTER TABLE {Table} ADD COLUMN local_ttl_ticks INTEGER;");
             }
 
