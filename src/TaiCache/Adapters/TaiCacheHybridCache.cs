@@ -351,7 +351,7 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
             }
 
             await _cache.SetAsync(tagsKey, recorded, entry, cancellationToken).ConfigureAwait(false);
-            await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
+            await manager.TagAsync(key, tags, MembershipTtl(entry), cancellationToken).ConfigureAwait(false);
             return recorded;
         }
         finally
@@ -382,8 +382,11 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
 
         var manager = await _tags(cancellationToken).ConfigureAwait(false);
         await _cache.DeleteAsync(TagsKey(key), cancellationToken).ConfigureAwait(false);
-        await manager.TagAsync(key, tags, entry?.Ttl ?? _cache.DefaultsForQueue.Ttl, cancellationToken).ConfigureAwait(false);
+        await manager.TagAsync(key, tags, MembershipTtl(entry), cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>How long a key's tag memberships live: as long as its value (the entry's TTL, else the cache's default).</summary>
+    private TimeSpan? MembershipTtl(MultiTierEntryOptions? entry) => entry?.Ttl ?? _cache.DefaultsForQueue.Ttl;
 
     private async ValueTask<T> GetOnlyAsync<T>(string key, MultiTierEntryOptions? entry, CancellationToken cancellationToken)
     {

@@ -280,14 +280,8 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
     {
         // A removes the key; B tags the key after A's delete and stores its value after A looked whether the key was
         // back, so A drops the key's memberships, B's among them.
-        var shared = Tiering.TierTestKit.Memory("shared");
-        var gatedA = new Tiering.FaultyTier(shared);
-        var gatedB = new Tiering.FaultyTier(shared);
-        await using var cacheA = Instance(gatedA);
-        await using var cacheB = Instance(gatedB);
-        await using var tags = new TaiCache.Invalidation.InvalidationManager([cacheA, cacheB]);
-        var a = new TaiCacheHybridCache(cacheA, tags);
-        var b = new TaiCacheHybridCache(cacheB, tags);
+        await using var two = new TwoInstances();
+        var (shared, gatedA, gatedB, a, b) = (two.Shared, two.GatedA, two.GatedB, two.A, two.B);
         var key = Key();
         await a.SetAsync(key, "old", tags: ["t"]);
 
@@ -316,13 +310,8 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
         // Two instances over one shared store and one tag store. A has tagged the key with "a" and is held storing its
         // value; B tags the key with "b" (its tag list replaces A's, and drops the key from "a"), stores and returns;
         // then A's value lands. Nothing orders the two instances' writes.
-        var shared = Tiering.TierTestKit.Memory("shared");
-        var gatedA = new Tiering.FaultyTier(shared);
-        await using var cacheA = Instance(gatedA);
-        await using var cacheB = Instance(new Tiering.FaultyTier(shared));
-        await using var tags = new TaiCache.Invalidation.InvalidationManager([cacheA, cacheB]);
-        var a = new TaiCacheHybridCache(cacheA, tags);
-        var b = new TaiCacheHybridCache(cacheB, tags);
+        await using var two = new TwoInstances();
+        var (shared, gatedA, a, b) = (two.Shared, two.GatedA, two.A, two.B);
         var key = Key();
         var (gate, reached) = gatedA.HoldCallsOn(key);
 
@@ -337,16 +326,53 @@ public sealed class TaiCacheHybridCacheTests : IAsyncLifetime
         await b.RemoveByTagAsync("a");
 
         Assert.False((await shared.GetAsync<string>(key)).HasValue);
-        Assert.False((await cacheA.GetAsync<string>(key)).HasValue);
+        Assert.False((await two.CacheA.GetAsync<string>(key)).HasValue);
     }
 
-    /// <summary>An instance over a shared lower tier: its own L1 over <paramref name="below"/>.</summary>
-    private static MultiTierCache Instance(ICacheOps below)
+    /// <summary>Two instances, A and B, each its own L1 over one shared store (reached through a gate of its own), with one tag store.</summary>
+    private sealed class TwoInstances : IAsyncDisposable
     {
-        var options = new MultiTierCacheOptions();
-        options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
-        options.Tiers.Add(below);
-        return new MultiTierCache(options);
+        public TwoInstances()
+        {
+            GatedA = new Tiering.FaultyTier(Shared);
+            GatedB = new Tiering.FaultyTier(Shared);
+            CacheA = Instance(GatedA);
+            CacheB = Instance(GatedB);
+            Tags = new TaiCache.Invalidation.InvalidationManager([CacheA, CacheB]);
+            A = new TaiCacheHybridCache(CacheA, Tags);
+            B = new TaiCacheHybridCache(CacheB, Tags);
+        }
+
+        public InMemoryTier Shared { get; } = Tiering.TierTestKit.Memory("shared");
+
+        public Tiering.FaultyTier GatedA { get; }
+
+        public Tiering.FaultyTier GatedB { get; }
+
+        public MultiTierCache CacheA { get; }
+
+        public MultiTierCache CacheB { get; }
+
+        public TaiCache.Invalidation.InvalidationManager Tags { get; }
+
+        public TaiCacheHybridCache A { get; }
+
+        public TaiCacheHybridCache B { get; }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Tags.DisposeAsync();
+            await CacheA.DisposeAsync();
+            await CacheB.DisposeAsync();
+        }
+
+        private static MultiTierCache Instance(ICacheOps below)
+        {
+            var options = new MultiTierCacheOptions();
+            options.Tiers.Add(Tiering.TierTestKit.Memory("L1"));
+            options.Tiers.Add(below);
+            return new MultiTierCache(options);
+        }
     }
 
     /// <summary>An L1 over a lower tier whose calls can be held at a gate.</summary>
