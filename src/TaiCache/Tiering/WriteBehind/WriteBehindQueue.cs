@@ -212,9 +212,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 // new TTL, to be written after (should the write in flight fail, the value is still on its way).
                 if (writing.IsFill)
                 {
-                    var expiry = NewExpiry(key, ttl, Deadline.After(_time.GetUtcNow(), ttl), _allTiers);
-                    _journal?.Upsert(expiry);
-                    Append(expiry);
+                    AppendExpiry(key, ttl, _allTiers);
                     return true;
                 }
 
@@ -228,9 +226,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             if (!_closed && _inFlight.TryGetValue(key, out var retrying) && retrying is PendingExpiry)
             {
                 // The flusher is applying the older deadline right now and would land after the caller's: again after it.
-                var again = NewExpiry(key, ttl, Deadline.After(_time.GetUtcNow(), ttl), retrying.RemainingTiers);
-                _journal?.Upsert(again);
-                Append(again);
+                AppendExpiry(key, ttl, retrying.RemainingTiers);
             }
         }
 
@@ -309,6 +305,14 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         {
             _expiring[key] = call with { Superseded = true };
         }
+    }
+
+    /// <summary>Queues (and journals) a new expiry of the key behind the write of it in flight. Called under the gate.</summary>
+    private void AppendExpiry(string key, TimeSpan ttl, int tiers)
+    {
+        var expiry = NewExpiry(key, ttl, Deadline.After(_time.GetUtcNow(), ttl), tiers);
+        _journal?.Upsert(expiry);
+        Append(expiry);
     }
 
     /// <summary>An expiry of the key at <paramref name="expiresAt"/>, for the given tiers. Called under the gate.</summary>
