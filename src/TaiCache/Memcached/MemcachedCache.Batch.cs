@@ -27,7 +27,7 @@ public sealed partial class MemcachedCache
     ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
         ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _maxUserKeyBytes, allowSpaces: false), skipDownNodes: true, cancellationToken);
 
-    /// <summary>Reads checked keys in one pipelined batch per node; one result per key at its index, each hit with the expiry its writer recorded.</summary>
+    /// <summary>Reads checked keys in one pipelined batch per node; one result per key at its index, each hit with its expiry (see <see cref="MemcachedExpiry"/>).</summary>
     /// <param name="list">The keys.</param>
     /// <param name="skipDownNodes">Leaves the keys of a node marked down (a partial outage) as misses instead of throwing.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
@@ -41,12 +41,13 @@ public sealed partial class MemcachedCache
 
         var started = _metrics?.StartTimingAlways() ?? 0;
         var responses = await FetchAsync(list.ConvertAll(ToWire), skipDownNodes, cancellationToken).ConfigureAwait(false);
+        var now = Now();
         for (var i = 0; i < list.Count; i++)
         {
-            if (responses[i].Code == MetaResponseCode.Value)
+            if (responses[i].Code == MetaResponseCode.Value && IsLive(responses[i], now, out var expiresAt))
             {
                 _metrics?.RecordHitTimed(started);
-                results[i] = new CacheResult<T>(Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!, out var expiresAt), expiresAt);
+                results[i] = new CacheResult<T>(Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!), expiresAt);
             }
             else
             {
@@ -58,15 +59,15 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Gets wire keys' items in one pipelined batch per node: one response per key at its index, a hit's with its value.</summary>
-    private async ValueTask<MetaResponse[]> FetchAsync(List<string> wires, bool skipDownNodes, CancellationToken cancellationToken)
+    private async ValueTask<MetaResponse[]> FetchAsync(List<string> wires, bool skipDownNodes, CancellationToken cancellationToken, bool withCas = false)
     {
         var responses = new MetaResponse[wires.Count];
-        await ForEachNodeAsync(wires, (wires, responses), skipDownNodes, static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, responses, withCas), skipDownNodes, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
                 state.responses[batch[j]] = default; // a part moved off a dead node keeps nothing from it
-                MetaRequestWriter.WriteGet(conn.Request, state.wires[batch[j]], withValue: true, quiet: true, opaque: j);
+                MetaRequestWriter.WriteGet(conn.Request, state.wires[batch[j]], withValue: true, state.withCas, quiet: true, opaque: j);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);
@@ -131,7 +132,8 @@ public sealed partial class MemcachedCache
     /// <inheritdoc />
     /// <remarks>One pipelined <c>add</c> (meta set, mode E) per item, per node. When a batch is sent again (a fresh
     /// connection after the first lost its answers) and an item is then refused, the key may hold this very add from the
-    /// first attempt: those keys are read back, and an item whose key holds its bytes counts as stored.</remarks>
+    /// first attempt: those keys are read back, and an item whose key holds its bytes counts as stored. An item refused
+    /// because its key holds a value expired by its record is stored over it (see <see cref="MemcachedExpiry"/>).</remarks>
     async ValueTask<bool[]> IConditionalWriter.AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(items);
@@ -175,6 +177,7 @@ public sealed partial class MemcachedCache
         }, cancellationToken).ConfigureAwait(false);
 
         await CountOwnAddsAsync(wires, values, notStored, sent, cancellationToken).ConfigureAwait(false);
+        await ClaimExpiredManyAsync(wires, values, ToExptime(ttl), notStored, cancellationToken).ConfigureAwait(false);
         var stored = new bool[keys.Count];
         for (var i = 0; i < stored.Length; i++)
         {

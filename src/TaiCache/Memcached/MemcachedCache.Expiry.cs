@@ -7,29 +7,65 @@ namespace TaiCache.Memcached;
 /// <summary>Changing a key's time to live.</summary>
 public sealed partial class MemcachedCache
 {
-    // How many times ExpireAsync rereads an item another client changed between its read and its write.
+    // How many times a new TTL rereads an item another client changed between its read and its write.
     private const int ExpireAttempts = 4;
 
     /// <inheritdoc />
     /// <remarks>
-    /// A TaiCache value records its absolute expiry in its envelope (<c>docs/format.md</c>) so a tier that copies it
-    /// knows how long it has left. This rewrites that record with the TTL: it reads the item with its CAS token and
-    /// stores it back only if unchanged (two round trips), retrying a few times when another client wrote in between.
-    /// Any other item (a counter, another client's bytes), or one that keeps changing, is only touched.
+    /// A TaiCache value records its absolute expiry in its envelope (<c>docs/format.md</c>): it ends the value on time
+    /// (memcached counts whole seconds, see <see cref="MemcachedExpiry"/>) and tells a tier that copies it how long it
+    /// has left. This rewrites that record with the TTL: it reads the item with its CAS token and stores it back only if
+    /// unchanged (two round trips), retrying a few times when another client wrote in between. Any other item (a
+    /// counter, another client's bytes), or one that keeps changing, is only touched. A value whose recorded expiry has
+    /// passed is expired: it returns <see langword="false"/> and stays expired.
     /// </remarks>
-    public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) =>
+        await RetimeAsync(key, ttl, cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>Sets a new time to live on an existing item (memcached touch), as <see cref="ExpireAsync"/> does.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="ttl">The new time to live; must be positive.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns><see langword="true"/> when the key held a live item.</returns>
+    /// <remarks>A plain touch would leave a TaiCache value's recorded expiry behind, so the value is read and written back
+    /// with the new record (two round trips); see <see cref="ExpireAsync"/>.</remarks>
+    public async ValueTask<bool> TouchAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) =>
+        await RetimeAsync(key, ttl, cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>Reads a value and sets a new time to live on it (memcached get-and-touch), as <see cref="ExpireAsync"/> does.</summary>
+    /// <typeparam name="T">The type the value was stored as.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="ttl">The new time to live; must be positive.</param>
+    /// <param name="cancellationToken">Cancels the wait for the server.</param>
+    /// <returns>A hit with the value, or a miss (a value whose recorded expiry has passed is a miss and is not touched).</returns>
+    public async ValueTask<CacheResult<T>> GetAndTouchAsync<T>(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        var started = _metrics?.StartTimingAlways() ?? 0;
+        if (await RetimeAsync(key, ttl, cancellationToken).ConfigureAwait(false) is not { } read)
+        {
+            _metrics?.RecordMissTimed(started);
+            return CacheResult<T>.Miss;
+        }
+
+        _metrics?.RecordHitTimed(started);
+        return new CacheResult<T>(Decode<T>(key, read.ClientFlags, read.Data!), CacheValueCodec.ExpiryFor(ttl, _options.TimeProvider));
+    }
+
+    /// <summary>Gives a live item a new TTL; returns the item as read (its value from before), or <see langword="null"/> when the key held no live item.</summary>
+    private async ValueTask<MetaResponse?> RetimeAsync(string key, TimeSpan ttl, CancellationToken cancellationToken)
     {
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
         var exptime = ToExptime(ttl);
         var expiresAt = CacheValueCodec.ExpiryFor(ttl, _options.TimeProvider);
         var budget = _options.MaxItemBytes - MemcachedCacheOptions.ItemOverheadBytes - Encoding.UTF8.GetByteCount(wire);
+        MetaResponse read = default;
         for (var attempt = 0; attempt < ExpireAttempts; attempt++)
         {
-            var read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
-            if (Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss)
+            read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
+            if (Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss || !IsLive(read, Now(), out _))
             {
-                return false;
+                return null;
             }
 
             var patched = read.ClientFlags == ClientFlags ? CacheValueCodec.WithExpiry(read.Data!, expiresAt) : null;
@@ -42,12 +78,13 @@ public sealed partial class MemcachedCache
             switch (Expect(write, key, MetaResponseCode.Stored, MetaResponseCode.Exists, MetaResponseCode.NotFound))
             {
                 case MetaResponseCode.Stored:
-                    return true;
+                    return read;
                 case MetaResponseCode.NotFound:
-                    return false;
+                    return null;
             }
         }
 
-        return await TouchAsync(key, ttl, cancellationToken).ConfigureAwait(false);
+        var touch = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
+        return Expect(touch, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored ? read : null;
     }
 }

@@ -12,7 +12,7 @@ public sealed partial class MemcachedCache
     /// <param name="value">The value.</param>
     /// <param name="ttl">Time to live; <see langword="null"/> for the default.</param>
     /// <param name="cancellationToken">Cancels the wait for the server.</param>
-    /// <returns><see langword="true"/> when stored; <see langword="false"/> when the key already held a value.</returns>
+    /// <returns><see langword="true"/> when stored (also over a value expired by its record that the server still held); <see langword="false"/> when the key already held a live value.</returns>
     public async ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
         await StoreAsync(key, value, ttl, (byte)'E', 0, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
 
@@ -75,36 +75,6 @@ public sealed partial class MemcachedCache
     /// <exception cref="CacheWrongTypeException">The key holds a value that is not a decimal number.</exception>
     public ValueTask<ulong> DecrementAsync(string key, ulong delta = 1, ulong initialValue = 0, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
         ArithmeticAsync(key, delta, initialValue, ttl, decrement: true, cancellationToken);
-
-    /// <summary>Sets a new time to live on an existing item (memcached touch, <c>mg</c> with <c>T</c>).</summary>
-    /// <param name="key">The key.</param>
-    /// <param name="ttl">The new time to live; must be positive.</param>
-    /// <param name="cancellationToken">Cancels the wait for the server.</param>
-    /// <returns><see langword="true"/> when the key existed.</returns>
-    public async ValueTask<bool> TouchAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
-    {
-        var wire = WireKey(key);
-        CacheKeyRules.ValidateTtl(ttl);
-        var exptime = ToExptime(ttl);
-        var response = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
-        return Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored;
-    }
-
-    /// <summary>Reads a value and sets a new time to live in the same round trip (memcached <c>gat</c>).</summary>
-    /// <typeparam name="T">The type the value was stored as.</typeparam>
-    /// <param name="key">The key.</param>
-    /// <param name="ttl">The new time to live; must be positive.</param>
-    /// <param name="cancellationToken">Cancels the wait for the server.</param>
-    /// <returns>A hit with the value, or a miss.</returns>
-    public async ValueTask<CacheResult<T>> GetAndTouchAsync<T>(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
-    {
-        var wire = WireKey(key);
-        CacheKeyRules.ValidateTtl(ttl);
-        var exptime = ToExptime(ttl);
-        var started = _metrics?.StartTimingAlways() ?? 0;
-        var response = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: true, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
-        return ToResult<T>(key, response, started);
-    }
 
     /// <summary>Invalidates every item on every server (memcached <c>flush_all</c>), whatever its prefix. Not for shared servers.</summary>
     /// <param name="cancellationToken">Cancels the wait for the servers.</param>

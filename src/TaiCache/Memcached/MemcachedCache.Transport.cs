@@ -34,7 +34,10 @@ public sealed partial class MemcachedCache
     private List<string> ValidateKeys(IEnumerable<string> keys) =>
         CacheKeyRules.ValidateAll(keys, _maxUserKeyBytes, allowSpaces: false);
 
-    /// <summary>Converts a TTL to memcached's exptime: whole seconds (rounded up); over 30 days, an absolute unix time.</summary>
+    /// <summary>
+    /// Converts a TTL to memcached's exptime: whole seconds, rounded up, plus <see cref="MemcachedExpiry.ExtraSeconds"/>
+    /// (memcached may drop an item up to a second before its exptime); over 30 days, an absolute unix time.
+    /// </summary>
     internal long ToExptime(TimeSpan? ttl)
     {
         var t = ttl ?? _options.DefaultTtl;
@@ -43,11 +46,7 @@ public sealed partial class MemcachedCache
             return 0;
         }
 
-        var seconds = (long)Math.Ceiling(t.Value.TotalSeconds);
-        if (seconds < 1)
-        {
-            seconds = 1;
-        }
+        var seconds = Math.Max((long)Math.Ceiling(t.Value.TotalSeconds), 1) + MemcachedExpiry.ExtraSeconds;
 
         if (seconds <= ThirtyDaysSeconds)
         {
@@ -72,12 +71,11 @@ public sealed partial class MemcachedCache
         return bytes;
     }
 
-    private T Decode<T>(string key, uint flags, byte[] data, out long expiresAtUnixMs)
+    private T Decode<T>(string key, uint flags, byte[] data)
     {
-        expiresAtUnixMs = 0;
         if (flags == ClientFlags)
         {
-            return _codec.Decode<T>(key, data, out expiresAtUnixMs);
+            return _codec.Decode<T>(key, data);
         }
 
         if (flags == 0 && PlainCounter.TryRead<T>(data, out var counter))
@@ -97,15 +95,24 @@ public sealed partial class MemcachedCache
 
     private CacheResult<T> ToResult<T>(string key, MetaResponse response, long started)
     {
-        if (Expect(response, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss)
+        if (Expect(response, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss || !IsLive(response, Now(), out var expiresAt))
         {
             _metrics?.RecordMissTimed(started);
             return CacheResult<T>.Miss;
         }
 
         _metrics?.RecordHitTimed(started);
-        return new CacheResult<T>(Decode<T>(key, response.ClientFlags, response.Data!, out var expiresAt), expiresAt);
+        return new CacheResult<T>(Decode<T>(key, response.ClientFlags, response.Data!), expiresAt);
     }
+
+    /// <summary>Whether a value the server returned is live (see <see cref="MemcachedExpiry"/>), and when it expires.</summary>
+    private static bool IsLive(in MetaResponse response, long nowUnixMs, out long expiresAtUnixMs)
+    {
+        var recorded = response.ClientFlags == ClientFlags ? CacheValueCodec.RecordedExpiry(response.Data) : 0;
+        return MemcachedExpiry.IsLive(recorded, response.RemainingTtl, nowUnixMs, out expiresAtUnixMs);
+    }
+
+    private long Now() => _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     private async ValueTask<MetaResponseCode> StoreAsync<T>(string key, T value, TimeSpan? ttl, byte mode, ulong cas, CancellationToken cancellationToken)
     {
@@ -116,6 +123,11 @@ public sealed partial class MemcachedCache
         var idempotent = mode == 0 && cas == 0; // a plain set; add, replace and CAS answer differently the second time
         var response = await RoundTripAsync(key, wire, (data, exptime, mode, cas), idempotent, static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
         var code = Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.NotStored, MetaResponseCode.Exists, MetaResponseCode.NotFound);
+        if (code == MetaResponseCode.NotStored && mode == (byte)'E' && await ClaimExpiredAsync(key, wire, data, exptime, cancellationToken).ConfigureAwait(false))
+        {
+            code = MetaResponseCode.Stored;
+        }
+
         if (code == MetaResponseCode.Stored)
         {
             _metrics?.RecordSet();

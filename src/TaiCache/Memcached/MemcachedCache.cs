@@ -15,9 +15,11 @@ namespace TaiCache.Memcached;
 /// (unless <see cref="MemcachedCacheOptions.HashLongKeys"/>), no spaces, no control characters. Values go through the
 /// TaiCache envelope and are stored with client flags <see cref="ClientFlags"/>; a value over the item size limit throws
 /// <see cref="CacheValueTooLargeException"/> before sending.</para>
-/// <para>TTLs are whole seconds, rounded up. Above 30 days memcached reads the number as a unix time, so such TTLs are
-/// sent as now (from <see cref="MemcachedCacheOptions.TimeProvider"/>) plus the TTL; memcached's 32-bit clock caps
-/// expiry at 2038-01-19.</para>
+/// <para>memcached counts whole seconds and may drop an item up to a second before its exptime, so TTLs are sent rounded
+/// up plus one second, and a TaiCache value ends on time by the expiry its envelope records (see
+/// <see cref="MemcachedExpiry"/>; items without an envelope, such as counters, live by the server's seconds). Above 30
+/// days memcached reads the number as a unix time, so such TTLs are sent as now (from
+/// <see cref="MemcachedCacheOptions.TimeProvider"/>) plus the TTL; memcached's 32-bit clock caps expiry at 2038-01-19.</para>
 /// <para>See <c>docs/memcached.md</c> for the protocol choice, the failover policy and the stored format.</para>
 /// </remarks>
 public sealed partial class MemcachedCache : ICacheOps, IBatchReader, IConditionalWriter
@@ -98,8 +100,20 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, ICondition
     public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
-        var response = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: false, opaque: o), cancellationToken).ConfigureAwait(false);
-        return Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored;
+        var response = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: false, opaque: o, withFlags: true), cancellationToken).ConfigureAwait(false);
+        if (Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Miss)
+        {
+            return false;
+        }
+
+        if (response.ClientFlags != ClientFlags || !MemcachedExpiry.MayHaveExpired(response.RemainingTtl))
+        {
+            return true;
+        }
+
+        // In its last seconds on the server a TaiCache value may already have expired by its record: read it to know.
+        var read = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        return Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Value && IsLive(read, Now(), out _);
     }
 
     /// <inheritdoc />

@@ -224,6 +224,13 @@ internal sealed class CacheValueCodec
         }
     }
 
+    /// <summary>The expiry stored bytes record (Unix milliseconds), without reading the value: 0 when they record none or are not an envelope of this format version.</summary>
+    /// <param name="stored">The stored bytes.</param>
+    internal static long RecordedExpiry(ReadOnlySpan<byte> stored) =>
+        stored.Length >= HeaderSize + ExpirySize && stored[0] == Magic0 && stored[1] == Magic1 && stored[2] == FormatVersion && (stored[4] & FlagExpiry) != 0
+            ? BinaryPrimitives.ReadInt64LittleEndian(stored[HeaderSize..])
+            : 0;
+
     /// <summary>
     /// Stored bytes with the expiry their envelope records replaced by <paramref name="expiresAtUnixMs"/> (added when
     /// the writer recorded none), for a tier whose <c>ExpireAsync</c> changes a value's TTL in place: a tier that copies

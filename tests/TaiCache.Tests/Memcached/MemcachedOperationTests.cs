@@ -110,7 +110,7 @@ public sealed class MemcachedOperationTests : IClassFixture<MemcachedServerFixtu
         Assert.False(await _cache.TouchAsync(Key("missing"), TimeSpan.FromSeconds(5)));
         using var raw = Raw();
         var ttl = RemainingTtl(raw, key);
-        Assert.InRange(ttl, 490, 500);
+        Assert.InRange(ttl, 490, 501);
     }
 
     [Fact]
@@ -121,7 +121,7 @@ public sealed class MemcachedOperationTests : IClassFixture<MemcachedServerFixtu
         var hit = await _cache.GetAndTouchAsync<string>(key, TimeSpan.FromSeconds(900));
         Assert.Equal("v", hit.Value);
         using var raw = Raw();
-        Assert.InRange(RemainingTtl(raw, key), 890, 900);
+        Assert.InRange(RemainingTtl(raw, key), 890, 901);
         Assert.False((await _cache.GetAndTouchAsync<string>(Key("missing"), TimeSpan.FromSeconds(9))).HasValue);
     }
 
@@ -131,9 +131,12 @@ public sealed class MemcachedOperationTests : IClassFixture<MemcachedServerFixtu
         var key = Key(nameof(SetAsync_SixtyDayTtl_IsSentAsAbsoluteUnixTime));
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var cache = new MemcachedCache(_fixture.Options(o => o.TimeProvider = clock));
-        Assert.Equal(clock.GetUtcNow().ToUnixTimeSeconds() + (60 * 86400), cache.ToExptime(TimeSpan.FromDays(60)));
-        Assert.Equal(30 * 86400, cache.ToExptime(TimeSpan.FromDays(30)));
-        Assert.Equal(2, cache.ToExptime(TimeSpan.FromMilliseconds(1200)));
+        // One second over the TTL rounded up: memcached may drop an item up to a second before its exptime.
+        Assert.Equal(clock.GetUtcNow().ToUnixTimeSeconds() + (60 * 86400) + 1, cache.ToExptime(TimeSpan.FromDays(60)));
+        Assert.Equal(30 * 86400, cache.ToExptime(TimeSpan.FromDays(30) - TimeSpan.FromSeconds(1)));
+        Assert.Equal(clock.GetUtcNow().ToUnixTimeSeconds() + (30 * 86400) + 1, cache.ToExptime(TimeSpan.FromDays(30)));
+        Assert.Equal(3, cache.ToExptime(TimeSpan.FromMilliseconds(1200)));
+        Assert.Equal(2, cache.ToExptime(TimeSpan.FromMilliseconds(1)));
 
         await cache.SetAsync(key, "long", TimeSpan.FromDays(60));
         Assert.Equal("long", (await cache.GetAsync<string>(key)).Value); // a relative 5,184,000 s would be read as 1970 and expire at once

@@ -13,19 +13,24 @@ internal static class MetaRequestWriter
     /// <summary>Writes <c>mg key flags\r\n</c>.</summary>
     /// <param name="writer">The request buffer.</param>
     /// <param name="key">The wire key.</param>
-    /// <param name="withValue">Asks for the value and client flags (<c>v f</c>).</param>
+    /// <param name="withValue">Asks for the value, the client flags and the seconds left (<c>v f t</c>).</param>
     /// <param name="withCas">Asks for the CAS token (<c>c</c>).</param>
     /// <param name="touchExptime">When not <see langword="null"/>, sets a new expiry (<c>T</c>).</param>
     /// <param name="quiet">Suppresses the miss line (<c>q</c>).</param>
     /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
-    public static void WriteGet(IBufferWriter<byte> writer, string key, bool withValue, bool withCas = false, long? touchExptime = null, bool quiet = false, int opaque = -1)
+    /// <param name="withFlags">Without the value, asks for the client flags and the seconds left (<c>f t</c>).</param>
+    public static void WriteGet(IBufferWriter<byte> writer, string key, bool withValue, bool withCas = false, long? touchExptime = null, bool quiet = false, int opaque = -1, bool withFlags = false)
     {
         var span = writer.GetSpan(MaxCommandLine);
         var n = Put(span, 0, "mg "u8);
         n += Encoding.UTF8.GetBytes(key, span[n..]);
         if (withValue)
         {
-            n = Put(span, n, " v f"u8);
+            n = Put(span, n, " v f t"u8);
+        }
+        else if (withFlags)
+        {
+            n = Put(span, n, " f t"u8);
         }
 
         if (withCas)

@@ -1,0 +1,92 @@
+using TaiCache.Memcached.Protocol;
+
+namespace TaiCache.Memcached;
+
+/// <summary>
+/// Adds over values that have expired by their record but that memcached still holds for a second or two (see
+/// <see cref="MemcachedExpiry"/>): memcached refuses the add, yet the key holds nothing live, so the add replaces the
+/// expired item if it is unchanged since it was read (compare-and-swap), or adds again when it is gone meanwhile.
+/// </summary>
+public sealed partial class MemcachedCache
+{
+    /// <summary>Stores a refused add where its key holds an expired value; returns whether it was stored.</summary>
+    private async ValueTask<bool> ClaimExpiredAsync(string key, string wire, byte[] data, long exptime, CancellationToken cancellationToken)
+    {
+        var read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        var held = Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Value;
+        if (held && IsLive(read, Now(), out _))
+        {
+            return false;
+        }
+
+        var claim = (data, exptime, mode: held ? (byte)0 : (byte)'E', cas: held ? read.Cas : 0UL);
+        var write = await RoundTripAsync(key, wire, claim, idempotent: false, static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
+        return Expect(write, key, MetaResponseCode.Stored, MetaResponseCode.NotStored, MetaResponseCode.Exists, MetaResponseCode.NotFound) == MetaResponseCode.Stored;
+    }
+
+    /// <summary>
+    /// Clears <paramref name="notStored"/> for the refused adds of a batch whose key held an expired value, once they are
+    /// stored over it: one pipelined read of the refused keys, one pipelined write of the claims, per node. A claim whose
+    /// answer is lost and that is sent again reads as refused (its own write changed the token): the add yields, as to another writer.
+    /// </summary>
+    private async ValueTask ClaimExpiredManyAsync(List<string> wires, byte[][] values, long exptime, bool[] notStored, CancellationToken cancellationToken)
+    {
+        var refused = new List<int>();
+        for (var i = 0; i < notStored.Length; i++)
+        {
+            if (notStored[i])
+            {
+                refused.Add(i);
+            }
+        }
+
+        if (refused.Count == 0)
+        {
+            return;
+        }
+
+        var reads = await FetchAsync(refused.ConvertAll(i => wires[i]), skipDownNodes: false, cancellationToken, withCas: true).ConfigureAwait(false);
+        var now = Now();
+        var claims = new List<int>();
+        var tokens = new ulong[wires.Count];
+        for (var k = 0; k < refused.Count; k++)
+        {
+            var held = reads[k].Code == MetaResponseCode.Value;
+            if (held && IsLive(reads[k], now, out _))
+            {
+                continue;
+            }
+
+            tokens[refused[k]] = held ? reads[k].Cas : 0;
+            claims.Add(refused[k]);
+        }
+
+        if (claims.Count == 0)
+        {
+            return;
+        }
+
+        await RunGroupedAsync(wires, claims, (wires, values, exptime, tokens, notStored), skipDownNodes: false, static async (conn, batch, state, token) =>
+        {
+            for (var j = 0; j < batch.Count; j++)
+            {
+                var i = batch[j];
+                state.notStored[i] = false; // quiet: only a refusal answers
+                var cas = state.tokens[i];
+                MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: cas == 0 ? (byte)'E' : (byte)0, cas, quiet: true, opaque: j);
+            }
+
+            MetaRequestWriter.WriteNoOp(conn.Request);
+            await PipelineAsync(conn, batch.Count, (batch, state.notStored), static (r, s) =>
+            {
+                if (r.Code is not (MetaResponseCode.NotStored or MetaResponseCode.Exists or MetaResponseCode.NotFound))
+                {
+                    return false;
+                }
+
+                s.notStored[s.batch[r.Opaque]] = true;
+                return true;
+            }, token).ConfigureAwait(false);
+        }, hops: 0, cancellationToken).ConfigureAwait(false);
+    }
+}

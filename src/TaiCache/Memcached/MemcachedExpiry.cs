@@ -1,0 +1,61 @@
+namespace TaiCache.Memcached;
+
+/// <summary>
+/// When an item read from memcached expires. memcached counts time in whole seconds and drops an item as soon as its
+/// clock reaches the item's exptime, so an exptime <c>n</c> seconds ahead lasts between <c>n - 1</c> and <c>n</c>
+/// seconds (a 1-second exptime can be gone within milliseconds). TaiCache therefore sends one second more than the TTL
+/// rounded up, so the server keeps an item past its TTL, and ends a TaiCache value on time by the expiry its envelope
+/// records (Unix milliseconds, the writer's clock).
+/// </summary>
+/// <remarks>
+/// The server's seconds left (<c>t</c>) vouch for that record. For an item written (or re-expired) by TaiCache and not
+/// touched since, the record's time left lies between the server's seconds less 3 s and less 1 s; a record outside that
+/// band by more than <see cref="ClockToleranceMs"/> was set aside by a touch from another client, or written by a
+/// machine whose clock disagrees with this one, and the server's seconds decide instead.
+/// </remarks>
+internal static class MemcachedExpiry
+{
+    /// <summary>How far (milliseconds) a record's time left may fall outside the band the server's seconds allow, for clocks that disagree a little.</summary>
+    public const long ClockToleranceMs = 500;
+
+    /// <summary>Seconds added to a TTL rounded up, so an item outlives its TTL on the server.</summary>
+    public const long ExtraSeconds = 1;
+
+    /// <summary>Decides whether a hit is live and when it expires.</summary>
+    /// <param name="recordedExpiry">The expiry the value's envelope records (Unix milliseconds), 0 for none or for an item without an envelope.</param>
+    /// <param name="serverSecondsLeft">The server's seconds left (<c>t</c>): -1 for no expiry, <see langword="null"/> when not reported.</param>
+    /// <param name="nowUnixMs">The reader's clock, Unix milliseconds.</param>
+    /// <param name="expiresAtUnixMs">When the value expires (Unix milliseconds; the earliest the server may drop it when the record does not decide), 0 for never.</param>
+    /// <returns><see langword="false"/> when the record decides and its expiry has passed: the item is a miss.</returns>
+    public static bool IsLive(long recordedExpiry, int? serverSecondsLeft, long nowUnixMs, out long expiresAtUnixMs)
+    {
+        if (serverSecondsLeft is not { } seconds)
+        {
+            expiresAtUnixMs = recordedExpiry;
+            return recordedExpiry == 0 || recordedExpiry > nowUnixMs;
+        }
+
+        if (seconds < 0)
+        {
+            // No expiry on the server (a touch to none): the record no longer describes the item.
+            expiresAtUnixMs = 0;
+            return true;
+        }
+
+        var serverMs = seconds * 1000L;
+        var left = recordedExpiry - nowUnixMs;
+        if (recordedExpiry != 0 && left >= serverMs - ((ExtraSeconds + 2) * 1000) - ClockToleranceMs && left <= serverMs - (ExtraSeconds * 1000) + ClockToleranceMs)
+        {
+            expiresAtUnixMs = recordedExpiry;
+            return left > 0;
+        }
+
+        expiresAtUnixMs = nowUnixMs + (Math.Max(seconds - 1, 0) * 1000L);
+        return true;
+    }
+
+    /// <summary>Whether a live item's seconds left are few enough that its record may already have expired it (a check without the value reads it then).</summary>
+    /// <param name="serverSecondsLeft">The server's seconds left.</param>
+    public static bool MayHaveExpired(int? serverSecondsLeft) =>
+        serverSecondsLeft is { } s && s >= 0 && s * 1000L <= ((ExtraSeconds + 2) * 1000) + ClockToleranceMs;
+}

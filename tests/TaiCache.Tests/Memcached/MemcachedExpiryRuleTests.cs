@@ -1,0 +1,55 @@
+using TaiCache.Memcached;
+
+namespace TaiCache.Tests.Memcached;
+
+/// <summary>The rule that decides a memcached hit's expiry from its envelope's record and the server's seconds left.</summary>
+public sealed class MemcachedExpiryRuleTests
+{
+    private const long Now = 1_800_000_000_000;
+
+    [Theory]
+    // Written with a 1.3 s TTL (exptime 3): right after, and just before the server's next tick.
+    [InlineData(1_300, 3, true)]
+    [InlineData(400, 3, true)]
+    [InlineData(100, 2, true)]
+    // The record has passed, the server still holds it for its extra second.
+    [InlineData(-1, 2, false)]
+    [InlineData(-900, 1, false)]
+    public void RecordThatMatchesTheServersSeconds_Decides(long recordLeftMs, int serverSeconds, bool live)
+    {
+        Assert.Equal(live, MemcachedExpiry.IsLive(Now + recordLeftMs, serverSeconds, Now, out var expiresAt));
+        Assert.Equal(Now + recordLeftMs, expiresAt);
+    }
+
+    [Theory]
+    [InlineData(-5_000, 600)] // touched by another client: the server keeps it 600 s more
+    [InlineData(40_000, 11)] // the writer's clock is 30 s ahead
+    [InlineData(-20_000, 11)] // the writer's clock is 30 s behind
+    public void RecordThatTheServersSecondsContradict_IsSetAside(long recordLeftMs, int serverSeconds)
+    {
+        Assert.True(MemcachedExpiry.IsLive(Now + recordLeftMs, serverSeconds, Now, out var expiresAt));
+        Assert.Equal(Now + ((serverSeconds - 1) * 1000L), expiresAt);
+    }
+
+    [Fact]
+    public void ItemsWithoutARecord_OrWithoutServerSeconds()
+    {
+        Assert.True(MemcachedExpiry.IsLive(0, 5, Now, out var counter)); // a counter with a TTL
+        Assert.Equal(Now + 4_000, counter);
+        Assert.True(MemcachedExpiry.IsLive(0, -1, Now, out var forever));
+        Assert.Equal(0, forever);
+        Assert.True(MemcachedExpiry.IsLive(Now + 5_000, -1, Now, out var touchedToNever));
+        Assert.Equal(0, touchedToNever);
+        Assert.False(MemcachedExpiry.IsLive(Now - 1, null, Now, out _)); // no seconds reported: the record alone
+        Assert.True(MemcachedExpiry.IsLive(Now + 1, null, Now, out var recordOnly));
+        Assert.Equal(Now + 1, recordOnly);
+    }
+
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(3, true)]
+    [InlineData(4, false)]
+    [InlineData(-1, false)]
+    public void OnlyAnItemsLastSeconds_NeedItsValueToTellIfItExpired(int serverSeconds, bool mayHave) =>
+        Assert.Equal(mayHave, MemcachedExpiry.MayHaveExpired(serverSeconds));
+}
