@@ -23,6 +23,8 @@ public sealed partial class MemcachedCache
     /// <param name="ttl">Time to live; <see langword="null"/> for the default.</param>
     /// <param name="cancellationToken">Cancels the wait for the server.</param>
     /// <returns><see langword="true"/> when replaced; <see langword="false"/> when the key held nothing.</returns>
+    /// <remarks>memcached keeps an item a second or two past its TTL (see <see cref="MemcachedExpiry"/>): in those seconds a
+    /// TaiCache value that reads as expired is still replaced, as memcached's replace sees it.</remarks>
     public async ValueTask<bool> ReplaceAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
         await StoreAsync(key, value, ttl, (byte)'R', 0, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
 
