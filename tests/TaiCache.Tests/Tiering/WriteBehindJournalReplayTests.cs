@@ -89,6 +89,33 @@ public sealed class WriteBehindJournalReplayTests
         });
     }
 
+    [Fact]
+    public async Task WriteReplayed_ItsLocalTtlCountsFromTheWrite_NotFromTheRestart()
+    {
+        await WithJournalAsync(async (path, time) =>
+        {
+            var longer = TierTestKit.Key(this);
+            var ended = TierTestKit.Key(this);
+            var (first, _, _) = Build(path, time, l2 => l2.Down = true);
+            await first.SetAsync(longer, "ten minutes in L1", new MultiTierEntryOptions { Ttl = TimeSpan.FromHours(1), LocalTtl = TimeSpan.FromMinutes(10) });
+            await first.SetAsync(ended, "three minutes in L1", new MultiTierEntryOptions { Ttl = TimeSpan.FromHours(1), LocalTtl = TimeSpan.FromMinutes(3) });
+            await first.WriteBehindQueue!.AbandonAsync();
+            await first.DisposeAsync();
+
+            time.Advance(TimeSpan.FromMinutes(4)); // no process runs
+            var (second, l1, l2) = Build(path, time, _ => { });
+            await using var scope = second;
+            Assert.True(l1.TryGet<string>(longer, out _));
+            Assert.False(l1.TryGet<string>(ended, out _)); // its L1 TTL ended while no process ran
+            Assert.True((await TierTestKit.FlushOnFakeClockAsync(second, time)).Completed);
+            Assert.Equal("three minutes in L1", (await l2.Inner.GetAsync<string>(ended)).Value); // still written below
+
+            time.Advance(TimeSpan.FromMinutes(6) + TimeSpan.FromSeconds(1));
+            Assert.False(l1.TryGet<string>(longer, out _)); // ten minutes after the write, not after the restart
+            Assert.Equal("ten minutes in L1", (await l2.Inner.GetAsync<string>(longer)).Value);
+        });
+    }
+
     [Theory]
     [InlineData("flags", "local_ttl_ticks")]
     [InlineData("local_ttl_ticks")] // an upgrade cut off between its two statements

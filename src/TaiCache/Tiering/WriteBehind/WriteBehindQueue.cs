@@ -584,7 +584,9 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
     /// <summary>
     /// The options a journaled write is replayed with: its TTL (what is left of it), its memory options as journaled,
-    /// the L1 TTL counted again from the restart but never past the TTL (rows from before these were journaled: the defaults').
+    /// and its L1 TTL, never past the TTL (rows from before these were journaled: the defaults'). The L1 TTL counts from
+    /// the write when the row has a TTL (what it lost since is how long ago it was written): a copy whose L1 TTL ended
+    /// while no process ran is not put back in memory. Without a TTL it counts from the restart.
     /// </summary>
     private MultiTierEntryOptions ReplayOptions(WriteBehindJournal.JournalRow row, TimeSpan? ttl)
     {
@@ -596,12 +598,14 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         }
 
         var options = defaults.WithTtl(ttl);
-        options.SkipMemoryWrite = skipMemory;
         if (row.LocalTtl is { } local)
         {
-            options.LocalTtl = ttl is { } t && t < local ? t : local;
+            var localLeft = row.Ttl is { } written && ttl is { } left && written > left ? local - (written - left) : local;
+            skipMemory |= localLeft <= TimeSpan.Zero;
+            options.LocalTtl = ttl is { } t && t < localLeft ? t : localLeft > TimeSpan.Zero ? localLeft : null;
         }
 
+        options.SkipMemoryWrite = skipMemory;
         return options;
     }
 
