@@ -359,7 +359,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         {
             if (TryGetChecked<T>(keys[i], out var value))
             {
-                results[i] = new CacheResult<T>(value);
+                results[i] = new CacheResult<T>(value, ExpiresAtUnixMs(keys[i]));
             }
         }
 
@@ -503,7 +503,22 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         Enter(cancellationToken);
-        return new(TryGet<T>(key, out var value) ? new CacheResult<T>(value) : CacheResult<T>.Miss);
+        return new(TryGet<T>(key, out var value) ? new CacheResult<T>(value, ExpiresAtUnixMs(key)) : CacheResult<T>.Miss);
+    }
+
+    /// <summary>
+    /// When a key's entry expires, in Unix milliseconds (0 for never, or when it is gone), reported with a hit so that a
+    /// tier above that copies it (this tier below another in a <see cref="Tiering.MultiTierCache"/>) keeps it no longer.
+    /// </summary>
+    private long ExpiresAtUnixMs(string key)
+    {
+        if (!_map.TryGetValue(key, out var node) || Volatile.Read(ref node.ExpiresAt) is var expires && expires == MemoryNode.NoExpiry)
+        {
+            return 0;
+        }
+
+        var left = Math.Max(expires - Now(), 0);
+        return _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)(left * 1000.0 / _clockFrequency);
     }
 
     /// <inheritdoc />

@@ -376,7 +376,7 @@ public sealed partial class MultiTierCache
 
             for (var i = 0; i < items.Count && !options.SkipDistributedWrite; i++)
             {
-                _writeBehind.TryEnqueueFill(items[i].Key, items[i].Value, options.Ttl);
+                _writeBehind.TryEnqueueFill(items[i].Key, items[i].Value, options.Ttl, l1Mark);
             }
 
             return;

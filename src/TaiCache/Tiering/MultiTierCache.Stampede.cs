@@ -365,7 +365,7 @@ public sealed partial class MultiTierCache
             FillMemoryTiers(key, value, options, l1Mark);
             if (!options.SkipDistributedWrite)
             {
-                _writeBehind.TryEnqueueFill(key, value, options.Ttl);
+                _writeBehind.TryEnqueueFill(key, value, options.Ttl, l1Mark);
             }
 
             return;

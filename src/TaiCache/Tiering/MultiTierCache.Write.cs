@@ -155,6 +155,9 @@ public sealed partial class MultiTierCache
     /// removed by a peer's invalidation (coherence), a resynchronization or anyone else.</summary>
     private bool WrittenSince(string key, long l1Mark) => _l1?.WrittenSince(key, l1Mark) == true;
 
+    /// <summary>Whether L1 shows no write of the key since <paramref name="l1Mark"/>; <see langword="false"/> without an L1, which cannot tell.</summary>
+    internal bool WroteNothingSince(string key, long l1Mark) => _l1 is not null && !_l1.WrittenSince(key, l1Mark);
+
     /// <summary>The tiers (a bit each) that the options keep a value out of, other than the memory tiers.</summary>
     private ulong SkippedBy(MultiTierEntryOptions options) => options.SkipDistributedWrite ? _distributedTiers : 0;
 

@@ -42,6 +42,24 @@ public sealed class MultiTierCopyTtlTests(RedisServerFixture redis, MemcachedSer
     }
 
     [Fact]
+    public async Task MemoryTierBelowL1_ReportsWhenItsEntriesExpire_SoACopyIsCapped()
+    {
+        // An InMemoryTier as a lower tier, read as any ICacheOps is (a test double, an adapter over it).
+        var below = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 1_000 });
+        await below.SetAsync("single", "v", WriterTtl);
+        await below.SetAsync("forever", "v");
+        var hit = await below.GetAsync<string>("single");
+        Assert.InRange(hit.ExpiresAtUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), (long)WriterTtl.TotalMilliseconds - 5_000, (long)WriterTtl.TotalMilliseconds);
+        Assert.Equal(0, (await below.GetAsync<string>("forever")).ExpiresAtUnixMs);
+
+        var behindL1 = L1();
+        await using var behind = Cache(behindL1, new FaultyTier(below));
+        Assert.Equal("v", (await behind.GetAsync<string>("single")).Value);
+
+        AssertCappedByWriter(behindL1, "single");
+    }
+
+    [Fact]
     public async Task Redis_AnotherInstanceWroteWithAShortTtl_ReadThroughCopyIsCapped_SingleAndBatch()
     {
         var prefix = Prefix(nameof(Redis_AnotherInstanceWroteWithAShortTtl_ReadThroughCopyIsCapped_SingleAndBatch));

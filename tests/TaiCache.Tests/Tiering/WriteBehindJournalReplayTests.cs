@@ -116,6 +116,27 @@ public sealed class WriteBehindJournalReplayTests
         });
     }
 
+    [Fact]
+    public async Task FactoryValueLoadedAfterAQueuedRemoval_IsQueuedInItsPlace_AndSurvivesACrash()
+    {
+        await WithJournalAsync(async (path, time) =>
+        {
+            var key = TierTestKit.Key(this);
+            var (first, _, _) = Build(path, time, l2 => l2.Inner.SetAsync(key, "removed").AsTask().GetAwaiter().GetResult());
+            await first.DeleteAsync(key); // queued, L2 still holds the old value
+            Assert.Equal("loaded", await first.GetOrSetAsync(key, _ => ValueTask.FromResult("loaded"), new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(5) }));
+            await first.WriteBehindQueue!.AbandonAsync(); // a crash: only the journal is left
+            await first.DisposeAsync();
+
+            // The L2 of the first instance, as the crash left it, under a new process.
+            var (second, _, l2) = Build(path, time, l2 => l2.Inner.SetAsync(key, "removed").AsTask().GetAwaiter().GetResult());
+            await using var scope = second;
+            Assert.Equal("loaded", (await second.GetAsync<string>(key)).Value);
+            Assert.True((await TierTestKit.FlushOnFakeClockAsync(second, time)).Completed);
+            Assert.Equal("loaded", (await l2.Inner.GetAsync<string>(key)).Value); // written over the removed value, not yielding to it
+        });
+    }
+
     [Theory]
     [InlineData("flags", "local_ttl_ticks")]
     [InlineData("local_ttl_ticks")] // an upgrade cut off between its two statements

@@ -56,6 +56,27 @@ public sealed class WriteBehindQueuedTtlTests
     }
 
     [Fact]
+    public async Task Expire_OfAQueuedValueWhoseTtlEnded_DoesNotBringItBack()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var l2 = new FaultyTier(TierTestKit.Memory("L2", time)) { Down = true }; // the value waits in the queue
+        await using var cache = Cache(TierTestKit.Memory("L1", time), l2, time);
+        var key = TierTestKit.Key(this);
+        await cache.SetAsync(key, "v", TimeSpan.FromSeconds(1));
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        var renewed = await cache.ExpireAsync(key, TimeSpan.FromMinutes(10));
+        var read = await cache.GetAsync<string>(key);
+        l2.Down = false; // before any assertion: a cache left with queued writes would wait out its drain on the fake clock
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
+
+        Assert.False(renewed);
+        Assert.False(read.HasValue);
+        Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
+        Assert.False((await cache.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
     public async Task Set_WhoseTtlEndsWhileQueued_IsNeitherServedNorWritten_AndTheLowerTierLosesTheOlderValue()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -303,8 +303,8 @@ internal sealed partial class WriteBehindQueue
         return (entry.Operation, entry.ValueType, entry.Ttl, slice, null, entry.IsFill);
     }
 
-    /// <summary>What is left of the earliest TTL in a group of sets, at least a millisecond (null: no TTL).</summary>
-    private TimeSpan? TtlLeft(List<PendingWrite> group)
+    /// <summary>What is left of the earliest TTL in a group of sets at <paramref name="now"/>, at least a millisecond (null: no TTL).</summary>
+    private static TimeSpan? TtlLeft(List<PendingWrite> group, DateTimeOffset now)
     {
         DateTimeOffset? earliest = null;
         foreach (var entry in group)
@@ -315,7 +315,7 @@ internal sealed partial class WriteBehindQueue
             }
         }
 
-        return earliest is { } deadline ? TimeSpan.FromTicks(Math.Max((deadline - _time.GetUtcNow()).Ticks, TimeSpan.TicksPerMillisecond)) : null;
+        return earliest is { } deadline ? TimeSpan.FromTicks(Math.Max((deadline - now).Ticks, TimeSpan.TicksPerMillisecond)) : null;
     }
 
     /// <summary>
@@ -333,16 +333,28 @@ internal sealed partial class WriteBehindQueue
         };
         try
         {
-            var ttl = operation == WriteBehindOperation.Set ? TtlLeft(group) : null;
-            await _owner.InvokeEnteredAsync(slot, (group, operation, ttl), static async (ops, a, ct) =>
+            // A set whose deadline passed since it was grouped is a removal too (written with the floor of 1 ms, its value
+            // would outlive its TTL).
+            var now = _time.GetUtcNow();
+            var lapsed = operation == WriteBehindOperation.Set && group.Exists(e => e.HasExpired(now)) ? group.FindAll(e => e.HasExpired(now)) : null;
+            var sets = lapsed is null ? group : group.FindAll(e => !e.HasExpired(now));
+            var ttl = operation == WriteBehindOperation.Set && sets.Count > 0 ? TtlLeft(sets, now) : null;
+            await _owner.InvokeEnteredAsync(slot, (sets, lapsed, operation, ttl), static async (ops, a, ct) =>
             {
                 if (a.operation == WriteBehindOperation.Delete)
                 {
-                    await PendingDelete.DeleteAllAsync(ops, a.group, ct).ConfigureAwait(false); // removals, and sets that expired while queued
+                    await PendingDelete.DeleteAllAsync(ops, a.sets, ct).ConfigureAwait(false); // removals, and sets that expired while queued
+                    return true;
                 }
-                else
+
+                if (a.lapsed is not null)
                 {
-                    await a.group[0].WriteGroupAsync(ops, a.group, a.ttl, ct).ConfigureAwait(false);
+                    await PendingDelete.DeleteAllAsync(ops, a.lapsed, ct).ConfigureAwait(false);
+                }
+
+                if (a.sets.Count > 0)
+                {
+                    await a.sets[0].WriteGroupAsync(ops, a.sets, a.ttl, ct).ConfigureAwait(false);
                 }
 
                 return true;

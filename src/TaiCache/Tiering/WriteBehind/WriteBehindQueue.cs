@@ -141,24 +141,32 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         }
     }
 
-    /// <summary>Queues a factory's value unless the key already has a queued write (which is newer) or the queue is full.</summary>
-    public void TryEnqueueFill<T>(string key, T value, TimeSpan? ttl)
+    /// <summary>
+    /// Queues a factory's value unless the key has a newer write queued or being written, or the queue is full. A queued
+    /// expiry is older (the value carries its own TTL) and the value replaces it. So is a removal made before the load
+    /// began (<paramref name="l1Mark"/>; L1 marks every write of the key under this queue's lock): the value replaces a
+    /// queued one as a plain set, since the lower tiers may still hold the value removed, which it would otherwise yield
+    /// to; behind a removal being written it is queued as a factory's value, to land after it.
+    /// </summary>
+    public void TryEnqueueFill<T>(string key, T value, TimeSpan? ttl, long l1Mark)
     {
         lock (_gate)
         {
-            // A queued expiry is older than the factory's value (which carries its own TTL), so the value replaces it.
             var replacesExpiry = _pending.TryGetValue(key, out var queued) && queued.Operation == WriteBehindOperation.Expire;
-            if (_closed || (queued is not null && !replacesExpiry) || _inFlight.ContainsKey(key) || _direct.Contains(key) || (!replacesExpiry && _pending.Count >= _options.Capacity))
+            var replacesRemoval = queued is { Operation: WriteBehindOperation.Delete } && _owner.WroteNothingSince(key, l1Mark);
+            var followsRemoval = queued is null && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Delete && _owner.WroteNothingSince(key, l1Mark);
+            var replaces = replacesExpiry || replacesRemoval;
+            if (_closed || (queued is not null && !replaces) || (_inFlight.ContainsKey(key) && !replacesRemoval && !followsRemoval) || _direct.Contains(key) || (!replaces && _pending.Count >= _options.Capacity))
             {
                 return;
             }
 
             var options = ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(ttl);
-            var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers) { IsFill = true };
+            var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers) { IsFill = !replacesRemoval };
             entry.SetTtl(ttl, _time.GetUtcNow());
             try
             {
-                if (replacesExpiry)
+                if (replaces)
                 {
                     ReplacePending(queued!, entry);
                 }
@@ -193,9 +201,10 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     return false;
                 }
 
-                if (entry.Operation != WriteBehindOperation.Set)
+                if (entry.Operation != WriteBehindOperation.Set || entry.HasExpired(_time.GetUtcNow()))
                 {
-                    return false; // a queued delete: the value being written must not come back with the new TTL
+                    // A queued delete, or a value whose TTL ended while it waited: neither comes back with the new TTL.
+                    return false;
                 }
 
                 entry.SetTtl(ttl, _time.GetUtcNow());
@@ -204,7 +213,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             }
 
             // Both re-queues below may take the queue past its capacity (see OverCapacityForOrder).
-            if (!_closed && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Set)
+            if (!_closed && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Set && !writing.HasExpired(_time.GetUtcNow()))
             {
                 // The flusher is writing the value with its old TTL right now, so the tiers' own expire may run before
                 // that write lands and be undone by it. A factory's value gets the new expiry after it (it may yield to
