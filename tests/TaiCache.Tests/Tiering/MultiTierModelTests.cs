@@ -4,8 +4,8 @@ using TaiCache.Tiering;
 namespace TaiCache.Tests.Tiering;
 
 /// <summary>
-/// Random sequences of writes, removals, new TTLs, loads, reads, clock steps, flushes and (with a journal) crashes and
-/// restarts, on a few keys so writes coalesce and overtake each other, checked against a plain dictionary of what
+/// Random sequences of writes, removals, new TTLs, loads (single and batch), reads (single and batch), clock steps,
+/// flushes and (with a journal) crashes and restarts, on a few keys so writes coalesce and overtake each other, checked against a plain dictionary of what
 /// each key should hold: every read, and after a final flush every tier, must agree with it.
 /// </summary>
 public sealed class MultiTierModelTests
@@ -38,7 +38,7 @@ public sealed class MultiTierModelTests
         var random = new Random(seed);
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var journal = mode == Mode.WriteBehindWithJournalAndCrashes ? TierTestKit.NewJournalPath() : null;
-        var l2 = new FaultyTier(TierTestKit.Memory("L2", time));
+        var l2 = new RemoteMemoryTier(TierTestKit.Memory("L2", time));
         var keys = Enumerable.Range(0, Keys).Select(i => TierTestKit.Key(this) + $":{i}").ToArray();
         var model = new Dictionary<string, (int Value, DateTimeOffset? ExpiresAt)>();
         var next = 0;
@@ -99,7 +99,7 @@ public sealed class MultiTierModelTests
                         model[item.Key] = (item.Value, time.GetUtcNow() + ttl);
                     }
                 }
-                else if (roll < 66)
+                else if (roll < 65)
                 {
                     var batch = keys.OrderBy(_ => random.Next()).Take(2).ToArray();
                     log.Add($"delete-many {string.Join(",", batch.Select(k => k[^1]))}");
@@ -107,6 +107,38 @@ public sealed class MultiTierModelTests
                     foreach (var k in batch)
                     {
                         model.Remove(k);
+                    }
+                }
+                else if (roll < 72)
+                {
+                    // Batch reads: a plain one, or a batch read-through whose factory loads the keys still missing.
+                    var batch = keys.OrderBy(_ => random.Next()).Take(random.Next(2, 5)).ToArray();
+                    var load = random.Next(2) == 0;
+                    var ttl = RandomTtl(random);
+                    var loaded = new Dictionary<string, int>();
+                    log.Add($"{(load ? "get-or-set-many" : "get-many")} {string.Join(",", batch.Select(k => k[^1]))}{(load ? $" ttl {ttl}" : "")}");
+                    var found = load
+                        ? await Bound(cache.GetOrSetManyAsync<int>(batch, (missing, _) =>
+                        {
+                            foreach (var k in missing)
+                            {
+                                loaded[k] = ++next;
+                            }
+
+                            return ValueTask.FromResult<IReadOnlyDictionary<string, int>>(missing.ToDictionary(k => k, k => loaded[k]));
+                        }, new MultiTierEntryOptions { Ttl = ttl }), log)
+                        : await Bound(cache.GetManyAsync<int>(batch), log);
+                    foreach (var k in batch)
+                    {
+                        var expected = Live(model, k, time);
+                        if (expected is null && loaded.TryGetValue(k, out var fresh))
+                        {
+                            model[k] = (fresh, time.GetUtcNow() + ttl);
+                            expected = fresh;
+                        }
+
+                        Check(found.TryGetValue(k, out var got) ? got == expected : expected is null, log, () => $"batch read of {k[^1]} gave {(found.TryGetValue(k, out var g) ? g : "nothing")}, model {expected?.ToString() ?? "nothing"}");
+                        Check(!loaded.ContainsKey(k) || Live(model, k, time) == loaded[k], log, () => $"the factory loaded {k[^1]}, which the model holds live");
                     }
                 }
                 else if (roll < 82)
@@ -182,7 +214,7 @@ public sealed class MultiTierModelTests
         }
     }
 
-    private static (MultiTierCache Cache, InMemoryTier L1) Build(Mode mode, FakeTimeProvider time, FaultyTier l2, string? journal)
+    private static (MultiTierCache Cache, InMemoryTier L1) Build(Mode mode, FakeTimeProvider time, RemoteMemoryTier l2, string? journal)
     {
         var l1 = TierTestKit.Memory("L1", time);
         var options = new MultiTierCacheOptions { TimeProvider = time, ReadStrategy = ReadStrategy.ReadThrough, OwnsTiers = false }; // L2 outlives a crashed instance
@@ -195,6 +227,41 @@ public sealed class MultiTierModelTests
         }
 
         return (new MultiTierCache(options), l1);
+    }
+
+    /// <summary>
+    /// A memory tier the cache reads as a remote one (as <see cref="FaultyTier"/> does), that answers batch reads with each
+    /// hit's expiry as the real remote tiers do (<see cref="IBatchReader"/>), so batch copies are capped as in production.
+    /// </summary>
+    private sealed class RemoteMemoryTier(InMemoryTier inner) : ICacheOps, IBatchReader, IConditionalWriter
+    {
+        public InMemoryTier Inner { get; } = inner;
+
+        public string Name => Inner.Name;
+
+        public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default) => Inner.GetAsync<T>(key, cancellationToken);
+
+        public ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) => Inner.SetAsync(key, value, ttl, cancellationToken);
+
+        public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => Inner.DeleteAsync(key, cancellationToken);
+
+        public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) => Inner.ExistsAsync(key, cancellationToken);
+
+        public ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) => Inner.ExpireAsync(key, ttl, cancellationToken);
+
+        public ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default) => Inner.GetManyAsync<T>(keys, cancellationToken);
+
+        public ValueTask SetManyAsync<T>(IEnumerable<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default) => Inner.SetManyAsync(items, ttl, cancellationToken);
+
+        public ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default) => Inner.DeleteManyAsync(keys, cancellationToken);
+
+        public ValueTask<CacheResult<T>[]> ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) => ((IBatchReader)Inner).ReadManyAsync<T>(keys, cancellationToken);
+
+        public ValueTask<bool> AddAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default) => ((IConditionalWriter)Inner).AddAsync(key, value, ttl, cancellationToken);
+
+        public ValueTask<bool[]> AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl = null, CancellationToken cancellationToken = default) => ((IConditionalWriter)Inner).AddManyAsync(items, ttl, cancellationToken);
+
+        public ValueTask DisposeAsync() => Inner.DisposeAsync();
     }
 
     /// <summary>No TTL, or a few seconds and a fraction of a millisecond, so no expiry falls on a clock step (whole milliseconds).</summary>
