@@ -16,6 +16,15 @@ public readonly struct CacheResult<T> : IEquatable<CacheResult<T>>
         HasValue = true;
     }
 
+    /// <summary>Initializes a hit that expires at <paramref name="expiresAt"/> in the tier that returns it.</summary>
+    /// <param name="value">The value that was found.</param>
+    /// <param name="expiresAt">When the value expires in the tier that returns it. A tier of its own reports this so that
+    /// <see cref="Tiering.MultiTierCache"/> keeps the copies it makes in the tiers above no longer than the value lives here.</param>
+    public CacheResult(T value, DateTimeOffset expiresAt)
+        : this(value, Math.Max(expiresAt.ToUnixTimeMilliseconds(), 1))
+    {
+    }
+
     /// <summary>Initializes a hit with the expiry its writer recorded (see <see cref="ExpiresAtUnixMs"/>).</summary>
     internal CacheResult(T value, long expiresAtUnixMs)
         : this(value)
@@ -31,6 +40,14 @@ public readonly struct CacheResult<T> : IEquatable<CacheResult<T>>
 
     /// <summary>When the value expires in the tier that returned it (Unix milliseconds, the writer's clock), or 0 when unknown or never.</summary>
     internal long ExpiresAtUnixMs { get; }
+
+    /// <summary>
+    /// Gets when the value expires in the tier that returned it, by the clock of whoever wrote it, or <see langword="null"/>
+    /// when it never expires or the tier does not say. <see cref="Redis.RedisCache"/>, <see cref="Memcached.MemcachedCache"/>,
+    /// <see cref="Sqlite.SqliteTier"/> and <see cref="InMemoryTier.GetAsync{T}"/> report it for TaiCache's own values;
+    /// <see cref="Tiering.MultiTierCache"/> does not. Not part of equality: two hits with equal values are equal.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt => ExpiresAtUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ExpiresAtUnixMs);
 
     /// <summary>Gets the value of a hit.</summary>
     /// <exception cref="InvalidOperationException">The result is a miss.</exception>

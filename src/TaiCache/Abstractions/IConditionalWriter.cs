@@ -4,9 +4,10 @@ namespace TaiCache;
 /// A tier that can store a value only where its key holds none: Redis <c>SET NX</c>, memcached <c>add</c>, an insert
 /// that yields to a live row. <see cref="Tiering.MultiTierCache"/> stores a factory's value, and copies a value found
 /// lower down, this way, so neither overwrites a write another instance made in the meantime; a tier without it
-/// takes a plain set.
+/// takes a plain set (and may then overwrite a newer value). Every tier TaiCache ships implements it; a shared tier of
+/// your own should, so that copies and fills never replace what another instance wrote.
 /// </summary>
-internal interface IConditionalWriter
+public interface IConditionalWriter
 {
     /// <summary>Stores the value unless the key holds a live one.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
