@@ -130,7 +130,7 @@ public sealed partial class InMemoryTier
 
         Link(node, queue);
         _sketch.Increment(node.Hash);
-        Maintain(ref events);
+        Maintain(ref events, node);
         PublishSize();
     }
 
@@ -211,7 +211,12 @@ public sealed partial class InMemoryTier
         Volatile.Write(ref _publishedWeight, _totalWeight);
     }
 
-    private void Maintain(ref List<CacheEvictionEventArgs>? events)
+    /// <summary>Sweeps a little, moves the window's overflow to admission, evicts while the tier is too heavy.</summary>
+    /// <param name="events">The eviction events to raise after the lock.</param>
+    /// <param name="written">The entry this write just put in the window, if any. It is never its own write's admission
+    /// candidate, and the window holds it even when it alone outweighs the window's share (a weighted tier), so a read
+    /// right after a set finds the value; it competes when a later write pushes it out.</param>
+    private void Maintain(ref List<CacheEvictionEventArgs>? events, MemoryNode? written = null)
     {
         _writes++;
         if (_expiring > 0)
@@ -228,11 +233,19 @@ public sealed partial class InMemoryTier
 
         // Window overflow: its least recent entry (after a second chance if read) competes for a place in main.
         var chances = _window.Count;
-        while (_window.Weight > _windowMaximum && _window.Tail is { } candidate)
+        var budget = written is { Queue: NodeQueue.Window } ? Math.Max(_windowMaximum, written.Weight) : _windowMaximum;
+        while (_window.Weight > budget && _window.Tail is { } candidate)
         {
             if (IsExpired(candidate))
             {
                 Drop(candidate, EvictionReason.Expired, ref events);
+                continue;
+            }
+
+            if (ReferenceEquals(candidate, written))
+            {
+                // Older entries are behind it once it is at the head; the loop ends when they are gone or it fits alone.
+                MoveTo(candidate, _window, NodeQueue.Window);
                 continue;
             }
 

@@ -150,6 +150,10 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     private bool TryFindLive(string key, [NotNullWhen(true)] out MemoryNode? node) =>
         _map.TryGetValue(key, out node) && (node.ExpiresAt == MemoryNode.NoExpiry || IsLive(node));
 
+    /// <summary>Whether the key holds a live entry, for a write that yields to one: not a read, so sliding expiry is not extended.</summary>
+    private bool HoldsLive(string key) =>
+        _map.TryGetValue(key, out var node) && (Volatile.Read(ref node.ExpiresAt) is var expires && (expires == MemoryNode.NoExpiry || expires > Now()));
+
     /// <summary>A hit: bumps the entry's saturating hit count and returns its value as <typeparamref name="T"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private T ReadHit<T>(string key, MemoryNode node)
@@ -202,7 +206,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
-            if (onlyIfAbsent && TryFindLive(key, out _))
+            if (onlyIfAbsent && HoldsLive(key))
             {
                 return false;
             }
@@ -247,7 +251,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
             StartLockedOperation();
             for (var i = 0; i < nodes.Length; i++)
             {
-                if (!TryFindLive(nodes[i].Key, out _))
+                if (!HoldsLive(nodes[i].Key))
                 {
                     MarkWritten(nodes[i].Hash);
                     WriteStarted(nodes[i], ref events);
