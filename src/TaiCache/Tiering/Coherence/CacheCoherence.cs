@@ -301,8 +301,9 @@ public sealed partial class CacheCoherence : IAsyncDisposable
             await publish.WaitAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
         {
+            // ObjectDisposedException: the connection was closed under a running coherence (its owner disposed it first).
             Log.PublishFailed(_logger, ChannelName, ex);
             throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {ex.Message}", ex);
         }
@@ -347,8 +348,10 @@ public sealed partial class CacheCoherence : IAsyncDisposable
         {
             return _multiplexer!.GetSubscriber().PublishAsync(_channel, payload);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
         {
+            // Thrown at once, not through the task, by a connection already disposed: the heartbeat timer's caller
+            // must not see it (an exception there would end the process).
             return Task.FromException<long>(ex);
         }
     }

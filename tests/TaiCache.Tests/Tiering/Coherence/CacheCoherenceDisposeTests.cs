@@ -31,4 +31,30 @@ public sealed class CacheCoherenceDisposeTests(RedisServerFixture redis) : IClas
         await coherence.DisposeAsync();
         Assert.False(coherence.IsCoherent);
     }
+
+    [Fact]
+    public async Task Heartbeat_AfterTheCacheClosedTheSharedMultiplexer_IsLoggedNotThrown_AndTheCoherenceGoesSilent()
+    {
+        // The heartbeat timer's callback ran into a disposed connection, which throws at once rather than through the
+        // task: the exception escaped the timer and ended the process.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var l2 = await RedisCache.ConnectAsync(redis.ConnectionString, new RedisCacheOptions { KeyPrefix = $"{nameof(CacheCoherenceDisposeTests)}:{Guid.NewGuid():N}:" });
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        await using var coherence = new CacheCoherence(l2.Multiplexer, l1, new CacheCoherenceOptions { Namespace = $"dispose-{Guid.NewGuid():N}", TimeProvider = time });
+        await coherence.StartAsync();
+        var options = new MultiTierCacheOptions { Coherence = coherence };
+        options.Tiers.Add(l1);
+        options.Tiers.Add(l2);
+        var cache = new MultiTierCache(options);
+        await cache.SetAsync("k", 1);
+        await cache.DisposeAsync();
+
+        for (var beat = 0; beat < 5; beat++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5)); // runs the heartbeat callback inline: it must not throw
+        }
+
+        Assert.False(coherence.IsCoherent); // no heartbeat of its own heard for three periods
+        await Assert.ThrowsAsync<CacheConnectionException>(async () => await coherence.PublishInvalidationAsync(["k"]));
+    }
 }
