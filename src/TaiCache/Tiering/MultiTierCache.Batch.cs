@@ -414,12 +414,17 @@ public sealed partial class MultiTierCache
         }
     }
 
+    /// <summary>Adds stale values for missing keys; true when any missing key has one, also one added when a tier's read failed.</summary>
     private bool AddStale<T>(List<string> missing, Dictionary<string, T> found, MultiTierEntryOptions options)
     {
         var any = false;
         foreach (var key in missing)
         {
-            if (!found.ContainsKey(key) && TryGetStale<T>(key, options, out var stale))
+            if (found.ContainsKey(key))
+            {
+                any = true; // a stale value the read added when a tier failed: the key is still missing, to be loaded
+            }
+            else if (TryGetStale<T>(key, options, out var stale))
             {
                 found[key] = stale;
                 any = true;

@@ -35,6 +35,25 @@ public sealed class FailSafeTests
     }
 
     [Fact]
+    public async Task GetOrSetManyAsync_L2DownAndFactoryFails_ServesStaleValues()
+    {
+        // The batch read put the stale values in its results when L2 failed, and the factory's failure then found
+        // no stale value left to add, so it threw where the single-key call served the stale value.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, _, l2, _) = TierTestKit.Build(time: time);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var options = new MultiTierEntryOptions { Ttl = TimeSpan.FromSeconds(10), AllowStaleOnFailure = true };
+        await cache.SetAsync(key, "v1", options);
+        time.Advance(TimeSpan.FromSeconds(11));
+        l2.Down = true;
+
+        var values = await cache.GetOrSetManyAsync<string>([key], static (_, _) => throw new InvalidOperationException("db down"), options);
+
+        Assert.Equal("v1", values[key]);
+    }
+
+    [Fact]
     public async Task GetAsync_StaleNotAllowed_L2Down_ReturnsMiss()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
