@@ -61,6 +61,13 @@ public sealed class MultiTierEntryOptions
     {
         CacheKeyRules.ValidateTtl(Ttl, "MultiTierEntryOptions.Ttl");
         CacheKeyRules.ValidateTtl(LocalTtl, "MultiTierEntryOptions.LocalTtl");
+        if (LocalTtl is { } local && Ttl is { } ttl && local > ttl)
+        {
+            // L1 would serve the value after the tiers below have dropped it (copies read from below are capped; a
+            // write's L1 entry takes LocalTtl as given).
+            throw new ArgumentOutOfRangeException(nameof(LocalTtl), local, $"MultiTierEntryOptions.LocalTtl ({local}) must not exceed Ttl ({ttl}): L1's copy would outlive the value in the tiers below.");
+        }
+
         if (FailSafeMaxDuration <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(FailSafeMaxDuration), FailSafeMaxDuration, "MultiTierEntryOptions.FailSafeMaxDuration must be positive.");

@@ -122,7 +122,8 @@ public sealed class WriteBehindJournalReplayTests
         await WithJournalAsync(async (path, time) =>
         {
             var key = TierTestKit.Key(this);
-            var (first, _, _) = Build(path, time, l2 => l2.Inner.SetAsync(key, "removed").AsTask().GetAwaiter().GetResult());
+            var (first, _, firstL2) = Build(path, time, l2 => l2.Inner.SetAsync(key, "removed").AsTask().GetAwaiter().GetResult());
+            firstL2.Down = true; // the removal stays queued (or in flight): the flusher must not write it before the crash
             await first.DeleteAsync(key); // queued, L2 still holds the old value
             Assert.Equal("loaded", await first.GetOrSetAsync(key, _ => ValueTask.FromResult("loaded"), new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(5) }));
             await first.WriteBehindQueue!.AbandonAsync(); // a crash: only the journal is left

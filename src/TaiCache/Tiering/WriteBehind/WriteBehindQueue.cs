@@ -146,7 +146,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     /// expiry is older (the value carries its own TTL) and the value replaces it. So is a removal made before the load
     /// began (<paramref name="l1Mark"/>; L1 marks every write of the key under this queue's lock): the value replaces a
     /// queued one as a plain set, since the lower tiers may still hold the value removed, which it would otherwise yield
-    /// to; behind a removal being written it is queued as a factory's value, to land after it.
+    /// to. Behind a removal being written it is queued to land after it, as a plain set too: its journal row takes the
+    /// removal's place, so after a crash before the removal was written the lower tiers may still hold the value removed.
     /// </summary>
     public void TryEnqueueFill<T>(string key, T value, TimeSpan? ttl, long l1Mark)
     {
@@ -162,7 +163,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             }
 
             var options = ttl == _owner.DefaultsForQueue.Ttl ? _owner.DefaultsForQueue : _owner.DefaultsForQueue.WithTtl(ttl);
-            var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers) { IsFill = !replacesRemoval };
+            var entry = new PendingSet<T>(key, value, options, ++_sequence, _time.GetTimestamp(), _allTiers) { IsFill = !replacesRemoval && !followsRemoval };
             entry.SetTtl(ttl, _time.GetUtcNow());
             try
             {
