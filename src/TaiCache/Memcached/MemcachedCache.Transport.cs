@@ -108,6 +108,13 @@ public sealed partial class MemcachedCache
     /// <summary>Whether a value the server returned is live (see <see cref="MemcachedExpiry"/>), and when it expires.</summary>
     private static bool IsLive(in MetaResponse response, long nowUnixMs, out long expiresAtUnixMs)
     {
+        if (response.IsStale)
+        {
+            // Another meta client invalidated it (md key I): memcached still serves it, flagged X, only for a refill.
+            expiresAtUnixMs = 0;
+            return false;
+        }
+
         var recorded = response.ClientFlags == ClientFlags ? CacheValueCodec.RecordedExpiry(response.Data) : 0;
         return MemcachedExpiry.IsLive(recorded, response.RemainingTtl, nowUnixMs, out expiresAtUnixMs);
     }

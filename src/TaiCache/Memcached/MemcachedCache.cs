@@ -106,6 +106,11 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, ICondition
             return false;
         }
 
+        if (response.IsStale)
+        {
+            return false; // invalidated by another meta client (md key I), as a get reads it
+        }
+
         if (response.ClientFlags != ClientFlags || !MemcachedExpiry.MayHaveExpired(response.RemainingTtl))
         {
             return true;

@@ -42,6 +42,30 @@ public sealed class MemcachedInteropTests : IClassFixture<MemcachedServerFixture
     }
 
     [Fact]
+    public async Task ItemInvalidatedByAnotherMetaClient_ReadsAsMiss_AndAddStoresOverIt()
+    {
+        var key = $"{nameof(MemcachedInteropTests)}:stale:{Guid.NewGuid():N}";
+        var other = $"{nameof(MemcachedInteropTests)}:stale-other:{Guid.NewGuid():N}";
+        await _cache.SetAsync(key, "before", TimeSpan.FromMinutes(1));
+        await _cache.SetAsync(other, "live", TimeSpan.FromMinutes(1));
+
+        // Another meta client invalidates it: memcached keeps the item but answers every read of it with X (stale).
+        using var raw = Raw();
+        Assert.Equal("HD", raw.Meta($"md {key} I T30"));
+
+        Assert.False((await _cache.GetAsync<string>(key)).HasValue);
+        var many = await _cache.GetManyAsync<string>([key, other]);
+        Assert.False(many.ContainsKey(key));
+        Assert.Equal("live", many[other]);
+        Assert.False(await _cache.ExistsAsync(key));
+        Assert.False((await _cache.GetAndTouchAsync<string>(key, TimeSpan.FromMinutes(1))).HasValue);
+
+        // A stale item holds nothing live: an add replaces it, as it does a value expired by its record.
+        Assert.True(await _cache.AddAsync(key, "after", TimeSpan.FromMinutes(1)));
+        Assert.Equal("after", (await _cache.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
     public async Task ExpireAsync_TaiCacheItemGetsTheNewExpiryInItsEnvelope_ForeignItemOnlyItsTtl()
     {
         var ours = $"{nameof(MemcachedInteropTests)}:expire-ours:{Guid.NewGuid():N}";

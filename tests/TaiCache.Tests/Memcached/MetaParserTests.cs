@@ -110,6 +110,18 @@ public sealed class MetaParserTests
     }
 
     [Fact]
+    public void TryParse_StaleFlag_MarksTheResponseStale()
+    {
+        // memcached's answer for an item another client invalidated with md key I: X (stale) and W (win the refill).
+        var buffer = new ReadOnlySequence<byte>("VA 2 f0 t30 X W\r\nab\r\nVA 2 f0 t30 W\r\nab\r\n"u8.ToArray());
+        Assert.True(MetaParser.TryParse(ref buffer, MaxValue, out var stale));
+        Assert.True(stale.IsStale);
+        Assert.Equal(30, stale.RemainingTtl);
+        Assert.True(MetaParser.TryParse(ref buffer, MaxValue, out var live));
+        Assert.False(live.IsStale);
+    }
+
+    [Fact]
     public void TryParse_ErrorLine_ReturnsErrorWithPrintableMessage()
     {
         var buffer = new ReadOnlySequence<byte>("CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"u8.ToArray());

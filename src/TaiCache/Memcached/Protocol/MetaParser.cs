@@ -107,6 +107,7 @@ internal static class MetaParser
         ulong cas = 0;
         var opaque = -1;
         int? ttl = null;
+        var stale = false;
         while (true)
         {
             var token = ReadToken(ref line);
@@ -123,6 +124,7 @@ internal static class MetaParser
                 (byte)'c' => Utf8Parser.TryParse(value, out cas, out used) && used == value.Length,
                 (byte)'O' => Utf8Parser.TryParse(value, out opaque, out used) && used == value.Length && opaque >= 0,
                 (byte)'t' => ParseTtl(value, out ttl),
+                (byte)'X' => stale = true, // invalidated by another client (md key I): the item is stale
                 >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' => true,
                 _ => false,
             };
@@ -153,7 +155,7 @@ internal static class MetaParser
             }
         }
 
-        response = new MetaResponse { Code = status, Data = data, ClientFlags = clientFlags, Cas = cas, Opaque = opaque, RemainingTtl = ttl };
+        response = new MetaResponse { Code = status, Data = data, ClientFlags = clientFlags, Cas = cas, Opaque = opaque, RemainingTtl = ttl, IsStale = stale };
         buffer = buffer.Slice(reader.Position);
         return true;
     }

@@ -21,6 +21,12 @@ internal readonly struct MetaResponse
     /// <summary>Gets the remaining TTL in seconds (<c>t</c>): -1 for none, <see langword="null"/> when not returned.</summary>
     public int? RemainingTtl { get; init; }
 
+    /// <summary>
+    /// Gets a value indicating whether the server marked the item stale (<c>X</c>): another meta-protocol client
+    /// invalidated it (<c>md key I</c>), and memcached keeps serving it only so that one client can fetch a fresh value.
+    /// </summary>
+    public bool IsStale { get; init; }
+
     /// <summary>Gets the text after <c>CLIENT_ERROR</c> or <c>SERVER_ERROR</c>.</summary>
     public string? ErrorMessage { get; init; }
 
