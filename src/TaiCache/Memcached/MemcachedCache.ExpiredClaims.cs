@@ -5,7 +5,8 @@ namespace TaiCache.Memcached;
 /// <summary>
 /// Adds over values that have expired by their record but that memcached still holds for a second or two (see
 /// <see cref="MemcachedExpiry"/>): memcached refuses the add, yet the key holds nothing live, so the add replaces the
-/// expired item if it is unchanged since it was read (compare-and-swap), or adds again when it is gone meanwhile.
+/// expired item if it is unchanged since it was read (compare-and-swap), or adds again when it is gone meanwhile. On a
+/// server with CAS disabled (<c>memcached -C</c>, every token 0) no compare-and-swap is possible, and the add stays refused.
 /// </summary>
 public sealed partial class MemcachedCache
 {
@@ -14,7 +15,8 @@ public sealed partial class MemcachedCache
     {
         var read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
         var held = Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Value;
-        if (held && IsLive(read, Now(), out _))
+        // Token 0 is a server with CAS disabled (memcached -C): a claim without a token would overwrite unchecked.
+        if (held && (IsLive(read, Now(), out _) || read.Cas == 0))
         {
             return false;
         }
@@ -52,9 +54,9 @@ public sealed partial class MemcachedCache
         for (var k = 0; k < refused.Count; k++)
         {
             var held = reads[k].Code == MetaResponseCode.Value;
-            if (held && IsLive(reads[k], now, out _))
+            if (held && (IsLive(reads[k], now, out _) || reads[k].Cas == 0))
             {
-                continue;
+                continue; // live, or no compare-and-swap possible (memcached -C answers token 0): the add stays refused
             }
 
             tokens[refused[k]] = held ? reads[k].Cas : 0;

@@ -16,7 +16,8 @@ public sealed partial class MemcachedCache
     /// (memcached counts whole seconds, see <see cref="MemcachedExpiry"/>) and tells a tier that copies it how long it
     /// has left. This rewrites that record with the TTL: it reads the item with its CAS token and stores it back only if
     /// unchanged (two round trips), retrying a few times when another client wrote in between. Any other item (a
-    /// counter, another client's bytes), or one that keeps changing, is only touched. A value whose recorded expiry has
+    /// counter, another client's bytes), one that keeps changing, or any item on a server with CAS disabled
+    /// (<c>memcached -C</c>), is only touched. A value whose recorded expiry has
     /// passed is expired: it returns <see langword="false"/> and stays expired.
     /// </remarks>
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) =>
@@ -68,7 +69,9 @@ public sealed partial class MemcachedCache
                 return null;
             }
 
-            var patched = read.ClientFlags == ClientFlags ? CacheValueCodec.WithExpiry(read.Data!, expiresAt) : null;
+            // A server started with CAS disabled (memcached -C) answers token 0, and a write with no token is a plain
+            // set that would lose a concurrent write: only touch then.
+            var patched = read.ClientFlags == ClientFlags && read.Cas != 0 ? CacheValueCodec.WithExpiry(read.Data!, expiresAt) : null;
             if (patched is null || patched.Length > budget)
             {
                 break;

@@ -33,12 +33,22 @@ public sealed partial class MemcachedCache
     /// <param name="key">The key.</param>
     /// <param name="cancellationToken">Cancels the wait for the server.</param>
     /// <returns>The value and token, or a result with <see cref="MemcachedCasResult{T}.HasValue"/> false.</returns>
+    /// <exception cref="CacheException">The server has CAS disabled (<c>memcached -C</c>): it answers no token.</exception>
     public async ValueTask<MemcachedCasResult<T>> GetWithCasAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var wire = WireKey(key);
         var started = _metrics?.StartTimingAlways() ?? 0;
         var response = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
         var result = ToResult<T>(key, response, started);
+        if (result.HasValue && response.Cas == 0)
+        {
+            // memcached -C answers every item with token 0, which no compare-and-swap can use: say so, rather than
+            // hand out a token CompareAndSwapAsync refuses.
+            throw new CacheException(
+                $"The server holding {TaiCacheDiagnostics.DescribeKey(key)} has CAS disabled (memcached -C): it returns no CAS token, so GetWithCasAsync and CompareAndSwapAsync cannot be used with it.",
+                key);
+        }
+
         return result.HasValue ? new MemcachedCasResult<T>(result.Value, response.Cas) : default;
     }
 
