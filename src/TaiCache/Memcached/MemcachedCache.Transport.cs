@@ -11,6 +11,9 @@ namespace TaiCache.Memcached;
 /// <summary>Keys, TTLs, values and the round trip to one node.</summary>
 public sealed partial class MemcachedCache
 {
+    // What a hashed key is sent as, after the prefix: the marker, then the hex of the key's SHA-256.
+    private const string HashedKeyMarker = "sha256:";
+
     /// <summary>Validates a key and returns the key as sent: prefixed, and hashed when too long and hashing is on.</summary>
     private string WireKey(string key, [CallerArgumentExpression(nameof(key))] string? paramName = null)
     {
@@ -21,11 +24,14 @@ public sealed partial class MemcachedCache
     private string ToWire(string key)
     {
         var full = _prefix.Length == 0 ? key : string.Concat(_prefix, key);
-        if (_options.HashLongKeys && (full.Length > MemcachedCacheOptions.MaxKeyBytes || Encoding.UTF8.GetByteCount(full) > MemcachedCacheOptions.MaxKeyBytes))
+
+        // A key that starts with the marker is hashed too: sent as is, "sha256:<hex of some long key's hash>" would
+        // name that long key's item.
+        if (_options.HashLongKeys && (full.Length > MemcachedCacheOptions.MaxKeyBytes || key.StartsWith(HashedKeyMarker, StringComparison.Ordinal) || Encoding.UTF8.GetByteCount(full) > MemcachedCacheOptions.MaxKeyBytes))
         {
             Span<byte> hash = stackalloc byte[32];
             SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
-            full = string.Concat(_prefix, "sha256:", Convert.ToHexStringLower(hash));
+            full = string.Concat(_prefix, HashedKeyMarker, Convert.ToHexStringLower(hash));
         }
 
         return full;

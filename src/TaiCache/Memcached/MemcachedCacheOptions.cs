@@ -23,7 +23,8 @@ public sealed class MemcachedCacheOptions
 
     /// <summary>
     /// Gets or sets a value indicating whether keys longer than 250 bytes (with the prefix) are replaced by
-    /// <c>prefix + "sha256:" + hex(SHA-256(key))</c> instead of rejected. Default <see langword="false"/>.
+    /// <c>prefix + "sha256:" + hex(SHA-256(key))</c> instead of rejected. A key that itself starts with <c>sha256:</c>
+    /// is hashed the same way, so it never names a long key's item. Default <see langword="false"/>.
     /// </summary>
     public bool HashLongKeys { get; set; }
 

@@ -202,6 +202,24 @@ public sealed class MemcachedOperationTests : IClassFixture<MemcachedServerFixtu
     }
 
     [Fact]
+    public async Task HashLongKeys_KeyShapedLikeAHashedKey_IsHashedToo_AndNeverNamesTheLongKey()
+    {
+        var longKey = Key(nameof(HashLongKeys_KeyShapedLikeAHashedKey_IsHashedToo_AndNeverNamesTheLongKey)) + new string('L', 300);
+        var lookalike = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(longKey)));
+        await using var cache = new MemcachedCache(_fixture.Options(o => { o.HashLongKeys = true; o.KeyPrefix = "p:"; }));
+        await cache.SetAsync(longKey, "long");
+
+        Assert.False((await cache.GetAsync<string>(lookalike)).HasValue);
+        Assert.Empty(await cache.GetManyAsync<string>([lookalike]));
+        await cache.SetAsync(lookalike, "short");
+        Assert.Equal("long", (await cache.GetAsync<string>(longKey)).Value);
+        Assert.Equal("short", (await cache.GetAsync<string>(lookalike)).Value);
+
+        using var raw = Raw();
+        Assert.NotNull(raw.Get("p:sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(lookalike)))));
+    }
+
+    [Fact]
     public async Task GetManyAsync_LargeBatch_PipelinesAndReadsEveryValue()
     {
         var prefix = Key(nameof(GetManyAsync_LargeBatch_PipelinesAndReadsEveryValue));
