@@ -60,7 +60,7 @@ internal static class PlainCounter
         {
             // Another client's integer past 64 bits: no counter type holds it (it is not another client's encoding either).
             return new CacheSerializationException(
-                $"The value under {TaiCacheDiagnostics.DescribeKey(key)} is the integer {Encoding.ASCII.GetString(span)}, which no counter type holds (counters are 64-bit); read it as byte[] to get its text.",
+                $"The value under {TaiCacheDiagnostics.DescribeKey(key)} is the integer {Encoding.ASCII.GetString(span)}, which no counter type holds (counters are 64-bit). No type reads it, byte[] and string included: TaiCache reads back only values it wrote and 64-bit counters, and another client wrote this one. Read it with that client, or replace it (SetAsync) or remove it (DeleteAsync).",
                 key);
         }
 

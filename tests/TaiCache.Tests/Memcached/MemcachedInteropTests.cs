@@ -66,6 +66,28 @@ public sealed class MemcachedInteropTests : IClassFixture<MemcachedServerFixture
     }
 
     [Fact]
+    public async Task GetAsync_AnotherClientsIntegerPast64Bits_ErrorGivesOnlyAdviceThatWorks()
+    {
+        var key = $"{nameof(MemcachedInteropTests)}:bignum:{Guid.NewGuid():N}";
+        using var raw = Raw();
+        raw.Set(key, 0, "123456789012345678901234567890"u8.ToArray());
+
+        // The advice once said to read it as byte[], which throws the same: every type is refused, so the message says so.
+        foreach (var read in new Func<Task>[] { async () => await _cache.GetAsync<byte[]>(key), async () => await _cache.GetAsync<string>(key), async () => await _cache.GetAsync<long>(key) })
+        {
+            var ex = await Assert.ThrowsAsync<CacheSerializationException>(read);
+            Assert.Contains("which no counter type holds", ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("read it as byte[]", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("No type reads it, byte[] and string included", ex.Message, StringComparison.Ordinal);
+        }
+
+        // What the message offers instead does work.
+        Assert.True(await _cache.DeleteAsync(key));
+        await _cache.SetAsync(key, "mine");
+        Assert.Equal("mine", (await _cache.GetAsync<string>(key)).Value);
+    }
+
+    [Fact]
     public async Task ExpireAsync_TaiCacheItemGetsTheNewExpiryInItsEnvelope_ForeignItemOnlyItsTtl()
     {
         var ours = $"{nameof(MemcachedInteropTests)}:expire-ours:{Guid.NewGuid():N}";
