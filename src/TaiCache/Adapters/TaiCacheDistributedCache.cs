@@ -123,7 +123,8 @@ public sealed class TaiCacheDistributedCache : IDistributedCache
             absolute = at.ToUnixTimeMilliseconds();
         }
 
-        var sliding = options.SlidingExpiration is { } s ? Math.Max(1, (long)s.TotalMilliseconds) : 0;
+        // Beyond the longest the header records (100 years), a sliding window is as good as none: kept at that bound.
+        var sliding = options.SlidingExpiration is { } s ? Math.Clamp((long)s.TotalMilliseconds, 1, MaxSlidingMs) : 0;
         var entry = new byte[HeaderBytes + value.Length];
         entry[0] = FormatVersion;
         BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(1), absolute);

@@ -152,6 +152,20 @@ public abstract class DistributedCacheContractTests
         Assert.Null(await Cache.GetAsync(key));
     }
 
+    [Theory]
+    [InlineData(101 * 365)]
+    [InlineData(-1)] // TimeSpan.MaxValue
+    public async Task SetAsync_SlidingExpirationOverACentury_IsKept(int days)
+    {
+        // The header records at most 100 years: a longer window was written, then every read refused the entry.
+        var key = Key();
+        var sliding = days < 0 ? TimeSpan.MaxValue : TimeSpan.FromDays(days);
+        await Cache.SetAsync(key, [7], new DistributedCacheEntryOptions { SlidingExpiration = sliding });
+
+        Time.Advance(TimeSpan.FromDays(30));
+        Assert.Equal([7], await Cache.GetAsync(key));
+    }
+
     [Fact]
     public async Task RefreshAsync_SlidingExpiration_ExtendsWithoutReading()
     {
