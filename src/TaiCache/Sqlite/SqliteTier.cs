@@ -70,7 +70,10 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
                 Mode = SqliteOpenMode.ReadWriteCreate,
                 Cache = SqliteCacheMode.Private,
                 Pooling = false,
-                DefaultTimeout = (int)Math.Ceiling(_options.BusyTimeout.TotalSeconds),
+                // SQLite's busy_timeout (below) does the waiting, to the millisecond. Microsoft.Data.Sqlite retries a
+                // busy statement until this command timeout, in whole seconds, on top: 1 s, the least it takes (0 is
+                // no limit at all), so a statement gives up after BusyTimeout, or after 1 s for a shorter one.
+                DefaultTimeout = 1,
             };
             _connection = new SqliteConnection(builder.ToString());
             _connection.Open();

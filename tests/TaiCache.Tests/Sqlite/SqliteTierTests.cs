@@ -114,6 +114,38 @@ public sealed class SqliteTierTests : IDisposable
     }
 
     [Fact]
+    public async Task SetAsync_FileLockedByAnotherWriter_BusyTimeoutZero_FailsInsteadOfWaitingForTheLock()
+    {
+        // With BusyTimeout 0 the command timeout was 0, which Microsoft.Data.Sqlite reads as no limit: the write waited
+        // for as long as the other writer held the lock.
+        var path = NewPath();
+        await using (var first = Open(path))
+        {
+            await first.SetAsync("k", "v");
+        }
+
+        await using var second = Open(path, o => o.BusyTimeout = TimeSpan.Zero);
+        using var other = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+        }
+
+        var write = Task.Run(async () => await second.SetAsync("k2", "blocked")); // off this thread: a write may block it while it waits
+        var finished = await Task.WhenAny(write, Task.Delay(TimeSpan.FromSeconds(20)));
+        using (var commit = other.CreateCommand())
+        {
+            commit.CommandText = "COMMIT;";
+            commit.ExecuteNonQuery(); // releases a write that was still waiting
+        }
+
+        Assert.Same(write, finished);
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => write);
+    }
+
+    [Fact]
     public async Task SweepTimer_FiresOnInterval_DeletesExpiredRows()
     {
         await using var tier = Open(NewPath(), o => o.SweepInterval = TimeSpan.FromMinutes(1));
