@@ -150,9 +150,9 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     private bool TryFindLive(string key, [NotNullWhen(true)] out MemoryNode? node) =>
         _map.TryGetValue(key, out node) && (node.ExpiresAt == MemoryNode.NoExpiry || IsLive(node));
 
-    /// <summary>Whether the key holds a live entry, for a write that yields to one: not a read, so sliding expiry is not extended.</summary>
+    /// <summary>Whether the key holds a live entry, for a write that yields to one (under the lock): not a read, so sliding expiry is not extended.</summary>
     private bool HoldsLive(string key) =>
-        _map.TryGetValue(key, out var node) && (Volatile.Read(ref node.ExpiresAt) is var expires && (expires == MemoryNode.NoExpiry || expires > Now()));
+        _map.TryGetValue(key, out var node) && (node.ExpiresAt == MemoryNode.NoExpiry || node.ExpiresAt > Now());
 
     /// <summary>A hit: bumps the entry's saturating hit count and returns its value as <typeparamref name="T"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
