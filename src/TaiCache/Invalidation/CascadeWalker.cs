@@ -7,7 +7,7 @@ namespace TaiCache.Invalidation;
 /// </summary>
 internal sealed class CascadeWalker
 {
-    private readonly Dictionary<string, Node> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CascadePath> _nodes = new(StringComparer.Ordinal);
     private readonly List<string> _roots = [];
     private readonly List<string> _dependents = [];
     private readonly List<(string From, string To)> _crossEdges = [];
@@ -21,7 +21,7 @@ internal sealed class CascadeWalker
         _maxDepth = maxDepth;
         foreach (var root in roots)
         {
-            if (_nodes.TryAdd(root, new Node(null, 0)))
+            if (_nodes.TryAdd(root, new CascadePath(root, null)))
             {
                 _roots.Add(root);
                 _frontier.Add(root);
@@ -41,6 +41,7 @@ internal sealed class CascadeWalker
     /// <summary>Records the direct dependents of a frontier key.</summary>
     public void AddDependents(string from, IEnumerable<string> dependents)
     {
+        CascadePath? parent = null;
         foreach (var to in dependents)
         {
             if (_nodes.ContainsKey(to))
@@ -55,7 +56,7 @@ internal sealed class CascadeWalker
                 continue;
             }
 
-            _nodes.Add(to, new Node(from, _depth + 1));
+            _nodes.Add(to, new CascadePath(to, parent ??= _nodes[from]));
             _dependents.Add(to);
             _next.Add(to);
         }
@@ -70,20 +71,8 @@ internal sealed class CascadeWalker
         return _frontier.Count > 0;
     }
 
-    /// <summary>Gets the shortest path from a root to a reached key.</summary>
-    public IReadOnlyList<string> PathTo(string key)
-    {
-        var depth = _nodes[key].Depth;
-        var path = new string[depth + 1];
-        var current = key;
-        for (var i = depth; i >= 0; i--)
-        {
-            path[i] = current;
-            current = _nodes[current].Parent!;
-        }
-
-        return path;
-    }
+    /// <summary>Gets the shortest path from a root to a reached key: O(1), the path shares its parent's links.</summary>
+    public IReadOnlyList<string> PathTo(string key) => _nodes[key];
 
     /// <summary>Gets the depth at which a key was reached (roots are 0).</summary>
     public int DepthOf(string key) => _nodes[key].Depth;
@@ -116,9 +105,9 @@ internal sealed class CascadeWalker
 
         foreach (var (key, node) in _nodes)
         {
-            if (node.Parent is not null)
+            if (node.ParentKey is { } parent)
             {
-                Link(node.Parent, key);
+                Link(parent, key);
             }
         }
 
@@ -182,6 +171,4 @@ internal sealed class CascadeWalker
 
         return cycles;
     }
-
-    private readonly record struct Node(string? Parent, int Depth);
 }

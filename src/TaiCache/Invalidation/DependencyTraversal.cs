@@ -36,7 +36,11 @@ public sealed class DependencyTraversal
     /// Gets, for every key reached (roots included), the shortest path that reached it: a root first, the key last
     /// (<c>[product:1, category:7, page:home]</c> reads "page:home depends on category:7, which depends on product:1").
     /// </summary>
-    /// <remarks>Paths are built on first use (a long chain's paths cost O(depth²) to materialize); prefer <see cref="GetPath(string)"/> for a few keys.</remarks>
+    /// <remarks>
+    /// The paths share their links (a key's path is its parent's path plus the key), so this dictionary costs one entry
+    /// per key however deep the walk went. A path lays its keys out only when read: enumerating one costs O(its
+    /// length) and keeps nothing; indexing one (other than its last key) lays it out once and keeps it.
+    /// </remarks>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Paths
     {
         get

@@ -18,9 +18,9 @@ public sealed class InvalidatedKey
     public string Key { get; }
 
     /// <summary>Gets the cascade path that reached the key: the key that triggered the invalidation first, this key last.</summary>
-    /// <remarks>Built on first read, as an array of <see cref="Depth"/> + 1 keys: reading every key's path of a chain
-    /// costs keys × depth (bounded by <see cref="InvalidationManagerOptions.MaxCascadeDepth"/>, 64 by default; a
-    /// 20,000-deep chain read whole held 1.6 GB). Read the paths you need.</remarks>
+    /// <remarks>The path shares its links with the paths of the keys before it, so a receipt holds one link per key
+    /// however deep the cascade went. Its keys are laid out only when read: enumerating costs O(<see cref="Depth"/>)
+    /// and keeps nothing; indexing (other than the last key) lays the path out once and keeps it.</remarks>
     public IReadOnlyList<string> Path => _path ??= _traversal.GetPath(Key);
 
     /// <summary>Gets how many levels of dependency lie between the trigger and this key (0 for a key the trigger named).</summary>
