@@ -4,8 +4,10 @@ namespace TaiCache.Metrics;
 
 /// <summary>
 /// An immutable latency distribution: how many operations were timed and their percentiles, from a log-bucketed
-/// histogram. Every percentile is within <see cref="RelativeError"/> (about 3.1%) of the true value at that rank;
-/// <see cref="MaxMicroseconds"/> and <see cref="MeanMicroseconds"/> are exact.
+/// histogram. Every percentile is within <see cref="RelativeError"/> (about 3.1%) of the true value at that rank, and
+/// never above <see cref="MaxMicroseconds"/>. <see cref="MaxMicroseconds"/> and <see cref="MeanMicroseconds"/> are
+/// exact, and the 100th percentile is the maximum; in a <see cref="Since(LatencyDistribution)"/> interval the maximum
+/// is an upper bound (the top of the highest bucket used) and the 100th percentile a bucket midpoint like the others.
 /// </summary>
 /// <remarks>
 /// Callers usually time one operation in N (see <see cref="MetricsCollector.ShouldTimeOperation"/>), so
@@ -20,9 +22,11 @@ public sealed class LatencyDistribution
     private readonly long[] _counts;
     private readonly long _sumNanoseconds;
     private readonly long _maxNanoseconds;
+    private readonly bool _maxIsExact;
 
-    internal LatencyDistribution(int[] indices, long[] counts, long count, long sumNanoseconds, long maxNanoseconds)
+    internal LatencyDistribution(int[] indices, long[] counts, long count, long sumNanoseconds, long maxNanoseconds, bool maxIsExact)
     {
+        _maxIsExact = maxIsExact;
         _indices = indices;
         _counts = counts;
         Count = count;
@@ -31,7 +35,7 @@ public sealed class LatencyDistribution
     }
 
     /// <summary>Gets an empty distribution.</summary>
-    public static LatencyDistribution Empty { get; } = new([], [], 0, 0, 0);
+    public static LatencyDistribution Empty { get; } = new([], [], 0, 0, 0, maxIsExact: true);
 
     /// <summary>Gets the number of timed operations.</summary>
     public long Count { get; }
@@ -78,13 +82,32 @@ public sealed class LatencyDistribution
             seen += _counts[i];
             if (seen >= rank)
             {
-                var index = _indices[i];
-                var value = LatencyHistogram.LowerBound(index) + ((LatencyHistogram.Width(index) - 1) / 2.0);
-                return Math.Min(value, _maxNanoseconds) / 1000.0;
+                return PercentileNanoseconds(i, rank) / 1000.0;
             }
         }
 
         return MaxMicroseconds;
+    }
+
+    /// <summary>Gets the value reported for a rank that falls in the <paramref name="position"/>-th non-empty bucket.</summary>
+    private double PercentileNanoseconds(int position, long rank)
+    {
+        var index = _indices[position];
+        var lower = LatencyHistogram.LowerBound(index);
+        var upper = lower + (LatencyHistogram.Width(index) - 1);
+        if (_maxIsExact && position == _indices.Length - 1)
+        {
+            // The highest bucket in use holds the maximum: its values lie in [lower, max], and the last rank is the
+            // maximum itself (the histogram keeps it exactly).
+            if (rank == Count)
+            {
+                return _maxNanoseconds;
+            }
+
+            upper = Math.Min(upper, Math.Max(lower, _maxNanoseconds));
+        }
+
+        return Math.Min(lower + ((upper - lower) / 2.0), _maxNanoseconds);
     }
 
     /// <summary>Gets what was timed after <paramref name="earlier"/> (a snapshot of the same histogram taken before this one).</summary>
@@ -121,7 +144,7 @@ public sealed class LatencyDistribution
             max = Math.Min(_maxNanoseconds, LatencyHistogram.LowerBound(last) + LatencyHistogram.Width(last) - 1);
         }
 
-        return new LatencyDistribution([.. indices], [.. counts], total, Math.Max(0, _sumNanoseconds - earlier._sumNanoseconds), max);
+        return new LatencyDistribution([.. indices], [.. counts], total, Math.Max(0, _sumNanoseconds - earlier._sumNanoseconds), max, maxIsExact: false);
     }
 
     /// <inheritdoc />

@@ -7,15 +7,16 @@ namespace TaiCache.Metrics;
 /// A lock-free, log-bucketed latency histogram in nanoseconds: values below 16 ns get a bucket each, above that every
 /// power of two is split into 16 equal sub-buckets, so a bucket is at most 1/16 (6.25%) of its lower bound wide and
 /// the value reported for it (its midpoint) is within <see cref="LatencyDistribution.RelativeError"/> of any value in it.
-/// Values above 2^40 ns (about 18 minutes) are clamped into the last bucket; the exact maximum is kept separately.
+/// The buckets cover every value a <see cref="long"/> holds (up to 2^63 ns, about 292 years), so no value falls
+/// outside them; the exact maximum is kept separately.
 /// </summary>
 internal sealed class LatencyHistogram
 {
     internal const int SubBucketBits = 4;
     internal const int SubBucketCount = 1 << SubBucketBits;
-    internal const int MaxExponent = 40;
+    internal const int MaxExponent = 62;
     internal const int BucketCount = SubBucketCount + ((MaxExponent - SubBucketBits + 1) * SubBucketCount);
-    internal const long MaxTrackable = (1L << (MaxExponent + 1)) - 1;
+    internal const long MaxTrackable = long.MaxValue;
 
     private readonly long[] _counts = new long[BucketCount];
     private long _count;
@@ -57,7 +58,7 @@ internal sealed class LatencyHistogram
 
         // The bucket sums are the truth for percentiles; count/sum/max are read after them and may include a value
         // recorded in between, which is harmless.
-        return new LatencyDistribution([.. indices], [.. counts], total, Volatile.Read(ref _sum), Volatile.Read(ref _max));
+        return new LatencyDistribution([.. indices], [.. counts], total, Volatile.Read(ref _sum), Volatile.Read(ref _max), maxIsExact: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -66,11 +67,6 @@ internal sealed class LatencyHistogram
         if (nanoseconds < SubBucketCount)
         {
             return (int)nanoseconds;
-        }
-
-        if (nanoseconds > MaxTrackable)
-        {
-            nanoseconds = MaxTrackable;
         }
 
         var exponent = BitOperations.Log2((ulong)nanoseconds);

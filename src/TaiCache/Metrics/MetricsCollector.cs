@@ -146,7 +146,7 @@ public sealed partial class MetricsCollector : IDisposable
     public void RecordHit(TimeSpan latency)
     {
         Stripe().Hits++;
-        RecordLatency(_hitLatency, latency.Ticks * 100L, _hitDurationTags);
+        RecordLatency(_hitLatency, ToNanoseconds(latency), _hitDurationTags);
     }
 
     /// <summary>Records a miss without a latency.</summary>
@@ -158,7 +158,7 @@ public sealed partial class MetricsCollector : IDisposable
     public void RecordMiss(TimeSpan latency)
     {
         Stripe().Misses++;
-        RecordLatency(_missLatency, latency.Ticks * 100L, _missDurationTags);
+        RecordLatency(_missLatency, ToNanoseconds(latency), _missDurationTags);
     }
 
     /// <summary>Records a write.</summary>
@@ -431,6 +431,10 @@ public sealed partial class MetricsCollector : IDisposable
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private long Elapsed(long startTimestamp) => (long)((_time.GetTimestamp() - startTimestamp) * _nanosecondsPerTick);
+
+    /// <summary>Converts to nanoseconds, saturating at <see cref="long.MaxValue"/> (a span over about 29,000 years).</summary>
+    private static long ToNanoseconds(TimeSpan latency) =>
+        latency.Ticks > long.MaxValue / TimeSpan.NanosecondsPerTick ? long.MaxValue : latency.Ticks * TimeSpan.NanosecondsPerTick;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void RecordLatency(LatencyHistogram histogram, long nanoseconds, KeyValuePair<string, object?>[] tags)

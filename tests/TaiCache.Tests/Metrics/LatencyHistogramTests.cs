@@ -15,7 +15,7 @@ public sealed class LatencyHistogramTests
             values.Add(v);
         }
 
-        for (var e = 12; e <= 41; e++)
+        for (var e = 12; e <= 62; e++)
         {
             values.Add((1L << e) - 1);
             values.Add(1L << e);
@@ -34,6 +34,42 @@ public sealed class LatencyHistogramTests
         }
 
         Assert.Equal(LatencyHistogram.BucketCount - 1, LatencyHistogram.IndexOf(long.MaxValue));
+        Assert.Equal(long.MaxValue, LatencyHistogram.LowerBound(LatencyHistogram.BucketCount - 1) + LatencyHistogram.Width(LatencyHistogram.BucketCount - 1) - 1);
+    }
+
+    [Fact]
+    public void Percentiles_BeyondFortyOneBits_WithinBucketError()
+    {
+        // 2^41 ns is about 36.6 minutes: the histogram used to stop there and report everything above as its top bucket.
+        var random = new Random(11);
+        var values = Enumerable.Range(0, 20_000).Select(_ => random.NextInt64(1L << 30, 1L << 56)).ToArray();
+        AssertPercentilesWithinError(values);
+    }
+
+    [Fact]
+    public void GetPercentile_Hundredth_IsTheExactMax()
+    {
+        var histogram = new LatencyHistogram();
+        for (long us = 1; us <= 100_000; us++)
+        {
+            histogram.Record(us * 1000);
+        }
+
+        var d = histogram.Snapshot();
+        Assert.Equal(100_000, d.MaxMicroseconds, 9);
+        Assert.Equal(100_000, d.GetPercentileMicroseconds(100), 9);
+        Assert.True(d.GetPercentileMicroseconds(99.999) <= 100_000);
+    }
+
+    [Fact]
+    public void GetPercentile_OneValue_IsThatValue()
+    {
+        var histogram = new LatencyHistogram();
+        histogram.Record((1L << 27) - 1); // the top of its bucket, above the bucket's midpoint
+
+        var d = histogram.Snapshot();
+        Assert.Equal(134_217.727, d.P50Microseconds, 9);
+        Assert.Equal(134_217.727, d.P999Microseconds, 9);
     }
 
     [Fact]
@@ -121,6 +157,7 @@ public sealed class LatencyHistogramTests
             var rank = Math.Max(1, (long)Math.Ceiling(p / 100.0 * sorted.Length));
             var exact = sorted[rank - 1] / 1000.0;
             var reported = d.GetPercentileMicroseconds(p);
+            Assert.True(reported <= d.MaxMicroseconds, $"p{p}: reported {reported} us, above the max {d.MaxMicroseconds} us");
             Assert.True(
                 Math.Abs(reported - exact) <= (exact * LatencyDistribution.RelativeError) + 0.0005,
                 $"p{p}: reported {reported} us, exact {exact} us, allowed error {LatencyDistribution.RelativeError:P2}");

@@ -205,6 +205,26 @@ public sealed class MetricsCollectorTests
     }
 
     [Fact]
+    public void RecordHit_HoursLongLatencies_PercentilesWithinBucketError()
+    {
+        var collector = NewCollector(nameof(RecordHit_HoursLongLatencies_PercentilesWithinBucketError));
+        collector.RecordHit(TimeSpan.FromHours(2));
+        collector.RecordHit(TimeSpan.FromHours(3));
+        collector.RecordHit(TimeSpan.Zero);
+        collector.RecordMiss(TimeSpan.MaxValue);
+
+        var m = collector.GetSnapshot();
+        var twoHours = TimeSpan.FromHours(2).TotalMicroseconds;
+        Assert.InRange(m.HitLatency.P50Microseconds, twoHours * (1 - LatencyDistribution.RelativeError), twoHours * (1 + LatencyDistribution.RelativeError));
+        Assert.Equal(TimeSpan.FromHours(3).TotalMicroseconds, m.HitLatency.P99Microseconds, 6);
+        Assert.Equal(TimeSpan.FromHours(3).TotalMicroseconds, m.HitLatency.MaxMicroseconds, 6);
+
+        // A span too long for a long of nanoseconds saturates instead of wrapping to a negative (recorded as 0).
+        Assert.Equal(long.MaxValue / 1000.0, m.MissLatency.MaxMicroseconds, 6);
+        Assert.Equal(long.MaxValue / 1000.0, m.MissLatency.P50Microseconds, 6);
+    }
+
+    [Fact]
     public void ShouldTimeOperation_IntervalOne_AlwaysTrue()
     {
         var collector = NewCollector(nameof(ShouldTimeOperation_IntervalOne_AlwaysTrue), options: new() { LatencySampleInterval = 1, PublishToMeter = false });
