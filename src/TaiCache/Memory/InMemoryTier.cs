@@ -730,7 +730,12 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
 
     private static T Unwrap<T>(string key, object? stored)
     {
-        if (stored is SerializedCopy copy)
+        if (stored is SerializedCopy { Type: null })
+        {
+            // A stored null: readable as any type that can hold null, as without copies (no decoding needed).
+            stored = null;
+        }
+        else if (stored is SerializedCopy copy)
         {
             // The stored type, its nullable form, or a base type or interface of it (decoded by the serializer as
             // that type); any other type is the caller's mistake, as it is without copies.

@@ -444,6 +444,9 @@ public sealed class InMemoryTierTests
             cache.Set<object?>(key + ":null", null); // a null has no type to hold against the reader
             Assert.True(cache.TryGet<string?>(key + ":null", out var none));
             Assert.Null(none);
+            Assert.True(cache.TryGet<int?>(key + ":null", out var noInt));
+            Assert.Null(noInt);
+            Assert.Throws<CacheWrongTypeException>(() => cache.TryGet<int>(key + ":null", out _));
         }
     }
 
