@@ -27,6 +27,9 @@ internal interface IInvalidationStore
 
     ValueTask<IReadOnlyCollection<string>> GetTaggedKeysAsync(string tag, CancellationToken cancellationToken);
 
-    /// <summary>Reads and forgets a tag's keys in one atomic step, so a key tagged meanwhile is kept for the next invalidation.</summary>
+    /// <summary>
+    /// Reads and forgets a tag's keys in one atomic step, so a key tagged meanwhile is kept for the next invalidation.
+    /// Only live memberships are returned (those <see cref="GetTaggedKeysAsync"/> lists); expired ones are dropped.
+    /// </summary>
     ValueTask<IReadOnlyCollection<string>> TakeTaggedKeysAsync(string tag, CancellationToken cancellationToken);
 }

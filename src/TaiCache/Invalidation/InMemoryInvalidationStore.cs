@@ -74,7 +74,7 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
         new(_tags.TryGetValue(tag, out var members) ? members.Live(_time) : []);
 
     public ValueTask<IReadOnlyCollection<string>> TakeTaggedKeysAsync(string tag, CancellationToken cancellationToken) =>
-        new(_tags.TryRemove(tag, out var members) ? members.Retire() : []); // expired ones too: removing them is harmless, missing a live one is not
+        new(_tags.TryRemove(tag, out var members) ? members.Retire(_time) : []);
 
     /// <summary>A tag's keys with the expiry of each membership.</summary>
     internal sealed class TagMembers
@@ -109,14 +109,20 @@ internal sealed class InMemoryInvalidationStore : IInvalidationStore
             return true;
         }
 
-        /// <summary>Takes every key (the tag was removed from the store): no membership can be added after this snapshot.</summary>
-        public string[] Retire()
+        /// <summary>
+        /// Takes the keys whose membership is live (the tag was removed from the store): no membership can be added
+        /// after this snapshot. An expired membership has ended with its value and is dropped with the tag, as
+        /// <see cref="Live"/> leaves it out.
+        /// </summary>
+        public string[] Retire(TimeProvider time)
         {
             lock (_gate)
             {
                 _retired = true;
-                return [.. _expiries.Keys];
             }
+
+            // Retired: nothing is added any more, so the live ones can be read outside the lock.
+            return Live(time);
         }
 
         public void Remove(string key) => _expiries.TryRemove(key, out _);

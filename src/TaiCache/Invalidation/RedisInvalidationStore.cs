@@ -18,8 +18,10 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
 {
     private const int Batch = 1024;
 
+    // Takes the live memberships (scored after now, as GetTaggedKeysAsync reads them) and drops the tag with the
+    // expired ones: a membership ends with its value's time to live.
     private static readonly LuaScript TakeScript = LuaScript.Prepare(
-        "local m = redis.call('ZRANGE', @key, 0, -1) redis.call('DEL', @key) return m");
+        "local m = redis.call('ZRANGEBYSCORE', @key, '(' .. @now, '+inf') redis.call('DEL', @key) return m");
 
     // A key tagged again keeps the later expiry (GT, Redis 6.2+), as in the in-process store. The set's own expiry is
     // set relative to the writer's clock (PEXPIRE, not PEXPIREAT), so a skew between it and the server does not matter.
@@ -165,7 +167,8 @@ internal sealed class RedisInvalidationStore : IInvalidationStore
 
     public async ValueTask<IReadOnlyCollection<string>> TakeTaggedKeysAsync(string tag, CancellationToken cancellationToken)
     {
-        var result = await Db.ScriptEvaluateAsync(TakeScript, new { key = (RedisKey)TagKey(tag) }).ConfigureAwait(false);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var result = await Db.ScriptEvaluateAsync(TakeScript, new { key = (RedisKey)TagKey(tag), now }).ConfigureAwait(false);
         return result.IsNull ? [] : ((RedisValue[])result!).Select(static m => m.ToString()).ToArray();
     }
 

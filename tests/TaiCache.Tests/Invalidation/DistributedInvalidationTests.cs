@@ -112,6 +112,25 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
     }
 
     [Fact]
+    public async Task InvalidateTagAsync_InRedis_MembershipWhoseTtlEnded_IsLeftOut()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var prefix = _prefix + "ended:";
+        await using var manager = new InvalidationManager([_l1A, _shared], new InvalidationManagerOptions { Redis = _connectionA, RedisKeyPrefix = prefix, InstanceId = "E", TimeProvider = time });
+        await manager.TagAsync("short", ["g"], TimeSpan.FromMinutes(1));
+        await manager.TagAsync("long", ["g"], TimeSpan.FromMinutes(10));
+        await manager.AddDependencyAsync("short:dependent", "short");
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(["long"], await manager.GetTaggedKeysAsync("g"));
+
+        var receipt = await manager.InvalidateTagAsync("g");
+
+        Assert.Equal(["long"], receipt.Keys.Select(k => k.Key));
+        Assert.Empty(await manager.GetTaggedKeysAsync("g"));
+        Assert.False(await _connectionA.GetDatabase().KeyExistsAsync(prefix + "tz:g"));
+    }
+
+    [Fact]
     public async Task Tags_SetOnB_InvalidatedFromA()
     {
         await _b.SetAsync("tagged:1", 1, tags: ["sale"]);

@@ -371,6 +371,24 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InvalidateTagAsync_MembershipWhoseTtlEnded_IsLeftOutWithItsDependents()
+    {
+        const string prefix = nameof(InvalidateTagAsync_MembershipWhoseTtlEnded_IsLeftOutWithItsDependents) + ":";
+        await _manager.SetAsync(prefix + "short", "v", TimeSpan.FromMinutes(1), tags: ["g"]);
+        await _manager.SetAsync(prefix + "long", "v", TimeSpan.FromMinutes(10), tags: ["g"]);
+        _l2.Set(prefix + "dependent", "v"); // outlives the value it depends on
+        await _manager.AddDependencyAsync(prefix + "dependent", prefix + "short");
+        _time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal([prefix + "long"], await _manager.GetTaggedKeysAsync("g"));
+
+        var receipt = await _manager.InvalidateTagAsync("g");
+
+        Assert.Equal([prefix + "long"], receipt.Keys.Select(k => k.Key));
+        Assert.True(_l2.TryGet<string>(prefix + "dependent", out _));
+        Assert.Empty((await _manager.InvalidateTagAsync("g")).Keys);
+    }
+
+    [Fact]
     public async Task InvalidatePatternAsync_GlobOnL1_RemovesMatchesAndDependents()
     {
         await _manager.SetAsync("user:42:profile", "v");
