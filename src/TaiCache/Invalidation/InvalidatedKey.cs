@@ -27,8 +27,10 @@ public sealed class InvalidatedKey
     public int Depth { get; }
 
     /// <summary>
-    /// Gets in how many tiers the key was present and was removed (<see cref="InvalidationStrategy.Eager"/>), had
-    /// its time to live shortened (<see cref="InvalidationStrategy.Ttl"/>), or was present when it was marked stale
+    /// Gets in how many tiers the key was present and was removed (<see cref="InvalidationStrategy.Eager"/>), was
+    /// present and now expires within <see cref="InvalidationManagerOptions.ShortenedTtl"/>
+    /// (<see cref="InvalidationStrategy.Ttl"/>: its time to live was shortened, or left alone because it was already
+    /// shorter), or was present when it was marked stale
     /// (<see cref="InvalidationStrategy.Lazy"/>: the copies are left in place and dropped on the next read through the
     /// manager). 0 means the key was not cached in any tier that answered (a failed tier is named in
     /// <see cref="InvalidationReceipt.FailedTiers"/>).

@@ -202,7 +202,11 @@ public sealed partial class InvalidationManager
         return counts;
     }
 
-    /// <summary>Shortens every key's remaining TTL to <see cref="InvalidationManagerOptions.ShortenedTtl"/>, never lengthening it where the tier can tell.</summary>
+    /// <summary>
+    /// Shortens every key's remaining TTL to <see cref="InvalidationManagerOptions.ShortenedTtl"/>, never lengthening it
+    /// where the tier can tell. A tier counts as affected when it held the key, which now ages out within the bound:
+    /// shortened, or left alone because its remaining TTL was already shorter.
+    /// </summary>
     private ValueTask<int[]> ShortenAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
     {
         var ttl = _options.ShortenedTtl;
@@ -217,7 +221,9 @@ public sealed partial class InvalidationManager
                     var remaining = memory.GetRemainingTtl(key);
                     if (remaining is null || (remaining.Value != Timeout.InfiniteTimeSpan && remaining.Value <= ttl))
                     {
-                        return new ValueTask<bool>(false);
+                        // Absent: not affected. Already ageing out sooner: left alone, but it was cached and the
+                        // invalidation's promise (gone within ShortenedTtl) holds for it, so it counts.
+                        return new ValueTask<bool>(remaining is not null);
                     }
                 }
 

@@ -326,14 +326,17 @@ public sealed class InvalidationManagerTests : IAsyncLifetime
         _l1.Set("ttl:short", "v", TimeSpan.FromSeconds(2));
         await manager.AddDependencyAsync("ttl:none", "ttl:long");
         await manager.AddDependencyAsync("ttl:short", "ttl:long");
+        await manager.AddDependencyAsync("ttl:absent", "ttl:long");
 
         var receipt = await manager.InvalidateAsync("ttl:long", InvalidationStrategy.Ttl);
 
         Assert.Equal(TimeSpan.FromSeconds(5), _l1.GetRemainingTtl("ttl:long"));
         Assert.Equal(TimeSpan.FromSeconds(5), _l1.GetRemainingTtl("ttl:none"));
         Assert.Equal(TimeSpan.FromSeconds(2), _l1.GetRemainingTtl("ttl:short"));
-        Assert.Equal(0, receipt.Find("ttl:short")!.TiersAffected);
+        Assert.Equal(1, receipt.Find("ttl:short")!.TiersAffected); // cached, left alone: it ages out sooner anyway
         Assert.Equal(1, receipt.Find("ttl:none")!.TiersAffected);
+        Assert.Equal(0, receipt.Find("ttl:absent")!.TiersAffected);
+        Assert.Equal(["ttl:long", "ttl:none", "ttl:short"], receipt.AffectedKeys.Order(StringComparer.Ordinal));
         _time.Advance(TimeSpan.FromSeconds(6));
         Assert.False(_l1.TryGet<string>("ttl:long", out _));
         Assert.False(_l1.TryGet<string>("ttl:none", out _));
