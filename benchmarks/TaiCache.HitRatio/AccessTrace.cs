@@ -143,6 +143,47 @@ internal sealed class AccessTrace
     }
 
     /// <summary>
+    /// An LRU stack model sized for a cache of <paramref name="capacity"/> entries: each request is a new key with
+    /// probability <paramref name="newShare"/>, else a re-request of the key at a depth drawn uniformly from
+    /// [0.9, 1.0) x capacity of the stack of recently requested distinct keys (1,000,000 requests). An LRU of that
+    /// capacity holds every re-requested key; popularity is pure recency, and every reuse only just fits.
+    /// </summary>
+    public static AccessTrace Stack(int capacity, double newShare, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 10);
+        const int requests = 1_000_000;
+        const double low = 0.9, high = 1.0;
+        var stack = new List<int>(2 * capacity + 1);
+        var next = 0;
+        var random = new Random(seed);
+        var ids = new int[requests];
+        for (var r = 0; r < requests; r++)
+        {
+            int key;
+            if (stack.Count < capacity || random.NextDouble() < newShare)
+            {
+                key = next++;
+            }
+            else
+            {
+                var depth = (int)(capacity * (low + ((high - low) * random.NextDouble()))) - 1;
+                key = stack[^(depth + 1)];
+                stack.RemoveAt(stack.Count - 1 - depth);
+            }
+
+            stack.Add(key);
+            if (stack.Count > 2 * capacity)
+            {
+                stack.RemoveAt(0);
+            }
+
+            ids[r] = key;
+        }
+
+        return new AccessTrace(ids, Enumerable.Range(0, next).Select(i => (long)i).ToArray());
+    }
+
+    /// <summary>
     /// Popularity that moves: Zipf(0.7) over 100,000 ranks, mapped onto 200,000 keys by a mapping that shifts every
     /// 150,000 requests, so each phase has a new hot set (1,500,000 requests). Recency wins here; stale counts hold on.
     /// </summary>

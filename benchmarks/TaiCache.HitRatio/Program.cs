@@ -40,6 +40,8 @@ if (args.Length < 2)
     Console.Error.WriteLine("  --synthetic: Zipf(0.99) over 100,000 keys, 2,000,000 requests, with a one-off scan of 200,000 new keys mid-way.");
     Console.Error.WriteLine("  --drift: Zipf(0.7) over 100,000 ranks on 200,000 keys, the hot set moving every 150,000 of 1,500,000 requests.");
     Console.Error.WriteLine("  --loop:<keys>: the keys 0..keys-1 read in order, 40 passes (LRU's worst case when keys exceed the size).");
+    Console.Error.WriteLine("  --stack:<c>[:<new share>]: LRU stack model, 1,000,000 requests, each a new key with probability <new share> (default 0.2),");
+    Console.Error.WriteLine("      else a re-request at a depth drawn from [0.9c, 1.0c) of the stack of recent keys (an LRU of c entries hits every re-request).");
     foreach (var (name, description) in Workloads.Descriptions)
     {
         Console.Error.WriteLine($"  --workload:{name}: {description}.");
@@ -64,6 +66,7 @@ try
     trace = args[0] == "--synthetic" ? AccessTrace.Synthetic(100_000, 0.99, 2_000_000, 200_000, seed: 42)
         : args[0] == "--drift" ? AccessTrace.Drift(seed: 42)
         : args[0].StartsWith("--loop:", StringComparison.Ordinal) ? AccessTrace.Loop(int.Parse(args[0]["--loop:".Length..], NumberStyles.None, CultureInfo.InvariantCulture), passes: 40)
+        : args[0].StartsWith("--stack:", StringComparison.Ordinal) ? StackModel(args[0]["--stack:".Length..])
         : args[0].StartsWith("--workload:", StringComparison.Ordinal) ? (Workloads.TryCreate(args[0]["--workload:".Length..], out var generated) ? generated : throw new InvalidDataException($"unknown workload '{args[0]["--workload:".Length..]}'; known: {string.Join(", ", Workloads.Descriptions.Keys)}"))
         : AccessTrace.Load(args[0]);
 }
@@ -76,7 +79,7 @@ catch (Exception e) when (e is IOException or InvalidDataException or Unauthoriz
 
 var synthetic = args[0].StartsWith("--", StringComparison.Ordinal);
 var workload = args[0].StartsWith("--workload:", StringComparison.Ordinal) ? Workloads.Descriptions[args[0]["--workload:".Length..]] : null;
-Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : args[0] == "--drift" ? "Zipf 0.7 whose hot set moves every 150,000 requests" : workload ?? (synthetic ? $"loop over {trace.Keys.Length:N0} keys, 40 passes" : Path.GetFileName(args[0])))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
+Console.WriteLine($"trace {(args[0] == "--synthetic" ? "synthetic Zipf 0.99 + scan" : args[0] == "--drift" ? "Zipf 0.7 whose hot set moves every 150,000 requests" : args[0].StartsWith("--stack:", StringComparison.Ordinal) ? $"LRU stack model {args[0]["--stack:".Length..]}, re-requests at depth [0.9c, 1.0c)" : workload ?? (synthetic ? $"loop over {trace.Keys.Length:N0} keys, 40 passes" : Path.GetFileName(args[0])))}: {trace.Ids.Length:N0} accesses, {trace.Keys.Length:N0} distinct keys (loaded in {sw.Elapsed.TotalSeconds:F1} s)");
 // Only the ARC paper's traces carry its citation; a user's own trace is theirs.
 if (!synthetic && Path.GetFileName(args[0]).Split('.')[0] is "OLTP" or "P1" or "P2" or "P3" or "P4" or "P5" or "P6" or "P7" or "P8" or "P9" or "P10" or "P11" or "P12" or "P13" or "P14" or "DS1" or "S1" or "S2" or "S3" or "ConCat" or "MergeP" or "MergeS" or "spc1likeread")
 {
@@ -112,3 +115,17 @@ foreach (var size in sizes)
 }
 
 return 0;
+
+// --stack:<c>[:<new share>], seed 5 (the probe's).
+static AccessTrace StackModel(string spec)
+{
+    var parts = spec.Split(':');
+    if (parts.Length > 2
+        || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var capacity) || capacity < 10
+        || (parts.Length == 2 && (!double.TryParse(parts[1], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var share) || share is <= 0 or >= 1)))
+    {
+        throw new InvalidDataException($"--stack:{spec}: expected --stack:<capacity of 10 or more>[:<new share between 0 and 1>]");
+    }
+
+    return AccessTrace.Stack(capacity, parts.Length == 2 ? double.Parse(parts[1], CultureInfo.InvariantCulture) : 0.2, seed: 5);
+}
