@@ -74,6 +74,9 @@ public sealed partial class InMemoryTier
     {
         _windowTarget = Math.Max(_weigher is null ? 1 : 0, _maximum * InitialWindowShare);
         ApplyWindowTarget();
+
+        // Stamps of 16 bits, coarse enough that a whole tier's worth of window insertions spans at most half their range.
+        _windowStampShift = Math.Max(0, 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)_maximum) - 15);
     }
 
     private void ApplyWindowTarget()
@@ -219,6 +222,7 @@ public sealed partial class InMemoryTier
     private void Maintain(ref List<CacheEvictionEventArgs>? events, MemoryNode? written = null)
     {
         _writes++;
+        ReplayWindowReads();
         if (_expiring > 0)
         {
             Sweep(2, ref events);
@@ -542,6 +546,7 @@ public sealed partial class InMemoryTier
         }
 
         _map.Clear();
+        ForgetWindowReads();
         _growth.Restart();
         _sweepCursor = null;
         _count = 0;
@@ -581,6 +586,11 @@ public sealed partial class InMemoryTier
 
     private void Link(MemoryNode node, NodeQueue queue)
     {
+        if (queue == NodeQueue.Window)
+        {
+            StampWindowEntry(node);
+        }
+
         QueueList(queue).AddFirst(node);
         node.Queue = queue;
         _count++;
@@ -618,6 +628,11 @@ public sealed partial class InMemoryTier
         if (ReferenceEquals(node, _sweepCursor))
         {
             _sweepCursor = node.Prev;
+        }
+
+        if (queue == NodeQueue.Window)
+        {
+            StampWindowEntry(node);
         }
 
         QueueList(node.Queue).Remove(node);

@@ -163,6 +163,11 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
             node.Hits++;
         }
 
+        if (node.Queue == NodeQueue.Window)
+        {
+            NoteWindowRead(node);
+        }
+
         var stored = node.Value;
 
         // An exact type match is checked without a cast helper (the common case in shared generic code);

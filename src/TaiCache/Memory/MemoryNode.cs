@@ -31,6 +31,10 @@ internal class MemoryNode
     [FieldOffset(5)]
     public NodeQueue Queue;
 
+    /// <summary>When the entry last went to the window's head, on the window's coarse clock (see <c>InMemoryTier.WindowReads.cs</c>).</summary>
+    [FieldOffset(6)]
+    public ushort WindowStamp;
+
     /// <summary>The key.</summary>
     [FieldOffset(8)]
     public readonly string Key;
