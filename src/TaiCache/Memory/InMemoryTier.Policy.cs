@@ -8,7 +8,10 @@ public sealed partial class InMemoryTier
 {
     private const double InitialWindowShare = 0.01;
     private const double ProtectedShare = 0.8;
-    private const double MaximumWindowShare = 0.99;
+    // The window may take the whole tier: where every reuse only just fits (an LRU stack model with re-requests at
+    // 90-100% of the capacity), a 99% cap left the last 1% of depths to win admission into a main of 10 entries in
+    // 1,000 (73.8% against LRU's 80.0; 78.6% uncapped). Main's ghost hits still shrink it.
+    private const double MaximumWindowShare = 1.0;
 
 
     // Each ghost queue remembers half a cache's worth of evicted keys.

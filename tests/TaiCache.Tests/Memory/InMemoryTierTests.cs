@@ -418,8 +418,8 @@ public sealed class InMemoryTierTests
     {
         // An LRU stack model: a new key 20% of the time, else the key at a depth drawn from [90%, 100%) of the capacity
         // in the stack of recent keys, so an LRU of that capacity hits every re-request (80%). The window grows to
-        // nearly the whole tier here; kept in CLOCK order it hit 66.6% (a read deep in the window counted only when
-        // the hand came round), kept in read order 73-74%.
+        // nearly the whole tier here. Kept in CLOCK order and capped at 99% it hit 66.7% (a read deep in the window
+        // counted only when the hand came round); in read order 73-74%; capped at 100% alone 70%; both, 78.9%.
         const int size = 1_000, requests = 400_000;
         var cache = Create(maximumSize: size);
         var stack = new List<int>();
@@ -461,7 +461,7 @@ public sealed class InMemoryTierTests
         }
 
         var ratio = 100.0 * hits / counted;
-        Assert.True(ratio >= 71, $"hit ratio {ratio:F1}% through {size} entries (window {cache.GetStatistics().WindowMaximum})");
+        Assert.True(ratio >= 76, $"hit ratio {ratio:F1}% through {size} entries (window {cache.GetStatistics().WindowMaximum})");
     }
 
     [Fact]
