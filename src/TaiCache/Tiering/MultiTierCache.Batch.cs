@@ -1,4 +1,5 @@
 using TaiCache.Metrics;
+using TaiCache.Tiering.WriteBehind;
 
 namespace TaiCache.Tiering;
 
@@ -51,11 +52,8 @@ public sealed partial class MultiTierCache
         var options = ForTtl(ttl);
         if (_writeBehind is not null)
         {
-            foreach (var item in list)
-            {
-                await _writeBehind.EnqueueSetAsync(item.Key, item.Value, options, cancellationToken).ConfigureAwait(false);
-            }
-
+            // Queued whole or not at all (see WriteBehindQueue.EnqueueManyAsync for each FullPolicy).
+            await _writeBehind.EnqueueSetManyAsync(list, options, (direct, ct) => WriteSetsThroughAsync<T>(direct, options, ct), cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -82,17 +80,27 @@ public sealed partial class MultiTierCache
 
         if (_writeBehind is not null)
         {
-            long queued = 0;
-            foreach (var key in list)
-            {
-                queued += await _writeBehind.EnqueueDeleteAsync(key, cancellationToken).ConfigureAwait(false) ? 1 : 0;
-            }
-
-            return queued;
+            return await _writeBehind.EnqueueDeleteManyAsync(list, WriteRemovalsThroughAsync, cancellationToken).ConfigureAwait(false);
         }
 
         return await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(list), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Carries a write-behind batch's sets that found no room in the queue through every tier (full-queue fallback).</summary>
+    private async ValueTask WriteSetsThroughAsync<T>(List<PendingWrite> direct, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        var items = direct.ConvertAll(static e => new KeyValuePair<string, T>(e.Key, ((PendingSet<T>)e).Value));
+        var publish = _options.Coherence is not null;
+        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
+        foreach (var item in items)
+        {
+            KeepForFailSafe(item.Key, item.Value, options);
+        }
+    }
+
+    /// <summary>Carries a write-behind batch's removals that found no room in the queue through every tier (full-queue fallback).</summary>
+    private async ValueTask WriteRemovalsThroughAsync(List<PendingWrite> direct, CancellationToken cancellationToken) =>
+        await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(direct.ConvertAll(static e => e.Key)), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and which tiers failed (a bit per tier).</summary>
     /// <param name="keys">The keys.</param>

@@ -109,17 +109,69 @@ internal sealed class WriteBehindJournal : IDisposable
         var payload = entry.Encode();
         lock (_gate)
         {
-            _upsert.Parameters["$key"].Value = entry.Key;
-            _upsert.Parameters["$seq"].Value = entry.Sequence;
-            _upsert.Parameters["$op"].Value = (int)entry.Operation;
-            _upsert.Parameters["$type"].Value = (object?)entry.ValueType?.AssemblyQualifiedName ?? DBNull.Value;
-            _upsert.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
-            _upsert.Parameters["$payload"].Value = (object?)payload ?? DBNull.Value;
-            _upsert.Parameters["$expires"].Value = Deadline(entry);
-            _upsert.Parameters["$flags"].Value = (int)FlagsOf(entry);
-            _upsert.Parameters["$localTtl"].Value = entry.Options.LocalTtl is { } local ? local.Ticks : DBNull.Value;
+            Bind(entry, payload);
             Run(_upsert, entry.Key);
         }
+    }
+
+    /// <summary>
+    /// Records the latest versions of a batch's keys in one transaction: every row or none (durable when this returns).
+    /// </summary>
+    /// <param name="entries">The versions, in the order they were queued (a key's later version wins).</param>
+    /// <param name="payloads">Their values encoded ahead (see <see cref="PendingWrite.Encode"/>), or <see langword="null"/> to encode them now.</param>
+    public void UpsertMany(IReadOnlyList<PendingWrite> entries, IReadOnlyList<byte[]?>? payloads = null)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        // Encoded before the transaction: a value that cannot be encoded fails the batch before any row is written.
+        var encoded = payloads ?? EncodeAll(entries);
+        lock (_gate)
+        {
+            using var transaction = _connection.BeginTransaction();
+            _upsert.Transaction = transaction;
+            try
+            {
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    Bind(entries[i], encoded[i]);
+                    Run(_upsert, entries[i].Key);
+                }
+
+                transaction.Commit();
+            }
+            finally
+            {
+                _upsert.Transaction = null;
+            }
+        }
+    }
+
+    /// <summary>Encodes the values of a batch for <see cref="UpsertMany"/>.</summary>
+    public static byte[]?[] EncodeAll(IReadOnlyList<PendingWrite> entries)
+    {
+        var encoded = new byte[]?[entries.Count];
+        for (var i = 0; i < encoded.Length; i++)
+        {
+            encoded[i] = entries[i].Encode();
+        }
+
+        return encoded;
+    }
+
+    private void Bind(PendingWrite entry, byte[]? payload)
+    {
+        _upsert.Parameters["$key"].Value = entry.Key;
+        _upsert.Parameters["$seq"].Value = entry.Sequence;
+        _upsert.Parameters["$op"].Value = (int)entry.Operation;
+        _upsert.Parameters["$type"].Value = (object?)entry.ValueType?.AssemblyQualifiedName ?? DBNull.Value;
+        _upsert.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
+        _upsert.Parameters["$payload"].Value = (object?)payload ?? DBNull.Value;
+        _upsert.Parameters["$expires"].Value = Deadline(entry);
+        _upsert.Parameters["$flags"].Value = (int)FlagsOf(entry);
+        _upsert.Parameters["$localTtl"].Value = entry.Options.LocalTtl is { } local ? local.Ticks : DBNull.Value;
     }
 
     private static JournalFlags FlagsOf(PendingWrite entry) =>

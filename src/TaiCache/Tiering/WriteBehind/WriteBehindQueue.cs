@@ -333,11 +333,15 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private readonly record struct ExpiryCall(int Count, bool Superseded);
 
     /// <summary>Puts a newer version of a queued key in its place, keeping its place and age. Called under the gate.</summary>
-    private void ReplacePending(PendingWrite older, PendingWrite newer)
+    private void ReplacePending(PendingWrite older, PendingWrite newer, bool journal = true)
     {
         newer.FirstSequence = older.FirstSequence;
         newer.EnqueuedAt = older.EnqueuedAt;
-        _journal?.Upsert(newer);
+        if (journal)
+        {
+            _journal?.Upsert(newer);
+        }
+
         _pending[newer.Key] = newer;
     }
 
