@@ -18,8 +18,9 @@ internal static class CacheKeyRules
     /// <param name="maxBytes">The longest key allowed, in UTF-8 bytes.</param>
     /// <param name="allowSpaces">Whether spaces are allowed (memcached's text protocol forbids them).</param>
     /// <param name="paramName">The caller's parameter name.</param>
+    /// <param name="limitNote">Where <paramref name="maxBytes"/> comes from, for the message of a key that is too long (null: not said).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Validate(string key, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true, [CallerArgumentExpression(nameof(key))] string? paramName = null)
+    public static void Validate(string key, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true, [CallerArgumentExpression(nameof(key))] string? paramName = null, string? limitNote = null)
     {
         if (key is null)
         {
@@ -47,16 +48,17 @@ internal static class CacheKeyRules
             }
         }
 
-        ValidateSlow(key, maxBytes, allowSpaces);
+        ValidateSlow(key, maxBytes, allowSpaces, limitNote: limitNote);
     }
 
     /// <summary>Checks every key of a batch before anything is sent.</summary>
     /// <param name="keys">The keys.</param>
     /// <param name="maxBytes">The longest key allowed, in UTF-8 bytes.</param>
     /// <param name="allowSpaces">Whether spaces are allowed.</param>
+    /// <param name="limitNote">Where <paramref name="maxBytes"/> comes from (see <see cref="Validate"/>).</param>
     /// <returns>The keys, materialized and de-duplicated in their first order.</returns>
-    public static List<string> ValidateAll(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true) =>
-        Distinct(ValidateEach(keys, maxBytes, allowSpaces));
+    public static List<string> ValidateAll(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true, string? limitNote = null) =>
+        Distinct(ValidateEach(keys, maxBytes, allowSpaces, limitNote));
 
     /// <summary>The keys without repeats, in their first order; the list itself when it has none.</summary>
     /// <param name="keys">The keys.</param>
@@ -83,14 +85,15 @@ internal static class CacheKeyRules
     /// <param name="keys">The keys.</param>
     /// <param name="maxBytes">The longest key allowed, in UTF-8 bytes.</param>
     /// <param name="allowSpaces">Whether spaces are allowed.</param>
+    /// <param name="limitNote">Where <paramref name="maxBytes"/> comes from (see <see cref="Validate"/>).</param>
     /// <returns>The keys, materialized in their order.</returns>
-    public static List<string> ValidateEach(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true)
+    public static List<string> ValidateEach(IEnumerable<string> keys, int maxBytes = DefaultMaxKeyBytes, bool allowSpaces = true, string? limitNote = null)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var list = keys is IReadOnlyCollection<string> sized ? new List<string>(sized.Count) : [];
         foreach (var key in keys)
         {
-            Validate(key, maxBytes, allowSpaces, nameof(keys));
+            Validate(key, maxBytes, allowSpaces, nameof(keys), limitNote);
             list.Add(key);
         }
 
@@ -179,7 +182,7 @@ internal static class CacheKeyRules
     private const string FieldNoun = "hash field";
 
     /// <summary>The key rules, with messages worded for <paramref name="noun"/> (a key, a tag or a hash field; the rules are the same, except that a field may be blank).</summary>
-    private static void ValidateSlow(string key, int maxBytes, bool allowSpaces, string noun = KeyNoun)
+    private static void ValidateSlow(string key, int maxBytes, bool allowSpaces, string noun = KeyNoun, string? limitNote = null)
     {
         var plural = noun == KeyNoun ? "keys" : noun + "s";
         if (key.Length == 0)
@@ -232,7 +235,7 @@ internal static class CacheKeyRules
         var bytes = Encoding.UTF8.GetByteCount(key);
         if (bytes > maxBytes)
         {
-            throw new InvalidCacheKeyException($"The {Describe(key, noun)} is {bytes} UTF-8 bytes long; the limit is {maxBytes}.", key);
+            throw new InvalidCacheKeyException($"The {Describe(key, noun)} is {bytes} UTF-8 bytes long; the limit is {maxBytes}{(limitNote is null ? string.Empty : " (" + limitNote + ")")}.", key);
         }
     }
 

@@ -20,7 +20,7 @@ namespace TaiCache;
 /// <para>Expired entries are never returned; they are reclaimed when read, when the policy meets them, and by a small
 /// incremental sweep on each write (no timer per entry). <see cref="Compact(double)"/> reclaims all of them at once.</para>
 /// </remarks>
-public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditionalWriter
+public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditionalWriter, IKeyLimited
 {
     private readonly NodeTable _map;
     private readonly InMemoryTierOptions _options;
@@ -63,6 +63,12 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
 
     /// <inheritdoc />
     public string Name => _options.Name;
+
+    /// <inheritdoc />
+    int IKeyLimited.MaxKeyBytes => _options.MaxKeyBytes;
+
+    /// <inheritdoc />
+    string IKeyLimited.KeyLimitOption => "InMemoryTierOptions.MaxKeyBytes";
 
     /// <summary>Gets the number of entries held (expired entries not yet reclaimed included).</summary>
     public long Count => Volatile.Read(ref _publishedCount);
@@ -205,7 +211,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <summary>Stores a value (with <paramref name="onlyIfAbsent"/>, unless the key holds a live one); true when stored.</summary>
     private bool Store<T>(string key, T value, TimeSpan? ttl, bool onlyIfAbsent)
     {
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         CacheKeyRules.ValidateTtl(ttl);
         var node = CreateNode(key, value, ttl, now: 0);
         List<CacheEvictionEventArgs>? events = null;
@@ -236,7 +242,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         CacheKeyRules.ValidateTtl(ttl);
         foreach (var item in items)
         {
-            CacheKeyRules.Validate(item.Key, paramName: nameof(items));
+            CacheKeyRules.Validate(item.Key, _options.MaxKeyBytes, paramName: nameof(items));
         }
 
         // Every entry is built (serialized, in serialized mode) before any is stored: a value that cannot be stored
@@ -413,7 +419,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <returns><see langword="true"/> when a live entry was removed.</returns>
     public bool Remove(string key)
     {
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         List<CacheEvictionEventArgs>? events = null;
         var live = false;
         lock (_sync)
@@ -442,7 +448,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <returns>The remaining time, <see cref="Timeout.InfiniteTimeSpan"/> for an entry without expiry, or <see langword="null"/> when the key is missing or expired.</returns>
     public TimeSpan? GetRemainingTtl(string key)
     {
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         if (!_map.TryGetValue(key, out var node))
         {
             return null;
@@ -556,7 +562,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     public ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         Enter(cancellationToken);
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         CacheKeyRules.ValidateTtl(ttl);
         lock (_sync)
         {
@@ -588,7 +594,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     {
         Enter(cancellationToken);
         var result = new Dictionary<string, T>(StringComparer.Ordinal);
-        foreach (var key in CacheKeyRules.ValidateAll(keys))
+        foreach (var key in CacheKeyRules.ValidateAll(keys, _options.MaxKeyBytes))
         {
             if (TryGetChecked<T>(key, out var value))
             {
@@ -608,7 +614,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         var list = items.ToList();
         foreach (var item in list)
         {
-            CacheKeyRules.Validate(item.Key, paramName: nameof(items));
+            CacheKeyRules.Validate(item.Key, _options.MaxKeyBytes, paramName: nameof(items));
         }
 
         var now = BatchClock(ttl);
@@ -634,7 +640,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     {
         Enter(cancellationToken);
         long removed = 0;
-        foreach (var key in CacheKeyRules.ValidateAll(keys))
+        foreach (var key in CacheKeyRules.ValidateAll(keys, _options.MaxKeyBytes))
         {
             if (Remove(key))
             {
@@ -694,7 +700,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         }
         else if (checkKey)
         {
-            CacheKeyRules.Validate(key);
+            CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         }
 
         if (started != 0)

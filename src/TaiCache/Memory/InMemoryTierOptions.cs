@@ -27,6 +27,12 @@ public sealed class InMemoryTierOptions
     /// </summary>
     public bool StoreSerializedCopies { get; set; }
 
+    /// <summary>
+    /// Gets or sets the longest key accepted, in UTF-8 bytes. Default 1024. A <see cref="Tiering.MultiTierCache"/> refuses
+    /// keys over the smallest limit of its tiers, so raise it with the lower tiers' limits for longer keys.
+    /// </summary>
+    public int MaxKeyBytes { get; set; } = CacheKeyRules.DefaultMaxKeyBytes;
+
     /// <summary>Gets or sets the clock. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -45,6 +51,11 @@ public sealed class InMemoryTierOptions
         if (MaximumSize <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaximumSize), MaximumSize, "InMemoryTierOptions.MaximumSize must be positive: an in-memory tier is never unbounded.");
+        }
+
+        if (MaxKeyBytes <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxKeyBytes), MaxKeyBytes, "InMemoryTierOptions.MaxKeyBytes must be positive.");
         }
 
         if (DefaultTtl is { } ttl && ttl <= TimeSpan.Zero)

@@ -21,7 +21,7 @@ namespace TaiCache.Redis;
 /// <see cref="CacheWrongTypeException"/> and <see cref="CacheSerializationException"/>. Messages and logs never hold a
 /// password, a connection string, or a raw key (unless <see cref="TaiCacheDiagnostics.IncludeKeysInMessages"/>).</para>
 /// </remarks>
-public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWriter
+public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWriter, IKeyLimited
 {
     private readonly RedisCacheOptions _options;
     private readonly string _prefix;
@@ -80,6 +80,12 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
 
     /// <inheritdoc />
     public string Name => _options.Name;
+
+    /// <inheritdoc />
+    int IKeyLimited.MaxKeyBytes => _maxKeyBytes;
+
+    /// <inheritdoc />
+    string IKeyLimited.KeyLimitOption => "RedisCacheOptions.MaxKeyBytes";
 
     /// <summary>Gets the namespace every key of this cache is stored under (empty for none).</summary>
     public string KeyPrefix => _prefix;

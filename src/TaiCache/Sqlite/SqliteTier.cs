@@ -20,7 +20,7 @@ namespace TaiCache.Sqlite;
 /// in one transaction. Several processes may open the same file; a writer waits up to
 /// <see cref="SqliteTierOptions.BusyTimeout"/> for another process's lock.</para>
 /// </remarks>
-public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWriter
+public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWriter, IKeyLimited
 {
     private const string Table = "taicache_entries";
     private const int SchemaVersion = 1;
@@ -108,6 +108,12 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
 
     /// <inheritdoc />
     public string Name => _options.Name;
+
+    /// <inheritdoc />
+    int IKeyLimited.MaxKeyBytes => _options.MaxKeyBytes;
+
+    /// <inheritdoc />
+    string IKeyLimited.KeyLimitOption => "SqliteTierOptions.MaxKeyBytes";
 
     /// <summary>Gets the full path of the database file.</summary>
     public string FilePath { get; }

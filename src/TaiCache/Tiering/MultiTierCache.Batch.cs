@@ -11,7 +11,7 @@ public sealed partial class MultiTierCache
     /// read-through, lower hits are copied into the tiers above.</remarks>
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
-        var list = CacheKeyRules.ValidateEach(keys);
+        var list = CacheKeyRules.ValidateEach(keys, _maxKeyBytes, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
         var (missing, _) = await ReadManyAsync(list, found, _defaults, L1Mark(), cancellationToken).ConfigureAwait(false);
@@ -40,7 +40,7 @@ public sealed partial class MultiTierCache
         var list = items.ToList();
         foreach (var item in list)
         {
-            CacheKeyRules.Validate(item.Key, paramName: nameof(items));
+            CacheKeyRules.Validate(item.Key, _maxKeyBytes, paramName: nameof(items), limitNote: _keyLimitNote);
         }
 
         ThrowIfDisposed();
@@ -70,7 +70,7 @@ public sealed partial class MultiTierCache
     /// <remarks>Returns the most keys any one tier removed (under write-behind, how many L1 held).</remarks>
     public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
-        var list = CacheKeyRules.ValidateAll(keys);
+        var list = CacheKeyRules.ValidateAll(keys, _maxKeyBytes, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         foreach (var key in list)
         {

@@ -27,7 +27,7 @@ public sealed partial class MultiTierCache
             return new ValueTask<T>(local);
         }
 
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
         return GetOrSetSlowAsync(key, state, factory, Resolve(options), cancellationToken);
     }
 

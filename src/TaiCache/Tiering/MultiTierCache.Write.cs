@@ -15,7 +15,7 @@ public sealed partial class MultiTierCache
     /// </remarks>
     public ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
         CacheKeyRules.ValidateTtl(ttl);
         return SetCoreAsync(key, value, ForTtl(ttl), cancellationToken);
     }
@@ -29,7 +29,7 @@ public sealed partial class MultiTierCache
     /// <returns>A task that completes when the write strategy's promise is kept.</returns>
     public ValueTask SetAsync<T>(string key, T value, MultiTierEntryOptions? options, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
         return SetCoreAsync(key, value, Resolve(options), cancellationToken);
     }
 
@@ -168,7 +168,7 @@ public sealed partial class MultiTierCache
     /// </remarks>
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         SupersedeLoad(key);
         ForgetFailSafe(key);
@@ -185,7 +185,7 @@ public sealed partial class MultiTierCache
     /// dead-lettered as <see cref="WriteBehindOperation.Expire"/>). Returns whether any tier held the key.</remarks>
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key);
+        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
         CacheKeyRules.ValidateTtl(ttl);
         ThrowIfDisposed();
         if (_writeBehind?.IsDeletePending(key) == true)

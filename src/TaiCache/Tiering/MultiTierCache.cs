@@ -15,7 +15,7 @@ namespace TaiCache.Tiering;
 /// synchronously and allocates nothing. Values cross a serializer only in the tiers that store bytes.</para>
 /// <para>See <c>docs/multi-tier.md</c> for the strategies, fail-safe, the circuit breaker and the write-behind guarantees.</para>
 /// </remarks>
-public sealed partial class MultiTierCache : ICacheOps, IDisposable
+public sealed partial class MultiTierCache : ICacheOps, IDisposable, IKeyLimited
 {
     private readonly MultiTierCacheOptions _options;
     private readonly TierSlot[] _slots;
@@ -32,6 +32,8 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable
     private long _factoryStores;
     private readonly CancellationTokenSource _disposeCts = new();
     private readonly WriteBehindQueue? _writeBehind;
+    private readonly int _maxKeyBytes;
+    private readonly string _keyLimitNote;
     private int _disposed;
 
     /// <summary>Initializes a cache over the tiers in <paramref name="options"/>.</summary>
@@ -76,11 +78,13 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable
 
         _l1 = _slots[0].Memory;
         _firstRemote = _l1 is null ? 0 : 1;
+        (_maxKeyBytes, _keyLimitNote) = KeyLimit(_options, tiers);
         _stale = new InMemoryTier(new InMemoryTierOptions
         {
             Name = _options.Name + ":failsafe",
             MaximumSize = _options.FailSafeMaxEntries,
             TimeProvider = _time,
+            MaxKeyBytes = _maxKeyBytes,
         });
 
         if (_options.WriteStrategy == WriteStrategy.WriteBehind)
@@ -92,6 +96,43 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable
 
     /// <inheritdoc />
     public string Name => _options.Name;
+
+    /// <summary>
+    /// Gets the longest key the cache accepts, in UTF-8 bytes: <see cref="MultiTierCacheOptions.MaxKeyBytes"/>, or the
+    /// smallest limit of the built-in tiers and the coherence (1024 when none of the tiers is built in).
+    /// </summary>
+    public int MaxKeyBytes => _maxKeyBytes;
+
+    /// <inheritdoc />
+    string IKeyLimited.KeyLimitOption => $"the key limit of cache '{Name}' ({_keyLimitNote})";
+
+    /// <summary>The cache's key limit and where it comes from (for the message of a key over it).</summary>
+    private static (int MaxKeyBytes, string Note) KeyLimit(MultiTierCacheOptions options, ICacheOps[] tiers)
+    {
+        if (options.MaxKeyBytes is { } set)
+        {
+            return (set, "MultiTierCacheOptions.MaxKeyBytes");
+        }
+
+        var limit = int.MaxValue;
+        string? note = null;
+        foreach (var tier in tiers)
+        {
+            if (tier is IKeyLimited limited && limited.MaxKeyBytes < limit)
+            {
+                limit = limited.MaxKeyBytes;
+                note = $"{limited.KeyLimitOption} of tier '{tier.Name}', the smallest limit of the cache's tiers";
+            }
+        }
+
+        if (options.Coherence is IKeyLimited coherence && coherence.MaxKeyBytes < limit)
+        {
+            limit = coherence.MaxKeyBytes;
+            note = $"{coherence.KeyLimitOption} of the cache's coherence";
+        }
+
+        return note is null ? (CacheKeyRules.DefaultMaxKeyBytes, "the default: no tier is built in; see MultiTierCacheOptions.MaxKeyBytes") : (limit, note);
+    }
 
     /// <summary>Gets the tiers, fastest first, for plain per-tier reads and writes (lazy-load use).</summary>
     public IReadOnlyList<ICacheOps> Tiers => Array.ConvertAll(_slots, s => s.Ops);

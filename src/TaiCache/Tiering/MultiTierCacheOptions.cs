@@ -62,6 +62,14 @@ public sealed class MultiTierCacheOptions
     /// </summary>
     public bool OwnsTiers { get; set; } = true;
 
+    /// <summary>
+    /// Gets or sets the longest key the cache accepts, in UTF-8 bytes; a longer key is refused with
+    /// <see cref="InvalidCacheKeyException"/> before any tier is called. <see langword="null"/> (the default) takes the
+    /// smallest limit of the built-in tiers and the <see cref="Coherence"/> (each tier's own <c>MaxKeyBytes</c> option;
+    /// 1024 when none of the tiers is built in). A value above a built-in tier's limit is refused at construction.
+    /// </summary>
+    public int? MaxKeyBytes { get; set; }
+
     /// <summary>Gets or sets the clock (circuit breaker, retry delays, timeouts, fail-safe). Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -120,6 +128,22 @@ public sealed class MultiTierCacheOptions
             throw new ArgumentException(
                 $"MultiTierCacheOptions.Coherence watches the InMemoryTier '{coherence.LocalTier.Name}', which is not one of Tiers: other instances' writes would never evict this cache's L1. Build the CacheCoherence over the same InMemoryTier you add to Tiers.",
                 nameof(Coherence));
+        }
+
+        if (MaxKeyBytes is { } maxKeyBytes)
+        {
+            if (maxKeyBytes <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxKeyBytes), maxKeyBytes, "MultiTierCacheOptions.MaxKeyBytes must be positive, or null for the smallest limit of the tiers.");
+            }
+
+            foreach (var limited in Tiers.OfType<IKeyLimited>().Append(Coherence as IKeyLimited))
+            {
+                if (limited is not null && limited.MaxKeyBytes < maxKeyBytes)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(MaxKeyBytes), maxKeyBytes, $"MultiTierCacheOptions.MaxKeyBytes ({maxKeyBytes}) is above the {limited.MaxKeyBytes} bytes of {limited.KeyLimitOption}: that part of the cache would refuse keys the cache accepted. Raise its limit, or leave MaxKeyBytes null.");
+                }
+            }
         }
 
         if (TierTimeout is { } timeout && timeout <= TimeSpan.Zero)

@@ -21,7 +21,7 @@ namespace TaiCache.Tiering.Coherence;
 /// carry their latest sequence number, so a lost invalidation is noticed within one heartbeat even when nothing follows it.</para>
 /// <para>The channel is <c>{ChannelPrefix}{Namespace}</c>. The message format is described in <c>docs/coherence.md</c>.</para>
 /// </remarks>
-public sealed partial class CacheCoherence : IAsyncDisposable
+public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 {
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _connect;
     private IConnectionMultiplexer? _multiplexer;
@@ -102,6 +102,12 @@ public sealed partial class CacheCoherence : IAsyncDisposable
 
     /// <summary>Gets how many times the local tier was cleared to resynchronise.</summary>
     public long ResyncCount => Interlocked.Read(ref _resyncCount);
+
+    /// <inheritdoc />
+    int IKeyLimited.MaxKeyBytes => _options.MaxKeyBytes;
+
+    /// <inheritdoc />
+    string IKeyLimited.KeyLimitOption => "CacheCoherenceOptions.MaxKeyBytes";
 
     /// <summary>Gets how many sequence gaps (missed peer messages) were detected.</summary>
     public long SequenceGapCount => Interlocked.Read(ref _sequenceGaps);

@@ -16,6 +16,9 @@ namespace TaiCache.Tiering.Warming;
 public sealed class CacheWarmer
 {
     private readonly ICacheOps _cache;
+
+    /// <summary>The cache's own key limit when it has one (a multi-tier cache's follows its tiers), else the default.</summary>
+    private int MaxKeyBytes => _cache is IKeyLimited limited ? limited.MaxKeyBytes : CacheKeyRules.DefaultMaxKeyBytes;
     private readonly CacheWarmerOptions _options;
     private readonly ILogger _logger;
 
@@ -44,7 +47,7 @@ public sealed class CacheWarmer
     public async Task<WarmupSummary> WarmAsync<T>(IEnumerable<string> keys, Func<string, CancellationToken, ValueTask<T>> loader, IProgress<WarmupProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(loader);
-        var list = CacheKeyRules.ValidateAll(keys);
+        var list = CacheKeyRules.ValidateAll(keys, MaxKeyBytes);
         var run = new Run(this, list.Count, progress);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(list, parallel, async (key, ct) =>
@@ -89,7 +92,7 @@ public sealed class CacheWarmer
                 var key = item.Key;
                 try
                 {
-                    CacheKeyRules.Validate(key, paramName: nameof(items));
+                    CacheKeyRules.Validate(key, MaxKeyBytes, paramName: nameof(items));
                     if (_options.SkipExisting && await _cache.ExistsAsync(key, ct).ConfigureAwait(false))
                     {
                         run.Skip(1);
