@@ -3,7 +3,7 @@ namespace TaiCache.Tiering;
 /// <summary>Write-behind: the public face of the queue (flush, dead letters, depth and age).</summary>
 public sealed partial class MultiTierCache
 {
-    /// <summary>Gets how many writes are queued for the lower tiers (0 under write-through). Also the <c>taicache.write_behind.queue.depth</c> gauge.</summary>
+    /// <summary>Gets how many keys have a write queued for the lower tiers or being written, each key once (0 under write-through). Also the <c>taicache.write_behind.queue.depth</c> gauge.</summary>
     public int WriteBehindQueueDepth => _writeBehind?.Depth ?? 0;
 
     /// <summary>Gets the age of the oldest write not yet in every lower tier. Also the <c>taicache.write_behind.queue.age</c> gauge (seconds).</summary>

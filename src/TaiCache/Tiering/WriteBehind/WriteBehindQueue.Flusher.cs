@@ -474,15 +474,17 @@ internal sealed partial class WriteBehindQueue
     private WriteBehindFlushResult Result(bool completed, long target, long writtenBefore, long deadBefore)
     {
         var keys = new List<string>();
+        var listed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in _inFlight.Values.Concat(_pending.Values))
         {
-            if (entry.FirstSequence <= target && keys.Count < MaxListedKeys)
+            // Each key once, though an older version of it may be in flight while a newer one waits.
+            if (entry.FirstSequence <= target && keys.Count < MaxListedKeys && listed.Add(entry.Key))
             {
                 keys.Add(entry.Key);
             }
         }
 
-        return new WriteBehindFlushResult(completed, _written - writtenBefore, Volatile.Read(ref _deadLettered) - deadBefore, keys, _pending.Count + _inFlight.Count);
+        return new WriteBehindFlushResult(completed, _written - writtenBefore, Volatile.Read(ref _deadLettered) - deadBefore, keys, UnwrittenKeyCount());
     }
 
     /// <summary>Stops taking writes, drains within the deadline, stops the flusher, and dead-letters what is left (the journal keeps it).</summary>
@@ -522,11 +524,13 @@ internal sealed partial class WriteBehindQueue
 
         lock (_gate)
         {
-            var left = _pending.Count + _inFlight.Count;
+            // A key's older version in flight behind a newer queued one is not dead-lettered: the newer one supersedes it,
+            // as it would had the older write failed.
+            var left = UnwrittenKeyCount();
             if (left > 0)
             {
                 Log.WriteBehindDrainIncomplete(_owner.Logger, _owner.Name, left);
-                foreach (var entry in _inFlight.Values.Concat(_pending.Values))
+                foreach (var entry in NewestUnwritten().ToList())
                 {
                     AddDeadLetter(entry, _journal is null
                         ? "Not written before the drain deadline of DisposeAsync."

@@ -60,17 +60,42 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         _meter.CreateObservableGauge(TaiCacheTelemetry.WriteBehindQueueAgeInstrument, () => new Measurement<double>(OldestAge.TotalSeconds, tags), "s", "Age of the oldest write not yet written to every lower tier.");
     }
 
-    /// <summary>Gets the writes queued or being written.</summary>
+    /// <summary>
+    /// Gets how many keys have a write queued or being written, each key once: a key whose older version the flusher is
+    /// writing while a newer one waits counts as one (the older one is dropped should it fail).
+    /// </summary>
     public int Depth
     {
         get
         {
             lock (_gate)
             {
-                return _pending.Count + _inFlight.Count;
+                return UnwrittenKeyCount();
             }
         }
     }
+
+    /// <summary>The keys with a write queued or being written, each once. Called under the gate.</summary>
+    private int UnwrittenKeyCount()
+    {
+        var count = _pending.Count;
+        foreach (var key in _inFlight.Keys)
+        {
+            if (!_pending.ContainsKey(key))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// The newest unwritten write of each key: the queued ones, and those being written that nothing newer waits behind.
+    /// Called under the gate.
+    /// </summary>
+    private IEnumerable<PendingWrite> NewestUnwritten() =>
+        _inFlight.Values.Where(e => !_pending.ContainsKey(e.Key)).Concat(_pending.Values);
 
     /// <summary>Gets the age of the oldest queued write.</summary>
     public TimeSpan OldestAge
