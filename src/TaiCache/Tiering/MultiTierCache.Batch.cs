@@ -119,7 +119,7 @@ public sealed partial class MultiTierCache
             missing = new List<string>(keys.Count);
             foreach (var key in keys)
             {
-                if (_l1.TryGetChecked<T>(key, out var value))
+                if (TryGetMemory(_l1, key, out T value, MemoryRead.KeyChecked))
                 {
                     found[key] = value;
                 }

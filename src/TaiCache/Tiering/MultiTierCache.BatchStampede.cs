@@ -189,7 +189,7 @@ public sealed partial class MultiTierCache
             var toLoad = new List<string>(led.Count);
             foreach (var key in led)
             {
-                if (_l1 is not null && _l1.TryGetUncounted<T>(key, out var local))
+                if (_l1 is not null && TryGetMemory(_l1, key, out T local, MemoryRead.Recheck))
                 {
                     loaded[key] = local;
                 }

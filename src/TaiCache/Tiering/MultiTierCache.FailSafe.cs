@@ -149,7 +149,7 @@ public sealed partial class MultiTierCache
     private TierRead<T> ReadMemoryTier<T>(TierSlot slot, string key)
     {
         using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
-        var hit = slot.Memory!.TryGet<T>(key, out var local);
+        var hit = TryGetMemory(slot.Memory!, key, out T local);
         TaiCacheTelemetry.SetReadResult(activity, hit);
         return hit ? new TierRead<T>(TierReadStatus.Hit, local!) : default;
     }

@@ -16,7 +16,7 @@ public sealed partial class MultiTierCache
     public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+        if (_l1 is not null && TryGetMemory(_l1, key, out T local))
         {
             return new ValueTask<CacheResult<T>>(new CacheResult<T>(local));
         }
@@ -34,7 +34,7 @@ public sealed partial class MultiTierCache
     public ValueTask<CacheResult<T>> GetAsync<T>(string key, MultiTierEntryOptions? options, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+        if (_l1 is not null && TryGetMemory(_l1, key, out T local))
         {
             return new ValueTask<CacheResult<T>>(new CacheResult<T>(local));
         }
@@ -277,6 +277,39 @@ public sealed partial class MultiTierCache
     /// Under write-behind, answers a read below L1 from the write queue when the key has a write not yet on every lower
     /// tier: a queued removal is a miss, a queued value of the requested type is a hit. Otherwise the lower tiers decide.
     /// </summary>
+    /// <summary>
+    /// Reads a memory tier. A value held there under another type is a miss, logged (event 4011), as it is in a tier
+    /// below: the read goes on down (and a load replaces it), where it used to throw <see cref="CacheWrongTypeException"/>
+    /// out of the call. Bad keys still throw (<see cref="MemoryRead.CheckKey"/> checks them on a miss).
+    /// </summary>
+    private bool TryGetMemory<T>(InMemoryTier memory, string key, out T value, MemoryRead how = MemoryRead.CheckKey)
+    {
+        try
+        {
+            return how switch
+            {
+                MemoryRead.CheckKey => memory.TryGet(key, out value!),
+                MemoryRead.KeyChecked => memory.TryGetChecked(key, out value!),
+                _ => memory.TryGetUncounted(key, out value!),
+            };
+        }
+        catch (CacheWrongTypeException e)
+        {
+            Log.UnreadableValue(_logger, Name, memory.Name, key, e);
+            value = default!;
+            return false;
+        }
+    }
+
+    /// <summary>How <see cref="TryGetMemory"/> reads: a caller's first read (checking the key on a miss), a read of a key
+    /// the caller checked, or a load's recheck (its caller's miss already counted).</summary>
+    private enum MemoryRead
+    {
+        CheckKey,
+        KeyChecked,
+        Recheck,
+    }
+
     private bool TryReadUnwritten<T>(string key, out TierRead<T> read)
     {
         switch (_writeBehind?.FindUnwritten(key))

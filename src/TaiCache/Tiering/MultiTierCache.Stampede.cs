@@ -22,7 +22,7 @@ public sealed partial class MultiTierCache
     {
         ArgumentNullException.ThrowIfNull(factory);
         ThrowIfDisposed();
-        if (_l1 is not null && _l1.TryGet<T>(key, out var local))
+        if (_l1 is not null && TryGetMemory(_l1, key, out T local))
         {
             return new ValueTask<T>(local);
         }
@@ -135,7 +135,7 @@ public sealed partial class MultiTierCache
 
             // The caller's own L1 read already counted its miss: the recheck (another load may just have filled the key)
             // is not counted again.
-            if (_l1 is not null && _l1.TryGetUncounted<T>(key, out var local))
+            if (_l1 is not null && TryGetMemory(_l1, key, out T local, MemoryRead.Recheck))
             {
                 value = local;
             }
