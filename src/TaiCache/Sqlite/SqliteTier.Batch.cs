@@ -109,7 +109,7 @@ public sealed partial class SqliteTier
             return written;
         }
 
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        await EnterAsync(cancellationToken, write: true).ConfigureAwait(false);
         try
         {
             using var tx = _connection.BeginTransaction();
@@ -172,7 +172,7 @@ public sealed partial class SqliteTier
         }
 
         long removed = 0;
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        await EnterAsync(cancellationToken, write: true).ConfigureAwait(false);
         try
         {
             using var tx = _connection.BeginTransaction();

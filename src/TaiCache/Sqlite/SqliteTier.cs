@@ -41,6 +41,9 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     private int _sweeping;
     private volatile bool _disposed;
 
+    /// <summary>Set once the file was found deleted under the open connection: every call fails from then on.</summary>
+    private volatile bool _fileLost;
+
     /// <summary>Opens (creating when missing) the tier's file.</summary>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
@@ -172,7 +175,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
         CacheKeyRules.ValidateTtl(ttl);
         var bytes = _codec.Encode(key, value, CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _time));
         var written = true;
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        await EnterAsync(cancellationToken, write: true).ConfigureAwait(false);
         try
         {
             var now = NowMs();
@@ -207,7 +210,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     {
         CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         bool removed;
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        await EnterAsync(cancellationToken, write: true).ConfigureAwait(false);
         try
         {
             removed = DeleteOne(key, NowMs());
@@ -256,7 +259,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     {
         CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         CacheKeyRules.ValidateTtl(ttl);
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        await EnterAsync(cancellationToken, write: true).ConfigureAwait(false);
         try
         {
             // The value's envelope records its expiry for tiers that copy it (docs/format.md): rewrite it with the
@@ -331,7 +334,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     /// <returns>How many rows were removed (expired rows not yet swept included).</returns>
     public async ValueTask<long> ClearAsync(CancellationToken cancellationToken = default)
     {
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        await EnterAsync(cancellationToken, write: true).ConfigureAwait(false);
         try
         {
             return _sql.Clear.ExecuteNonQuery();
@@ -415,25 +418,29 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     private long? ExpiresAt(TimeSpan? ttl, long nowMs) =>
         (ttl ?? _options.DefaultTtl) is { } t ? ExpiresAt(t, nowMs) : null;
 
-    private ValueTask EnterAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes the tier's gate. A write (<paramref name="write"/>) first checks that the file is still at
+    /// <see cref="FilePath"/>: once it is found deleted, this and every later call fail (see <see cref="FileLost"/>).
+    /// </summary>
+    private ValueTask EnterAsync(CancellationToken cancellationToken, bool write = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var wait = _gate.WaitAsync(cancellationToken);
         if (wait.IsCompletedSuccessfully)
         {
-            return CheckAfterEnter();
+            return CheckAfterEnter(write);
         }
 
-        return EnterSlowAsync(wait);
+        return EnterSlowAsync(wait, write);
     }
 
-    private async ValueTask EnterSlowAsync(Task wait)
+    private async ValueTask EnterSlowAsync(Task wait, bool write)
     {
         await wait.ConfigureAwait(false);
-        await CheckAfterEnter().ConfigureAwait(false);
+        await CheckAfterEnter(write).ConfigureAwait(false);
     }
 
-    private ValueTask CheckAfterEnter()
+    private ValueTask CheckAfterEnter(bool write)
     {
         if (_disposed)
         {
@@ -441,7 +448,29 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
             return ValueTask.FromException(new ObjectDisposedException(GetType().FullName));
         }
 
+        // SQLite goes on writing to a file unlinked under it, and nothing can open that file again: a write
+        // acknowledged now would be lost. One stat per write (not per read: a read of the unlinked file only serves
+        // what was there) finds it, and the tier then refuses every call rather than lose writes quietly.
+        if (_fileLost || (write && !File.Exists(FilePath)))
+        {
+            _gate.Release();
+            return ValueTask.FromException(FileLost());
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Marks the file lost (logged once) and returns the exception every call now fails with.</summary>
+    private CacheConnectionException FileLost()
+    {
+        if (!_fileLost)
+        {
+            _fileLost = true;
+            Log.FileDeleted(_logger, Name, FilePath);
+        }
+
+        _metrics?.RecordError();
+        return new CacheConnectionException($"The SQLite tier '{Name}' lost its file: '{FilePath}' was deleted while the tier had it open, so writes would go to a file nothing can open again (and be lost). The tier refuses every call from now on; dispose it and build a new SqliteTier, which creates the file again.");
     }
 
     private byte[]? ReadLive(string key, long nowMs)
@@ -534,7 +563,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
         int batch;
         do
         {
-            await EnterAsync(cancellationToken).ConfigureAwait(false);
+            await EnterAsync(cancellationToken, write: true).ConfigureAwait(false);
             try
             {
                 var cmd = _sql.Sweep;
