@@ -88,30 +88,38 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
     /// <exception cref="CacheWrongTypeException">The entry holds a value of another type.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: true, out value);
+    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: true, lenient: false, out value, out _);
 
     /// <summary>Reads a key a caller already checked against the key rules (a batch): a miss skips the check.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TryGetChecked<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: false, out value);
+    internal bool TryGetChecked<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: false, lenient: false, out value, out _);
+
+    /// <summary>
+    /// Reads for a cache over this tier (<see cref="Tiering.MultiTierCache"/>): a value held under another type is a
+    /// miss, reported in <paramref name="wrongType"/> instead of thrown, as a lower tier reads it. A hit counts as one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryGetLenient<T>(string key, bool checkKeyOnMiss, [MaybeNullWhen(false)] out T value, out bool wrongType) =>
+        TryGetCore(key, checkKeyOnMiss, lenient: true, out value, out wrongType);
 
     /// <summary>
     /// Reads a key again for a caller whose first read already counted as a miss (a load rechecking L1 before it goes
     /// lower): the policy sees a hit as a read, the metrics see nothing, so one caller's miss is counted once.
     /// </summary>
-    internal bool TryGetUncounted<T>(string key, [MaybeNullWhen(false)] out T value)
+    internal bool TryGetUncounted<T>(string key, [MaybeNullWhen(false)] out T value, out bool wrongType)
     {
         if (TryFindLive(key, out var node))
         {
-            value = ReadHit<T>(key, node);
-            return true;
+            return ReadHit(key, node, lenient: true, out value, out wrongType);
         }
 
         value = default;
+        wrongType = false;
         return false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryGetCore<T>(string key, bool checkKeyOnMiss, [MaybeNullWhen(false)] out T value)
+    private bool TryGetCore<T>(string key, bool checkKeyOnMiss, bool lenient, [MaybeNullWhen(false)] out T value, out bool wrongType)
     {
         if (key is null)
         {
@@ -123,31 +131,31 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         var metrics = _metrics;
         if (metrics is not null && metrics.CountRead())
         {
-            return TryGetTimed(key, checkKeyOnMiss, metrics, out value);
+            return TryGetTimed(key, checkKeyOnMiss, lenient, metrics, out value, out wrongType);
         }
 
         // A key found in the map was validated when it was stored: only a miss needs the key rules checked.
         if (TryFindLive(key, out var node))
         {
-            value = ReadHit<T>(key, node);
-            return true;
+            return ReadHit(key, node, lenient, out value, out wrongType);
         }
 
+        wrongType = false;
         return Miss(key, node, checkKeyOnMiss, started: 0, out value);
     }
 
     /// <summary>The read <see cref="TryGetCore{T}"/> times: one in the collector's sample interval.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryGetTimed<T>(string key, bool checkKeyOnMiss, MetricsCollector metrics, [MaybeNullWhen(false)] out T value)
+    private bool TryGetTimed<T>(string key, bool checkKeyOnMiss, bool lenient, MetricsCollector metrics, [MaybeNullWhen(false)] out T value, out bool wrongType)
     {
         var started = metrics.StartTimingAlways();
         if (TryFindLive(key, out var node))
         {
             metrics.RecordHitLatency(started);
-            value = ReadHit<T>(key, node);
-            return true;
+            return ReadHit(key, node, lenient, out value, out wrongType);
         }
 
+        wrongType = false;
         return Miss(key, node, checkKeyOnMiss, started, out value);
     }
 
@@ -160,10 +168,15 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     private bool HoldsLive(string key) =>
         _map.TryGetValue(key, out var node) && (node.ExpiresAt == MemoryNode.NoExpiry || node.ExpiresAt > Now());
 
-    /// <summary>A hit: bumps the entry's saturating hit count and returns its value as <typeparamref name="T"/>.</summary>
+    /// <summary>
+    /// A hit: bumps the entry's saturating hit count and returns its value as <typeparamref name="T"/>. A value of
+    /// another type throws <see cref="CacheWrongTypeException"/>, or when <paramref name="lenient"/> returns false with
+    /// <paramref name="wrongType"/> set.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private T ReadHit<T>(string key, MemoryNode node)
+    private bool ReadHit<T>(string key, MemoryNode node, bool lenient, [MaybeNullWhen(false)] out T value, out bool wrongType)
     {
+        wrongType = false;
         if (node.Hits < MemoryNode.MaxHits)
         {
             node.Hits++;
@@ -180,10 +193,22 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         // serialized copies, subclasses, interfaces and null take the slow path.
         if (!typeof(T).IsValueType && stored is not null && stored.GetType() == typeof(T) && !_serialized)
         {
-            return Unsafe.As<object, T>(ref stored);
+            value = Unsafe.As<object, T>(ref stored);
+            return true;
         }
 
-        return Unwrap<T>(key, stored);
+        if (TryUnwrap(key, stored, out value, out var held))
+        {
+            return true;
+        }
+
+        if (!lenient)
+        {
+            ThrowWrongType<T>(key, held);
+        }
+
+        wrongType = true;
+        return false;
     }
 
     /// <summary>Stores a value, replacing any under the same key.</summary>
@@ -739,8 +764,10 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         return true;
     }
 
-    private static T Unwrap<T>(string key, object? stored)
+    /// <summary>Reads a stored value as <typeparamref name="T"/>; false, with the type it holds, when it holds another type.</summary>
+    private static bool TryUnwrap<T>(string key, object? stored, [MaybeNullWhen(false)] out T value, out string? held)
     {
+        held = null;
         if (stored is SerializedCopy { Type: null })
         {
             // A stored null: readable as any type that can hold null, as without copies (no decoding needed).
@@ -751,26 +778,38 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
             // The stored type, its nullable form, or a base type or interface of it (decoded by the serializer as
             // that type); any other type is the caller's mistake, as it is without copies.
             var wanted = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-            if (copy.Type is not null && wanted != copy.Type && !wanted.IsAssignableFrom(copy.Type))
+            var type = copy.Type!; // a stored null is the case above
+            if (wanted != type && !wanted.IsAssignableFrom(type))
             {
-                throw new CacheWrongTypeException($"The entry under {TaiCacheDiagnostics.DescribeKey(key)} holds a {copy.Type.Name}, not a {typeof(T).Name}.", key);
+                held = type.Name;
+                value = default;
+                return false;
             }
 
-            return CacheValueCodec.Default.Decode<T>(key, copy.Bytes);
+            value = CacheValueCodec.Default.Decode<T>(key, copy.Bytes)!;
+            return true;
         }
 
         if (stored is T typed)
         {
-            return typed;
+            value = typed;
+            return true;
         }
 
         if (stored is null && default(T) is null)
         {
-            return default!;
+            value = default!;
+            return true;
         }
 
-        throw new CacheWrongTypeException($"The entry under {TaiCacheDiagnostics.DescribeKey(key)} holds a {stored?.GetType().Name ?? "null"}, not a {typeof(T).Name}.", key);
+        held = stored?.GetType().Name ?? "null";
+        value = default;
+        return false;
     }
+
+    [DoesNotReturn]
+    private static void ThrowWrongType<T>(string key, string? held) =>
+        throw new CacheWrongTypeException($"The entry under {TaiCacheDiagnostics.DescribeKey(key)} holds a {held}, not a {typeof(T).Name}.", key);
 
     private long Weigh(string key, object? stored)
     {

@@ -274,32 +274,28 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>
-    /// Under write-behind, answers a read below L1 from the write queue when the key has a write not yet on every lower
-    /// tier: a queued removal is a miss, a queued value of the requested type is a hit. Otherwise the lower tiers decide.
-    /// </summary>
-    /// <summary>
     /// Reads a memory tier. A value held there under another type is a miss, logged (event 4011), as it is in a tier
-    /// below: the read goes on down (and a load replaces it), where it used to throw <see cref="CacheWrongTypeException"/>
-    /// out of the call. Bad keys still throw (<see cref="MemoryRead.CheckKey"/> checks them on a miss).
+    /// below: the read goes on down (and a load replaces it); the tier used alone throws
+    /// <see cref="CacheWrongTypeException"/> instead. Bad keys still throw (<see cref="MemoryRead.CheckKey"/> checks them on a miss).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryGetMemory<T>(InMemoryTier memory, string key, out T value, MemoryRead how = MemoryRead.CheckKey)
     {
-        try
+        bool wrongType;
+        var hit = how == MemoryRead.Recheck
+            ? memory.TryGetUncounted(key, out value!, out wrongType)
+            : memory.TryGetLenient(key, checkKeyOnMiss: how == MemoryRead.CheckKey, out value!, out wrongType);
+        if (wrongType)
         {
-            return how switch
-            {
-                MemoryRead.CheckKey => memory.TryGet(key, out value!),
-                MemoryRead.KeyChecked => memory.TryGetChecked(key, out value!),
-                _ => memory.TryGetUncounted(key, out value!),
-            };
+            LogWrongType<T>(memory, key);
         }
-        catch (CacheWrongTypeException e)
-        {
-            Log.UnreadableValue(_logger, Name, memory.Name, key, e);
-            value = default!;
-            return false;
-        }
+
+        return hit;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void LogWrongType<T>(InMemoryTier memory, string key) =>
+        Log.UnreadableValue(_logger, Name, memory.Name, key, new CacheWrongTypeException($"The entry under {TaiCacheDiagnostics.DescribeKey(key)} holds a value of another type than {typeof(T).Name}.", key));
 
     /// <summary>How <see cref="TryGetMemory"/> reads: a caller's first read (checking the key on a miss), a read of a key
     /// the caller checked, or a load's recheck (its caller's miss already counted).</summary>
@@ -310,6 +306,10 @@ public sealed partial class MultiTierCache
         Recheck,
     }
 
+    /// <summary>
+    /// Under write-behind, answers a read below L1 from the write queue when the key has a write not yet on every lower
+    /// tier: a queued removal is a miss, a queued value of the requested type is a hit. Otherwise the lower tiers decide.
+    /// </summary>
     private bool TryReadUnwritten<T>(string key, out TierRead<T> read)
     {
         switch (_writeBehind?.FindUnwritten(key))
