@@ -113,14 +113,16 @@ public sealed partial class MemcachedCache
         var exptime = ToExptime(ttl);
         await ForEachNodeAsync(wires, (wires, values, exptime), skipDownNodes: false, static async (conn, batch, state, token) =>
         {
+            var markers = new ProgressMarkers();
             for (var j = 0; j < batch.Count; j++)
             {
                 var i = batch[j];
                 MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, quiet: true, opaque: j);
+                markers.AddIfDue(conn.Request);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);
-            await PipelineAsync(conn, batch.Count, 0, static (_, _) => false, token).ConfigureAwait(false);
+            await PipelineAsync(conn, batch.Count, 0, static (_, _) => false, token, markers.Count).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
 
         for (var i = 0; i < keys.Count; i++)
@@ -155,12 +157,14 @@ public sealed partial class MemcachedCache
         var sent = new byte[keys.Count]; // 1 once sent, 2 once sent again
         await ForEachNodeAsync(wires, (wires, values, exptime: ToExptime(ttl), notStored, sent), skipDownNodes: false, static async (conn, batch, state, token) =>
         {
+            var markers = new ProgressMarkers();
             for (var j = 0; j < batch.Count; j++)
             {
                 var i = batch[j];
                 state.notStored[i] = false; // a part moved off a dead node keeps nothing from it
                 state.sent[i] = (byte)Math.Min(state.sent[i] + 1, 2);
                 MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: (byte)'E', quiet: true, opaque: j);
+                markers.AddIfDue(conn.Request);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);
@@ -173,7 +177,7 @@ public sealed partial class MemcachedCache
 
                 s.notStored[s.batch[r.Opaque]] = true;
                 return true;
-            }, token).ConfigureAwait(false);
+            }, token, markers.Count).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
 
         await CountOwnAddsAsync(wires, values, notStored, sent, cancellationToken).ConfigureAwait(false);
@@ -306,6 +310,8 @@ public sealed partial class MemcachedCache
     /// </summary>
     private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, bool skipDownNodes, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
     {
+        // A stall timeout (see MemcachedCacheOptions.OperationTimeout): it restarts on every byte moved, so only the
+        // silence allowed grows with the keys (misses of a quiet get answer nothing), never with the bytes.
         var timeout = _options.OperationTimeout * (1 + (batch.Count / KeysPerTimeout));
         try
         {
@@ -334,10 +340,16 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>
-    /// Sends the request buffer while reading responses up to <c>MN</c>. <paramref name="accept"/> takes the responses
-    /// the batch expects (it gets them with a checked opaque index); anything else is an error.
+    /// Sends the request buffer while reading responses up to the last <c>MN</c>. <paramref name="accept"/> takes the
+    /// responses the batch expects (it gets them with a checked opaque index); anything else is an error.
     /// </summary>
-    private static async Task PipelineAsync<TState>(MemcachedConnection conn, int count, TState state, Func<MetaResponse, TState, bool> accept, CancellationToken token)
+    /// <param name="conn">The connection, its request written.</param>
+    /// <param name="count">The number of requests in the batch (opaque indexes 0 to count - 1).</param>
+    /// <param name="state">The state for <paramref name="accept"/>.</param>
+    /// <param name="accept">Takes one expected response; false for an unexpected one.</param>
+    /// <param name="token">The operation's token.</param>
+    /// <param name="markers">The <c>mn</c> progress markers written inside the request (see <see cref="ProgressMarkers"/>), before the closing one.</param>
+    private static async Task PipelineAsync<TState>(MemcachedConnection conn, int count, TState state, Func<MetaResponse, TState, bool> accept, CancellationToken token, int markers = 0)
     {
         var send = conn.SendAsync(token).AsTask();
         try
@@ -347,7 +359,12 @@ public sealed partial class MemcachedCache
                 var response = await conn.ReadAsync(token).ConfigureAwait(false);
                 if (response.Code == MetaResponseCode.NoOp)
                 {
-                    break;
+                    if (markers-- == 0)
+                    {
+                        break;
+                    }
+
+                    continue;
                 }
 
                 if (response.IsError)

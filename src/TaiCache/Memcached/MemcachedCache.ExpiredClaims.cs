@@ -70,12 +70,14 @@ public sealed partial class MemcachedCache
 
         await RunGroupedAsync(wires, claims, (wires, values, exptime, tokens, notStored), skipDownNodes: false, static async (conn, batch, state, token) =>
         {
+            var markers = new ProgressMarkers();
             for (var j = 0; j < batch.Count; j++)
             {
                 var i = batch[j];
                 state.notStored[i] = false; // quiet: only a refusal answers
                 var cas = state.tokens[i];
                 MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: cas == 0 ? (byte)'E' : (byte)0, cas, quiet: true, opaque: j);
+                markers.AddIfDue(conn.Request);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);
@@ -88,7 +90,7 @@ public sealed partial class MemcachedCache
 
                 s.notStored[s.batch[r.Opaque]] = true;
                 return true;
-            }, token).ConfigureAwait(false);
+            }, token, markers.Count).ConfigureAwait(false);
         }, hops: 0, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -245,8 +245,9 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>
-    /// Rents a connection on <paramref name="node"/>, runs <paramref name="body"/> under the operation timeout, and turns
-    /// failures into TaiCache exceptions.
+    /// Rents a connection on <paramref name="node"/>, runs <paramref name="body"/> under the stall timeout
+    /// <paramref name="timeout"/> (the longest it may go without sending or receiving a byte; see
+    /// <see cref="MemcachedCacheOptions.OperationTimeout"/>), and turns failures into TaiCache exceptions.
     /// </summary>
     /// <remarks>
     /// <para>A connection that comes from the pool may have died while idle (server restart, network cut) in a way the
@@ -308,7 +309,7 @@ public sealed partial class MemcachedCache
                     conn.MarkBroken();
                     node.ReportTimeout();
                     _metrics?.RecordError();
-                    throw new CacheTimeoutException($"The memcached node {node.Name} did not answer the operation on {Describe(key)} within {timeout.TotalMilliseconds:0} ms; the connection was closed.", key, ex);
+                    throw new CacheTimeoutException($"The memcached node {node.Name} made no progress on the operation on {Describe(key)} for {timeout.TotalMilliseconds:0} ms (no request byte taken, no response byte received); the connection was closed.", key, ex);
                 }
                 catch (MemcachedProtocolException ex)
                 {

@@ -40,7 +40,20 @@ public sealed class MemcachedCacheOptions
     /// <summary>Gets or sets how long a connect may take. Default 2 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Gets or sets how long one operation (send and full response) may take. Default 1 s; batches get one timeout per 1,000 keys on a node.</summary>
+    /// <summary>
+    /// Gets or sets how long an operation may go without progress before it fails with <see cref="CacheTimeoutException"/>
+    /// (and the node's timeout count, see <see cref="FailureThreshold"/>, goes up). Default 1 s.
+    /// </summary>
+    /// <remarks>
+    /// <para>This is a stall timeout, not a total: the clock restarts whenever the socket takes a piece of the request
+    /// (sent in 256 KiB pieces) or a byte of the response arrives. A small operation answers in one piece, so for it
+    /// this is the time to the answer; a large one (a batch of big values, megabytes each way) runs as long as it keeps
+    /// moving, so a healthy node that is only busy sending is never timed out or marked down, while a server that stops
+    /// answering (hung, stopped, cut off) is detected one timeout after its last byte.</para>
+    /// <para>A batch's window is one timeout per 1,000 keys on a node (at least one), because memcached answers misses
+    /// of a pipelined get silently and may work through many keys without a byte back. To bound a call's total time,
+    /// pass a <see cref="CancellationToken"/> that cancels after it.</para>
+    /// </remarks>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Gets or sets how long a call waits for a free pooled connection. Default 2 s.</summary>

@@ -24,10 +24,20 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private volatile bool _refuse;
 
     /// <summary>Starts a proxy on a free loopback port in front of <c>127.0.0.1:targetPort</c>.</summary>
-    public TcpFaultProxy(int targetPort)
+    /// <param name="targetPort">The server's port.</param>
+    /// <param name="clientReceiveBufferBytes">
+    /// A fixed, small kernel receive buffer for the client-facing sockets, so that with <see cref="Latency"/> a client's
+    /// large send is held back (and seen to progress) instead of vanishing into loopback's megabytes of buffer at once.
+    /// </param>
+    public TcpFaultProxy(int targetPort, int? clientReceiveBufferBytes = null)
     {
         _targetPort = targetPort;
         _listener = new TcpListener(IPAddress.Loopback, 0);
+        if (clientReceiveBufferBytes is { } bytes)
+        {
+            _listener.Server.ReceiveBufferSize = bytes; // inherited by the accepted sockets
+        }
+
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = Task.Run(AcceptLoopAsync);

@@ -11,15 +11,30 @@ namespace TaiCache.Memcached.Protocol;
 /// stream's position (timeout, cancellation, protocol error, error line, I/O failure) marks it broken, and the pool
 /// closes it instead of reusing it, so a bad response can never leak into the next call.
 /// </summary>
+/// <remarks>
+/// The operation timeout is a stall timeout: it fires when the operation has gone its whole window without progress,
+/// that is without a chunk of the request taken by the socket or a byte of the response received. Every such step
+/// restarts the window, so a large batch that keeps moving is never cut, while a server that stops answering is
+/// detected one window after its last byte.
+/// </remarks>
 internal sealed class MemcachedConnection : IDisposable
 {
     private const int ShrinkAbove = 256 * 1024;
 
+    // Requests larger than this are sent in pieces of this size, so that progress is seen (and the timeout restarted)
+    // while a large batch drains into the socket.
+    private const int SendChunkBytes = 256 * 1024;
+
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly PipeReader _reader;
-    private readonly CancellationTokenSource _timeout;
+    private readonly CancellationTokenSource _timeout = new();
+    private readonly TimeProvider _timeProvider;
+    private readonly ITimer _timer;
+    private readonly Lock _timerGate = new();
     private readonly int _maxValueBytes;
+    private TimeSpan _window = Timeout.InfiniteTimeSpan;
+    private long _lastProgress;
     private ArrayBufferWriter<byte> _request = new(512);
     private int _disposed;
     private int _opaque;
@@ -31,7 +46,8 @@ internal sealed class MemcachedConnection : IDisposable
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
-        _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
+        _timeProvider = timeProvider;
+        _timer = timeProvider.CreateTimer(static s => ((MemcachedConnection)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _maxValueBytes = maxValueBytes;
     }
 
@@ -94,8 +110,8 @@ internal sealed class MemcachedConnection : IDisposable
         return _opaque;
     }
 
-    /// <summary>Starts an operation: arms the timeout, linked to the caller's token.</summary>
-    /// <param name="timeout">The operation timeout.</param>
+    /// <summary>Starts an operation: arms the stall timeout, linked to the caller's token.</summary>
+    /// <param name="timeout">The longest the operation may go without progress (a request chunk sent or response bytes received).</param>
     /// <param name="cancellationToken">The caller's token.</param>
     /// <param name="registration">The link to the caller's token; pass it to <see cref="End"/>.</param>
     /// <returns>The token the operation's I/O uses.</returns>
@@ -103,7 +119,13 @@ internal sealed class MemcachedConnection : IDisposable
     {
         _sendStarted = false;
         _responseStarted = false;
-        _timeout.CancelAfter(timeout);
+        lock (_timerGate)
+        {
+            _window = timeout;
+            Volatile.Write(ref _lastProgress, _timeProvider.GetTimestamp());
+            _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+        }
+
         registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static s => ((MemcachedConnection)s!).CancelIo(), this)
             : default;
@@ -116,9 +138,13 @@ internal sealed class MemcachedConnection : IDisposable
     {
         registration.Dispose();
 
-        // Disarm, then look: a timeout that fired first leaves the source cancelled. (TryReset is not used: it fails for
-        // a source timed by any TimeProvider but the system's, which made every connection look broken under one.)
-        _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+        // Disarm, then look: a timeout that fired first leaves the source cancelled, and the connection broken.
+        lock (_timerGate)
+        {
+            _window = Timeout.InfiniteTimeSpan;
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
         if (_timeout.IsCancellationRequested)
         {
             IsBroken = true;
@@ -151,7 +177,50 @@ internal sealed class MemcachedConnection : IDisposable
     public ValueTask SendAsync(CancellationToken cancellationToken)
     {
         _sendStarted = true;
-        return _stream.WriteAsync(_request.WrittenMemory, cancellationToken);
+        var request = _request.WrittenMemory;
+        return request.Length <= SendChunkBytes ? _stream.WriteAsync(request, cancellationToken) : SendInChunksAsync(request, cancellationToken);
+    }
+
+    private async ValueTask SendInChunksAsync(ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    {
+        while (!request.IsEmpty)
+        {
+            var chunk = request[..Math.Min(SendChunkBytes, request.Length)];
+            await _stream.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            Progress();
+            request = request[chunk.Length..];
+        }
+    }
+
+    /// <summary>Records progress: the stall timeout counts from now.</summary>
+    private void Progress() => Volatile.Write(ref _lastProgress, _timeProvider.GetTimestamp());
+
+    /// <summary>The timer: cancels the operation when its window has passed without progress, else waits out the rest of it.</summary>
+    private void OnTimer()
+    {
+        lock (_timerGate)
+        {
+            if (_window == Timeout.InfiniteTimeSpan || _timeout.IsCancellationRequested)
+            {
+                return; // disarmed (the operation ended) or already cancelled
+            }
+
+            var quiet = _timeProvider.GetElapsedTime(Volatile.Read(ref _lastProgress));
+            if (quiet < _window)
+            {
+                try
+                {
+                    _timer.Change(_window - quiet, Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+
+                return;
+            }
+        }
+
+        CancelIo();
     }
 
     /// <summary>
@@ -195,6 +264,7 @@ internal sealed class MemcachedConnection : IDisposable
             if (!buffer.IsEmpty)
             {
                 _responseStarted = true;
+                Progress();
             }
 
             bool parsed;
@@ -245,6 +315,7 @@ internal sealed class MemcachedConnection : IDisposable
             if (!buffer.IsEmpty)
             {
                 _responseStarted = true;
+                Progress();
             }
 
             bool done;
@@ -309,6 +380,12 @@ internal sealed class MemcachedConnection : IDisposable
         IsBroken = true;
         _reader.Complete();
         _stream.Dispose();
+        lock (_timerGate)
+        {
+            _window = Timeout.InfiniteTimeSpan;
+            _timer.Dispose();
+        }
+
         _timeout.Dispose();
     }
 
