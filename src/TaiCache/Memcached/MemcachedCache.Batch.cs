@@ -46,6 +46,13 @@ public sealed partial class MemcachedCache
         {
             if (responses[i].Code == MetaResponseCode.Value && IsLive(responses[i], now, out var expiresAt))
             {
+                if (responses[i].IsOversize)
+                {
+                    // The batch has no per-key error: the whole call fails, as for a value that does not decode. The
+                    // connection read past the item and stays in use.
+                    throw TooLargeToRead(list[i], responses[i]);
+                }
+
                 _metrics?.RecordHitTimed(started);
                 results[i] = new CacheResult<T>(Decode<T>(list[i], responses[i].ClientFlags, responses[i].Data!), expiresAt);
             }

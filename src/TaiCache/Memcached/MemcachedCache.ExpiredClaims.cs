@@ -15,8 +15,9 @@ public sealed partial class MemcachedCache
     {
         var read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
         var held = Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Value;
-        // Token 0 is a server with CAS disabled (memcached -C): a claim without a token would overwrite unchecked.
-        if (held && (IsLive(read, Now(), out _) || read.Cas == 0))
+        // Token 0 is a server with CAS disabled (memcached -C): a claim without a token would overwrite unchecked. An item
+        // too large to read cannot be judged expired: it stands.
+        if (held && (read.IsOversize || IsLive(read, Now(), out _) || read.Cas == 0))
         {
             return false;
         }
@@ -54,9 +55,9 @@ public sealed partial class MemcachedCache
         for (var k = 0; k < refused.Count; k++)
         {
             var held = reads[k].Code == MetaResponseCode.Value;
-            if (held && (IsLive(reads[k], now, out _) || reads[k].Cas == 0))
+            if (held && (reads[k].IsOversize || IsLive(reads[k], now, out _) || reads[k].Cas == 0))
             {
-                continue; // live, or no compare-and-swap possible (memcached -C answers token 0): the add stays refused
+                continue; // live, too large to judge, or no compare-and-swap possible (memcached -C answers token 0): the add stays refused
             }
 
             tokens[refused[k]] = held ? reads[k].Cas : 0;

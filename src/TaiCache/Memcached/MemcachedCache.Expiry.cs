@@ -69,6 +69,11 @@ public sealed partial class MemcachedCache
                 return null;
             }
 
+            if (read.IsOversize)
+            {
+                throw TooLargeToRead(key, read); // as a get of it does: it cannot be read, so not given a new record
+            }
+
             // A server started with CAS disabled (memcached -C) answers token 0, and a write with no token is a plain
             // set that would lose a concurrent write: only touch then.
             var patched = read.ClientFlags == ClientFlags && read.Cas != 0 ? CacheValueCodec.WithExpiry(read.Data!, expiresAt) : null;

@@ -107,8 +107,26 @@ public sealed partial class MemcachedCache
             return CacheResult<T>.Miss;
         }
 
+        if (response.IsOversize)
+        {
+            throw TooLargeToRead(key, response);
+        }
+
         _metrics?.RecordHitTimed(started);
         return new CacheResult<T>(Decode<T>(key, response.ClientFlags, response.Data!), expiresAt);
+    }
+
+    /// <summary>
+    /// The error for an item larger than <see cref="MemcachedCacheOptions.MaxItemBytes"/> (written by a client with a
+    /// larger limit, where the server's <c>-I</c> is larger): a data error, not a connection failure; its bytes were
+    /// discarded and the connection is fine.
+    /// </summary>
+    private CacheValueTooLargeException TooLargeToRead(string key, in MetaResponse response)
+    {
+        _metrics?.RecordError();
+        return new CacheValueTooLargeException(
+            $"The item under {TaiCacheDiagnostics.DescribeKey(key)} is {response.OversizeBytes} bytes, more than the {_options.MaxItemBytes}-byte item limit this cache reads (MemcachedCacheOptions.MaxItemBytes); another client with a larger limit wrote it. Its bytes were discarded unread. Set MaxItemBytes to the server's -I to read such items.",
+            key);
     }
 
     /// <summary>Whether a value the server returned is live (see <see cref="MemcachedExpiry"/>), and when it expires.</summary>

@@ -124,7 +124,8 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, ICondition
 
         // In its last seconds on the server a TaiCache value may already have expired by its record: read it to know.
         var read = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, opaque: o), cancellationToken).ConfigureAwait(false);
-        return Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Value && IsLive(read, Now(), out _);
+        // An item too large to read (its bytes discarded) is there, as another client's unreadable item is.
+        return Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Value && (read.IsOversize || IsLive(read, Now(), out _));
     }
 
     /// <inheritdoc />

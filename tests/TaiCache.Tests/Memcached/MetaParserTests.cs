@@ -92,7 +92,7 @@ public sealed class MetaParserTests
     [InlineData("VA 5\r\nabcdefg\r\n")]
     [InlineData("XX\r\n")]
     [InlineData("HD\n")]
-    [InlineData("VA 2000000\r\n")]
+    [InlineData("VA 2000000000\r\n")]
     [InlineData("HD O-5\r\n")]
     [InlineData("HD c12x\r\n")]
     [InlineData("HD \u0001\r\n")]
@@ -100,6 +100,19 @@ public sealed class MetaParserTests
     {
         var buffer = new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text));
         Assert.Throws<MemcachedProtocolException>(() => MetaParser.TryParse(ref buffer, MaxValue, out _));
+    }
+
+    [Fact]
+    public void TryParse_ValueOverTheLimit_ReturnsTheHeaderAndLeavesTheBytes()
+    {
+        var buffer = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes($"VA {MaxValue + 1} f7 t30 O3\r\nxyz"));
+        Assert.True(MetaParser.TryParse(ref buffer, MaxValue, out var r));
+        Assert.Equal(MetaResponseCode.Value, r.Code);
+        Assert.Equal(MaxValue + 1, r.OversizeBytes);
+        Assert.Null(r.Data);
+        Assert.Equal(7u, r.ClientFlags);
+        Assert.Equal(3, r.Opaque);
+        Assert.Equal("xyz", Encoding.ASCII.GetString(buffer.ToArray())); // the value bytes are the caller's to discard
     }
 
     [Fact]

@@ -287,6 +287,10 @@ internal sealed class MemcachedConnection : IDisposable
                 {
                     IsBroken = true;
                 }
+                else if (response.IsOversize)
+                {
+                    await DiscardValueAsync(response.OversizeBytes, cancellationToken).ConfigureAwait(false);
+                }
 
                 return response;
             }
@@ -296,6 +300,59 @@ internal sealed class MemcachedConnection : IDisposable
             {
                 IsBroken = true;
                 throw new IOException(buffer.IsEmpty ? "The server closed the connection." : "The server closed the connection in the middle of a response.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Consumes a value too large to read (see <see cref="MetaResponse.OversizeBytes"/>) and its CRLF as the bytes
+    /// arrive, keeping none of them, so the stream is back at the next response and the connection stays usable.
+    /// </summary>
+    private async ValueTask DiscardValueAsync(int size, CancellationToken cancellationToken)
+    {
+        long left = size;
+        while (left > 0)
+        {
+            var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                Progress();
+            }
+
+            var take = Math.Min(left, buffer.Length);
+            left -= take;
+            _reader.AdvanceTo(buffer.GetPosition(take));
+            if (left > 0 && (result.IsCompleted || result.IsCanceled))
+            {
+                IsBroken = true;
+                throw new IOException("The server closed the connection in the middle of a response.");
+            }
+        }
+
+        while (true)
+        {
+            var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.Length >= 2)
+            {
+                var reader = new SequenceReader<byte>(buffer);
+                if (!reader.IsNext("\r\n"u8, advancePast: true))
+                {
+                    IsBroken = true;
+                    _reader.AdvanceTo(buffer.Start, buffer.End);
+                    throw new MemcachedProtocolException("A value is not followed by CRLF.");
+                }
+
+                _reader.AdvanceTo(reader.Position);
+                return;
+            }
+
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                IsBroken = true;
+                throw new IOException("The server closed the connection in the middle of a response.");
             }
         }
     }

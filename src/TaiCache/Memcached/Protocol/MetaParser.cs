@@ -7,16 +7,22 @@ namespace TaiCache.Memcached.Protocol;
 /// <summary>
 /// Parses meta-protocol responses from a byte sequence. Pure and bounded: it either returns one complete response,
 /// says more bytes are needed, or throws <see cref="MemcachedProtocolException"/>; it never reads past the response it
-/// returns and never waits for a line longer than <see cref="MaxLineBytes"/>.
+/// returns and never waits for a line longer than <see cref="MaxLineBytes"/>. The one exception to "complete": a value
+/// larger than the limit the caller passes (another client's item, written where the server's <c>-I</c> is larger) is
+/// returned as soon as its header line is in, with <see cref="MetaResponse.OversizeBytes"/> set and the buffer sliced
+/// past that line only; the caller discards the value bytes and their CRLF as they arrive, without buffering them.
 /// </summary>
 internal static class MetaParser
 {
     /// <summary>The longest response line accepted; memcached's own lines are far shorter.</summary>
     public const int MaxLineBytes = 2048;
 
+    /// <summary>The largest value size believed at all: memcached's item size limit (<c>-I</c>) cannot exceed 1 GiB.</summary>
+    public const int MaxServerValueBytes = 1024 * 1024 * 1024;
+
     /// <summary>Tries to parse one response from the start of <paramref name="buffer"/>.</summary>
     /// <param name="buffer">The unread bytes; on success, sliced past the response.</param>
-    /// <param name="maxValueBytes">The largest value accepted in a <c>VA</c> response.</param>
+    /// <param name="maxValueBytes">The largest value read into a <c>VA</c> response; a larger one is returned without its bytes (see <see cref="MetaResponse.OversizeBytes"/>).</param>
     /// <param name="response">The response.</param>
     /// <returns><see langword="true"/> when a whole response was parsed; <see langword="false"/> when more bytes are needed.</returns>
     /// <exception cref="MemcachedProtocolException">The bytes are not a valid response.</exception>
@@ -97,9 +103,9 @@ internal static class MetaParser
                 throw new MemcachedProtocolException("A VA response carries no valid size.");
             }
 
-            if (size > maxValueBytes)
+            if (size > MaxServerValueBytes)
             {
-                throw new MemcachedProtocolException($"A VA response announces {size} bytes, over the {maxValueBytes}-byte limit.");
+                throw new MemcachedProtocolException($"A VA response announces {size} bytes, more than memcached can hold in an item.");
             }
         }
 
@@ -132,6 +138,14 @@ internal static class MetaParser
             {
                 throw new MemcachedProtocolException("A response carries a malformed flag.");
             }
+        }
+
+        if (status == MetaResponseCode.Value && size > maxValueBytes)
+        {
+            // Over this client's limit: the header alone, the value bytes are the caller's to discard.
+            response = new MetaResponse { Code = status, ClientFlags = clientFlags, Cas = cas, Opaque = opaque, RemainingTtl = ttl, IsStale = stale, OversizeBytes = size };
+            buffer = buffer.Slice(reader.Position);
+            return true;
         }
 
         byte[]? data = null;

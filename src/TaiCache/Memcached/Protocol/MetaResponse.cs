@@ -27,6 +27,16 @@ internal readonly struct MetaResponse
     /// </summary>
     public bool IsStale { get; init; }
 
+    /// <summary>
+    /// Gets the size of a <c>VA</c> value larger than the client's <see cref="MemcachedCacheOptions.MaxItemBytes"/>
+    /// (written by a client with a larger limit), whose bytes were discarded unread (<see cref="Data"/> is
+    /// <see langword="null"/>); 0 for every other response.
+    /// </summary>
+    public int OversizeBytes { get; init; }
+
+    /// <summary>Gets a value indicating whether this is a value too large to read (see <see cref="OversizeBytes"/>).</summary>
+    public bool IsOversize => OversizeBytes > 0;
+
     /// <summary>Gets the text after <c>CLIENT_ERROR</c> or <c>SERVER_ERROR</c>.</summary>
     public string? ErrorMessage { get; init; }
 
