@@ -317,10 +317,12 @@ public sealed partial class MemcachedCache
                     Log.RetryingOnFreshConnection(_logger, node.Name, ex.Message);
                     retry = true;
                 }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
                 {
+                    // The I/O was cancelled through the connection's own token (the caller's is linked to it): the
+                    // exception carries the caller's, so "when (e.CancellationToken == myToken)" filters work.
                     conn.MarkBroken();
-                    throw;
+                    throw new OperationCanceledException(ex.Message, ex, cancellationToken);
                 }
                 catch (OperationCanceledException ex)
                 {

@@ -182,6 +182,26 @@ public sealed class MemcachedFaultTests
     }
 
     [Fact]
+    public async Task AnyOperation_CancelledWhileServerHangs_ExceptionCarriesTheCallersToken()
+    {
+        await using var server = new FakeMemcachedServer { Hang = true };
+        await using var cache = Cache(server, o => { o.OperationTimeout = TimeSpan.FromSeconds(30); o.FailureThreshold = 1000; });
+        var calls = new (string Name, Func<CancellationToken, Task> Call)[]
+        {
+            ("get", t => cache.GetAsync<string>("token:get", t).AsTask()),
+            ("getmany", t => cache.GetManyAsync<string>(["token:a", "token:b"], t).AsTask()),
+            ("set", t => cache.SetAsync("token:set", "v", cancellationToken: t).AsTask()),
+            ("increment", t => cache.IncrementAsync("token:incr", cancellationToken: t).AsTask()),
+        };
+        foreach (var (name, call) in calls)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+            var ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call(cts.Token).WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.True(ex.CancellationToken == cts.Token, $"{name}: the exception carries another token than the caller's");
+        }
+    }
+
+    [Fact]
     public async Task AnyOperation_UnreachableServer_FailsFastWithConnectionException()
     {
         var port = Fixtures.FreePort.Next();

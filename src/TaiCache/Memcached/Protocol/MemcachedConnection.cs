@@ -93,6 +93,11 @@ internal sealed class MemcachedConnection : IDisposable
             socket.Dispose();
             throw new TimeoutException($"Connecting took longer than {connectTimeout.TotalMilliseconds:0} ms.");
         }
+        catch (OperationCanceledException ex)
+        {
+            socket.Dispose();
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken); // the caller's token, not the link's
+        }
         catch
         {
             socket.Dispose();
