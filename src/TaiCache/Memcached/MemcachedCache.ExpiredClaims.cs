@@ -28,6 +28,31 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>
+    /// Creates a counter at <paramref name="initialValue"/> over a TaiCache value expired by its record, which memcached
+    /// refused to increment as not a number: if the item is unchanged since read (compare-and-swap), as an increment of a
+    /// missing key would create it. Returns <see langword="true"/> when created, <see langword="false"/> when the item
+    /// changed or vanished meanwhile (the update should be tried again), <see langword="null"/> when the key holds a live
+    /// value, one that is not TaiCache's, or is on a server with CAS disabled (no safe claim): not a number.
+    /// </summary>
+    private async ValueTask<bool?> ClaimExpiredForCounterAsync(string key, string wire, ulong initialValue, long exptime, CancellationToken cancellationToken)
+    {
+        var read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        if (Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss)
+        {
+            return false; // gone meanwhile: the update creates the counter
+        }
+
+        if (read.IsOversize || read.ClientFlags != ClientFlags || read.Cas == 0 || IsLive(read, Now(), out _))
+        {
+            return null;
+        }
+
+        var data = System.Text.Encoding.ASCII.GetBytes(initialValue.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var write = await RoundTripAsync(key, wire, (data, exptime, cas: read.Cas), idempotent: false, static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, 0, s.exptime, mode: 0, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
+        return Expect(write, key, MetaResponseCode.Stored, MetaResponseCode.Exists, MetaResponseCode.NotFound) == MetaResponseCode.Stored;
+    }
+
+    /// <summary>
     /// Clears <paramref name="notStored"/> for the refused adds of a batch whose key held an expired value, once they are
     /// stored over it: one pipelined read of the refused keys, one pipelined write of the claims, per node. A claim whose
     /// answer is lost and that is sent again reads as refused (its own write changed the token): the add yields, as to another writer.

@@ -73,7 +73,10 @@ public sealed partial class MemcachedCache
     /// <param name="ttl">Time to live of a counter this call creates; an existing counter keeps its expiry.</param>
     /// <param name="cancellationToken">Cancels the wait for the server.</param>
     /// <returns>The counter's new value (64-bit, wrapping as memcached does).</returns>
-    /// <exception cref="CacheWrongTypeException">The key holds a value that is not a decimal number (for example a TaiCache-encoded value).</exception>
+    /// <exception cref="CacheWrongTypeException">The key holds a value that is not a decimal number (for example a live TaiCache-encoded value).</exception>
+    /// <remarks>A TaiCache value that has expired by its record, but that memcached still holds for its last second or
+    /// two, reads as missing: the counter is created at <paramref name="initialValue"/> over it (if unchanged since read,
+    /// by compare-and-swap), as for a missing key.</remarks>
     public ValueTask<ulong> IncrementAsync(string key, ulong delta = 1, ulong initialValue = 0, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
         ArithmeticAsync(key, delta, initialValue, ttl, decrement: false, cancellationToken);
 
@@ -157,7 +160,32 @@ public sealed partial class MemcachedCache
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
         var exptime = ToExptime(ttl);
-        var response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), idempotent: false, static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
+        MetaResponse response;
+        var attempt = 0;
+        while (true)
+        {
+            response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), idempotent: false, static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
+            if (response.Code != MetaResponseCode.ClientError || !IsNonNumeric(response) || ++attempt > ExpireAttempts)
+            {
+                break;
+            }
+
+            // Refused as not a number: the key may hold a TaiCache value that has expired by its record but that
+            // memcached keeps for a second or two. Such a key reads as empty, so the counter is created over it.
+            var claimed = await ClaimExpiredForCounterAsync(key, wire, initialValue, exptime, cancellationToken).ConfigureAwait(false);
+            if (claimed is null)
+            {
+                break; // a live value, or one that is not TaiCache's: not a number
+            }
+
+            if (claimed.Value)
+            {
+                return initialValue;
+            }
+
+            // Changed or gone meanwhile: try the update again.
+        }
+
         Expect(response, key, MetaResponseCode.Value);
         if (!Utf8Parser.TryParse(response.Data, out ulong value, out var used) || used != response.Data!.Length)
         {

@@ -186,7 +186,7 @@ public sealed partial class MemcachedCache
         var who = key is null ? "the request" : TaiCacheDiagnostics.DescribeKey(key);
         return response.Code switch
         {
-            MetaResponseCode.ClientError when message.Contains("non-numeric", StringComparison.OrdinalIgnoreCase) =>
+            MetaResponseCode.ClientError when IsNonNumeric(response) =>
                 new CacheWrongTypeException($"The item under {who} does not hold a number, so it cannot be incremented or decremented (memcached: {message}).", key),
             MetaResponseCode.ServerError when message.Contains("too large", StringComparison.OrdinalIgnoreCase) =>
                 new CacheValueTooLargeException($"memcached refused the value for {who} as too large for its item size limit ({message}); lower the value size or raise memcached -I and MaxItemBytes together.", key),
@@ -195,6 +195,10 @@ public sealed partial class MemcachedCache
             _ => new CacheException($"memcached answered {response.Code} for the operation on {who}, which this operation does not expect.", key),
         };
     }
+
+    /// <summary>Whether memcached refused an increment or decrement because the item is not a number.</summary>
+    private static bool IsNonNumeric(in MetaResponse response) =>
+        response.Code == MetaResponseCode.ClientError && (response.ErrorMessage ?? string.Empty).Contains("non-numeric", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Whether keys of a node marked down go to the next live node (several nodes, <see cref="MemcachedFailoverPolicy.Redistribute"/>).</summary>
     private bool Redistributes => _locator is not null && _options.FailoverPolicy == MemcachedFailoverPolicy.Redistribute;

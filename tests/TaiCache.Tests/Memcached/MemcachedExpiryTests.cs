@@ -44,6 +44,28 @@ public sealed class MemcachedExpiryTests : IClassFixture<MemcachedServerFixture>
     }
 
     [Fact]
+    public async Task IncrementAsync_OverAValueExpiredByItsRecord_CreatesTheCounterAsForAMiss()
+    {
+        var key = Key(nameof(IncrementAsync_OverAValueExpiredByItsRecord_CreatesTheCounterAsForAMiss));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var cache = Cache(clock);
+        await cache.SetAsync(key + ":up", "old", TimeSpan.FromSeconds(1));
+        await cache.SetAsync(key + ":down", "old", TimeSpan.FromSeconds(1));
+        await cache.SetAsync(key + ":live", "live", TimeSpan.FromMinutes(1));
+
+        clock.Advance(TimeSpan.FromSeconds(1.5)); // expired by the record; the server keeps the items a while longer
+        Assert.False((await cache.GetAsync<string>(key + ":up")).HasValue);
+        Assert.Equal(100UL, await cache.IncrementAsync(key + ":up", 1, initialValue: 100));
+        Assert.Equal(101UL, await cache.IncrementAsync(key + ":up", 1, initialValue: 100));
+        Assert.Equal(50UL, await cache.DecrementAsync(key + ":down", 1, initialValue: 50));
+        Assert.Equal(49UL, await cache.DecrementAsync(key + ":down", 1, initialValue: 50));
+
+        // A live TaiCache value is still not a number, and stays as it was.
+        await Assert.ThrowsAsync<CacheWrongTypeException>(async () => await cache.IncrementAsync(key + ":live"));
+        Assert.Equal("live", (await cache.GetAsync<string>(key + ":live")).Value);
+    }
+
+    [Fact]
     public async Task AddAsync_OverAValueExpiredByItsRecord_StoresAndALiveValueStillRefuses()
     {
         var key = Key(nameof(AddAsync_OverAValueExpiredByItsRecord_StoresAndALiveValueStillRefuses));
