@@ -342,7 +342,8 @@ public sealed partial class MemcachedCache
         }
         catch (CacheConnectionException ex) when (skipDownNodes && ex.IsPartialOutage)
         {
-            // The node is marked down and the caller reads its part as misses: nothing was asked of it.
+            // The node is down (marked, or its connection just failed) while others serve: the caller reads its part as
+            // misses. Batches here are reads, so a part that may have reached the node changed nothing.
         }
     }
 

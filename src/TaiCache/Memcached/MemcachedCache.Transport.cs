@@ -360,7 +360,10 @@ public sealed partial class MemcachedCache
                     }
 
                     _metrics?.RecordError();
-                    throw new CacheConnectionException($"The connection to the memcached node {node.Name} failed during the operation on {Describe(key)}: {ex.Message}", key, ex);
+                    throw new CacheConnectionException($"The connection to the memcached node {node.Name} failed during the operation on {Describe(key)}: {ex.Message}", key, ex)
+                    {
+                        IsPartialOutage = node.PartialOutage,
+                    };
                 }
                 finally
                 {

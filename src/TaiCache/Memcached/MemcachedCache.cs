@@ -55,6 +55,11 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, ICondition
         _prefixBytes = System.Text.Encoding.UTF8.GetByteCount(_prefix);
         _maxUserKeyBytes = _options.HashLongKeys ? int.MaxValue : MemcachedCacheOptions.MaxKeyBytes - _prefixBytes;
         _nodes = _options.ServersCopy.Select(s => new MemcachedNode(s, _options, _logger) { OneOfSeveral = _options.ServersCopy.Count > 1 }).ToArray();
+        foreach (var node in _nodes)
+        {
+            node.Siblings = _nodes;
+        }
+
         if (_nodes.Length > 1)
         {
             _locator = new KetamaLocator<MemcachedNode>(_nodes.Select(n => (n, KetamaName(n.Server, _options.KetamaOmitsDefaultPort), n.Server.Weight)).ToList());

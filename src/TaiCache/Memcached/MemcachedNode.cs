@@ -75,6 +75,34 @@ internal sealed class MemcachedNode : IDisposable
     /// <summary>Gets a value indicating whether the pool has other nodes, so this one being down is a partial outage.</summary>
     public bool OneOfSeveral { get; init; }
 
+    /// <summary>Gets or sets every node of the cache, this one included (set once, after they are built).</summary>
+    public IReadOnlyList<MemcachedNode> Siblings { get; set; } = [];
+
+    /// <summary>
+    /// Gets a value indicating whether a failure of this node is a partial outage: the cache has other nodes and at
+    /// least one of them is not marked down (see <see cref="CacheConnectionException.IsPartialOutage"/>).
+    /// </summary>
+    public bool PartialOutage
+    {
+        get
+        {
+            if (!OneOfSeveral)
+            {
+                return false;
+            }
+
+            foreach (var node in Siblings)
+            {
+                if (!ReferenceEquals(node, this) && !node.IsDown())
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Gets the number of background probes started so far (each one a connect and a no-op).</summary>
     public long ProbeCount => Interlocked.Read(ref _probes);
 
@@ -102,7 +130,7 @@ internal sealed class MemcachedNode : IDisposable
         {
             throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null)
             {
-                IsPartialOutage = OneOfSeveral,
+                IsPartialOutage = PartialOutage,
             };
         }
 
@@ -391,7 +419,10 @@ internal sealed class MemcachedNode : IDisposable
         {
             _slots.Release();
             MarkDown(ex.Message);
-            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", key, ex);
+            throw new CacheConnectionException($"Could not connect to the memcached node {Name}: {ex.Message}", key, ex)
+            {
+                IsPartialOutage = PartialOutage,
+            };
         }
         catch
         {

@@ -22,8 +22,8 @@ public sealed class CacheConnectionException : CacheException
 
     /// <summary>
     /// Gets a value indicating whether only part of the cache is unreachable: one server of several (a memcached node
-    /// marked down under <c>MemcachedFailoverPolicy.FailFast</c>), which fails its keys at once while the others are
-    /// served. A <c>MultiTierCache</c> does not count such a failure against the tier's circuit breaker, so the healthy
+    /// marked down under <c>MemcachedFailoverPolicy.FailFast</c>, or whose connect or connection has just failed) while
+    /// another is not marked down, so its keys fail while the others are served. A <c>MultiTierCache</c> does not count such a failure against the tier's circuit breaker, so the healthy
     /// servers stay in use.
     /// </summary>
     public bool IsPartialOutage { get; init; }
