@@ -46,7 +46,8 @@ public sealed class MemcachedCacheOptions
     /// </summary>
     /// <remarks>
     /// <para>This is a stall timeout, not a total: the clock restarts whenever the socket takes a piece of the request
-    /// (sent in 256 KiB pieces) or a byte of the response arrives. A small operation answers in one piece, so for it
+    /// (sent in 256 KiB pieces) or a byte of the response arrives; the time spent writing the request into the buffer,
+    /// before the send starts, does not count. A small operation answers in one piece, so for it
     /// this is the time to the answer; a large one (a batch of big values, megabytes each way) runs as long as it keeps
     /// moving, so a healthy node that is only busy sending is never timed out or marked down, while a server that stops
     /// answering (hung, stopped, cut off) is detected one timeout after its last byte.</para>

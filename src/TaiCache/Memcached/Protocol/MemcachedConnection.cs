@@ -13,8 +13,8 @@ namespace TaiCache.Memcached.Protocol;
 /// </summary>
 /// <remarks>
 /// The operation timeout is a stall timeout: it fires when the operation has gone its whole window without progress,
-/// that is without a chunk of the request taken by the socket or a byte of the response received. Every such step
-/// restarts the window, so a large batch that keeps moving is never cut, while a server that stops answering is
+/// that is without a chunk of the request taken by the socket or a byte of the response received (the time spent
+/// writing the request into the buffer, before the send starts, does not count). Every such step restarts the window, so a large batch that keeps moving is never cut, while a server that stops answering is
 /// detected one window after its last byte.
 /// </remarks>
 internal sealed class MemcachedConnection : IDisposable
@@ -181,7 +181,8 @@ internal sealed class MemcachedConnection : IDisposable
     /// <returns>A task that completes when the bytes are with the kernel.</returns>
     public ValueTask SendAsync(CancellationToken cancellationToken)
     {
-        _sendStarted = true;
+        Progress(); // the time spent writing a large request into the buffer is not the server's
+        Volatile.Write(ref _sendStarted, true);
         var request = _request.WrittenMemory;
         return request.Length <= SendChunkBytes ? _stream.WriteAsync(request, cancellationToken) : SendInChunksAsync(request, cancellationToken);
     }
@@ -210,7 +211,9 @@ internal sealed class MemcachedConnection : IDisposable
                 return; // disarmed (the operation ended) or already cancelled
             }
 
-            var quiet = _timeProvider.GetElapsedTime(Volatile.Read(ref _lastProgress));
+            // Until the send starts the operation is still writing its request into the buffer (megabytes, for a large
+            // batch): the client's own work, not a stall of the server.
+            var quiet = Volatile.Read(ref _sendStarted) ? _timeProvider.GetElapsedTime(Volatile.Read(ref _lastProgress)) : TimeSpan.Zero;
             if (quiet < _window)
             {
                 try
