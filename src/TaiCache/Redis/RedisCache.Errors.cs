@@ -5,7 +5,13 @@ namespace TaiCache.Redis;
 /// <summary>How StackExchange.Redis failures become TaiCache exceptions, without secrets or raw keys.</summary>
 public sealed partial class RedisCache
 {
-    private static bool IsTranslatable(Exception ex) => ex is RedisException or RedisCommandException or TimeoutException;
+    /// <summary>
+    /// Whether a failure is Redis's to translate. A cancellation counts when no token asked for it: StackExchange.Redis
+    /// cancels the commands still waiting on a connection it declares dead (a stalled server), and the caller's own
+    /// cancellation always carries the caller's token, already cancelled.
+    /// </summary>
+    private static bool IsTranslatable(Exception ex) =>
+        ex is RedisException or RedisCommandException or TimeoutException or OperationCanceledException { CancellationToken.IsCancellationRequested: false };
 
     /// <summary>
     /// The StackExchange.Redis exception to keep as the inner exception, or <see langword="null"/> when its text may
@@ -69,6 +75,15 @@ public sealed partial class RedisCache
 
                 return new CacheTimeoutException(
                     $"Redis cache '{Name}': {operation}{target} did not complete within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
+
+            case OperationCanceledException:
+                if (_failureLog.TryEnter(out var dropped))
+                {
+                    Log.OperationConnectionFailed(_logger, Name, operation, described, "ConnectionDeclaredDead", dropped);
+                }
+
+                return new CacheConnectionException(
+                    $"Redis cache '{Name}': {operation}{target} failed because its connection was closed while it waited for the reply (the server stopped answering).", key, InnerFor(ex));
 
             case RedisServerException server when server.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal):
                 Log.WrongType(_logger, Name, operation, described);

@@ -57,4 +57,58 @@ public sealed class RedisTimeoutBoundTests
             }
         }
     }
+
+    [Fact]
+    public async Task Operations_StalledServerDeclaredDead_InFlightCallsFailWithCacheConnectionException_NotTaskCanceled()
+    {
+        // When a stalled server has not answered for a few timeouts, StackExchange.Redis declares the connection dead and
+        // cancels the commands still waiting on it (a TaskCanceledException no caller asked for). Those calls leaked it
+        // untranslated: a caller catching CacheException, as the docs say, saw an unexpected cancellation.
+        await using var server = await RedisServerFixture.StartRedisAsync(FreePort.Next(), "--enable-debug-command", "yes");
+        var connectionString = $"127.0.0.1:{server.Port}";
+        await using var cache = await RedisCache.ConnectAsync(connectionString, new RedisCacheOptions { OperationTimeout = TimeSpan.FromMilliseconds(300) });
+        var key = $"{nameof(RedisTimeoutBoundTests)}:dead:{Guid.NewGuid():N}";
+        await cache.SetAsync(key, 1);
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(connectionString);
+        var sleeping = admin.GetDatabase().ExecuteAsync("DEBUG", "SLEEP", "4");
+        await Task.Delay(100);
+
+        var unexpected = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var connectionFailures = 0;
+        var until = Stopwatch.StartNew();
+        async Task CallerAsync(Func<ValueTask> call)
+        {
+            while (until.Elapsed < TimeSpan.FromSeconds(3.5))
+            {
+                try
+                {
+                    await call();
+                }
+                catch (CacheConnectionException)
+                {
+                    Interlocked.Increment(ref connectionFailures);
+                }
+                catch (CacheTimeoutException)
+                {
+                }
+                catch (Exception ex)
+                {
+                    unexpected.Enqueue(ex);
+                }
+
+                await Task.Delay(5);
+            }
+        }
+
+        await Task.WhenAll(
+            CallerAsync(async () => await cache.GetAsync<int>(key)),
+            CallerAsync(async () => await cache.SetAsync(key, 2)),
+            CallerAsync(async () => await cache.ExpireAsync(key, TimeSpan.FromMinutes(1))),
+            CallerAsync(async () => await cache.GetManyAsync<int>([key, key + ":other"]))).WaitAsync(TimeSpan.FromSeconds(30));
+        await sleeping;
+
+        Assert.True(connectionFailures > 0, "the stalled connection was never declared dead, so the test proved nothing");
+        Assert.True(unexpected.IsEmpty, string.Join(Environment.NewLine, unexpected.Select(e => e.GetType().Name + ": " + e.Message)));
+    }
 }
