@@ -76,7 +76,9 @@ public sealed partial class RedisCache
     /// <param name="pageSize">The <c>COUNT</c> hint of each <c>SCAN</c> call.</param>
     /// <param name="cancellationToken">Cancels the scan.</param>
     /// <returns>The matching logical keys, each once, in no particular order.</returns>
-    /// <remarks>Like <c>SCAN</c>, a key added or removed during the scan may or may not be listed.</remarks>
+    /// <remarks>Like <c>SCAN</c>, a key added or removed during the scan may or may not be listed. A key under the prefix
+    /// that no operation of this cache could name (another client's: not UTF-8, the prefix alone, with control characters,
+    /// longer than <see cref="RedisCacheOptions.MaxKeyBytes"/>) is not listed; <see cref="DeleteByPatternAsync"/> removes it.</remarks>
     /// <exception cref="ArgumentException">The pattern or page size is invalid; thrown by the call itself, before enumeration starts.</exception>
     public IAsyncEnumerable<string> KeysAsync(string pattern = "*", int pageSize = 250, CancellationToken cancellationToken = default)
     {
@@ -86,12 +88,29 @@ public sealed partial class RedisCache
         return ScanAsync(match, pageSize, cancellationToken);
     }
 
-    /// <summary>The <c>SCAN</c> loop of <see cref="KeysAsync"/>, over a checked, namespaced match.</summary>
+    /// <summary>The <c>SCAN</c> loop of <see cref="KeysAsync"/>, over a checked, namespaced match: only keys this cache can address.</summary>
     private async IAsyncEnumerable<string> ScanAsync(string match, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (_, logical) in ScanPhysicalAsync(match, pageSize, cancellationToken).ConfigureAwait(false))
+        {
+            if (logical is not null)
+            {
+                yield return logical;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every key a <c>SCAN</c> with <paramref name="match"/> finds on every primary, each once, with its logical key, or
+    /// <see langword="null"/> for one this cache cannot address: a key another client wrote that is not UTF-8, is the
+    /// prefix itself, or breaks the key rules (a control character, longer than <see cref="RedisCacheOptions.MaxKeyBytes"/>).
+    /// </summary>
+    private async IAsyncEnumerable<(RedisKey Physical, string? Logical)> ScanPhysicalAsync(string match, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var primaries = await GetPrimariesAsync("SCAN", cancellationToken).ConfigureAwait(false);
         var database = _database!.Database;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<RedisKey>();
+        var addressable = 0;
         foreach (var server in primaries)
         {
             long cursor = 0;
@@ -103,10 +122,11 @@ public sealed partial class RedisCache
                 cursor = long.Parse((string)parts[0]!, System.Globalization.CultureInfo.InvariantCulture);
                 foreach (var item in (RedisKey[])parts[1]!)
                 {
-                    var logical = ToLogicalKey(item);
-                    if (logical is not null && seen.Add(logical))
+                    if (seen.Add(item))
                     {
-                        yield return logical;
+                        var logical = ToAddressableLogicalKey(item);
+                        addressable += logical is null ? 0 : 1;
+                        yield return (item, logical);
                     }
                 }
             }
@@ -115,32 +135,106 @@ public sealed partial class RedisCache
 
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.ScanFinished(_logger, Name, primaries.Count, seen.Count);
+            Log.ScanFinished(_logger, Name, primaries.Count, addressable);
         }
     }
 
-    /// <summary>Removes this cache's keys that match a glob pattern (found with <c>SCAN</c>, removed in slot-grouped batches).</summary>
+    /// <summary>The logical key of a scanned key, or <see langword="null"/> when no operation of this cache could name it.</summary>
+    private string? ToAddressableLogicalKey(RedisKey physical)
+    {
+        var bytes = (byte[]?)physical;
+        if (bytes is null || !System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return null; // decoding would replace the bad bytes, naming another key
+        }
+
+        var logical = ToLogicalKey(physical);
+        if (logical is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            CacheKeyRules.Validate(logical, _maxKeyBytes, allowSpaces: true, nameof(physical));
+            return logical;
+        }
+        catch (InvalidCacheKeyException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Removes this cache's keys that match a glob pattern (found with <c>SCAN</c>, removed in slot-grouped batches),
+    /// including keys under the prefix that other clients wrote and this cache cannot otherwise name (not UTF-8, with
+    /// control characters, or longer than <see cref="RedisCacheOptions.MaxKeyBytes"/>), so a namespace can always be emptied.
+    /// </summary>
     /// <param name="pattern">A Redis glob pattern inside <see cref="KeyPrefix"/>; escape user-supplied parts with <see cref="EscapePattern"/>.</param>
     /// <param name="cancellationToken">Cancels the scan.</param>
     /// <returns>How many keys were removed.</returns>
     public async ValueTask<long> DeleteByPatternAsync(string pattern, CancellationToken cancellationToken = default)
     {
-        _ = BuildMatch(pattern);
+        var match = BuildMatch(pattern);
         long removed = 0;
-        var chunk = new List<string>(500);
-        await foreach (var key in KeysAsync(pattern, 500, cancellationToken).ConfigureAwait(false))
+        var chunk = new List<RedisKey>(500);
+        await foreach (var (physical, _) in ScanPhysicalAsync(match, 500, cancellationToken).ConfigureAwait(false))
         {
-            chunk.Add(key);
+            chunk.Add(physical);
             if (chunk.Count == 500)
             {
-                removed += await DeleteManyAsync(chunk, cancellationToken).ConfigureAwait(false);
+                removed += await DeletePhysicalAsync(chunk, cancellationToken).ConfigureAwait(false);
                 chunk.Clear();
             }
         }
 
         if (chunk.Count > 0)
         {
-            removed += await DeleteManyAsync(chunk, cancellationToken).ConfigureAwait(false);
+            removed += await DeletePhysicalAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        return removed;
+    }
+
+    /// <summary>Deletes scanned keys as they are stored, one <c>DEL</c> per hash slot on a cluster (one in all on a single server).</summary>
+    private async ValueTask<long> DeletePhysicalAsync(List<RedisKey> physical, CancellationToken cancellationToken)
+    {
+        var db = await GetDatabaseAsync(null, "DEL", cancellationToken).ConfigureAwait(false);
+        var multiplexer = _multiplexer!;
+        List<RedisKey[]> groups;
+        if (IsCluster(multiplexer))
+        {
+            groups = [.. physical.GroupBy(k => multiplexer.HashSlot(k)).Select(g => g.ToArray())];
+        }
+        else
+        {
+            groups = [physical.ToArray()];
+        }
+
+        var tasks = new Task<long>[groups.Count];
+        try
+        {
+            for (var i = 0; i < groups.Count; i++)
+            {
+                tasks[i] = db.KeyDeleteAsync(groups[i]);
+            }
+
+            await WithTimeout(Task.WhenAll(tasks), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(FirstFailure(tasks) ?? ex, null, "DEL (pattern)");
+        }
+
+        long removed = 0;
+        foreach (var task in tasks)
+        {
+            removed += task.Result;
+        }
+
+        for (var i = 0; _metrics is not null && i < removed; i++)
+        {
+            _metrics.RecordDelete();
         }
 
         return removed;

@@ -1,3 +1,4 @@
+using System.Text;
 using StackExchange.Redis;
 using TaiCache.Redis;
 using TaiCache.Tests.Contract;
@@ -475,6 +476,37 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
         Assert.Equal("v", (await cache.GetAsync<string>("lazy")).Value);
         Assert.True((await cache.GetMultiplexerAsync()).IsConnected);
         Assert.NotNull(cache.Multiplexer);
+    }
+
+    [Fact]
+    public async Task DeleteByPatternAsync_KeysOtherClientsWroteThatBreakTheKeyRules_RemovesThem_AndKeysAsyncSkipsThem()
+    {
+        // Another client's keys under the prefix that no TaiCache call can name: the prefix alone, a control character,
+        // longer than MaxKeyBytes, bytes that are not UTF-8. KeysAsync listed them (as "", or a U+FFFD-mangled name that
+        // is another key), and DeleteByPatternAsync("*") then threw InvalidCacheKeyException, deleting nothing.
+        await using var cache = await RedisTestHelpers.ConnectAsync(_server.ConnectionString, _prefix + "foreign:");
+        var prefix = Encoding.UTF8.GetBytes(_prefix + "foreign:");
+        await cache.SetAsync("mine", 1);
+        RedisKey[] foreign =
+        [
+            _prefix + "foreign:",
+            _prefix + "foreign:a\nb",
+            _prefix + "foreign:" + new string('x', 2000),
+            (byte[])[.. prefix, 0xFF, (byte)'A'],
+        ];
+        foreach (var key in foreign)
+        {
+            await Raw.StringSetAsync(key, "other client");
+        }
+
+        Assert.Equal(["mine"], await RedisTestHelpers.ToListAsync(cache.KeysAsync("*")));
+        Assert.Equal(5, await cache.DeleteByPatternAsync("*"));
+        foreach (var key in foreign)
+        {
+            Assert.False(await Raw.KeyExistsAsync(key));
+        }
+
+        Assert.False(await cache.ExistsAsync("mine"));
     }
 
     [Fact]
