@@ -269,10 +269,11 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
 
     /// <summary>
     /// Rounds a time to live up to whole milliseconds, Redis's precision: the client would truncate it, and a TTL under
-    /// 1 ms would go out as <c>PX 0</c>, which Redis refuses (or, for <c>PEXPIRE</c>, takes as "delete now").
+    /// 1 ms would go out as <c>PX 0</c>, which Redis refuses (or, for <c>PEXPIRE</c>, takes as "delete now"). The last
+    /// partial millisecond below <see cref="TimeSpan.MaxValue"/> is rounded down instead: rounding up would overflow.
     /// </summary>
     private static TimeSpan? ToServerExpiry(TimeSpan? ttl) => ttl is { } t && t.Ticks % TimeSpan.TicksPerMillisecond != 0
-        ? TimeSpan.FromTicks((t.Ticks / TimeSpan.TicksPerMillisecond + 1) * TimeSpan.TicksPerMillisecond)
+        ? TimeSpan.FromTicks((t.Ticks / TimeSpan.TicksPerMillisecond + (t.Ticks > long.MaxValue - TimeSpan.TicksPerMillisecond ? 0 : 1)) * TimeSpan.TicksPerMillisecond)
         : ttl;
 
     /// <summary>Closes the connection when the cache opened it; a shared connection is left open.</summary>

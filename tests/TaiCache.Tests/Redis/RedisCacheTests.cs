@@ -510,6 +510,23 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task SetAsyncAndExpireAsync_TimeSpanMaxValue_StoreAValueThatLivesThatLong()
+    {
+        // Rounding TimeSpan.MaxValue up to whole milliseconds overflowed to a negative TTL: SetAsync threw a bare
+        // ArgumentOutOfRangeException ("Parameter 'value'"), ExpireAsync a CacheException "refused by the server (ERR)".
+        await _cache.SetAsync("max-ttl", "v", TimeSpan.MaxValue);
+        Assert.Equal("v", (await _cache.GetAsync<string>("max-ttl")).Value);
+        Assert.True((await _cache.TtlAsync("max-ttl")).Value > TimeSpan.FromDays(3650));
+
+        await _cache.SetAsync("max-expire", "v");
+        Assert.True(await _cache.ExpireAsync("max-expire", TimeSpan.MaxValue));
+        Assert.True((await _cache.TtlAsync("max-expire")).Value > TimeSpan.FromDays(3650));
+        Assert.True(await _cache.AddAsync("max-add", "v", TimeSpan.MaxValue));
+        await _cache.SetManyAsync([new KeyValuePair<string, string>("max-many", "v")], TimeSpan.MaxValue);
+        Assert.True((await _cache.TtlAsync("max-many")).Value > TimeSpan.FromDays(3650));
+    }
+
+    [Fact]
     public async Task CanceledToken_ThrowsOperationCanceled()
     {
         using var cts = new CancellationTokenSource();
