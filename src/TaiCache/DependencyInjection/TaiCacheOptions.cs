@@ -124,6 +124,12 @@ public sealed class TaiCacheOptions
                 Fail("Redis:OperationTimeout", "must be positive and at most 10 minutes.");
             }
 
+            if (!Enum.IsDefined(Redis.IoScheduling))
+            {
+                // The binder takes a number for an enum: "7" bound, and only building the cache refused it.
+                Fail("Redis:IoScheduling", "is not Dedicated or ThreadPool.");
+            }
+
             CheckTtl(Redis.DefaultTtl, "Redis:DefaultTtl");
             CheckKeyPrefix(Redis.KeyPrefix, "Redis:KeyPrefix", TaiCache.Redis.RedisCacheOptions.KeyPrefixProblem);
         }

@@ -137,6 +137,7 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     [InlineData("""{ "Redis": { "Multiplexer": "x" } }""", "TaiCache:Caches:default:Redis:Multiplexer can only be set in code")]
     [InlineData("""{ "Memory": { "Configure": "x" } }""", "TaiCache:Caches:default:Memory:Configure can only be set in code")]
     [InlineData("""{ "DefaultTtl": "00:01:00", "LocalTtl": "01:00:00" }""", "TaiCache:Caches:default:LocalTtl (01:00:00) must not be longer than DefaultTtl")]
+    [InlineData("""{ "Redis": { "ConnectionString": "localhost:6379", "IoScheduling": "7" } }""", "TaiCache:Caches:default:Redis:IoScheduling is not")]
     public async Task ValidateOnStart_InvalidOption_FailsNamingTheOption(string cacheJson, string expected)
     {
         var configuration = TestConfiguration.FromJson($$"""{ "TaiCache": { "Caches": { "default": {{cacheJson}} } } }""");
