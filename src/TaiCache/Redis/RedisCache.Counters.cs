@@ -47,6 +47,11 @@ public sealed partial class RedisCache
         }
 
         _metrics?.RecordError();
-        throw new CacheWrongTypeException($"Redis cache '{Name}': the value under {TaiCacheDiagnostics.DescribeKey(key)} is not a counter (a plain integer).", key);
+        var tooLarge = Serialization.PlainCounter.Unrepresentable<long>(key, ((ReadOnlyMemory<byte>)raw).Span) is not null;
+        throw new CacheWrongTypeException(
+            tooLarge
+                ? $"Redis cache '{Name}': the value under {TaiCacheDiagnostics.DescribeKey(key)} is an integer outside a counter's 64-bit signed range."
+                : $"Redis cache '{Name}': the value under {TaiCacheDiagnostics.DescribeKey(key)} is not a counter (a plain integer).",
+            key);
     }
 }

@@ -96,6 +96,11 @@ public sealed partial class RedisCache
                 return new CacheWrongTypeException(
                     $"Redis cache '{Name}': {operation}{target} met a value that is not a number (a counter must hold a plain integer).", key, InnerFor(ex));
 
+            case RedisServerException server when server.Message.Contains("would overflow", StringComparison.Ordinal):
+                Log.ServerError(_logger, Name, operation, described, "overflow");
+                return new CacheException(
+                    $"Redis cache '{Name}': {operation}{target} was refused because it would take the counter outside the 64-bit signed range.", key, InnerFor(ex));
+
             case RedisServerException server:
                 var code = ErrorCode(server.Message);
                 Log.ServerError(_logger, Name, operation, described, code);

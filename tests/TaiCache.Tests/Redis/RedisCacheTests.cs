@@ -527,6 +527,25 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task Counters_AtThe64BitLimit_AreReportedAsSuch()
+    {
+        // Another client's integer past 64 bits was called "not a counter (a plain integer)", and an INCRBY past
+        // long.MaxValue only "refused by the server (ERR)".
+        await Raw.StringSetAsync(_prefix + "huge-counter", "99999999999999999999");
+        var read = await Assert.ThrowsAsync<CacheWrongTypeException>(async () => await _cache.GetCounterAsync("huge-counter"));
+        Assert.Contains("64-bit", read.Message, StringComparison.Ordinal);
+        Assert.Equal("huge-counter", read.Key);
+
+        await Raw.StringSetAsync(_prefix + "max-counter", long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var increment = await Assert.ThrowsAsync<CacheException>(async () => await _cache.IncrementAsync("max-counter"));
+        Assert.Contains("64-bit", increment.Message, StringComparison.Ordinal);
+        Assert.Equal(long.MaxValue, (await _cache.GetCounterAsync("max-counter")).Value);
+
+        await Raw.StringSetAsync(_prefix + "text-counter", "abc");
+        Assert.Contains("not a counter", (await Assert.ThrowsAsync<CacheWrongTypeException>(async () => await _cache.GetCounterAsync("text-counter"))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CanceledToken_ThrowsOperationCanceled()
     {
         using var cts = new CancellationTokenSource();
