@@ -457,8 +457,9 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         multiplexer.ConnectionRestored += OnConnectionRestored;
         var database = multiplexer.GetDatabase();
         _keyed = _prefix.Length == 0 ? database : database.WithKeyPrefix(_prefixKey);
-        Volatile.Write(ref _database, database);
+        // The multiplexer first: a call that sees the database (the release below publishes both) may use it at once.
         _multiplexer = multiplexer;
+        Volatile.Write(ref _database, database);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             if (multiplexer.IsConnected)
