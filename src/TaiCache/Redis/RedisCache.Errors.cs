@@ -9,9 +9,15 @@ public sealed partial class RedisCache
     /// Whether a failure is Redis's to translate. A cancellation counts when no token asked for it: StackExchange.Redis
     /// cancels the commands still waiting on a connection it declares dead (a stalled server), and the caller's own
     /// cancellation always carries the caller's token, already cancelled.
+    /// A pipe's <see cref="InvalidOperationException"/> counts too: a command caught on a connection being torn down
+    /// can meet its completed reader ("Reading is not allowed after reader was completed").
     /// </summary>
     private static bool IsTranslatable(Exception ex) =>
-        ex is RedisException or RedisCommandException or TimeoutException or OperationCanceledException { CancellationToken.IsCancellationRequested: false };
+        ex is RedisException or RedisCommandException or TimeoutException
+            or OperationCanceledException { CancellationToken.IsCancellationRequested: false }
+            or InvalidOperationException { Source: PipelinesAssembly };
+
+    private const string PipelinesAssembly = "System.IO.Pipelines";
 
     /// <summary>
     /// The StackExchange.Redis exception to keep as the inner exception, or <see langword="null"/> when its text may
@@ -77,6 +83,7 @@ public sealed partial class RedisCache
                     $"Redis cache '{Name}': {operation}{target} did not complete within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
 
             case OperationCanceledException:
+            case InvalidOperationException:
                 if (_failureLog.TryEnter(out var dropped))
                 {
                     Log.OperationConnectionFailed(_logger, Name, operation, described, "ConnectionDeclaredDead", dropped);
