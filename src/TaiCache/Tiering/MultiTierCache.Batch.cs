@@ -54,6 +54,13 @@ public sealed partial class MultiTierCache
         {
             // Queued whole or not at all (see WriteBehindQueue.EnqueueManyAsync for each FullPolicy).
             await _writeBehind.EnqueueSetManyAsync(list, options, (direct, ct) => WriteSetsThroughAsync<T>(direct, options, ct), cancellationToken).ConfigureAwait(false);
+
+            // Applied whole (queued, or carried through on a full queue): kept for fail-safe reads as a single set's value is.
+            foreach (var item in list)
+            {
+                KeepForFailSafe(item.Key, item.Value, options);
+            }
+
             return;
         }
 
@@ -86,16 +93,13 @@ public sealed partial class MultiTierCache
         return await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(list), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Carries a write-behind batch's sets that found no room in the queue through every tier (full-queue fallback).</summary>
+    /// <summary>Carries a write-behind batch's sets that found no room in the queue through every tier (full-queue
+    /// fallback); <see cref="SetManyAsync"/> keeps the fail-safe copies once the whole batch is applied.</summary>
     private async ValueTask WriteSetsThroughAsync<T>(List<PendingWrite> direct, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         var items = direct.ConvertAll(static e => new KeyValuePair<string, T>(e.Key, ((PendingSet<T>)e).Value));
         var publish = _options.Coherence is not null;
         await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
-        foreach (var item in items)
-        {
-            KeepForFailSafe(item.Key, item.Value, options);
-        }
     }
 
     /// <summary>Carries a write-behind batch's removals that found no room in the queue through every tier (full-queue fallback).</summary>

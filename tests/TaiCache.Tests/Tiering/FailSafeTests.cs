@@ -54,6 +54,31 @@ public sealed class FailSafeTests
     }
 
     [Fact]
+    public async Task SetManyAsync_WriteBehind_L2DownAfterTtl_ServesStaleValues_AsSetAsyncDoes()
+    {
+        // A write-behind SetManyAsync kept no fail-safe copies, where SetAsync of the same values did.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, _, l2, _) = TierTestKit.Build(
+            o =>
+            {
+                o.WriteStrategy = WriteStrategy.WriteBehind;
+                o.DefaultEntryOptions = new MultiTierEntryOptions { AllowStaleOnFailure = true };
+            },
+            time);
+        await using var scope = cache;
+        var single = TierTestKit.Key(this) + ":single";
+        var batch = TierTestKit.Key(this) + ":batch";
+        await cache.SetAsync(single, "s1", TimeSpan.FromSeconds(10));
+        await cache.SetManyAsync([KeyValuePair.Create(batch, "b1")], TimeSpan.FromSeconds(10));
+        await cache.FlushAsync();
+        time.Advance(TimeSpan.FromSeconds(11));
+        l2.Down = true;
+
+        Assert.Equal("s1", await cache.GetOrSetAsync<string>(single, _ => throw new InvalidOperationException("db down")));
+        Assert.Equal("b1", await cache.GetOrSetAsync<string>(batch, _ => throw new InvalidOperationException("db down")));
+    }
+
+    [Fact]
     public async Task GetAsync_StaleNotAllowed_L2Down_ReturnsMiss()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
