@@ -32,13 +32,22 @@ public sealed partial class RedisCache
         return detailed ? null : ex;
     }
 
-    /// <summary>Turns a Redis or timeout failure into the matching <see cref="CacheException"/>, logs it and counts it.</summary>
+    /// <summary>
+    /// Turns a Redis or timeout failure into the matching <see cref="CacheException"/>, logs it and counts it; a failure
+    /// of a call that the cache's disposal cut off (its own connection closed under it) is an
+    /// <see cref="ObjectDisposedException"/>, as a call made after it is, not a connection failure.
+    /// </summary>
     /// <param name="ex">The failure.</param>
     /// <param name="key">The logical key the operation was about, if any.</param>
     /// <param name="operation">The Redis command, for the message.</param>
     /// <returns>The exception to throw.</returns>
-    private CacheException Translate(Exception ex, string? key, string operation)
+    private Exception Translate(Exception ex, string? key, string operation)
     {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return new ObjectDisposedException(GetType().FullName, $"Redis cache '{Name}' was disposed while {operation} ran.");
+        }
+
         _metrics?.RecordError();
         var described = key is null ? "(no single key)" : TaiCacheDiagnostics.DescribeKey(key);
         var target = key is null ? string.Empty : " on " + described;

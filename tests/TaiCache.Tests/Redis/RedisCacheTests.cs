@@ -26,6 +26,27 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     private IDatabase Raw => _cache.Multiplexer.GetDatabase();
 
     [Fact]
+    public async Task KeysAsync_CacheDisposedMidScan_ThrowsObjectDisposedException()
+    {
+        // The scan's next page ran on the connection the disposal closed and was reported as a connection failure.
+        var prefix = RedisTestHelpers.UniquePrefix(nameof(RedisCacheTests), "disposed-scan");
+        var cache = await RedisTestHelpers.ConnectAsync(_server.ConnectionString, prefix);
+        await cache.SetManyAsync(Enumerable.Range(0, 50).Select(i => KeyValuePair.Create("k" + i, i)));
+        var scan = cache.KeysAsync(pageSize: 5).GetAsyncEnumerator();
+        Assert.True(await scan.MoveNextAsync());
+
+        await cache.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () =>
+        {
+            while (await scan.MoveNextAsync())
+            {
+            }
+        });
+        await scan.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Lists_PushPopRangeLength_KeepOrderAndTypes()
     {
         Assert.Equal(1, await _cache.ListRightPushAsync("list", new OrderLine("a", 1, 1m)));
