@@ -54,19 +54,15 @@ public sealed partial class MultiTierCache
         {
             // Queued whole or not at all (see WriteBehindQueue.EnqueueManyAsync for each FullPolicy).
             await _writeBehind.EnqueueSetManyAsync(list, options, (direct, ct) => WriteSetsThroughAsync<T>(direct, options, ct), cancellationToken).ConfigureAwait(false);
-
-            // Applied whole (queued, or carried through on a full queue): kept for fail-safe reads as a single set's value is.
-            foreach (var item in list)
-            {
-                KeepForFailSafe(item.Key, item.Value, options);
-            }
-
-            return;
+        }
+        else
+        {
+            // As for a single set: the invalidation right behind L2's batch when Redis runs them in that order.
+            var publish = _options.Coherence is not null;
+            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
         }
 
-        // As for a single set: the invalidation right behind L2's batch when Redis runs them in that order.
-        var publish = _options.Coherence is not null;
-        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
+        // Applied whole (written through, queued, or carried through on a full queue): kept for fail-safe reads.
         foreach (var item in list)
         {
             KeepForFailSafe(item.Key, item.Value, options);
