@@ -333,7 +333,10 @@ public sealed partial class MemcachedCache
                     conn.MarkBroken();
                     node.ReportTimeout();
                     _metrics?.RecordError();
-                    throw new CacheTimeoutException($"The memcached node {node.Name} made no progress on the operation on {Describe(key)} for {timeout.TotalMilliseconds:0} ms (no request byte taken, no response byte received); the connection was closed.", key, ex);
+                    throw new CacheTimeoutException($"The memcached node {node.Name} made no progress on the operation on {Describe(key)} for {timeout.TotalMilliseconds:0} ms (no request byte taken, no response byte received); the connection was closed.", key, ex)
+                    {
+                        IsPartialOutage = node.PartialOutage,
+                    };
                 }
                 catch (MemcachedProtocolException ex)
                 {

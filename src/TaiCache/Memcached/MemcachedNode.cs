@@ -80,7 +80,8 @@ internal sealed class MemcachedNode : IDisposable
 
     /// <summary>
     /// Gets a value indicating whether a failure of this node is a partial outage: the cache has other nodes and at
-    /// least one of them is not marked down (see <see cref="CacheConnectionException.IsPartialOutage"/>).
+    /// least one of them is not marked down (see <see cref="CacheConnectionException.IsPartialOutage"/> and
+    /// <see cref="CacheTimeoutException.IsPartialOutage"/>).
     /// </summary>
     public bool PartialOutage
     {
@@ -138,7 +139,10 @@ internal sealed class MemcachedNode : IDisposable
         {
             if (!await _slots.WaitAsync(_options.PoolTimeout, cancellationToken).ConfigureAwait(false))
             {
-                throw new CacheTimeoutException($"No connection to the memcached node {Name} became free within {_options.PoolTimeout.TotalMilliseconds:0} ms (pool of {_options.MaxConnectionsPerNode}).", key);
+                throw new CacheTimeoutException($"No connection to the memcached node {Name} became free within {_options.PoolTimeout.TotalMilliseconds:0} ms (pool of {_options.MaxConnectionsPerNode}).", key)
+                {
+                    IsPartialOutage = PartialOutage,
+                };
             }
         }
 

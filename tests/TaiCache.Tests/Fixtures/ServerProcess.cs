@@ -88,6 +88,18 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"{Path.GetFileName(_fileName)} did not listen on port {Port} in time.");
     }
 
+    /// <summary>Sends a signal to the server with <c>kill</c> (e.g. <c>STOP</c> to freeze it, <c>CONT</c> to let it go on).</summary>
+    /// <param name="signal">The signal's name, without <c>SIG</c>.</param>
+    public void Signal(string signal)
+    {
+        var p = _process ?? throw new InvalidOperationException("The server is not running.");
+        using var kill = Process.Start("kill", ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) ?? throw new InvalidOperationException("Could not run kill.");
+        if (!kill.WaitForExit(5000) || kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} failed.");
+        }
+    }
+
     /// <summary>Kills the server at once (SIGKILL), as a crash would.</summary>
     public void Kill()
     {

@@ -11,4 +11,12 @@ public sealed class CacheTimeoutException : CacheException
         : base(message, key, innerException)
     {
     }
+
+    /// <summary>
+    /// Gets a value indicating whether only part of the cache timed out: one memcached node of several (stopped, hung,
+    /// cut off, or with its connection pool exhausted) while another is not marked down, so that node's keys fail while
+    /// the others are served. Like <see cref="CacheConnectionException.IsPartialOutage"/>, set from the first timeout
+    /// of the outage; <see langword="false"/> for a single server, or when every other node is marked down.
+    /// </summary>
+    public bool IsPartialOutage { get; init; }
 }
