@@ -124,8 +124,8 @@ public sealed partial class MemcachedCache
             for (var j = 0; j < batch.Count; j++)
             {
                 var i = batch[j];
-                MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, quiet: true, opaque: j);
-                markers.AddIfDue(conn.Request);
+                MetaRequestWriter.WriteSet(conn, state.wires[i], state.values[i], ClientFlags, state.exptime, quiet: true, opaque: j);
+                markers.AddIfDue(conn);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);
@@ -170,8 +170,8 @@ public sealed partial class MemcachedCache
                 var i = batch[j];
                 state.notStored[i] = false; // a part moved off a dead node keeps nothing from it
                 state.sent[i] = (byte)Math.Min(state.sent[i] + 1, 2);
-                MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: (byte)'E', quiet: true, opaque: j);
-                markers.AddIfDue(conn.Request);
+                MetaRequestWriter.WriteSet(conn, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: (byte)'E', quiet: true, opaque: j);
+                markers.AddIfDue(conn);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);

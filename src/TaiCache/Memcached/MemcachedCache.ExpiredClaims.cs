@@ -103,7 +103,7 @@ public sealed partial class MemcachedCache
                 state.notStored[i] = false; // quiet: only a refusal answers
                 var cas = state.tokens[i];
                 MetaRequestWriter.WriteSet(conn.Request, state.wires[i], state.values[i], ClientFlags, state.exptime, mode: cas == 0 ? (byte)'E' : (byte)0, cas, quiet: true, opaque: j);
-                markers.AddIfDue(conn.Request);
+                markers.AddIfDue(conn);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);

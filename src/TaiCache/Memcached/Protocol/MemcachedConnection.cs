@@ -36,6 +36,10 @@ internal sealed class MemcachedConnection : IDisposable
     private TimeSpan _window = Timeout.InfiniteTimeSpan;
     private long _lastProgress;
     private ArrayBufferWriter<byte> _request = new(512);
+
+    // Values sent from their own arrays instead of being copied into _request: each goes out at its offset in it.
+    private readonly List<(int At, ReadOnlyMemory<byte> Data)> _values = [];
+    private long _valueBytes;
     private int _disposed;
     private int _opaque;
     private bool _sendStarted;
@@ -53,6 +57,21 @@ internal sealed class MemcachedConnection : IDisposable
 
     /// <summary>Gets the buffer the next request is written into.</summary>
     public ArrayBufferWriter<byte> Request => _request;
+
+    /// <summary>Gets the bytes of the request so far: those written into <see cref="Request"/> and the values appended with <see cref="AppendValue"/>.</summary>
+    public long RequestBytes => _request.WrittenCount + _valueBytes;
+
+    /// <summary>
+    /// Appends a value to the request without copying it: it is sent from <paramref name="data"/> itself, after the
+    /// bytes written into <see cref="Request"/> so far and before any written later. The memory must stay unchanged
+    /// until the operation ends.
+    /// </summary>
+    /// <param name="data">The value bytes.</param>
+    public void AppendValue(ReadOnlyMemory<byte> data)
+    {
+        _values.Add((_request.WrittenCount, data));
+        _valueBytes += data.Length;
+    }
 
     /// <summary>Gets a value indicating whether the connection must not be reused.</summary>
     public bool IsBroken { get; private set; }
@@ -166,6 +185,8 @@ internal sealed class MemcachedConnection : IDisposable
             _reader.AdvanceTo(pending.Buffer.Start);
         }
 
+        _values.Clear();
+        _valueBytes = 0;
         if (_request.Capacity > ShrinkAbove)
         {
             _request = new ArrayBufferWriter<byte>(512);
@@ -184,7 +205,26 @@ internal sealed class MemcachedConnection : IDisposable
         Progress(); // the time spent writing a large request into the buffer is not the server's
         Volatile.Write(ref _sendStarted, true);
         var request = _request.WrittenMemory;
+        if (_values.Count != 0)
+        {
+            return SendWithValuesAsync(request, cancellationToken);
+        }
+
         return request.Length <= SendChunkBytes ? _stream.WriteAsync(request, cancellationToken) : SendInChunksAsync(request, cancellationToken);
+    }
+
+    /// <summary>Sends the request buffer with the appended values in their places, each value from its own memory.</summary>
+    private async ValueTask SendWithValuesAsync(ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    {
+        var from = 0;
+        foreach (var (at, data) in _values)
+        {
+            await SendInChunksAsync(request[from..at], cancellationToken).ConfigureAwait(false);
+            await SendInChunksAsync(data, cancellationToken).ConfigureAwait(false);
+            from = at;
+        }
+
+        await SendInChunksAsync(request[from..], cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask SendInChunksAsync(ReadOnlyMemory<byte> request, CancellationToken cancellationToken)

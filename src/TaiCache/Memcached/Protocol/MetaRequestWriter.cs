@@ -59,11 +59,46 @@ internal static class MetaRequestWriter
     /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
     public static void WriteSet(IBufferWriter<byte> writer, string key, ReadOnlySpan<byte> data, uint clientFlags, long exptime, byte mode = 0, ulong cas = 0, bool quiet = false, int opaque = -1)
     {
+        WriteSetLine(writer, key, data.Length, clientFlags, exptime, mode, cas, quiet, opaque);
+        writer.Write(data);
+        writer.Write("\r\n"u8);
+    }
+
+    /// <summary>
+    /// Writes a <c>ms</c> into a connection's request as <see cref="WriteSet(IBufferWriter{byte}, string, ReadOnlySpan{byte}, uint, long, byte, ulong, bool, int)"/> does, except that a large value is
+    /// appended by reference (<see cref="MemcachedConnection.AppendValue"/>) and sent from its own array, not copied.
+    /// </summary>
+    /// <param name="connection">The connection whose request is being written.</param>
+    /// <param name="key">The wire key.</param>
+    /// <param name="data">The value bytes; unchanged until the operation ends.</param>
+    /// <param name="clientFlags">The client flags stored with the item (<c>F</c>).</param>
+    /// <param name="exptime">The expiry (<c>T</c>), 0 for none.</param>
+    /// <param name="mode">The mode letter (<c>M</c>): 0 for set, <c>E</c> add, <c>R</c> replace.</param>
+    /// <param name="quiet">Suppresses the success line (<c>q</c>).</param>
+    /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
+    public static void WriteSet(MemcachedConnection connection, string key, ReadOnlyMemory<byte> data, uint clientFlags, long exptime, byte mode = 0, bool quiet = false, int opaque = -1)
+    {
+        if (data.Length < CopyValuesBelow)
+        {
+            WriteSet(connection.Request, key, data.Span, clientFlags, exptime, mode, cas: 0, quiet, opaque);
+            return;
+        }
+
+        WriteSetLine(connection.Request, key, data.Length, clientFlags, exptime, mode, cas: 0, quiet, opaque);
+        connection.AppendValue(data);
+        connection.Request.Write("\r\n"u8);
+    }
+
+    /// <summary>Values from this size up are sent from their own arrays by <see cref="WriteSet(MemcachedConnection, string, ReadOnlyMemory{byte}, uint, long, byte, bool, int)"/>; smaller ones are copied, to keep writes few.</summary>
+    private const int CopyValuesBelow = 16 * 1024;
+
+    private static void WriteSetLine(IBufferWriter<byte> writer, string key, int length, uint clientFlags, long exptime, byte mode, ulong cas, bool quiet, int opaque)
+    {
         var span = writer.GetSpan(MaxCommandLine);
         var n = Put(span, 0, "ms "u8);
         n += Encoding.UTF8.GetBytes(key, span[n..]);
         span[n++] = (byte)' ';
-        n = PutNumber(span, n, data.Length);
+        n = PutNumber(span, n, length);
         n = PutFlag(span, n, (byte)'F', (long)clientFlags);
         if (exptime != 0)
         {
@@ -84,8 +119,6 @@ internal static class MetaRequestWriter
 
         n = EndCommand(span, n, quiet, opaque);
         writer.Advance(n);
-        writer.Write(data);
-        writer.Write("\r\n"u8);
     }
 
     /// <summary>Writes <c>md key flags\r\n</c>.</summary>

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace TaiCache.Memcached.Protocol;
 
 /// <summary>
@@ -13,22 +11,22 @@ internal struct ProgressMarkers
     /// <summary>The request bytes between two markers.</summary>
     public const int EveryBytes = 64 * 1024;
 
-    private int _markedAt;
+    private long _markedAt;
 
     /// <summary>Gets the number of markers written.</summary>
     public int Count { get; private set; }
 
     /// <summary>Writes a marker when <see cref="EveryBytes"/> bytes have been written since the last one.</summary>
-    /// <param name="request">The request buffer, just after a whole command.</param>
-    public void AddIfDue(ArrayBufferWriter<byte> request)
+    /// <param name="connection">The connection whose request is being written, just after a whole command.</param>
+    public void AddIfDue(MemcachedConnection connection)
     {
-        if (request.WrittenCount - _markedAt < EveryBytes)
+        if (connection.RequestBytes - _markedAt < EveryBytes)
         {
             return;
         }
 
-        MetaRequestWriter.WriteNoOp(request);
-        _markedAt = request.WrittenCount;
+        MetaRequestWriter.WriteNoOp(connection.Request);
+        _markedAt = connection.RequestBytes;
         Count++;
     }
 }
