@@ -83,6 +83,12 @@ public sealed partial class RedisCache
                 }
             }
         }
+
+        if (hits > 0)
+        {
+            await ApplyServerTtlsAsync(db, logical, results, cancellationToken).ConfigureAwait(false);
+        }
+
         if (_metrics is not null)
         {
             var elapsed = _time.GetElapsedTime(start);

@@ -34,6 +34,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
     private readonly ILogger _logger;
     private readonly LogThrottle _failureLog;
     private readonly bool _ownsMultiplexer;
+    private readonly bool _readTtlFromServer;
     private readonly Task<IConnectionMultiplexer>? _connecting;
     private IConnectionMultiplexer? _multiplexer;
     private IDatabase? _database;
@@ -64,6 +65,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         _failureLog = new LogThrottle(_time, TimeSpan.FromSeconds(1));
         Codec = new CacheValueCodec(_options.Serialization);
         _ownsMultiplexer = true;
+        _readTtlFromServer = _options.ReadTtlFromServer;
         _connecting = ConnectInBackgroundAsync(configuration);
     }
 
@@ -75,6 +77,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         _failureLog = new LogThrottle(_time, TimeSpan.FromSeconds(1));
         Codec = new CacheValueCodec(_options.Serialization);
         _ownsMultiplexer = ownsMultiplexer;
+        _readTtlFromServer = _options.ReadTtlFromServer;
         Attach(multiplexer);
     }
 
@@ -149,7 +152,12 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(key));
         var start = _metrics is null ? 0 : _time.GetTimestamp();
-        _ = await GetDatabaseAsync(key, "GET", cancellationToken).ConfigureAwait(false);
+        var db = await GetDatabaseAsync(key, "GET", cancellationToken).ConfigureAwait(false);
+        if (_readTtlFromServer)
+        {
+            return await GetWithServerTtlAsync<T>(db, key, start, cancellationToken).ConfigureAwait(false);
+        }
+
         RedisValue raw;
         try
         {
@@ -168,8 +176,43 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         }
 
         var value = Decode<T>(key, raw, out var expiresAt);
+        long now = 0;
+        if (NeedsServerTtl(expiresAt, ref now))
+        {
+            // Redis still holds a value whose recorded expiry has passed: another client lengthened or removed its TTL.
+            expiresAt = FromServerTtl(await RunAsync(key, "PTTL", PrefixKey(key), static (d, k) => StartPttl(d, k), cancellationToken).ConfigureAwait(false));
+        }
+
         _metrics?.RecordHit(_time.GetElapsedTime(start));
         return new CacheResult<T>(value, expiresAt);
+    }
+
+    /// <summary><see cref="GetAsync{T}"/> with <see cref="RedisCacheOptions.ReadTtlFromServer"/>: <c>GET</c> and <c>PTTL</c> pipelined, in one round trip.</summary>
+    private async ValueTask<CacheResult<T>> GetWithServerTtlAsync<T>(IDatabase db, string key, long start, CancellationToken cancellationToken)
+    {
+        Task<RedisValue>? get = null;
+        Task<RedisResult>? pttl = null;
+        try
+        {
+            get = _keyed!.StringGetAsync(key);
+            pttl = StartPttl(db, PrefixKey(key));
+            await WithTimeout(Task.WhenAll(get, pttl), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsTranslatable(ex))
+        {
+            throw Translate(get is { IsFaulted: true } ? get.Exception!.InnerException! : ex, key, "GET");
+        }
+
+        var raw = get.Result;
+        if (raw.IsNull)
+        {
+            _metrics?.RecordMiss(_time.GetElapsedTime(start));
+            return CacheResult<T>.Miss;
+        }
+
+        var value = Decode<T>(key, raw);
+        _metrics?.RecordHit(_time.GetElapsedTime(start));
+        return new CacheResult<T>(value, FromServerTtl(pttl.Result));
     }
 
     /// <inheritdoc />

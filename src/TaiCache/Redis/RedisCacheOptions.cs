@@ -55,6 +55,17 @@ public sealed class RedisCacheOptions
     /// </summary>
     public RedisIoScheduling IoScheduling { get; set; } = RedisIoScheduling.Dedicated;
 
+    /// <summary>
+    /// Gets or sets whether reads take a hit's expiry from Redis (<c>PTTL</c>) instead of the one its writer recorded in
+    /// the value. Turn it on when other clients change the TTLs of this cache's keys (<c>EXPIRE</c>, <c>PEXPIRE</c>,
+    /// <c>PERSIST</c>): then <see cref="CacheResult{T}.ExpiresAt"/>, which bounds the copies a
+    /// <see cref="Tiering.MultiTierCache"/> keeps in its upper tiers, never claims more life than Redis gives the key.
+    /// It costs one <c>PTTL</c> per hit: pipelined with the <c>GET</c> of <see cref="RedisCache.GetAsync{T}"/> (no extra
+    /// round trip), sent after the <c>MGET</c>s of a batch read (one more round trip). Default <see langword="false"/>:
+    /// the recorded expiry is used, except that a hit whose recorded expiry has already passed asks Redis (see docs/redis.md).
+    /// </summary>
+    public bool ReadTtlFromServer { get; set; }
+
     /// <summary>Gets or sets where logs go; none when <see langword="null"/>.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
