@@ -60,6 +60,27 @@ public sealed class RedisClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadTtlFromServer_KeysInManySlots_PttlReachesEachKeysPrimary()
+    {
+        await using var cache = await RedisTestHelpers.ConnectAsync(_cluster.ConnectionString, _prefix + "pttl:", o => o.ReadTtlFromServer = true);
+        var keys = Enumerable.Range(0, 30).Select(i => $"k{i}").ToList();
+        await cache.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, 1)), TimeSpan.FromMinutes(10));
+        var raw = cache.Multiplexer.GetDatabase();
+        foreach (var k in keys)
+        {
+            Assert.True(await raw.KeyExpireAsync(cache.KeyPrefix + k, TimeSpan.FromSeconds(30)));
+        }
+
+        var bound = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(31);
+        var batch = await ((IBatchReader)cache).ReadManyAsync<int>(keys, default);
+        var single = await cache.GetAsync<int>(keys[^1]);
+
+        Assert.Equal(3, keys.Select(k => OwnerOf(cache.KeyPrefix + k)).Distinct().Count());
+        Assert.All(batch, hit => Assert.True(hit.HasValue && hit.ExpiresAt <= bound, $"{hit.ExpiresAt:O}"));
+        Assert.True(single.ExpiresAt <= bound);
+    }
+
+    [Fact]
     public async Task DeleteManyAsync_KeysInManySlots_CountsRemoved()
     {
         var keys = Enumerable.Range(0, 40).Select(i => $"del:{i}").ToList();
