@@ -11,10 +11,11 @@ public sealed partial class MultiTierCache
         or CacheWrongTypeException or CacheValueTooLargeException or ObjectDisposedException);
 
     /// <summary>
-    /// Tells whether a tier failed only for some keys (one memcached node of several marked down, failing its keys at
-    /// once): neither a failure nor a success for its breaker, so a partial outage does not send every key past the tier.
+    /// Tells whether a tier failed only for some keys (one memcached node of several down, failing its keys at once, or
+    /// hung, timing them out; a Cluster primary down): neither a failure nor a success for its breaker, so a partial
+    /// outage does not send every key past the tier. The node's own failure count marks it down.
     /// </summary>
-    private static bool IsPartialOutage(Exception e) => e is CacheConnectionException { IsPartialOutage: true };
+    private static bool IsPartialOutage(Exception e) => e is CacheConnectionException { IsPartialOutage: true } or CacheTimeoutException { IsPartialOutage: true };
 
     /// <summary>Asks the tier's breaker for a call; <see langword="false"/> while its circuit is open.</summary>
     internal static bool TryEnter(TierSlot slot) => slot.Breaker is not { } breaker || breaker.TryAcquire();
