@@ -76,7 +76,16 @@ public sealed partial class RedisCache
         var result = new Dictionary<string, T>(entries.Length, StringComparer.Ordinal);
         foreach (var entry in entries)
         {
-            result[(string)entry.Name!] = Decode<T>(key, entry.Value);
+            // A field another client named with bytes that are not UTF-8 has no string of its own: decoding would replace
+            // the bad bytes, and two such fields would collapse into one entry.
+            var name = (byte[])entry.Name!;
+            if (!System.Text.Unicode.Utf8.IsValid(name))
+            {
+                _metrics?.RecordError();
+                throw new CacheSerializationException($"The hash {TaiCacheDiagnostics.DescribeKey(key)} has a field whose name is not UTF-8 ({name.Length} bytes), written by another client; TaiCache names hash fields by string and cannot return it.", key);
+            }
+
+            result[System.Text.Encoding.UTF8.GetString(name)] = Decode<T>(key, entry.Value);
         }
 
         return result;

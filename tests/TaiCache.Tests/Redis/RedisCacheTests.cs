@@ -95,6 +95,21 @@ public sealed class RedisCacheTests : IClassFixture<RedisServerFixture>, IAsyncL
     }
 
     [Fact]
+    public async Task HashGetAllAsync_ForeignFieldNamesNotUtf8_ThrowsInsteadOfCollapsingThem()
+    {
+        await _cache.HashSetAsync("foreign-fields", "ok", 1);
+        var raw = _cache.Multiplexer.GetDatabase();
+        var physical = _cache.KeyPrefix + "foreign-fields";
+        var envelope = await raw.HashGetAsync(physical, "ok");
+        // Two names that decode to the same text with replacement characters: read as strings they were one entry.
+        await raw.HashSetAsync(physical, [new HashEntry(new byte[] { 0x61, 0xFF }, envelope), new HashEntry(new byte[] { 0x61, 0xFE }, envelope)]);
+
+        var ex = await Assert.ThrowsAsync<CacheSerializationException>(async () => await _cache.HashGetAllAsync<int>("foreign-fields"));
+        Assert.Contains("not UTF-8", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, (await _cache.HashGetAsync<int>("foreign-fields", "ok")).Value);
+    }
+
+    [Fact]
     public async Task Hashes_SetGetAllDeleteExists_RoundTripTypedValues()
     {
         Assert.True(await _cache.HashSetAsync("hash", "name", "Ada"));
