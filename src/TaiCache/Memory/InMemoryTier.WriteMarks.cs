@@ -12,10 +12,21 @@ namespace TaiCache;
 /// and is stored, under the same lock as the writes, only if its key's stripe has not moved past it. So a write either
 /// lands after the copy (and replaces it) or before (and the copy is dropped): L1 never keeps an older value than a
 /// write made, or a removal that a peer's invalidation made, while the copy was on its way.
+/// <para>
+/// A stripe that moved is then checked against the last <see cref="RecentWrites"/> writes, which are kept by key: a
+/// neighbour's write in the stripe does not count as the key's own. Only when more writes than that came since the
+/// mark (or a clear) is the stripe's word taken. Without it, a write of any of the few keys sharing the stripe dropped
+/// the copy, and a multi-tier load dropped its factory's value from every tier, with a chance that grows with the
+/// writes made while it ran (the cache's own writes of other keys count: a HybridCache adapter's tag list did).
+/// </para>
 /// </remarks>
 public sealed partial class InMemoryTier
 {
+    /// <summary>How many of the newest writes are kept by key, for telling a key's own write from a neighbour's in its stripe.</summary>
+    private const int RecentWrites = 1024;
+
     private readonly long[] _stripeWrites;
+    private readonly RecentWrite[] _recentWrites = new RecentWrite[RecentWrites];
     private long _writeSequence;
     private long _clearedAt;
 
@@ -24,8 +35,19 @@ public sealed partial class InMemoryTier
 
     /// <summary>Tells whether the key may have been written since <paramref name="mark"/> (lock-free; its stripe's
     /// newest write, or a clear, is past it).</summary>
-    internal bool WrittenSince(string key, long mark) =>
-        Volatile.Read(ref _stripeWrites[WriteStripeOf(key)]) > mark || Volatile.Read(ref _clearedAt) > mark;
+    internal bool WrittenSince(string key, long mark)
+    {
+        var hash = _map.Hash(key);
+        if (Volatile.Read(ref _stripeWrites[Stripe(hash)]) <= mark && Volatile.Read(ref _clearedAt) <= mark)
+        {
+            return false;
+        }
+
+        lock (_sync)
+        {
+            return WrittenSinceLocked(key, hash, mark);
+        }
+    }
 
     /// <summary>Gets the write stripe the key is recorded in (keys in one stripe are written together, as far as copies go).</summary>
     internal int WriteStripeOf(string key) => Stripe(_map.Hash(key));
@@ -38,7 +60,7 @@ public sealed partial class InMemoryTier
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
         {
-            if (WrittenSinceLocked(node.Hash, mark))
+            if (WrittenSinceLocked(node.Key, node.Hash, mark))
             {
                 return false;
             }
@@ -56,11 +78,12 @@ public sealed partial class InMemoryTier
     /// tier, so a write there rarely drops an unrelated key's copy).</summary>
     private static int StripesFor(long entries) => (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, entries / 4)), 1_024, 65_536);
 
-    /// <summary>Records a write of the key with this hash (under the lock).</summary>
-    private void MarkWritten(int hash)
+    /// <summary>Records a write of the key, whose hash this is (under the lock).</summary>
+    private void MarkWritten(string key, int hash)
     {
         var sequence = _writeSequence + 1;
         _stripeWrites[Stripe(hash)] = sequence;
+        _recentWrites[(int)(sequence & (RecentWrites - 1))] = new RecentWrite(sequence, key);
         Volatile.Write(ref _writeSequence, sequence);
     }
 
@@ -72,7 +95,36 @@ public sealed partial class InMemoryTier
         Volatile.Write(ref _writeSequence, sequence);
     }
 
-    private bool WrittenSinceLocked(int hash, long mark) => _stripeWrites[Stripe(hash)] > mark || _clearedAt > mark;
+    /// <summary>Tells whether the key may have been written since <paramref name="mark"/> (under the lock): its stripe moved
+    /// and one of the writes since was the key's, or too many came to tell, or a clear.</summary>
+    private bool WrittenSinceLocked(string key, int hash, long mark)
+    {
+        if (_clearedAt > mark)
+        {
+            return true;
+        }
+
+        if (_stripeWrites[Stripe(hash)] <= mark)
+        {
+            return false;
+        }
+
+        if (_writeSequence - mark > RecentWrites)
+        {
+            return true; // the writes kept by key do not reach back to the mark
+        }
+
+        for (var sequence = mark + 1; sequence <= _writeSequence; sequence++)
+        {
+            var write = _recentWrites[(int)(sequence & (RecentWrites - 1))];
+            if (write.Sequence != sequence || string.Equals(write.Key, key, StringComparison.Ordinal))
+            {
+                return true; // the key's own write (or a sequence number that went to a clear)
+            }
+        }
+
+        return false;
+    }
 
     private int Stripe(int hash) => hash & (_stripeWrites.Length - 1);
 
@@ -81,7 +133,7 @@ public sealed partial class InMemoryTier
     {
         foreach (ref readonly var draft in drafts)
         {
-            MarkWritten(draft.Hash);
+            MarkWritten(draft.Key, draft.Hash);
         }
     }
 
@@ -92,7 +144,7 @@ public sealed partial class InMemoryTier
         var kept = 0;
         for (var i = 0; i < drafts.Length; i++)
         {
-            if (!WrittenSinceLocked(drafts[i].Hash, mark))
+            if (!WrittenSinceLocked(drafts[i].Key, drafts[i].Hash, mark))
             {
                 drafts[kept++] = drafts[i];
             }
@@ -120,4 +172,7 @@ public sealed partial class InMemoryTier
             ArrayPool<NodeDraft>.Shared.Return(drafts, clearArray: true);
         }
     }
+
+    /// <summary>One write kept by key: its sequence number and the key written.</summary>
+    private readonly record struct RecentWrite(long Sequence, string Key);
 }

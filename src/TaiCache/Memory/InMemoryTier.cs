@@ -247,7 +247,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
                 return false;
             }
 
-            MarkWritten(node.Hash);
+            MarkWritten(node.Key, node.Hash);
             Write(node, ref events);
         }
 
@@ -289,7 +289,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
             {
                 if (!HoldsLive(nodes[i].Key))
                 {
-                    MarkWritten(nodes[i].Hash);
+                    MarkWritten(nodes[i].Key, nodes[i].Hash);
                     WriteStarted(nodes[i], ref events);
                     added[i] = true;
                     count++;
@@ -450,7 +450,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         lock (_sync)
         {
             // Marked even when absent: a copy of an older value on its way here must not land after the removal.
-            MarkWritten(_map.Hash(key));
+            MarkWritten(key, _map.Hash(key));
             if (_map.TryGetValue(key, out var node))
             {
                 live = IsLive(node);
@@ -591,7 +591,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         CacheKeyRules.ValidateTtl(ttl);
         lock (_sync)
         {
-            MarkWritten(_map.Hash(key));
+            MarkWritten(key, _map.Hash(key));
             if (!_map.TryGetValue(key, out var node) || !IsLive(node))
             {
                 return new(false);
