@@ -83,7 +83,7 @@ public sealed partial class InMemoryTier
     {
         var sequence = _writeSequence + 1;
         _stripeWrites[Stripe(hash)] = sequence;
-        _recentWrites[(int)(sequence & (RecentWrites - 1))] = new RecentWrite(sequence, key);
+        _recentWrites[(int)(sequence & (RecentWrites - 1))] = new RecentWrite(sequence, hash, key);
         Volatile.Write(ref _writeSequence, sequence);
     }
 
@@ -117,7 +117,7 @@ public sealed partial class InMemoryTier
         for (var sequence = mark + 1; sequence <= _writeSequence; sequence++)
         {
             var write = _recentWrites[(int)(sequence & (RecentWrites - 1))];
-            if (write.Sequence != sequence || string.Equals(write.Key, key, StringComparison.Ordinal))
+            if (write.Sequence != sequence || (write.Hash == hash && string.Equals(write.Key, key, StringComparison.Ordinal)))
             {
                 return true; // the key's own write (or a sequence number that went to a clear)
             }
@@ -173,6 +173,6 @@ public sealed partial class InMemoryTier
         }
     }
 
-    /// <summary>One write kept by key: its sequence number and the key written.</summary>
-    private readonly record struct RecentWrite(long Sequence, string Key);
+    /// <summary>One write kept by key: its sequence number, the key's hash and the key.</summary>
+    private readonly record struct RecentWrite(long Sequence, int Hash, string Key);
 }
