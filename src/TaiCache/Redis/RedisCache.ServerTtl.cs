@@ -28,18 +28,20 @@ public sealed partial class RedisCache
     }
 
     /// <summary>
-    /// The expiry to report for a hit from a <c>PTTL</c> reply: now plus the time left, 0 for a key without a TTL, and
-    /// now for a key gone since it was read (nothing should copy it).
+    /// The expiry to report for a hit from a <c>PTTL</c> reply: the time the command was sent plus the time left (never
+    /// later than Redis's own expiry, whatever the reply's latency), 0 for a key without a TTL, and the send time for a
+    /// key gone since it was read (nothing should copy it).
     /// </summary>
-    private long FromServerTtl(RedisResult pttl)
+    /// <param name="pttl">The reply.</param>
+    /// <param name="sentUnixMs">The clock's Unix milliseconds read before the command was sent.</param>
+    private static long FromServerTtl(RedisResult pttl, long sentUnixMs)
     {
         var ms = (long)pttl;
-        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         return ms switch
         {
             -1 => 0,
-            >= 0 => Math.Max(now + ms, 1),
-            _ => Math.Max(now, 1),
+            >= 0 => Math.Max(sentUnixMs + ms, 1),
+            _ => Math.Max(sentUnixMs, 1),
         };
     }
 
@@ -68,6 +70,7 @@ public sealed partial class RedisCache
         }
 
         var tasks = new Task<RedisResult>[asked.Count];
+        var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
         try
         {
             for (var j = 0; j < tasks.Length; j++)
@@ -85,7 +88,7 @@ public sealed partial class RedisCache
         for (var j = 0; j < tasks.Length; j++)
         {
             var at = asked[j];
-            results[at] = new CacheResult<T>(results[at].Value, FromServerTtl(tasks[j].Result));
+            results[at] = new CacheResult<T>(results[at].Value, FromServerTtl(tasks[j].Result, sent));
         }
     }
 }

@@ -180,7 +180,8 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         if (NeedsServerTtl(expiresAt, ref now))
         {
             // Redis still holds a value whose recorded expiry has passed: another client lengthened or removed its TTL.
-            expiresAt = FromServerTtl(await RunAsync(key, "PTTL", PrefixKey(key), static (d, k) => StartPttl(d, k), cancellationToken).ConfigureAwait(false));
+            var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            expiresAt = FromServerTtl(await RunAsync(key, "PTTL", PrefixKey(key), static (d, k) => StartPttl(d, k), cancellationToken).ConfigureAwait(false), sent);
         }
 
         _metrics?.RecordHit(_time.GetElapsedTime(start));
@@ -192,6 +193,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
     {
         Task<RedisValue>? get = null;
         Task<RedisResult>? pttl = null;
+        var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
         try
         {
             get = _keyed!.StringGetAsync(key);
@@ -212,7 +214,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
 
         var value = Decode<T>(key, raw);
         _metrics?.RecordHit(_time.GetElapsedTime(start));
-        return new CacheResult<T>(value, FromServerTtl(pttl.Result));
+        return new CacheResult<T>(value, FromServerTtl(pttl.Result, sent));
     }
 
     /// <inheritdoc />
