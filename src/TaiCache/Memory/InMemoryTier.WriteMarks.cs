@@ -33,8 +33,8 @@ public sealed partial class InMemoryTier
     /// <summary>Gets the sequence number of the newest write, read before a slower tier is read for a copy into this one.</summary>
     internal long WriteMark => Volatile.Read(ref _writeSequence);
 
-    /// <summary>Tells whether the key may have been written since <paramref name="mark"/> (lock-free; its stripe's
-    /// newest write, or a clear, is past it).</summary>
+    /// <summary>Tells whether the key may have been written since <paramref name="mark"/>: lock-free when neither its
+    /// stripe nor a clear moved past it; else, under the lock, whether a write since was the key's own (see the remarks).</summary>
     internal bool WrittenSince(string key, long mark)
     {
         var hash = _map.Hash(key);

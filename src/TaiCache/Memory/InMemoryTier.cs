@@ -88,11 +88,11 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <exception cref="InvalidCacheKeyException"><paramref name="key"/> breaks the key rules.</exception>
     /// <exception cref="CacheWrongTypeException">The entry holds a value of another type.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: true, lenient: false, out value, out _);
+    public bool TryGet<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: true, lenient: false, out value, out _, out _);
 
     /// <summary>Reads a key a caller already checked against the key rules (a batch): a miss skips the check.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TryGetChecked<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: false, lenient: false, out value, out _);
+    internal bool TryGetChecked<T>(string key, [MaybeNullWhen(false)] out T value) => TryGetCore(key, checkKeyOnMiss: false, lenient: false, out value, out _, out _);
 
     /// <summary>
     /// Reads for a cache over this tier (<see cref="Tiering.MultiTierCache"/>): a value held under another type is a
@@ -100,7 +100,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGetLenient<T>(string key, bool checkKeyOnMiss, [MaybeNullWhen(false)] out T value, out bool wrongType) =>
-        TryGetCore(key, checkKeyOnMiss, lenient: true, out value, out wrongType);
+        TryGetCore(key, checkKeyOnMiss, lenient: true, out value, out wrongType, out _);
 
     /// <summary>
     /// Reads a key again for a caller whose first read already counted as a miss (a load rechecking L1 before it goes
@@ -118,8 +118,9 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         return false;
     }
 
+    /// <summary>The read behind every <c>TryGet</c>: <paramref name="hit"/> is the entry read, on a hit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryGetCore<T>(string key, bool checkKeyOnMiss, bool lenient, [MaybeNullWhen(false)] out T value, out bool wrongType)
+    private bool TryGetCore<T>(string key, bool checkKeyOnMiss, bool lenient, [MaybeNullWhen(false)] out T value, out bool wrongType, out MemoryNode? hit)
     {
         if (key is null)
         {
@@ -131,31 +132,35 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         var metrics = _metrics;
         if (metrics is not null && metrics.CountRead())
         {
-            return TryGetTimed(key, checkKeyOnMiss, lenient, metrics, out value, out wrongType);
+            return TryGetTimed(key, checkKeyOnMiss, lenient, metrics, out value, out wrongType, out hit);
         }
 
         // A key found in the map was validated when it was stored: only a miss needs the key rules checked.
         if (TryFindLive(key, out var node))
         {
+            hit = node;
             return ReadHit(key, node, lenient, out value, out wrongType);
         }
 
         wrongType = false;
+        hit = null;
         return Miss(key, node, checkKeyOnMiss, started: 0, out value);
     }
 
     /// <summary>The read <see cref="TryGetCore{T}"/> times: one in the collector's sample interval.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryGetTimed<T>(string key, bool checkKeyOnMiss, bool lenient, MetricsCollector metrics, [MaybeNullWhen(false)] out T value, out bool wrongType)
+    private bool TryGetTimed<T>(string key, bool checkKeyOnMiss, bool lenient, MetricsCollector metrics, [MaybeNullWhen(false)] out T value, out bool wrongType, out MemoryNode? hit)
     {
         var started = metrics.StartTimingAlways();
         if (TryFindLive(key, out var node))
         {
             metrics.RecordHitLatency(started);
+            hit = node;
             return ReadHit(key, node, lenient, out value, out wrongType);
         }
 
         wrongType = false;
+        hit = null;
         return Miss(key, node, checkKeyOnMiss, started, out value);
     }
 
@@ -397,9 +402,9 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         var results = new CacheResult<T>[keys.Count];
         for (var i = 0; i < results.Length; i++)
         {
-            if (TryGetChecked<T>(keys[i], out var value))
+            if (TryGetCore<T>(keys[i], checkKeyOnMiss: false, lenient: false, out var value, out _, out var hit))
             {
-                results[i] = new CacheResult<T>(value, ExpiresAtUnixMs(keys[i]));
+                results[i] = new CacheResult<T>(value, ExpiresAtUnixMs(hit!));
             }
         }
 
@@ -543,16 +548,16 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     public ValueTask<CacheResult<T>> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         Enter(cancellationToken);
-        return new(TryGet<T>(key, out var value) ? new CacheResult<T>(value, ExpiresAtUnixMs(key)) : CacheResult<T>.Miss);
+        return new(TryGetCore<T>(key, checkKeyOnMiss: true, lenient: false, out var value, out _, out var hit) ? new CacheResult<T>(value, ExpiresAtUnixMs(hit!)) : CacheResult<T>.Miss);
     }
 
     /// <summary>
-    /// When a key's entry expires, in Unix milliseconds (0 for never, or when it is gone), reported with a hit so that a
+    /// When the entry a hit read expires, in Unix milliseconds (0 for never), reported with the hit so that a
     /// tier above that copies it (this tier below another in a <see cref="Tiering.MultiTierCache"/>) keeps it no longer.
     /// </summary>
-    private long ExpiresAtUnixMs(string key)
+    private long ExpiresAtUnixMs(MemoryNode node)
     {
-        if (!_map.TryGetValue(key, out var node) || Volatile.Read(ref node.ExpiresAt) is var expires && expires == MemoryNode.NoExpiry)
+        if (Volatile.Read(ref node.ExpiresAt) is var expires && expires == MemoryNode.NoExpiry)
         {
             return 0;
         }
