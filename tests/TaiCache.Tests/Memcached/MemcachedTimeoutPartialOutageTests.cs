@@ -12,30 +12,11 @@ namespace TaiCache.Tests.Memcached;
 public sealed class MemcachedTimeoutPartialOutageTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(500);
-    private ServerProcess _healthy = null!;
-    private ServerProcess _frozen = null!;
+    private FreezableMemcachedPair _servers = null!;
 
-    public async Task InitializeAsync()
-    {
-        _healthy = await MemcachedServerFixture.StartMemcachedAsync(FreePort.Next());
-        _frozen = await MemcachedServerFixture.StartMemcachedAsync(FreePort.Next());
-    }
+    public async Task InitializeAsync() => _servers = await FreezableMemcachedPair.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        try
-        {
-            if (_frozen.IsRunning)
-            {
-                _frozen.Signal("CONT");
-            }
-        }
-        finally
-        {
-            await _frozen.DisposeAsync();
-            await _healthy.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _servers.DisposeAsync();
 
     private static MemcachedCache Cache(params int[] ports)
     {
@@ -62,12 +43,12 @@ public sealed class MemcachedTimeoutPartialOutageTests : IAsyncLifetime
     [Fact]
     public async Task GetAsync_OneNodeOfTwoStopped_TimeoutIsPartialOutageAndOtherServes()
     {
-        await using var cache = Cache(_healthy.Port, _frozen.Port);
-        var frozenKey = KeysOn(cache, _frozen.Port, "single", 1)[0];
-        var healthyKey = KeysOn(cache, _healthy.Port, "single", 1)[0];
+        await using var cache = Cache(_servers.Healthy.Port, _servers.Frozen.Port);
+        var frozenKey = KeysOn(cache, _servers.Frozen.Port, "single", 1)[0];
+        var healthyKey = KeysOn(cache, _servers.Healthy.Port, "single", 1)[0];
         await cache.SetAsync(frozenKey, "v"); // a pooled connection to the node, so the call reaches the read
 
-        _frozen.Signal("STOP");
+        _servers.Freeze();
         var ex = await Assert.ThrowsAsync<CacheTimeoutException>(async () => await cache.GetAsync<string>(frozenKey).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.True(ex.IsPartialOutage, ex.Message);
         await cache.SetAsync(healthyKey, "w");
@@ -77,11 +58,11 @@ public sealed class MemcachedTimeoutPartialOutageTests : IAsyncLifetime
     [Fact]
     public async Task GetManyAsync_OneNodeOfTwoStopped_TimeoutIsPartialOutage()
     {
-        await using var cache = Cache(_healthy.Port, _frozen.Port);
-        var keys = KeysOn(cache, _frozen.Port, "batch", 5).Concat(KeysOn(cache, _healthy.Port, "batch", 5)).ToList();
+        await using var cache = Cache(_servers.Healthy.Port, _servers.Frozen.Port);
+        var keys = KeysOn(cache, _servers.Frozen.Port, "batch", 5).Concat(KeysOn(cache, _servers.Healthy.Port, "batch", 5)).ToList();
         await cache.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, 1)));
 
-        _frozen.Signal("STOP");
+        _servers.Freeze();
         var ex = await Assert.ThrowsAsync<CacheTimeoutException>(async () => await cache.GetManyAsync<int>(keys).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.True(ex.IsPartialOutage, ex.Message);
     }
@@ -89,11 +70,11 @@ public sealed class MemcachedTimeoutPartialOutageTests : IAsyncLifetime
     [Fact]
     public async Task GetAsync_OnlyNodeStopped_TimeoutIsNotPartialOutage()
     {
-        await using var cache = Cache(_frozen.Port);
-        var key = KeysOn(cache, _frozen.Port, "only", 1)[0];
+        await using var cache = Cache(_servers.Frozen.Port);
+        var key = KeysOn(cache, _servers.Frozen.Port, "only", 1)[0];
         await cache.SetAsync(key, "v");
 
-        _frozen.Signal("STOP");
+        _servers.Freeze();
         var ex = await Assert.ThrowsAsync<CacheTimeoutException>(async () => await cache.GetAsync<string>(key).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.False(ex.IsPartialOutage, ex.Message);
     }

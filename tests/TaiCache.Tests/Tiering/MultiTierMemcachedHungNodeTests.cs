@@ -13,37 +13,18 @@ namespace TaiCache.Tests.Tiering;
 [Collection(TimingSensitiveFaultCollection.Name)]
 public sealed class MultiTierMemcachedHungNodeTests : IAsyncLifetime
 {
-    private ServerProcess _healthy = null!;
-    private ServerProcess _frozen = null!;
+    private FreezableMemcachedPair _servers = null!;
 
-    public async Task InitializeAsync()
-    {
-        _healthy = await MemcachedServerFixture.StartMemcachedAsync(FreePort.Next());
-        _frozen = await MemcachedServerFixture.StartMemcachedAsync(FreePort.Next());
-    }
+    public async Task InitializeAsync() => _servers = await FreezableMemcachedPair.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        try
-        {
-            if (_frozen.IsRunning)
-            {
-                _frozen.Signal("CONT");
-            }
-        }
-        finally
-        {
-            await _frozen.DisposeAsync();
-            await _healthy.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _servers.DisposeAsync();
 
     [Fact]
     public async Task OneNodeHung_ItsKeysLoaded_OthersServedByMemcached_SingleAndBatch_CircuitStaysClosed()
     {
         var memcached = new MemcachedCache(new MemcachedCacheOptions
         {
-            Servers = { new MemcachedServer("127.0.0.1", _healthy.Port), new MemcachedServer("127.0.0.1", _frozen.Port) },
+            Servers = { new MemcachedServer("127.0.0.1", _servers.Healthy.Port), new MemcachedServer("127.0.0.1", _servers.Frozen.Port) },
             OperationTimeout = TimeSpan.FromMilliseconds(300),
             PoolTimeout = TimeSpan.FromSeconds(5),
             FailureThreshold = 100, // the node is never marked down here: only its timeouts tell
@@ -55,12 +36,12 @@ public sealed class MultiTierMemcachedHungNodeTests : IAsyncLifetime
         options.Tiers.Add(memcached);
         await using var cache = new MultiTierCache(options);
         var keys = Enumerable.Range(0, 2000).Select(i => $"{nameof(MultiTierMemcachedHungNodeTests)}:{Guid.NewGuid():N}:{i}").ToList();
-        var onFrozen = keys.Where(k => memcached.GetServerForKey(k).Port == _frozen.Port).Take(5).ToList();
-        var healthy = keys.Where(k => memcached.GetServerForKey(k).Port == _healthy.Port).Take(5).ToList();
+        var onFrozen = keys.Where(k => memcached.GetServerForKey(k).Port == _servers.Frozen.Port).Take(5).ToList();
+        var healthy = keys.Where(k => memcached.GetServerForKey(k).Port == _servers.Healthy.Port).Take(5).ToList();
         keys = [.. onFrozen, .. healthy];
         await memcached.SetManyAsync(keys.Select(k => KeyValuePair.Create(k, "stored:" + k)));
 
-        _frozen.Signal("STOP");
+        _servers.Freeze();
         var loaded = new ConcurrentBag<string>();
         foreach (var key in keys)
         {
