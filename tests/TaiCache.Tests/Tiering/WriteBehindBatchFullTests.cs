@@ -115,6 +115,51 @@ public sealed class WriteBehindBatchFullTests
     }
 
     [Fact]
+    public async Task Block_RoomGoesToTheOldestWaiter_ASingleWriteDoesNotTakeTheSlotABlockedBatchWaitsFor()
+    {
+        var key = TierTestKit.Key(this);
+        var (cache, l1, l2, gate) = await OneSlotFreeAsync(key, WriteBehindFullPolicy.Block);
+        await using var scope = new Released(cache, gate);
+
+        var batch = cache.SetManyAsync([Item(key + "a", 1), Item(key + "b", 2)]).AsTask();
+        await Task.Delay(100);
+        var batchInWhenSingleDone = cache.SetAsync(key + "s", 3).AsTask().ContinueWith(_ => l1.TryGet<int>(key + "a", out var _), TaskScheduler.Default);
+        await Task.Delay(200);
+
+        // The slot free all along is the batch's to wait for: the single write, which came later, waits behind it.
+        Assert.False(batchInWhenSingleDone.IsCompleted, "a later single write took the room the blocked batch was waiting for");
+        Assert.False(batch.IsCompleted);
+
+        gate.TrySetResult();
+        await batch.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(await batchInWhenSingleDone.WaitAsync(TimeSpan.FromSeconds(20)), "the single write went in before the batch");
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.Equal(3, (await l2.Inner.GetAsync<int>(key + "s")).Value);
+        Assert.Equal(2, (await l2.Inner.GetAsync<int>(key + "b")).Value);
+    }
+
+    [Fact]
+    public async Task Block_OldestWaiterCancelled_TheNextTakesTheRoom()
+    {
+        var key = TierTestKit.Key(this);
+        var (cache, l1, _, gate) = await OneSlotFreeAsync(key, WriteBehindFullPolicy.Block);
+        await using var scope = new Released(cache, gate);
+        using var cts = new CancellationTokenSource();
+
+        var batch = cache.SetManyAsync([Item(key + "a", 1), Item(key + "b", 2)], cancellationToken: cts.Token).AsTask();
+        await Task.Delay(100);
+        var single = cache.SetAsync(key + "s", 3).AsTask();
+        await Task.Delay(100);
+        Assert.False(single.IsCompleted);
+
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => batch);
+        await single.WaitAsync(TimeSpan.FromSeconds(20)); // the slot free all along, with the gate still closed
+        Assert.True(l1.TryGet<int>(key + "s", out var value) && value == 3);
+        Assert.False(l1.TryGet<int>(key + "a", out _));
+    }
+
+    [Fact]
     public async Task SetManyAsync_FallBackToWriteThrough_KeysNeedingRoomWrittenThroughBeforeReturning_QueuedKeysCoalesce()
     {
         var key = TierTestKit.Key(this);

@@ -54,65 +54,79 @@ internal sealed partial class WriteBehindQueue
             keys.Add(template.Key);
         }
 
-        while (true)
+        LinkedListNode<object>? ticket = null;
+        try
         {
-            Task wait;
-            List<PendingWrite>? direct = null;
-            List<PendingWrite>? coalesced = null;
-            byte[]?[]? payloads = null;
-            lock (_gate)
+            while (true)
             {
-                ObjectDisposedException.ThrowIf(_closed, _owner);
-                if (AnyDirect(keys))
+                Task wait;
+                List<PendingWrite>? direct = null;
+                List<PendingWrite>? coalesced = null;
+                byte[]?[]? payloads = null;
+                lock (_gate)
                 {
-                    // Another caller is writing one of the keys through: after it, as for a single write.
-                    wait = _progress.Task;
-                }
-                else
-                {
-                    var (needed, firstNew) = RoomNeeded(keys);
-                    var free = Math.Max(0, _options.Capacity - _pending.Count);
-                    if (needed <= free || (_options.FullPolicy == WriteBehindFullPolicy.Block && needed > _options.Capacity && _pending.Count == 0))
+                    ObjectDisposedException.ThrowIf(_closed, _owner);
+                    if (AnyDirect(keys))
                     {
-                        return Commit(templates, payloads: null);
-                    }
-
-                    if (_options.FullPolicy == WriteBehindFullPolicy.Reject)
-                    {
-                        throw new WriteBehindQueueFullException(
-                            $"The write-behind queue of cache '{_owner.Name}' holds {_pending.Count} keys (capacity {_options.Capacity}): the batch of {templates.Count} writes (first new key {TaiCacheDiagnostics.DescribeKey(firstNew)}) needed room for {needed} keys not queued yet and {free} {(free == 1 ? "was" : "were")} free, so none of it was applied." +
-                            (needed > _options.Capacity ? " The batch needs more room than the whole queue has: split it into batches of at most Capacity new keys." : string.Empty),
-                            firstNew,
-                            _options.Capacity);
-                    }
-
-                    if (_options.FullPolicy == WriteBehindFullPolicy.FallBackToWriteThrough && !AnyNewInFlight(keys))
-                    {
-                        (direct, coalesced) = Split(templates);
-                        payloads = _journal is null ? null : WriteBehindJournal.EncodeAll(coalesced);
-                        foreach (var key in keys)
-                        {
-                            _direct.Add(key); // no other write of the batch's keys goes in until this one is done
-                            SupersedeExpiry(key);
-                        }
-
-                        wait = Task.CompletedTask;
+                        // Another caller is writing one of the keys through: after it, as for a single write.
+                        wait = _progress.Task;
                     }
                     else
                     {
-                        // Block; or a key needing room is still being written by the flusher, and a write carried
-                        // through now could land before that older one: after it, as for a single write.
-                        wait = _progress.Task;
+                        var (needed, firstNew) = RoomNeeded(keys);
+                        var free = Math.Max(0, _options.Capacity - _pending.Count);
+                        if ((needed <= free || (_options.FullPolicy == WriteBehindFullPolicy.Block && needed > _options.Capacity && _pending.Count == 0)) && (needed == 0 || MayTakeRoom(ticket)))
+                        {
+                            return Commit(templates, payloads: null);
+                        }
+
+                        if (_options.FullPolicy == WriteBehindFullPolicy.Reject)
+                        {
+                            throw new WriteBehindQueueFullException(
+                                $"The write-behind queue of cache '{_owner.Name}' holds {_pending.Count} keys (capacity {_options.Capacity}): the batch of {templates.Count} writes (first new key {TaiCacheDiagnostics.DescribeKey(firstNew)}) needed room for {needed} keys not queued yet and {free} {(free == 1 ? "was" : "were")} free, so none of it was applied." +
+                                (needed > _options.Capacity ? " The batch needs more room than the whole queue has: split it into batches of at most Capacity new keys." : string.Empty),
+                                firstNew,
+                                _options.Capacity);
+                        }
+
+                        if (_options.FullPolicy == WriteBehindFullPolicy.FallBackToWriteThrough && !AnyNewInFlight(keys))
+                        {
+                            (direct, coalesced) = Split(templates);
+                            payloads = _journal is null ? null : WriteBehindJournal.EncodeAll(coalesced);
+                            foreach (var key in keys)
+                            {
+                                _direct.Add(key); // no other write of the batch's keys goes in until this one is done
+                                SupersedeExpiry(key);
+                            }
+
+                            wait = Task.CompletedTask;
+                        }
+                        else
+                        {
+                            // Block (in turn: see MayTakeRoom); or a key needing room is still being written by the
+                            // flusher, and a write carried through now could land before that older one: after it, as
+                            // for a single write.
+                            if (_options.FullPolicy == WriteBehindFullPolicy.Block)
+                            {
+                                ticket ??= _roomWaiters.AddLast(RoomWaiter);
+                            }
+
+                            wait = _progress.Task;
+                        }
                     }
                 }
-            }
 
-            if (direct is not null)
-            {
-                return await WriteManyDirectAsync(keys, direct, coalesced!, payloads, writeThrough, cancellationToken).ConfigureAwait(false);
-            }
+                if (direct is not null)
+                {
+                    return await WriteManyDirectAsync(keys, direct, coalesced!, payloads, writeThrough, cancellationToken).ConfigureAwait(false);
+                }
 
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            LeaveRoomQueue(ticket);
         }
     }
 

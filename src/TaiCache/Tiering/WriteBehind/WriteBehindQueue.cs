@@ -24,6 +24,10 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private readonly Dictionary<string, PendingWrite> _inFlight = new(StringComparer.Ordinal);
     private readonly HashSet<string> _direct = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ExpiryCall> _expiring = new(StringComparer.Ordinal);
+
+    // Writers that Block waits for room, oldest first (see MayTakeRoom): each is its node, holding RoomWaiter.
+    private static readonly object RoomWaiter = new();
+    private readonly LinkedList<object> _roomWaiters = new();
     private readonly ConcurrentQueue<WriteBehindDeadLetter> _deadLetters = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly WriteBehindJournal? _journal;
@@ -383,53 +387,89 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
     private async ValueTask<bool> EnqueueAsync(PendingWrite template, CancellationToken cancellationToken)
     {
-        while (true)
+        LinkedListNode<object>? ticket = null;
+        try
         {
-            Task wait;
-            lock (_gate)
+            while (true)
             {
-                ObjectDisposedException.ThrowIf(_closed, _owner);
-                var key = template.Key;
-                SupersedeExpiry(key);
-                if (_direct.Contains(key))
+                Task wait;
+                lock (_gate)
                 {
-                    wait = _progress.Task;
-                }
-                else if (_pending.TryGetValue(key, out var older))
-                {
-                    // Coalesce: the newer operation replaces the queued one and inherits its place and age.
-                    var entry = Stamp(template);
-                    ReplacePending(older, entry);
-                    return entry.ApplyToMemory(_owner);
-                }
-                else if (_pending.Count < _options.Capacity)
-                {
-                    var entry = Stamp(template);
-                    _journal?.Upsert(entry);
-                    Append(entry);
-                    return entry.ApplyToMemory(_owner);
-                }
-                else if (_options.FullPolicy == WriteBehindFullPolicy.Reject)
-                {
-                    throw new WriteBehindQueueFullException($"The write-behind queue of cache '{_owner.Name}' holds {_options.Capacity} keys (its capacity); the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused.", key, _options.Capacity);
-                }
-                else if (_options.FullPolicy == WriteBehindFullPolicy.FallBackToWriteThrough && !_inFlight.ContainsKey(key))
-                {
-                    _direct.Add(key);
-                    wait = Task.CompletedTask;
-                }
-                else
-                {
-                    wait = _progress.Task;
-                }
-            }
+                    ObjectDisposedException.ThrowIf(_closed, _owner);
+                    var key = template.Key;
+                    SupersedeExpiry(key);
+                    if (_direct.Contains(key))
+                    {
+                        wait = _progress.Task;
+                    }
+                    else if (_pending.TryGetValue(key, out var older))
+                    {
+                        // Coalesce: the newer operation replaces the queued one and inherits its place and age.
+                        var entry = Stamp(template);
+                        ReplacePending(older, entry);
+                        return entry.ApplyToMemory(_owner);
+                    }
+                    else if (_pending.Count < _options.Capacity && MayTakeRoom(ticket))
+                    {
+                        var entry = Stamp(template);
+                        _journal?.Upsert(entry);
+                        Append(entry);
+                        return entry.ApplyToMemory(_owner);
+                    }
+                    else if (_options.FullPolicy == WriteBehindFullPolicy.Reject)
+                    {
+                        throw new WriteBehindQueueFullException($"The write-behind queue of cache '{_owner.Name}' holds {_options.Capacity} keys (its capacity); the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused.", key, _options.Capacity);
+                    }
+                    else if (_options.FullPolicy == WriteBehindFullPolicy.FallBackToWriteThrough && !_inFlight.ContainsKey(key))
+                    {
+                        _direct.Add(key);
+                        wait = Task.CompletedTask;
+                    }
+                    else
+                    {
+                        if (_options.FullPolicy == WriteBehindFullPolicy.Block)
+                        {
+                            ticket ??= _roomWaiters.AddLast(RoomWaiter);
+                        }
 
-            if (ReferenceEquals(wait, Task.CompletedTask))
-            {
-                return await WriteDirectAsync(template, cancellationToken).ConfigureAwait(false);
-            }
+                        wait = _progress.Task;
+                    }
+                }
 
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (ReferenceEquals(wait, Task.CompletedTask))
+                {
+                    return await WriteDirectAsync(template, cancellationToken).ConfigureAwait(false);
+                }
+
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            LeaveRoomQueue(ticket);
+        }
+    }
+
+    /// <summary>
+    /// Under <see cref="WriteBehindFullPolicy.Block"/>, whether a writer that needs room may take it now: no writer is
+    /// waiting for room, or this one has waited longest. Room freed goes to the oldest waiter, so a batch that needs
+    /// much of it is not starved by single writes each taking a slot as it frees (called under the gate).
+    /// </summary>
+    /// <param name="ticket">The writer's place among the waiters, if it waited.</param>
+    private bool MayTakeRoom(LinkedListNode<object>? ticket) => _roomWaiters.First is not { } first || first == ticket;
+
+    /// <summary>Takes a writer out of the waiters for room (when it waited), and lets the others look again.</summary>
+    private void LeaveRoomQueue(LinkedListNode<object>? ticket)
+    {
+        if (ticket is null)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _roomWaiters.Remove(ticket);
+            SignalProgress();
         }
     }
 
