@@ -109,6 +109,7 @@ internal sealed class WriteBehindJournal : IDisposable
         var payload = entry.Encode();
         lock (_gate)
         {
+            EnsureFileThere(entry.Key);
             Bind(entry, payload);
             Run(_upsert, entry.Key);
         }
@@ -130,6 +131,7 @@ internal sealed class WriteBehindJournal : IDisposable
         var encoded = payloads ?? EncodeAll(entries);
         lock (_gate)
         {
+            EnsureFileThere(entries[0].Key);
             using var transaction = _connection.BeginTransaction();
             _upsert.Transaction = transaction;
             try
@@ -179,6 +181,19 @@ internal sealed class WriteBehindJournal : IDisposable
 
     /// <summary>When the entry's TTL ends (Unix ms), so a replay after a restart does not count it again from then.</summary>
     private static object Deadline(PendingWrite entry) => entry.ExpiresAt is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value;
+
+    /// <summary>
+    /// Refuses a write when the journal's file is no longer at its path (deleted while open): SQLite would go on writing
+    /// to the unlinked file, which no restart can open, so the write would be acknowledged and then lost at a crash.
+    /// One <c>stat</c> per journal write (a journal write is itself a durable SQLite write, far slower).
+    /// </summary>
+    private void EnsureFileThere(string key)
+    {
+        if (!File.Exists(_path))
+        {
+            throw new CacheConnectionException($"The write-behind journal at '{_path}' was deleted while the cache had it open: a write journaled now would be lost at a crash, so the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused and nothing of it applied. Dispose the cache and build it again to start a new journal.", key, null);
+        }
+    }
 
     /// <summary>Runs a journal command; a SQLite failure becomes the cache's own exception, naming the journal.</summary>
     private void Run(SqliteCommand command, string? key)

@@ -1,0 +1,43 @@
+using TaiCache.Tiering;
+
+namespace TaiCache.Tests.Tiering;
+
+/// <summary>
+/// The write-behind journal's file deleted while the cache has it open: SQLite would go on writing to the unlinked
+/// file, which no restart can open, so writes acknowledged from then on would be lost at a crash. They are refused.
+/// </summary>
+public sealed class WriteBehindJournalDeletedTests
+{
+    [Fact]
+    public async Task JournalFileDeleted_WritesRefusedBeforeAnythingIsApplied_ValuesQueuedBeforeStayServed()
+    {
+        var path = TierTestKit.NewJournalPath();
+        try
+        {
+            var (cache, l1, l2, _) = TierTestKit.Build(o =>
+            {
+                o.WriteStrategy = WriteStrategy.WriteBehind;
+                o.WriteBehind.JournalPath = path;
+            });
+            await using var scope = cache;
+            var key = TierTestKit.Key(this);
+            await cache.SetAsync(key, "before");
+            Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+
+            File.Delete(path);
+
+            var single = await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.SetAsync(key, "after"));
+            Assert.Contains("was deleted", single.Message, StringComparison.Ordinal);
+            var batch = await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.SetManyAsync([KeyValuePair.Create(key + ":b", 1)]));
+            Assert.Contains("was deleted", batch.Message, StringComparison.Ordinal);
+
+            Assert.True(l1.TryGet<string>(key, out var held) && held == "before"); // nothing of the refused write applied
+            Assert.False(l1.TryGet<int>(key + ":b", out _));
+            Assert.Equal("before", (await l2.Inner.GetAsync<string>(key)).Value);
+        }
+        finally
+        {
+            TierTestKit.DeleteJournal(path);
+        }
+    }
+}
