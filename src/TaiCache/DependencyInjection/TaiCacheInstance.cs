@@ -218,6 +218,7 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
                 OperationTimeout = options.Redis.OperationTimeout,
                 DefaultTtl = options.Redis.DefaultTtl,
                 IoScheduling = options.Redis.IoScheduling,
+                ReadTtlFromServer = options.Redis.ReadTtlFromServer,
                 Serialization = options.BuildSerialization(),
                 TimeProvider = _time,
                 LoggerFactory = _loggerFactory,

@@ -26,6 +26,12 @@ public sealed class TaiCacheRedisSettings
     /// <summary>Gets or sets where the tier's own connection reads its socket. Default <see cref="Redis.RedisIoScheduling.Dedicated"/>.</summary>
     public Redis.RedisIoScheduling IoScheduling { get; set; } = Redis.RedisIoScheduling.Dedicated;
 
+    /// <summary>
+    /// Gets or sets whether each hit's expiry is read from Redis (<c>PTTL</c>) rather than from the value's record, for
+    /// keys whose TTLs other clients change (see <see cref="Redis.RedisCacheOptions.ReadTtlFromServer"/>). Default <see langword="false"/>.
+    /// </summary>
+    public bool ReadTtlFromServer { get; set; }
+
     /// <summary>Gets or sets a hook run on the tier's options after the settings above are applied (code only, not bound).</summary>
     public Action<Redis.RedisCacheOptions>? Configure { get; set; }
 

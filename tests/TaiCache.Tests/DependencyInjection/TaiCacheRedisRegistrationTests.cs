@@ -42,6 +42,32 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
     }
 
     [Fact]
+    public async Task AddTaiCache_JsonReadTtlFromServer_ReachesTheRedisTierOptions()
+    {
+        var configuration = TestConfiguration.FromJson($$"""
+            {
+              "TaiCache": {
+                "Caches": {
+                  "default": {
+                    "Redis": { "ConnectionString": "{{_redis.ConnectionString}}", "KeyPrefix": "{{nameof(AddTaiCache_JsonReadTtlFromServer_ReachesTheRedisTierOptions)}}:", "ReadTtlFromServer": true }
+                  }
+                }
+              }
+            }
+            """);
+        bool? seen = null;
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration).Configure(o => o.Redis.Configure = redis => seen = redis.ReadTtlFromServer);
+        await using var provider = services.BuildServiceProvider();
+
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        await cache.SetAsync("k", 1);
+
+        Assert.True(seen);
+        Assert.Equal(1, (await cache.GetAsync<int>("k")).Value);
+    }
+
+    [Fact]
     public async Task AddTaiCache_JsonMemoryAndRedis_WritesReachRedis()
     {
         var prefix = $"{nameof(TaiCacheRedisRegistrationTests)}:{Guid.NewGuid():N}:";
