@@ -340,7 +340,7 @@ public sealed partial class MemcachedCache
         {
             await RunGroupedAsync(wires, batch, state, skipDownNodes, body, hops + 1, cancellationToken).ConfigureAwait(false);
         }
-        catch (CacheException ex) when (skipDownNodes && ex is CacheConnectionException { IsPartialOutage: true } or CacheTimeoutException { IsPartialOutage: true })
+        catch (CacheException ex) when (skipDownNodes && PartialOutage.Is(ex))
         {
             // The node is down (marked, or its connection just failed) or hung while others serve: the caller reads its
             // part as misses. Batches here are reads, so a part that may have reached the node changed nothing.

@@ -15,7 +15,7 @@ public sealed partial class MultiTierCache
     /// hung, timing them out; a Cluster primary down): neither a failure nor a success for its breaker, so a partial
     /// outage does not send every key past the tier. The node's own failure count marks it down.
     /// </summary>
-    private static bool IsPartialOutage(Exception e) => e is CacheConnectionException { IsPartialOutage: true } or CacheTimeoutException { IsPartialOutage: true };
+    private static bool IsPartialOutage(Exception e) => PartialOutage.Is(e);
 
     /// <summary>Asks the tier's breaker for a call; <see langword="false"/> while its circuit is open.</summary>
     internal static bool TryEnter(TierSlot slot) => slot.Breaker is not { } breaker || breaker.TryAcquire();
