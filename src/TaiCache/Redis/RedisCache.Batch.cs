@@ -128,12 +128,25 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, null, "MGET");
+            var failure = FirstFailure(tasks) ?? ex;
+            var slow = failure is TimeoutException ? SlowShards(tasks, g => groups[g].Physical[0]) : null;
+            var translated = Translate(failure, null, "MGET", slow);
+
+            // A hung primary's keys are misses for a multi-tier read, when every other slot's MGET answered.
+            if (!skipDownShards || translated is not CacheTimeoutException { IsPartialOutage: true } || !OnlySlowFailed(tasks))
+            {
+                throw translated;
+            }
         }
 
         var hits = 0;
         for (var g = 0; g < groups.Count; g++)
         {
+            if (tasks[g] is not { IsCompletedSuccessfully: true })
+            {
+                continue; // a hung primary's slot (a partial timeout)
+            }
+
             var values = tasks[g].Result;
             var index = groups[g].Index;
             for (var i = 0; i < values.Length; i++)
@@ -205,7 +218,8 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, null, operation);
+            var failure = FirstFailure(tasks) ?? ex;
+            throw Translate(failure, null, operation, failure is TimeoutException ? SlowShards(tasks, i => encoded[i].Key) : null);
         }
 
         for (var i = 0; i < tasks.Length; i++)
@@ -244,7 +258,8 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, null, "DEL (batch)");
+            var failure = FirstFailure(tasks) ?? ex;
+            throw Translate(failure, null, "DEL (batch)", failure is TimeoutException ? SlowShards(tasks, i => groups[i].Physical[0]) : null);
         }
 
         long removed = 0;
@@ -353,6 +368,20 @@ public sealed partial class RedisCache
         var cluster = IsClusterCore(multiplexer);
         Volatile.Write(ref _clusterState, cluster ? 1 : 2);
         return cluster;
+    }
+
+    /// <summary>Whether every command of a batch either completed or waited on a primary that timed out (none failed otherwise).</summary>
+    private static bool OnlySlowFailed(Task[] tasks)
+    {
+        foreach (var task in tasks)
+        {
+            if (task is { IsCompleted: true, IsCompletedSuccessfully: false } && task.Exception?.InnerException is not TimeoutException)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static Exception? FirstFailure(Task[] tasks)

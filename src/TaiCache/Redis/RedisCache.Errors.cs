@@ -1,3 +1,4 @@
+using System.Net;
 using StackExchange.Redis;
 
 namespace TaiCache.Redis;
@@ -40,8 +41,9 @@ public sealed partial class RedisCache
     /// <param name="ex">The failure.</param>
     /// <param name="key">The logical key the operation was about, if any.</param>
     /// <param name="operation">The Redis command, for the message.</param>
+    /// <param name="slowShards">For a batch on a Cluster, the primaries of its commands that timed out (<see cref="SlowShards"/>); a single-key command's is found from <paramref name="key"/>.</param>
     /// <returns>The exception to throw.</returns>
-    private Exception Translate(Exception ex, string? key, string operation)
+    private Exception Translate(Exception ex, string? key, string operation, EndPoint[]? slowShards = null)
     {
         if (Volatile.Read(ref _disposed) != 0)
         {
@@ -60,11 +62,11 @@ public sealed partial class RedisCache
                 }
 
                 // A Cluster with other primaries up: this key's primary is the one down (a partial outage).
-                if (_multiplexer is { IsConnected: true } multiplexer && IsCluster(multiplexer))
+                if (IsPartialConnectionFailure(key))
                 {
                     _someServerDown = true; // the next keyed command checks its primary first, even if the event comes later
                     return new CacheConnectionException(
-                        $"Redis cache '{Name}': {operation}{target} failed because the Redis server for its slot could not be reached ({connection.FailureType}); other Cluster primaries are connected.", key, InnerFor(ex))
+                        $"Redis cache '{Name}': {operation}{target} failed because the Redis server for its slot could not be reached ({connection.FailureType}); other Cluster primaries are connected and answering.", key, InnerFor(ex))
                     {
                         IsPartialOutage = true,
                     };
@@ -88,8 +90,14 @@ public sealed partial class RedisCache
                     Log.OperationTimedOut(_logger, Name, operation, described, _timeout.TotalMilliseconds, slow);
                 }
 
+                // A Cluster with another primary answering: the primary (or primaries) waited on is hung (a partial outage).
+                var partial = IsPartialTimeout(key, slowShards, out var hung);
+                var why = partial ? $"; the Cluster primary serving it ({hung}) is not answering, others are" : string.Empty;
                 return new CacheTimeoutException(
-                    $"Redis cache '{Name}': {operation}{target} did not complete within {_timeout.TotalMilliseconds:0} ms.", key, InnerFor(ex));
+                    $"Redis cache '{Name}': {operation}{target} did not complete within {_timeout.TotalMilliseconds:0} ms{why}.", key, InnerFor(ex))
+                {
+                    IsPartialOutage = partial,
+                };
 
             case OperationCanceledException:
             case InvalidOperationException:

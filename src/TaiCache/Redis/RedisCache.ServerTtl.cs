@@ -82,7 +82,8 @@ public sealed partial class RedisCache
         }
         catch (Exception ex) when (IsTranslatable(ex))
         {
-            throw Translate(FirstFailure(tasks) ?? ex, null, "PTTL (batch)");
+            var failure = FirstFailure(tasks) ?? ex;
+            throw Translate(failure, null, "PTTL (batch)", failure is TimeoutException ? SlowShards(tasks, j => PrefixKey(logical[asked[j]])) : null);
         }
 
         for (var j = 0; j < tasks.Length; j++)

@@ -48,7 +48,7 @@ public sealed partial class RedisCache
         }
     }
 
-    /// <summary>The endpoint of the primary serving a key's slot when it is not connected while another server is; otherwise <see langword="null"/>.</summary>
+    /// <summary>The endpoint of the primary serving a key's slot when it is not connected while another primary is connected and answering (<see cref="AnotherPrimaryAnswering"/>); otherwise <see langword="null"/>.</summary>
     private string? DownShard(RedisKey physical)
     {
         if (_multiplexer is not { IsConnected: true } multiplexer || !IsCluster(multiplexer))
@@ -56,28 +56,18 @@ public sealed partial class RedisCache
             return null;
         }
 
-        ClusterConfiguration? configuration = null;
-        if (_servers.Length == 0)
-        {
-            _servers = multiplexer.GetServers(); // armed by a failed command before any event
-        }
-
-        foreach (var server in _servers)
-        {
-            if (server.IsConnected && server.ClusterConfiguration is { } known)
-            {
-                configuration = known;
-                break;
-            }
-        }
-
         // A slot with no known primary is left to StackExchange.Redis (the configuration may be changing).
-        if (configuration?.GetBySlot(physical)?.EndPoint is not { } endPoint)
+        if (PrimaryFor(physical) is not { } endPoint)
         {
             return null;
         }
 
-        return multiplexer.GetServer(endPoint).IsConnected ? null : endPoint.ToString();
+        // Down while another primary answers: fail at once. When none answers (every primary hung or down) the command
+        // goes to StackExchange.Redis and its failure is not partial.
+        return multiplexer.GetServer(endPoint).IsConnected || KnownClusterConfiguration() is not { } configuration
+               || !AnotherPrimaryAnswering(multiplexer, configuration, [endPoint], _time.GetTimestamp())
+            ? null
+            : endPoint.ToString();
     }
 
     private CacheConnectionException ShardDown(string? key, string operation, string endPoint)

@@ -9,7 +9,7 @@ namespace TaiCache.Tests.Fixtures;
 /// <c>redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes</c>, then waited on until every node reports
 /// <c>cluster_state:ok</c>. All are killed, and their temp folder removed, on dispose.
 /// </summary>
-public sealed class RedisClusterFixture : IAsyncLifetime
+public class RedisClusterFixture : IAsyncLifetime
 {
     private readonly List<ServerProcess> _nodes = [];
     private string? _directory;
@@ -19,6 +19,12 @@ public sealed class RedisClusterFixture : IAsyncLifetime
 
     /// <summary>Gets the nodes' ports (empty for an external cluster).</summary>
     public IReadOnlyList<int> Ports => _nodes.Select(n => n.Port).ToList();
+
+    /// <summary>
+    /// Gets how long a node may stay silent before the others mark it failed (<c>--cluster-node-timeout</c>); with no
+    /// replicas the whole cluster then refuses commands (<c>CLUSTERDOWN</c>).
+    /// </summary>
+    protected virtual int NodeTimeoutMilliseconds => 5000;
 
     /// <inheritdoc />
     public async Task InitializeAsync()
@@ -41,7 +47,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
                     port,
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", Path.Combine(_directory, $"nodes-{port}.conf"),
-                    "--cluster-node-timeout", "5000",
+                    "--cluster-node-timeout", NodeTimeoutMilliseconds.ToString(CultureInfo.InvariantCulture),
                     "--dir", _directory).ConfigureAwait(false);
                 _nodes.Add(node);
             }
@@ -85,11 +91,19 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     /// <summary>Kills the node on a port with SIGKILL (a primary dying), for a class that owns its cluster.</summary>
     public void Kill(int port) => _nodes.Single(n => n.Port == port).Kill();
 
+    /// <summary>Sends a signal to the node on a port (<c>STOP</c> hangs a primary, <c>CONT</c> lets it go on), for a class that owns its cluster.</summary>
+    public void Signal(int port, string signal) => _nodes.Single(n => n.Port == port).Signal(signal);
+
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
         foreach (var node in _nodes)
         {
+            if (node.IsRunning)
+            {
+                node.Signal("CONT"); // a node a test froze
+            }
+
             await node.DisposeAsync().ConfigureAwait(false);
         }
 
