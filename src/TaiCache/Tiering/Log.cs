@@ -134,5 +134,27 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, Message = "Cache {Cache}: the factory for {Key} ({Keys} keys) ran past its hard timeout {HardTimeout}; its token is cancelled and its value will not be stored.")]
     private static partial void FactoryAbandonedCore(ILogger logger, string cache, string? key, int keys, TimeSpan hardTimeout);
+
+    public static void EagerRefreshStarted(ILogger logger, string cache, string key)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            EagerRefreshStartedCore(logger, cache, TaiCacheDiagnostics.DescribeKey(key));
+        }
+    }
+
+    [LoggerMessage(EventId = 4016, Level = LogLevel.Debug, Message = "Cache {Cache}: {Key} was read near its expiry; refreshing it in the background (eager refresh).")]
+    private static partial void EagerRefreshStartedCore(ILogger logger, string cache, string? key);
+
+    public static void EagerRefreshFailed(ILogger logger, string cache, string key, Exception exception)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            EagerRefreshFailedCore(logger, cache, TaiCacheDiagnostics.DescribeKey(key), exception);
+        }
+    }
+
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "Cache {Cache}: the eager refresh of {Key} failed; the value held is served until it expires.")]
+    private static partial void EagerRefreshFailedCore(ILogger logger, string cache, string? key, Exception exception);
 }
 #pragma warning restore CA1873

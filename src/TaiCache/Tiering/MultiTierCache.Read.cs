@@ -158,7 +158,7 @@ public sealed partial class MultiTierCache
                 }
 
                 KeepForFailSafe(key, read.Value, options);
-                return new CacheResult<T>(read.Value);
+                return new CacheResult<T>(read.Value, read.ExpiresAtUnixMs);
             }
 
             if (read.Status == TierReadStatus.Failed)

@@ -24,6 +24,11 @@ public sealed partial class MultiTierCache
         ThrowIfDisposed();
         if (_l1 is not null && TryGetMemory(_l1, key, out T local))
         {
+            if ((options ?? _defaults).EagerRefreshThreshold is not null)
+            {
+                RefreshAheadOfL1(_l1, key, state, factory, Resolve(options));
+            }
+
             return new ValueTask<T>(local);
         }
 
@@ -131,6 +136,7 @@ public sealed partial class MultiTierCache
         try
         {
             T value;
+            var refresh = false;
             var l1Mark = L1Mark(); // a write of the key from here on wins over what this load finds or computes
 
             // The caller's own L1 read already counted its miss: the recheck (another load may just have filled the key)
@@ -147,6 +153,7 @@ public sealed partial class MultiTierCache
                 // every L2 hit contended for.
                 var failedTiers = new StrongBox<ulong>();
                 var read = await ReadLowerAsync<T>(key, options, staleOnFailure: false, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
+                refresh = read.HasValue && IsRefreshDue(options, read.ExpiresAtUnixMs);
                 value = read.HasValue ? read.Value : await LoadFromFactoryAsync(key, state, factory, options, failedTiers.Value, flight, l1Mark).ConfigureAwait(false);
             }
 
@@ -155,6 +162,11 @@ public sealed partial class MultiTierCache
             {
                 _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
                 flight.TrySetResult(value);
+            }
+
+            if (refresh)
+            {
+                StartRefresh(key, state, factory, options); // a lower tier's hit near its expiry
             }
 
             return value;
@@ -186,7 +198,8 @@ public sealed partial class MultiTierCache
     /// <param name="flight">The load's flight, if it leads one: on a timeout it is handed to the factory still running.</param>
     /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> when the load started: a write of the key since
     /// (here, or a peer's, whose invalidation removed it from L1) supersedes the load.</param>
-    private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers, Flight<T>? flight, long l1Mark)
+    /// <param name="refresh">Whether this is an eager refresh, whose value replaces the one the tiers hold (a load's only fills them).</param>
+    private async Task<T> LoadFromFactoryAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, ulong failedTiers, Flight<T>? flight, long l1Mark, bool refresh = false)
     {
         var abandon = HardTimeoutSource(options);
         var factoryTask = RunFactoryAsync(state, factory, abandon?.Token ?? _disposeCts.Token);
@@ -213,7 +226,7 @@ public sealed partial class MultiTierCache
                 flight.HandedOff = true;
             }
 
-            _ = StoreWhenDoneAsync(key, factoryTask, options, flight, abandon, l1Mark);
+            _ = StoreWhenDoneAsync(key, factoryTask, options, flight, abandon, l1Mark, refresh);
             if (TryGetStale<T>(key, options, out var stale))
             {
                 return stale;
@@ -237,7 +250,7 @@ public sealed partial class MultiTierCache
         // A stalled tier costs one TierTimeout per call, not two.
         if (flight is not { IsSuperseded: true } && !WrittenSince(key, l1Mark))
         {
-            await StoreLoadedAsync(key, value, options, l1Mark, failedTiers).ConfigureAwait(false);
+            await StoreLoadedAsync(key, value, options, l1Mark, failedTiers, refresh).ConfigureAwait(false);
             CountFactoryStore(1);
         }
 
@@ -303,7 +316,7 @@ public sealed partial class MultiTierCache
     /// Stores the value of a factory that outlived its timeout, then ends the flight it was handed (if any). Past the
     /// hard timeout (when set) the factory is abandoned instead, and the flight fails with the timeout.
     /// </summary>
-    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options, Flight<T>? flight, CancellationTokenSource? abandon, long l1Mark)
+    private async Task StoreWhenDoneAsync<T>(string key, Task<T> factoryTask, MultiTierEntryOptions options, Flight<T>? flight, CancellationTokenSource? abandon, long l1Mark, bool refresh)
     {
         try
         {
@@ -329,7 +342,7 @@ public sealed partial class MultiTierCache
             abandon?.Dispose();
             if (flight is not { IsSuperseded: true } && !WrittenSince(key, l1Mark))
             {
-                await StoreLoadedAsync(key, value, options, l1Mark).ConfigureAwait(false);
+                await StoreLoadedAsync(key, value, options, l1Mark, refresh: refresh).ConfigureAwait(false);
                 CountFactoryStore(1);
             }
 
@@ -351,8 +364,9 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Stores a factory's value: every tier, best effort below L1 (a read never fails because a tier would not
-    /// take a copy); L1 drops it if the key was written there since <paramref name="l1Mark"/>.</summary>
-    private async ValueTask StoreLoadedAsync<T>(string key, T value, MultiTierEntryOptions options, long l1Mark, ulong skipTiers = 0)
+    /// take a copy); L1 drops it if the key was written there since <paramref name="l1Mark"/>. An eager refresh's value
+    /// (<paramref name="refresh"/>) replaces the one the tiers hold instead (see <see cref="StoreRefreshedAsync"/>).</summary>
+    private async ValueTask StoreLoadedAsync<T>(string key, T value, MultiTierEntryOptions options, long l1Mark, ulong skipTiers = 0, bool refresh = false)
     {
         if (IsDisposed)
         {
@@ -360,6 +374,12 @@ public sealed partial class MultiTierCache
         }
 
         KeepForFailSafe(key, value, options);
+        if (refresh)
+        {
+            await StoreRefreshedAsync(key, value, options, skipTiers).ConfigureAwait(false);
+            return;
+        }
+
         if (_writeBehind is not null)
         {
             FillMemoryTiers(key, value, options, l1Mark);

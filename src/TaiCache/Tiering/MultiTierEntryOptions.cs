@@ -1,6 +1,6 @@
 namespace TaiCache.Tiering;
 
-/// <summary>Per-call settings of a <see cref="MultiTierCache"/> read or write: expiry, fail-safe, factory timeout, tiers left out.</summary>
+/// <summary>Per-call settings of a <see cref="MultiTierCache"/> read or write: expiry, fail-safe, factory timeout, eager refresh, tiers left out.</summary>
 /// <remarks>Pass one instance many times: it is read, never copied or changed, by the cache.</remarks>
 public sealed class MultiTierEntryOptions
 {
@@ -37,6 +37,19 @@ public sealed class MultiTierEntryOptions
     /// <see langword="null"/> (the default) lets the factory run as long as it takes.
     /// </summary>
     public TimeSpan? FactoryHardTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets the share of <see cref="Ttl"/> after which <see cref="MultiTierCache.GetOrSetAsync{TState, T}"/>
+    /// refreshes a value it finds ahead of its expiry (eager refresh): the caller gets the value held at once, and one
+    /// background load per key runs the factory and stores its value in every tier, so readers of a hot key never wait
+    /// for its factory when it expires. 0.8 refreshes a 10-minute value read after 8 minutes. The value's age is told by
+    /// its expiry: an L1 copy's when <see cref="LocalTtl"/> is not set (or equals <see cref="Ttl"/>), a lower tier's hit's
+    /// otherwise. The refresh has the call's <see cref="FactoryTimeout"/> and <see cref="FactoryHardTimeout"/>; a
+    /// failed refresh is logged and leaves the value held until it expires. Between 0 and 1 (exclusive);
+    /// <see langword="null"/> (the default) or no <see cref="Ttl"/> turns it off. Batch loads
+    /// (<see cref="MultiTierCache.GetOrSetManyAsync{TState, T}"/>) do not refresh ahead.
+    /// </summary>
+    public double? EagerRefreshThreshold { get; set; }
 
     /// <summary>
     /// Gets or sets a value indicating whether the value stays out of the memory tiers (<see cref="InMemoryTier"/>):
@@ -81,6 +94,11 @@ public sealed class MultiTierEntryOptions
         if (FactoryHardTimeout is { } hard && (hard <= TimeSpan.Zero || hard < FactoryTimeout))
         {
             throw new ArgumentOutOfRangeException(nameof(FactoryHardTimeout), hard, $"MultiTierEntryOptions.FactoryHardTimeout must be positive and at least FactoryTimeout ({FactoryTimeout?.ToString() ?? "not set"}), or null to let the factory run.");
+        }
+
+        if (EagerRefreshThreshold is { } eager && !(eager > 0 && eager < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(EagerRefreshThreshold), eager, "MultiTierEntryOptions.EagerRefreshThreshold must be between 0 and 1 (exclusive), a share of Ttl, or null to turn eager refresh off.");
         }
     }
 

@@ -1,0 +1,93 @@
+namespace TaiCache.Tiering;
+
+/// <summary>
+/// Eager refresh (<see cref="MultiTierEntryOptions.EagerRefreshThreshold"/>): a value read near the end of its TTL is
+/// returned as it is while one background load per key runs the factory and stores the new value in every tier.
+/// </summary>
+public sealed partial class MultiTierCache
+{
+    /// <summary>
+    /// After an L1 hit of <see cref="GetOrSetAsync{TState, T}"/>: starts a refresh when the L1 copy's expiry is the
+    /// value's (the copy was written with <see cref="MultiTierEntryOptions.Ttl"/>, or capped at a lower tier's expiry)
+    /// and is due. A shorter <see cref="MultiTierEntryOptions.LocalTtl"/> leaves the decision to the lower tier's hit
+    /// that follows the copy's expiry: the copy's end is not the value's.
+    /// </summary>
+    private void RefreshAheadOfL1<TState, T>(InMemoryTier l1, string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options)
+    {
+        if (options.Ttl is not { } ttl || (options.LocalTtl is { } local && local < ttl) || IsDisposed)
+        {
+            return;
+        }
+
+        if (l1.GetRemainingTtl(key) is { } left && left != Timeout.InfiniteTimeSpan && left < RefreshWindow(options, ttl))
+        {
+            StartRefresh(key, state, factory, options);
+        }
+    }
+
+    /// <summary>Whether a lower tier's hit, expiring at <paramref name="expiresAtUnixMs"/> (0 when unknown or never), is in its refresh window.</summary>
+    private bool IsRefreshDue(MultiTierEntryOptions options, long expiresAtUnixMs) =>
+        options is { EagerRefreshThreshold: not null, Ttl: { } ttl } && expiresAtUnixMs != 0 && !IsDisposed
+        && expiresAtUnixMs - _time.GetUtcNow().ToUnixTimeMilliseconds() < RefreshWindow(options, ttl).TotalMilliseconds;
+
+    /// <summary>The last part of a value's TTL in which a read refreshes it: (1 - threshold) x TTL.</summary>
+    private static TimeSpan RefreshWindow(MultiTierEntryOptions options, TimeSpan ttl) => ttl * (1 - options.EagerRefreshThreshold!.Value);
+
+    /// <summary>
+    /// Starts the key's refresh unless a load of the key is already under way (a refresh or a caller's load): it leads
+    /// a flight like any load, so callers that miss meanwhile join it, and writes of the key supersede it.
+    /// </summary>
+    private void StartRefresh<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options)
+    {
+        if (_inflight.ContainsKey(key))
+        {
+            return;
+        }
+
+        var flight = new Flight<T>();
+        if (!_inflight.TryAdd(key, flight))
+        {
+            return;
+        }
+
+        Log.EagerRefreshStarted(_logger, Name, key);
+
+        // On the thread pool: a factory that works synchronously before its first await must not run on the reader's thread.
+        _ = Task.Run(() => RefreshAsync(key, state, factory, options, flight));
+    }
+
+    /// <summary>
+    /// Stores a refresh's value as a set (a load's value is a copy that yields to any value a tier holds, and every tier
+    /// still holds the old one): best effort in every tier under write-through, telling the peers; queued under
+    /// write-behind. The caller checked that no write of the key came since the refresh began.
+    /// </summary>
+    private ValueTask StoreRefreshedAsync<T>(string key, T value, MultiTierEntryOptions options, ulong skipTiers) =>
+        _writeBehind is not null
+            ? SetCoreAsync(key, value, options, CancellationToken.None)
+            : WriteDownAsync(key, value, options, bestEffort: true, skipTiers, publish: _options.Coherence is not null && !options.SkipDistributedWrite, CancellationToken.None);
+
+    private async Task RefreshAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight)
+    {
+        try
+        {
+            var value = await LoadFromFactoryAsync(key, state, factory, options, failedTiers: 0, flight, L1Mark(), refresh: true).ConfigureAwait(false);
+            if (!flight.HandedOff)
+            {
+                _inflight.TryRemove(new KeyValuePair<string, object>(key, flight));
+                flight.TrySetResult(value);
+            }
+        }
+        catch (Exception e)
+        {
+            if (!IsDisposed)
+            {
+                Log.EagerRefreshFailed(_logger, Name, key, e); // disposal cancels the factory's token: not a failure
+            }
+
+            if (!flight.HandedOff)
+            {
+                EndFlight(key, flight, e);
+            }
+        }
+    }
+}
