@@ -6,12 +6,19 @@ using ZiggyCreatures.Caching.Fusion;
 
 namespace TaiCache.Benchmarks.Tiering;
 
-/// <summary>L1-hit GetOrSet with Redis configured as L2: TaiCache vs FusionCache 2.9 vs HybridCache.</summary>
+/// <summary>
+/// L1-hit GetOrSet with Redis configured as L2: TaiCache vs FusionCache 2.9 vs HybridCache; then TaiCache and
+/// FusionCache again with eager refresh on (threshold 0.9 of a one-hour TTL, so each read checks the value's age and
+/// none refreshes).
+/// </summary>
 [MemoryDiagnoser]
 public class MultiTierL1HitBenchmarks
 {
     private const string Key = "bench:l1hit";
+    private const string EagerKey = "bench:l1hit:eager";
     private static readonly Product Value = Product.Sample(42);
+    private static readonly MultiTierEntryOptions TaiEager = new() { Ttl = TimeSpan.FromHours(1), EagerRefreshThreshold = 0.9 };
+    private static readonly FusionCacheEntryOptions FusionEager = new() { Duration = TimeSpan.FromHours(1), EagerRefreshThreshold = 0.9f };
     private BenchRedis _redis = null!;
     private MultiTierCache _tai = null!;
     private FusionCache _fusion = null!;
@@ -29,6 +36,8 @@ public class MultiTierL1HitBenchmarks
         await TaiCacheGetOrSet();
         await FusionGetOrSet();
         await HybridGetOrCreate();
+        await TaiCacheGetOrSetEagerRefresh();
+        await FusionGetOrSetEagerRefresh();
     }
 
     [GlobalCleanup]
@@ -48,4 +57,10 @@ public class MultiTierL1HitBenchmarks
 
     [Benchmark]
     public ValueTask<Product> HybridGetOrCreate() => _hybrid.GetOrCreateAsync(Key, 0, static (_, _) => new ValueTask<Product>(Value));
+
+    [Benchmark]
+    public ValueTask<Product> TaiCacheGetOrSetEagerRefresh() => _tai.GetOrSetAsync(EagerKey, 0, static (_, _) => new ValueTask<Product>(Value), TaiEager);
+
+    [Benchmark]
+    public ValueTask<Product> FusionGetOrSetEagerRefresh() => _fusion.GetOrSetAsync<Product>(EagerKey, static (_, _) => Task.FromResult(Value), FusionEager);
 }

@@ -103,6 +103,24 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         TryGetCore(key, checkKeyOnMiss, lenient: true, out value, out wrongType, out _);
 
     /// <summary>
+    /// <see cref="TryGetLenient{T}(string, bool, out T, out bool)"/> that also tells how long the entry read has left
+    /// (<see cref="Timeout.InfiniteTimeSpan"/> without an expiry; its absolute bound on a sliding tier), from the node
+    /// the read found: no second lookup.
+    /// </summary>
+    internal bool TryGetLenient<T>(string key, bool checkKeyOnMiss, [MaybeNullWhen(false)] out T value, out bool wrongType, out TimeSpan remaining)
+    {
+        if (!TryGetCore(key, checkKeyOnMiss, lenient: true, out value, out wrongType, out var hit))
+        {
+            remaining = TimeSpan.Zero;
+            return false;
+        }
+
+        var expires = hit!.AbsoluteExpiresAt;
+        remaining = expires == MemoryNode.NoExpiry ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(Math.Max(0, expires - Now()) / (double)_clockFrequency);
+        return true;
+    }
+
+    /// <summary>
     /// Reads a key again for a caller whose first read already counted as a miss (a load rechecking L1 before it goes
     /// lower): the policy sees a hit as a read, the metrics see nothing, so one caller's miss is counted once.
     /// </summary>

@@ -7,22 +7,31 @@ namespace TaiCache.Tiering;
 public sealed partial class MultiTierCache
 {
     /// <summary>
-    /// After an L1 hit of <see cref="GetOrSetAsync{TState, T}"/>: starts a refresh when the L1 copy's expiry is the
-    /// value's (the copy was written with <see cref="MultiTierEntryOptions.Ttl"/>, or capped at a lower tier's expiry)
-    /// and is due. A shorter <see cref="MultiTierEntryOptions.LocalTtl"/> leaves the decision to the lower tier's hit
-    /// that follows the copy's expiry: the copy's end is not the value's.
+    /// The L1 read of <see cref="GetOrSetAsync{TState, T}"/> with eager refresh on: on a hit, starts a refresh when the
+    /// L1 copy's expiry is the value's (the copy was written with <see cref="MultiTierEntryOptions.Ttl"/>, or capped at
+    /// a lower tier's expiry) and is in its refresh window. A shorter <see cref="MultiTierEntryOptions.LocalTtl"/>
+    /// leaves the decision to the lower tier's hit that follows the copy's expiry: the copy's end is not the value's.
     /// </summary>
-    private void RefreshAheadOfL1<TState, T>(InMemoryTier l1, string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options)
+    private bool TryGetAgeing<TState, T>(InMemoryTier l1, string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, out T value)
     {
-        if (options.Ttl is not { } ttl || (options.LocalTtl is { } local && local < ttl) || IsDisposed)
+        if (options.EagerRefreshThreshold is not (> 0 and < 1))
         {
-            return;
+            options.Validate(); // throws naming it
         }
 
-        if (l1.GetRemainingTtl(key) is { } left && left != Timeout.InfiniteTimeSpan && left < RefreshWindow(options, ttl))
+        var hit = l1.TryGetLenient(key, checkKeyOnMiss: true, out value!, out var wrongType, out var left);
+        if (wrongType)
+        {
+            LogWrongType<T>(l1, key);
+        }
+
+        if (hit && options.Ttl is { } ttl && (options.LocalTtl is not { } local || local >= ttl)
+            && left != Timeout.InfiniteTimeSpan && left < RefreshWindow(options, ttl) && !IsDisposed)
         {
             StartRefresh(key, state, factory, options);
         }
+
+        return hit;
     }
 
     /// <summary>Whether a lower tier's hit, expiring at <paramref name="expiresAtUnixMs"/> (0 when unknown or never), is in its refresh window.</summary>

@@ -22,14 +22,19 @@ public sealed partial class MultiTierCache
     {
         ArgumentNullException.ThrowIfNull(factory);
         ThrowIfDisposed();
-        if (_l1 is not null && TryGetMemory(_l1, key, out T local))
+        if (_l1 is not null)
         {
-            if ((options ?? _defaults).EagerRefreshThreshold is not null)
+            if ((options ?? _defaults).EagerRefreshThreshold is null)
             {
-                RefreshAheadOfL1(_l1, key, state, factory, Resolve(options));
+                if (TryGetMemory(_l1, key, out T local))
+                {
+                    return new ValueTask<T>(local);
+                }
             }
-
-            return new ValueTask<T>(local);
+            else if (TryGetAgeing(_l1, key, state, factory, options ?? _defaults, out T held))
+            {
+                return new ValueTask<T>(held);
+            }
         }
 
         CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
