@@ -50,6 +50,32 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EagerRefresh_ReplacesTheValueInRedis_AndThePeersHearIt_SoTheyReadTheNewValue()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (a, aL1, _) = await InstanceAsync("a", time: time);
+        var (b, bL1, _) = await InstanceAsync("b", time: time);
+        var key = $"wtc:{Guid.NewGuid():N}";
+        var entry = new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(10), EagerRefreshThreshold = 0.8 };
+        var version = 0;
+        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref version));
+        Assert.Equal("v1", await a.GetOrSetAsync(key, Load, entry));
+        Assert.Equal("v1", await b.GetOrSetAsync(key, Load, entry)); // from Redis, copied into b's L1
+        Assert.True(bL1.TryGet<string>(key, out _));
+
+        time.Advance(TimeSpan.FromMinutes(9));
+        await HeardByAsync("b", [key], async () =>
+        {
+            Assert.Equal("v1", await a.GetOrSetAsync(key, Load, entry)); // returned at once; the refresh runs behind it
+            await TierTestKit.Eventually(() => aL1.TryGet<string>(key, out var v) && v == "v2", TimeSpan.FromSeconds(10));
+        });
+
+        Assert.False(bL1.TryGet<string>(key, out _));
+        Assert.Equal("v2", await b.GetOrSetAsync(key, Load, entry)); // Redis holds the refreshed value
+        Assert.Equal(2, Volatile.Read(ref version));
+    }
+
+    [Fact]
     public async Task SetAsync_SkipDistributedWrite_DoesNotTellPeers_SkipMemoryWriteDoes()
     {
         var (a, aL1, _) = await InstanceAsync("a");
@@ -170,10 +196,11 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         return outstanding;
     }
 
-    private async Task<(MultiTierCache Cache, InMemoryTier L1, RedisCache Redis)> InstanceAsync(string name, bool dedicatedCoherenceConnection = false)
+    private async Task<(MultiTierCache Cache, InMemoryTier L1, RedisCache Redis)> InstanceAsync(string name, bool dedicatedCoherenceConnection = false, TimeProvider? time = null)
     {
-        var redis = await RedisCache.ConnectAsync($"127.0.0.1:{_server.Port}", new RedisCacheOptions { Name = "redis", KeyPrefix = "wtc:" });
-        var l1 = TierTestKit.Memory("L1");
+        time ??= TimeProvider.System;
+        var redis = await RedisCache.ConnectAsync($"127.0.0.1:{_server.Port}", new RedisCacheOptions { Name = "redis", KeyPrefix = "wtc:", TimeProvider = time });
+        var l1 = TierTestKit.Memory("L1", time);
         IConnectionMultiplexer multiplexer = dedicatedCoherenceConnection
             ? await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_server.Port}")
             : await redis.GetMultiplexerAsync();
@@ -188,7 +215,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         };
         await coherence.StartAsync();
         await Wait.UntilAsync(() => coherence.MessagesReceived > 0 && coherence.IsCoherent, "own heartbeat echo");
-        var options = new MultiTierCacheOptions { Name = name, Coherence = coherence };
+        var options = new MultiTierCacheOptions { Name = name, Coherence = coherence, TimeProvider = time };
         options.Tiers.Add(l1);
         options.Tiers.Add(redis);
         var cache = new MultiTierCache(options);
