@@ -110,7 +110,8 @@ public sealed partial class MultiTierCache
     /// <param name="readL1">Whether L1 is read (a recheck that has just read it passes <see langword="false"/>).</param>
     /// <param name="staleOnFailure">Whether a key missing because a tier failed is served from the kept stale values (when the options allow it).</param>
     /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> before the call: a key written there since is not copied into it.</param>
-    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, long l1Mark, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true)
+    /// <param name="due">With eager refresh on, gets the keys found in their refresh window (see <see cref="IsRefreshDue"/>).</param>
+    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, long l1Mark, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true, List<string>? due = null)
     {
         var missing = keys;
         ulong failedTiers = 0;
@@ -119,7 +120,22 @@ public sealed partial class MultiTierCache
             missing = new List<string>(keys.Count);
             foreach (var key in keys)
             {
-                if (TryGetMemory(_l1, key, out T value, MemoryRead.KeyChecked))
+                T value;
+                bool hit;
+                if (due is null)
+                {
+                    hit = TryGetMemory(_l1, key, out value, MemoryRead.KeyChecked);
+                }
+                else
+                {
+                    hit = TryGetAged(_l1, key, checkKeyOnMiss: false, options, out value, out var isDue);
+                    if (isDue)
+                    {
+                        due.Add(key);
+                    }
+                }
+
+                if (hit)
                 {
                     found[key] = value;
                 }
@@ -218,6 +234,11 @@ public sealed partial class MultiTierCache
 
                 var value = hits[k].Value;
                 found[key] = value;
+                if (due is not null && IsRefreshDue(options, hits[k].ExpiresAtUnixMs))
+                {
+                    due.Add(key);
+                }
+
                 KeepForFailSafe(key, value, options);
                 fill?.Add(new KeyValuePair<string, T>(key, value));
                 if (hits[k].ExpiresAtUnixMs is var expiresAt and not 0 && expiresAt < earliestExpiry)

@@ -37,7 +37,13 @@ public sealed partial class MultiTierCache
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
         var storesBefore = Volatile.Read(ref _factoryStores);
         var l1Mark = L1Mark();
-        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, l1Mark, cancellationToken).ConfigureAwait(false);
+        var due = entry is { EagerRefreshThreshold: not null, Ttl: not null } ? new List<string>() : null;
+        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, l1Mark, cancellationToken, due: due).ConfigureAwait(false);
+        if (due is { Count: > 0 })
+        {
+            StartBatchRefresh(CacheKeyRules.Distinct(due), state, factory, entry);
+        }
+
         if (missing.Count == 0)
         {
             return found;
@@ -181,7 +187,9 @@ public sealed partial class MultiTierCache
     /// read the tiers: when it has moved, a load may have stored a key after the batch missed it and before it claimed it.</param>
     /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> before the batch read the tiers: a key written
     /// since (here, or removed by a peer's invalidation) is not stored over that write.</param>
-    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers, long storesBefore, long l1Mark)
+    /// <param name="refresh">Whether this is an eager refresh of keys the tiers hold: the factory runs for every key and
+    /// its values replace the held ones (see <see cref="StoreManyRefreshedAsync"/>).</param>
+    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers, long storesBefore, long l1Mark, bool refresh = false)
     {
         var loaded = new Dictionary<string, T>(led.Count, StringComparer.Ordinal);
         try
@@ -189,6 +197,12 @@ public sealed partial class MultiTierCache
             var toLoad = new List<string>(led.Count);
             foreach (var key in led)
             {
+                if (refresh)
+                {
+                    toLoad.Add(key);
+                    continue;
+                }
+
                 if (_l1 is not null && TryGetMemory(_l1, key, out T local, MemoryRead.Recheck))
                 {
                     loaded[key] = local;
@@ -199,7 +213,7 @@ public sealed partial class MultiTierCache
                 }
             }
 
-            if (toLoad.Count > 0 && Volatile.Read(ref _factoryStores) != storesBefore)
+            if (!refresh && toLoad.Count > 0 && Volatile.Read(ref _factoryStores) != storesBefore)
             {
                 // Without it an L1-less cache (or an L1 that has already evicted the key) ran the factory again for a
                 // key whose load ended between this batch's read and its claim. No stale values here: those are the
@@ -229,7 +243,15 @@ public sealed partial class MultiTierCache
                 // the others are bounded by their own timeouts.
                 if (!IsDisposed)
                 {
-                    await StoreManyLoadedAsync(toStore, options, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
+                    if (refresh)
+                    {
+                        await StoreManyRefreshedAsync(toStore, options).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await StoreManyLoadedAsync(toStore, options, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
+                    }
+
                     CountFactoryStore(toStore.Count);
                 }
             }

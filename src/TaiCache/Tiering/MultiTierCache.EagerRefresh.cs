@@ -2,7 +2,8 @@ namespace TaiCache.Tiering;
 
 /// <summary>
 /// Eager refresh (<see cref="MultiTierEntryOptions.EagerRefreshThreshold"/>): a value read near the end of its TTL is
-/// returned as it is while one background load per key runs the factory and stores the new value in every tier.
+/// returned as it is while one background load per key (one per batch call for a batch's keys) runs the factory and
+/// stores the new value in every tier.
 /// </summary>
 public sealed partial class MultiTierCache
 {
@@ -19,19 +20,115 @@ public sealed partial class MultiTierCache
             options.Validate(); // throws naming it
         }
 
-        var hit = l1.TryGetLenient(key, checkKeyOnMiss: true, out value!, out var wrongType, out var left);
+        if (!TryGetAged(l1, key, checkKeyOnMiss: true, options, out value, out var due))
+        {
+            return false;
+        }
+
+        if (due && !IsDisposed)
+        {
+            StartRefresh(key, state, factory, options);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Reads L1 with eager refresh on; <paramref name="due"/> tells whether a hit is in its refresh window, judged by the
+    /// L1 copy's expiry when that is the value's (a TTL is set and no shorter <see cref="MultiTierEntryOptions.LocalTtl"/>).
+    /// </summary>
+    private bool TryGetAged<T>(InMemoryTier l1, string key, bool checkKeyOnMiss, MultiTierEntryOptions options, out T value, out bool due)
+    {
+        var hit = l1.TryGetLenient(key, checkKeyOnMiss, out value!, out var wrongType, out var left);
         if (wrongType)
         {
             LogWrongType<T>(l1, key);
         }
 
-        if (hit && options.Ttl is { } ttl && (options.LocalTtl is not { } local || local >= ttl)
-            && left != Timeout.InfiniteTimeSpan && left < RefreshWindow(options, ttl) && !IsDisposed)
+        due = hit && options.Ttl is { } ttl && (options.LocalTtl is not { } local || local >= ttl)
+              && left != Timeout.InfiniteTimeSpan && left < RefreshWindow(options, ttl);
+        return hit;
+    }
+
+    /// <summary>
+    /// Starts one background load of a batch's keys found in their refresh window, leaving out those with a load under
+    /// way: one factory call for them all, whose values replace the held ones.
+    /// </summary>
+    private void StartBatchRefresh<TState, T>(List<string> due, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options)
+    {
+        if (IsDisposed)
         {
-            StartRefresh(key, state, factory, options);
+            return;
         }
 
-        return hit;
+        var led = new List<string>(due.Count);
+        var flights = new List<BatchFlight<T>?>(due.Count);
+        foreach (var key in due)
+        {
+            var flight = new BatchFlight<T>();
+            if (!_inflight.ContainsKey(key) && _inflight.TryAdd(key, flight))
+            {
+                led.Add(key);
+                flights.Add(flight);
+            }
+        }
+
+        if (led.Count == 0)
+        {
+            return;
+        }
+
+        Log.EagerRefreshStarted(_logger, Name, led[0]);
+        var storesBefore = Volatile.Read(ref _factoryStores);
+        var l1Mark = L1Mark();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await LoadManyAsync(led, flights, state, factory, options, failedTiers: 0, storesBefore, l1Mark, refresh: true).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                if (!IsDisposed)
+                {
+                    Log.EagerRefreshFailed(_logger, Name, led[0], e);
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Stores a batch refresh's values as sets (see <see cref="StoreRefreshedAsync"/>): one batch write per tier, best
+    /// effort, peers told; queued under write-behind. Entry options that leave tiers out store key by key.
+    /// </summary>
+    private async Task StoreManyRefreshedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var item in items)
+        {
+            KeepForFailSafe(item.Key, item.Value, options);
+        }
+
+        if (options.SkipMemoryWrite || options.SkipDistributedWrite)
+        {
+            foreach (var item in items)
+            {
+                await StoreRefreshedAsync(item.Key, item.Value, options, skipTiers: 0).ConfigureAwait(false);
+            }
+        }
+        else if (_writeBehind is not null)
+        {
+            await _writeBehind.EnqueueSetManyAsync(items, options, (direct, ct) => WriteSetsThroughAsync<T>(direct, options, ct), CancellationToken.None).ConfigureAwait(false);
+        }
+        else
+        {
+            var publish = _options.Coherence is not null;
+            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options), bestEffort: true, skipTiers: 0, publish, CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Whether a lower tier's hit, expiring at <paramref name="expiresAtUnixMs"/> (0 when unknown or never), is in its refresh window.</summary>

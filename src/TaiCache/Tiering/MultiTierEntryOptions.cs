@@ -46,8 +46,9 @@ public sealed class MultiTierEntryOptions
     /// its expiry: an L1 copy's when <see cref="LocalTtl"/> is not set (or equals <see cref="Ttl"/>), a lower tier's hit's
     /// otherwise. The refresh has the call's <see cref="FactoryTimeout"/> and <see cref="FactoryHardTimeout"/>; a
     /// failed refresh is logged and leaves the value held until it expires. Between 0 and 1 (exclusive);
-    /// <see langword="null"/> (the default) or no <see cref="Ttl"/> turns it off. Batch loads
-    /// (<see cref="MultiTierCache.GetOrSetManyAsync{TState, T}"/>) do not refresh ahead.
+    /// <see langword="null"/> (the default) or no <see cref="Ttl"/> turns it off.
+    /// <see cref="MultiTierCache.GetOrSetManyAsync{TState, T}"/> refreshes the keys of a call found in their window with
+    /// one background call of its batch factory.
     /// </summary>
     public double? EagerRefreshThreshold { get; set; }
 

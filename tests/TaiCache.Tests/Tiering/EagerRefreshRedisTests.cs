@@ -48,4 +48,43 @@ public sealed class EagerRefreshRedisTests(RedisServerFixture redis) : IClassFix
         Assert.Equal(2, calls);
         Assert.True(l1.TryGet<string>("product:1", out var local) && local == "v2");
     }
+
+    [Fact]
+    public async Task Batch_RedisHitsLateInTheirTtl_OneFactoryCallReplacesThemInRedis()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var prefix = $"{nameof(EagerRefreshRedisTests)}:{Guid.NewGuid():N}:";
+        await using var l2 = await RedisCache.ConnectAsync(redis.ConnectionString, new RedisCacheOptions { KeyPrefix = prefix, TimeProvider = time });
+        var options = new MultiTierCacheOptions { TimeProvider = time, OwnsTiers = false };
+        options.Tiers.Add(TierTestKit.Memory("L1", time));
+        options.Tiers.Add(l2);
+        await using var cache = new MultiTierCache(options);
+        var entry = new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(10), LocalTtl = TimeSpan.FromMinutes(1), EagerRefreshThreshold = 0.75 };
+        var calls = new System.Collections.Concurrent.ConcurrentQueue<string[]>();
+        ValueTask<IReadOnlyDictionary<string, string>> Load(IReadOnlyList<string> keys, CancellationToken _)
+        {
+            calls.Enqueue([.. keys]);
+            var n = calls.Count;
+            return ValueTask.FromResult<IReadOnlyDictionary<string, string>>(keys.ToDictionary(k => k, k => $"{k}@{n}"));
+        }
+
+        string[] keys = ["p:1", "p:2", "p:3"];
+        await cache.GetOrSetManyAsync(keys, Load, entry);
+        time.Advance(TimeSpan.FromMinutes(8)); // L1 copies gone; Redis's have 2 of 10 minutes left
+        var read = await cache.GetOrSetManyAsync(keys, Load, entry);
+        Assert.All(keys, k => Assert.Equal($"{k}@1", read[k]));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((await l2.GetManyAsync<string>(keys)).Values.Any(v => !v.EndsWith("@2", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the batch refresh did not reach Redis");
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(2, calls.Count);
+        Assert.Equal(keys, calls.Last().Order());
+        await using var other = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var serverTtl = await other.GetDatabase().KeyTimeToLiveAsync(prefix + "p:2");
+        Assert.InRange(serverTtl!.Value, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10));
+    }
 }

@@ -198,4 +198,58 @@ public sealed class EagerRefreshTests
         cacheOptions.Tiers.Add(TierTestKit.Memory("L1"));
         Assert.Equal("EagerRefreshThreshold", Assert.Throws<ArgumentOutOfRangeException>(cacheOptions.Validate).ParamName);
     }
+
+    /// <summary>A batch factory that records the keys of each call and returns "{key}@{call}".</summary>
+    private sealed class RecordingBatchFactory
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string[]> Calls { get; } = new();
+
+        public ValueTask<IReadOnlyDictionary<string, string>> LoadAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+        {
+            Calls.Enqueue([.. keys]);
+            var call = Calls.Count;
+            return ValueTask.FromResult<IReadOnlyDictionary<string, string>>(keys.ToDictionary(k => k, k => $"{k}@{call}"));
+        }
+    }
+
+    [Fact]
+    public async Task Batch_KeysLateInTheirTtl_ReturnedAtOnce_OneBackgroundFactoryCallRefreshesThem_MissingKeysLoadedAsUsual()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, l1, l2, _) = TierTestKit.Build(time: time);
+        await using var scope = cache;
+        var a = TierTestKit.Key(this);
+        var b = TierTestKit.Key(this);
+        var c = TierTestKit.Key(this);
+        var late = TierTestKit.Key(this);
+        var factory = new RecordingBatchFactory();
+        var first = await cache.GetOrSetManyAsync([a, b, c], factory.LoadAsync, Eager());
+        Assert.Equal($"{a}@1", first[a]);
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal($"{late}@2", (await cache.GetOrSetManyAsync([late], factory.LoadAsync, Eager()))[late]); // 5 minutes younger
+
+        time.Advance(TimeSpan.FromMinutes(3.5)); // a, b, c are 8.5 minutes old; late 3.5
+        var read = cache.GetOrSetManyAsync([a, b, late, c, a], factory.LoadAsync, Eager());
+        Assert.True(read.IsCompletedSuccessfully, "L1 hits do not wait for the refresh");
+        var values = await read;
+        Assert.Equal([$"{a}@1", $"{b}@1", $"{c}@1", $"{late}@2"], new[] { values[a], values[b], values[c], values[late] });
+
+        await TierTestKit.Eventually(() => l1.TryGet<string>(c, out var v) && v == $"{c}@3");
+        Assert.Equal(3, factory.Calls.Count);
+        Assert.Equal(new[] { a, b, c }.Order(), factory.Calls.Last().Order()); // one call, the due keys only, each once
+        Assert.Equal($"{a}@3", (await l2.Inner.GetAsync<string>(a)).Value);
+        Assert.True(l1.TryGet<string>(late, out var young) && young == $"{late}@2");
+
+        // A batch with a missing key and a due one: the missing key is loaded for the caller, the due one behind it.
+        var missing = TierTestKit.Key(this);
+        time.Advance(TimeSpan.FromMinutes(5)); // late is now 8.5 minutes old; a, b, c 5
+        var mixed = await cache.GetOrSetManyAsync([missing, late, a], factory.LoadAsync, Eager());
+        Assert.Equal($"{late}@2", mixed[late]);
+        Assert.StartsWith(missing + "@", mixed[missing], StringComparison.Ordinal);
+        await TierTestKit.Eventually(() => factory.Calls.Count == 5);
+        Assert.Contains(factory.Calls, keys => keys.SequenceEqual([missing]));
+        Assert.Contains(factory.Calls, keys => keys.SequenceEqual([late]));
+        await TierTestKit.Eventually(() => l1.TryGet<string>(late, out var v) && v != $"{late}@2");
+    }
 }
