@@ -43,7 +43,7 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
                 ReadStrategy = options.ReadStrategy,
                 BestEffortWrites = options.BestEffortWrites,
                 TierTimeout = options.TierTimeout,
-                DefaultEntryOptions = new MultiTierEntryOptions { Ttl = options.DefaultTtl, LocalTtl = options.LocalTtl },
+                DefaultEntryOptions = options.BuildDefaultEntryOptions(),
                 TimeProvider = time,
                 Logger = _loggerFactory.CreateLogger<MultiTierCache>(),
                 OwnsTiers = true,

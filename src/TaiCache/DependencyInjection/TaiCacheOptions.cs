@@ -47,6 +47,24 @@ public sealed class TaiCacheOptions
     /// <summary>Gets or sets the time to live in L1 when a call gives none (usually shorter than <see cref="DefaultTtl"/>); <see langword="null"/> to use <see cref="DefaultTtl"/>.</summary>
     public TimeSpan? LocalTtl { get; set; }
 
+    /// <summary>
+    /// Gets or sets the share of <see cref="DefaultTtl"/> after which a read-through refreshes a value in the background
+    /// (<see cref="MultiTierEntryOptions.EagerRefreshThreshold"/>), between 0 and 1; <see langword="null"/> (the default) never does.
+    /// </summary>
+    public double? EagerRefreshThreshold { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether a value may be served after its TTL when the tiers and the factory fail (<see cref="MultiTierEntryOptions.AllowStaleOnFailure"/>). Default <see langword="false"/>.</summary>
+    public bool AllowStaleOnFailure { get; set; }
+
+    /// <summary>Gets or sets how long a value is kept for fail-safe reads (<see cref="MultiTierEntryOptions.FailSafeMaxDuration"/>); <see langword="null"/> (the default) for one hour.</summary>
+    public TimeSpan? FailSafeMaxDuration { get; set; }
+
+    /// <summary>Gets or sets the longest a read-through waits for its factory (<see cref="MultiTierEntryOptions.FactoryTimeout"/>); <see langword="null"/> (the default) waits.</summary>
+    public TimeSpan? FactoryTimeout { get; set; }
+
+    /// <summary>Gets or sets the longest a factory may run before its load is abandoned (<see cref="MultiTierEntryOptions.FactoryHardTimeout"/>); <see langword="null"/> (the default) lets it run.</summary>
+    public TimeSpan? FactoryHardTimeout { get; set; }
+
     /// <summary>Gets or sets the longest a call to a lower tier may take before a read moves on; <see langword="null"/> (the default) for each tier's own timeout.</summary>
     public TimeSpan? TierTimeout { get; set; }
 
@@ -209,6 +227,19 @@ public sealed class TaiCacheOptions
         }
 
         CheckTtl(TierTimeout, "TierTimeout");
+        if (EagerRefreshThreshold is { } eager && !(eager > 0 && eager < 1))
+        {
+            Fail("EagerRefreshThreshold", $"must be between 0 and 1 (exclusive), a share of DefaultTtl, or absent for none (was {eager.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        CheckTtl(FailSafeMaxDuration, "FailSafeMaxDuration");
+        CheckTtl(FactoryTimeout, "FactoryTimeout");
+        CheckTtl(FactoryHardTimeout, "FactoryHardTimeout");
+        if (FactoryHardTimeout is { } hard && FactoryTimeout is { } soft && hard < soft)
+        {
+            Fail("FactoryHardTimeout", $"({hard}) must not be shorter than FactoryTimeout ({soft}).");
+        }
+
         if (CompressionThresholdBytes is < 0)
         {
             Fail("CompressionThresholdBytes", "must be zero or more, or absent to never compress.");
@@ -235,6 +266,26 @@ public sealed class TaiCacheOptions
                 Fail(key, why);
             }
         }
+    }
+
+    /// <summary>The multi-tier cache's default entry options, from the settings above.</summary>
+    internal MultiTierEntryOptions BuildDefaultEntryOptions()
+    {
+        var entry = new MultiTierEntryOptions
+        {
+            Ttl = DefaultTtl,
+            LocalTtl = LocalTtl,
+            EagerRefreshThreshold = EagerRefreshThreshold,
+            AllowStaleOnFailure = AllowStaleOnFailure,
+            FactoryTimeout = FactoryTimeout,
+            FactoryHardTimeout = FactoryHardTimeout,
+        };
+        if (FailSafeMaxDuration is { } kept)
+        {
+            entry.FailSafeMaxDuration = kept;
+        }
+
+        return entry;
     }
 
     internal CacheSerializationOptions BuildSerialization() => new()

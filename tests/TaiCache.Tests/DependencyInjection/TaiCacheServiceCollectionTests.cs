@@ -72,6 +72,52 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     }
 
     [Fact]
+    public async Task AddTaiCache_JsonEntryDefaults_EagerRefreshAndFailSafe_ReachTheCache()
+    {
+        var configuration = TestConfiguration.FromJson("""
+            {
+              "TaiCache": {
+                "Caches": {
+                  "default": {
+                    "DefaultTtl": "00:10:00",
+                    "EagerRefreshThreshold": 0.8,
+                    "AllowStaleOnFailure": true,
+                    "FailSafeMaxDuration": "02:00:00",
+                    "FactoryTimeout": "00:00:30",
+                    "FactoryHardTimeout": "00:01:00"
+                  }
+                }
+              }
+            }
+            """);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddTaiCache(configuration);
+        await using var provider = services.BuildServiceProvider(validateScopes: true);
+        TestConfiguration.ValidateOnStart(provider);
+        var cache = provider.GetRequiredService<MultiTierCache>();
+        var l1 = Assert.IsType<InMemoryTier>(cache.Tiers[0]);
+        var key = Key(nameof(AddTaiCache_JsonEntryDefaults_EagerRefreshAndFailSafe_ReachTheCache));
+        var calls = 0;
+        ValueTask<int> Load(CancellationToken _) => ValueTask.FromResult(Interlocked.Increment(ref calls));
+
+        Assert.Equal(1, await cache.GetOrSetAsync(key, Load));
+        time.Advance(TimeSpan.FromMinutes(9)); // past 0.8 of the configured TTL: refreshed behind the read
+        Assert.Equal(1, await cache.GetOrSetAsync(key, Load));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!(l1.TryGet<int>(key, out var refreshed) && refreshed == 2))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the configured eager refresh did not run");
+            await Task.Delay(10);
+        }
+
+        // Fail-safe is on: after the TTL, a failing factory serves the last value.
+        time.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal(2, await cache.GetOrSetAsync<int>(key, _ => throw new InvalidOperationException("the source is down")));
+    }
+
+    [Fact]
     public async Task AddTaiCachesFromConfiguration_TwoNamedCaches_ResolvedByKeyAndByProvider()
     {
         var configuration = TestConfiguration.FromJson($$"""
@@ -138,6 +184,10 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     [InlineData("""{ "Memory": { "Configure": "x" } }""", "TaiCache:Caches:default:Memory:Configure can only be set in code")]
     [InlineData("""{ "DefaultTtl": "00:01:00", "LocalTtl": "01:00:00" }""", "TaiCache:Caches:default:LocalTtl (01:00:00) must not be longer than DefaultTtl")]
     [InlineData("""{ "Redis": { "ConnectionString": "localhost:6379", "IoScheduling": "7" } }""", "TaiCache:Caches:default:Redis:IoScheduling is not")]
+    [InlineData("""{ "EagerRefreshThreshold": 1.5 }""", "TaiCache:Caches:default:EagerRefreshThreshold must be between 0 and 1")]
+    [InlineData("""{ "FactoryTimeout": "00:00:00" }""", "TaiCache:Caches:default:FactoryTimeout must be positive")]
+    [InlineData("""{ "FactoryTimeout": "00:00:05", "FactoryHardTimeout": "00:00:01" }""", "TaiCache:Caches:default:FactoryHardTimeout (00:00:01) must not be shorter than FactoryTimeout")]
+    [InlineData("""{ "FailSafeMaxDuration": "-01:00:00" }""", "TaiCache:Caches:default:FailSafeMaxDuration must be positive")]
     public async Task ValidateOnStart_InvalidOption_FailsNamingTheOption(string cacheJson, string expected)
     {
         var configuration = TestConfiguration.FromJson($$"""{ "TaiCache": { "Caches": { "default": {{cacheJson}} } } }""");
