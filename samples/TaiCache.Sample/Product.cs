@@ -14,4 +14,21 @@ internal static class Catalog
         await Task.Delay(1, cancellationToken);
         return new Product(id, $"Product {id}", 10m + (id % 90), id % 3 == 0 ? ["featured"] : []);
     }
+
+    public static int Queries;
+
+    /// <summary>One query for many products (a batch factory's source).</summary>
+    public static async ValueTask<IReadOnlyDictionary<string, Product>> LoadManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Queries);
+        await Task.Delay(1, cancellationToken);
+        var found = new Dictionary<string, Product>(keys.Count);
+        foreach (var key in keys)
+        {
+            var id = int.Parse(key.AsSpan("product:".Length), System.Globalization.CultureInfo.InvariantCulture);
+            found[key] = new Product(id, $"Product {id}", 10m + (id % 90), []);
+        }
+
+        return found;
+    }
 }

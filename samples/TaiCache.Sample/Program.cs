@@ -1,7 +1,7 @@
 // The TaiCache sample: an in-memory L1 over a persistent SQLite L3 (no server needed), with Redis as L2 when a
 // connection string is given (--redis host:port or TAICACHE_REDIS). It shows warming, read-through with stampede
-// protection, write-behind, a dependency cascade with its receipt, and a metrics/SLO table; metrics are scrapeable in
-// Prometheus format while it runs.
+// protection, batch read-through, eager refresh, write-behind, a dependency cascade with its receipt, and a
+// metrics/SLO table; metrics are scrapeable in Prometheus format while it runs.
 using TaiCache.Tiering;
 using System.Diagnostics;
 using OpenTelemetry;
@@ -79,6 +79,35 @@ loadsBefore = Catalog.Loads;
 await Task.WhenAll(Enumerable.Range(0, 1_000).Select(_ =>
     cache.GetOrSetAsync(stampedeKey, static token => Catalog.LoadAsync(99_999, token), cancellationToken: ct).AsTask()));
 Console.WriteLine($"    Stampede: 1,000 concurrent readers of one cold key -> the catalog was asked {Catalog.Loads - loadsBefore} time(s)");
+
+// Batch read-through: each tier read once for the whole batch, then one catalog query for only the keys none holds.
+var batch = Enumerable.Range(491, 10).Concat(Enumerable.Range(100_000 + (runs * 10), 10)).Select(id => $"product:{id}").ToArray(); // 10 warmed, 10 new to this run
+var queriesBefore = Catalog.Queries;
+var cachedBefore = 0;
+foreach (var key in batch)
+{
+    cachedBefore += await cache.ExistsAsync(key, ct) ? 1 : 0;
+}
+
+var products = await cache.GetOrSetManyAsync(batch, Catalog.LoadManyAsync, cancellationToken: ct);
+Console.WriteLine($"    Batch of {batch.Length}: {cachedBefore} from the tiers, {products.Count - cachedBefore} loaded in {Catalog.Queries - queriesBefore} catalog query (GetOrSetManyAsync)");
+
+// Eager refresh: a value read late in its TTL is returned at once and refreshed in the background.
+var rates = 0;
+var eager = new MultiTierEntryOptions { Ttl = TimeSpan.FromSeconds(2), EagerRefreshThreshold = 0.5 };
+ValueTask<string> LoadRates(CancellationToken _) => ValueTask.FromResult($"rates v{Interlocked.Increment(ref rates)}");
+var ratesKey = $"rates:{Guid.NewGuid():N}";
+await cache.GetOrSetAsync(ratesKey, LoadRates, eager, ct);
+await Task.Delay(TimeSpan.FromSeconds(1.2), ct); // past half of the 2 s TTL
+var read = cache.GetOrSetAsync(ratesKey, LoadRates, eager, ct);
+var atOnce = read.IsCompleted; // an L1 hit: the refresh runs behind it
+var held = await read;
+while (Volatile.Read(ref rates) < 2 || (await cache.GetAsync<string>(ratesKey, ct)).Value == held)
+{
+    await Task.Delay(5, ct);
+}
+
+Console.WriteLine($"    Eager refresh: '{held}' served {(atOnce ? "at once" : "after a wait")} at 60% of its TTL, refreshed behind it; next read: '{(await cache.GetAsync<string>(ratesKey, ct)).Value}'");
 
 // 3. Write-behind: acknowledged after L1, carried down by a bounded, coalescing queue; FlushAsync drains it.
 Console.WriteLine("\n[3] Write-behind: 2,000 price updates");
