@@ -102,7 +102,8 @@ await Task.Delay(TimeSpan.FromSeconds(1.2), ct); // past half of the 2 s TTL
 var read = cache.GetOrSetAsync(ratesKey, LoadRates, eager, ct);
 var atOnce = read.IsCompleted; // an L1 hit: the refresh runs behind it
 var held = await read;
-while (Volatile.Read(ref rates) < 2 || (await cache.GetAsync<string>(ratesKey, ct)).Value == held)
+var giveUp = DateTime.UtcNow.AddSeconds(5);
+while ((Volatile.Read(ref rates) < 2 || (await cache.GetAsync<string>(ratesKey, ct)).Value == held) && DateTime.UtcNow < giveUp)
 {
     await Task.Delay(5, ct);
 }
