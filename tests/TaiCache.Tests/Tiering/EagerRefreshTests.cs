@@ -252,4 +252,35 @@ public sealed class EagerRefreshTests
         Assert.Contains(factory.Calls, keys => keys.SequenceEqual([late]));
         await TierTestKit.Eventually(() => l1.TryGet<string>(late, out var v) && v != $"{late}@2");
     }
+
+    [Fact]
+    public async Task WriteBehind_RefreshIsQueuedLikeASet_L1AtOnce_LowerTiersAfterTheFlush()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, l1, l2, _) = TierTestKit.Build(o => o.WriteStrategy = WriteStrategy.WriteBehind, time);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var batchKey = TierTestKit.Key(this);
+        var factory = new GatedFactory();
+        factory.Release.SetResult();
+        var batchCalls = 0;
+        ValueTask<IReadOnlyDictionary<string, string>> LoadMany(IReadOnlyList<string> keys, CancellationToken _)
+        {
+            var n = Interlocked.Increment(ref batchCalls);
+            return ValueTask.FromResult<IReadOnlyDictionary<string, string>>(keys.ToDictionary(k => k, _ => "b" + n));
+        }
+
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, factory.LoadAsync, Eager()));
+        Assert.Equal("b1", (await cache.GetOrSetManyAsync([batchKey], LoadMany, Eager()))[batchKey]);
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
+
+        time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, factory.LoadAsync, Eager()));
+        Assert.Equal("b1", (await cache.GetOrSetManyAsync([batchKey], LoadMany, Eager()))[batchKey]);
+        await TierTestKit.Eventually(() => l1.TryGet<string>(key, out var v) && v == "v2" && l1.TryGet<string>(batchKey, out var b) && b == "b2");
+
+        Assert.True((await TierTestKit.FlushOnFakeClockAsync(cache, time)).Completed);
+        Assert.Equal("v2", (await l2.Inner.GetAsync<string>(key)).Value);
+        Assert.Equal("b2", (await l2.Inner.GetAsync<string>(batchKey)).Value);
+    }
 }
