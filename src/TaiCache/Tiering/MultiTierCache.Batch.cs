@@ -187,7 +187,17 @@ public sealed partial class MultiTierCache
 
                     try
                     {
-                        hits = await InvokeEnteredAsync(slot, missing, static (ops, k, ct) => ReadAlignedAsync<T>(ops, k, ct), activity, cancellationToken).ConfigureAwait(false);
+                        // The tier call inline, as InvokeEnteredAsync makes it: one async frame fewer per batch that
+                        // waits on the network.
+                        try
+                        {
+                            hits = await WithTimeout(ReadAlignedAsync<T>(slot.Ops, missing, cancellationToken), cancellationToken).ConfigureAwait(false);
+                            slot.Breaker?.OnSuccess();
+                        }
+                        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                        {
+                            throw TierTimedOut(slot, e);
+                        }
                     }
                     catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
                     {
