@@ -121,6 +121,17 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     }
 
     /// <summary>
+    /// <see cref="TryGetLenient{T}(string, bool, out T, out bool)"/> that also gives the hit's expiry as
+    /// <see cref="GetAsync{T}"/> reports it (Unix milliseconds, 0 for never): a tier above that copies it keeps it no longer.
+    /// </summary>
+    internal bool TryGetLenientWithExpiry<T>(string key, bool checkKeyOnMiss, [MaybeNullWhen(false)] out T value, out bool wrongType, out long expiresAtUnixMs)
+    {
+        var found = TryGetCore(key, checkKeyOnMiss, lenient: true, out value, out wrongType, out var hit);
+        expiresAtUnixMs = found ? ExpiresAtUnixMs(hit!) : 0;
+        return found;
+    }
+
+    /// <summary>
     /// Reads a key again for a caller whose first read already counted as a miss (a load rechecking L1 before it goes
     /// lower): the policy sees a hit as a read, the metrics see nothing, so one caller's miss is counted once.
     /// </summary>

@@ -44,9 +44,15 @@ public sealed partial class MultiTierCache
         }
 
         ThrowIfDisposed();
+        List<Task>? refreshing = null;
         foreach (var item in list)
         {
-            SupersedeLoad(item.Key);
+            Refreshing(ref refreshing, SupersedeLoad(item.Key));
+        }
+
+        if (refreshing is not null)
+        {
+            await Task.WhenAll(refreshing).WaitAsync(cancellationToken).ConfigureAwait(false); // land after them (see SetCoreAsync)
         }
 
         var options = ForTtl(ttl);
@@ -75,10 +81,16 @@ public sealed partial class MultiTierCache
     {
         var list = CacheKeyRules.ValidateAll(keys, _maxKeyBytes, limitNote: _keyLimitNote);
         ThrowIfDisposed();
+        List<Task>? refreshing = null;
         foreach (var key in list)
         {
-            SupersedeLoad(key);
+            Refreshing(ref refreshing, SupersedeLoad(key));
             ForgetFailSafe(key);
+        }
+
+        if (refreshing is not null)
+        {
+            await Task.WhenAll(refreshing).WaitAsync(cancellationToken).ConfigureAwait(false); // land after them (see DeleteAsync)
         }
 
         if (_writeBehind is not null)

@@ -227,12 +227,23 @@ public sealed partial class MultiTierCache
             {
                 var fromFactory = await RunBatchFactoryAsync(state, factory, toLoad, options).ConfigureAwait(false);
                 var toStore = new List<KeyValuePair<string, T>>(toLoad.Count);
-                foreach (var key in toLoad)
+                List<TaskCompletionSource>? storing = null;
+                for (var i = 0; i < toLoad.Count; i++)
                 {
+                    var key = toLoad[i];
                     if (fromFactory is not null && fromFactory.TryGetValue(key, out var value))
                     {
                         loaded[key] = value;
-                        if (!IsLoadSuperseded(key) && !WrittenSince(key, l1Mark)) // a write of the key made meanwhile is not overwritten
+
+                        // A write of the key made meanwhile is not overwritten; one made while a refresh stores waits
+                        // for it (see StoreUnlessSupersededAsync). A refresh loads every key it leads, in order.
+                        var begun = refresh ? flights[i]!.TryBeginStore() : null;
+                        if (begun is not null)
+                        {
+                            (storing ??= []).Add(begun);
+                        }
+
+                        if (refresh ? begun is not null : !IsLoadSuperseded(key) && !WrittenSince(key, l1Mark))
                         {
                             toStore.Add(new KeyValuePair<string, T>(key, value));
                         }
@@ -241,18 +252,25 @@ public sealed partial class MultiTierCache
 
                 // Tiers whose batch read just failed are not waited on again for the write (one TierTimeout per call);
                 // the others are bounded by their own timeouts.
-                if (!IsDisposed)
+                try
                 {
-                    if (refresh)
+                    if (!IsDisposed)
                     {
-                        await StoreManyRefreshedAsync(toStore, options).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await StoreManyLoadedAsync(toStore, options, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
-                    }
+                        if (refresh)
+                        {
+                            await StoreManyRefreshedAsync(toStore, options).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            await StoreManyLoadedAsync(toStore, options, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
+                        }
 
-                    CountFactoryStore(toStore.Count);
+                        CountFactoryStore(toStore.Count);
+                    }
+                }
+                finally
+                {
+                    storing?.ForEach(static s => s.TrySetResult());
                 }
             }
         }
@@ -319,10 +337,12 @@ public sealed partial class MultiTierCache
     /// <summary>A key's load led by a batch: its result may be a miss (the factory left the key out).</summary>
     private sealed class BatchFlight<T>() : TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously), ISupersedable
     {
-        private volatile bool _superseded;
+        private SupersedeGate _gate;
 
-        public bool IsSuperseded => _superseded;
+        public bool IsSuperseded => _gate.IsSuperseded;
 
-        public void Supersede() => _superseded = true;
+        public Task? Supersede() => _gate.Supersede();
+
+        public TaskCompletionSource? TryBeginStore() => _gate.TryBeginStore();
     }
 }

@@ -79,6 +79,12 @@ public sealed partial class MultiTierCache
         }
 
         Log.EagerRefreshStarted(_logger, Name, led[0]);
+        RunBatchRefresh(led, flights, state, factory, options);
+    }
+
+    /// <summary>Runs a batch refresh on the thread pool (apart from <see cref="StartBatchRefresh"/>, whose early returns then allocate no closure).</summary>
+    private void RunBatchRefresh<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options)
+    {
         var storesBefore = Volatile.Read(ref _factoryStores);
         var l1Mark = L1Mark();
         _ = Task.Run(async () =>
@@ -150,6 +156,8 @@ public sealed partial class MultiTierCache
             return;
         }
 
+        // Once per refresh, off the hit path: the L1 hit checked only the threshold.
+        options.Validate();
         var flight = new Flight<T>();
         if (!_inflight.TryAdd(key, flight))
         {
@@ -157,10 +165,16 @@ public sealed partial class MultiTierCache
         }
 
         Log.EagerRefreshStarted(_logger, Name, key);
-
-        // On the thread pool: a factory that works synchronously before its first await must not run on the reader's thread.
-        _ = Task.Run(() => RefreshAsync(key, state, factory, options, flight));
+        RunRefresh(key, state, factory, options, flight);
     }
+
+    /// <summary>
+    /// Runs a refresh on the thread pool: a factory that works synchronously before its first await must not run on
+    /// the reader's thread. Apart from <see cref="StartRefresh"/>, so that its early return (a refresh under way, the
+    /// usual case for a hot key in its window) allocates no closure.
+    /// </summary>
+    private void RunRefresh<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight) =>
+        _ = Task.Run(() => RefreshAsync(key, state, factory, options, flight));
 
     /// <summary>
     /// Stores a refresh's value as a set (a load's value is a copy that yields to any value a tier holds, and every tier
@@ -169,7 +183,7 @@ public sealed partial class MultiTierCache
     /// </summary>
     private ValueTask StoreRefreshedAsync<T>(string key, T value, MultiTierEntryOptions options, ulong skipTiers) =>
         _writeBehind is not null
-            ? SetCoreAsync(key, value, options, CancellationToken.None)
+            ? SetSupersededAsync(key, value, options, CancellationToken.None)
             : WriteDownAsync(key, value, options, bestEffort: true, skipTiers, publish: _options.Coherence is not null && !options.SkipDistributedWrite, CancellationToken.None);
 
     private async Task RefreshAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight)

@@ -150,9 +150,15 @@ public sealed partial class MultiTierCache
     private TierRead<T> ReadMemoryTier<T>(TierSlot slot, string key)
     {
         using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
-        var hit = TryGetMemory(slot.Memory!, key, out T local);
+        // With the hit's expiry, as a remote tier's: the copy above is capped at it, and eager refresh judges it.
+        var hit = slot.Memory!.TryGetLenientWithExpiry<T>(key, checkKeyOnMiss: true, out var local, out var wrongType, out var expiresAt);
+        if (wrongType)
+        {
+            LogWrongType<T>(slot.Memory, key);
+        }
+
         TaiCacheTelemetry.SetReadResult(activity, hit);
-        return hit ? new TierRead<T>(TierReadStatus.Hit, local!) : default;
+        return hit ? new TierRead<T>(TierReadStatus.Hit, local!, 0, expiresAt) : default;
     }
 
     /// <summary>A remote tier answered: tells its breaker, traces hit or miss.</summary>

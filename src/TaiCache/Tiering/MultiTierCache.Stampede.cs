@@ -239,8 +239,9 @@ public sealed partial class MultiTierCache
 
             throw new CacheTimeoutException($"The factory for {TaiCacheDiagnostics.DescribeKey(key)} did not finish within {options.FactoryTimeout}; it keeps running and its value will be stored{(options.FactoryHardTimeout is { } limit ? $" if it finishes within its hard timeout {limit}" : string.Empty)}.", key, e);
         }
-        catch (Exception) when (TryGetStale<T>(key, options, out var stale))
+        catch (Exception) when (!refresh && TryGetStale<T>(key, options, out var stale))
         {
+            // Not for a refresh: its readers have the held value already, and its failure is logged as a refresh's.
             ReleaseWhenDone(factoryTask, abandon);
             return stale;
         }
@@ -253,12 +254,7 @@ public sealed partial class MultiTierCache
         abandon?.Dispose();
 
         // A stalled tier costs one TierTimeout per call, not two.
-        if (flight is not { IsSuperseded: true } && !WrittenSince(key, l1Mark))
-        {
-            await StoreLoadedAsync(key, value, options, l1Mark, failedTiers, refresh).ConfigureAwait(false);
-            CountFactoryStore(1);
-        }
-
+        await StoreUnlessSupersededAsync(key, value, options, flight, l1Mark, failedTiers, refresh).ConfigureAwait(false);
         return value;
     }
 
@@ -345,11 +341,7 @@ public sealed partial class MultiTierCache
             }
 
             abandon?.Dispose();
-            if (flight is not { IsSuperseded: true } && !WrittenSince(key, l1Mark))
-            {
-                await StoreLoadedAsync(key, value, options, l1Mark, refresh: refresh).ConfigureAwait(false);
-                CountFactoryStore(1);
-            }
+            await StoreUnlessSupersededAsync(key, value, options, flight, l1Mark, failedTiers: 0, refresh).ConfigureAwait(false);
 
             if (flight is not null)
             {
@@ -359,12 +351,52 @@ public sealed partial class MultiTierCache
         }
         catch (Exception e)
         {
-            Log.BackgroundFactoryFailed(_logger, Name, key, e);
+            if (!IsDisposed)
+            {
+                Log.BackgroundFactoryFailed(_logger, Name, key, e); // disposal cancels the factory's token: not a failure
+            }
+
             abandon?.Dispose();
             if (flight is not null)
             {
                 EndFlight(key, flight, e);
             }
+        }
+    }
+
+    /// <summary>
+    /// Stores a factory's value unless a write of the key came since the load began: for a load, no write of the key
+    /// here or a peer's invalidation (its flight, L1's write marks since <paramref name="l1Mark"/>); for an eager refresh,
+    /// whose value replaces the tiers', no write of the key (its flight's <see cref="SupersedeGate"/>, which a peer's
+    /// invalidation also trips), and a write that comes while it stores waits for it (L1's marks are not asked: past
+    /// their capacity they answer "maybe" for a whole stripe, and a busy cache would drop every refresh).
+    /// </summary>
+    private async ValueTask StoreUnlessSupersededAsync<T>(string key, T value, MultiTierEntryOptions options, Flight<T>? flight, long l1Mark, ulong failedTiers, bool refresh)
+    {
+        if (!refresh || flight is null)
+        {
+            if (flight is not { IsSuperseded: true } && !WrittenSince(key, l1Mark))
+            {
+                await StoreLoadedAsync(key, value, options, l1Mark, failedTiers).ConfigureAwait(false);
+                CountFactoryStore(1);
+            }
+
+            return;
+        }
+
+        if (flight.TryBeginStore() is not { } storing)
+        {
+            return;
+        }
+
+        try
+        {
+            await StoreLoadedAsync(key, value, options, l1Mark, failedTiers, refresh: true).ConfigureAwait(false);
+            CountFactoryStore(1);
+        }
+        finally
+        {
+            storing.TrySetResult();
         }
     }
 
@@ -413,36 +445,45 @@ public sealed partial class MultiTierCache
     /// <summary>
     /// Marks the key's load under way (if any) as superseded by a write the caller is making: a factory's value, read
     /// or computed before that write, must not overwrite it when the factory finishes (for a factory handed off after
-    /// its timeout, up to its hard timeout later). The load's callers still get the factory's value.
+    /// its timeout, up to its hard timeout later). The load's callers still get the factory's value. Returns the store
+    /// of an eager refresh under way, which the write must wait for (its value replaces the tiers'), or <see langword="null"/>.
     /// </summary>
-    private void SupersedeLoad(string key)
+    private Task? SupersedeLoad(string key) =>
+        _inflight.TryGetValue(key, out var load) && load is ISupersedable flight ? flight.Supersede() : null;
+
+    /// <summary>Adds an eager refresh's store under way (from <see cref="SupersedeLoad"/>) to those a batch write waits for.</summary>
+    private static void Refreshing(ref List<Task>? refreshing, Task? store)
     {
-        if (_inflight.TryGetValue(key, out var load) && load is ISupersedable flight)
+        if (store is { IsCompleted: false })
         {
-            flight.Supersede();
+            (refreshing ??= []).Add(store);
         }
     }
 
     /// <summary>Tells whether a write made while the key's load ran supersedes it (see <see cref="SupersedeLoad"/>).</summary>
     private bool IsLoadSuperseded(string key) => _inflight.TryGetValue(key, out var load) && load is ISupersedable { IsSuperseded: true };
 
-    /// <summary>A key's load that a write of the key made meanwhile supersedes: its value is then not stored.</summary>
+    /// <summary>A key's load that a write of the key made meanwhile supersedes: its value is then not stored (see <see cref="SupersedeGate"/>).</summary>
     private interface ISupersedable
     {
         bool IsSuperseded { get; }
 
-        void Supersede();
+        Task? Supersede();
+
+        TaskCompletionSource? TryBeginStore();
     }
 
     private sealed class Flight<T>() : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), ISupersedable
     {
-        private volatile bool _superseded;
+        private SupersedeGate _gate;
 
         /// <summary>Gets or sets whether the factory outlived its timeout and now ends the flight itself (see <c>StoreWhenDoneAsync</c>).</summary>
         public bool HandedOff { get; set; }
 
-        public bool IsSuperseded => _superseded;
+        public bool IsSuperseded => _gate.IsSuperseded;
 
-        public void Supersede() => _superseded = true;
+        public Task? Supersede() => _gate.Supersede();
+
+        public TaskCompletionSource? TryBeginStore() => _gate.TryBeginStore();
     }
 }

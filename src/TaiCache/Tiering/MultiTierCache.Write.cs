@@ -36,7 +36,21 @@ public sealed partial class MultiTierCache
     private ValueTask SetCoreAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        SupersedeLoad(key);
+        return SupersedeLoad(key) is { IsCompleted: false } refreshing
+            ? SetAfterAsync(refreshing, key, value, options, cancellationToken)
+            : SetSupersededAsync(key, value, options, cancellationToken);
+    }
+
+    /// <summary>A set that came while an eager refresh of the key was storing its value: lands after it, so it wins.</summary>
+    private async ValueTask SetAfterAsync<T>(Task refreshing, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
+        await refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await SetSupersededAsync(key, value, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A set, the key's load under way (if any) superseded already.</summary>
+    private ValueTask SetSupersededAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    {
         if (_writeBehind is not null && options.SkipDistributedWrite)
         {
             // Nothing for the lower tiers: nothing to queue.
@@ -170,10 +184,20 @@ public sealed partial class MultiTierCache
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
         ThrowIfDisposed();
-        SupersedeLoad(key);
+        var refreshing = SupersedeLoad(key);
         ForgetFailSafe(key);
-        return _writeBehind is not null ? _writeBehind.EnqueueDeleteAsync(key, cancellationToken) : WriteThroughDeleteAsync(key, cancellationToken);
+        return refreshing is { IsCompleted: false } ? DeleteAfterAsync(refreshing, key, cancellationToken) : DeleteSupersededAsync(key, cancellationToken);
     }
+
+    /// <summary>A delete that came while an eager refresh of the key was storing its value: lands after it, so the key stays deleted.</summary>
+    private async ValueTask<bool> DeleteAfterAsync(Task refreshing, string key, CancellationToken cancellationToken)
+    {
+        await refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await DeleteSupersededAsync(key, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ValueTask<bool> DeleteSupersededAsync(string key, CancellationToken cancellationToken) =>
+        _writeBehind is not null ? _writeBehind.EnqueueDeleteAsync(key, cancellationToken) : WriteThroughDeleteAsync(key, cancellationToken);
 
     // As for a set: the invalidation right after L2's DEL when Redis runs them in that order.
     internal ValueTask<bool> WriteThroughDeleteAsync(string key, CancellationToken cancellationToken) =>

@@ -92,6 +92,8 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable, IKeyLimited
             _writeBehind = new WriteBehindQueue(this, _options.WriteBehind);
             _writeBehind.Start();
         }
+
+        WatchPeerWrites();
     }
 
     /// <inheritdoc />
@@ -178,6 +180,7 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable, IKeyLimited
             return;
         }
 
+        UnwatchPeerWrites();
         if (_writeBehind is not null)
         {
             await _writeBehind.DisposeAsync().ConfigureAwait(false);

@@ -76,6 +76,45 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EagerRefresh_APeersWriteWhileTheFactoryRuns_SupersedesIt_ThePeersValueStays()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (a, aL1, aRedis) = await InstanceAsync("a", time: time);
+        var (b, _, _) = await InstanceAsync("b", time: time);
+        var key = $"wtc:{Guid.NewGuid():N}";
+        var entry = new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(10), EagerRefreshThreshold = 0.8 };
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        async ValueTask<string> Load(CancellationToken _)
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                return "v1";
+            }
+
+            started.TrySetResult();
+            await release.Task;
+            return "refreshed, older than b's write";
+        }
+
+        Assert.Equal("v1", await a.GetOrSetAsync(key, Load, entry));
+        time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal("v1", await a.GetOrSetAsync(key, Load, entry)); // starts a's refresh
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // b's write reaches a's coherence while a's factory still runs: a's refresh must not replace it.
+        await HeardByAsync("a", [key], async () => await b.SetAsync(key, "from b"));
+        release.SetResult();
+        await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+        await Task.Delay(200);
+
+        Assert.Equal("from b", (await aRedis.GetAsync<string>(key)).Value);
+        Assert.False(aL1.TryGet<string>(key, out var held) && held != "from b", $"a's L1 holds '{held}'");
+        Assert.Equal("from b", await a.GetOrSetAsync(key, Load, entry));
+    }
+
+    [Fact]
     public async Task SetAsync_SkipDistributedWrite_DoesNotTellPeers_SkipMemoryWriteDoes()
     {
         var (a, aL1, _) = await InstanceAsync("a");
