@@ -91,6 +91,10 @@ public sealed partial class MultiTierCache
         if (refreshing is not null)
         {
             await Task.WhenAll(refreshing).WaitAsync(cancellationToken).ConfigureAwait(false); // land after them (see DeleteAsync)
+            foreach (var key in list)
+            {
+                ForgetFailSafe(key); // the refreshes' stores kept their values for fail-safe reads meanwhile
+            }
         }
 
         if (_writeBehind is not null)

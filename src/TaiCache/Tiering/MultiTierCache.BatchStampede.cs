@@ -228,32 +228,32 @@ public sealed partial class MultiTierCache
                 var fromFactory = await RunBatchFactoryAsync(state, factory, toLoad, options).ConfigureAwait(false);
                 var toStore = new List<KeyValuePair<string, T>>(toLoad.Count);
                 List<TaskCompletionSource>? storing = null;
-                for (var i = 0; i < toLoad.Count; i++)
-                {
-                    var key = toLoad[i];
-                    if (fromFactory is not null && fromFactory.TryGetValue(key, out var value))
-                    {
-                        loaded[key] = value;
-
-                        // A write of the key made meanwhile is not overwritten; one made while a refresh stores waits
-                        // for it (see StoreUnlessSupersededAsync). A refresh loads every key it leads, in order.
-                        var begun = refresh ? flights[i]!.TryBeginStore() : null;
-                        if (begun is not null)
-                        {
-                            (storing ??= []).Add(begun);
-                        }
-
-                        if (refresh ? begun is not null : !IsLoadSuperseded(key) && !WrittenSince(key, l1Mark))
-                        {
-                            toStore.Add(new KeyValuePair<string, T>(key, value));
-                        }
-                    }
-                }
-
-                // Tiers whose batch read just failed are not waited on again for the write (one TierTimeout per call);
-                // the others are bounded by their own timeouts.
                 try
                 {
+                    for (var i = 0; i < toLoad.Count; i++)
+                    {
+                        var key = toLoad[i];
+                        if (fromFactory is not null && fromFactory.TryGetValue(key, out var value))
+                        {
+                            loaded[key] = value;
+
+                            // A write of the key made meanwhile is not overwritten; one made while a refresh stores waits
+                            // for it (see StoreUnlessSupersededAsync). A refresh loads every key it leads, in order.
+                            var begun = refresh && !WrittenSince(key, l1Mark) ? flights[i]!.TryBeginStore() : null;
+                            if (begun is not null)
+                            {
+                                (storing ??= []).Add(begun);
+                            }
+
+                            if (refresh ? begun is not null : !IsLoadSuperseded(key) && !WrittenSince(key, l1Mark))
+                            {
+                                toStore.Add(new KeyValuePair<string, T>(key, value));
+                            }
+                        }
+                    }
+
+                    // Tiers whose batch read just failed are not waited on again for the write (one TierTimeout per call);
+                    // the others are bounded by their own timeouts.
                     if (!IsDisposed)
                     {
                         if (refresh)

@@ -365,11 +365,12 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>
-    /// Stores a factory's value unless a write of the key came since the load began: for a load, no write of the key
-    /// here or a peer's invalidation (its flight, L1's write marks since <paramref name="l1Mark"/>); for an eager refresh,
-    /// whose value replaces the tiers', no write of the key (its flight's <see cref="SupersedeGate"/>, which a peer's
-    /// invalidation also trips), and a write that comes while it stores waits for it (L1's marks are not asked: past
-    /// their capacity they answer "maybe" for a whole stripe, and a busy cache would drop every refresh).
+    /// Stores a factory's value unless a write of the key came since the load began (its flight superseded, here or by
+    /// a peer's invalidation; L1's write marks since <paramref name="l1Mark"/>, which also catch a write that began
+    /// before the load and found no flight to supersede). An eager refresh's value replaces the tiers', so a write that
+    /// comes while it stores waits for it (its flight's <see cref="SupersedeGate"/>). L1's marks answer "maybe" for a
+    /// whole stripe past their capacity (1,024 recent writes), so on a busy cache a slow refresh may be dropped; the
+    /// next read in the window starts another.
     /// </summary>
     private async ValueTask StoreUnlessSupersededAsync<T>(string key, T value, MultiTierEntryOptions options, Flight<T>? flight, long l1Mark, ulong failedTiers, bool refresh)
     {
@@ -384,7 +385,7 @@ public sealed partial class MultiTierCache
             return;
         }
 
-        if (flight.TryBeginStore() is not { } storing)
+        if (WrittenSince(key, l1Mark) || flight.TryBeginStore() is not { } storing)
         {
             return;
         }

@@ -193,6 +193,7 @@ public sealed partial class MultiTierCache
     private async ValueTask<bool> DeleteAfterAsync(Task refreshing, string key, CancellationToken cancellationToken)
     {
         await refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ForgetFailSafe(key); // the refresh's store kept its value for fail-safe reads meanwhile
         return await DeleteSupersededAsync(key, cancellationToken).ConfigureAwait(false);
     }
 
