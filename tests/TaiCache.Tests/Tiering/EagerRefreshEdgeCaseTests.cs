@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using TaiCache.Tiering;
 
@@ -12,18 +13,6 @@ public sealed class EagerRefreshEdgeCaseTests
 
     private static MultiTierEntryOptions Eager(bool stale = false, TimeSpan? localTtl = null) =>
         new() { Ttl = Ttl, LocalTtl = localTtl, EagerRefreshThreshold = 0.8, AllowStaleOnFailure = stale };
-
-    private sealed class ListLogger : ILogger
-    {
-        public ConcurrentQueue<(LogLevel Level, int EventId, Exception? Exception, string Message)> Entries { get; } = new();
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Enqueue((logLevel, eventId.Id, exception, formatter(state, exception)));
-    }
 
     /// <summary>Holds the next write (single or batch) naming <paramref name="key"/> at a gate; later writes pass.</summary>
     private static (TaskCompletionSource Gate, TaskCompletionSource Reached) HoldFirstWriteOf(FaultyTier tier, string key)
@@ -151,7 +140,7 @@ public sealed class EagerRefreshEdgeCaseTests
     public async Task FailingRefresh_WithAllowStaleOnFailure_IsStillLoggedAsAFailedRefresh()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logger = new ListLogger();
+        var logger = new FakeLogger();
         var (cache, _, _, _) = TierTestKit.Build(o => o.Logger = logger, time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
@@ -163,12 +152,12 @@ public sealed class EagerRefreshEdgeCaseTests
         time.Advance(TimeSpan.FromMinutes(9));
         Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager(stale: true)));
         await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
-        await TierTestKit.Eventually(() => logger.Entries.Any(e => e.EventId is 4004 or 4017));
+        await TierTestKit.Eventually(() => logger.Collector.GetSnapshot().Any(e => e.Id.Id is 4004 or 4017));
         await Task.Delay(100);
 
-        var events = string.Join(", ", logger.Entries.Select(e => $"{e.EventId}/{e.Level}"));
+        var events = string.Join(", ", logger.Collector.GetSnapshot().Select(e => $"{e.Id.Id}/{e.Level}"));
         Assert.True(
-            logger.Entries.Any(e => e.EventId == 4017 && e.Exception is InvalidOperationException),
+            logger.Collector.GetSnapshot().Any(e => e.Id.Id == 4017 && e.Exception is InvalidOperationException),
             $"the refresh's factory failure was not logged as event 4017 (logged: {events})");
     }
 
@@ -176,7 +165,7 @@ public sealed class EagerRefreshEdgeCaseTests
     public async Task FailingRefresh_WithoutFailSafe_IsLoggedWithTheException()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logger = new ListLogger();
+        var logger = new FakeLogger();
         var (cache, _, _, _) = TierTestKit.Build(o => o.Logger = logger, time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
@@ -186,7 +175,7 @@ public sealed class EagerRefreshEdgeCaseTests
         Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
         time.Advance(TimeSpan.FromMinutes(9));
         Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-        await TierTestKit.Eventually(() => logger.Entries.Any(e => e.EventId == 4017 && e.Exception is InvalidOperationException));
+        await TierTestKit.Eventually(() => logger.Collector.GetSnapshot().Any(e => e.Id.Id == 4017 && e.Exception is InvalidOperationException));
     }
 
     [Fact]
@@ -239,7 +228,7 @@ public sealed class EagerRefreshEdgeCaseTests
         try
         {
             var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-            var logger = new ListLogger();
+            var logger = new FakeLogger();
             var (cache, l1, l2, _) = TierTestKit.Build(o => { o.Logger = logger; o.OwnsTiers = false; }, time);
             var key = TierTestKit.Key(this);
             var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -276,7 +265,7 @@ public sealed class EagerRefreshEdgeCaseTests
             GC.Collect();
             await Task.Delay(50);
             Assert.Equal(0, writesAfter);
-            Assert.Empty(logger.Entries.Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.EventId}: {e.Message} {e.Exception?.GetType().Name}"));
+            Assert.Empty(logger.Collector.GetSnapshot().Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.Id.Id}: {e.Message} {e.Exception?.GetType().Name}"));
             Assert.Empty(unobserved);
         }
         finally
@@ -289,7 +278,7 @@ public sealed class EagerRefreshEdgeCaseTests
     public async Task DisposeWhileRefreshing_FactoryIgnoresItsToken_ItsValueIsNotWrittenAfterDispose()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logger = new ListLogger();
+        var logger = new FakeLogger();
         var (cache, l1, l2, _) = TierTestKit.Build(o => { o.Logger = logger; o.OwnsTiers = false; }, time);
         var key = TierTestKit.Key(this);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -317,14 +306,14 @@ public sealed class EagerRefreshEdgeCaseTests
 
         Assert.Equal(0, writesAfter);
         Assert.True(l1.TryGet<string>(key, out var local) && local == "v1", $"L1 written after dispose: {local}");
-        Assert.Empty(logger.Entries.Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.EventId}: {e.Message}"));
+        Assert.Empty(logger.Collector.GetSnapshot().Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.Id.Id}: {e.Message}"));
     }
 
     [Fact]
     public async Task DisposeWhileAHandedOffRefreshRuns_IsNotLoggedAsAFailure()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logger = new ListLogger();
+        var logger = new FakeLogger();
         var (cache, _, _, _) = TierTestKit.Build(o => { o.Logger = logger; o.OwnsTiers = false; }, time);
         var key = TierTestKit.Key(this);
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -356,13 +345,13 @@ public sealed class EagerRefreshEdgeCaseTests
         await TierTestKit.Eventually(() =>
         {
             time.Advance(TimeSpan.FromMilliseconds(500)); // past the refresh's soft timeout: handed off
-            return logger.Entries.Any(e => e.EventId == 4003);
+            return logger.Collector.GetSnapshot().Any(e => e.Id.Id == 4003);
         });
 
         await cache.DisposeAsync();
         await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(20));
         await Task.Delay(200);
-        Assert.Empty(logger.Entries.Where(e => e.Level >= LogLevel.Warning && e.EventId != 4003).Select(e => $"{e.EventId}: {e.Message} {e.Exception?.GetType().Name}"));
+        Assert.Empty(logger.Collector.GetSnapshot().Where(e => e.Level >= LogLevel.Warning && e.Id.Id != 4003).Select(e => $"{e.Id.Id}: {e.Message} {e.Exception?.GetType().Name}"));
     }
 
     [Fact]
@@ -545,7 +534,7 @@ public sealed class EagerRefreshEdgeCaseTests
     public async Task L1HitInTheWindow_WithAnInvalidFactoryTimeout_ThrowsNamingIt_RatherThanRunningTheFactoryInABrokenRefresh()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logger = new ListLogger();
+        var logger = new FakeLogger();
         var (cache, _, _, _) = TierTestKit.Build(o => o.Logger = logger, time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
@@ -565,7 +554,7 @@ public sealed class EagerRefreshEdgeCaseTests
         }
 
         await Task.Delay(300);
-        var warnings = string.Join(" | ", logger.Entries.Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.EventId} {e.Exception?.GetType().Name}: {e.Exception?.Message}"));
+        var warnings = string.Join(" | ", logger.Collector.GetSnapshot().Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.Id.Id} {e.Exception?.GetType().Name}: {e.Exception?.Message}"));
         Assert.True(thrown is ArgumentOutOfRangeException { ParamName: "FactoryTimeout" } || calls == 0,
             $"no validation error; the factory ran {calls} time(s) in a refresh with invalid options; warnings: {warnings}");
     }
