@@ -103,7 +103,9 @@ public sealed partial class MultiTierCache
             return task;
         }
 
-        return new ValueTask<TResult>(task.AsTask().WaitAsync(timeout, _time, cancellationToken));
+        var pending = task.AsTask();
+        ObserveFailure(pending);
+        return new ValueTask<TResult>(pending.WaitAsync(timeout, _time, cancellationToken));
     }
 
     private ValueTask WithTimeout(ValueTask task, CancellationToken cancellationToken)
@@ -113,8 +115,18 @@ public sealed partial class MultiTierCache
             return task;
         }
 
-        return new ValueTask(task.AsTask().WaitAsync(timeout, _time, cancellationToken));
+        var pending = task.AsTask();
+        ObserveFailure(pending);
+        return new ValueTask(pending.WaitAsync(timeout, _time, cancellationToken));
     }
+
+    /// <summary>
+    /// Observes a tier call's failure: when <see cref="MultiTierCacheOptions.TierTimeout"/> (or the caller's token)
+    /// ends the wait first, nothing else awaits the call, and a failure it meets later (the tier disposed, the
+    /// connection lost) would otherwise reach <see cref="TaskScheduler.UnobservedTaskException"/>.
+    /// </summary>
+    private static void ObserveFailure(Task pending) =>
+        _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Reads one tier: a hit, a miss, or a failure (logged, counted by the breaker, traced, never thrown).</summary>
     private async ValueTask<TierRead<T>> ReadTierAsync<T>(TierSlot slot, string key, CancellationToken cancellationToken)

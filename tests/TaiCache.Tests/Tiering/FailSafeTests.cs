@@ -151,6 +151,52 @@ public sealed class FailSafeTests
     }
 
     [Fact]
+    public async Task GetAsync_TierCallAbandonedByTierTimeout_FailsLater_IsNotAnUnobservedTaskException()
+    {
+        var marker = $"abandoned-{Guid.NewGuid():N}";
+        var unobserved = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e)
+        {
+            if (e.Exception.Flatten().InnerExceptions.Any(x => x.Message.Contains(marker, StringComparison.Ordinal)))
+            {
+                unobserved.Enqueue(e.Exception);
+            }
+        }
+
+        TaskScheduler.UnobservedTaskException += OnUnobserved;
+        try
+        {
+            await AbandonAFailingTierCallAsync(marker);
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                await Task.Delay(50);
+            }
+
+            Assert.Empty(unobserved);
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= OnUnobserved;
+        }
+    }
+
+    /// <summary>A read whose L2 call outlives TierTimeout (a miss for the caller), the call then failing with <paramref name="marker"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task AbandonAFailingTierCallAsync(string marker)
+    {
+        var (cache, _, l2, _) = TierTestKit.Build(o => o.TierTimeout = TimeSpan.FromMilliseconds(100));
+        await using var scope = cache;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        l2.Gate = release;
+        var read = await cache.GetAsync<string>($"unobserved:{Guid.NewGuid():N}");
+        Assert.False(read.HasValue); // L2 timed out: a miss
+        release.SetException(new CacheConnectionException(marker)); // the abandoned call fails now
+        await Task.Delay(100);
+    }
+
+    [Fact]
     public async Task GetAsync_SlowL2_TierTimeoutServesFromL3()
     {
         var (cache, _, l2, l3) = TierTestKit.Build(o => o.TierTimeout = TimeSpan.FromMilliseconds(100), withL3: true);
