@@ -14,53 +14,23 @@ public sealed class EagerRefreshEdgeCaseTests
     private static MultiTierEntryOptions Eager(bool stale = false, TimeSpan? localTtl = null) =>
         new() { Ttl = Ttl, LocalTtl = localTtl, EagerRefreshThreshold = 0.8, AllowStaleOnFailure = stale };
 
-    /// <summary>Holds the next write (single or batch) naming <paramref name="key"/> at a gate; later writes pass.</summary>
-    private static (TaskCompletionSource Gate, TaskCompletionSource Reached) HoldFirstWriteOf(FaultyTier tier, string key)
-    {
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = 0;
-        tier.GateWhen = k =>
-        {
-            if (k != key || Interlocked.Exchange(ref first, 1) != 0)
-            {
-                return false;
-            }
-
-            reached.TrySetResult();
-            return true;
-        };
-        tier.Gate = gate;
-        return (gate, reached);
-    }
-
     // ---- (b) a refresh racing a user's write or delete ------------------------------------------------------------
 
-    [Fact]
-    public async Task DeleteWhileTheRefreshIsStoring_TheDeletedKeyIsNotResurrected()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DeleteWhileTheRefreshIsStoring_TheDeletedKeyIsNotResurrected(bool batch)
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (cache, l1, l2, _) = TierTestKit.Build(time: time);
-        await using var scope = cache;
-        var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-
-        var (gate, reached) = HoldFirstWriteOf(l2, key);
-        var refreshWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.OnWrite = (k, v) => { if (k == key && (string?)v == "v2") refreshWritten.TrySetResult(); };
-        time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager())); // starts the refresh
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(20)); // the refresh has v2 and is writing it to L2
+        await using var held = await HeldRefresh.StartAsync(this, Eager(), batch);
+        var (cache, l1, key) = (held.Cache, held.L1, held.Key);
 
         // The delete lands after the refresh's store, which its L2 write holds up.
         var deleting = cache.DeleteAsync(key).AsTask();
         await Task.Delay(100);
         Assert.False(deleting.IsCompleted, "the delete did not wait for the refresh storing its value");
 
-        gate.SetResult();
-        await refreshWritten.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        held.Gate.SetResult();
+        await held.RefreshWritten.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.True(await deleting.WaitAsync(TimeSpan.FromSeconds(20)));
 
         Assert.False(l1.TryGet<string>(key, out var local), $"L1 holds '{local}' after a completed DeleteAsync");
@@ -70,68 +40,22 @@ public sealed class EagerRefreshEdgeCaseTests
     [Fact]
     public async Task SetWhileTheRefreshIsStoring_TheUsersNewerValueWins()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (cache, l1, l2, _) = TierTestKit.Build(time: time);
-        await using var scope = cache;
-        var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-
-        var (gate, reached) = HoldFirstWriteOf(l2, key);
-        var refreshWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.OnWrite = (k, v) => { if (k == key && (string?)v == "v2") refreshWritten.TrySetResult(); };
-        time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await using var held = await HeldRefresh.StartAsync(this, Eager());
+        var (cache, l1, l2, key) = (held.Cache, held.L1, held.L2, held.Key);
 
         // The set lands after the refresh's store, which its L2 write holds up.
         var setting = cache.SetAsync(key, "written", Eager()).AsTask();
         await Task.Delay(100);
         Assert.False(setting.IsCompleted, "the set did not wait for the refresh storing its value");
 
-        gate.SetResult();
-        await refreshWritten.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        held.Gate.SetResult();
+        await held.RefreshWritten.WaitAsync(TimeSpan.FromSeconds(20));
         await setting.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal("written", (await l2.GetAsync<string>(key)).Value);
 
         Assert.True(l1.TryGet<string>(key, out var local));
         Assert.Equal("written", local);
-        Assert.Equal("written", await cache.GetOrSetAsync(key, Load, Eager()));
-    }
-
-    [Fact]
-    public async Task Batch_DeleteWhileTheBatchRefreshIsStoring_TheDeletedKeyIsNotResurrected()
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (cache, l1, l2, _) = TierTestKit.Build(time: time);
-        await using var scope = cache;
-        var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<IReadOnlyDictionary<string, string>> LoadMany(IReadOnlyList<string> keys, CancellationToken _)
-        {
-            var n = Interlocked.Increment(ref calls);
-            return ValueTask.FromResult<IReadOnlyDictionary<string, string>>(keys.ToDictionary(k => k, _ => "b" + n));
-        }
-
-        Assert.Equal("b1", (await cache.GetOrSetManyAsync([key], LoadMany, Eager()))[key]);
-        var (gate, reached) = HoldFirstWriteOf(l2, key);
-        var refreshWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        l2.OnWrite = (k, v) => { if (k == key && (string?)v == "b2") refreshWritten.TrySetResult(); };
-        time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("b1", (await cache.GetOrSetManyAsync([key], LoadMany, Eager()))[key]);
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
-
-        var deleting = cache.DeleteAsync(key).AsTask();
-        await Task.Delay(100);
-        Assert.False(deleting.IsCompleted, "the delete did not wait for the batch refresh storing its values");
-
-        gate.SetResult();
-        await refreshWritten.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.True(await deleting.WaitAsync(TimeSpan.FromSeconds(20)));
-
-        Assert.False(l1.TryGet<string>(key, out var local), $"L1 holds '{local}' after a completed DeleteAsync");
-        Assert.False((await cache.GetAsync<string>(key)).HasValue);
+        Assert.Equal("written", await cache.GetOrSetAsync(key, _ => ValueTask.FromResult("reloaded"), Eager()));
     }
 
     // ---- (h) fail-safe -------------------------------------------------------------------------------------------
@@ -144,14 +68,12 @@ public sealed class EagerRefreshEdgeCaseTests
         var (cache, _, _, _) = TierTestKit.Build(o => o.Logger = logger, time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) =>
-            Interlocked.Increment(ref calls) == 1 ? ValueTask.FromResult("v1") : throw new InvalidOperationException("the database is down");
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager(stale: true)));
+        var loader = new CountingLoader(failAfterFirst: "the database is down");
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager(stale: true)));
 
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager(stale: true)));
-        await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager(stale: true)));
+        await TierTestKit.Eventually(() => loader.Calls == 2);
         await TierTestKit.Eventually(() => logger.Collector.GetSnapshot().Any(e => e.Id.Id is 4004 or 4017));
         await Task.Delay(100);
 
@@ -169,12 +91,10 @@ public sealed class EagerRefreshEdgeCaseTests
         var (cache, _, _, _) = TierTestKit.Build(o => o.Logger = logger, time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) =>
-            Interlocked.Increment(ref calls) == 1 ? ValueTask.FromResult("v1") : throw new InvalidOperationException("down");
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
+        var loader = new CountingLoader(failAfterFirst: "down");
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
         await TierTestKit.Eventually(() => logger.Collector.GetSnapshot().Any(e => e.Id.Id == 4017 && e.Exception is InvalidOperationException));
     }
 
@@ -185,33 +105,22 @@ public sealed class EagerRefreshEdgeCaseTests
         var (cache, l1, l2, _) = TierTestKit.Build(time: time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var calls = 0;
-        async ValueTask<string> Load(CancellationToken ct)
-        {
-            var n = Interlocked.Increment(ref calls);
-            if (n > 1)
-            {
-                await release.Task;
-            }
-
-            return "v" + n;
-        }
+        var loader = new CountingLoader(holdAfterFirst: true);
 
         var options = new MultiTierEntryOptions { Ttl = Ttl, EagerRefreshThreshold = 0.8, FactoryTimeout = TimeSpan.FromSeconds(1), AllowStaleOnFailure = true };
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
-        await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
+        await TierTestKit.Eventually(() => loader.Calls == 2);
         for (var i = 0; i < 20; i++)
         {
             time.Advance(TimeSpan.FromSeconds(1)); // past the soft timeout: handed off
-            Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+            Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
             await Task.Delay(5);
         }
 
-        Assert.Equal(2, Volatile.Read(ref calls));
-        release.SetResult();
+        Assert.Equal(2, loader.Calls);
+        loader.Release();
         await TierTestKit.Eventually(() => l1.TryGet<string>(key, out var v) && v == "v2");
         Assert.Equal("v2", (await l2.Inner.GetAsync<string>(key)).Value);
         Assert.InRange(l1.GetRemainingTtl(key)!.Value, Ttl - TimeSpan.FromSeconds(1), Ttl);
@@ -290,27 +199,16 @@ public sealed class EagerRefreshEdgeCaseTests
         var logger = new FakeLogger();
         var (cache, l1, l2, _) = TierTestKit.Build(o => { o.Logger = logger; o.OwnsTiers = false; }, time);
         var key = TierTestKit.Key(this);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var calls = 0;
-        async ValueTask<string> Load(CancellationToken ct)
-        {
-            var n = Interlocked.Increment(ref calls);
-            if (n > 1)
-            {
-                await release.Task;
-            }
+        var loader = new CountingLoader(holdAfterFirst: true);
 
-            return "v" + n;
-        }
-
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-        await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
+        await TierTestKit.Eventually(() => loader.Calls == 2);
         await cache.DisposeAsync();
         var writesAfter = 0;
         l2.OnWrite = (_, _) => Interlocked.Increment(ref writesAfter);
-        release.SetResult();
+        loader.Release();
         await Task.Delay(300);
 
         Assert.Equal(0, writesAfter);
@@ -370,23 +268,22 @@ public sealed class EagerRefreshEdgeCaseTests
         var (cache, l1, l2, _) = TierTestKit.Build(time: time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
+        var loader = new CountingLoader();
         var options = Eager(localTtl: TimeSpan.FromMinutes(1));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
 
         time.Advance(TimeSpan.FromMinutes(9)); // the L1 copy is gone; L2 has 1 minute left
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         l2.GetHold = hold;
         using var caller = new CancellationTokenSource();
-        var read = cache.GetOrSetAsync(key, Load, options, caller.Token).AsTask();
+        var read = cache.GetOrSetAsync(key, loader.Load, options, caller.Token).AsTask();
         await l2.GetHeld.Task.WaitAsync(TimeSpan.FromSeconds(20));
         caller.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
         hold.SetResult();
         await TierTestKit.Eventually(() => l1.TryGet<string>(key, out var v) && v == "v2");
         Assert.Equal("v2", (await l2.Inner.GetAsync<string>(key)).Value);
-        Assert.Equal(2, Volatile.Read(ref calls));
+        Assert.Equal(2, loader.Calls);
     }
 
     // ---- (a) one refresh per key ------------------------------------------------------------------------------------
@@ -496,10 +393,9 @@ public sealed class EagerRefreshEdgeCaseTests
         await using var scope = cache;
         var key = TierTestKit.Key(this);
         await l2.Inner.SetAsync(key, "old", TimeSpan.FromSeconds(90)); // another writer's value, 1:30 left
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
+        var loader = new CountingLoader();
 
-        Assert.Equal("old", await cache.GetOrSetAsync(key, Load, Eager())); // L2 hit in the window
+        Assert.Equal("old", await cache.GetOrSetAsync(key, loader.Load, Eager())); // L2 hit in the window
         await TierTestKit.Eventually(() => l1.TryGet<string>(key, out var v) && v == "v1");
         Assert.InRange(l1.GetRemainingTtl(key)!.Value, Ttl - TimeSpan.FromSeconds(1), Ttl);
         var inL2 = await l2.Inner.GetAsync<string>(key);
@@ -509,9 +405,9 @@ public sealed class EagerRefreshEdgeCaseTests
         // With a LocalTtl equal to Ttl and a shorter L1 TTL copy: the L1 copy's TTL is LocalTtl
         var local = TierTestKit.Key(this);
         var withLocal = Eager(localTtl: TimeSpan.FromMinutes(3));
-        await cache.GetOrSetAsync(local, Load, withLocal);
+        await cache.GetOrSetAsync(local, loader.Load, withLocal);
         time.Advance(TimeSpan.FromMinutes(8.5)); // L1 copy gone; L2 has 1:30 left
-        await cache.GetOrSetAsync(local, Load, withLocal);
+        await cache.GetOrSetAsync(local, loader.Load, withLocal);
         await TierTestKit.Eventually(() => l1.TryGet<string>(local, out var v) && v == "v3");
         Assert.InRange(l1.GetRemainingTtl(local)!.Value, TimeSpan.FromMinutes(3) - TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(3));
     }
@@ -577,23 +473,11 @@ public sealed class EagerRefreshEdgeCaseTests
         var (cache, l1, _, _) = TierTestKit.Build(time: time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var calls = 0;
-        async ValueTask<string> Load(CancellationToken _)
-        {
-            var n = Interlocked.Increment(ref calls);
-            if (n == 2)
-            {
-                await release.Task;
-            }
-
-            return "v" + n;
-        }
-
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
+        var loader = new CountingLoader(holdAfterFirst: true);
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-        await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
+        await loader.RefreshStarted.WaitAsync(TimeSpan.FromSeconds(20));
 
         // Other keys written while the refresh runs: one of them shares the key's write stripe. Within L1's 1,024 recent
         // writes its marks tell the key's own write from a neighbour's (past them, a slow refresh may be dropped).
@@ -610,7 +494,7 @@ public sealed class EagerRefreshEdgeCaseTests
             await cache.SetAsync(TierTestKit.Key(this) + i, i, Ttl);
         }
 
-        release.SetResult();
+        loader.Release();
         await Task.Delay(300);
         Assert.True(l1.TryGet<string>(key, out var held) && held == "v2", $"the refresh's value was dropped; L1 holds {held}");
     }
@@ -634,12 +518,11 @@ public sealed class EagerRefreshEdgeCaseTests
         var (cache, _, l2) = BuildOverMemoryL2(time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
+        var loader = new CountingLoader();
         var options = Eager(localTtl: TimeSpan.FromMinutes(1));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
         time.Advance(TimeSpan.FromMinutes(9)); // L1 copy gone; L2 (a memory tier) has 1 minute left
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
         await Task.Delay(300);
         Assert.True(l2.TryGet<string>(key, out var held) && held == "v2", $"no refresh from a memory L2's single hit; L2 holds {held}");
     }
@@ -651,17 +534,12 @@ public sealed class EagerRefreshEdgeCaseTests
         var (cache, _, l2) = BuildOverMemoryL2(time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<IReadOnlyDictionary<string, string>> LoadMany(IReadOnlyList<string> keys, CancellationToken _)
-        {
-            var n = Interlocked.Increment(ref calls);
-            return ValueTask.FromResult<IReadOnlyDictionary<string, string>>(keys.ToDictionary(k => k, _ => "b" + n));
-        }
+        var loader = new CountingLoader("b");
 
         var options = Eager(localTtl: TimeSpan.FromMinutes(1));
-        await cache.GetOrSetManyAsync([key], LoadMany, options);
+        await cache.GetOrSetManyAsync([key], loader.LoadMany, options);
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("b1", (await cache.GetOrSetManyAsync([key], LoadMany, options))[key]);
+        Assert.Equal("b1", (await cache.GetOrSetManyAsync([key], loader.LoadMany, options))[key]);
         await TierTestKit.Eventually(() => l2.TryGet<string>(key, out var v) && v == "b2");
     }
 
@@ -701,13 +579,21 @@ public sealed class EagerRefreshEdgeCaseTests
                 misses += NotDone(cache.GetOrSetAsync(key, release, slow, o));
             }
 
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 1000; i++)
+            // The least of three runs of 1,000 hits: a hit that allocates shows in every run (24 B or more per hit makes
+            // 24,000), while a one-off of the runtime's on this thread under load (72 B once in a while) does not.
+            var least = long.MaxValue;
+            for (var run = 0; run < 3 && least > 0; run++)
             {
-                misses += NotDone(cache.GetOrSetAsync(key, release, slow, o));
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                for (var i = 0; i < 1000; i++)
+                {
+                    misses += NotDone(cache.GetOrSetAsync(key, release, slow, o));
+                }
+
+                least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
             }
 
-            return GC.GetAllocatedBytesForCurrentThread() - before;
+            return least;
         }
 
         Assert.Equal(0, Measure(plain));

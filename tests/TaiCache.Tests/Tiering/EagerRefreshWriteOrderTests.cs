@@ -32,10 +32,9 @@ public sealed class EagerRefreshWriteOrderTests
             time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
+        var loader = new CountingLoader();
         var options = Eager(stale: true);
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
         await TierTestKit.FlushOnFakeClockAsync(cache, time);
 
         // Every L2 write from here waits at the gate; two fillers fill the queue (capacity 1), so the refresh's set
@@ -65,7 +64,7 @@ public sealed class EagerRefreshWriteOrderTests
         Assert.False(fillers[^1].IsCompleted, "the queue did not fill");
 
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options)); // starts the refresh
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options)); // starts the refresh
         await reached.Task.WaitAsync(TimeSpan.FromSeconds(20)); // the refresh's store is under way
 
         var deleting = many ? cache.DeleteManyAsync([key]).AsTask() : cache.DeleteAsync(key).AsTask().ContinueWith(t => t.Result ? 1L : 0L, TaskScheduler.Default);
@@ -170,18 +169,8 @@ public sealed class EagerRefreshWriteOrderTests
     [Fact]
     public async Task SetCancelledWhileWaitingForTheRefreshStore_LeavesTheRefreshedValue_NothingHalfWritten()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (cache, l1, l2, _) = TierTestKit.Build(time: time);
-        await using var scope = cache;
-        var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-
-        var (gate, reached) = l2.HoldCallsOn(key);
-        time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await using var held = await HeldRefresh.StartAsync(this, Eager(), holdEveryWrite: true);
+        var (cache, l1, l2, key, gate) = (held.Cache, held.L1, held.L2, held.Key, held.Gate);
 
         using var cts = new CancellationTokenSource();
         var setting = cache.SetAsync(key, "written", Eager(), cts.Token).AsTask();
@@ -203,17 +192,8 @@ public sealed class EagerRefreshWriteOrderTests
     [Fact]
     public async Task DisposeWhileAWriterWaitsForTheRefreshStore_TheWriterEnds()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (cache, _, l2, _) = TierTestKit.Build(time: time);
-        var key = TierTestKit.Key(this);
-        var calls = 0;
-        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult("v" + Interlocked.Increment(ref calls));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-
-        var (gate, reached) = l2.HoldCallsOn(key);
-        time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
-        await reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var held = await HeldRefresh.StartAsync(this, Eager(), holdEveryWrite: true);
+        var (cache, key, gate) = (held.Cache, held.Key, held.Gate);
 
         var setting = cache.SetAsync(key, "written", Eager()).AsTask();
         var disposing = cache.DisposeAsync().AsTask();
@@ -320,22 +300,8 @@ public sealed class EagerRefreshWriteOrderTests
         var (cache, l1, l2, _) = TierTestKit.Build(time: time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var calls = 0;
-        async ValueTask<string> Load(CancellationToken _)
-        {
-            if (Interlocked.Increment(ref calls) == 1)
-            {
-                return "v1";
-            }
-
-            started.TrySetResult();
-            await release.Task;
-            return "refreshed";
-        }
-
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager()));
+        var loader = new CountingLoader(holdAfterFirst: true);
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
         time.Advance(TimeSpan.FromMinutes(9));
 
         // The set finds no load to supersede, and writes L2 first (held here); L1 still holds v1, in its window.
@@ -343,16 +309,16 @@ public sealed class EagerRefreshWriteOrderTests
         var setting = cache.SetAsync(key, "written", Eager()).AsTask();
         await reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager())); // a read meanwhile starts a refresh
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager())); // a read meanwhile starts a refresh
+        await loader.RefreshStarted.WaitAsync(TimeSpan.FromSeconds(20));
 
         l2.Gate = null;
         gate.SetResult();
         await setting.WaitAsync(TimeSpan.FromSeconds(20)); // the set has landed in every tier
         Assert.True(l1.TryGet<string>(key, out var afterSet) && afterSet == "written");
 
-        release.SetResult(); // the refresh, begun before the set landed, finishes after it
-        await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+        loader.Release(); // the refresh, begun before the set landed, finishes after it
+        await TierTestKit.Eventually(() => loader.Calls == 2);
         await Task.Delay(200);
 
         Assert.Equal("written", (await l2.Inner.GetAsync<string>(key)).Value);

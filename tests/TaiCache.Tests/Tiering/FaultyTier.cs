@@ -58,15 +58,17 @@ public sealed class FaultyTier : ICacheOps, IConditionalWriter
 
     /// <summary>
     /// Holds the calls that name <paramref name="key"/> (writes, and batches whose first key it is; single reads name no
-    /// key here) at a new <see cref="Gate"/>; returns it with a task completed when the first such call reaches it.
+    /// key here) at a new <see cref="Gate"/>, or only the first of them (<paramref name="firstOnly"/>); returns the gate
+    /// with a task completed when the first such call reaches it.
     /// </summary>
-    public (TaskCompletionSource Gate, TaskCompletionSource Reached) HoldCallsOn(string key)
+    public (TaskCompletionSource Gate, TaskCompletionSource Reached) HoldCallsOn(string key, bool firstOnly = false)
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = 0;
         GateWhen = k =>
         {
-            if (k != key)
+            if (k != key || (firstOnly && Interlocked.Exchange(ref held, 1) != 0))
             {
                 return false;
             }
