@@ -75,6 +75,9 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, ICondition
     /// <inheritdoc />
     string IKeyLimited.KeyLimitOption => "MemcachedCacheOptions.MaxKeyBytes (250 bytes with the KeyPrefix; no limit under HashLongKeys)";
 
+    /// <inheritdoc />
+    bool IKeyLimited.AllowsSpaces => false;
+
     /// <summary>The name a server is hashed under on the ketama ring.</summary>
     internal static string KetamaName(MemcachedServer server, bool omitDefaultPort) =>
         omitDefaultPort && server.Port == MemcachedServer.DefaultPort ? server.Host : server.ToString();

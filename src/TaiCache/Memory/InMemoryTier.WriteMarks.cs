@@ -74,6 +74,42 @@ public sealed partial class InMemoryTier
         return true;
     }
 
+    /// <summary>
+    /// Stores a set whose lower tiers were written first, since <paramref name="mark"/>. When the key was written here
+    /// meanwhile (a peer's invalidation, a resynchronization, another set or a delete of the key), the key is removed
+    /// instead: which of the writes the lower tiers hold last is not known here, and a miss reads it from them, where a
+    /// copy of this one could hide a newer value until it expired.
+    /// </summary>
+    /// <returns>Whether the value was stored.</returns>
+    internal bool SetUnlessWrittenSince<T>(string key, T value, TimeSpan? ttl, long mark)
+    {
+        var node = CreateNode(key, value, ttl, now: 0);
+        List<CacheEvictionEventArgs>? events = null;
+        bool stored;
+        lock (_sync)
+        {
+            stored = !WrittenSinceLocked(node.Key, node.Hash, mark);
+            MarkWritten(node.Key, node.Hash);
+            if (stored)
+            {
+                Write(node, ref events);
+            }
+            else if (_map.TryGetValue(key, out var held))
+            {
+                DropAndPublish(held, IsLive(held) ? EvictionReason.Removed : EvictionReason.Expired, ref events);
+            }
+        }
+
+        if (stored)
+        {
+            _metrics?.RecordSet();
+        }
+
+        ReportSize();
+        Raise(events);
+        return stored;
+    }
+
     /// <summary>About one stripe per four entries the tier holds, 1,024 to 65,536 of them (8 bytes each: 8 KiB for a small
     /// tier, so a write there rarely drops an unrelated key's copy).</summary>
     private static int StripesFor(long entries) => (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, entries / 4)), 1_024, 65_536);

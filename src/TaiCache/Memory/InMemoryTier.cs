@@ -70,6 +70,9 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <inheritdoc />
     string IKeyLimited.KeyLimitOption => "InMemoryTierOptions.MaxKeyBytes";
 
+    /// <inheritdoc />
+    bool IKeyLimited.AllowsSpaces => true;
+
     /// <summary>Gets the number of entries held (expired entries not yet reclaimed included).</summary>
     public long Count => Volatile.Read(ref _publishedCount);
 

@@ -90,6 +90,9 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
     /// <inheritdoc />
     string IKeyLimited.KeyLimitOption => "RedisCacheOptions.MaxKeyBytes";
 
+    /// <inheritdoc />
+    bool IKeyLimited.AllowsSpaces => true;
+
     /// <summary>Gets the namespace every key of this cache is stored under (empty for none).</summary>
     public string KeyPrefix => _prefix;
 

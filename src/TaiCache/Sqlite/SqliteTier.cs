@@ -118,6 +118,9 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     /// <inheritdoc />
     string IKeyLimited.KeyLimitOption => "SqliteTierOptions.MaxKeyBytes";
 
+    /// <inheritdoc />
+    bool IKeyLimited.AllowsSpaces => true;
+
     /// <summary>Gets the full path of the database file.</summary>
     public string FilePath { get; }
 

@@ -11,7 +11,7 @@ public sealed partial class MultiTierCache
     /// read-through, lower hits are copied into the tiers above.</remarks>
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
-        var list = CacheKeyRules.ValidateEach(keys, _maxKeyBytes, limitNote: _keyLimitNote);
+        var list = CacheKeyRules.ValidateEach(keys, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
         var (missing, _) = await ReadManyAsync(list, found, _defaults, L1Mark(), cancellationToken).ConfigureAwait(false);
@@ -40,7 +40,7 @@ public sealed partial class MultiTierCache
         var list = items.ToList();
         foreach (var item in list)
         {
-            CacheKeyRules.Validate(item.Key, _maxKeyBytes, paramName: nameof(items), limitNote: _keyLimitNote);
+            CacheKeyRules.Validate(item.Key, _maxKeyBytes, _allowSpaces, paramName: nameof(items), limitNote: _keyLimitNote);
         }
 
         ThrowIfDisposed();
@@ -65,7 +65,7 @@ public sealed partial class MultiTierCache
         {
             // As for a single set: the invalidation right behind L2's batch when Redis runs them in that order.
             var publish = _options.Coherence is not null;
-            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
+            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
         }
 
         // Applied whole (written through, queued, or carried through on a full queue): kept for fail-safe reads.
@@ -79,7 +79,7 @@ public sealed partial class MultiTierCache
     /// <remarks>Returns the most keys any one tier removed (under write-behind, how many L1 held).</remarks>
     public async ValueTask<long> DeleteManyAsync(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
-        var list = CacheKeyRules.ValidateAll(keys, _maxKeyBytes, limitNote: _keyLimitNote);
+        var list = CacheKeyRules.ValidateAll(keys, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         List<Task>? refreshing = null;
         foreach (var key in list)
@@ -111,7 +111,7 @@ public sealed partial class MultiTierCache
     {
         var items = direct.ConvertAll(static e => new KeyValuePair<string, T>(e.Key, ((PendingSet<T>)e).Value));
         var publish = _options.Coherence is not null;
-        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
+        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Carries a write-behind batch's removals that found no room in the queue through every tier (full-queue fallback).</summary>

@@ -30,7 +30,7 @@ public sealed partial class MultiTierCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetOrSetManyAsync<TState, T>(IEnumerable<string> keys, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(factory);
-        var list = CacheKeyRules.ValidateEach(keys, _maxKeyBytes, limitNote: _keyLimitNote);
+        var list = CacheKeyRules.ValidateEach(keys, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         var entry = Resolve(options);

@@ -21,7 +21,7 @@ public sealed partial class MultiTierCache
             return new ValueTask<CacheResult<T>>(new CacheResult<T>(local));
         }
 
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         return ReadLowerAsync<T>(key, _defaults, staleOnFailure: true, failedTiers: null, L1Mark(), cancellationToken);
     }
 
@@ -39,14 +39,14 @@ public sealed partial class MultiTierCache
             return new ValueTask<CacheResult<T>>(new CacheResult<T>(local));
         }
 
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         return ReadLowerAsync<T>(key, Resolve(options), staleOnFailure: true, failedTiers: null, L1Mark(), cancellationToken);
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         switch (_writeBehind?.FindUnwritten(key))
         {

@@ -37,7 +37,7 @@ public sealed partial class MultiTierCache
             }
         }
 
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         return GetOrSetSlowAsync(key, state, factory, Resolve(options), cancellationToken);
     }
 

@@ -11,9 +11,10 @@ public sealed partial class MultiTierCache
     /// (not -1) the value is a factory's, loaded since that L1 write mark: L1 drops it if the key was written there
     /// meanwhile, and the tiers below take it only where the key holds nothing (see <see cref="YieldingWrite"/>). Once
     /// one of them holds a value already (another instance's newer write), the tiers above it are left alone too
-    /// (<paramref name="yielded"/> records it).
+    /// (<paramref name="yielded"/> records it). Without it, the set began at L1's write mark <paramref name="setSince"/>:
+    /// L1, written last, removes the key instead when it was written there meanwhile (see <see cref="InMemoryTier.SetUnlessWrittenSince"/>).
     /// </summary>
-    private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options, long copiedSince, StrongBox<bool>? yielded = null) : ITierWrite<bool>
+    private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options, long copiedSince, long setSince, StrongBox<bool>? yielded = null) : ITierWrite<bool>
     {
         public string ActivityName => TaiCacheTelemetry.SetActivity;
 
@@ -47,9 +48,13 @@ public sealed partial class MultiTierCache
             {
                 yielded.Value = !memory.TryAdd(key, value, options.Ttl);
             }
+            else if (index == 0)
+            {
+                memory.SetUnlessWrittenSince(key, value, options.L1Ttl, setSince);
+            }
             else
             {
-                memory.Set(key, value, index == 0 ? options.L1Ttl : options.Ttl);
+                memory.Set(key, value, options.Ttl);
             }
 
             return false;
@@ -109,8 +114,9 @@ public sealed partial class MultiTierCache
         public string Describe() => $"the removal of {TaiCacheDiagnostics.DescribeKey(key)}";
     }
 
-    /// <summary>A batch set in every tier, one call per remote tier; <paramref name="keys"/> are those published (empty without coherence).</summary>
-    private readonly struct BatchSet<T>(List<KeyValuePair<string, T>> items, List<string> keys, MultiTierEntryOptions options) : ITierWrite<bool>
+    /// <summary>A batch set in every tier, one call per remote tier; <paramref name="keys"/> are those published (empty
+    /// without coherence). The batch began at L1's write mark <paramref name="setSince"/> (see <see cref="KeySet{T}"/>).</summary>
+    private readonly struct BatchSet<T>(List<KeyValuePair<string, T>> items, List<string> keys, MultiTierEntryOptions options, long setSince) : ITierWrite<bool>
     {
         public string ActivityName => TaiCacheTelemetry.SetActivity;
 
@@ -124,10 +130,16 @@ public sealed partial class MultiTierCache
 
         public bool WriteMemory(InMemoryTier memory, int index)
         {
-            var ttl = index == 0 ? options.L1Ttl : options.Ttl;
             foreach (var item in items)
             {
-                memory.Set(item.Key, item.Value, ttl);
+                if (index == 0)
+                {
+                    memory.SetUnlessWrittenSince(item.Key, item.Value, options.L1Ttl, setSince);
+                }
+                else
+                {
+                    memory.Set(item.Key, item.Value, options.Ttl);
+                }
             }
 
             return false;

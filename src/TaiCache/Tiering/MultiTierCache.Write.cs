@@ -15,7 +15,7 @@ public sealed partial class MultiTierCache
     /// </remarks>
     public ValueTask SetAsync<T>(string key, T value, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         CacheKeyRules.ValidateTtl(ttl);
         return SetCoreAsync(key, value, ForTtl(ttl), cancellationToken);
     }
@@ -29,7 +29,7 @@ public sealed partial class MultiTierCache
     /// <returns>A task that completes when the write strategy's promise is kept.</returns>
     public ValueTask SetAsync<T>(string key, T value, MultiTierEntryOptions? options, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         return SetCoreAsync(key, value, Resolve(options), cancellationToken);
     }
 
@@ -110,7 +110,7 @@ public sealed partial class MultiTierCache
     /// </summary>
     private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken, long copiedSince = -1)
     {
-        var write = new KeySet<T>(key, value, options, copiedSince, copiedSince >= 0 ? new StrongBox<bool>() : null);
+        var write = new KeySet<T>(key, value, options, copiedSince, setSince: copiedSince >= 0 ? -1 : L1Mark(), copiedSince >= 0 ? new StrongBox<bool>() : null);
         var written = WriteAllTiersAsync<KeySet<T>, bool>(write, bestEffort, skipTiers | SkippedBy(options), publish, cancellationToken);
         return written.IsCompletedSuccessfully ? default : new ValueTask(written.AsTask());
     }
@@ -182,7 +182,7 @@ public sealed partial class MultiTierCache
     /// </remarks>
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         var refreshing = SupersedeLoad(key);
         ForgetFailSafe(key);
@@ -210,7 +210,7 @@ public sealed partial class MultiTierCache
     /// dead-lettered as <see cref="WriteBehindOperation.Expire"/>). Returns whether any tier held the key.</remarks>
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
-        CacheKeyRules.Validate(key, _maxKeyBytes, limitNote: _keyLimitNote);
+        CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         CacheKeyRules.ValidateTtl(ttl);
         ThrowIfDisposed();
         if (_writeBehind?.IsDeletePending(key) == true)

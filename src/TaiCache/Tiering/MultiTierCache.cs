@@ -34,6 +34,7 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable, IKeyLimited
     private readonly WriteBehindQueue? _writeBehind;
     private readonly int _maxKeyBytes;
     private readonly string _keyLimitNote;
+    private readonly bool _allowSpaces;
     private int _disposed;
 
     /// <summary>Initializes a cache over the tiers in <paramref name="options"/>.</summary>
@@ -79,6 +80,7 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable, IKeyLimited
         _l1 = _slots[0].Memory;
         _firstRemote = _l1 is null ? 0 : 1;
         (_maxKeyBytes, _keyLimitNote) = KeyLimit(_options, tiers);
+        _allowSpaces = Array.TrueForAll(tiers, t => t is not IKeyLimited { AllowsSpaces: false });
         _stale = new InMemoryTier(new InMemoryTierOptions
         {
             Name = _options.Name + ":failsafe",
@@ -107,6 +109,10 @@ public sealed partial class MultiTierCache : ICacheOps, IDisposable, IKeyLimited
 
     /// <inheritdoc />
     string IKeyLimited.KeyLimitOption => $"the key limit of cache '{Name}' ({_keyLimitNote})";
+
+    /// <inheritdoc />
+    /// <remarks>False when any tier refuses spaces (a memcached tier): the cache refuses them before any tier is written.</remarks>
+    bool IKeyLimited.AllowsSpaces => _allowSpaces;
 
     /// <summary>The cache's key limit and where it comes from (for the message of a key over it).</summary>
     private static (int MaxKeyBytes, string Note) KeyLimit(MultiTierCacheOptions options, ICacheOps[] tiers)

@@ -50,6 +50,13 @@ public sealed class FaultyTier : ICacheOps, IConditionalWriter
     /// <summary>Gets a task completed when a single read first waits at <see cref="GetHold"/>.</summary>
     public TaskCompletionSource GetHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Gets or sets a gate a single set waits on after it has written the inner tier (null for none): the value
+    /// is there, the set not yet answered. <see cref="WriteHeld"/> is completed when a set reaches it.</summary>
+    public TaskCompletionSource? WriteHold { get; set; }
+
+    /// <summary>Gets a task completed when a single set first waits at <see cref="WriteHold"/>.</summary>
+    public TaskCompletionSource WriteHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Gets or sets a callback told of every value written through to the inner tier, in order.</summary>
     public Action<string, object?>? OnWrite { get; set; }
 
@@ -131,6 +138,11 @@ public sealed class FaultyTier : ICacheOps, IConditionalWriter
         await Enter(cancellationToken, key);
         await _inner.SetAsync(key, value, ttl, cancellationToken);
         OnWrite?.Invoke(key, value);
+        if (WriteHold is { } hold)
+        {
+            WriteHeld.TrySetResult();
+            await hold.Task.WaitAsync(cancellationToken);
+        }
     }
 
     /// <summary>A set that yields to a value the key holds (the inner tier's own add; a plain set when it has none), counted as a set.</summary>

@@ -79,4 +79,33 @@ public sealed class WriteThroughTests
         Assert.Equal(0, l2.Calls);
         Assert.Equal(0, l1.Count);
     }
+
+    /// <summary>
+    /// A set whose L2 write is done when a delete of the key runs to its end (L2, then L1) must not then put its value
+    /// in L1: L2 holds nothing, and L1 would serve the deleted key until its TTL. The set's L1 write yields to the
+    /// delete, and so would it to another set, or to a peer's invalidation (see CoherenceEdgeCaseTests).
+    /// </summary>
+    [Fact]
+    public async Task SetAsync_ADeleteCompletesBetweenItsL2AndL1Writes_L1DoesNotResurrectTheKey()
+    {
+        var (cache, l1, l2, _) = TierTestKit.Build();
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        l2.WriteHold = open;
+        var setting = cache.SetAsync(key, "set").AsTask();
+        await l2.WriteHeld.Task.WaitAsync(TimeSpan.FromSeconds(20)); // L2 holds "set"; L1 not written yet
+        l2.WriteHold = null;
+        await cache.DeleteAsync(key);
+        open.SetResult();
+        await setting.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.False((await l2.Inner.GetAsync<string>(key)).HasValue);
+        Assert.False(l1.TryGet<string>(key, out var local), $"L1 holds '{local}' after the delete completed");
+        Assert.False((await cache.GetAsync<string>(key)).HasValue);
+
+        // With nothing in between, a set lands in L1 as before.
+        await cache.SetAsync(key, "again");
+        Assert.True(l1.TryGet<string>(key, out var again) && again == "again");
+    }
 }

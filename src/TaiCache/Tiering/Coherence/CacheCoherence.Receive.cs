@@ -5,7 +5,14 @@ namespace TaiCache.Tiering.Coherence;
 /// <summary>Receiving: own messages, peers' sequence tracking, eviction.</summary>
 public sealed partial class CacheCoherence
 {
+    /// <summary>How many peers pruned for silence are remembered (see <see cref="PrunePeers"/>); past it they are all forgotten.</summary>
+    private const int MaxForgottenPeers = 4096;
+
     private readonly Dictionary<string, PeerState> _peers = new(StringComparer.Ordinal);
+
+    // Peers pruned for silence, with the last sequence number heard: one that comes back under the same incarnation
+    // with a higher number (its connection was down for a while) sent messages this instance never got.
+    private readonly Dictionary<string, PeerState> _forgottenPeers = new(StringComparer.Ordinal);
     private readonly Lock _peersLock = new();
 
     // Called by the channel queue, one message at a time, in the order Redis delivered them.
@@ -43,9 +50,11 @@ public sealed partial class CacheCoherence
         {
             if (!_peers.TryGetValue(message.Origin, out var peer) || peer.Incarnation != message.Incarnation)
             {
-                // First contact with this peer (or a restart of it): its numbers start the tracking.
+                // First contact with this peer (or a restart of it): its numbers start the tracking, unless it is a peer
+                // pruned while silent whose numbers went on meanwhile (a heartbeat repeats the last one; a message is the next).
+                gap = _forgottenPeers.Remove(message.Origin, out var forgotten) && forgotten.Incarnation == message.Incarnation
+                      && message.Sequence > forgotten.LastSequence + (message.Kind == CoherenceMessageKind.Heartbeat ? 0 : 1);
                 _peers[message.Origin] = new PeerState(message.Incarnation, message.Sequence, now);
-                gap = false;
                 apply = message.Kind != CoherenceMessageKind.Heartbeat;
             }
             else if (message.Kind == CoherenceMessageKind.Heartbeat)
@@ -158,6 +167,12 @@ public sealed partial class CacheCoherence
             {
                 foreach (var id in gone)
                 {
+                    if (_forgottenPeers.Count >= MaxForgottenPeers)
+                    {
+                        _forgottenPeers.Clear(); // bounded: a fleet's worth of restarts must not grow it for ever
+                    }
+
+                    _forgottenPeers[id] = _peers[id];
                     _peers.Remove(id);
                 }
             }

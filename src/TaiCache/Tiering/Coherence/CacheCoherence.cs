@@ -109,6 +109,9 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     /// <inheritdoc />
     string IKeyLimited.KeyLimitOption => "CacheCoherenceOptions.MaxKeyBytes";
 
+    /// <inheritdoc />
+    bool IKeyLimited.AllowsSpaces => true;
+
     /// <summary>Gets how many sequence gaps (missed peer messages) were detected.</summary>
     public long SequenceGapCount => Interlocked.Read(ref _sequenceGaps);
 
@@ -150,12 +153,18 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         {
             _queue = await SubscribeAsync(multiplexer, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex)
         {
+            // Not started: a later StartAsync (after a cancellation or a timeout too) subscribes afresh.
             multiplexer.ConnectionFailed -= OnConnectionFailed;
             multiplexer.ConnectionRestored -= OnConnectionRestored;
             Volatile.Write(ref _started, 0);
-            throw new CacheConnectionException($"Cache coherence could not subscribe to its channel: {ex.Message}", ex);
+            if (ex is RedisException or TimeoutException)
+            {
+                throw new CacheConnectionException($"Cache coherence could not subscribe to its channel: {ex.Message}", ex);
+            }
+
+            throw;
         }
 
         _queue.OnMessage(OnMessage);
@@ -178,9 +187,15 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         var delay = TimeSpan.FromMilliseconds(50);
         for (var attempt = 1; ; attempt++)
         {
+            var subscribing = multiplexer.GetSubscriber().SubscribeAsync(_channel);
             try
             {
-                return await multiplexer.GetSubscriber().SubscribeAsync(_channel).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return await subscribing.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                DropWhenSubscribed(subscribing);
+                throw;
             }
             catch (RedisConnectionException) when (attempt < attempts && multiplexer.IsConnected)
             {
@@ -189,6 +204,24 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             }
         }
     }
+
+    /// <summary>Unsubscribes an abandoned subscription once it is made: its queue would fill with messages nobody reads.</summary>
+    private static void DropWhenSubscribed(Task<ChannelMessageQueue> subscribing) =>
+        _ = subscribing.ContinueWith(
+            static t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                {
+                    _ = t.Result.UnsubscribeAsync(CommandFlags.FireAndForget);
+                }
+                else
+                {
+                    _ = t.Exception; // observed: nobody waits for it any more
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
     /// <summary>Tells every other instance to evict keys from its local tier. The caller's own local tier is not touched.</summary>
     /// <param name="keys">The keys; split into several messages when there are more than <see cref="CacheCoherenceOptions.MaxKeysPerMessage"/>.</param>

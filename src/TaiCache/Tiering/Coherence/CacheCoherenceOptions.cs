@@ -5,6 +5,9 @@ namespace TaiCache.Tiering.Coherence;
 /// <summary>Options of a <see cref="CacheCoherence"/>. Validated once and copied when it is built.</summary>
 public sealed class CacheCoherenceOptions
 {
+    /// <summary>The longest period a timer takes (about 49.7 days).</summary>
+    private static readonly TimeSpan MaximumHeartbeatInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     /// <summary>
     /// Gets or sets the key namespace the instances share (the application or cache name). It is part of the channel
     /// name, so caches of different namespaces on one Redis never see each other's messages. Default <c>default</c>.
@@ -23,7 +26,7 @@ public sealed class CacheCoherenceOptions
     /// <summary>
     /// Gets or sets how often the instance publishes a heartbeat carrying its latest sequence number. Peers use it to
     /// notice invalidations they missed even when no later invalidation follows; the instance uses the echo of its own
-    /// heartbeat to notice that its subscription went silent. Default 5 seconds.
+    /// heartbeat to notice that its subscription went silent. Default 5 seconds; at most 49 days.
     /// </summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -64,9 +67,9 @@ public sealed class CacheCoherenceOptions
             throw new ArgumentException($"CacheCoherenceOptions.InstanceId must be non-empty and at most {CoherenceMessage.MaxOriginBytes} UTF-8 bytes, or null to generate one.", nameof(InstanceId));
         }
 
-        if (HeartbeatInterval <= TimeSpan.Zero)
+        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval > MaximumHeartbeatInterval)
         {
-            throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, "CacheCoherenceOptions.HeartbeatInterval must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, $"CacheCoherenceOptions.HeartbeatInterval must be positive and at most {MaximumHeartbeatInterval.TotalDays:0} days (a timer's longest period).");
         }
 
         if (MissedHeartbeatsBeforeResync < 2)

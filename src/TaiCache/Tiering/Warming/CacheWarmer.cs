@@ -15,10 +15,16 @@ namespace TaiCache.Tiering.Warming;
 /// </remarks>
 public sealed class CacheWarmer
 {
+    /// <summary>The most room a batch list takes before its items come: a large <see cref="CacheWarmerOptions.BatchSize"/> is not allocated up front.</summary>
+    private const int InitialBatchCapacity = 1024;
+
     private readonly ICacheOps _cache;
 
     /// <summary>The cache's own key limit when it has one (a multi-tier cache's follows its tiers), else the default.</summary>
     private int MaxKeyBytes => _cache is IKeyLimited limited ? limited.MaxKeyBytes : CacheKeyRules.DefaultMaxKeyBytes;
+
+    /// <summary>Whether the cache takes keys with spaces (a memcached tier does not).</summary>
+    private bool AllowSpaces => _cache is not IKeyLimited { AllowsSpaces: false };
     private readonly CacheWarmerOptions _options;
     private readonly ILogger _logger;
 
@@ -47,7 +53,7 @@ public sealed class CacheWarmer
     public async Task<WarmupSummary> WarmAsync<T>(IEnumerable<string> keys, Func<string, CancellationToken, ValueTask<T>> loader, IProgress<WarmupProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(loader);
-        var list = CacheKeyRules.ValidateAll(keys, MaxKeyBytes);
+        var list = CacheKeyRules.ValidateAll(keys, MaxKeyBytes, AllowSpaces);
         var run = new Run(this, list.Count, progress);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(list, parallel, async (key, ct) =>
@@ -92,7 +98,7 @@ public sealed class CacheWarmer
                 var key = item.Key;
                 try
                 {
-                    CacheKeyRules.Validate(key, MaxKeyBytes, paramName: nameof(items));
+                    CacheKeyRules.Validate(key, MaxKeyBytes, AllowSpaces, paramName: nameof(items));
                     if (_options.SkipExisting && await _cache.ExistsAsync(key, ct).ConfigureAwait(false))
                     {
                         run.Skip(1);
@@ -130,14 +136,14 @@ public sealed class CacheWarmer
 
     private static async IAsyncEnumerable<List<KeyValuePair<string, T>>> Batch<T>(IAsyncEnumerable<KeyValuePair<string, T>> items, int size, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var batch = new List<KeyValuePair<string, T>>(size);
+        var batch = new List<KeyValuePair<string, T>>(Math.Min(size, InitialBatchCapacity));
         await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             batch.Add(item);
             if (batch.Count == size)
             {
                 yield return batch;
-                batch = new List<KeyValuePair<string, T>>(size);
+                batch = new List<KeyValuePair<string, T>>(Math.Min(size, InitialBatchCapacity));
             }
         }
 
