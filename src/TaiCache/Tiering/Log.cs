@@ -156,5 +156,19 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "Cache {Cache}: the eager refresh of {Key} failed; the value held is served until it expires.")]
     private static partial void EagerRefreshFailedCore(ILogger logger, string cache, string? key, Exception exception);
+
+    [LoggerMessage(EventId = 4018, Level = LogLevel.Warning, Message = "Cache {Cache}: the write-behind journal could not forget {Count} written entries (retried each round; until then a restart would replay them).")]
+    public static partial void JournalCompleteFailed(ILogger logger, string cache, int count, Exception exception);
+
+    public static void JournalRefusedFill(ILogger logger, string cache, string key, Exception exception)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            JournalRefusedFillCore(logger, cache, TaiCacheDiagnostics.DescribeKey(key), exception);
+        }
+    }
+
+    [LoggerMessage(EventId = 4019, Level = LogLevel.Warning, Message = "Cache {Cache}: the write-behind journal refused the factory value of {Key}; it is in L1 only (a copy, as on a full queue), not queued for the lower tiers.")]
+    private static partial void JournalRefusedFillCore(ILogger logger, string cache, string? key, Exception exception);
 }
 #pragma warning restore CA1873

@@ -3,6 +3,9 @@ namespace TaiCache.Tiering;
 /// <summary>Settings of the write-behind queue of a <see cref="MultiTierCache"/> (used with <see cref="WriteStrategy.WriteBehind"/>).</summary>
 public sealed class WriteBehindOptions
 {
+    /// <summary>The longest <see cref="RetryMaxDelay"/> taken.</summary>
+    private static readonly TimeSpan MaximumRetryDelay = TimeSpan.FromDays(1);
+
     /// <summary>
     /// Gets or sets the most distinct keys waiting to be written (repeated writes to one key take one slot). Default
     /// 100,000. A lower tier's retry of an <c>ExpireAsync</c> it failed, and a value queued again behind its own write
@@ -23,7 +26,7 @@ public sealed class WriteBehindOptions
     /// <summary>Gets or sets the first retry delay; it doubles per consecutive failure, with ±50% jitter. Default 100 ms.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Gets or sets the longest retry delay. Default 10 s.</summary>
+    /// <summary>Gets or sets the longest retry delay, at most 1 day. Default 10 s.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Gets or sets how long <see cref="MultiTierCache.FlushAsync(CancellationToken)"/> (without a deadline) and <see cref="MultiTierCache.DisposeAsync"/> wait for the queue to drain. Default 30 s.</summary>
@@ -70,6 +73,11 @@ public sealed class WriteBehindOptions
         if (RetryBaseDelay <= TimeSpan.Zero || RetryMaxDelay < RetryBaseDelay)
         {
             throw new ArgumentOutOfRangeException(nameof(RetryBaseDelay), RetryBaseDelay, "WriteBehindOptions.RetryBaseDelay must be positive and no longer than RetryMaxDelay.");
+        }
+
+        if (RetryMaxDelay > MaximumRetryDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetryMaxDelay), RetryMaxDelay, "WriteBehindOptions.RetryMaxDelay must be at most 1 day (the flusher waits that long at most between rounds).");
         }
 
         if (DrainTimeout <= TimeSpan.Zero)

@@ -37,7 +37,7 @@ internal sealed class WriteBehindJournal : IDisposable
             {
                 _owner = new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+            catch (IOException e) when (IsHeldByAnother(e))
             {
                 throw new CacheConnectionException($"The write-behind journal at '{path}' is in use by another cache (in this process or another): one journal serves one cache; give each its own WriteBehindOptions.JournalPath.", e);
             }
@@ -103,6 +103,11 @@ internal sealed class WriteBehindJournal : IDisposable
         }
     }
 
+    /// <summary>Whether opening the lock file failed because another handle holds it (a sharing or lock violation), not
+    /// for another reason (a name too long, a read-only or full file system), which the caller reports as it is.</summary>
+    private static bool IsHeldByAnother(IOException e) =>
+        OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) is 32 or 33 : e.HResult is 11 or 35; // EWOULDBLOCK (Linux, macOS) from flock
+
     /// <summary>Records the latest version of a key's queued operation (durable when this returns).</summary>
     public void Upsert(PendingWrite entry)
     {
@@ -132,10 +137,10 @@ internal sealed class WriteBehindJournal : IDisposable
         lock (_gate)
         {
             EnsureFileThere(entries[0].Key);
-            using var transaction = _connection.BeginTransaction();
-            _upsert.Transaction = transaction;
             try
             {
+                using var transaction = _connection.BeginTransaction();
+                _upsert.Transaction = transaction;
                 for (var i = 0; i < entries.Count; i++)
                 {
                     Bind(entries[i], encoded[i]);
@@ -143,6 +148,10 @@ internal sealed class WriteBehindJournal : IDisposable
                 }
 
                 transaction.Commit();
+            }
+            catch (SqliteException e)
+            {
+                throw Refused(e, entries[0].Key, "write"); // the transaction's begin or commit (a busy file: another writer)
             }
             finally
             {
@@ -204,9 +213,16 @@ internal sealed class WriteBehindJournal : IDisposable
         }
         catch (SqliteException e)
         {
-            var message = $"The write-behind journal at '{_path}' refused the write{(key is null ? string.Empty : $" of {TaiCacheDiagnostics.DescribeKey(key)}")}: {e.Message}";
-            throw e.SqliteErrorCode is 5 or 6 ? new CacheTimeoutException(message, key, e) : new CacheException(message, key, e);
+            throw Refused(e, key, "write");
         }
+    }
+
+    /// <summary>The cache's own exception for a SQLite failure, naming the journal: a busy or locked file (another writer
+    /// held it past the busy timeout) is a <see cref="CacheTimeoutException"/>.</summary>
+    private CacheException Refused(SqliteException e, string? key, string what)
+    {
+        var message = $"The write-behind journal at '{_path}' refused the {what}{(key is null ? string.Empty : $" of {TaiCacheDiagnostics.DescribeKey(key)}")}: {e.Message}";
+        return e.SqliteErrorCode is 5 or 6 ? new CacheTimeoutException(message, key, e) : new CacheException(message, key, e);
     }
 
     /// <summary>Forgets versions that reached every tier (or the dead-letter sink); a newer version of the key stays.</summary>
@@ -219,17 +235,27 @@ internal sealed class WriteBehindJournal : IDisposable
 
         lock (_gate)
         {
-            using var transaction = _connection.BeginTransaction();
-            _delete.Transaction = transaction;
-            foreach (var (key, sequence) in done)
+            try
             {
-                _delete.Parameters["$key"].Value = key;
-                _delete.Parameters["$seq"].Value = sequence;
-                Run(_delete, key);
-            }
+                using var transaction = _connection.BeginTransaction();
+                _delete.Transaction = transaction;
+                foreach (var (key, sequence) in done)
+                {
+                    _delete.Parameters["$key"].Value = key;
+                    _delete.Parameters["$seq"].Value = sequence;
+                    Run(_delete, key);
+                }
 
-            transaction.Commit();
-            _delete.Transaction = null;
+                transaction.Commit();
+            }
+            catch (SqliteException e)
+            {
+                throw Refused(e, done[0].Key, "removal of written entries");
+            }
+            finally
+            {
+                _delete.Transaction = null;
+            }
         }
     }
 

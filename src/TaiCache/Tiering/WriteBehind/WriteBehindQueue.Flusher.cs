@@ -16,7 +16,7 @@ internal sealed partial class WriteBehindQueue
             Task work;
             lock (_gate)
             {
-                if (_pending.Count == 0)
+                if (_pending.Count == 0 && _journalBacklog is null)
                 {
                     if (_stop.IsCancellationRequested)
                     {
@@ -91,6 +91,33 @@ internal sealed partial class WriteBehindQueue
         }
     }
 
+    /// <summary>
+    /// Forgets in the journal the versions a round wrote (or dead-lettered), with those an earlier round could not forget;
+    /// false when the journal refused again (a busy or failing file), keeping them for the next round: left there, a
+    /// restart would replay them over whatever newer value the tiers hold by then.
+    /// </summary>
+    private bool CompleteInJournal(List<(string, long)> done)
+    {
+        var rows = _journalBacklog is { } backlog ? [.. backlog, .. done] : done;
+        if (_journal is null || rows.Count == 0)
+        {
+            return true;
+        }
+
+        try
+        {
+            _journal.Complete(rows);
+            _journalBacklog = null;
+            return true;
+        }
+        catch (CacheException e)
+        {
+            _journalBacklog = rows;
+            Log.JournalCompleteFailed(_owner.Logger, _owner.Name, rows.Count, e);
+            return false;
+        }
+    }
+
     private TimeSpan BackoffDelay(int failures)
     {
         var exponent = Math.Min(failures - 1, 20);
@@ -121,7 +148,7 @@ internal sealed partial class WriteBehindQueue
 
         if (batch.Count == 0)
         {
-            return false;
+            return !CompleteInJournal([]); // rows written before but not forgotten yet, if any
         }
 
         var trouble = false;
@@ -243,7 +270,7 @@ internal sealed partial class WriteBehindQueue
             SignalProgress();
         }
 
-        _journal?.Complete(done);
+        trouble |= !CompleteInJournal(done);
         if (yielded is not null)
         {
             // Outside the lock: L1's eviction event runs the user's handlers.
@@ -547,6 +574,7 @@ internal sealed partial class WriteBehindQueue
         }
 
         LastDrainResult = result;
+        CompleteInJournal([]);
         _journal?.Dispose();
         _meter.Dispose();
         _stop.Dispose();

@@ -31,6 +31,9 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private readonly ConcurrentQueue<WriteBehindDeadLetter> _deadLetters = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly WriteBehindJournal? _journal;
+
+    // Versions written but not yet forgotten by the journal (it refused the removal); the flusher retries them each round.
+    private List<(string, long)>? _journalBacklog;
     private readonly Meter _meter;
     private readonly int _allTiers;
     private TaskCompletionSource _work = NewSignal();
@@ -209,6 +212,13 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             catch (CacheSerializationException)
             {
                 return; // the journal could not take the value: nothing queued
+            }
+            catch (CacheException e)
+            {
+                // The journal is busy, gone or failing: the caller has its value (L1 holds it, as a copy on a full queue
+                // would be held), so the read does not fail for a fill the lower tiers only miss.
+                Log.JournalRefusedFill(_owner.Logger, _owner.Name, key, e);
+                return;
             }
 
             SupersedeExpiry(key);
