@@ -58,7 +58,15 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         if (options.JournalPath is { } path)
         {
             _journal = new WriteBehindJournal(path);
-            Replay();
+            try
+            {
+                Replay();
+            }
+            catch
+            {
+                _journal.Dispose(); // its lock file too: a cache built again in this process must be able to open it
+                throw;
+            }
         }
 
         _meter = new Meter(TaiCacheTelemetry.MeterName, Metrics.TaiCacheInstruments.Version); // own instance: its gauges end with this queue
