@@ -44,28 +44,36 @@ public sealed partial class MultiTierCache
         }
 
         ThrowIfDisposed();
-        List<Task>? refreshing = null;
-        foreach (var item in list)
-        {
-            Refreshing(ref refreshing, SupersedeLoad(item.Key));
-        }
-
-        if (refreshing is not null)
-        {
-            await Task.WhenAll(refreshing).WaitAsync(cancellationToken).ConfigureAwait(false); // land after them (see SetCoreAsync)
-        }
-
         var options = ForTtl(ttl);
-        if (_writeBehind is not null)
+        var underWay = BeginWrites(list, static i => i.Key); // before looking for refreshes to supersede, as a single set
+        try
         {
-            // Queued whole or not at all (see WriteBehindQueue.EnqueueManyAsync for each FullPolicy).
-            await _writeBehind.EnqueueSetManyAsync(list, options, (direct, ct) => WriteSetsThroughAsync<T>(direct, options, ct), cancellationToken).ConfigureAwait(false);
+            List<Task>? refreshing = null;
+            foreach (var item in list)
+            {
+                Refreshing(ref refreshing, SupersedeLoad(item.Key));
+            }
+
+            if (refreshing is not null)
+            {
+                await Task.WhenAll(refreshing).WaitAsync(cancellationToken).ConfigureAwait(false); // land after them (see SetCoreAsync)
+            }
+
+            if (_writeBehind is not null)
+            {
+                // Queued whole or not at all (see WriteBehindQueue.EnqueueManyAsync for each FullPolicy).
+                await _writeBehind.EnqueueSetManyAsync(list, options, (direct, ct) => WriteSetsThroughAsync<T>(direct, options, ct), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // As for a single set: the invalidation right behind L2's batch when Redis runs them in that order.
+                var publish = _options.Coherence is not null;
+                await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, underWay: -1, cancellationToken).ConfigureAwait(false);
+            }
         }
-        else
+        finally
         {
-            // As for a single set: the invalidation right behind L2's batch when Redis runs them in that order.
-            var publish = _options.Coherence is not null;
-            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
+            EndWrites(underWay);
         }
 
         // Applied whole (written through, queued, or carried through on a full queue): kept for fail-safe reads.
@@ -81,28 +89,36 @@ public sealed partial class MultiTierCache
     {
         var list = CacheKeyRules.ValidateAll(keys, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
-        List<Task>? refreshing = null;
-        foreach (var key in list)
+        var underWay = BeginWrites(list, static k => k); // before looking for refreshes to supersede, as a single delete
+        try
         {
-            Refreshing(ref refreshing, SupersedeLoad(key));
-            ForgetFailSafe(key);
-        }
-
-        if (refreshing is not null)
-        {
-            await Task.WhenAll(refreshing).WaitAsync(cancellationToken).ConfigureAwait(false); // land after them (see DeleteAsync)
+            List<Task>? refreshing = null;
             foreach (var key in list)
             {
-                ForgetFailSafe(key); // the refreshes' stores kept their values for fail-safe reads meanwhile
+                Refreshing(ref refreshing, SupersedeLoad(key));
+                ForgetFailSafe(key);
             }
-        }
 
-        if (_writeBehind is not null)
+            if (refreshing is not null)
+            {
+                await Task.WhenAll(refreshing).WaitAsync(cancellationToken).ConfigureAwait(false); // land after them (see DeleteAsync)
+                foreach (var key in list)
+                {
+                    ForgetFailSafe(key); // the refreshes' stores kept their values for fail-safe reads meanwhile
+                }
+            }
+
+            if (_writeBehind is not null)
+            {
+                return await _writeBehind.EnqueueDeleteManyAsync(list, WriteRemovalsThroughAsync, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(list), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, underWay: -1, cancellationToken).ConfigureAwait(false);
+        }
+        finally
         {
-            return await _writeBehind.EnqueueDeleteManyAsync(list, WriteRemovalsThroughAsync, cancellationToken).ConfigureAwait(false);
+            EndWrites(underWay);
         }
-
-        return await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(list), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Carries a write-behind batch's sets that found no room in the queue through every tier (full-queue
@@ -111,12 +127,12 @@ public sealed partial class MultiTierCache
     {
         var items = direct.ConvertAll(static e => new KeyValuePair<string, T>(e.Key, ((PendingSet<T>)e).Value));
         var publish = _options.Coherence is not null;
-        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, cancellationToken).ConfigureAwait(false);
+        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, underWay: -1, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Carries a write-behind batch's removals that found no room in the queue through every tier (full-queue fallback).</summary>
     private async ValueTask WriteRemovalsThroughAsync(List<PendingWrite> direct, CancellationToken cancellationToken) =>
-        await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(direct.ConvertAll(static e => e.Key)), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken).ConfigureAwait(false);
+        await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(direct.ConvertAll(static e => e.Key)), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, underWay: -1, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and which tiers failed (a bit per tier).</summary>
     /// <param name="keys">The keys.</param>

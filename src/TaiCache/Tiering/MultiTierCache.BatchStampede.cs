@@ -239,7 +239,7 @@ public sealed partial class MultiTierCache
 
                             // A write of the key made meanwhile is not overwritten; one made while a refresh stores waits
                             // for it (see StoreUnlessSupersededAsync). A refresh loads every key it leads, in order.
-                            var begun = refresh && !WrittenSince(key, l1Mark) ? flights[i]!.TryBeginStore() : null;
+                            var begun = refresh ? BeginRefreshStore(flights[i]!, key, l1Mark) : null;
                             if (begun is not null)
                             {
                                 (storing ??= []).Add(begun);

@@ -133,7 +133,7 @@ public sealed partial class MultiTierCache
         else
         {
             var publish = _options.Coherence is not null;
-            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, L1Mark()), bestEffort: true, skipTiers: 0, publish, CancellationToken.None).ConfigureAwait(false);
+            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, L1Mark()), bestEffort: true, skipTiers: 0, publish, underWay: -1, CancellationToken.None).ConfigureAwait(false);
         }
     }
 
@@ -183,7 +183,7 @@ public sealed partial class MultiTierCache
     /// </summary>
     private ValueTask StoreRefreshedAsync<T>(string key, T value, MultiTierEntryOptions options, ulong skipTiers) =>
         _writeBehind is not null
-            ? SetSupersededAsync(key, value, options, CancellationToken.None)
+            ? SetSupersededAsync(key, value, options, underWay: -1, CancellationToken.None)
             : WriteDownAsync(key, value, options, bestEffort: true, skipTiers, publish: _options.Coherence is not null && !options.SkipDistributedWrite, CancellationToken.None);
 
     private async Task RefreshAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, MultiTierEntryOptions options, Flight<T> flight)

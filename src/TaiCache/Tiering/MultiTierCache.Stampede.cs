@@ -385,7 +385,7 @@ public sealed partial class MultiTierCache
             return;
         }
 
-        if (WrittenSince(key, l1Mark) || flight.TryBeginStore() is not { } storing)
+        if (BeginRefreshStore(flight, key, l1Mark) is not { } storing)
         {
             return;
         }

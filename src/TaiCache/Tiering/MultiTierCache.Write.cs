@@ -36,20 +36,38 @@ public sealed partial class MultiTierCache
     private ValueTask SetCoreAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        return SupersedeLoad(key) is { IsCompleted: false } refreshing
-            ? SetAfterAsync(refreshing, key, value, options, cancellationToken)
-            : SetSupersededAsync(key, value, options, cancellationToken);
+        var underWay = BeginWrite(key); // before looking for a refresh to supersede (see MultiTierCache.WritesUnderWay.cs)
+        try
+        {
+            return SupersedeLoad(key) is { IsCompleted: false } refreshing
+                ? SetAfterAsync(refreshing, key, value, options, underWay, cancellationToken)
+                : SetSupersededAsync(key, value, options, underWay, cancellationToken);
+        }
+        catch
+        {
+            EndWrite(underWay);
+            throw;
+        }
     }
 
     /// <summary>A set that came while an eager refresh of the key was storing its value: lands after it, so it wins.</summary>
-    private async ValueTask SetAfterAsync<T>(Task refreshing, string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    private async ValueTask SetAfterAsync<T>(Task refreshing, string key, T value, MultiTierEntryOptions options, int underWay, CancellationToken cancellationToken)
     {
-        await refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
-        await SetSupersededAsync(key, value, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            EndWrite(underWay);
+            throw;
+        }
+
+        await SetSupersededAsync(key, value, options, underWay, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A set, the key's load under way (if any) superseded already.</summary>
-    private ValueTask SetSupersededAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    /// <summary>A set, the key's load under way (if any) superseded already; a write-through counted in as <paramref name="underWay"/> (see <see cref="BeginWrite"/>).</summary>
+    private ValueTask SetSupersededAsync<T>(string key, T value, MultiTierEntryOptions options, int underWay, CancellationToken cancellationToken)
     {
         if (_writeBehind is not null && options.SkipDistributedWrite)
         {
@@ -80,7 +98,7 @@ public sealed partial class MultiTierCache
             return KeepAfterQueuedAsync(queued, key, value, options);
         }
 
-        return WriteThroughSetAsync(key, value, options, cancellationToken);
+        return WriteThroughSetAsync(key, value, options, cancellationToken, underWay);
     }
 
     private async ValueTask KeepAfterQueuedAsync<T>(ValueTask queued, string key, T value, MultiTierEntryOptions options)
@@ -89,10 +107,10 @@ public sealed partial class MultiTierCache
         KeepForFailSafe(key, value, options);
     }
 
-    internal ValueTask WriteThroughSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
+    internal ValueTask WriteThroughSetAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken, int underWay = -1)
     {
         // With coherence, WriteDownAsync tells the peers too (unless only the memory tiers are written).
-        var written = WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null && !options.SkipDistributedWrite, cancellationToken);
+        var written = WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null && !options.SkipDistributedWrite, cancellationToken, underWay: underWay);
 
         // Nothing to do after the write (no fail-safe copy): no second async frame for the set.
         return !options.AllowStaleOnFailure ? written : AfterWriteThroughAsync(written, key, value, options);
@@ -107,11 +125,12 @@ public sealed partial class MultiTierCache
     /// <summary>
     /// Writes a value to every tier the options do not leave out, lowest first (see <see cref="WriteAllTiersAsync"/>); a
     /// value loaded since L1's <paramref name="copiedSince"/> (not -1) is a copy, which L1 drops if the key was written meanwhile.
+    /// A user's write-through is counted out as <paramref name="underWay"/> when it ends (see <see cref="BeginWrite"/>).
     /// </summary>
-    private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken, long copiedSince = -1)
+    private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken, long copiedSince = -1, int underWay = -1)
     {
         var write = new KeySet<T>(key, value, options, copiedSince, setSince: copiedSince >= 0 ? -1 : L1Mark(), copiedSince >= 0 ? new StrongBox<bool>() : null);
-        var written = WriteAllTiersAsync<KeySet<T>, bool>(write, bestEffort, skipTiers | SkippedBy(options), publish, cancellationToken);
+        var written = WriteAllTiersAsync<KeySet<T>, bool>(write, bestEffort, skipTiers | SkippedBy(options), publish, underWay, cancellationToken);
         return written.IsCompletedSuccessfully ? default : new ValueTask(written.AsTask());
     }
 
@@ -184,25 +203,43 @@ public sealed partial class MultiTierCache
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
-        var refreshing = SupersedeLoad(key);
-        ForgetFailSafe(key);
-        return refreshing is { IsCompleted: false } ? DeleteAfterAsync(refreshing, key, cancellationToken) : DeleteSupersededAsync(key, cancellationToken);
+        var underWay = BeginWrite(key); // before looking for a refresh to supersede, as a set
+        try
+        {
+            var refreshing = SupersedeLoad(key);
+            ForgetFailSafe(key);
+            return refreshing is { IsCompleted: false } ? DeleteAfterAsync(refreshing, key, underWay, cancellationToken) : DeleteSupersededAsync(key, underWay, cancellationToken);
+        }
+        catch
+        {
+            EndWrite(underWay);
+            throw;
+        }
     }
 
     /// <summary>A delete that came while an eager refresh of the key was storing its value: lands after it, so the key stays deleted.</summary>
-    private async ValueTask<bool> DeleteAfterAsync(Task refreshing, string key, CancellationToken cancellationToken)
+    private async ValueTask<bool> DeleteAfterAsync(Task refreshing, string key, int underWay, CancellationToken cancellationToken)
     {
-        await refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            EndWrite(underWay);
+            throw;
+        }
+
         ForgetFailSafe(key); // the refresh's store kept its value for fail-safe reads meanwhile
-        return await DeleteSupersededAsync(key, cancellationToken).ConfigureAwait(false);
+        return await DeleteSupersededAsync(key, underWay, cancellationToken).ConfigureAwait(false);
     }
 
-    private ValueTask<bool> DeleteSupersededAsync(string key, CancellationToken cancellationToken) =>
-        _writeBehind is not null ? _writeBehind.EnqueueDeleteAsync(key, cancellationToken) : WriteThroughDeleteAsync(key, cancellationToken);
+    private ValueTask<bool> DeleteSupersededAsync(string key, int underWay, CancellationToken cancellationToken) =>
+        _writeBehind is not null ? _writeBehind.EnqueueDeleteAsync(key, cancellationToken) : WriteThroughDeleteAsync(key, cancellationToken, underWay);
 
     // As for a set: the invalidation right after L2's DEL when Redis runs them in that order.
-    internal ValueTask<bool> WriteThroughDeleteAsync(string key, CancellationToken cancellationToken) =>
-        WriteAllTiersAsync<KeyRemoval, bool>(new KeyRemoval(key), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, cancellationToken);
+    internal ValueTask<bool> WriteThroughDeleteAsync(string key, CancellationToken cancellationToken, int underWay = -1) =>
+        WriteAllTiersAsync<KeyRemoval, bool>(new KeyRemoval(key), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, underWay, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>Sets the new expiry in every tier (lowest first); under write-behind a queued value of the key takes the new TTL too,

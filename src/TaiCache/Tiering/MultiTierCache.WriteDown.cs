@@ -19,114 +19,122 @@ public sealed partial class MultiTierCache
     /// <param name="bestEffort">Whether a refusal is logged only.</param>
     /// <param name="skipTiers">Tiers left out (a bit per tier).</param>
     /// <param name="publish">Whether the peers are told.</param>
+    /// <param name="underWay">The write's stripe from <see cref="BeginWrite"/>, counted out when the write ends (-1 for none).</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    private async ValueTask<TResult> WriteAllTiersAsync<TWrite, TResult>(TWrite write, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken)
+    private async ValueTask<TResult> WriteAllTiersAsync<TWrite, TResult>(TWrite write, bool bestEffort, ulong skipTiers, bool publish, int underWay, CancellationToken cancellationToken)
         where TWrite : struct, ITierWrite<TResult>
     {
         ValueTask? published = null;
         TResult result = default!;
         try
         {
-            for (var i = _slots.Length - 1; i >= 0; i--)
+            try
             {
-                var slot = _slots[i];
-                if ((skipTiers & TierBit(i)) != 0)
+                for (var i = _slots.Length - 1; i >= 0; i--)
                 {
-                    continue;
-                }
+                    var slot = _slots[i];
+                    if ((skipTiers & TierBit(i)) != 0)
+                    {
+                        continue;
+                    }
 
-                using var activity = StartTierActivity(slot, write.ActivityName, write.Operation, write.KeyCount);
-                if (slot.Memory is { } memory)
-                {
-                    result = write.Combine(result, write.WriteMemory(memory, i));
-                    continue;
-                }
-
-                try
-                {
-                    // The breaker and timeout inline (as InvokeTierAsync does them), so the write runs in this frame and
-                    // the tier's. From 50 tasks through Redis alone (--write-throughput), three frames more ran sets at
-                    // 0.75-0.77x raw SET; 0.86-0.91x inline.
-                    EnterOrThrow(slot, activity);
+                    using var activity = StartTierActivity(slot, write.ActivityName, write.Operation, write.KeyCount);
+                    if (slot.Memory is { } memory)
+                    {
+                        result = write.Combine(result, write.WriteMemory(memory, i));
+                        continue;
+                    }
 
                     try
                     {
-#pragma warning disable CA2012 // Awaited exactly once below; held only while the invalidation is issued after the write.
-                        // A set answers nothing: its ValueTask is awaited as it is, not wrapped (a frame per set).
-                        ValueTask<TResult> answering = default;
-                        ValueTask plain = default;
-                        bool faulted;
-                        if (write.Answers)
-                        {
-                            answering = write.WriteAnsweredAsync(slot.Ops, cancellationToken);
-                            faulted = answering.IsFaulted;
-                        }
-                        else
-                        {
-                            plain = write.WriteAsync(slot.Ops, cancellationToken);
-                            faulted = plain.IsFaulted;
-                        }
+                        // The breaker and timeout inline (as InvokeTierAsync does them), so the write runs in this frame and
+                        // the tier's. From 50 tasks through Redis alone (--write-throughput), three frames more ran sets at
+                        // 0.75-0.77x raw SET; 0.86-0.91x inline.
+                        EnterOrThrow(slot, activity);
 
-                        if (publish && !faulted && PublishesInOrderWith(i))
+                        try
                         {
-                            published = write.PublishAsync(this, cancellationToken);
-                        }
+    #pragma warning disable CA2012 // Awaited exactly once below; held only while the invalidation is issued after the write.
+                            // A set answers nothing: its ValueTask is awaited as it is, not wrapped (a frame per set).
+                            ValueTask<TResult> answering = default;
+                            ValueTask plain = default;
+                            bool faulted;
+                            if (write.Answers)
+                            {
+                                answering = write.WriteAnsweredAsync(slot.Ops, cancellationToken);
+                                faulted = answering.IsFaulted;
+                            }
+                            else
+                            {
+                                plain = write.WriteAsync(slot.Ops, cancellationToken);
+                                faulted = plain.IsFaulted;
+                            }
 
-                        if (write.Answers)
-                        {
-                            result = write.Combine(result, await WithTimeout(answering, cancellationToken).ConfigureAwait(false));
-                        }
-                        else
-                        {
-                            await WithTimeout(plain, cancellationToken).ConfigureAwait(false);
-                        }
-#pragma warning restore CA2012
+                            if (publish && !faulted && PublishesInOrderWith(i))
+                            {
+                                published = write.PublishAsync(this, cancellationToken);
+                            }
 
-                        slot.Breaker?.OnSuccess();
+                            if (write.Answers)
+                            {
+                                result = write.Combine(result, await WithTimeout(answering, cancellationToken).ConfigureAwait(false));
+                            }
+                            else
+                            {
+                                await WithTimeout(plain, cancellationToken).ConfigureAwait(false);
+                            }
+    #pragma warning restore CA2012
+
+                            slot.Breaker?.OnSuccess();
+                        }
+                        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                        {
+                            throw TierTimedOut(slot, e);
+                        }
                     }
-                    catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
-                        throw TierTimedOut(slot, e);
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    Log.TierWriteFailed(_logger, Name, slot, write.FirstKey, e);
-                    if (!IsTierFault(e))
-                    {
-                        // The tier answered and refused the data: its older value would otherwise be read again (and
-                        // copied back into L1) while the tiers below hold the new one.
-                        await RemoveOlderAsync<TWrite, TResult>(slot, write, cancellationToken).ConfigureAwait(false);
-                    }
+                        Log.TierWriteFailed(_logger, Name, slot, write.FirstKey, e);
+                        if (!IsTierFault(e))
+                        {
+                            // The tier answered and refused the data: its older value would otherwise be read again (and
+                            // copied back into L1) while the tiers below hold the new one.
+                            await RemoveOlderAsync<TWrite, TResult>(slot, write, cancellationToken).ConfigureAwait(false);
+                        }
 
-                    if (!bestEffort)
-                    {
-                        write.RemoveFromMemoryTiersAbove(this, i);
-                        // A batch refused for one of its items names that item when the tier said which (else the first).
-                        var key = e is CacheException { Key: { } refused } ? refused : write.FirstKey;
-                        throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused {write.Describe()}.", key, slot.Name, i, e);
+                        if (!bestEffort)
+                        {
+                            write.RemoveFromMemoryTiersAbove(this, i);
+                            // A batch refused for one of its items names that item when the tier said which (else the first).
+                            var key = e is CacheException { Key: { } refused } ? refused : write.FirstKey;
+                            throw new TierWriteException($"Tier '{slot.Name}' (L{i + 1}) of cache '{Name}' refused {write.Describe()}.", key, slot.Name, i, e);
+                        }
                     }
                 }
             }
-        }
-        catch when (published is not null)
-        {
-            // The write's own failure is the one to report; the invalidation already on its way is waited for, not
-            // reported (a failed publish is logged, a cancelled one is the caller's doing).
-            await ObserveAsync(published.Value).ConfigureAwait(false);
-            throw;
-        }
+            catch when (published is not null)
+            {
+                // The write's own failure is the one to report; the invalidation already on its way is waited for, not
+                // reported (a failed publish is logged, a cancelled one is the caller's doing).
+                await ObserveAsync(published.Value).ConfigureAwait(false);
+                throw;
+            }
 
-        if (published is { } issued)
-        {
-            await issued.ConfigureAwait(false);
-        }
-        else if (publish)
-        {
-            await write.PublishAsync(this, cancellationToken).ConfigureAwait(false);
-        }
+            if (published is { } issued)
+            {
+                await issued.ConfigureAwait(false);
+            }
+            else if (publish)
+            {
+                await write.PublishAsync(this, cancellationToken).ConfigureAwait(false);
+            }
 
-        return result;
+            return result;
+        }
+        finally
+        {
+            EndWrite(underWay);
+        }
     }
 
     /// <summary>Removes what a tier that refused a write still holds of its keys, best effort (a failure is logged).</summary>

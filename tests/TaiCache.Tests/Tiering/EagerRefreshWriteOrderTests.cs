@@ -324,4 +324,37 @@ public sealed class EagerRefreshWriteOrderTests
         Assert.Equal("written", (await l2.Inner.GetAsync<string>(key)).Value);
         Assert.True(l1.TryGet<string>(key, out var local) && local == "written", $"L1 holds '{local}' after a completed SetAsync");
     }
+
+    /// <summary>
+    /// A set whose L2 write is done (not yet answered) before a refresh of the key starts, and whose L1 write comes after
+    /// the refresh's whole store: the refresh sees the write under way and stores nothing, so the set's value stays in
+    /// L2 and lands in L1 (it replaced the set's value in L2, and the set's L1 write then yielded to it).
+    /// </summary>
+    [Fact]
+    public async Task RefreshStartedWhileASetsL2WriteAwaitsItsAnswer_StoresNothing_TheSetWinsInEveryTier()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, l1, l2, _) = TierTestKit.Build(time: time);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        var loader = new CountingLoader();
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager()));
+        time.Advance(TimeSpan.FromMinutes(9));
+
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        l2.WriteHold = answer;
+        var setting = cache.SetAsync(key, "written", Eager()).AsTask();
+        await l2.WriteHeld.Task.WaitAsync(TimeSpan.FromSeconds(20)); // "written" is in L2, the set not answered yet
+        l2.WriteHold = null;
+
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager())); // L1 still has v1, in its window: a refresh
+        await TierTestKit.Eventually(() => loader.Calls == 2);
+        await Task.Delay(200); // the refresh's store, had it been made, is done by now
+
+        answer.SetResult();
+        await setting.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("written", (await l2.Inner.GetAsync<string>(key)).Value);
+        Assert.True(l1.TryGet<string>(key, out var local) && local == "written", $"L1 holds '{local}'");
+        Assert.Equal("written", await cache.GetOrSetAsync(key, loader.Load, Eager()));
+    }
 }

@@ -1,0 +1,89 @@
+namespace TaiCache.Tiering;
+
+/// <summary>
+/// Write-through sets and deletes under way, counted per stripe of keys, so an eager refresh does not overwrite one
+/// that began before the refresh did (see <see cref="BeginRefreshStore"/>).
+/// </summary>
+/// <remarks>
+/// A write that begins while a refresh of its key stores waits for that store (<see cref="SupersedeGate"/>); one that
+/// began earlier, and reaches L1 after the refresh's store, was not seen by either check: its L2 write may have been
+/// sent first, so the refresh's would replace it there. The writer counts itself in before it looks for a refresh to
+/// supersede, and the refresh looks at the count after it has begun its store (a full fence each side): one of the two
+/// sees the other. A stripe shared with another key's write drops a refresh that the next read in the window retries.
+/// </remarks>
+public sealed partial class MultiTierCache
+{
+    private const int WriteStripes = 1024;
+
+    private readonly int[] _writesUnderWay = new int[WriteStripes];
+
+    /// <summary>Counts a write-through of the key in; returns its stripe for <see cref="EndWrite"/> (-1 under write-behind, which counts nothing).</summary>
+    private int BeginWrite(string key)
+    {
+        if (_writeBehind is not null)
+        {
+            return -1; // the set reaches L1 before it returns: L1's write marks tell a refresh about it
+        }
+
+        var stripe = WriteStripeOf(key);
+        Interlocked.Increment(ref _writesUnderWay[stripe]);
+        return stripe;
+    }
+
+    /// <summary>Counts a write-through out (nothing for -1).</summary>
+    private void EndWrite(int stripe)
+    {
+        if (stripe >= 0)
+        {
+            Interlocked.Decrement(ref _writesUnderWay[stripe]);
+        }
+    }
+
+    /// <summary>Counts a batch's writes in (see <see cref="BeginWrite"/>); null under write-behind.</summary>
+    private int[]? BeginWrites<TItem>(List<TItem> items, Func<TItem, string> keyOf)
+    {
+        if (_writeBehind is not null)
+        {
+            return null;
+        }
+
+        var stripes = new int[items.Count];
+        for (var i = 0; i < stripes.Length; i++)
+        {
+            stripes[i] = BeginWrite(keyOf(items[i]));
+        }
+
+        return stripes;
+    }
+
+    /// <summary>Counts a batch's writes out.</summary>
+    private void EndWrites(int[]? stripes)
+    {
+        foreach (var stripe in stripes ?? [])
+        {
+            EndWrite(stripe);
+        }
+    }
+
+    private static int WriteStripeOf(string key) => (int)((uint)key.GetHashCode() % WriteStripes);
+
+    /// <summary>
+    /// Begins an eager refresh's store of a key, unless a write of the key came since the refresh began (L1's write
+    /// marks), superseded it, or is under way; complete the source returned once the store has finished.
+    /// </summary>
+    private TaskCompletionSource? BeginRefreshStore(ISupersedable flight, string key, long l1Mark)
+    {
+        if (WrittenSince(key, l1Mark) || flight.TryBeginStore() is not { } storing)
+        {
+            return null;
+        }
+
+        if (Volatile.Read(ref _writesUnderWay[WriteStripeOf(key)]) != 0)
+        {
+            storing.TrySetResult(); // a write waiting for it goes on
+            return null;
+        }
+
+        return storing;
+    }
+}
