@@ -143,7 +143,8 @@ public sealed partial class MultiTierCache
     /// <param name="staleOnFailure">Whether a key missing because a tier failed is served from the kept stale values (when the options allow it).</param>
     /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> before the call: a key written there since is not copied into it.</param>
     /// <param name="due">With eager refresh on, gets the keys found in their refresh window (see <see cref="IsRefreshDue"/>).</param>
-    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, long l1Mark, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true, List<string>? due = null)
+    /// <param name="skipTiers">Remote tiers not read (a bit per tier): those whose read of this call already failed, waited on once.</param>
+    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, long l1Mark, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true, List<string>? due = null, ulong skipTiers = 0)
     {
         var missing = keys;
         ulong failedTiers = 0;
@@ -199,6 +200,11 @@ public sealed partial class MultiTierCache
 
         for (var i = _firstRemote; i < _slots.Length && missing.Count > 0; i++)
         {
+            if ((skipTiers & TierBit(i)) != 0)
+            {
+                continue;
+            }
+
             var slot = _slots[i];
             CacheResult<T>[] hits;
             var hitCount = 0;
@@ -323,7 +329,7 @@ public sealed partial class MultiTierCache
             var read = await ReadTierAsync<T>(slot, keys[k], cancellationToken).ConfigureAwait(false);
             if (read.Status == TierReadStatus.Hit)
             {
-                hits[k] = new CacheResult<T>(read.Value);
+                hits[k] = new CacheResult<T>(read.Value, read.ExpiresAtUnixMs);
             }
 
             failed |= read.Status == TierReadStatus.Failed;
@@ -378,13 +384,17 @@ public sealed partial class MultiTierCache
                     continue;
                 }
 
-                items = AddToMemoryTier(memory, items, options.Ttl);
+                items = AddToMemoryTier(memory, DropOutdated(items, l1Mark), options.Ttl);
                 continue;
             }
 
-            items = await TryStoreManyTierAsync(slot, items, options.Ttl, cancellationToken).ConfigureAwait(false);
+            items = await TryStoreManyTierAsync(slot, DropOutdated(items, l1Mark), options.Ttl, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The copies that may still go up: not those of keys written since the batch was read (see <see cref="CopyOutdated"/>).</summary>
+    private List<KeyValuePair<string, T>> DropOutdated<T>(List<KeyValuePair<string, T>> items, long l1Mark) =>
+        items.Exists(i => CopyOutdated(i.Key, l1Mark)) ? items.FindAll(i => !CopyOutdated(i.Key, l1Mark)) : items;
 
     /// <summary>Adds a batch to a memory tier below L1 where its keys hold nothing; returns the items it took.</summary>
     private static List<KeyValuePair<string, T>> AddToMemoryTier<T>(InMemoryTier memory, List<KeyValuePair<string, T>> items, TimeSpan? ttl)

@@ -55,15 +55,14 @@ public sealed partial class MultiTierCache
         var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers, storesBefore, l1Mark) : null;
         if (load is not null && (cancellationToken.CanBeCanceled || entry.FactoryTimeout is not null))
         {
-            // A caller that stops waiting leaves the load running: its failure is still observed.
-            _ = load.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            ObserveFailure(load); // a caller that stops waiting leaves the load running: its failure is still observed
         }
 
         try
         {
             await WaitForLoadsAsync(load, claim.Joined, entry, cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutException e) when (entry.FactoryTimeout is not null && (load is null || !IsFaultOf(load, e)))
+        catch (TimeoutException e) when (entry.FactoryTimeout is not null && !IsFaultOfAny(load, claim.Joined, e))
         {
             Log.FactoryTimedOut(_logger, Name, missing[0], entry.FactoryTimeout.Value);
             if (AddStale(missing, found, entry))
@@ -107,6 +106,10 @@ public sealed partial class MultiTierCache
     /// Waits for this batch's load and the loads it joined, within <see cref="MultiTierEntryOptions.FactoryTimeout"/>
     /// (a <see cref="TimeoutException"/> past it) and the caller's token. Throws the first failure among them.
     /// </summary>
+    /// <summary>Whether the exception is a load's own (the batch's, or a joined one's: a driver's timeout, say), not the end of this caller's wait.</summary>
+    private static bool IsFaultOfAny<T>(Task<Dictionary<string, T>>? load, List<(string Key, Task<T>? Single, Task<CacheResult<T>>? Batch)> joined, Exception e) =>
+        (load is not null && IsFaultOf(load, e)) || joined.Exists(j => IsFaultOf((Task?)j.Single ?? j.Batch!, e));
+
     private Task WaitForLoadsAsync<T>(Task<Dictionary<string, T>>? load, List<(string Key, Task<T>? Single, Task<CacheResult<T>>? Batch)> joined, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         var tasks = new List<Task>(joined.Count + 1);
@@ -218,7 +221,8 @@ public sealed partial class MultiTierCache
                 // Without it an L1-less cache (or an L1 that has already evicted the key) ran the factory again for a
                 // key whose load ended between this batch's read and its claim. No stale values here: those are the
                 // caller's, not the shared load's.
-                var (stillMissing, failedAgain) = await ReadManyAsync(toLoad, loaded, options, l1Mark, CancellationToken.None, readL1: false, staleOnFailure: false).ConfigureAwait(false);
+                // The tiers whose read of this call failed are not waited on again (one TierTimeout per call).
+                var (stillMissing, failedAgain) = await ReadManyAsync(toLoad, loaded, options, l1Mark, CancellationToken.None, readL1: false, staleOnFailure: false, skipTiers: failedTiers).ConfigureAwait(false);
                 toLoad = stillMissing;
                 failedTiers |= failedAgain;
             }

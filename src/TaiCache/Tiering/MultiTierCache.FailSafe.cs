@@ -227,15 +227,28 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Keeps a copy of a value for fail-safe reads, when the entry allows them.</summary>
+    /// <summary>Keeps a value written or read for fail-safe reads when the options allow them; else forgets an older
+    /// copy of the key an earlier call kept, which must not be served in place of this newer value.</summary>
     private void KeepForFailSafe<T>(string key, T value, MultiTierEntryOptions options)
     {
         if (options.AllowStaleOnFailure)
         {
             _stale.Set(key, value, options.FailSafeMaxDuration);
         }
+        else
+        {
+            ForgetFailSafe(key);
+        }
     }
 
-    private void ForgetFailSafe(string key) => _stale.Remove(key);
+    /// <summary>Forgets the key's fail-safe copy (nothing to do, and no lock taken, while none is kept).</summary>
+    private void ForgetFailSafe(string key)
+    {
+        if (_stale.Count != 0)
+        {
+            _stale.Remove(key);
+        }
+    }
 
     private bool TryGetStale<T>(string key, MultiTierEntryOptions options, out T value)
     {

@@ -232,7 +232,7 @@ public sealed partial class MultiTierCache
                 {
                     memory.Fill(key, value, options.L1Ttl, l1Mark);
                 }
-                else if (!memory.TryAdd(key, value, options.Ttl))
+                else if (CopyOutdated(key, l1Mark) || !memory.TryAdd(key, value, options.Ttl))
                 {
                     return;
                 }
@@ -240,9 +240,9 @@ public sealed partial class MultiTierCache
                 continue;
             }
 
-            if (!await TryCopyToTierAsync(slot, key, value, options.Ttl, cancellationToken).ConfigureAwait(false))
+            if (CopyOutdated(key, l1Mark) || !await TryCopyToTierAsync(slot, key, value, options.Ttl, cancellationToken).ConfigureAwait(false))
             {
-                return;
+                return; // a write of the key since the read (a delete it would undo), or a value the tier holds
             }
         }
     }

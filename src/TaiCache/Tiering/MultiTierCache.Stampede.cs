@@ -90,8 +90,17 @@ public sealed partial class MultiTierCache
         return result.HasValue ? result.Value : await GetOrSetSlowAsync(key, state, factory, options, cancellationToken).ConfigureAwait(false);
     }
 
-    private static Task<T> Wait<T>(Task<T> task, CancellationToken cancellationToken) =>
-        cancellationToken.CanBeCanceled && !task.IsCompleted ? task.WaitAsync(cancellationToken) : task;
+    /// <summary>The caller's wait for its load; a caller that stops waiting leaves the load running, and its failure is still observed.</summary>
+    private static Task<T> Wait<T>(Task<T> task, CancellationToken cancellationToken)
+    {
+        if (!cancellationToken.CanBeCanceled || task.IsCompleted)
+        {
+            return task;
+        }
+
+        ObserveFailure(task);
+        return task.WaitAsync(cancellationToken);
+    }
 
     /// <summary>
     /// Waits for another caller's load of the key. With a <see cref="MultiTierEntryOptions.FactoryTimeout"/> the wait

@@ -73,11 +73,7 @@ public sealed partial class MultiTierCache
         {
             // Nothing for the lower tiers: nothing to queue.
             SetMemoryTiers(key, value, options);
-            if (options.AllowStaleOnFailure)
-            {
-                KeepForFailSafe(key, value, options);
-            }
-
+            KeepForFailSafe(key, value, options);
             return default;
         }
 
@@ -86,6 +82,7 @@ public sealed partial class MultiTierCache
             var queued = _writeBehind.EnqueueSetAsync(key, value, options, cancellationToken);
             if (!options.AllowStaleOnFailure)
             {
+                ForgetFailSafe(key); // an older value kept by an earlier set must not be served in place of this one
                 return queued;
             }
 
@@ -113,7 +110,13 @@ public sealed partial class MultiTierCache
         var written = WriteDownAsync(key, value, options, _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null && !options.SkipDistributedWrite, cancellationToken, underWay: underWay);
 
         // Nothing to do after the write (no fail-safe copy): no second async frame for the set.
-        return !options.AllowStaleOnFailure ? written : AfterWriteThroughAsync(written, key, value, options);
+        if (!options.AllowStaleOnFailure)
+        {
+            ForgetFailSafe(key); // an older value kept by an earlier set must not be served in place of this one
+            return written;
+        }
+
+        return AfterWriteThroughAsync(written, key, value, options);
     }
 
     private async ValueTask AfterWriteThroughAsync<T>(ValueTask written, string key, T value, MultiTierEntryOptions options)

@@ -78,7 +78,7 @@ public sealed partial class MultiTierCache
             return null;
         }
 
-        if (Volatile.Read(ref _writesUnderWay[WriteStripeOf(key)]) != 0)
+        if (WriteUnderWay(key))
         {
             storing.TrySetResult(); // a write waiting for it goes on
             return null;
@@ -86,4 +86,14 @@ public sealed partial class MultiTierCache
 
         return storing;
     }
+
+    /// <summary>Whether a write-through of the key (or of another key of its stripe) is under way.</summary>
+    private bool WriteUnderWay(string key) => Volatile.Read(ref _writesUnderWay[WriteStripeOf(key)]) != 0;
+
+    /// <summary>
+    /// Whether a value read from a lower tier since <paramref name="l1Mark"/> must go no higher: a write of the key came
+    /// since (L1's marks), superseded the key's load, or is under way. Copied into a tier above, an older value could
+    /// bring back a key just deleted, or hide a newer value there.
+    /// </summary>
+    private bool CopyOutdated(string key, long l1Mark) => WrittenSince(key, l1Mark) || IsLoadSuperseded(key) || WriteUnderWay(key);
 }
