@@ -26,7 +26,7 @@ public sealed class CacheKeyPattern
         _regex = regex;
         ServerGlob = regex is null
             ? pattern
-            : (regex.Options & RegexOptions.IgnoreCase) != 0 ? "*" : GlobMatcher.Escape(LiteralRegexPrefix(pattern)) + "*";
+            : (regex.Options & (RegexOptions.IgnoreCase | RegexOptions.IgnorePatternWhitespace)) != 0 ? "*" : GlobMatcher.Escape(LiteralRegexPrefix(pattern)) + "*"; // whitespace and # (a comment) are not literal then
     }
 
     /// <summary>Gets the pattern text as given (glob or regular expression).</summary>
@@ -62,14 +62,26 @@ public sealed class CacheKeyPattern
     public static CacheKeyPattern SafeGlob(FormattableString glob)
     {
         ArgumentNullException.ThrowIfNull(glob);
-        var args = glob.GetArguments();
-        var escaped = new object?[args.Length];
-        for (var i = 0; i < args.Length; i++)
-        {
-            escaped[i] = GlobMatcher.Escape(Convert.ToString(args[i], CultureInfo.InvariantCulture) ?? string.Empty);
-        }
+        return Glob(glob.ToString(EscapingFormatter.Instance));
+    }
 
-        return Glob(string.Format(CultureInfo.InvariantCulture, glob.Format, escaped));
+    /// <summary>Formats each hole of a <see cref="SafeGlob"/> as usual (its format specifier applied, invariant culture), then escapes it.</summary>
+    private sealed class EscapingFormatter : IFormatProvider, ICustomFormatter
+    {
+        public static readonly EscapingFormatter Instance = new();
+
+        public object? GetFormat(Type? formatType) => formatType == typeof(ICustomFormatter) ? this : null;
+
+        public string Format(string? format, object? arg, IFormatProvider? formatProvider)
+        {
+            var text = arg switch
+            {
+                null => string.Empty,
+                IFormattable formattable => formattable.ToString(format, CultureInfo.InvariantCulture),
+                _ => Convert.ToString(arg, CultureInfo.InvariantCulture) ?? string.Empty,
+            };
+            return GlobMatcher.Escape(text);
+        }
     }
 
     /// <summary>Creates a pattern matching every key that starts with a literal prefix (escaped, then <c>*</c>).</summary>

@@ -12,15 +12,19 @@ namespace TaiCache.Invalidation;
 /// <remarks>
 /// <para>The version lives in Redis (an atomic counter), or in any <see cref="ICacheOps"/> shared by the instances
 /// (memcached; an <see cref="InMemoryTier"/> for one process). A missing version (never set, or evicted) starts at the current Unix
-/// time in milliseconds, so it is always past every version used before and a lost counter can never bring old
-/// entries back.</para>
+/// time in microseconds, and a bump never leaves the version behind the clock, so a lost counter restarts past every
+/// version used before and can never bring old entries back (as long as the instances' clocks agree; a version
+/// counted in milliseconds by an older release moves up to the clock at its next bump).</para>
 /// <para>Give entries written under a namespace a TTL: the old versions' entries are only reclaimed by expiry (or
 /// the server's eviction).</para>
 /// </remarks>
 public sealed class CacheNamespace
 {
+    // A bump goes to the clock (in microseconds) when the counter is behind it, else one past it: versions follow the
+    // clock, so a counter lost right after a burst of bumps restarts past all of them. (Numbers below 2^53 compare
+    // exactly as Lua's doubles; the start is set as the caller's string, never formatted by Lua.)
     private static readonly LuaScript IncrementScript = LuaScript.Prepare(
-        "if redis.call('EXISTS', @key) == 0 then redis.call('SET', @key, @start) end return redis.call('INCR', @key)");
+        "local v = tonumber(redis.call('GET', @key)) if v == nil or v < tonumber(@start) then redis.call('SET', @key, @start) return tonumber(@start) end return redis.call('INCR', @key)");
 
     private static readonly LuaScript ReadScript = LuaScript.Prepare(
         "redis.call('SET', @key, @start, 'NX') return redis.call('GET', @key)");
@@ -151,7 +155,7 @@ public sealed class CacheNamespace
         // Without an atomic increment, two instances bumping at once may write the same next version: both still
         // leave the old version behind, which is all an invalidation needs.
         var read = await _store!.GetAsync<long>(_versionKey, cancellationToken).ConfigureAwait(false);
-        next = read.HasValue ? read.Value + 1 : StartVersion();
+        next = read.HasValue ? Math.Max(read.Value + 1, StartVersion()) : StartVersion();
         await _store.SetAsync(_versionKey, next, null, cancellationToken).ConfigureAwait(false);
         Remember(next);
         return next;
@@ -161,7 +165,8 @@ public sealed class CacheNamespace
     internal string BuildKey(long version, string key) =>
         string.Create(CultureInfo.InvariantCulture, $"{Prefix}v{version}:{key}");
 
-    private long StartVersion() => _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+    /// <summary>The clock as a version: microseconds since the Unix epoch (a counter that falls behind it is moved up to it).</summary>
+    private long StartVersion() => (_options.TimeProvider.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10;
 
     private void Remember(long version)
     {

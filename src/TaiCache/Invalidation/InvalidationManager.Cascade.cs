@@ -167,14 +167,15 @@ public sealed partial class InvalidationManager
     /// <summary>Removes keys from every tier, last tier first; per-key calls are issued a chunk at a time so remote tiers pipeline them.</summary>
     private async ValueTask<int[]> RemoveAsync(string[] keys, Guid id, List<string> failed, CancellationToken cancellationToken)
     {
-        var affected = await CountPerTierAsync(keys, id, failed, static (tier, key, ct) => tier.DeleteAsync(key, ct), cancellationToken).ConfigureAwait(false);
+        // Untracked before the deletes, not after: a set of the key landing meanwhile tracks it again (it tracks after
+        // its write), where untracking afterwards left its new value cached but out of reach of patterns.
         foreach (var key in keys)
         {
             _stale.Unmark(key);
             _tracker.Remove(key);
         }
 
-        return affected;
+        return await CountPerTierAsync(keys, id, failed, static (tier, key, ct) => tier.DeleteAsync(key, ct), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Counts the tiers holding each key (one existence check per key and tier, pipelined a chunk at a time), for a lazy receipt.</summary>

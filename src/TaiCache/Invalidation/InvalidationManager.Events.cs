@@ -64,6 +64,7 @@ public sealed partial class InvalidationManager
             var roots = new List<string>();
             var overflowed = false;
             var unlisted = new List<(string Tier, Exception Error)>();
+            var tookTags = false;
             if (_events.TryGetValue(eventName, out var targets))
             {
                 // Match patterns first: a timeout must leave everything (tags included) in place.
@@ -82,7 +83,14 @@ public sealed partial class InvalidationManager
                     }
                     else if (target.Kind == InvalidationTrigger.Tag)
                     {
-                        roots.AddRange(await _store.TakeTaggedKeysAsync(target.Value, cancellationToken).ConfigureAwait(false));
+                        // Taking a tag's keys empties it: from then on the invalidation runs to the end, uncancelled.
+                        if (!tookTags)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            tookTags = true;
+                        }
+
+                        roots.AddRange(await _store.TakeTaggedKeysAsync(target.Value, CancellationToken.None).ConfigureAwait(false));
                     }
                 }
             }
@@ -92,7 +100,7 @@ public sealed partial class InvalidationManager
                 Log.EventNotMapped(_logger, eventName);
             }
 
-            var receipt = await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, cancellationToken, unlisted).ConfigureAwait(false);
+            var receipt = await RunAsync(InvalidationTrigger.Event, eventName, roots, strategy, overflowed, tookTags ? CancellationToken.None : cancellationToken, unlisted).ConfigureAwait(false);
             TraceReceipt(activity, receipt);
             return receipt;
         }

@@ -14,12 +14,7 @@ public sealed partial class InvalidationManager
         ThrowIfDisposed();
         if (_stale.Unmark(key))
         {
-            for (var t = _tiers.Length - 1; t >= 0; t--)
-            {
-                await _tiers[t].DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-            }
-
-            _tracker.Remove(key);
+            await RemoveStaleAsync(key, cancellationToken).ConfigureAwait(false);
             return CacheResult<T>.Miss;
         }
 
@@ -33,6 +28,48 @@ public sealed partial class InvalidationManager
         }
 
         return CacheResult<T>.Miss;
+    }
+
+    /// <summary>
+    /// Removes a key a lazy invalidation marked stale from every tier, last tier first. A tier that fails (logged) does
+    /// not stop the others, since the nearest tier must lose the stale value whatever the tiers below do, and the key is
+    /// marked stale again: the next read tries the removal once more, and reads the key as a miss meanwhile. A
+    /// cancellation stops the removal and leaves the key marked.
+    /// </summary>
+    private async ValueTask RemoveStaleAsync(string key, CancellationToken cancellationToken)
+    {
+        var removed = true;
+        try
+        {
+            for (var t = _tiers.Length - 1; t >= 0; t--)
+            {
+                try
+                {
+                    await _tiers[t].DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    Log.TierFailed(_logger, e, Guid.Empty, _tiers[t].Name, 1);
+                    removed = false;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            removed = false;
+            throw;
+        }
+        finally
+        {
+            if (removed)
+            {
+                _tracker.Remove(key);
+            }
+            else
+            {
+                _stale.TryMark(key, int.MaxValue);
+            }
+        }
     }
 
     /// <summary>Tells whether a key is marked stale by a <see cref="InvalidationStrategy.Lazy"/> invalidation and not yet read or rewritten.</summary>

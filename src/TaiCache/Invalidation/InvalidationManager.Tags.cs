@@ -82,13 +82,16 @@ public sealed partial class InvalidationManager
         using var activity = StartInvalidateActivity(InvalidationTrigger.Tag, strategy);
         try
         {
-            var keys = await _store.TakeTaggedKeysAsync(tag, cancellationToken).ConfigureAwait(false);
+            // Taking the tag's keys empties it: from then on the invalidation runs to the end, uncancelled, or the keys
+            // would stay cached with no tag left to reach them.
+            cancellationToken.ThrowIfCancellationRequested();
+            var keys = await _store.TakeTaggedKeysAsync(tag, CancellationToken.None).ConfigureAwait(false);
             if (carriers is not null && keys.Count > 0)
             {
-                keys = await carriers(keys, cancellationToken).ConfigureAwait(false);
+                keys = await carriers(keys, CancellationToken.None).ConfigureAwait(false);
             }
 
-            var receipt = await RunAsync(InvalidationTrigger.Tag, tag, keys, strategy, clearInMemoryTiers: false, cancellationToken).ConfigureAwait(false);
+            var receipt = await RunAsync(InvalidationTrigger.Tag, tag, keys, strategy, clearInMemoryTiers: false, CancellationToken.None).ConfigureAwait(false);
             TraceReceipt(activity, receipt);
             return receipt;
         }

@@ -74,8 +74,10 @@ public sealed class LatencyDistribution
             return 0;
         }
 
-        // The nearest-rank method: the smallest value with at least ceil(p * n) values at or below it.
-        var rank = Math.Max(1, (long)Math.Ceiling(percentile / 100.0 * Count));
+        // The nearest-rank method: the smallest value with at least ceil(p * n) values at or below it. Multiplied before it is
+        // divided, and a rounding error's worth taken off: 99.9 / 100 * 1000 is 999.0000000000001, whose ceiling (1000)
+        // made p99.9 of 1,000 samples their maximum.
+        var rank = Math.Max(1, (long)Math.Ceiling((percentile * Count / 100.0) - 1e-9));
         long seen = 0;
         for (var i = 0; i < _indices.Length; i++)
         {

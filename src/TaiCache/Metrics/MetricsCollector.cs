@@ -58,7 +58,7 @@ public sealed partial class MetricsCollector : IDisposable
     private readonly KeyValuePair<string, object?>[] _missDurationTags;
     private readonly TimeProvider _time;
     private readonly double _nanosecondsPerTick;
-    private readonly bool _published;
+    private volatile bool _published; // cleared by Dispose: a disposed collector's latencies reach the meter no more
     private long _items;
     private long _bytes;
     private long _peakItems;
@@ -309,6 +309,7 @@ public sealed partial class MetricsCollector : IDisposable
     {
         if (_published)
         {
+            _published = false;
             TaiCacheInstruments.Unregister(this);
         }
     }
