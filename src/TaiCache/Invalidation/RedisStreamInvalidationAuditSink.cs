@@ -47,6 +47,8 @@ public sealed class RedisStreamInvalidationAuditSink : IInvalidationAuditSink
             new("count", receipt.Keys.Count),
             new("cycles", receipt.Cycles.Count),
             new("duration_ms", receipt.Duration.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture)),
+            new("failed_tiers", string.Join(',', receipt.FailedTiers)), // empty when every tier took the invalidation
+            new("cleared_tiers", string.Join(',', receipt.ClearedTiers)),
         ];
         await _connection.GetDatabase(_database)
             .StreamAddAsync(_stream, fields, maxLength: _maxLength, useApproximateMaxLength: true)

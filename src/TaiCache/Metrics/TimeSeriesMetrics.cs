@@ -83,10 +83,13 @@ public sealed class TimeSeriesMetrics : IDisposable, IAsyncDisposable
     /// <returns>The snapshot.</returns>
     public CacheMetrics Tick()
     {
-        var snapshot = _collector.GetSnapshot();
+        CacheMetrics snapshot;
         CacheMetrics? previous;
         lock (_gate)
         {
+            // Taken under the lock: a timer's tick racing an explicit one must not store its snapshots out of order
+            // (an interval's counts would come out negative).
+            snapshot = _collector.GetSnapshot();
             previous = _count == 0 ? null : _ring[(_next - 1 + _ring.Length) % _ring.Length];
             _ring[_next] = snapshot;
             _next = (_next + 1) % _ring.Length;

@@ -44,6 +44,7 @@ public sealed partial class MultiTierCache
         }
 
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested(); // nothing applied
         var options = ForTtl(ttl);
         var underWay = BeginWrites(list, static i => i.Key); // before looking for refreshes to supersede, as a single set
         try
@@ -89,6 +90,7 @@ public sealed partial class MultiTierCache
     {
         var list = CacheKeyRules.ValidateAll(keys, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested(); // nothing removed
         var underWay = BeginWrites(list, static k => k); // before looking for refreshes to supersede, as a single delete
         try
         {

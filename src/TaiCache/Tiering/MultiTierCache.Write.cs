@@ -36,6 +36,11 @@ public sealed partial class MultiTierCache
     private ValueTask SetCoreAsync<T>(string key, T value, MultiTierEntryOptions options, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken); // nothing applied (write-behind wrote L1 and queued it)
+        }
+
         var underWay = BeginWrite(key); // before looking for a refresh to supersede (see MultiTierCache.WritesUnderWay.cs)
         try
         {
@@ -206,6 +211,11 @@ public sealed partial class MultiTierCache
     {
         CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken); // nothing removed
+        }
+
         var underWay = BeginWrite(key); // before looking for a refresh to supersede, as a set
         try
         {
@@ -253,6 +263,7 @@ public sealed partial class MultiTierCache
         CacheKeyRules.Validate(key, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         CacheKeyRules.ValidateTtl(ttl);
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested(); // nothing changed
         if (_writeBehind?.IsDeletePending(key) == true)
         {
             return false; // deleted for the caller; the lower tiers still hold the old value until the delete lands

@@ -199,4 +199,22 @@ public sealed class DistributedInvalidationTests : IClassFixture<RedisServerFixt
         Assert.Equal("2", fields["count"]);
         Assert.DoesNotContain("user@example.com", string.Join(" ", fields.Values));
     }
+
+    [Fact]
+    public async Task RedisStreamSink_AnInvalidationATierFailed_TheEntryNamesTheFailedTier()
+    {
+        var stream = $"{_prefix}audit-failed";
+        await using var deadConnection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{FreePort.Next()},abortConnect=false,connectRetry=1,connectTimeout=500");
+        await using var dead = new RedisCache(deadConnection, new RedisCacheOptions { Name = "deadredis", OperationTimeout = TimeSpan.FromMilliseconds(500) });
+        var log = new InvalidationAuditLog(new InvalidationAuditLogOptions { Sinks = { new RedisStreamInvalidationAuditSink(_connectionA, stream) } });
+        await using var manager = new InvalidationManager([_l1A, dead], new InvalidationManagerOptions { AuditLog = log, InstanceId = "A" });
+
+        var receipt = await manager.InvalidateAsync("stream:failed");
+
+        Assert.Equal(["deadredis"], receipt.FailedTiers);
+        var entry = Assert.Single(await _connectionA.GetDatabase().StreamRangeAsync(stream));
+        var fields = entry.Values.ToDictionary(v => v.Name.ToString(), v => v.Value.ToString());
+        Assert.Equal("deadredis", fields["failed_tiers"]); // a failed invalidation does not read as a successful one
+        Assert.Equal(string.Empty, fields["cleared_tiers"]);
+    }
 }

@@ -36,6 +36,31 @@ public sealed class WriteBehindTests
         Assert.Equal(0, cache.WriteBehindQueueDepth);
     }
 
+    [Theory]
+    [InlineData(WriteStrategy.WriteBehind)]
+    [InlineData(WriteStrategy.WriteThrough)]
+    public async Task Writes_WithACancelledToken_ApplyNothing(WriteStrategy strategy)
+    {
+        var (cache, l1, l2, _) = TierTestKit.Build(o => o.WriteStrategy = strategy);
+        await using var scope = cache;
+        var key = TierTestKit.Key(this);
+        await cache.SetAsync(key, "held");
+        await cache.FlushAsync(TimeSpan.FromSeconds(20));
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cache.SetAsync(key, "new", cancellationToken: cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cache.SetManyAsync([KeyValuePair.Create(key, "new")], cancellationToken: cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cache.DeleteAsync(key, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cache.DeleteManyAsync([key], cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cache.ExpireAsync(key, TimeSpan.FromSeconds(1), cancelled.Token));
+
+        await cache.FlushAsync(TimeSpan.FromSeconds(20));
+        Assert.True(l1.TryGet<string>(key, out var local) && local == "held", $"L1 holds '{local}'");
+        Assert.Equal("held", (await l2.Inner.GetAsync<string>(key)).Value);
+        Assert.False(l1.GetRemainingTtl(key) is { } left && left > TimeSpan.Zero && left <= TimeSpan.FromSeconds(1), "the cancelled ExpireAsync set the new TTL");
+    }
+
     [Fact]
     public async Task ExpireAsync_WhileTheFlusherWritesTheKey_TheNewTtlReachesTheLowerTier()
     {
