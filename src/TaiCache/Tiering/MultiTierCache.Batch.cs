@@ -69,7 +69,7 @@ public sealed partial class MultiTierCache
             {
                 // As for a single set: the invalidation right behind L2's batch when Redis runs them in that order.
                 var publish = _options.Coherence is not null;
-                await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, underWay: -1, cancellationToken).ConfigureAwait(false);
+                await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(list, publish ? list.ConvertAll(i => i.Key) : [], options, SetMark()), _options.BestEffortWrites, skipTiers: 0, publish, underWay: -1, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -129,7 +129,7 @@ public sealed partial class MultiTierCache
     {
         var items = direct.ConvertAll(static e => new KeyValuePair<string, T>(e.Key, ((PendingSet<T>)e).Value));
         var publish = _options.Coherence is not null;
-        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, L1Mark()), _options.BestEffortWrites, skipTiers: 0, publish, underWay: -1, cancellationToken).ConfigureAwait(false);
+        await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, SetMark()), _options.BestEffortWrites, skipTiers: 0, publish, underWay: -1, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Carries a write-behind batch's removals that found no room in the queue through every tier (full-queue fallback).</summary>

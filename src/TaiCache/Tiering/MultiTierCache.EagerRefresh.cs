@@ -133,7 +133,7 @@ public sealed partial class MultiTierCache
         else
         {
             var publish = _options.Coherence is not null;
-            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, L1Mark()), bestEffort: true, skipTiers: 0, publish, underWay: -1, CancellationToken.None).ConfigureAwait(false);
+            await WriteAllTiersAsync<BatchSet<T>, bool>(new BatchSet<T>(items, publish ? items.ConvertAll(static i => i.Key) : [], options, SetMark()), bestEffort: true, skipTiers: 0, publish, underWay: -1, CancellationToken.None).ConfigureAwait(false);
         }
     }
 

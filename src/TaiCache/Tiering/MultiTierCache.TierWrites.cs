@@ -11,8 +11,9 @@ public sealed partial class MultiTierCache
     /// (not -1) the value is a factory's, loaded since that L1 write mark: L1 drops it if the key was written there
     /// meanwhile, and the tiers below take it only where the key holds nothing (see <see cref="YieldingWrite"/>). Once
     /// one of them holds a value already (another instance's newer write), the tiers above it are left alone too
-    /// (<paramref name="yielded"/> records it). Without it, the set began at L1's write mark <paramref name="setSince"/>:
-    /// L1, written last, removes the key instead when it was written there meanwhile (see <see cref="InMemoryTier.SetUnlessWrittenSince"/>).
+    /// (<paramref name="yielded"/> records it). Without it, the set began at L1's write mark <paramref name="setSince"/>
+    /// (-1 when L1 is the only tier): L1, written last, removes the key instead when it was written there meanwhile
+    /// (see <see cref="InMemoryTier.SetUnlessWrittenSince"/>).
     /// </summary>
     private readonly struct KeySet<T>(string key, T value, MultiTierEntryOptions options, long copiedSince, long setSince, StrongBox<bool>? yielded = null) : ITierWrite<bool>
     {
@@ -48,13 +49,13 @@ public sealed partial class MultiTierCache
             {
                 yielded.Value = !memory.TryAdd(key, value, options.Ttl);
             }
-            else if (index == 0)
+            else if (index == 0 && setSince >= 0)
             {
                 memory.SetUnlessWrittenSince(key, value, options.L1Ttl, setSince);
             }
             else
             {
-                memory.Set(key, value, options.Ttl);
+                memory.Set(key, value, index == 0 ? options.L1Ttl : options.Ttl);
             }
 
             return false;
@@ -132,13 +133,13 @@ public sealed partial class MultiTierCache
         {
             foreach (var item in items)
             {
-                if (index == 0)
+                if (index == 0 && setSince >= 0)
                 {
                     memory.SetUnlessWrittenSince(item.Key, item.Value, options.L1Ttl, setSince);
                 }
                 else
                 {
-                    memory.Set(item.Key, item.Value, options.Ttl);
+                    memory.Set(item.Key, item.Value, index == 0 ? options.L1Ttl : options.Ttl);
                 }
             }
 

@@ -137,7 +137,7 @@ public sealed partial class MultiTierCache
     /// </summary>
     private ValueTask WriteDownAsync<T>(string key, T value, MultiTierEntryOptions options, bool bestEffort, ulong skipTiers, bool publish, CancellationToken cancellationToken, long copiedSince = -1, int underWay = -1)
     {
-        var write = new KeySet<T>(key, value, options, copiedSince, setSince: copiedSince >= 0 ? -1 : L1Mark(), copiedSince >= 0 ? new StrongBox<bool>() : null);
+        var write = new KeySet<T>(key, value, options, copiedSince, setSince: copiedSince >= 0 ? -1 : SetMark(), copiedSince >= 0 ? new StrongBox<bool>() : null);
         var written = WriteAllTiersAsync<KeySet<T>, bool>(write, bestEffort, skipTiers | SkippedBy(options), publish, underWay, cancellationToken);
         return written.IsCompletedSuccessfully ? default : new ValueTask(written.AsTask());
     }
@@ -191,6 +191,10 @@ public sealed partial class MultiTierCache
 
     /// <summary>L1's write mark (0 without L1), read before a slower tier is read for a copy into L1.</summary>
     private long L1Mark() => _l1?.WriteMark ?? 0;
+
+    /// <summary>L1's write mark before a write-through writes the tiers below it (see <see cref="InMemoryTier.SetUnlessWrittenSince"/>);
+    /// -1 when L1 is the only tier: nothing is written before it, and two sets racing there must leave the later value.</summary>
+    private long SetMark() => _slots.Length > 1 ? L1Mark() : -1;
 
     /// <summary>Tells whether the key may have been written in L1 since <paramref name="l1Mark"/>: by this instance, or
     /// removed by a peer's invalidation (coherence), a resynchronization or anyone else.</summary>

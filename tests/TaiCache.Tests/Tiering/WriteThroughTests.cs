@@ -108,4 +108,28 @@ public sealed class WriteThroughTests
         await cache.SetAsync(key, "again");
         Assert.True(l1.TryGet<string>(key, out var again) && again == "again");
     }
+
+    /// <summary>With L1 the only tier, sets of one key racing each other always leave one of their values there (the
+    /// yield of a set's L1 write to a newer write is for a set whose lower tiers were written first).</summary>
+    [Fact]
+    public async Task SetAsync_L1Only_RacingSetsOfOneKey_LeaveOneOfTheirValues()
+    {
+        var l1 = TierTestKit.Memory("L1");
+        var options = new MultiTierCacheOptions();
+        options.Tiers.Add(l1);
+        await using var cache = new MultiTierCache(options);
+        var key = TierTestKit.Key(this);
+        for (var round = 0; round < 20; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(async () =>
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    await cache.SetAsync(key, $"{t}:{i}");
+                }
+            })));
+
+            Assert.True(l1.TryGet<string>(key, out var held) && held!.EndsWith(":99", StringComparison.Ordinal), $"round {round}: L1 holds '{held}'");
+        }
+    }
 }
