@@ -211,7 +211,24 @@ public sealed class CacheWarmer
 
         private TimeSpan Elapsed() => _owner._options.TimeProvider.GetElapsedTime(_started);
 
-        private void Report() =>
-            _progress?.Report(new WarmupProgress(_total, Volatile.Read(ref _loaded), Volatile.Read(ref _failed), Volatile.Read(ref _skipped), Elapsed()));
+        /// <summary>Reports progress; a handler that throws is logged and does not stop the warm-up (nor count as a key's failure).</summary>
+        private void Report()
+        {
+            if (_progress is null)
+            {
+                return;
+            }
+
+            try
+            {
+                _progress.Report(new WarmupProgress(_total, Volatile.Read(ref _loaded), Volatile.Read(ref _failed), Volatile.Read(ref _skipped), Elapsed()));
+            }
+#pragma warning disable CA1031 // the caller's handler: its failure is logged, the warm-up's counts stay right
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Log.ProgressFailed(_owner._logger, _owner._cache.Name, e);
+            }
+        }
     }
 }

@@ -10,4 +10,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Debug, Message = "Warm-up of cache '{Cache}': an item failed")]
     public static partial void ItemFailed(ILogger logger, string cache, Exception exception);
+
+    [LoggerMessage(EventId = 5202, Level = LogLevel.Warning, Message = "Warm-up of cache '{Cache}': the progress handler threw; the warm-up goes on")]
+    public static partial void ProgressFailed(ILogger logger, string cache, Exception exception);
 }

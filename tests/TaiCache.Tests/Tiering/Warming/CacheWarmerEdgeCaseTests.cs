@@ -74,6 +74,18 @@ public sealed class CacheWarmerEdgeCaseTests : IAsyncLifetime
         Assert.Equal((summary.Loaded, summary.Failed, summary.Skipped, 300), (last.Loaded, last.Failed, last.Skipped, last.Total!.Value));
     }
 
+    /// <summary>A progress handler that throws does not stop the warm-up, and no key is counted both loaded and failed.</summary>
+    [Fact]
+    public async Task Warm_KeyList_ProgressHandlerThrows_WarmUpGoesOn_CountsStayRight()
+    {
+        var keys = Keys(20);
+        var summary = await new CacheWarmer(_memory, new CacheWarmerOptions { MaxConcurrency = 2 })
+            .WarmAsync(keys, (k, _) => ValueTask.FromResult(k), new SyncProgress(_ => throw new InvalidOperationException("the handler's bug")));
+
+        Assert.Equal((20, 0, 0), (summary.Loaded, summary.Failed, summary.Skipped));
+        Assert.All(keys, k => Assert.True(_memory.TryGet<string>(k, out _)));
+    }
+
     /// <summary>A key that comes twice in one stream batch is counted twice and the later value is kept.</summary>
     [Fact]
     public async Task Warm_Stream_DuplicateKeyInOneBatch_LaterValueKept()
