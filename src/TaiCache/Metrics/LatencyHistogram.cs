@@ -18,6 +18,10 @@ internal sealed class LatencyHistogram
     internal const int BucketCount = SubBucketCount + ((MaxExponent - SubBucketBits + 1) * SubBucketCount);
     internal const long MaxTrackable = long.MaxValue;
 
+    /// <summary>The most one value adds to the sum the mean is taken from (about 11.6 days): a latency past it is bogus,
+    /// and a few of them at long.MaxValue would wrap the sum (a negative mean).</summary>
+    internal const long MaxSummed = 1_000_000_000_000_000;
+
     private readonly long[] _counts = new long[BucketCount];
     private long _count;
     private long _sum;
@@ -34,7 +38,7 @@ internal sealed class LatencyHistogram
 
         Interlocked.Increment(ref _counts[IndexOf(nanoseconds)]);
         Interlocked.Increment(ref _count);
-        Interlocked.Add(ref _sum, nanoseconds);
+        Interlocked.Add(ref _sum, Math.Min(nanoseconds, MaxSummed));
         InterlockedMax.Raise(ref _max, nanoseconds);
     }
 

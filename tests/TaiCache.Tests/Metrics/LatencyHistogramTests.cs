@@ -154,7 +154,7 @@ public sealed class LatencyHistogramTests
         Assert.Equal(sorted[^1] / 1000.0, d.MaxMicroseconds, 9);
         foreach (var p in Percentiles)
         {
-            var rank = Math.Max(1, (long)Math.Ceiling(p / 100.0 * sorted.Length));
+            var rank = Math.Max(1, (long)Math.Ceiling((p * sorted.Length / 100.0) - 1e-9)); // nearest rank, as LatencyDistribution takes it
             var exact = sorted[rank - 1] / 1000.0;
             var reported = d.GetPercentileMicroseconds(p);
             Assert.True(reported <= d.MaxMicroseconds, $"p{p}: reported {reported} us, above the max {d.MaxMicroseconds} us");
@@ -162,5 +162,20 @@ public sealed class LatencyHistogramTests
                 Math.Abs(reported - exact) <= (exact * LatencyDistribution.RelativeError) + 0.0005,
                 $"p{p}: reported {reported} us, exact {exact} us, allowed error {LatencyDistribution.RelativeError:P2}");
         }
+    }
+
+    [Fact]
+    public void Mean_OfBogusHugeLatencies_StaysPositive_MaxStaysExact()
+    {
+        var histogram = new LatencyHistogram();
+        for (var i = 0; i < 3; i++)
+        {
+            histogram.Record(long.MaxValue); // three of them wrapped the sum: a negative mean
+        }
+
+        histogram.Record(1_000_000);
+        var distribution = histogram.Snapshot();
+        Assert.True(distribution.MeanMicroseconds > 0, $"mean {distribution.MeanMicroseconds} us");
+        Assert.Equal(long.MaxValue / 1000.0, distribution.MaxMicroseconds, 6);
     }
 }
