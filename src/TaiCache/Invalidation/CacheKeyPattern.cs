@@ -43,7 +43,7 @@ public sealed class CacheKeyPattern
     /// <returns>The pattern.</returns>
     /// <exception cref="ArgumentException">
     /// The glob is empty, has a <c>[</c> class without its <c>]</c>, or holds more than
-    /// <see cref="Redis.RedisCache.MaxPatternWildcards"/> <c>*</c> characters (escaped ones count, as on the Redis tier).
+    /// <see cref="Redis.RedisCache.MaxPatternWildcards"/> <c>*</c> wildcards (an escaped <c>\*</c> is a literal, not counted; as on the Redis tier).
     /// </exception>
     public static CacheKeyPattern Glob(string glob)
     {

@@ -39,6 +39,41 @@ internal static class GlobMatcher
         return builder.ToString();
     }
 
+    /// <summary>Counts a glob's <c>*</c> wildcards: an escaped one (<c>\*</c>) matches itself and is no wildcard.</summary>
+    internal static int Wildcards(string pattern)
+    {
+        var stars = 0;
+        for (var i = 0; i < pattern.Length; i++)
+        {
+            if (pattern[i] == '\\')
+            {
+                i++;
+            }
+            else if (pattern[i] == '*')
+            {
+                stars++;
+            }
+        }
+
+        return stars;
+    }
+
+    /// <summary>A glob's length in UTF-8 bytes with its escapes taken off (<c>\?</c> counts as the one byte it matches).</summary>
+    internal static int UnescapedByteCount(string pattern)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(pattern);
+        for (var i = 0; i < pattern.Length; i++)
+        {
+            if (pattern[i] == '\\')
+            {
+                bytes--;
+                i++;
+            }
+        }
+
+        return bytes;
+    }
+
     /// <summary>
     /// Checks a glob before it is used: every <c>[</c> class must be closed (an unclosed one runs to the end of the
     /// pattern and quietly matches almost nothing), and there may be at most <see cref="RedisCache.MaxPatternWildcards"/>
@@ -49,7 +84,7 @@ internal static class GlobMatcher
     /// <exception cref="ArgumentException">The glob breaks a rule.</exception>
     public static void Validate(string pattern, string paramName)
     {
-        if (pattern.AsSpan().Count('*') > RedisCache.MaxPatternWildcards)
+        if (Wildcards(pattern) > RedisCache.MaxPatternWildcards)
         {
             throw new ArgumentException($"The glob holds more than {RedisCache.MaxPatternWildcards} '*' wildcards (RedisCache.MaxPatternWildcards); glob matching slows down sharply with many of them.", paramName);
         }

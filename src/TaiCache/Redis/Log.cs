@@ -39,4 +39,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1020, Level = LogLevel.Debug, Message = "Redis cache '{CacheName}': scanned {ServerCount} primary server(s), {KeyCount} key(s) matched")]
     public static partial void ScanFinished(ILogger logger, string cacheName, int serverCount, long keyCount);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Error, Message = "Redis cache '{CacheName}': an item popped for a caller that had stopped waiting could not be put back ({Operation}); it is lost")]
+    public static partial void PopPutBackFailed(ILogger logger, string cacheName, string operation, Exception exception);
 }

@@ -43,6 +43,7 @@ public sealed partial class RedisCache
         var results = new CacheResult<T>[logical.Count];
         if (logical.Count == 0)
         {
+            ThrowIfDisposed(); // as every call after DisposeAsync, an empty one too
             return results;
         }
 
@@ -191,6 +192,7 @@ public sealed partial class RedisCache
         var stored = new bool[list.Count];
         if (list.Count == 0)
         {
+            ThrowIfDisposed();
             return stored;
         }
 
@@ -241,6 +243,7 @@ public sealed partial class RedisCache
         var logical = CacheKeyRules.ValidateAll(keys, _maxKeyBytes);
         if (logical.Count == 0)
         {
+            ThrowIfDisposed();
             return 0;
         }
 

@@ -40,6 +40,7 @@ public sealed partial class RedisCache
 
         if (entries.Count == 0)
         {
+            ThrowIfDisposed();
             return;
         }
 
@@ -61,7 +62,7 @@ public sealed partial class RedisCache
         var physical = ToPhysicalKey(key);
         ValidateField(field);
         var raw = await RunAsync(key, "HGET", (physical, field), static (db, a) => db.HashGetAsync(a.physical, a.field), cancellationToken).ConfigureAwait(false);
-        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(Decode<T>(key, raw));
+        return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(DecodeItem<T>(key, raw));
     }
 
     /// <summary>Reads every field of a hash (<c>HGETALL</c>).</summary>
@@ -85,7 +86,7 @@ public sealed partial class RedisCache
                 throw new CacheSerializationException($"The hash {TaiCacheDiagnostics.DescribeKey(key)} has a field whose name is not UTF-8 ({name.Length} bytes), written by another client; TaiCache names hash fields by string and cannot return it.", key);
             }
 
-            result[System.Text.Encoding.UTF8.GetString(name)] = Decode<T>(key, entry.Value);
+            result[System.Text.Encoding.UTF8.GetString(name)] = DecodeItem<T>(key, entry.Value);
         }
 
         return result;

@@ -244,23 +244,23 @@ public sealed partial class RedisCache
     private string BuildMatch(string pattern)
     {
         ArgumentException.ThrowIfNullOrEmpty(pattern);
-        if (Encoding.UTF8.GetByteCount(pattern) > _maxKeyBytes)
+        if (Invalidation.GlobMatcher.UnescapedByteCount(pattern) > _maxKeyBytes)
         {
+            // Escapes do not count: the escaped pattern of a key at the limit (EscapePattern) must still be taken.
             throw new ArgumentException($"The pattern is longer than the {_maxKeyBytes}-byte key limit.", nameof(pattern));
         }
 
-        var stars = 0;
         foreach (var c in pattern)
         {
             if (char.IsControl(c))
             {
                 throw new ArgumentException("The pattern must not contain control characters.", nameof(pattern));
             }
+        }
 
-            if (c == '*' && ++stars > MaxPatternWildcards)
-            {
-                throw new ArgumentException($"The pattern holds more than {MaxPatternWildcards} '*' wildcards; Redis glob matching slows down sharply with many of them.", nameof(pattern));
-            }
+        if (Invalidation.GlobMatcher.Wildcards(pattern) > MaxPatternWildcards)
+        {
+            throw new ArgumentException($"The pattern holds more than {MaxPatternWildcards} '*' wildcards; Redis glob matching slows down sharply with many of them.", nameof(pattern));
         }
 
         return EscapePattern(_prefix) + pattern;

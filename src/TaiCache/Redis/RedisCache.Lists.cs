@@ -57,10 +57,11 @@ public sealed partial class RedisCache
     /// <returns>The item, or a miss when the list is empty or missing.</returns>
     /// <exception cref="CacheSerializationException">The item cannot be read as <typeparamref name="T"/> (another type, another
     /// client's bytes); it was put back at the head before the exception was thrown.</exception>
+    /// <exception cref="OperationCanceledException">The caller stopped waiting: an item the pop took anyway is put back at the head.</exception>
     public async ValueTask<CacheResult<T>> ListLeftPopAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
-        var raw = await RunAsync(key, "LPOP", physical, static (db, k) => db.ListLeftPopAsync(k), cancellationToken).ConfigureAwait(false);
+        var raw = await PopAsync(key, physical, head: true, cancellationToken).ConfigureAwait(false);
         return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: true).ConfigureAwait(false));
     }
 
@@ -70,11 +71,69 @@ public sealed partial class RedisCache
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The item, or a miss when the list is empty or missing.</returns>
     /// <exception cref="CacheSerializationException">The item cannot be read as <typeparamref name="T"/>; it was put back at the tail.</exception>
+    /// <exception cref="OperationCanceledException">The caller stopped waiting: an item the pop took anyway is put back at the tail.</exception>
     public async ValueTask<CacheResult<T>> ListRightPopAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
-        var raw = await RunAsync(key, "RPOP", physical, static (db, k) => db.ListRightPopAsync(k), cancellationToken).ConfigureAwait(false);
+        var raw = await PopAsync(key, physical, head: false, cancellationToken).ConfigureAwait(false);
         return raw.IsNull ? CacheResult<T>.Miss : new CacheResult<T>(await DecodePoppedAsync<T>(key, physical, raw, head: false).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Pops an item (<c>LPOP</c> or <c>RPOP</c>). Once sent the pop is not abandoned (it is bounded by the timeout, not by
+    /// the caller's token): a caller that stops waiting gets <see cref="OperationCanceledException"/>, and an item the
+    /// server popped for it anyway is put back at the end it came from, so a job queue does not lose it.
+    /// </summary>
+    private async ValueTask<RedisValue> PopAsync(string key, RedisKey physical, bool head, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var popping = RunAsync(key, head ? "LPOP" : "RPOP", (physical, head), static (db, a) => a.head ? db.ListLeftPopAsync(a.physical) : db.ListRightPopAsync(a.physical), CancellationToken.None).AsTask();
+        if (!cancellationToken.CanBeCanceled || popping.IsCompleted)
+        {
+            return await popping.ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await popping.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _ = PutBackWhenPoppedAsync(key, physical, head, popping);
+            throw;
+        }
+    }
+
+    /// <summary>Puts back the item a pop abandoned by its caller took (see <see cref="PopAsync"/>); a failure is logged.</summary>
+    private async Task PutBackWhenPoppedAsync(string key, RedisKey physical, bool head, Task<RedisValue> popping)
+    {
+        RedisValue raw;
+        try
+        {
+            raw = await popping.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the pop itself failed: nothing is known to have been taken
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return;
+        }
+
+        if (raw.IsNull)
+        {
+            return;
+        }
+
+        try
+        {
+            await RunAsync(key, head ? "LPUSH" : "RPUSH", (physical, raw, head), static (db, a) => a.head ? db.ListLeftPushAsync(a.physical, a.raw) : db.ListRightPushAsync(a.physical, a.raw), CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // nobody waits for it: logged, never unobserved
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.PopPutBackFailed(_logger, Name, head ? "LPUSH" : "RPUSH", e);
+        }
     }
 
     /// <summary>
@@ -87,7 +146,7 @@ public sealed partial class RedisCache
     {
         try
         {
-            return Decode<T>(key, raw);
+            return DecodeItem<T>(key, raw);
         }
         catch (Exception e) when (e is CacheSerializationException or CacheWrongTypeException)
         {

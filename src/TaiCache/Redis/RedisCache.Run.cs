@@ -124,7 +124,7 @@ public sealed partial class RedisCache
         var list = new List<T>(values.Length);
         foreach (var value in values)
         {
-            list.Add(Decode<T>(key, value));
+            list.Add(DecodeItem<T>(key, value));
         }
 
         return list;

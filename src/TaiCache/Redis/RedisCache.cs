@@ -123,14 +123,22 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         snapshot.Configuration = null;
         var configuration = BuildConfiguration(snapshot, connectionString);
         var logger = (snapshot.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisCache>();
+        cancellationToken.ThrowIfCancellationRequested(); // no connection started for a caller already gone
         ConnectionMultiplexer multiplexer;
+        var connecting = ConnectionMultiplexer.ConnectAsync(configuration);
         try
         {
-            multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(cancellationToken).ConfigureAwait(false);
+            multiplexer = await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisException ex)
         {
             throw new CacheConnectionException($"Redis cache '{snapshot.Name}' could not connect ({ex.GetType().Name}).", ex);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The connect goes on: the connection it makes has no owner, and would keep reconnecting for ever.
+            _ = DisposeWhenConnectedAsync(connecting);
+            throw;
         }
 
         if (!multiplexer.IsConnected)
@@ -139,6 +147,21 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         }
 
         return new RedisCache(multiplexer, snapshot, ownsMultiplexer: true);
+    }
+
+    /// <summary>Disposes the connection of a connect its caller stopped waiting for, once it is made (a failure is observed).</summary>
+    private static async Task DisposeWhenConnectedAsync(Task<ConnectionMultiplexer> connecting)
+    {
+        try
+        {
+            await (await connecting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // nobody waits for it
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            // The connect failed: nothing to dispose.
+        }
     }
 
     /// <summary>Gets the connection, waiting for the first connection attempt of a cache built from options.</summary>
@@ -215,7 +238,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
             return CacheResult<T>.Miss;
         }
 
-        var value = Decode<T>(key, raw);
+        var value = Decode<T>(key, raw, out _);
         _metrics?.RecordHit(_time.GetElapsedTime(start));
         return new CacheResult<T>(value, FromServerTtl(pttl.Result, sent));
     }
@@ -531,10 +554,12 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         Log.ConnectionRestored(_logger, Name, e.EndPoint, e.ConnectionType);
     }
 
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
     /// <summary>Gets the database, waiting for the first connection attempt when the cache is still making it.</summary>
     private ValueTask<IDatabase> GetDatabaseAsync(string? key, string operation, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         var db = Volatile.Read(ref _database);
         if (db is null)
@@ -572,14 +597,18 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
     private Task WithTimeout(Task task, CancellationToken cancellationToken) =>
         _ownsMultiplexer && !cancellationToken.CanBeCanceled ? task : task.WaitAsync(_timeout, _time, cancellationToken);
 
-    private T Decode<T>(string key, RedisValue raw) => Decode<T>(key, raw, out _);
+    /// <summary>Decodes a list item, hash value or set member: always an envelope (a counter is a string value, never an
+    /// item; another client's plain "5" in a set is no TaiCache member, and reading it as one listed members that
+    /// <c>SetContainsAsync</c> then said were not there).</summary>
+    private T DecodeItem<T>(string key, RedisValue raw) => Decode<T>(key, raw, out _, plainCounters: false);
 
-    private T Decode<T>(string key, RedisValue raw, out long expiresAtUnixMs)
+    /// <summary>Decodes a string value: an envelope, or a counter's plain decimal text (<paramref name="plainCounters"/>).</summary>
+    private T Decode<T>(string key, RedisValue raw, out long expiresAtUnixMs, bool plainCounters = true)
     {
         expiresAtUnixMs = 0;
         // A counter (INCRBY) is plain decimal text, not an envelope: read it as a number, as memcached's are.
         var bytes = (ReadOnlyMemory<byte>)raw;
-        if (bytes.Length is > 0 and <= 65 && bytes.Span[0] != CacheValueCodec.Magic0)
+        if (plainCounters && bytes.Length is > 0 and <= 65 && bytes.Span[0] != CacheValueCodec.Magic0)
         {
             if (PlainCounter.TryRead<T>(bytes.Span, out var counter))
             {

@@ -73,7 +73,11 @@ public sealed class CacheKeyPatternTests
         Assert.Equal("glob", ex.ParamName);
         Assert.Contains($"more than {TaiCache.Redis.RedisCache.MaxPatternWildcards} '*'", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("Redis glob", ex.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => CacheKeyPattern.Prefix(new string('*', TaiCache.Redis.RedisCache.MaxPatternWildcards)));
+        // Escaped stars are literals, not wildcards: a prefix of many of them is taken, and matches only itself.
+        var stars = new string('*', TaiCache.Redis.RedisCache.MaxPatternWildcards + 4);
+        var literal = CacheKeyPattern.Prefix(stars);
+        Assert.True(literal.IsMatch(stars + "tail"));
+        Assert.False(literal.IsMatch("x" + stars));
     }
 
     [Fact]
