@@ -47,7 +47,7 @@ public readonly struct CacheResult<T> : IEquatable<CacheResult<T>>
     /// <see cref="Sqlite.SqliteTier"/> and <see cref="InMemoryTier.GetAsync{T}"/> report it for TaiCache's own values;
     /// <see cref="Tiering.MultiTierCache"/> does not. Not part of equality: two hits with equal values are equal.
     /// </summary>
-    public DateTimeOffset? ExpiresAt => ExpiresAtUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ExpiresAtUnixMs);
+    public DateTimeOffset? ExpiresAt => ExpiresAtUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(ExpiresAtUnixMs, -62_135_596_800_000, Serialization.CacheValueCodec.MaxExpiryUnixMs));
 
     /// <summary>Gets the value of a hit.</summary>
     /// <exception cref="InvalidOperationException">The result is a miss.</exception>

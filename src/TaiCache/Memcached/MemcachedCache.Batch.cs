@@ -9,6 +9,9 @@ namespace TaiCache.Memcached;
 /// </summary>
 public sealed partial class MemcachedCache
 {
+    /// <summary>The longest stall window of a batch: a timer takes at most about 49.7 days.</summary>
+    private static readonly TimeSpan MaxStallWindow = TimeSpan.FromDays(49);
+
     private const int KeysPerTimeout = 1000;
 
     /// <inheritdoc />
@@ -36,6 +39,7 @@ public sealed partial class MemcachedCache
         var results = new CacheResult<T>[list.Count];
         if (list.Count == 0)
         {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this); // as every call after DisposeAsync, an empty one too
             return results;
         }
 
@@ -114,6 +118,7 @@ public sealed partial class MemcachedCache
 
         if (keys.Count == 0)
         {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this); // as every call after DisposeAsync, an empty one too
             return;
         }
 
@@ -158,6 +163,7 @@ public sealed partial class MemcachedCache
         var notStored = new bool[keys.Count];
         if (keys.Count == 0)
         {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this); // as every call after DisposeAsync, an empty one too
             return notStored;
         }
 
@@ -239,6 +245,7 @@ public sealed partial class MemcachedCache
         var list = ValidateKeys(keys);
         if (list.Count == 0)
         {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this); // as every call after DisposeAsync, an empty one too
             return 0;
         }
 
@@ -319,7 +326,7 @@ public sealed partial class MemcachedCache
     {
         // A stall timeout (see MemcachedCacheOptions.OperationTimeout): it restarts on every byte moved, so only the
         // silence allowed grows with the keys (misses of a quiet get answer nothing), never with the bytes.
-        var timeout = _options.OperationTimeout * (1 + (batch.Count / KeysPerTimeout));
+        var timeout = TimeSpan.FromTicks(Math.Min(_options.OperationTimeout.Ticks * (1 + (batch.Count / KeysPerTimeout)), MaxStallWindow.Ticks));
         try
         {
             await RunOnNodeAsync(node, null, (batch, state, body, self: this), timeout, idempotent: true, static async (conn, s, token) =>

@@ -21,7 +21,7 @@ public sealed partial class MemcachedCache
     /// passed is expired: it returns <see langword="false"/> and stays expired.
     /// </remarks>
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) =>
-        await RetimeAsync(key, ttl, cancellationToken).ConfigureAwait(false) is not null;
+        await RetimeAsync(key, ttl, check: null, cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>Sets a new time to live on an existing item (memcached touch), as <see cref="ExpireAsync"/> does.</summary>
     /// <param name="key">The key.</param>
@@ -31,7 +31,7 @@ public sealed partial class MemcachedCache
     /// <remarks>A plain touch would leave a TaiCache value's recorded expiry behind, so the value is read and written back
     /// with the new record (two round trips); see <see cref="ExpireAsync"/>.</remarks>
     public async ValueTask<bool> TouchAsync(string key, TimeSpan ttl, CancellationToken cancellationToken = default) =>
-        await RetimeAsync(key, ttl, cancellationToken).ConfigureAwait(false) is not null;
+        await RetimeAsync(key, ttl, check: null, cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>Reads a value and sets a new time to live on it (memcached get-and-touch), as <see cref="ExpireAsync"/> does.</summary>
     /// <typeparam name="T">The type the value was stored as.</typeparam>
@@ -42,23 +42,28 @@ public sealed partial class MemcachedCache
     public async ValueTask<CacheResult<T>> GetAndTouchAsync<T>(string key, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         var started = _metrics?.StartTimingAlways() ?? 0;
-        if (await RetimeAsync(key, ttl, cancellationToken).ConfigureAwait(false) is not { } read)
+        T value = default!;
+
+        // Decoded before the item is touched: one that cannot be read as T (another client's, another type) throws with
+        // its TTL unchanged.
+        if (await RetimeAsync(key, ttl, read => value = Decode<T>(key, read.ClientFlags, read.Data!), cancellationToken).ConfigureAwait(false) is null)
         {
             _metrics?.RecordMissTimed(started);
             return CacheResult<T>.Miss;
         }
 
         _metrics?.RecordHitTimed(started);
-        return new CacheResult<T>(Decode<T>(key, read.ClientFlags, read.Data!), CacheValueCodec.ExpiryFor(ttl, _options.TimeProvider));
+        return new CacheResult<T>(value, ExpiryFor(ttl));
     }
 
-    /// <summary>Gives a live item a new TTL; returns the item as read (its value from before), or <see langword="null"/> when the key held no live item.</summary>
-    private async ValueTask<MetaResponse?> RetimeAsync(string key, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <summary>Gives a live item a new TTL; returns the item as read (its value from before), or <see langword="null"/> when
+    /// the key held no live item. <paramref name="check"/> sees each read before anything is written, and may throw to stop.</summary>
+    private async ValueTask<MetaResponse?> RetimeAsync(string key, TimeSpan ttl, Action<MetaResponse>? check, CancellationToken cancellationToken)
     {
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
         var exptime = ToExptime(ttl);
-        var expiresAt = CacheValueCodec.ExpiryFor(ttl, _options.TimeProvider);
+        var expiresAt = ExpiryFor(ttl);
         var budget = _options.MaxItemBytes - MemcachedCacheOptions.ItemOverheadBytes - Encoding.UTF8.GetByteCount(wire);
         MetaResponse read = default;
         for (var attempt = 0; attempt < ExpireAttempts; attempt++)
@@ -73,6 +78,8 @@ public sealed partial class MemcachedCache
             {
                 throw TooLargeToRead(key, read); // as a get of it does: it cannot be read, so not given a new record
             }
+
+            check?.Invoke(read);
 
             // A server started with CAS disabled (memcached -C) answers token 0, and a write with no token is a plain
             // set that would lose a concurrent write: only touch then.

@@ -63,9 +63,13 @@ public sealed partial class MemcachedCache
         return Math.Min(absolute, int.MaxValue);
     }
 
+    /// <summary>When a value stored now with <paramref name="ttl"/> expires (Unix ms, 0 for never): no later than memcached
+    /// keeps it (its exptime stops at 2038-01-19, see <see cref="ToExptime"/>), so no tier above keeps a copy longer.</summary>
+    private long ExpiryFor(TimeSpan? ttl) => ttl is null ? 0 : Math.Min(CacheValueCodec.ExpiryFor(ttl, _options.TimeProvider), int.MaxValue * 1000L);
+
     private byte[] EncodeChecked<T>(string key, string wire, T value, TimeSpan? ttl)
     {
-        var bytes = _codec.Encode(key, value, CacheValueCodec.ExpiryFor(ttl ?? _options.DefaultTtl, _options.TimeProvider));
+        var bytes = _codec.Encode(key, value, ExpiryFor(ttl ?? _options.DefaultTtl));
         var wireBytes = Encoding.UTF8.GetByteCount(wire);
         if (bytes.Length + wireBytes + MemcachedCacheOptions.ItemOverheadBytes > _options.MaxItemBytes)
         {

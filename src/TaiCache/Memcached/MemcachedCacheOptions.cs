@@ -6,6 +6,9 @@ namespace TaiCache.Memcached;
 /// <summary>Settings for <see cref="MemcachedCache"/>. Validated and copied when the cache is built.</summary>
 public sealed class MemcachedCacheOptions
 {
+    /// <summary>The longest timeout or retry interval taken (a day).</summary>
+    private static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
+
     /// <summary>The longest key memcached accepts, in bytes.</summary>
     public const int MaxKeyBytes = 250;
 
@@ -120,12 +123,13 @@ public sealed class MemcachedCacheOptions
         Check(MaxItemBytes >= 1024, "MemcachedCacheOptions.MaxItemBytes must be at least 1024.", nameof(MaxItemBytes));
         Check(DefaultTtl is null || DefaultTtl > TimeSpan.Zero, "MemcachedCacheOptions.DefaultTtl must be positive or null.", nameof(DefaultTtl));
         Check(MaxConnectionsPerNode is >= 1 and <= 10_000, "MemcachedCacheOptions.MaxConnectionsPerNode must be between 1 and 10000.", nameof(MaxConnectionsPerNode));
-        Check(ConnectTimeout > TimeSpan.Zero, "MemcachedCacheOptions.ConnectTimeout must be positive.", nameof(ConnectTimeout));
-        Check(OperationTimeout > TimeSpan.Zero, "MemcachedCacheOptions.OperationTimeout must be positive.", nameof(OperationTimeout));
+        // At most a day: the timers behind them take at most about 49.7 days, and a batch's window is a multiple of OperationTimeout.
+        Check(ConnectTimeout > TimeSpan.Zero && ConnectTimeout <= MaxTimeout, "MemcachedCacheOptions.ConnectTimeout must be positive and at most 1 day.", nameof(ConnectTimeout));
+        Check(OperationTimeout > TimeSpan.Zero && OperationTimeout <= MaxTimeout, "MemcachedCacheOptions.OperationTimeout must be positive and at most 1 day.", nameof(OperationTimeout));
         Check(PoolTimeout > TimeSpan.Zero, "MemcachedCacheOptions.PoolTimeout must be positive.", nameof(PoolTimeout));
         Check(FailureThreshold >= 1, "MemcachedCacheOptions.FailureThreshold must be at least 1.", nameof(FailureThreshold));
-        Check(DeadNodeRetryInterval > TimeSpan.Zero, "MemcachedCacheOptions.DeadNodeRetryInterval must be positive.", nameof(DeadNodeRetryInterval));
-        Check(MaxDeadNodeRetryInterval >= DeadNodeRetryInterval, "MemcachedCacheOptions.MaxDeadNodeRetryInterval must be at least DeadNodeRetryInterval.", nameof(MaxDeadNodeRetryInterval));
+        Check(DeadNodeRetryInterval > TimeSpan.Zero && DeadNodeRetryInterval <= MaxTimeout, "MemcachedCacheOptions.DeadNodeRetryInterval must be positive and at most 1 day.", nameof(DeadNodeRetryInterval));
+        Check(MaxDeadNodeRetryInterval >= DeadNodeRetryInterval && MaxDeadNodeRetryInterval <= MaxTimeout, "MemcachedCacheOptions.MaxDeadNodeRetryInterval must be at least DeadNodeRetryInterval and at most 1 day.", nameof(MaxDeadNodeRetryInterval));
         Check(Enum.IsDefined(FailoverPolicy), "MemcachedCacheOptions.FailoverPolicy is not a known policy.", nameof(FailoverPolicy));
         Check(Serialization is not null, "MemcachedCacheOptions.Serialization must not be null.", nameof(Serialization));
         Check(TimeProvider is not null, "MemcachedCacheOptions.TimeProvider must not be null.", nameof(TimeProvider));

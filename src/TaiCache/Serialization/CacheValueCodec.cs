@@ -77,7 +77,11 @@ internal sealed class CacheValueCodec
     /// <param name="time">The writing tier's clock.</param>
     /// <returns>Unix milliseconds, or 0.</returns>
     public static long ExpiryFor(TimeSpan? ttl, TimeProvider time) =>
-        ttl is { } t ? time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Ceiling(t.TotalMilliseconds) : 0;
+        ttl is { } t ? (long)Math.Min(time.GetUtcNow().ToUnixTimeMilliseconds() + Math.Ceiling(t.TotalMilliseconds), MaxExpiryUnixMs) : 0;
+
+    /// <summary>The latest expiry recorded: the last millisecond a <see cref="DateTimeOffset"/> holds (a TTL of
+    /// <see cref="TimeSpan.MaxValue"/> recorded past it, and reading the hit's expiry then threw).</summary>
+    public const long MaxExpiryUnixMs = 253_402_300_799_999;
 
     /// <summary>Gets a codec with the default options.</summary>
     public static CacheValueCodec Default { get; } = new();
