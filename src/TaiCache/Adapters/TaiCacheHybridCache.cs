@@ -281,7 +281,10 @@ public sealed class TaiCacheHybridCache : HybridCache, IAsyncDisposable, IDispos
             var entry = new MultiTierEntryOptions
             {
                 Ttl = o.Expiration,
-                LocalTtl = o.LocalCacheExpiration,
+
+                // Capped at Expiration, as HybridCache takes it (an L1 copy never outlives the value); mapped as it came it
+                // failed validation, and every call with such options threw.
+                LocalTtl = o.LocalCacheExpiration is { } local && o.Expiration is { } ttl && local > ttl ? ttl : o.LocalCacheExpiration,
                 SkipMemoryWrite = (flags & HybridCacheEntryFlags.DisableLocalCacheWrite) != 0,
                 SkipDistributedWrite = (flags & HybridCacheEntryFlags.DisableDistributedCacheWrite) != 0,
             };

@@ -260,7 +260,10 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
             var sqlite = new SqliteTierOptions
             {
                 Name = "sqlite",
-                FilePath = options.Sqlite.Path,
+
+                // Without a path, a file of the cache's own in the default folder: "sqlite.db" for every cache made two
+                // named caches (and every app on the machine) share one file and read each other's keys.
+                FilePath = options.Sqlite.Path ?? new SqliteTierOptions { Name = "taicache-" + Name }.ResolveFilePath(),
                 DefaultTtl = options.Sqlite.DefaultTtl,
                 SweepInterval = options.Sqlite.SweepInterval,
                 Serialization = options.BuildSerialization(),

@@ -166,9 +166,9 @@ public sealed class TaiCacheOptions
                 }
             }
 
-            if (Memcached.OperationTimeout <= TimeSpan.Zero)
+            if (Memcached.OperationTimeout <= TimeSpan.Zero || Memcached.OperationTimeout > TimeSpan.FromDays(1))
             {
-                Fail("Memcached:OperationTimeout", "must be positive.");
+                Fail("Memcached:OperationTimeout", "must be positive and at most 1 day.");
             }
 
             if (!Enum.IsDefined(Memcached.FailoverPolicy))
@@ -189,6 +189,10 @@ public sealed class TaiCacheOptions
 
             CheckTtl(Sqlite.DefaultTtl, "Sqlite:DefaultTtl");
             CheckTtl(Sqlite.SweepInterval, "Sqlite:SweepInterval");
+            if (Sqlite.SweepInterval > TaiCache.Sqlite.SqliteTierOptions.MaxSweepInterval)
+            {
+                Fail("Sqlite:SweepInterval", "must be at most 49 days (a timer's longest period).");
+            }
         }
 
         if (Coherence.Enabled)
@@ -198,9 +202,14 @@ public sealed class TaiCacheOptions
                 Fail("Coherence:Enabled", "needs an L1 memory tier (Memory:Enabled) and a Redis tier (Redis:ConnectionString).");
             }
 
-            if (Coherence.HeartbeatInterval <= TimeSpan.Zero)
+            if (Coherence.HeartbeatInterval <= TimeSpan.Zero || Coherence.HeartbeatInterval > TaiCache.Tiering.Coherence.CacheCoherenceOptions.MaximumHeartbeatInterval)
             {
-                Fail("Coherence:HeartbeatInterval", "must be positive.");
+                Fail("Coherence:HeartbeatInterval", "must be positive and at most 49 days (a timer's longest period).");
+            }
+
+            if (Coherence.Namespace is { } coherenceNamespace && (string.IsNullOrWhiteSpace(coherenceNamespace) || coherenceNamespace.Any(char.IsControl)))
+            {
+                Fail("Coherence:Namespace", "must be non-empty text without control characters, or absent for the cache's name.");
             }
         }
 

@@ -96,14 +96,15 @@ public sealed partial class InMemoryTier
         return expires != MemoryNode.NoExpiry && expires <= _now;
     }
 
-    private void Write(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
+    /// <summary>Writes an entry; <see langword="false"/> when it could never fit (heavier than the tier) and was rejected at once.</summary>
+    private bool Write(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
     {
         StartLockedOperation();
-        WriteStarted(node, ref events);
+        return WriteStarted(node, ref events);
     }
 
-    /// <summary>A write inside a locked operation already started (several writes share one clock read).</summary>
-    private void WriteStarted(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
+    /// <summary>A write inside a locked operation already started (several writes share one clock read); as <see cref="Write"/>.</summary>
+    private bool WriteStarted(MemoryNode node, ref List<CacheEvictionEventArgs>? events)
     {
         if (node.Weight > _maximum)
         {
@@ -116,7 +117,7 @@ public sealed partial class InMemoryTier
             _sketch.Increment(node.Hash);
             Notify(node.Key, EvictionReason.Size, ref events);
             PublishSize();
-            return;
+            return false;
         }
 
         var old = _map.Set(node);
@@ -138,6 +139,7 @@ public sealed partial class InMemoryTier
         _sketch.Increment(node.Hash);
         Maintain(ref events, node);
         PublishSize();
+        return true;
     }
 
     /// <summary>
@@ -170,6 +172,14 @@ public sealed partial class InMemoryTier
         var victim = MainVictim();
         if (victim is null)
         {
+            return false;
+        }
+
+        if (IsExpired(victim))
+        {
+            // An expired victim is no contest: it goes, and the entry is written as usual (the tier has room now). Left
+            // there, a tier full of expired entries turned most of a batch away at admission while holding nothing live.
+            Drop(victim, EvictionReason.Expired, ref events);
             return false;
         }
 

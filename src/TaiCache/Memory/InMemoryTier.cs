@@ -277,6 +277,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         CacheKeyRules.ValidateTtl(ttl);
         var node = CreateNode(key, value, ttl, now: 0);
         List<CacheEvictionEventArgs>? events = null;
+        bool stored;
         lock (_sync)
         {
             if (onlyIfAbsent && HoldsLive(key))
@@ -285,21 +286,26 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
             }
 
             MarkWritten(node.Key, node.Hash);
-            Write(node, ref events);
+            stored = Write(node, ref events);
         }
 
         _metrics?.RecordSet();
         ReportSize();
         Raise(events);
-        return true;
+        return stored; // false for an entry heavier than the tier: rejected at once, nothing stored
     }
 
     /// <inheritdoc />
-    ValueTask<bool> IConditionalWriter.AddAsync<T>(string key, T value, TimeSpan? ttl, CancellationToken cancellationToken) => new(TryAdd(key, value, ttl));
+    ValueTask<bool> IConditionalWriter.AddAsync<T>(string key, T value, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        Enter(cancellationToken); // disposed or cancelled: nothing stored, as the other ICacheOps calls
+        return new(TryAdd(key, value, ttl));
+    }
 
     /// <inheritdoc />
     ValueTask<bool[]> IConditionalWriter.AddManyAsync<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, CancellationToken cancellationToken)
     {
+        Enter(cancellationToken);
         ArgumentNullException.ThrowIfNull(items);
         CacheKeyRules.ValidateTtl(ttl);
         foreach (var item in items)
@@ -327,9 +333,8 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
                 if (!HoldsLive(nodes[i].Key))
                 {
                     MarkWritten(nodes[i].Key, nodes[i].Hash);
-                    WriteStarted(nodes[i], ref events);
-                    added[i] = true;
-                    count++;
+                    added[i] = WriteStarted(nodes[i], ref events); // false for an entry heavier than the tier
+                    count += added[i] ? 1 : 0;
                 }
             }
         }
@@ -861,8 +866,9 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
             throw new InvalidOperationException($"InMemoryTierOptions.Weigher returned {weight} for the entry under {TaiCacheDiagnostics.DescribeKey(key)}; weights must be zero or more.");
         }
 
-        // A weight of 0 counts as 1: free entries would leave the tier unbounded.
-        return Math.Max(1, weight);
+        // A weight of 0 counts as 1: free entries would leave the tier unbounded. One past the bound says "never fits" as
+        // well as any larger weight, and keeps the total weight from overflowing.
+        return Math.Clamp(weight, 1, _maximum + 1);
     }
 
     /// <summary>A value stored as a serialized copy (<see cref="InMemoryTierOptions.StoreSerializedCopies"/>), with the type it was stored as.</summary>
@@ -899,10 +905,30 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         }
     }
 
+    /// <summary>A span in the tier's clock ticks, rounded up, in integers: seconds times the frequency in doubles came out
+    /// a hair short for about 6% of whole-millisecond TTLs (0.043 s x 10^7 is 429,999.99...), which expired a tick early.</summary>
     private long ToTicks(TimeSpan span)
     {
-        var ticks = span.TotalSeconds * _clockFrequency;
-        return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : Math.Max(1, (long)ticks);
+        long ticks;
+        if (_clockFrequency == TimeSpan.TicksPerSecond)
+        {
+            ticks = span.Ticks;
+        }
+        else if (TimeSpan.TicksPerSecond % _clockFrequency == 0)
+        {
+            // The millisecond clock: 10,000 per tick. Rounded up, except past the last whole tick a TimeSpan holds (the
+            // remaining TTL is read back as one).
+            var per = TimeSpan.TicksPerSecond / _clockFrequency;
+            ticks = Math.Min((span.Ticks / per) + (span.Ticks % per > 0 ? 1 : 0), TimeSpan.MaxValue.Ticks / per);
+        }
+        else
+        {
+            var exact = (((Int128)span.Ticks * _clockFrequency) + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond;
+            var most = (Int128)TimeSpan.MaxValue.Ticks * _clockFrequency / TimeSpan.TicksPerSecond;
+            ticks = (long)Int128.Min(Int128.Min(exact, most), long.MaxValue / 4);
+        }
+
+        return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : Math.Max(1, ticks);
     }
 
     /// <summary>

@@ -53,6 +53,12 @@ public sealed class InMemoryTierOptions
             throw new ArgumentOutOfRangeException(nameof(MaximumSize), MaximumSize, "InMemoryTierOptions.MaximumSize must be positive: an in-memory tier is never unbounded.");
         }
 
+        if (Weigher is not null && MaximumSize > long.MaxValue / 2)
+        {
+            // The total weight is a long: with entries weighing up to the bound, two of them must still add up.
+            throw new ArgumentOutOfRangeException(nameof(MaximumSize), MaximumSize, "InMemoryTierOptions.MaximumSize must be at most long.MaxValue / 2 with a Weigher.");
+        }
+
         if (MaxKeyBytes <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxKeyBytes), MaxKeyBytes, "InMemoryTierOptions.MaxKeyBytes must be positive.");

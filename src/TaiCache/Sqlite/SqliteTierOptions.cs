@@ -7,6 +7,9 @@ namespace TaiCache.Sqlite;
 /// <summary>Options of a <see cref="SqliteTier"/>. Validated once and copied when the tier is built.</summary>
 public sealed class SqliteTierOptions
 {
+    /// <summary>The longest <see cref="SweepInterval"/> taken: a timer's period is at most about 49.7 days.</summary>
+    internal static readonly TimeSpan MaxSweepInterval = TimeSpan.FromDays(49);
+
     /// <summary>Gets or sets the tier's name (metrics, logs, and the default file name). Default <c>sqlite</c>.</summary>
     public string Name { get; set; } = "sqlite";
 
@@ -64,9 +67,9 @@ public sealed class SqliteTierOptions
             throw new ArgumentOutOfRangeException(nameof(DefaultTtl), ttl, "SqliteTierOptions.DefaultTtl must be positive, or null for none.");
         }
 
-        if (SweepInterval is { } sweep && sweep <= TimeSpan.Zero)
+        if (SweepInterval is { } sweep && (sweep <= TimeSpan.Zero || sweep > MaxSweepInterval))
         {
-            throw new ArgumentOutOfRangeException(nameof(SweepInterval), sweep, "SqliteTierOptions.SweepInterval must be positive, or null to sweep only on demand.");
+            throw new ArgumentOutOfRangeException(nameof(SweepInterval), sweep, "SqliteTierOptions.SweepInterval must be positive and at most 49 days (a timer's longest period), or null to sweep only on demand.");
         }
 
         if (MaxKeyBytes <= 0)

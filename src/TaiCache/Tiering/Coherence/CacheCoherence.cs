@@ -131,6 +131,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested(); // nothing started for a caller already gone
         if (Interlocked.CompareExchange(ref _started, 1, 0) != 0)
         {
             return;

@@ -5,8 +5,8 @@ namespace TaiCache.Tiering.Coherence;
 /// <summary>Options of a <see cref="CacheCoherence"/>. Validated once and copied when it is built.</summary>
 public sealed class CacheCoherenceOptions
 {
-    /// <summary>The longest period a timer takes (about 49.7 days).</summary>
-    private static readonly TimeSpan MaximumHeartbeatInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+    /// <summary>The longest heartbeat interval taken: a timer's period is at most about 49.7 days.</summary>
+    internal static readonly TimeSpan MaximumHeartbeatInterval = TimeSpan.FromDays(49);
 
     /// <summary>
     /// Gets or sets the key namespace the instances share (the application or cache name). It is part of the channel
@@ -69,7 +69,7 @@ public sealed class CacheCoherenceOptions
 
         if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval > MaximumHeartbeatInterval)
         {
-            throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, $"CacheCoherenceOptions.HeartbeatInterval must be positive and at most {MaximumHeartbeatInterval.TotalDays:0} days (a timer's longest period).");
+            throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, "CacheCoherenceOptions.HeartbeatInterval must be positive and at most 49 days (a timer's longest period is about 49.7).");
         }
 
         if (MissedHeartbeatsBeforeResync < 2)
