@@ -219,7 +219,24 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
     [InlineData("resp3")]
     public async Task PubSubGap_SubscriberKilled_NoStaleValueAfterReconnect(string protocol)
     {
-        var ns = Namespace() + ":" + protocol;
+        // A run proves the resync only if messages were lost while the subscriber was away; on a loaded machine the
+        // victim can be subscribed again before the first pipelined publish runs (seen once: 0 of 34 lost), so a run
+        // that lost nothing is made again, up to three times. Every run must leave no stale key.
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            if (await PubSubGapOnceAsync(protocol, attempt) > 0)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("the test must actually lose messages during the gap to prove the resync (no run of three did)");
+    }
+
+    /// <summary>One run of <see cref="PubSubGap_SubscriberKilled_NoStaleValueAfterReconnect"/>; returns how many invalidations were lost.</summary>
+    private async Task<int> PubSubGapOnceAsync(string protocol, int attempt)
+    {
+        var ns = Namespace() + ":" + protocol + ":" + attempt;
         var victim = await Node(ns, "victim", protocol: protocol);
         var writer = await Node(ns, "writer", protocol: protocol);
         await victim.WaitSubscribedAsync();
@@ -284,9 +301,9 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
                           $"reconnect resync after {reconnectedAfter.TotalMilliseconds:F0} ms; resyncs: {string.Join(", ", victim.Resyncs.Select(r => r.Reason))}; stale keys in L1: {stale.Count}");
         _output.WriteLine(string.Join("\n", events));
         Assert.Empty(stale);
-        Assert.True(lost > 0, "the test must actually lose messages during the gap to prove the resync");
         Assert.Contains(victim.Resyncs, r => r.Reason == CoherenceResyncReason.SubscriberDisconnected);
         await Wait.UntilAsync(() => victim.Coherence.IsCoherent, "coherent again");
+        return lost;
     }
 
     [Fact]
