@@ -16,7 +16,7 @@ internal sealed partial class WriteBehindQueue
             Task work;
             lock (_gate)
             {
-                if (_pending.Count == 0 && _journalBacklog is null)
+                if (_pending.Count == 0 && Volatile.Read(ref _journalBacklog) is null)
                 {
                     if (_stop.IsCancellationRequested)
                     {
@@ -92,14 +92,14 @@ internal sealed partial class WriteBehindQueue
     }
 
     /// <summary>
-    /// Forgets in the journal the versions a round wrote (or dead-lettered), with those an earlier round could not forget;
-    /// false when the journal refused again (a busy or failing file), keeping them for the next round: left there, a
-    /// restart would replay them over whatever newer value the tiers hold by then.
+    /// Forgets in the journal the versions written (or dead-lettered) that it still holds (<see cref="_journalBacklog"/>,
+    /// filled under the lock as entries leave the queue, so a flush waits for this too); false when the journal refuses
+    /// (a busy or failing file), keeping them for the next round: left there, a restart would replay them over whatever
+    /// newer value the tiers hold by then.
     /// </summary>
-    private bool CompleteInJournal(List<(string, long)> done)
+    private bool CompleteInJournal()
     {
-        var rows = _journalBacklog is { } backlog ? [.. backlog, .. done] : done;
-        if (_journal is null || rows.Count == 0)
+        if (_journal is null || Volatile.Read(ref _journalBacklog) is not { } rows)
         {
             return true;
         }
@@ -107,12 +107,16 @@ internal sealed partial class WriteBehindQueue
         try
         {
             _journal.Complete(rows);
-            _journalBacklog = null;
+            Volatile.Write(ref _journalBacklog, null);
+            lock (_gate)
+            {
+                SignalProgress(); // a flush waiting for the journal goes on
+            }
+
             return true;
         }
         catch (CacheException e)
         {
-            _journalBacklog = rows;
             Log.JournalCompleteFailed(_owner.Logger, _owner.Name, rows.Count, e);
             return false;
         }
@@ -148,7 +152,7 @@ internal sealed partial class WriteBehindQueue
 
         if (batch.Count == 0)
         {
-            return !CompleteInJournal([]); // rows written before but not forgotten yet, if any
+            return !CompleteInJournal(); // rows written before but not forgotten yet, if any
         }
 
         var trouble = false;
@@ -267,10 +271,16 @@ internal sealed partial class WriteBehindQueue
                 Requeue(entry);
             }
 
+            if (_journal is not null && done.Count > 0)
+            {
+                // Still to be forgotten by the journal: a flush does not end before that (see CompleteInJournal).
+                Volatile.Write(ref _journalBacklog, Volatile.Read(ref _journalBacklog) is { } backlog ? [.. backlog, .. done] : done);
+            }
+
             SignalProgress();
         }
 
-        trouble |= !CompleteInJournal(done);
+        trouble |= !CompleteInJournal();
         if (yielded is not null)
         {
             // Outside the lock: L1's eviction event runs the user's handlers.
@@ -449,7 +459,8 @@ internal sealed partial class WriteBehindQueue
             Task progress;
             lock (_gate)
             {
-                if (!HasPendingUpTo(target))
+                // Written, and forgotten by the journal too: a row left there would be replayed by the next start.
+                if (!HasPendingUpTo(target) && Volatile.Read(ref _journalBacklog) is null)
                 {
                     return Result(true, target, writtenBefore, deadBefore);
                 }
@@ -462,7 +473,7 @@ internal sealed partial class WriteBehindQueue
             {
                 lock (_gate)
                 {
-                    return Result(!HasPendingUpTo(target), target, writtenBefore, deadBefore);
+                    return Result(!HasPendingUpTo(target) && Volatile.Read(ref _journalBacklog) is null, target, writtenBefore, deadBefore);
                 }
             }
 
@@ -574,7 +585,7 @@ internal sealed partial class WriteBehindQueue
         }
 
         LastDrainResult = result;
-        CompleteInJournal([]);
+        CompleteInJournal();
         _journal?.Dispose();
         _meter.Dispose();
         _stop.Dispose();

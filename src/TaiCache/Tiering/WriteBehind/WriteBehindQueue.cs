@@ -32,7 +32,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly WriteBehindJournal? _journal;
 
-    // Versions written but not yet forgotten by the journal (it refused the removal); the flusher retries them each round.
+    // Versions written (or dead-lettered) that the journal still holds: added under the lock as they leave the queue,
+    // removed once the journal forgot them (retried each round while it refuses). Written by the flusher only.
     private List<(string, long)>? _journalBacklog;
     private readonly Meter _meter;
     private readonly int _allTiers;
