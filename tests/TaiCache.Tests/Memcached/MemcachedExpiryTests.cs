@@ -168,7 +168,9 @@ public sealed class MemcachedExpiryTests : IClassFixture<MemcachedServerFixture>
         var hit = await reader.GetAsync<string>(key);
 
         // Not expired at once (a writer 30 s behind), not kept 40 s (one 30 s ahead): the server's 10-11 seconds decide.
+        // (The server's whole seconds keep running while a loaded machine is slow between the set and the read: 7 s
+        // left was seen once under CI; the skews tested are 30 s either way.)
         Assert.Equal("v", hit.Value);
-        Assert.InRange(hit.ExpiresAtUnixMs - readerClock.GetUtcNow().ToUnixTimeMilliseconds(), 8_000, 10_000);
+        Assert.InRange(hit.ExpiresAtUnixMs - readerClock.GetUtcNow().ToUnixTimeMilliseconds(), 5_000, 10_000);
     }
 }
