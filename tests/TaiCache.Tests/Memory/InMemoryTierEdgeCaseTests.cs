@@ -9,15 +9,7 @@ public sealed class InMemoryTierEdgeCaseTests
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     private InMemoryTier Create(long maximumSize = 1000, Func<string, object?, long>? weigher = null, TimeSpan? sliding = null, TimeSpan? defaultTtl = null, bool serialized = false) =>
-        new(new InMemoryTierOptions
-        {
-            MaximumSize = maximumSize,
-            Weigher = weigher,
-            SlidingExpiration = sliding,
-            DefaultTtl = defaultTtl,
-            StoreSerializedCopies = serialized,
-            TimeProvider = _time,
-        });
+        InMemoryTierTests.CreateTier(_time, maximumSize, weigher, sliding, defaultTtl, serialized);
 
     private static string Key(string test, object suffix) => $"{nameof(InMemoryTierEdgeCaseTests)}:{test}:{suffix}";
 

@@ -10,6 +10,10 @@ public sealed class InMemoryTierTests
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     private InMemoryTier Create(long maximumSize = 1000, Func<string, object?, long>? weigher = null, TimeSpan? sliding = null, TimeSpan? defaultTtl = null, bool serialized = false, MetricsCollector? metrics = null) =>
+        CreateTier(_time, maximumSize, weigher, sliding, defaultTtl, serialized, metrics);
+
+    /// <summary>A tier on the given clock with the settings these tests vary.</summary>
+    internal static InMemoryTier CreateTier(TimeProvider time, long maximumSize = 1000, Func<string, object?, long>? weigher = null, TimeSpan? sliding = null, TimeSpan? defaultTtl = null, bool serialized = false, MetricsCollector? metrics = null) =>
         new(new InMemoryTierOptions
         {
             MaximumSize = maximumSize,
@@ -17,7 +21,7 @@ public sealed class InMemoryTierTests
             SlidingExpiration = sliding,
             DefaultTtl = defaultTtl,
             StoreSerializedCopies = serialized,
-            TimeProvider = _time,
+            TimeProvider = time,
             Metrics = metrics,
         });
 
