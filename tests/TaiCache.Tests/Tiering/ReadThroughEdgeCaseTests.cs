@@ -18,34 +18,6 @@ public sealed class ReadThroughEdgeCaseTests(RedisServerFixture redis) : IClassF
     private static int InFlight(MultiTierCache cache) =>
         ((ICollection)typeof(MultiTierCache).GetField("_inflight", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(cache)!).Count;
 
-    private static async Task<int> CountUnobservedAsync(string marker, Func<Task> run)
-    {
-        var unobserved = 0;
-        EventHandler<UnobservedTaskExceptionEventArgs> handler = (_, e) =>
-        {
-            if (e.Exception.Flatten().InnerExceptions.Any(x => x.Message == marker))
-            {
-                Interlocked.Increment(ref unobserved);
-            }
-        };
-        TaskScheduler.UnobservedTaskException += handler;
-        try
-        {
-            await run();
-            for (var i = 0; i < 3; i++)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-            }
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= handler;
-        }
-
-        return Volatile.Read(ref unobserved);
-    }
-
     /// <summary>
     /// The leader of a load gives up (its token) while the factory runs; the factory then fails. Nobody awaits the
     /// leader's load any more, and its failure is still observed: nothing reaches <see cref="TaskScheduler.UnobservedTaskException"/>.
@@ -57,7 +29,7 @@ public sealed class ReadThroughEdgeCaseTests(RedisServerFixture redis) : IClassF
         await using var scope = cache;
         var marker = $"unobserved-{Guid.NewGuid():N}";
 
-        var unobserved = await CountUnobservedAsync(marker, async () =>
+        var unobserved = await TierTestKit.CountUnobservedAsync(marker, async () =>
         {
             for (var i = 0; i < 10; i++)
             {
@@ -515,7 +487,7 @@ public sealed class ReadThroughEdgeCaseTests(RedisServerFixture redis) : IClassF
         await using var cache = new MultiTierCache(options);
         var entry = new MultiTierEntryOptions { LocalTtl = TimeSpan.FromMilliseconds(1), Ttl = TimeSpan.FromMinutes(5) };
 
-        var unobserved = await CountUnobservedAsync(marker, async () =>
+        var unobserved = await TierTestKit.CountUnobservedAsync(marker, async () =>
         {
             using var stop = new CancellationTokenSource();
             var readers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>

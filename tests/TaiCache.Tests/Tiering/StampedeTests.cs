@@ -52,16 +52,7 @@ public sealed class StampedeTests
         var (cache, _, _, _) = TierTestKit.Build();
         await using var scope = cache;
         var marker = $"unobserved-{Guid.NewGuid():N}";
-        var unobserved = 0;
-        EventHandler<UnobservedTaskExceptionEventArgs> handler = (_, e) =>
-        {
-            if (e.Exception.Flatten().InnerExceptions.Any(x => x.Message == marker))
-            {
-                Interlocked.Increment(ref unobserved);
-            }
-        };
-        TaskScheduler.UnobservedTaskException += handler;
-        try
+        var unobserved = await TierTestKit.CountUnobservedAsync(marker, async () =>
         {
             for (var i = 0; i < 20; i++)
             {
@@ -73,20 +64,9 @@ public sealed class StampedeTests
                 }).AsTask());
                 Assert.Equal(marker, thrown.Message);
             }
+        }); // the failed flights and loads are garbage after it: a faulted task nobody observed reports itself when finalized
 
-            // The failed flights and loads are garbage now: a faulted task nobody observed reports itself when finalized.
-            for (var i = 0; i < 3; i++)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-            }
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= handler;
-        }
-
-        Assert.Equal(0, Volatile.Read(ref unobserved));
+        Assert.Equal(0, unobserved);
     }
 
     [Fact]

@@ -96,4 +96,34 @@ internal static class TierTestKit
             await Task.Delay(10);
         }
     }
+
+    /// <summary>Runs <paramref name="run"/>, collects the garbage it left, and counts the unobserved task exceptions
+    /// whose message is <paramref name="marker"/> (the event is process-wide: other tests' exceptions are not counted).</summary>
+    public static async Task<int> CountUnobservedAsync(string marker, Func<Task> run)
+    {
+        var unobserved = 0;
+        EventHandler<UnobservedTaskExceptionEventArgs> handler = (_, e) =>
+        {
+            if (e.Exception.Flatten().InnerExceptions.Any(x => x.Message == marker))
+            {
+                Interlocked.Increment(ref unobserved);
+            }
+        };
+        TaskScheduler.UnobservedTaskException += handler;
+        try
+        {
+            await run();
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= handler;
+        }
+
+        return Volatile.Read(ref unobserved);
+    }
 }
