@@ -149,33 +149,20 @@ public sealed class EagerRefreshEdgeCaseTests
             var logger = new FakeLogger();
             var (cache, l1, l2, _) = TierTestKit.Build(o => { o.Logger = logger; o.OwnsTiers = false; }, time);
             var key = TierTestKit.Key(this);
-            var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var calls = 0;
-            async ValueTask<string> Load(CancellationToken ct)
-            {
-                if (Interlocked.Increment(ref calls) == 1)
-                {
-                    return "v1";
-                }
-
-                ct.Register(() => cancelled.TrySetResult());
-                await Task.Delay(Timeout.Infinite, ct);
-                return "never";
-            }
-
+            var loader = new CountingLoader(untilCancelled: true);
             var caller = new CancellationTokenSource();
-            Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager(), caller.Token));
+            Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager(), caller.Token));
             time.Advance(TimeSpan.FromMinutes(9));
-            Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, Eager(), caller.Token));
-            await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+            Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, Eager(), caller.Token));
+            await TierTestKit.Eventually(() => loader.Calls == 2);
             caller.Cancel(); // the caller's token is not the refresh's
             await Task.Delay(50);
-            Assert.False(cancelled.Task.IsCompleted, "the caller's token cancelled the background refresh");
+            Assert.False(loader.Cancelled.IsCompleted, "the caller's token cancelled the background refresh");
 
             var writesAfter = 0;
             await cache.DisposeAsync();
             l2.OnWrite = (_, _) => Interlocked.Increment(ref writesAfter);
-            await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            await loader.Cancelled.WaitAsync(TimeSpan.FromSeconds(20));
             await Task.Delay(200);
 
             GC.Collect();
@@ -223,32 +210,12 @@ public sealed class EagerRefreshEdgeCaseTests
         var logger = new FakeLogger();
         var (cache, _, _, _) = TierTestKit.Build(o => { o.Logger = logger; o.OwnsTiers = false; }, time);
         var key = TierTestKit.Key(this);
-        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var calls = 0;
-        async ValueTask<string> Load(CancellationToken ct)
-        {
-            if (Interlocked.Increment(ref calls) == 1)
-            {
-                return "v1";
-            }
-
-            try
-            {
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-            finally
-            {
-                cancelled.TrySetResult();
-            }
-
-            return "never";
-        }
-
+        var loader = new CountingLoader(untilCancelled: true);
         var options = new MultiTierEntryOptions { Ttl = Ttl, EagerRefreshThreshold = 0.8, FactoryTimeout = TimeSpan.FromSeconds(1), AllowStaleOnFailure = true };
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
         time.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
-        await TierTestKit.Eventually(() => Volatile.Read(ref calls) == 2);
+        Assert.Equal("v1", await cache.GetOrSetAsync(key, loader.Load, options));
+        await TierTestKit.Eventually(() => loader.Calls == 2);
         await TierTestKit.Eventually(() =>
         {
             time.Advance(TimeSpan.FromMilliseconds(500)); // past the refresh's soft timeout: handed off
@@ -256,7 +223,7 @@ public sealed class EagerRefreshEdgeCaseTests
         });
 
         await cache.DisposeAsync();
-        await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await loader.Cancelled.WaitAsync(TimeSpan.FromSeconds(20));
         await Task.Delay(200);
         Assert.Empty(logger.Collector.GetSnapshot().Where(e => e.Level >= LogLevel.Warning && e.Id.Id != 4003).Select(e => $"{e.Id.Id}: {e.Message} {e.Exception?.GetType().Name}"));
     }
