@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using TaiCache.Metrics;
-using TaiCache.Serialization;
 
 namespace TaiCache;
 
@@ -458,9 +457,10 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         long weight;
         if (_serialized)
         {
-            // The weigher sees the serialized bytes (their length is what the entry costs); the copy keeps the type
-            // it was stored as, so a read as another type fails as it does without copies.
-            var bytes = CacheValueCodec.Default.Encode(key, value);
+            // The weigher sees the serialized bytes (their length is what the entry costs); the copy is encoded as, and
+            // keeps, the value's runtime type, so a read as another type fails as it does without copies and a derived
+            // value set as its base type keeps its own members.
+            var bytes = RuntimeTypedCopy.Encode(key, value);
             stored = new SerializedCopy(value?.GetType(), bytes);
             weight = Weigh(key, bytes);
         }
@@ -817,8 +817,8 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
         }
         else if (stored is SerializedCopy copy)
         {
-            // The stored type, its nullable form, or a base type or interface of it (decoded by the serializer as
-            // that type); any other type is the caller's mistake, as it is without copies.
+            // The stored type, its nullable form, or a base type or interface of it (decoded as the stored type and
+            // returned as the one asked for); any other type is the caller's mistake, as it is without copies.
             var wanted = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
             var type = copy.Type!; // a stored null is the case above
             if (wanted != type && !wanted.IsAssignableFrom(type))
@@ -828,7 +828,7 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
                 return false;
             }
 
-            value = CacheValueCodec.Default.Decode<T>(key, copy.Bytes)!;
+            value = RuntimeTypedCopy.Decode<T>(key, copy.Bytes, type);
             return true;
         }
 

@@ -331,6 +331,25 @@ public sealed class InMemoryTierEdgeCaseTests
     }
 
     [Fact]
+    public void StoreSerializedCopies_DerivedValueSetAsItsBaseType_KeepsItsOwnMembers_AndReadsBackAsItself()
+    {
+        var tier = Create(serialized: true);
+        string K(int i) => Key(nameof(StoreSerializedCopies_DerivedValueSetAsItsBaseType_KeepsItsOwnMembers_AndReadsBackAsItself), i);
+        tier.Set<CopiedShape>(K(1), new CopiedCircle { Name = "c", Radius = 2.5 });
+        tier.Set<object>(K(2), new CopiedCircle { Name = "o", Radius = 4 });
+        tier.Set<object>(K(3), 42);
+
+        Assert.True(tier.TryGet<CopiedCircle>(K(1), out var circle));
+        Assert.Equal(("c", 2.5), (circle.Name, circle.Radius));
+        Assert.True(tier.TryGet<CopiedShape>(K(1), out var shape));
+        Assert.Equal(2.5, Assert.IsType<CopiedCircle>(shape).Radius); // as without copies: the value itself, seen as its base
+        Assert.True(tier.TryGet<object>(K(2), out var boxed));
+        Assert.Equal(4, Assert.IsType<CopiedCircle>(boxed).Radius);
+        Assert.True(tier.TryGet<int>(K(3), out var number) && number == 42);
+        Assert.Throws<CacheWrongTypeException>(() => tier.TryGet<string>(K(1), out _));
+    }
+
+    [Fact]
     public async Task SetManyAsync_WeigherThrowsOnOneItem_StoresNothingOfTheBatch_AndKeepsOldValues()
     {
         var tier = Create(weigher: (k, _) => k.EndsWith(":bad", StringComparison.Ordinal) ? throw new FormatException("bad") : 1);
@@ -517,4 +536,18 @@ public sealed class InMemoryTierEdgeCaseTests
         Assert.True(completed, "a write from another thread blocked while the handler ran: the lock was held");
         Assert.True(tier.TryGet<int>("other", out _));
     }
+}
+
+/// <summary>A base type for the serialized-copy tests.</summary>
+public class CopiedShape
+{
+    /// <summary>Gets or sets the name.</summary>
+    public string Name { get; set; } = "";
+}
+
+/// <summary>A derived type with a member of its own.</summary>
+public sealed class CopiedCircle : CopiedShape
+{
+    /// <summary>Gets or sets the radius.</summary>
+    public double Radius { get; set; }
 }
