@@ -35,6 +35,8 @@ internal static class WriteThroughput
         var l2Only = MultiTier(l2, withL1: false, WriteStrategy.WriteThrough);
         var through = MultiTier(l2, withL1: true, WriteStrategy.WriteThrough);
         var behind = MultiTier(l2, withL1: true, WriteStrategy.WriteBehind);
+        var journalPath = Path.Combine(Path.GetTempPath(), $"taicache-bench-journal-{Guid.NewGuid():N}.db");
+        var journaled = MultiTier(l2, withL1: true, WriteStrategy.WriteBehind, journalPath);
         var keys = Enumerable.Range(0, Keys).Select(i => $"k{i}").ToArray();
         var rawKeys = keys.Select(k => (RedisKey)(prefix + "raw:" + k)).ToArray();
 
@@ -45,6 +47,7 @@ internal static class WriteThroughput
             ("MultiTierCache write-through, Redis only", k => l2Only.SetAsync(keys[k], value).AsTask()),
             ("MultiTierCache write-through, L1 + Redis", k => through.SetAsync(keys[k], value).AsTask()),
             ("MultiTierCache write-behind, acknowledged", k => behind.SetAsync(keys[k], value).AsTask()),
+            ("MultiTierCache write-behind, journaled (SQLite WAL), acknowledged", k => journaled.SetAsync(keys[k], value).AsTask()),
             ("raw SE.Redis DEL", k => db.KeyDeleteAsync(rawKeys[k])),
             ("RedisCache.DeleteAsync", k => l2.DeleteAsync(keys[k]).AsTask()),
             ("MultiTierCache.DeleteAsync, Redis only", k => l2Only.DeleteAsync(keys[k]).AsTask()),
@@ -115,15 +118,26 @@ internal static class WriteThroughput
 
         await hybridServices.DisposeAsync();
         await behind.DisposeAsync();
+        await journaled.DisposeAsync();
+        foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(journalPath)!, Path.GetFileName(journalPath) + "*"))
+        {
+            File.Delete(file);
+        }
+
         await through.DisposeAsync();
         await l2Only.DisposeAsync();
         await l2.DisposeAsync();
         await raw.DisposeAsync();
     }
 
-    private static MultiTierCache MultiTier(TaiCache.Redis.RedisCache l2, bool withL1, WriteStrategy strategy)
+    private static MultiTierCache MultiTier(TaiCache.Redis.RedisCache l2, bool withL1, WriteStrategy strategy, string? journalPath = null)
     {
         var options = new MultiTierCacheOptions { WriteStrategy = strategy, DefaultEntryOptions = new MultiTierEntryOptions { Ttl = PeerSetup.Duration } };
+        if (journalPath is not null)
+        {
+            options.WriteBehind.JournalPath = journalPath;
+        }
+
         if (withL1)
         {
             options.Tiers.Add(new InMemoryTier(new InMemoryTierOptions { Name = "L1", MaximumSize = 100_000 }));

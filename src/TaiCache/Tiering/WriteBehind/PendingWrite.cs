@@ -56,6 +56,17 @@ internal abstract class PendingWrite
     /// <summary>Gets or sets whether a tier held a value of the key already, which this fill yielded to: it goes to no other tier.</summary>
     public bool Yielded { get; set; }
 
+    /// <summary>Gets or sets the journal commit this version's row awaits (<see langword="null"/>: no journal, or journaled
+    /// before it was queued, as a batch is).</summary>
+    public JournalCommit? Commit { get; set; }
+
+    /// <summary>Gets or sets the queued version this one replaced while either was not yet journaled: what the queue holds
+    /// again for the key if this one's journal commit fails (see <c>WriteBehindQueue.Undo</c>).</summary>
+    public PendingWrite? Replaced { get; set; }
+
+    /// <summary>Gets whether this version's journal commit failed: it was never acknowledged, and is not to be written.</summary>
+    public bool IsUnjournaled => Commit is { IsFailed: true };
+
     public abstract WriteBehindOperation Operation { get; }
 
     /// <summary>Gives the key a TTL counted from <paramref name="now"/>.</summary>

@@ -6,7 +6,7 @@ namespace TaiCache.Tiering.WriteBehind;
 /// A SQLite table holding every queued write-behind operation until all lower tiers have it, so a crashed process
 /// loses nothing it acknowledged: one row per key (the latest version), deleted when that version is flushed.
 /// </summary>
-internal sealed class WriteBehindJournal : IDisposable
+internal sealed partial class WriteBehindJournal : IDisposable
 {
     private const string Table = "taicache_write_behind_journal";
     private readonly Lock _gate = new();
@@ -16,6 +16,7 @@ internal sealed class WriteBehindJournal : IDisposable
     private readonly SqliteCommand _updateTtl;
     private readonly string _path;
     private readonly FileStream _owner;
+    private bool _disposed;
 
     /// <summary>How long a call waits for a file another connection has locked.</summary>
     private const int BusyWaitSeconds = 5;
@@ -114,6 +115,7 @@ internal sealed class WriteBehindJournal : IDisposable
         var payload = entry.Encode();
         lock (_gate)
         {
+            CommitStagedLocked(); // rows staged before this one go first: a key's later version is written last
             EnsureFileThere(entry.Key);
             Bind(entry, payload);
             Run(_upsert, entry.Key);
@@ -136,27 +138,37 @@ internal sealed class WriteBehindJournal : IDisposable
         var encoded = payloads ?? EncodeAll(entries);
         lock (_gate)
         {
+            CommitStagedLocked();
             EnsureFileThere(entries[0].Key);
             try
             {
-                using var transaction = _connection.BeginTransaction();
-                _upsert.Transaction = transaction;
-                for (var i = 0; i < entries.Count; i++)
-                {
-                    Bind(entries[i], encoded[i]);
-                    Run(_upsert, entries[i].Key);
-                }
-
-                transaction.Commit();
+                WriteRowsLocked(entries, encoded);
             }
             catch (SqliteException e)
             {
                 throw Refused(e, entries[0].Key, "write"); // the transaction's begin or commit (a busy file: another writer)
             }
-            finally
+        }
+    }
+
+    /// <summary>Upserts rows in one transaction (called under the gate); a SQLite failure leaves none of them.</summary>
+    private void WriteRowsLocked(IReadOnlyList<PendingWrite> entries, IReadOnlyList<byte[]?> encoded)
+    {
+        try
+        {
+            using var transaction = _connection.BeginTransaction();
+            _upsert.Transaction = transaction;
+            for (var i = 0; i < entries.Count; i++)
             {
-                _upsert.Transaction = null;
+                Bind(entries[i], encoded[i]);
+                _upsert.ExecuteNonQuery();
             }
+
+            transaction.Commit();
+        }
+        finally
+        {
+            _upsert.Transaction = null;
         }
     }
 
@@ -200,9 +212,12 @@ internal sealed class WriteBehindJournal : IDisposable
     {
         if (!File.Exists(_path))
         {
-            throw new CacheConnectionException($"The write-behind journal at '{_path}' was deleted while the cache had it open: a write journaled now would be lost at a crash, so the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused and nothing of it applied. Dispose the cache and build it again to start a new journal.", key, null);
+            throw FileGone(key);
         }
     }
+
+    private CacheConnectionException FileGone(string key) =>
+        new($"The write-behind journal at '{_path}' was deleted while the cache had it open: a write journaled now would be lost at a crash, so the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused and nothing of it applied. Dispose the cache and build it again to start a new journal.", key, null);
 
     /// <summary>Runs a journal command; a SQLite failure becomes the cache's own exception, naming the journal.</summary>
     private void Run(SqliteCommand command, string? key)
@@ -235,6 +250,7 @@ internal sealed class WriteBehindJournal : IDisposable
 
         lock (_gate)
         {
+            CommitStagedLocked(); // a row staged but not written yet would come back after its removal
             try
             {
                 using var transaction = _connection.BeginTransaction();
@@ -263,6 +279,7 @@ internal sealed class WriteBehindJournal : IDisposable
     {
         lock (_gate)
         {
+            CommitStagedLocked();
             _updateTtl.Parameters["$key"].Value = entry.Key;
             _updateTtl.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
             _updateTtl.Parameters["$expires"].Value = Deadline(entry);
@@ -301,6 +318,9 @@ internal sealed class WriteBehindJournal : IDisposable
     {
         lock (_gate)
         {
+            CloseStaging();
+            CommitStagedLocked(); // writers waiting on rows staged last get their answer
+            _disposed = true;
             _upsert.Dispose();
             _delete.Dispose();
             _updateTtl.Dispose();

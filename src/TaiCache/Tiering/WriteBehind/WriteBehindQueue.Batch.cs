@@ -200,7 +200,7 @@ internal sealed partial class WriteBehindQueue
             SupersedeExpiry(entry.Key);
             if (_pending.TryGetValue(entry.Key, out var older))
             {
-                ReplacePending(older, entry, journal: false);
+                ReplacePending(older, entry, JournalWrite.None);
             }
             else
             {

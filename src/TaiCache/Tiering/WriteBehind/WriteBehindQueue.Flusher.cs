@@ -138,9 +138,16 @@ internal sealed partial class WriteBehindQueue
         var batch = new List<PendingWrite>(Math.Min(_options.BatchSize, 1024));
         lock (_gate)
         {
+            // Rows staged for a group commit are written first (nothing is staged while the gate is held): the flusher
+            // writes no version to a tier before it is journaled, and none whose journal commit failed.
+            _journal?.CommitStaged();
             while (batch.Count < _options.BatchSize && _order.TryDequeue(out var key))
             {
-                if (_pending.Remove(key, out var entry))
+                if (_pending.TryGetValue(key, out var entry) && entry.IsUnjournaled)
+                {
+                    Undo(entry); // its writer was refused: the version it replaced (if any) is queued again
+                }
+                else if (_pending.Remove(key, out entry))
                 {
                     _inFlight[key] = entry;
                     batch.Add(entry);
@@ -254,7 +261,7 @@ internal sealed partial class WriteBehindQueue
                     entry.Attempts++;
                     if (entry.Attempts >= _options.MaxAttempts || entry.FailedPermanently)
                     {
-                        if (_pending.TryGetValue(entry.Key, out var newer))
+                        if (NewerQueued(entry) is { } newer)
                         {
                             newer.FirstSequence = Math.Min(newer.FirstSequence, entry.FirstSequence);
                         }
@@ -423,10 +430,37 @@ internal sealed partial class WriteBehindQueue
     /// <summary>Tells whether a tier refused the value itself, which no retry changes.</summary>
     private static bool IsValueFault(Exception e) => e is CacheSerializationException or CacheValueTooLargeException or CacheWrongTypeException;
 
+    /// <summary>
+    /// The newer version queued for an in-flight entry's key, if any (called under the gate). One whose journal commit
+    /// failed is taken back first; while one's commit may still fail, the entry is kept behind it, so taking it back
+    /// queues the entry again instead of losing an acknowledged write.
+    /// </summary>
+    private PendingWrite? NewerQueued(PendingWrite entry)
+    {
+        if (_pending.TryGetValue(entry.Key, out var newer) && newer.IsUnjournaled)
+        {
+            Undo(newer);
+            _pending.TryGetValue(entry.Key, out newer);
+        }
+
+        if (newer is { Commit: { IsCompleted: false } })
+        {
+            var last = newer;
+            while (last.Replaced is { } older)
+            {
+                last = older;
+            }
+
+            last.Replaced = entry;
+        }
+
+        return newer;
+    }
+
     /// <summary>Puts a failed entry back, unless a newer version of its key was queued meanwhile (latest wins).</summary>
     private void Requeue(PendingWrite entry)
     {
-        if (_pending.TryGetValue(entry.Key, out var newer))
+        if (NewerQueued(entry) is { } newer)
         {
             newer.FirstSequence = Math.Min(newer.FirstSequence, entry.FirstSequence);
             newer.EnqueuedAt = Math.Min(newer.EnqueuedAt, entry.EnqueuedAt);

@@ -381,16 +381,41 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private readonly record struct ExpiryCall(int Count, bool Superseded);
 
     /// <summary>Puts a newer version of a queued key in its place, keeping its place and age. Called under the gate.</summary>
-    private void ReplacePending(PendingWrite older, PendingWrite newer, bool journal = true)
+    /// <param name="older">The queued version.</param>
+    /// <param name="newer">The version replacing it.</param>
+    /// <param name="journal">How the newer version reaches the journal: written now (the default), staged for a group
+    /// commit the caller waits for, or not at all (journaled already, as a batch is).</param>
+    private void ReplacePending(PendingWrite older, PendingWrite newer, JournalWrite journal = JournalWrite.Now)
     {
         newer.FirstSequence = older.FirstSequence;
         newer.EnqueuedAt = older.EnqueuedAt;
-        if (journal)
+        if (journal == JournalWrite.Now)
         {
             _journal?.Upsert(newer);
         }
+        else if (journal == JournalWrite.Staged)
+        {
+            newer.Commit = _journal!.Stage(newer);
+        }
 
+        // While either version's row may still fail to commit, the newer one remembers the older (see Undo); a
+        // journaled older version needs nothing older than itself.
+        var kept = LastJournaled(older);
+        if (kept is { Commit: null or { IsCompleted: true } })
+        {
+            kept.Replaced = null;
+        }
+
+        newer.Replaced = newer.Commit is null ? null : kept;
         _pending[newer.Key] = newer;
+    }
+
+    /// <summary>How <see cref="ReplacePending"/> journals the newer version.</summary>
+    private enum JournalWrite
+    {
+        Now,
+        Staged,
+        None,
     }
 
     public IReadOnlyList<WriteBehindDeadLetter> DrainDeadLetters()
@@ -407,6 +432,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     private async ValueTask<bool> EnqueueAsync(PendingWrite template, CancellationToken cancellationToken)
     {
         LinkedListNode<object>? ticket = null;
+        PendingWrite queued;
+        bool applied;
         try
         {
             while (true)
@@ -424,16 +451,18 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     else if (_pending.TryGetValue(key, out var older))
                     {
                         // Coalesce: the newer operation replaces the queued one and inherits its place and age.
-                        var entry = Stamp(template);
-                        ReplacePending(older, entry);
-                        return entry.ApplyToMemory(_owner);
+                        queued = Stamp(template);
+                        ReplacePending(older, queued, journal: _journal is null ? JournalWrite.None : JournalWrite.Staged);
+                        applied = queued.ApplyToMemory(_owner);
+                        break;
                     }
                     else if (_pending.Count < _options.Capacity && MayTakeRoom(ticket))
                     {
-                        var entry = Stamp(template);
-                        _journal?.Upsert(entry);
-                        Append(entry);
-                        return entry.ApplyToMemory(_owner);
+                        queued = Stamp(template);
+                        queued.Commit = _journal?.Stage(queued);
+                        Append(queued);
+                        applied = queued.ApplyToMemory(_owner);
+                        break;
                     }
                     else if (_options.FullPolicy == WriteBehindFullPolicy.Reject)
                     {
@@ -467,6 +496,83 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         {
             LeaveRoomQueue(ticket);
         }
+
+        if (queued.Commit is { } commit)
+        {
+            // Acknowledged once its journal row is written (in a group commit shared with concurrent writers).
+            await AwaitJournalAsync(queued, commit).ConfigureAwait(false);
+        }
+
+        return applied;
+    }
+
+    /// <summary>Waits for a queued version's journal commit; when it failed, undoes the write and throws the refusal.</summary>
+    private async ValueTask AwaitJournalAsync(PendingWrite entry, JournalCommit commit)
+    {
+        try
+        {
+            await _journal!.WaitAsync(commit, entry.Key).ConfigureAwait(false);
+        }
+        catch (CacheException)
+        {
+            lock (_gate)
+            {
+                Undo(entry);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes back a version whose journal commit failed (called under the gate; a second call does nothing): the queue
+    /// holds again the version it replaced, if any, and the memory tiers forget the key (a read finds the queued
+    /// version, or the lower tiers). A newer version that replaced it meanwhile stays, and no longer leads back to it.
+    /// </summary>
+    private void Undo(PendingWrite entry)
+    {
+        if (!_pending.TryGetValue(entry.Key, out var current))
+        {
+            return; // taken back already (by the flusher, which found it unjournaled)
+        }
+
+        if (ReferenceEquals(current, entry))
+        {
+            if (LastJournaled(entry.Replaced) is { } restored)
+            {
+                _pending[entry.Key] = restored;
+                _order.Enqueue(entry.Key);
+                _work.TrySetResult();
+            }
+            else
+            {
+                _pending.Remove(entry.Key);
+                SignalProgress();
+            }
+
+            _owner.RemoveFromMemoryTiers(entry.Key);
+            return;
+        }
+
+        for (var newer = current; newer is not null; newer = newer.Replaced)
+        {
+            if (ReferenceEquals(newer.Replaced, entry))
+            {
+                newer.Replaced = entry.Replaced;
+                return;
+            }
+        }
+    }
+
+    /// <summary>The newest of a chain of replaced versions whose journal commit did not fail.</summary>
+    private static PendingWrite? LastJournaled(PendingWrite? version)
+    {
+        while (version is { IsUnjournaled: true })
+        {
+            version = version.Replaced;
+        }
+
+        return version;
     }
 
     /// <summary>

@@ -1,0 +1,125 @@
+using Microsoft.Data.Sqlite;
+using TaiCache.Sqlite;
+using TaiCache.Tests.Sqlite;
+using TaiCache.Tiering;
+
+namespace TaiCache.Tests.Tiering;
+
+/// <summary>
+/// The write-behind journal's group commit: concurrent single writes share SQLite transactions, every acknowledged write
+/// survives a crash with each key's latest version, and a write whose shared commit fails is taken back (the queue holds
+/// again the version it replaced) before its caller hears of it. Real SQLite files, one per test.
+/// </summary>
+public sealed class WriteBehindGroupCommitTests : IDisposable
+{
+    private readonly List<string> _files = [];
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var path in _files)
+        {
+            TierTestKit.DeleteJournal(path);
+            SqliteTestFiles.Delete(path);
+        }
+    }
+
+    private string NewFile(string name)
+    {
+        var path = SqliteTestFiles.NewPath(nameof(WriteBehindGroupCommitTests) + "-" + name);
+        _files.Add(path);
+        return path;
+    }
+
+    private static string Key(string test, object suffix) => $"{nameof(WriteBehindGroupCommitTests)}:{test}:{suffix}";
+
+    private static (MultiTierCache Cache, InMemoryTier L1, FaultyTier L2) Build(string l2Path, string journal)
+    {
+        var l1 = TierTestKit.Memory("L1");
+        var l2 = new FaultyTier(new SqliteTier(new SqliteTierOptions { FilePath = l2Path, SweepInterval = null }));
+        var options = new MultiTierCacheOptions { WriteStrategy = WriteStrategy.WriteBehind };
+        options.WriteBehind.JournalPath = journal;
+        options.WriteBehind.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+        options.WriteBehind.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
+        options.Tiers.Add(l1);
+        options.Tiers.Add(l2);
+        return (new MultiTierCache(options), l1, l2);
+    }
+
+    [Fact]
+    public async Task ConcurrentWriters_EveryAcknowledgedWriteSurvivesACrash_WithEachKeysLatestVersion()
+    {
+        const string test = nameof(ConcurrentWriters_EveryAcknowledgedWriteSurvivesACrash_WithEachKeysLatestVersion);
+        var l2Path = NewFile("l2");
+        var journal = NewFile("journal");
+        var (first, _, l2) = Build(l2Path, journal);
+        l2.Down = true; // nothing reaches L2: only the journal keeps the writes
+
+        // 64 writers, each writing its own keys' versions in order, all at once: their rows share commits.
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(w => Task.Run(async () =>
+        {
+            for (var version = 1; version <= 5; version++)
+            {
+                for (var k = 0; k < 4; k++)
+                {
+                    await first.SetAsync(Key(test, $"{w}:{k}"), version);
+                }
+            }
+
+            await first.DeleteAsync(Key(test, $"{w}:gone"));
+        })));
+        await first.WriteBehindQueue!.AbandonAsync(); // the process dies before any flush
+        await first.DisposeAsync();
+
+        var (second, _, secondL2) = Build(l2Path, journal);
+        await using var scope = second;
+        Assert.True((await second.FlushAsync(TimeSpan.FromSeconds(30))).Completed);
+        for (var w = 0; w < 64; w++)
+        {
+            for (var k = 0; k < 4; k++)
+            {
+                var stored = await secondL2.Inner.GetAsync<int>(Key(test, $"{w}:{k}"));
+                Assert.True(stored.HasValue, $"writer {w} key {k} lost");
+                Assert.Equal(5, stored.Value);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SharedCommitRefused_TheWriteIsTakenBack_TheVersionItReplacedIsQueuedAgain_AndFlushed()
+    {
+        const string test = nameof(SharedCommitRefused_TheWriteIsTakenBack_TheVersionItReplacedIsQueuedAgain_AndFlushed);
+        var l2Path = NewFile("l2");
+        var journal = NewFile("journal");
+        var (cache, l1, l2) = Build(l2Path, journal);
+        await using var scope = cache;
+        var replaced = Key(test, "replaced");
+        var fresh = Key(test, "fresh");
+        l2.Down = true;
+        await cache.SetAsync(replaced, "v1"); // queued and journaled
+
+        Exception?[] errors;
+        using (var other = new SqliteConnection($"Data Source={journal};Pooling=False"))
+        {
+            other.Open();
+            using var begin = other.CreateCommand();
+            begin.CommandText = "BEGIN IMMEDIATE;"; // another writer holds the file past the journal's busy timeout
+            begin.ExecuteNonQuery();
+            errors = await Task.WhenAll(
+                Record.ExceptionAsync(async () => await cache.SetAsync(replaced, "v2")),
+                Record.ExceptionAsync(async () => await cache.SetAsync(fresh, "never acknowledged")));
+        }
+
+        Assert.All(errors, e => Assert.IsType<CacheTimeoutException>(e));
+        Assert.Equal(replaced, ((CacheException)errors[0]!).Key); // each names its own key
+        Assert.Equal(fresh, ((CacheException)errors[1]!).Key);
+        Assert.False(l1.TryGet<string>(replaced, out _)); // L1 forgot the refused value
+        Assert.Equal("v1", (await cache.GetAsync<string>(replaced)).Value); // the queue answers with the version kept
+        Assert.False((await cache.GetAsync<string>(fresh)).HasValue);
+
+        l2.Down = false;
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(30))).Completed);
+        Assert.Equal("v1", (await l2.Inner.GetAsync<string>(replaced)).Value);
+        Assert.False((await l2.Inner.GetAsync<string>(fresh)).HasValue); // the flusher wrote no refused version
+    }
+}
