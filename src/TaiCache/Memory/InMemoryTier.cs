@@ -796,10 +796,26 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
 
         if (_slidingTicks != 0)
         {
-            var next = Math.Min(node.AbsoluteExpiresAt, AddTicks(now, _slidingTicks));
+            // Read without the lock: an ExpireAsync may shorten the bound meanwhile (it writes the bound, then the
+            // expiry). The bound is read again after the extension, which is clamped to it, so a read racing the
+            // shortening never leaves the entry live past its new TTL; and a bound already passed is no hit.
+            var bound = node.AbsoluteExpiresAt;
+            if (bound <= now)
+            {
+                return false;
+            }
+
+            var next = Math.Min(bound, AddTicks(now, _slidingTicks));
             if (next > expires)
             {
                 node.ExpiresAt = next;
+                Interlocked.MemoryBarrier(); // the write above before the read below (a store then a load)
+                var after = node.AbsoluteExpiresAt;
+                if (after < next)
+                {
+                    node.ExpiresAt = after;
+                    return after > now;
+                }
             }
         }
 

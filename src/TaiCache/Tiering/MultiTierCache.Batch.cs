@@ -289,7 +289,7 @@ public sealed partial class MultiTierCache
                     due.Add(key);
                 }
 
-                KeepForFailSafe(key, value, options);
+                KeepReadForFailSafe(key, value, options, l1Mark);
                 fill?.Add(new KeyValuePair<string, T>(key, value));
                 if (hits[k].ExpiresAtUnixMs is var expiresAt and not 0 && expiresAt < earliestExpiry)
                 {
@@ -387,10 +387,21 @@ public sealed partial class MultiTierCache
                 }
 
                 items = AddToMemoryTier(memory, DropOutdated(items, l1Mark), options.Ttl);
+                foreach (var outdated in items.FindAll(i => CopyOutdated(i.Key, l1Mark)))
+                {
+                    memory.Remove(outdated.Key); // a write began as the copy landed (see TakeBackCopyAsync)
+                }
+
+                items = DropOutdated(items, l1Mark);
                 continue;
             }
 
             items = await TryStoreManyTierAsync(slot, DropOutdated(items, l1Mark), options.Ttl, cancellationToken).ConfigureAwait(false);
+            if (items.Exists(i => CopyOutdated(i.Key, l1Mark)))
+            {
+                await TakeBackCopyAsync(slot, items.FindAll(i => CopyOutdated(i.Key, l1Mark)).ConvertAll(i => i.Key), cancellationToken).ConfigureAwait(false);
+                items = DropOutdated(items, l1Mark);
+            }
         }
     }
 

@@ -147,6 +147,11 @@ public sealed partial class MultiTierCache
                 {
                     switch (existing)
                     {
+                        case ISupersedable { IsSuperseded: true }:
+                            // A load a write superseded: its value is older than the write (see GetOrSetSlowAsync).
+                            claim.Led.Add(key);
+                            claim.Flights.Add(null);
+                            break;
                         case Flight<T> single:
                             claim.Joined.Add((key, single.Task, null));
                             break;

@@ -241,6 +241,31 @@ public sealed partial class MultiTierCache
         }
     }
 
+    /// <summary>
+    /// Keeps a value read from a lower tier since <paramref name="l1Mark"/> as the key's fail-safe copy, unless a write
+    /// of the key came since (see <see cref="CopyOutdated"/>): checked again once it is kept, so a set or delete whose
+    /// own fail-safe step ran between the check and the copy does not leave the older value to be served later.
+    /// </summary>
+    private void KeepReadForFailSafe<T>(string key, T value, MultiTierEntryOptions options, long l1Mark)
+    {
+        if (!options.AllowStaleOnFailure)
+        {
+            ForgetFailSafe(key);
+            return;
+        }
+
+        if (CopyOutdated(key, l1Mark))
+        {
+            return;
+        }
+
+        _stale.Set(key, value, options.FailSafeMaxDuration);
+        if (CopyOutdated(key, l1Mark))
+        {
+            _stale.Remove(key);
+        }
+    }
+
     /// <summary>Forgets the key's fail-safe copy (nothing to do, and no lock taken, while none is kept).</summary>
     private void ForgetFailSafe(string key)
     {

@@ -157,7 +157,7 @@ public sealed partial class MultiTierCache
                     await FillUpperAsync(i, key, read.Value, copy, failed, l1Mark, cancellationToken).ConfigureAwait(false);
                 }
 
-                KeepForFailSafe(key, read.Value, options);
+                KeepReadForFailSafe(key, read.Value, options, l1Mark);
                 return new CacheResult<T>(read.Value, read.ExpiresAtUnixMs);
             }
 
@@ -236,6 +236,11 @@ public sealed partial class MultiTierCache
                 {
                     return;
                 }
+                else if (CopyOutdated(key, l1Mark))
+                {
+                    memory.Remove(key); // a write began as the copy landed (see TakeBackCopyAsync)
+                    return;
+                }
 
                 continue;
             }
@@ -244,6 +249,30 @@ public sealed partial class MultiTierCache
             {
                 return; // a write of the key since the read (a delete it would undo), or a value the tier holds
             }
+
+            if (CopyOutdated(key, l1Mark))
+            {
+                await TakeBackCopyAsync(slot, [key], cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes copies that landed in a tier while a write of their keys began (checked before the copy and again after
+    /// it): a delete that reached the tier before the copy would be undone by it. Removing a value the write stored
+    /// since costs a miss, never a wrong value. Best effort: a failure is logged.
+    /// </summary>
+    private async ValueTask TakeBackCopyAsync(TierSlot slot, List<string> keys, CancellationToken cancellationToken)
+    {
+        using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "delete_many", keys.Count);
+        try
+        {
+            _ = await InvokeTierAsync(slot, keys, static (ops, k, ct) => ops.DeleteManyAsync(k, ct), activity, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.TierWriteFailed(_logger, Name, slot, keys[0], e);
         }
     }
 

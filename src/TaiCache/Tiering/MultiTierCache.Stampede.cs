@@ -64,9 +64,12 @@ public sealed partial class MultiTierCache
         {
             if (_inflight.TryGetValue(key, out var existing))
             {
-                // A load of the same key under another type is under way: load on our own rather than mix types.
+                // A load of the same key under another type is under way: load on our own rather than mix types. So
+                // too past a load a write has superseded: its value is older than that write, which may have returned
+                // before this call began (the tiers hold the write's value).
                 return existing switch
                 {
+                    ISupersedable { IsSuperseded: true } => new ValueTask<T>(Wait(LoadAsync(key, state, factory, options, flight: null), cancellationToken)),
                     Flight<T> joined => Join(joined, key, options, cancellationToken),
                     BatchFlight<T> batch => JoinBatchAsync(batch, key, state, factory, options, cancellationToken),
                     _ => new ValueTask<T>(Wait(LoadAsync(key, state, factory, options, flight: null), cancellationToken)),
