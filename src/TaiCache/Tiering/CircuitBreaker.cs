@@ -3,6 +3,10 @@ namespace TaiCache.Tiering;
 /// <summary>
 /// A small consecutive-failure circuit breaker around one tier: opens after a number of failures in a row, lets one
 /// probe through once the break duration has passed, closes on the probe's success. Time comes from a <see cref="TimeProvider"/>.
+/// A probe that never reports (its caller cancelled it, or a partial outage answered it) holds the half-open circuit
+/// for one more break duration, after which another probe may go: a call cannot tell the breaker it was the probe, so
+/// no call gives the permit back (one let in while the circuit was closed, cancelled during the probe, did, and let a
+/// second probe through).
 /// </summary>
 internal sealed class CircuitBreaker
 {
@@ -13,6 +17,7 @@ internal sealed class CircuitBreaker
     private CircuitState _state;
     private int _failures;
     private long _openedAt;
+    private long _probeSentAt;
     private bool _probeOut;
 
     public CircuitBreaker(int threshold, TimeSpan breakDuration, TimeProvider time)
@@ -56,12 +61,12 @@ internal sealed class CircuitBreaker
                     break;
                 case CircuitState.Open when BreakElapsed():
                     _state = CircuitState.HalfOpen;
-                    _probeOut = true;
+                    SendProbe();
                     allowed = true;
                     changed = true;
                     break;
-                case CircuitState.HalfOpen when !_probeOut:
-                    _probeOut = true;
+                case CircuitState.HalfOpen when !_probeOut || _time.GetElapsedTime(_probeSentAt) >= _breakDuration:
+                    SendProbe();
                     allowed = true;
                     break;
                 default:
@@ -124,13 +129,10 @@ internal sealed class CircuitBreaker
         }
     }
 
-    /// <summary>Gives back a probe permit that was not used (the call was abandoned before reaching the tier).</summary>
-    public void Release()
+    private void SendProbe()
     {
-        lock (_gate)
-        {
-            _probeOut = false;
-        }
+        _probeOut = true;
+        _probeSentAt = _time.GetTimestamp();
     }
 
     private bool BreakElapsed() => _time.GetElapsedTime(_openedAt) >= _breakDuration;

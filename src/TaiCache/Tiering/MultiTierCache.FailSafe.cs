@@ -51,8 +51,7 @@ public sealed partial class MultiTierCache
         var breaker = slot.Breaker;
         if ((e is OperationCanceledException && cancellationToken.IsCancellationRequested) || IsPartialOutage(e))
         {
-            breaker?.Release();
-            return false;
+            return false; // neither way (a probe that ends so holds the circuit one break longer, see CircuitBreaker)
         }
 
         if (!IsTierFault(e))
@@ -194,8 +193,7 @@ public sealed partial class MultiTierCache
         read = default;
         if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
-            breaker?.Release();
-            return false;
+            return false; // neither way, as in OnTierCallFailed
         }
 
         if (e is CacheSerializationException or CacheWrongTypeException)
@@ -209,7 +207,7 @@ public sealed partial class MultiTierCache
 
         if (IsPartialOutage(e))
         {
-            breaker?.Release();
+            // Neither way, as in OnTierCallFailed.
         }
         else if (IsTierFault(e))
         {

@@ -8,19 +8,24 @@ namespace TaiCache.Tests.Audit;
 public sealed class CircuitBreakerAuditTests
 {
     [Fact]
-    public void Breaker_CallAdmittedWhileClosed_CancelledDuringHalfOpen_DoesNotFreeTheProbePermit()
+    public void Breaker_ProbeThatNeverReports_HoldsTheCircuitOneBreakMore_ThenAnotherProbeGoes()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var breaker = new CircuitBreaker(1, TimeSpan.FromSeconds(5), time);
 
-        Assert.True(breaker.TryAcquire());          // call A, admitted while closed, still running
+        Assert.True(breaker.TryAcquire());          // call A, admitted while closed, still running (cancelled later: it reports nothing)
         Assert.True(breaker.TryAcquire());          // call B
         breaker.OnFailure();                        // B fails: open
         time.Advance(TimeSpan.FromSeconds(6));
         Assert.True(breaker.TryAcquire());          // the half-open probe, still running
-        breaker.Release();                          // A is cancelled by its caller: gives back a permit it never had
-
         Assert.False(breaker.TryAcquire(), "a second probe was let through while the first is still out");
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(breaker.TryAcquire());
+        time.Advance(TimeSpan.FromSeconds(2));      // the probe never reported (its caller cancelled it): another may go
+        Assert.True(breaker.TryAcquire());
+        Assert.False(breaker.TryAcquire());
+        breaker.OnSuccess();
+        Assert.Equal(CircuitState.Closed, breaker.State);
     }
 
     [Fact]
