@@ -88,12 +88,12 @@ public sealed partial class MemcachedCache
             return _codec.Decode<T>(key, data);
         }
 
-        if (flags == 0 && PlainCounter.TryRead<T>(data, out var counter))
+        if (flags == 0 && PlainCounter.TryRead<T>(data, padded: true, out var counter))
         {
             return counter;
         }
 
-        if (flags == 0 && PlainCounter.Unrepresentable<T>(key, data) is { } overflow)
+        if (flags == 0 && PlainCounter.Unrepresentable<T>(key, data, padded: true) is { } overflow)
         {
             throw overflow;
         }

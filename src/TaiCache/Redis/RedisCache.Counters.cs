@@ -41,13 +41,14 @@ public sealed partial class RedisCache
             return CacheResult<long>.Miss;
         }
 
-        if (raw.TryParse(out long value))
+        // In Redis's own form only (what INCRBY accepts): "+5", "042" or "42 " are another client's text.
+        if (Serialization.PlainCounter.TryRead<long>(((ReadOnlyMemory<byte>)raw).Span, padded: false, out var value))
         {
             return new CacheResult<long>(value);
         }
 
         _metrics?.RecordError();
-        var tooLarge = Serialization.PlainCounter.Unrepresentable<long>(key, ((ReadOnlyMemory<byte>)raw).Span) is not null;
+        var tooLarge = Serialization.PlainCounter.Unrepresentable<long>(key, ((ReadOnlyMemory<byte>)raw).Span, padded: false) is not null;
         throw new CacheWrongTypeException(
             tooLarge
                 ? $"Redis cache '{Name}': the value under {TaiCacheDiagnostics.DescribeKey(key)} is an integer outside a counter's 64-bit signed range."

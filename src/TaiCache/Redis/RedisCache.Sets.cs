@@ -14,7 +14,7 @@ public sealed partial class RedisCache
     public ValueTask<bool> SetAddAsync<T>(string key, T member, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
-        StackExchange.Redis.RedisValue encoded = Codec.Encode(key, member);
+        StackExchange.Redis.RedisValue encoded = Codec.EncodeMember(key, member);
         return RunAsync(key, "SADD", (physical, encoded), static (db, a) => db.SetAddAsync(a.physical, a.encoded), cancellationToken);
     }
 
@@ -27,7 +27,7 @@ public sealed partial class RedisCache
     public ValueTask<bool> SetRemoveAsync<T>(string key, T member, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
-        StackExchange.Redis.RedisValue encoded = Codec.Encode(key, member);
+        StackExchange.Redis.RedisValue encoded = Codec.EncodeMember(key, member);
         return RunAsync(key, "SREM", (physical, encoded), static (db, a) => db.SetRemoveAsync(a.physical, a.encoded), cancellationToken);
     }
 
@@ -40,7 +40,7 @@ public sealed partial class RedisCache
     public ValueTask<bool> SetContainsAsync<T>(string key, T member, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
-        StackExchange.Redis.RedisValue encoded = Codec.Encode(key, member);
+        StackExchange.Redis.RedisValue encoded = Codec.EncodeMember(key, member);
         return RunAsync(key, "SISMEMBER", (physical, encoded), static (db, a) => db.SetContainsAsync(a.physical, a.encoded), cancellationToken);
     }
 

@@ -21,7 +21,7 @@ public sealed partial class RedisCache
             throw new ArgumentOutOfRangeException(nameof(score), score, "A sorted-set score must be a number.");
         }
 
-        RedisValue encoded = Codec.Encode(key, member);
+        RedisValue encoded = Codec.EncodeMember(key, member);
         return RunAsync(key, "ZADD", (physical, encoded, score), static (db, a) => db.SortedSetAddAsync(a.physical, a.encoded, a.score), cancellationToken);
     }
 
@@ -34,7 +34,7 @@ public sealed partial class RedisCache
     public ValueTask<bool> SortedSetRemoveAsync<T>(string key, T member, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
-        RedisValue encoded = Codec.Encode(key, member);
+        RedisValue encoded = Codec.EncodeMember(key, member);
         return RunAsync(key, "ZREM", (physical, encoded), static (db, a) => db.SortedSetRemoveAsync(a.physical, a.encoded), cancellationToken);
     }
 
@@ -47,7 +47,7 @@ public sealed partial class RedisCache
     public ValueTask<double?> SortedSetScoreAsync<T>(string key, T member, CancellationToken cancellationToken = default)
     {
         var physical = ToPhysicalKey(key);
-        RedisValue encoded = Codec.Encode(key, member);
+        RedisValue encoded = Codec.EncodeMember(key, member);
         return RunAsync(key, "ZSCORE", (physical, encoded), static (db, a) => db.SortedSetScoreAsync(a.physical, a.encoded), cancellationToken);
     }
 

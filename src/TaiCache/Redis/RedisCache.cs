@@ -610,12 +610,12 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWr
         var bytes = (ReadOnlyMemory<byte>)raw;
         if (plainCounters && bytes.Length is > 0 and <= 65 && bytes.Span[0] != CacheValueCodec.Magic0)
         {
-            if (PlainCounter.TryRead<T>(bytes.Span, out var counter))
+            if (PlainCounter.TryRead<T>(bytes.Span, padded: false, out var counter))
             {
                 return counter;
             }
 
-            if (PlainCounter.Unrepresentable<T>(key, bytes.Span) is { } overflow)
+            if (PlainCounter.Unrepresentable<T>(key, bytes.Span, padded: false) is { } overflow)
             {
                 _metrics?.RecordError();
                 throw overflow;

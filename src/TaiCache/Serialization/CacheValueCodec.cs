@@ -97,7 +97,20 @@ internal sealed class CacheValueCodec
     /// <returns>The stored bytes.</returns>
     /// <exception cref="CacheSerializationException">The serializer cannot handle the value.</exception>
     /// <exception cref="CacheValueTooLargeException">The serialized value is larger than <see cref="CacheSerializationOptions.MaxValueBytes"/>.</exception>
-    public byte[] Encode<T>(string key, T value, long expiresAtUnixMs = 0)
+    public byte[] Encode<T>(string key, T value, long expiresAtUnixMs = 0) => Encode(key, value, expiresAtUnixMs, member: false);
+
+    /// <summary>
+    /// Encodes a set or sorted-set member, which the server matches by its bytes: compressed whenever that helps, never
+    /// skipping the attempt after a streak of incompressible values (see <see cref="Encode{T}(string, T, long)"/>), so
+    /// equal members encode to equal bytes on every instance with the same options, whatever each wrote before.
+    /// </summary>
+    /// <typeparam name="T">The member's type.</typeparam>
+    /// <param name="key">The collection's key, for error messages.</param>
+    /// <param name="member">The member.</param>
+    /// <returns>The stored bytes.</returns>
+    public byte[] EncodeMember<T>(string key, T member) => Encode(key, member, 0, member: true);
+
+    private byte[] Encode<T>(string key, T value, long expiresAtUnixMs, bool member)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(256);
         buffer.ResetWrittenCount();
@@ -131,10 +144,14 @@ internal sealed class CacheValueCodec
                     key);
             }
 
-            if (payload.Length >= _compressionThreshold && ShouldTryCompression())
+            if (payload.Length >= _compressionThreshold && (member || ShouldTryCompression()))
             {
                 var compressed = TryCompress(payload, expiresAtUnixMs);
-                _compressionFailures = compressed is null ? _compressionFailures + 1 : 0;
+                if (!member)
+                {
+                    _compressionFailures = compressed is null ? _compressionFailures + 1 : 0;
+                }
+
                 if (compressed is not null)
                 {
                     return compressed;

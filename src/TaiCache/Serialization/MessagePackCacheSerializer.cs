@@ -27,7 +27,8 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
     }
 
     /// <summary>Initializes the serializer with your own options. Security is forced to at least <see cref="MessagePackSecurity.UntrustedData"/>.</summary>
-    /// <param name="options">MessagePack options; a typeless resolver is refused.</param>
+    /// <param name="options">MessagePack options; a typeless resolver and MessagePack-level compression are refused.</param>
+    /// <exception cref="ArgumentException">The options name a typeless resolver, or compression other than <see cref="MessagePackCompression.None"/>.</exception>
     public MessagePackCacheSerializer(MessagePackSerializerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -36,8 +37,15 @@ public sealed class MessagePackCacheSerializer : ICacheSerializer
             throw new ArgumentException("The typeless MessagePack resolvers let stored bytes name a type to instantiate; TaiCache refuses them because cache servers are shared.", nameof(options));
         }
 
+        if (options.Compression != MessagePackCompression.None)
+        {
+            // The bytes would carry MessagePack's own LZ4 under the MessagePack serializer's id: every other instance
+            // (and any other client reading docs/format.md) would find an extension where the value should be.
+            throw new ArgumentException($"MessagePack-level compression ({options.Compression}) is refused: TaiCache's envelope compresses values itself with LZ4 (CacheSerializationOptions.CompressionThresholdBytes), in a form every instance and docs/format.md readers understand.", nameof(options));
+        }
+
         Options = options.Security.HashCollisionResistant ? options : options.WithSecurity(MessagePackSecurity.UntrustedData);
-        _defaultResolver = ReferenceEquals(Options.Resolver, ContractlessVisibilityResolver.Instance) && Options.Compression == MessagePackCompression.None;
+        _defaultResolver = ReferenceEquals(Options.Resolver, ContractlessVisibilityResolver.Instance);
     }
 
     /// <summary>Gets a shared instance with the default options.</summary>

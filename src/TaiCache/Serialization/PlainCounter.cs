@@ -11,14 +11,17 @@ internal static class PlainCounter
 {
     /// <summary>Converts counter text to <typeparamref name="T"/> when it is a decimal integer that type can hold.</summary>
     /// <typeparam name="T"><see cref="long"/>, <see cref="ulong"/>, <see cref="int"/> (or nullable), or <see cref="string"/>.</typeparam>
-    /// <param name="text">The stored bytes (memcached pads decremented counters with trailing spaces).</param>
+    /// <param name="text">The stored bytes.</param>
+    /// <param name="padded">Whether trailing spaces are the server's padding (memcached pads decremented counters); Redis
+    /// never pads, so there text with spaces is another client's text, not a counter.</param>
     /// <param name="value">The counter as <typeparamref name="T"/>.</param>
-    /// <returns><see langword="false"/> when the bytes are not a counter or <typeparamref name="T"/> cannot hold it.</returns>
-    public static bool TryRead<T>(ReadOnlySpan<byte> text, out T value)
+    /// <returns><see langword="false"/> when the bytes are not a counter (in the servers' own form: an optional minus,
+    /// digits without a leading zero or plus sign) or <typeparamref name="T"/> cannot hold it.</returns>
+    public static bool TryRead<T>(ReadOnlySpan<byte> text, bool padded, out T value)
     {
         value = default!;
-        var span = text.TrimEnd((byte)' ');
-        if (span.Length is 0 or > 20)
+        var span = padded ? text.TrimEnd((byte)' ') : text;
+        if (span.Length is 0 or > 20 || !IsDecimalInteger(span))
         {
             return false;
         }
@@ -53,9 +56,9 @@ internal static class PlainCounter
     /// as <see cref="double"/>, an integer past 64 bits as anything); <see langword="null"/> when the bytes are not a
     /// counter at all.
     /// </summary>
-    public static CacheSerializationException? Unrepresentable<T>(string key, ReadOnlySpan<byte> text)
+    public static CacheSerializationException? Unrepresentable<T>(string key, ReadOnlySpan<byte> text, bool padded)
     {
-        var span = text.TrimEnd((byte)' ');
+        var span = padded ? text.TrimEnd((byte)' ') : text;
         if (IsDecimalInteger(span) && !(span.Length <= 20 && ((Utf8Parser.TryParse(span, out long _, out var fits) && fits == span.Length) || (Utf8Parser.TryParse(span, out ulong _, out fits) && fits == span.Length))))
         {
             // Another client's integer past 64 bits: no counter type holds it (it is not another client's encoding either).
@@ -64,7 +67,7 @@ internal static class PlainCounter
                 key);
         }
 
-        if (span.Length is 0 or > 20
+        if (span.Length is 0 or > 20 || !IsDecimalInteger(span)
             || !((Utf8Parser.TryParse(span, out long _, out var used) && used == span.Length) || (Utf8Parser.TryParse(span, out ulong _, out used) && used == span.Length)))
         {
             return null;
@@ -75,10 +78,15 @@ internal static class PlainCounter
             key);
     }
 
-    /// <summary>Whether the bytes are a decimal integer of reasonable length (an optional minus, then 1 to 64 digits).</summary>
+    /// <summary>Whether the bytes are a decimal integer of reasonable length as the servers write one: an optional minus,
+    /// then 1 to 64 digits, the first not a zero unless the number is 0 ("+5", "042" and "-0" are another client's text;
+    /// Redis's INCR refuses them too).</summary>
     private static bool IsDecimalInteger(ReadOnlySpan<byte> span)
     {
-        var digits = span.Length > 0 && span[0] == (byte)'-' ? span[1..] : span;
-        return digits.Length is > 0 and <= 64 && digits.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0;
+        var negative = span.Length > 0 && span[0] == (byte)'-';
+        var digits = negative ? span[1..] : span;
+        return digits.Length is > 0 and <= 64
+            && digits.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0
+            && (digits[0] != (byte)'0' || (digits.Length == 1 && !negative));
     }
 }

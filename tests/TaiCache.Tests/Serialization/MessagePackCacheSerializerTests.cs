@@ -9,7 +9,14 @@ namespace TaiCache.Tests.Serialization;
 /// <summary>The default options read through the resolver's formatter directly; any other options through MessagePack's own entry point. Both must behave alike.</summary>
 public sealed class MessagePackCacheSerializerTests
 {
-    public static TheoryData<string> Serializers => ["default", "default, old spec", "standard resolver", "MessagePack LZ4"];
+    public static TheoryData<string> Serializers => ["default", "default, old spec", "standard resolver"];
+
+    [Fact]
+    public void Constructor_MessagePackLevelCompression_IsRefused_NamingTheEnvelopesOwn()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new MessagePackCacheSerializer(ContractlessStandardResolver.Options.WithCompression(MessagePackCompression.Lz4BlockArray)));
+        Assert.Contains("CompressionThresholdBytes", error.Message, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Serializers))]
@@ -63,8 +70,7 @@ public sealed class MessagePackCacheSerializerTests
     {
         "default" => MessagePackCacheSerializer.Default,
         "default, old spec" => new MessagePackCacheSerializer(MessagePackCacheSerializer.Default.Options.WithOldSpec(true)),
-        "standard resolver" => new MessagePackCacheSerializer(MessagePackSerializerOptions.Standard.WithResolver(ContractlessStandardResolver.Instance)),
-        _ => new MessagePackCacheSerializer(ContractlessStandardResolver.Options.WithCompression(MessagePackCompression.Lz4BlockArray)),
+        _ => new MessagePackCacheSerializer(MessagePackSerializerOptions.Standard.WithResolver(ContractlessStandardResolver.Instance)),
     };
 
     private static byte[] Write<T>(MessagePackCacheSerializer serializer, T value)
