@@ -26,6 +26,7 @@ public sealed partial class SqliteTier
         }
 
         var found = new byte[]?[list.Count];
+        var rowExpiries = new long[list.Count];
         var started = _metrics?.StartTimingAlways() ?? 0;
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -37,7 +38,7 @@ public sealed partial class SqliteTier
                 var now = NowMs();
                 for (var i = 0; i < list.Count; i++)
                 {
-                    found[i] = ReadLive(list[i], now);
+                    found[i] = ReadLive(list[i], now, out rowExpiries[i]);
                 }
 
                 tx.Commit();
@@ -61,7 +62,7 @@ public sealed partial class SqliteTier
             if (found[i] is { } bytes)
             {
                 _metrics?.RecordHitTimed(started);
-                results[i] = new CacheResult<T>(_codec.Decode<T>(list[i], bytes, out var expiresAt), expiresAt);
+                results[i] = new CacheResult<T>(_codec.Decode<T>(list[i], bytes, out var expiresAt), HitExpiry(expiresAt, rowExpiries[i]));
             }
             else
             {

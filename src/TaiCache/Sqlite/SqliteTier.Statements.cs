@@ -11,7 +11,7 @@ public sealed partial class SqliteTier
 
         public Statements(SqliteConnection connection)
         {
-            Get = Create(connection, $"SELECT value FROM {Table} WHERE key = $key AND {Live};", "$key", "$now");
+            Get = Create(connection, $"SELECT value, expires_at FROM {Table} WHERE key = $key AND {Live};", "$key", "$now");
             Set = Create(connection, $"INSERT INTO {Table} (key, value, expires_at) VALUES ($key, $value, $expires) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;", "$key", "$value", "$expires");
             // An upsert whose update only replaces an expired row: a live one is left alone (no change counted).
             Add = Create(connection, $"INSERT INTO {Table} (key, value, expires_at) VALUES ($key, $value, $expires) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE {Table}.expires_at IS NOT NULL AND {Table}.expires_at <= $now;", "$key", "$value", "$expires", "$now");

@@ -129,11 +129,12 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
     {
         CacheKeyRules.Validate(key, _options.MaxKeyBytes);
         byte[]? bytes;
+        long rowExpiresAt;
         var started = _metrics?.StartTimingAlways() ?? 0;
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            bytes = ReadLive(key, NowMs());
+            bytes = ReadLive(key, NowMs(), out rowExpiresAt);
         }
         catch (SqliteException ex)
         {
@@ -152,7 +153,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
 
         var value = _codec.Decode<T>(key, bytes, out var expiresAt);
         _metrics?.RecordHitTimed(started);
-        return new CacheResult<T>(value, expiresAt);
+        return new CacheResult<T>(value, HitExpiry(expiresAt, rowExpiresAt));
     }
 
     /// <inheritdoc />
@@ -476,14 +477,31 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
         return new CacheConnectionException($"The SQLite tier '{Name}' lost its file: '{FilePath}' was deleted while the tier had it open, so writes would go to a file nothing can open again (and be lost). The tier refuses every call from now on; dispose it and build a new SqliteTier, which creates the file again.");
     }
 
-    private byte[]? ReadLive(string key, long nowMs)
+    private byte[]? ReadLive(string key, long nowMs) => ReadLive(key, nowMs, out _);
+
+    /// <summary>Reads a live row's value, and its <c>expires_at</c> (Unix ms; 0 for none).</summary>
+    private byte[]? ReadLive(string key, long nowMs, out long rowExpiresAt)
     {
         var cmd = _sql.Get;
         cmd.Parameters[0].Value = key;
         cmd.Parameters[1].Value = nowMs;
         using var reader = cmd.ExecuteReader(System.Data.CommandBehavior.SingleRow);
-        return reader.Read() ? reader.GetFieldValue<byte[]>(0) : null;
+        if (!reader.Read())
+        {
+            rowExpiresAt = 0;
+            return null;
+        }
+
+        rowExpiresAt = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+        return reader.GetFieldValue<byte[]>(0);
     }
+
+    /// <summary>
+    /// A hit's expiry: the earlier of the envelope's and the row's <c>expires_at</c>, which is what the tier drops the
+    /// row by (another program may have written the row without an expiry in its envelope, or shortened it since).
+    /// </summary>
+    private static long HitExpiry(long envelopeExpiresAt, long rowExpiresAt) =>
+        envelopeExpiresAt == 0 ? rowExpiresAt : rowExpiresAt == 0 ? envelopeExpiresAt : Math.Min(envelopeExpiresAt, rowExpiresAt);
 
     private void Upsert(string key, byte[] bytes, long? expiresAt)
     {
