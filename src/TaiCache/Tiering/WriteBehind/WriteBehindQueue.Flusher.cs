@@ -208,6 +208,23 @@ internal sealed partial class WriteBehindQueue
                 }
 
                 trouble = true;
+                if (group.Count > 1 && PartialOutage.Is(error))
+                {
+                    // Some of the tier's nodes failed (a memcached node or a Cluster primary down), the batch with them:
+                    // write its keys one at a time, so those the healthy nodes take count as written instead of
+                    // spending their attempts (and reaching the dead-letter sink) with the down node's.
+                    foreach (var entry in group)
+                    {
+                        var single = await WriteGroupAsync(slot, operation, [entry], token).ConfigureAwait(false);
+                        if (single is not null && MultiTierCache.IsTierFault(single) && !PartialOutage.Is(single))
+                        {
+                            break;
+                        }
+                    }
+
+                    continue;
+                }
+
                 if (MultiTierCache.IsTierFault(error))
                 {
                     // The tier is in trouble: leave its other groups for the next round.

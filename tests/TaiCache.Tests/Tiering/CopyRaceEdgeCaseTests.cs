@@ -1,13 +1,13 @@
 using TaiCache.Tests.Tiering;
 using TaiCache.Tiering;
 
-namespace TaiCache.Tests.Audit;
+namespace TaiCache.Tests.Tiering;
 
 /// <summary>
 /// After <c>await DeleteAsync(k)</c> has returned, no read on this instance returns the deleted value: not even when a
 /// read that found it in L3 was copying it up into L2 as the delete ran.
 /// </summary>
-public sealed class CopyRaceAuditTests
+public sealed class CopyRaceEdgeCaseTests
 {
     [Fact]
     public async Task GetAsync_CopyFromL3IntoL2_OvertakenByDelete_ResurrectsTheDeletedValue()

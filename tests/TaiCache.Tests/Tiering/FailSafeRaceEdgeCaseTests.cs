@@ -2,13 +2,13 @@ using Microsoft.Extensions.Time.Testing;
 using TaiCache.Tests.Tiering;
 using TaiCache.Tiering;
 
-namespace TaiCache.Tests.Audit;
+namespace TaiCache.Tests.Tiering;
 
 /// <summary>
 /// Once <c>await SetAsync(k, v2)</c> has returned, no read on this instance returns the older v1: not even the fail-safe
 /// copy served while the lower tiers are down.
 /// </summary>
-public sealed class FailSafeRaceAuditTests
+public sealed class FailSafeRaceEdgeCaseTests
 {
     private static (MultiTierCache Cache, InMemoryTier L1, FaultyTier L2, FakeTimeProvider Time) Build()
     {

@@ -1,13 +1,13 @@
 using TaiCache.Tests.Tiering;
 using TaiCache.Tiering;
 
-namespace TaiCache.Tests.Audit;
+namespace TaiCache.Tests.Tiering;
 
 /// <summary>
 /// A load superseded by a write is not stored over it; but a <c>GetOrSetAsync</c> that starts after the write returned
 /// must not be handed that superseded load's older value either.
 /// </summary>
-public sealed class SupersededFlightAuditTests
+public sealed class SupersededLoadEdgeCaseTests
 {
     /// <summary>A cache with no memory L1: one remote tier (a memory tier behind a <see cref="FaultyTier"/>).</summary>
     private static (MultiTierCache Cache, FaultyTier L2) BuildWithoutL1()

@@ -2,10 +2,10 @@ using Microsoft.Extensions.Time.Testing;
 using TaiCache.Tests.Tiering;
 using TaiCache.Tiering;
 
-namespace TaiCache.Tests.Audit;
+namespace TaiCache.Tests.Tiering;
 
 /// <summary>The breaker lets one half-open probe through at a time, whatever the calls admitted earlier do meanwhile.</summary>
-public sealed class CircuitBreakerAuditTests
+public sealed class CircuitBreakerEdgeCaseTests
 {
     [Fact]
     public void Breaker_ProbeThatNeverReports_HoldsTheCircuitOneBreakMore_ThenAnotherProbeGoes()
