@@ -202,7 +202,7 @@ internal sealed class CacheValueCodec
         if (span[2] != FormatVersion)
         {
             throw Fail(key, span[2] > FormatVersion
-                ? $"the value was written in format version {span[2]}, newer than this TaiCache reads ({FormatVersion}); upgrade this instance"
+                ? $"the stored bytes start with 'TC' and then format version {span[2]}, newer than this TaiCache reads ({FormatVersion}): a newer TaiCache wrote them (upgrade this instance), or they are another client's bytes that happen to start with 'TC'"
                 : $"the stored format version {span[2]} is unknown");
         }
 

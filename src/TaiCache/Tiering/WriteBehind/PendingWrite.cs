@@ -64,6 +64,10 @@ internal abstract class PendingWrite
     /// again for the key if this one's journal commit fails (see <c>WriteBehindQueue.Undo</c>).</summary>
     public PendingWrite? Replaced { get; set; }
 
+    /// <summary>Gets or sets whether the queue took this version back as its key's current one (its commit failed): the
+    /// memory tiers hold its value, which its writer removes.</summary>
+    public bool TakenBack { get; set; }
+
     /// <summary>Gets whether this version's journal commit failed: it was never acknowledged, and is not to be written.</summary>
     public bool IsUnjournaled => Commit is { IsFailed: true };
 

@@ -520,14 +520,22 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 Undo(entry);
             }
 
+            if (entry.TakenBack)
+            {
+                // Outside the lock (L1's eviction event runs the user's handlers). A newer write of the key made since
+                // may lose its L1 copy here: a miss, never the refused value.
+                _owner.RemoveFromMemoryTiers(entry.Key);
+            }
+
             throw;
         }
     }
 
     /// <summary>
     /// Takes back a version whose journal commit failed (called under the gate; a second call does nothing): the queue
-    /// holds again the version it replaced, if any, and the memory tiers forget the key (a read finds the queued
-    /// version, or the lower tiers). A newer version that replaced it meanwhile stays, and no longer leads back to it.
+    /// holds again the version it replaced, if any, and the entry is marked <see cref="PendingWrite.TakenBack"/>, for
+    /// its writer to make the memory tiers forget the key (a read then finds the queued version, or the lower tiers). A
+    /// newer version that replaced it meanwhile stays, and no longer leads back to it.
     /// </summary>
     private void Undo(PendingWrite entry)
     {
@@ -550,7 +558,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                 SignalProgress();
             }
 
-            _owner.RemoveFromMemoryTiers(entry.Key);
+            entry.TakenBack = true;
             return;
         }
 
