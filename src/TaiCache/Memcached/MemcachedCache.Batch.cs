@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TaiCache.Memcached.Protocol;
 
 namespace TaiCache.Memcached;
@@ -18,7 +19,7 @@ public sealed partial class MemcachedCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var list = ValidateKeys(keys);
-        return BatchResults.ToDictionary(list, await ReadAlignedAsync<T>(list, skipDownNodes: false, cancellationToken).ConfigureAwait(false));
+        return BatchResults.ToDictionary(list, await ReadAlignedAsync<T>(list, skipDown: null, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc />
@@ -28,13 +29,18 @@ public sealed partial class MemcachedCache
     /// not send the healthy nodes' keys to the factory too.
     /// </remarks>
     ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _maxUserKeyBytes, allowSpaces: false), skipDownNodes: true, cancellationToken);
+        ((IPartialBatchReader)this).ReadManyAsync<T>(keys, new StrongBox<bool>(), cancellationToken);
+
+    /// <inheritdoc />
+    ValueTask<CacheResult<T>[]> IPartialBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, StrongBox<bool> partial, CancellationToken cancellationToken) =>
+        ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _maxUserKeyBytes, allowSpaces: false), partial, cancellationToken);
 
     /// <summary>Reads checked keys in one pipelined batch per node; one result per key at its index, each hit with its expiry (see <see cref="MemcachedExpiry"/>).</summary>
     /// <param name="list">The keys.</param>
-    /// <param name="skipDownNodes">Leaves the keys of a node marked down (a partial outage) as misses instead of throwing.</param>
+    /// <param name="skipDown">When set, the keys of a node down or hung while others answer (a partial outage) are left
+    /// as misses instead of throwing, and the box is set to say so; <see langword="null"/> to throw.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, bool skipDownNodes, CancellationToken cancellationToken)
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, StrongBox<bool>? skipDown, CancellationToken cancellationToken)
     {
         var results = new CacheResult<T>[list.Count];
         if (list.Count == 0)
@@ -44,7 +50,7 @@ public sealed partial class MemcachedCache
         }
 
         var started = _metrics?.StartTimingAlways() ?? 0;
-        var responses = await FetchAsync(list.ConvertAll(ToWire), skipDownNodes, cancellationToken).ConfigureAwait(false);
+        var responses = await FetchAsync(list.ConvertAll(ToWire), skipDown, cancellationToken).ConfigureAwait(false);
         var now = Now();
         for (var i = 0; i < list.Count; i++)
         {
@@ -70,10 +76,10 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Gets wire keys' items in one pipelined batch per node: one response per key at its index, a hit's with its value.</summary>
-    private async ValueTask<MetaResponse[]> FetchAsync(List<string> wires, bool skipDownNodes, CancellationToken cancellationToken, bool withCas = false)
+    private async ValueTask<MetaResponse[]> FetchAsync(List<string> wires, StrongBox<bool>? skipDown, CancellationToken cancellationToken, bool withCas = false)
     {
         var responses = new MetaResponse[wires.Count];
-        await ForEachNodeAsync(wires, (wires, responses, withCas), skipDownNodes, static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, responses, withCas), skipDown, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
@@ -123,7 +129,7 @@ public sealed partial class MemcachedCache
         }
 
         var exptime = ToExptime(ttl);
-        await ForEachNodeAsync(wires, (wires, values, exptime), skipDownNodes: false, static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, values, exptime), skipDown: null, static async (conn, batch, state, token) =>
         {
             var markers = new ProgressMarkers();
             for (var j = 0; j < batch.Count; j++)
@@ -168,7 +174,7 @@ public sealed partial class MemcachedCache
         }
 
         var sent = new byte[keys.Count]; // 1 once sent, 2 once sent again
-        await ForEachNodeAsync(wires, (wires, values, exptime: ToExptime(ttl), notStored, sent), skipDownNodes: false, static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, values, exptime: ToExptime(ttl), notStored, sent), skipDown: null, static async (conn, batch, state, token) =>
         {
             var markers = new ProgressMarkers();
             for (var j = 0; j < batch.Count; j++)
@@ -228,7 +234,7 @@ public sealed partial class MemcachedCache
             return;
         }
 
-        var responses = await FetchAsync(check.ConvertAll(i => wires[i]), skipDownNodes: false, cancellationToken).ConfigureAwait(false);
+        var responses = await FetchAsync(check.ConvertAll(i => wires[i]), skipDown: null, cancellationToken).ConfigureAwait(false);
         for (var k = 0; k < check.Count; k++)
         {
             var i = check[k];
@@ -251,7 +257,7 @@ public sealed partial class MemcachedCache
 
         var wires = list.ConvertAll(ToWire);
         var notFound = new bool[list.Count];
-        await ForEachNodeAsync(wires, (wires, notFound), skipDownNodes: false, static async (conn, batch, state, token) =>
+        await ForEachNodeAsync(wires, (wires, notFound), skipDown: null, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
@@ -282,7 +288,7 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Groups keys by node and runs <paramref name="body"/> once per node, in parallel. Every batch (get, set, delete) is idempotent, so may be retried on a fresh connection.</summary>
-    private Task ForEachNodeAsync<TState>(List<string> wires, TState state, bool skipDownNodes, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
+    private Task ForEachNodeAsync<TState>(List<string> wires, TState state, StrongBox<bool>? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var all = new List<int>(wires.Count);
@@ -291,11 +297,11 @@ public sealed partial class MemcachedCache
             all.Add(i);
         }
 
-        return RunGroupedAsync(wires, all, state, skipDownNodes, body, hops: 0, cancellationToken);
+        return RunGroupedAsync(wires, all, state, skipDown, body, hops: 0, cancellationToken);
     }
 
     /// <summary>Runs <paramref name="body"/> once per node owning some of <paramref name="indexes"/>, in parallel.</summary>
-    private async Task RunGroupedAsync<TState>(List<string> wires, List<int> indexes, TState state, bool skipDownNodes, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    private async Task RunGroupedAsync<TState>(List<string> wires, List<int> indexes, TState state, StrongBox<bool>? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
     {
         var groups = new Dictionary<MemcachedNode, List<int>>();
         foreach (var i in indexes)
@@ -312,7 +318,7 @@ public sealed partial class MemcachedCache
         var tasks = new List<Task>(groups.Count);
         foreach (var (node, batch) in groups)
         {
-            tasks.Add(RunBatchOnNodeAsync(node, wires, batch, state, skipDownNodes, body, hops, cancellationToken));
+            tasks.Add(RunBatchOnNodeAsync(node, wires, batch, state, skipDown, body, hops, cancellationToken));
         }
 
         await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -322,7 +328,7 @@ public sealed partial class MemcachedCache
     /// One node's part of a batch. Under <see cref="MemcachedFailoverPolicy.Redistribute"/>, a part whose node was found
     /// dead during the call (and marked down by it) is regrouped over the live nodes, as a single-key call would be.
     /// </summary>
-    private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, bool skipDownNodes, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, StrongBox<bool>? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
     {
         // A stall timeout (see MemcachedCacheOptions.OperationTimeout): it restarts on every byte moved, so only the
         // silence allowed grows with the keys (misses of a quiet get answer nothing), never with the bytes.
@@ -345,10 +351,11 @@ public sealed partial class MemcachedCache
         }
         catch (CacheConnectionException) when (Redistributes && node.IsDown() && hops < _nodes.Length - 1)
         {
-            await RunGroupedAsync(wires, batch, state, skipDownNodes, body, hops + 1, cancellationToken).ConfigureAwait(false);
+            await RunGroupedAsync(wires, batch, state, skipDown, body, hops + 1, cancellationToken).ConfigureAwait(false);
         }
-        catch (CacheException ex) when (skipDownNodes && PartialOutage.Is(ex))
+        catch (CacheException ex) when (skipDown is not null && PartialOutage.Is(ex))
         {
+            skipDown.Value = true;
             // The node is down (marked, or its connection just failed) or hung while others serve: the caller reads its
             // part as misses. Batches here are reads, so a part that may have reached the node changed nothing.
         }

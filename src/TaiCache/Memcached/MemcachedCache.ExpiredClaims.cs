@@ -73,7 +73,7 @@ public sealed partial class MemcachedCache
             return;
         }
 
-        var reads = await FetchAsync(refused.ConvertAll(i => wires[i]), skipDownNodes: false, cancellationToken, withCas: true).ConfigureAwait(false);
+        var reads = await FetchAsync(refused.ConvertAll(i => wires[i]), skipDown: null, cancellationToken, withCas: true).ConfigureAwait(false);
         var now = Now();
         var claims = new List<int>();
         var tokens = new ulong[wires.Count];
@@ -94,7 +94,7 @@ public sealed partial class MemcachedCache
             return;
         }
 
-        await RunGroupedAsync(wires, claims, (wires, values, exptime, tokens, notStored), skipDownNodes: false, static async (conn, batch, state, token) =>
+        await RunGroupedAsync(wires, claims, (wires, values, exptime, tokens, notStored), skipDown: null, static async (conn, batch, state, token) =>
         {
             var markers = new ProgressMarkers();
             for (var j = 0; j < batch.Count; j++)

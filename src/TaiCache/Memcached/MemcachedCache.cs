@@ -22,7 +22,7 @@ namespace TaiCache.Memcached;
 /// <see cref="MemcachedCacheOptions.TimeProvider"/>) plus the TTL; memcached's 32-bit clock caps expiry at 2038-01-19.</para>
 /// <para>See <c>docs/memcached.md</c> for the protocol choice, the failover policy and the stored format.</para>
 /// </remarks>
-public sealed partial class MemcachedCache : ICacheOps, IBatchReader, IConditionalWriter, IKeyLimited
+public sealed partial class MemcachedCache : ICacheOps, IBatchReader, IPartialBatchReader, IConditionalWriter, IKeyLimited
 {
     /// <summary>The client flags TaiCache stores with its values: <c>0x54430001</c> ("TC", envelope format 1). Counters carry 0.</summary>
     public const uint ClientFlags = 0x5443_0001;

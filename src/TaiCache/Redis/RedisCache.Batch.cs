@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 using TaiCache.Serialization;
 
@@ -15,30 +16,34 @@ public sealed partial class RedisCache
     public async ValueTask<IReadOnlyDictionary<string, T>> GetManyAsync<T>(IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         var logical = CacheKeyRules.ValidateEach(keys, _maxKeyBytes);
-        return BatchResults.ToDictionary(logical, await ReadAlignedAsync<T>(logical, skipDownShards: false, cancellationToken).ConfigureAwait(false));
+        return BatchResults.ToDictionary(logical, await ReadAlignedAsync<T>(logical, skipDown: null, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc />
-    ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        ((IPartialBatchReader)this).ReadManyAsync<T>(keys, new StrongBox<bool>(), cancellationToken);
+
+    /// <inheritdoc />
+    ValueTask<CacheResult<T>[]> IPartialBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, StrongBox<bool> partial, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         if (_maxKeyBytes < CacheKeyRules.DefaultMaxKeyBytes)
         {
-            // The caller checked the default rules; this cache is stricter.
             foreach (var key in keys)
             {
                 CacheKeyRules.Validate(key, _maxKeyBytes, allowSpaces: true, nameof(keys));
             }
         }
 
-        return ReadAlignedAsync<T>(keys, skipDownShards: true, cancellationToken);
+        return ReadAlignedAsync<T>(keys, partial, cancellationToken);
     }
 
     /// <summary>MGETs checked keys into results aligned with them: one MGET on a single server, one per hash slot on a cluster.</summary>
     /// <param name="logical">The keys.</param>
-    /// <param name="skipDownShards">Leaves the keys of a Cluster primary that is down (a partial outage) as misses instead of throwing.</param>
+    /// <param name="skipDown">When set, the keys of a Cluster primary that is down or hung while others answer (a partial
+    /// outage) are left as misses instead of throwing, and the box is set to say so; <see langword="null"/> to throw.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, bool skipDownShards, CancellationToken cancellationToken)
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, StrongBox<bool>? skipDown, CancellationToken cancellationToken)
     {
         var results = new CacheResult<T>[logical.Count];
         if (logical.Count == 0)
@@ -52,7 +57,7 @@ public sealed partial class RedisCache
         int hits;
         if (IsCluster(_multiplexer!))
         {
-            hits = await ReadBySlotAsync(db, logical, results, skipDownShards, cancellationToken).ConfigureAwait(false);
+            hits = await ReadBySlotAsync(db, logical, results, skipDown, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -107,7 +112,7 @@ public sealed partial class RedisCache
         return results;
     }
 
-    private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, bool skipDownShards, CancellationToken cancellationToken)
+    private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, StrongBox<bool>? skipDown, CancellationToken cancellationToken)
     {
         var groups = GroupBySlot(logical);
         var tasks = new Task<RedisValue[]>[groups.Count];
@@ -118,7 +123,8 @@ public sealed partial class RedisCache
                 // A slot whose primary is down: its keys are misses for a multi-tier read, an error for a plain one.
                 if (_someServerDown && DownShard(groups[g].Physical[0]) is { } down)
                 {
-                    tasks[g] = skipDownShards ? Task.FromResult(new RedisValue[groups[g].Physical.Length]) : throw ShardDown(null, "MGET", down);
+                    tasks[g] = skipDown is not null ? Task.FromResult(new RedisValue[groups[g].Physical.Length]) : throw ShardDown(null, "MGET", down);
+                    skipDown!.Value = true;
                     continue;
                 }
 
@@ -134,10 +140,12 @@ public sealed partial class RedisCache
             var translated = Translate(failure, null, "MGET", slow);
 
             // A hung primary's keys are misses for a multi-tier read, when every other slot's MGET answered.
-            if (!skipDownShards || translated is not CacheTimeoutException { IsPartialOutage: true } || !OnlySlowFailed(tasks))
+            if (skipDown is null || translated is not CacheTimeoutException { IsPartialOutage: true } || !OnlySlowFailed(tasks))
             {
                 throw translated;
             }
+
+            skipDown.Value = true;
         }
 
         var hits = 0;

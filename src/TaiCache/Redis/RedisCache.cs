@@ -21,7 +21,7 @@ namespace TaiCache.Redis;
 /// <see cref="CacheWrongTypeException"/> and <see cref="CacheSerializationException"/>. Messages and logs never hold a
 /// password, a connection string, or a raw key (unless <see cref="TaiCacheDiagnostics.IncludeKeysInMessages"/>).</para>
 /// </remarks>
-public sealed partial class RedisCache : ICacheOps, IBatchReader, IConditionalWriter, IKeyLimited
+public sealed partial class RedisCache : ICacheOps, IBatchReader, IPartialBatchReader, IConditionalWriter, IKeyLimited
 {
     private readonly RedisCacheOptions _options;
     private readonly string _prefix;

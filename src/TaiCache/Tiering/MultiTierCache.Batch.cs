@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TaiCache.Metrics;
 using TaiCache.Tiering.WriteBehind;
 
@@ -231,8 +232,16 @@ public sealed partial class MultiTierCache
                         // waits on the network.
                         try
                         {
-                            hits = await WithTimeout(ReadAlignedAsync<T>(slot.Ops, missing, cancellationToken), cancellationToken).ConfigureAwait(false);
+                            var partial = slot.Ops is IPartialBatchReader ? new StrongBox<bool>() : null;
+                            hits = await WithTimeout(ReadAlignedAsync<T>(slot.Ops, missing, partial, cancellationToken), cancellationToken).ConfigureAwait(false);
                             slot.Breaker?.OnSuccess();
+                            if (partial is { Value: true })
+                            {
+                                // Some of its nodes did not answer (their keys are misses): the tier counts as failed for
+                                // this call, so the values then loaded are not written to it (that would wait on the same
+                                // down or hung node again, a second timeout) and fail-safe copies stand in for its keys.
+                                failedTiers |= TierBit(i);
+                            }
                         }
                         catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
                         {
@@ -341,8 +350,10 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
-    private static ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, CancellationToken cancellationToken) =>
-        ops is IBatchReader reader ? reader.ReadManyAsync<T>(keys, cancellationToken) : ReadThroughDictionaryAsync<T>(ops, keys, cancellationToken);
+    private static ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, StrongBox<bool>? partial, CancellationToken cancellationToken) =>
+        partial is not null && ops is IPartialBatchReader nodes ? nodes.ReadManyAsync<T>(keys, partial, cancellationToken)
+        : ops is IBatchReader reader ? reader.ReadManyAsync<T>(keys, cancellationToken)
+        : ReadThroughDictionaryAsync<T>(ops, keys, cancellationToken);
 
     private static async ValueTask<CacheResult<T>[]> ReadThroughDictionaryAsync<T>(ICacheOps ops, List<string> keys, CancellationToken cancellationToken)
     {
