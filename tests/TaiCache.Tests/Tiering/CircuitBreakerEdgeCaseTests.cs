@@ -29,7 +29,7 @@ public sealed class CircuitBreakerEdgeCaseTests
     }
 
     [Fact]
-    public async Task SetAsync_CallAdmittedWhileClosed_CancelledDuringHalfOpen_LetsASecondProbeReachL2()
+    public async Task SetAsync_CallAdmittedWhileClosed_CancelledDuringHalfOpen_NoSecondProbeReachesL2()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var (cache, _, l2, _) = TierTestKit.Build(o =>

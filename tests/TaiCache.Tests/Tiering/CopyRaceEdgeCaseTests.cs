@@ -10,7 +10,7 @@ namespace TaiCache.Tests.Tiering;
 public sealed class CopyRaceEdgeCaseTests
 {
     [Fact]
-    public async Task GetAsync_CopyFromL3IntoL2_OvertakenByDelete_ResurrectsTheDeletedValue()
+    public async Task GetAsync_CopyFromL3IntoL2_OvertakenByDelete_IsTakenBack_TheDeleteStands()
     {
         var (cache, _, l2, l3) = TierTestKit.Build(withL3: true);
         await using var scope = cache;
@@ -32,7 +32,7 @@ public sealed class CopyRaceEdgeCaseTests
     }
 
     [Fact]
-    public async Task GetManyAsync_CopyFromL3IntoL2_OvertakenByDelete_ResurrectsTheDeletedValue()
+    public async Task GetManyAsync_CopyFromL3IntoL2_OvertakenByDelete_IsTakenBack_TheDeleteStands()
     {
         var (cache, _, l2, l3) = TierTestKit.Build(withL3: true);
         await using var scope = cache;

@@ -19,7 +19,7 @@ public sealed class SupersededLoadEdgeCaseTests
     }
 
     [Fact]
-    public async Task GetOrSetAsync_StartedAfterASetReturned_JoinsTheLoadTheSetSuperseded_AndGetsItsOlderValue()
+    public async Task GetOrSetAsync_StartedAfterASetReturned_DoesNotJoinTheLoadTheSetSuperseded_GetsTheSetValue()
     {
         var (cache, _) = BuildWithoutL1();
         await using var scope = cache;
@@ -54,7 +54,7 @@ public sealed class SupersededLoadEdgeCaseTests
     }
 
     [Fact]
-    public async Task GetOrSetAsync_StartedAfterASetReturned_JoinsAHandedOffLoadTheSetSuperseded_AndGetsItsOlderValue()
+    public async Task GetOrSetAsync_StartedAfterASetReturned_DoesNotJoinAHandedOffLoadTheSetSuperseded_GetsTheSetValue()
     {
         var (cache, _) = BuildWithoutL1();
         await using var scope = cache;
