@@ -40,7 +40,7 @@ internal sealed partial class WriteBehindJournal
     /// Waits until <paramref name="commit"/> has ended, writing it (and whatever else is staged) on this thread when no
     /// other commit is under way. Throws the journal's refusal, naming <paramref name="key"/>, when it failed.
     /// </summary>
-    public async ValueTask WaitAsync(JournalCommit commit, string key)
+    public ValueTask WaitAsync(JournalCommit commit, string key)
     {
         if (!commit.IsCompleted && Interlocked.CompareExchange(ref _committing, 1, 0) == 0)
         {
@@ -61,16 +61,18 @@ internal sealed partial class WriteBehindJournal
             KeepCommitting();
         }
 
-        if (!commit.IsCompleted)
-        {
-            await commit.Done.ConfigureAwait(false);
-        }
-
-        if (commit.Failure is { } failure)
-        {
-            throw WriteRefused(failure, key);
-        }
+        // Usually written by now (this writer committed it): no async frame then.
+        return commit.IsCompleted ? Outcome(commit, key) : WaitLongerAsync(commit, key);
     }
+
+    private async ValueTask WaitLongerAsync(JournalCommit commit, string key)
+    {
+        await commit.Done.ConfigureAwait(false);
+        await Outcome(commit, key).ConfigureAwait(false);
+    }
+
+    private ValueTask Outcome(JournalCommit commit, string key) =>
+        commit.Failure is { } failure ? ValueTask.FromException(WriteRefused(failure, key)) : ValueTask.CompletedTask;
 
     /// <summary>Writes the rows staged so far, if any (their writers hear how it went).</summary>
     public void CommitStaged()

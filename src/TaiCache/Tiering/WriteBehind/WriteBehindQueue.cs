@@ -499,35 +499,35 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
 
         if (queued.Commit is { } commit)
         {
-            // Acknowledged once its journal row is written (in a group commit shared with concurrent writers).
-            await AwaitJournalAsync(queued, commit).ConfigureAwait(false);
+            // Acknowledged once its journal row is written (in a group commit shared with concurrent writers); a
+            // refused commit undoes the write before the refusal goes on.
+            try
+            {
+                await _journal!.WaitAsync(commit, queued.Key).ConfigureAwait(false);
+            }
+            catch (CacheException)
+            {
+                TakeBack(queued);
+                throw;
+            }
         }
 
         return applied;
     }
 
-    /// <summary>Waits for a queued version's journal commit; when it failed, undoes the write and throws the refusal.</summary>
-    private async ValueTask AwaitJournalAsync(PendingWrite entry, JournalCommit commit)
+    /// <summary>Undoes a queued version whose journal commit failed (see <see cref="Undo"/>), its L1 copy too.</summary>
+    private void TakeBack(PendingWrite entry)
     {
-        try
+        lock (_gate)
         {
-            await _journal!.WaitAsync(commit, entry.Key).ConfigureAwait(false);
+            Undo(entry);
         }
-        catch (CacheException)
+
+        if (entry.TakenBack)
         {
-            lock (_gate)
-            {
-                Undo(entry);
-            }
-
-            if (entry.TakenBack)
-            {
-                // Outside the lock (L1's eviction event runs the user's handlers). A newer write of the key made since
-                // may lose its L1 copy here: a miss, never the refused value.
-                _owner.RemoveFromMemoryTiers(entry.Key);
-            }
-
-            throw;
+            // Outside the lock (L1's eviction event runs the user's handlers). A newer write of the key made since
+            // may lose its L1 copy here: a miss, never the refused value.
+            _owner.RemoveFromMemoryTiers(entry.Key);
         }
     }
 
