@@ -20,6 +20,7 @@ public sealed class MultiTierRedisFaultTests : IAsyncLifetime
 {
     private readonly ITestOutputHelper _output;
     private readonly List<string> _files = [];
+    private readonly List<string> _folders = [];
     private readonly List<IAsyncDisposable> _disposables = [];
 
     public MultiTierRedisFaultTests(ITestOutputHelper output) => _output = output;
@@ -53,6 +54,17 @@ public sealed class MultiTierRedisFaultTests : IAsyncLifetime
                 }
             }
         }
+
+        foreach (var folder in _folders)
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true); // the durable server's append-only files
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
     private string TempFile(string what)
@@ -74,6 +86,7 @@ public sealed class MultiTierRedisFaultTests : IAsyncLifetime
         {
             var dir = Path.Combine(Path.GetTempPath(), $"taicache-aof-{Guid.NewGuid():N}");
             Directory.CreateDirectory(dir);
+            _folders.Add(dir);
             server = await RedisServerFixture.StartRedisAsync(p, "--appendonly", "yes", "--appendfsync", "always", "--dir", dir);
         }
         else
