@@ -1,12 +1,5 @@
-using System.Security.Cryptography;
-using MessagePack;
-using MessagePack.Resolvers;
 using Microsoft.Data.Sqlite;
-using StackExchange.Redis;
-using TaiCache.Redis;
-using TaiCache.Serialization;
 using TaiCache.Sqlite;
-using TaiCache.Tests.Fixtures;
 
 namespace TaiCache.Tests.Interop;
 

@@ -1,8 +1,4 @@
-using System.Diagnostics;
-using System.Net;
-using StackExchange.Redis;
 using TaiCache.Memcached;
-using TaiCache.Redis;
 using TaiCache.Tests.Fixtures;
 using TaiCache.Tests.Tiering;
 using TaiCache.Tiering;

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Time.Testing;
-using TaiCache.Tests.Tiering;
 using TaiCache.Tiering;
 
 namespace TaiCache.Tests.Tiering;

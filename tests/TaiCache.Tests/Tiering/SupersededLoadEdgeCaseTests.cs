@@ -1,4 +1,3 @@
-using TaiCache.Tests.Tiering;
 using TaiCache.Tiering;
 
 namespace TaiCache.Tests.Tiering;
