@@ -398,12 +398,16 @@ public sealed partial class MultiTierCache
                 }
 
                 items = AddToMemoryTier(memory, DropOutdated(items, l1Mark), options.Ttl);
-                foreach (var outdated in items.FindAll(i => CopyOutdated(i.Key, l1Mark)))
+                if (items.Exists(i => CopyOutdated(i.Key, l1Mark)))
                 {
-                    memory.Remove(outdated.Key); // a write began as the copy landed (see TakeBackCopyAsync)
+                    foreach (var outdated in items.FindAll(i => CopyOutdated(i.Key, l1Mark)))
+                    {
+                        memory.Remove(outdated.Key); // a write began as the copy landed (see TakeBackCopyAsync)
+                    }
+
+                    items = DropOutdated(items, l1Mark);
                 }
 
-                items = DropOutdated(items, l1Mark);
                 continue;
             }
 
