@@ -70,7 +70,7 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         delays.Sort();
         _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"in-process propagation over redis-server (publish -> evicted), 100 rounds: p50 {delays[49]:F3} ms, p90 {delays[89]:F3} ms, p99 {delays[98]:F3} ms, max {delays[99]:F3} ms"));
         Assert.Equal(100, a.EvictedKeys.Count);
-        Assert.Equal(0, a.Coherence.ResyncCount);
+        Assert.Empty(a.MessageResyncs);
     }
 
     [Fact]
@@ -88,7 +88,7 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         Assert.True(a.Tier.TryGet<string>(key, out var value));
         Assert.Equal("mine", value);
         Assert.Empty(a.Invalidations);
-        Assert.Empty(a.Resyncs);
+        Assert.Empty(a.MessageResyncs);
     }
 
     [Fact]
@@ -156,13 +156,13 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         a.Tier.Set($"{ns}:k1", 1);
         await Publish(channel, CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "peer-x", Incarnation, 1, [$"{ns}:k1"]));
         await Wait.UntilAsync(() => a.EvictedKeys.Contains($"{ns}:k1"), "k1 eviction");
-        Assert.Empty(a.Resyncs); // first contact is a baseline, in order
+        Assert.Empty(a.MessageResyncs); // first contact is a baseline, in order
 
         a.Tier.Set($"{ns}:k2", 2);
         a.Tier.Set($"{ns}:k3", 3);
         await Publish(channel, CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "peer-x", Incarnation, 3, [$"{ns}:k4"])); // 2 was lost
-        await Wait.UntilAsync(() => !a.Resyncs.IsEmpty, "resync after a gap");
-        var resync = Assert.Single(a.Resyncs);
+        await Wait.UntilAsync(() => a.MessageResyncs.Count > 0, "resync after a gap");
+        var resync = Assert.Single(a.MessageResyncs);
         Assert.Equal(CoherenceResyncReason.SequenceGap, resync.Reason);
         Assert.Equal("peer-x", resync.PeerInstanceId);
         Assert.Equal(0, a.Tier.Count);
@@ -175,7 +175,7 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         await Publish(channel, CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "peer-x", Incarnation, 4, [$"{ns}:k6"]));
         await Wait.UntilAsync(() => a.EvictedKeys.Contains($"{ns}:k6"), "k6 eviction");
         Assert.True(a.Tier.TryGet<int>($"{ns}:k5", out _));
-        Assert.Single(a.Resyncs);
+        Assert.Single(a.MessageResyncs);
     }
 
     [Fact]
@@ -190,12 +190,12 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         await Wait.UntilAsync(() => a.Coherence.MessagesReceived >= 3, "messages");
         a.Tier.Set($"{ns}:cached", 1);
         await Task.Delay(50);
-        Assert.Empty(a.Resyncs); // heartbeat in line with what was seen
+        Assert.Empty(a.MessageResyncs); // heartbeat in line with what was seen
 
         // Invalidation 2 was lost; nothing follows it but the next heartbeat, which says 2.
         await Publish(channel, CoherenceMessage.Encode(CoherenceMessageKind.Heartbeat, "peer-y", 7, 2));
-        await Wait.UntilAsync(() => !a.Resyncs.IsEmpty, "resync after heartbeat");
-        Assert.Equal(CoherenceResyncReason.SequenceGap, a.Resyncs.Single().Reason);
+        await Wait.UntilAsync(() => a.MessageResyncs.Count > 0, "resync after heartbeat");
+        Assert.Equal(CoherenceResyncReason.SequenceGap, a.MessageResyncs.Single().Reason);
         Assert.False(a.Tier.TryGet<int>($"{ns}:cached", out _));
     }
 
@@ -209,8 +209,8 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         var future = CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "peer-z", 1, 1, [$"{ns}:cached"]);
         future[2] = 9; // a newer format this instance cannot read
         await Publish(RedisChannel.Literal(a.Coherence.ChannelName), future);
-        await Wait.UntilAsync(() => !a.Resyncs.IsEmpty, "resync");
-        Assert.Equal(CoherenceResyncReason.UnreadableMessage, a.Resyncs.Single().Reason);
+        await Wait.UntilAsync(() => a.MessageResyncs.Count > 0, "resync");
+        Assert.Equal(CoherenceResyncReason.UnreadableMessage, a.MessageResyncs.Single().Reason);
         Assert.Equal(0, a.Tier.Count);
     }
 
@@ -336,7 +336,7 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
         Assert.Equal(0, a.Tier.Count);
         Assert.Equal(11, a.Invalidations.Count);
         Assert.Equal(11, b.Coherence.LastSequence);
-        Assert.Empty(a.Resyncs);
+        Assert.Empty(a.MessageResyncs);
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class CoherenceEdgeCaseTests : IClassFixture<RedisServerFixture>, 
             await Wait.UntilAsync(() => b.Coherence.MessagesReceived > heard, "b's own heartbeat echo");
         }
 
-        Assert.Empty(b.Resyncs);
+        Assert.Empty(b.MessageResyncs);
         await raw.GetSubscriber().PublishAsync(channel, CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "peer-a", Incarnation, 3, [$"{ns}:k3"]));
         await Wait.UntilAsync(() => b.Invalidations.Count == 2, "peer-a's invalidation #3");
         Assert.Equal(1, b.Coherence.SequenceGapCount);

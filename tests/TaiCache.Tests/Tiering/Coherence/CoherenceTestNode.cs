@@ -39,6 +39,13 @@ internal sealed class CoherenceTestNode : IAsyncDisposable
 
     public ConcurrentQueue<CoherenceResyncEventArgs> Resyncs { get; } = new();
 
+    /// <summary>
+    /// The resyncs a message caused (a sequence gap, an unreadable message): tests about messages count these, because a
+    /// loaded machine can add a connection resync (disconnected, reconnected, silent) at any time.
+    /// </summary>
+    public IReadOnlyList<CoherenceResyncEventArgs> MessageResyncs =>
+        [.. Resyncs.Where(r => r.Reason is CoherenceResyncReason.SequenceGap or CoherenceResyncReason.UnreadableMessage)];
+
     public static async Task<CoherenceTestNode> StartAsync(string connectionString, string ns, string name, Action<CacheCoherenceOptions>? configure = null)
     {
         var clientName = $"taicache-coherence-test-{name}-{Guid.NewGuid():N}"[..48];
@@ -48,6 +55,10 @@ internal sealed class CoherenceTestNode : IAsyncDisposable
         config.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
         config.ReconnectRetryPolicy = new LinearRetry(100);
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(config);
+
+        // With AbortOnConnectFail off, the subscription connection may still be connecting (or retrying a first connect that
+        // failed on a loaded machine); its "restored" event would then reach the coherence as a reconnect.
+        await Wait.UntilAsync(() => multiplexer.GetSubscriber().IsConnected(), "subscription connection");
         var tier = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100_000 });
         var options = new CacheCoherenceOptions { Namespace = ns, InstanceId = $"{name}-{Guid.NewGuid():N}" };
         configure?.Invoke(options);
