@@ -21,7 +21,7 @@ namespace TaiCache.Tiering.Coherence;
 /// carry their latest sequence number, so a lost invalidation is noticed within one heartbeat even when nothing follows it.</para>
 /// <para>The channel is <c>{ChannelPrefix}{Namespace}</c>. The message format is described in <c>docs/coherence.md</c>.</para>
 /// </remarks>
-public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
+public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited, ICopyGate
 {
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _connect;
     private IConnectionMultiplexer? _multiplexer;
@@ -73,6 +73,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         _multiplexer = multiplexer;
         _connect = connect;
         _localTier = localTier;
+        localTier.CopyGate = this;
         _time = _options.TimeProvider;
         _logger = _options.LoggerFactory?.CreateLogger<CacheCoherence>() ?? NullLogger<CacheCoherence>.Instance;
         InstanceId = _options.InstanceId ?? GenerateInstanceId();
@@ -95,10 +96,17 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
     /// <summary>
     /// Gets a value indicating whether the local tier can be trusted right now: started, the subscription connected and
-    /// confirmed, and the instance's own heartbeat heard recently. A multi-tier cache may bypass its local tier while this
-    /// is <see langword="false"/>.
+    /// confirmed, and the instance's own heartbeat heard recently. Once started, copies of values read or loaded elsewhere
+    /// are not stored in the local tier while this is <see langword="false"/> (a multi-tier cache then reads its lower
+    /// tiers each time); writes still are.
     /// </summary>
     public bool IsCoherent => Volatile.Read(ref _started) == 1 && !_disposed && _subscriberHealthy && !_awaitingEcho && !_silent;
+
+    /// <summary>
+    /// Once started, copies into the local tier are refused while it is not coherent: a copy read from a lower tier then
+    /// could miss a peer's later invalidation. Before <see cref="StartAsync"/> nothing is refused (nothing is watched yet).
+    /// </summary>
+    bool ICopyGate.RefusesCopies => Volatile.Read(ref _started) == 1 && !IsCoherent;
 
     /// <summary>Gets how many times the local tier was cleared to resynchronise.</summary>
     public long ResyncCount => Interlocked.Read(ref _resyncCount);
