@@ -163,7 +163,7 @@ public sealed class TaiCacheBuilder
     public TaiCacheBuilder WithMetrics(bool enabled = true) => Configure(o => o.EnableMetrics = enabled);
 
     /// <summary>Keeps L1 coherent across instances through Redis pub/sub (needs a Redis tier).</summary>
-    /// <param name="namespace">The coherence namespace; <see langword="null"/> for the cache's name.</param>
+    /// <param name="namespace">The coherence namespace; <see langword="null"/> for the Redis key prefix followed by the cache's name.</param>
     /// <returns>This builder.</returns>
     public TaiCacheBuilder WithCoherence(string? @namespace = null) => Configure(o =>
     {

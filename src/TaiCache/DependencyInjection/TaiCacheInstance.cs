@@ -57,7 +57,9 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
             {
                 var coherence = new CacheCoherenceOptions
                 {
-                    Namespace = options.Coherence.Namespace ?? name,
+                    // The channel carries the key namespace: caches of one name under different key prefixes (two apps on
+                    // one Redis) do not evict each other's L1 copies.
+                    Namespace = options.Coherence.Namespace ?? redis.KeyPrefix + name,
                     HeartbeatInterval = options.Coherence.HeartbeatInterval,
                     TimeProvider = time,
                     LoggerFactory = _loggerFactory,

@@ -167,4 +167,24 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
 
         Assert.True(coherence.IsCoherent);
     }
+
+    [Fact]
+    public async Task WithCoherence_NoNamespace_ChannelCarriesTheKeyPrefix_SoAppsWithOtherPrefixesDoNotShareIt()
+    {
+        var run = Guid.NewGuid().ToString("N");
+        var services = new ServiceCollection();
+        services.AddTaiCache("shop").WithRedis(_redis.ConnectionString, $"app-a:{run}:").WithCoherence();
+        services.AddTaiCache("other").WithRedis(_redis.ConnectionString, $"app-b:{run}:").WithCoherence();
+        await using var provider = services.BuildServiceProvider();
+        var caches = provider.GetRequiredService<ITaiCacheProvider>();
+        _ = caches.GetCache("shop");
+        _ = caches.GetCache("other");
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var a = await caches.GetCoherenceAsync("shop", timeout.Token);
+        var b = await caches.GetCoherenceAsync("other", timeout.Token);
+
+        Assert.Equal($"taicache:coherence:app-a:{run}:shop", a!.ChannelName);
+        Assert.Equal($"taicache:coherence:app-b:{run}:other", b!.ChannelName);
+    }
 }
