@@ -296,11 +296,19 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
         // failed attempt is logged and retried, one second later at first, doubling up to 30 s, until the cache stops.
         await Task.Yield();
         var delay = TimeSpan.FromSeconds(1);
+        var failedBefore = false;
         while (true)
         {
             try
             {
                 await coherence.StartAsync(cancellationToken).ConfigureAwait(false);
+                if (failedBefore)
+                {
+                    // L1 filled while nothing listened (values from SQLite, factory values): peers' writes of those keys
+                    // meanwhile were never heard, so start coherent from an empty L1.
+                    coherence.LocalTier.Clear();
+                }
+
                 return coherence;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -310,6 +318,7 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
             catch (Exception ex) when (ex is CacheException or StackExchange.Redis.RedisException or InvalidOperationException)
             {
                 Log.CoherenceStartFailed(_logger, Name, ex.GetType().Name, delay);
+                failedBefore = true;
             }
 
             try

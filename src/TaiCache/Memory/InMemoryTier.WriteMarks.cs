@@ -52,24 +52,10 @@ public sealed partial class InMemoryTier
     /// <summary>Gets the write stripe the key is recorded in (keys in one stripe are written together, as far as copies go).</summary>
     internal int WriteStripeOf(string key) => Stripe(_map.Hash(key));
 
-    /// <summary>
-    /// Gets or sets what may refuse copies (<see cref="Fill"/>, <see cref="FillMany"/>, <see cref="SetHits"/>): the
-    /// coherence watching this tier, while it cannot vouch for them. Writes are never refused.
-    /// </summary>
-    internal ICopyGate? CopyGate { get; set; }
-
-    private bool CopiesRefused => CopyGate?.RefusesCopies == true;
-
-    /// <summary>Stores a copy of a value read elsewhere since <paramref name="mark"/>, unless the key was written meanwhile
-    /// or copies are refused (see <see cref="CopyGate"/>).</summary>
+    /// <summary>Stores a copy of a value read elsewhere since <paramref name="mark"/>, unless the key was written meanwhile.</summary>
     /// <returns>Whether the copy was stored.</returns>
     internal bool Fill<T>(string key, T value, TimeSpan? ttl, long mark)
     {
-        if (CopiesRefused)
-        {
-            return false;
-        }
-
         var node = CreateNode(key, value, ttl, now: 0);
         List<CacheEvictionEventArgs>? events = null;
         lock (_sync)
@@ -206,11 +192,6 @@ public sealed partial class InMemoryTier
     /// <summary>Copies values read elsewhere since <paramref name="mark"/> under one acquisition of the lock, except the keys written meanwhile.</summary>
     internal void FillMany<T>(IReadOnlyList<KeyValuePair<string, T>> items, TimeSpan? ttl, long mark)
     {
-        if (CopiesRefused)
-        {
-            return;
-        }
-
         var now = BatchClock(ttl);
         var drafts = ArrayPool<NodeDraft>.Shared.Rent(items.Count);
         try

@@ -356,11 +356,6 @@ public sealed partial class InMemoryTier : ICacheOps, IBatchReader, IConditional
     /// <param name="mark">The <see cref="WriteMark"/> read before the batch was read: keys written since are not stored.</param>
     internal void SetHits<T>(IReadOnlyList<string> keys, CacheResult<T>[] results, TimeSpan? ttl, long mark)
     {
-        if (CopiesRefused)
-        {
-            return;
-        }
-
         var now = BatchClock(ttl);
         long wallClock = 0;
         var drafts = ArrayPool<NodeDraft>.Shared.Rent(results.Length);

@@ -311,7 +311,7 @@ public sealed partial class MultiTierCache
             {
                 await FillManyUpperAsync(i, fill, copy, failedTiers, l1Mark, cancellationToken).ConfigureAwait(false);
             }
-            else if (_options.ReadStrategy == ReadStrategy.ReadThrough && !options.SkipMemoryWrite)
+            else if (_options.ReadStrategy == ReadStrategy.ReadThrough && !options.SkipMemoryWrite && MayCopyIntoL1(i))
             {
                 for (var j = 0; j < _firstRemote; j++)
                 {
@@ -393,7 +393,11 @@ public sealed partial class MultiTierCache
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity, "set_many", items.Count);
                 if (j < _firstRemote)
                 {
-                    memory.FillMany(items, options.L1Ttl, l1Mark);
+                    if (MayCopyIntoL1(foundAt))
+                    {
+                        memory.FillMany(items, options.L1Ttl, l1Mark);
+                    }
+
                     continue;
                 }
 

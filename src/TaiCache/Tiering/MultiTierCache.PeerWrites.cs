@@ -8,6 +8,14 @@ namespace TaiCache.Tiering;
 /// </summary>
 public sealed partial class MultiTierCache
 {
+    /// <summary>
+    /// Whether a hit found in tier <paramref name="foundAt"/> may be copied into L1 now: not a value read from a shared
+    /// tier while the coherence cannot vouch for L1 (its subscription down, unconfirmed or silent), because a peer's
+    /// write in that gap would leave the copy stale with its invalidation lost. Factory values, this instance's writes
+    /// and copies from a local tier (SQLite) still go to L1: a Redis outage does not turn every read into a load.
+    /// </summary>
+    private bool MayCopyIntoL1(int foundAt) => !_slots[foundAt].IsShared || _options.Coherence is not { CopiesAtRisk: true };
+
     /// <summary>Subscribes to the coherence's invalidations and resyncs (if there is a coherence).</summary>
     private void WatchPeerWrites()
     {

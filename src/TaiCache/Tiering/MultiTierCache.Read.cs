@@ -200,7 +200,11 @@ public sealed partial class MultiTierCache
         if (foundAt <= _firstRemote)
         {
             // Only memory tiers above: a synchronous copy, no async frame.
-            FillMemoryTiers(key, value, options, l1Mark);
+            if (MayCopyIntoL1(foundAt))
+            {
+                FillMemoryTiers(key, value, options, l1Mark);
+            }
+
             return ValueTask.CompletedTask;
         }
 
@@ -230,7 +234,10 @@ public sealed partial class MultiTierCache
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
                 if (j < _firstRemote)
                 {
-                    memory.Fill(key, value, options.L1Ttl, l1Mark);
+                    if (MayCopyIntoL1(foundAt))
+                    {
+                        memory.Fill(key, value, options.L1Ttl, l1Mark);
+                    }
                 }
                 else if (CopyOutdated(key, l1Mark) || !memory.TryAdd(key, value, options.Ttl))
                 {

@@ -15,6 +15,7 @@ internal sealed class TierSlot
         Index = index;
         Breaker = breaker;
         Memory = ops as InMemoryTier;
+        IsShared = ops is not (InMemoryTier or Sqlite.SqliteTier);
         Name = string.IsNullOrWhiteSpace(ops.Name) ? $"L{index + 1}" : ops.Name;
         Traced = index > 0 || Memory is null;
         ActivityKind = ops is RedisCache or MemcachedCache ? ActivityKind.Client : ActivityKind.Internal;
@@ -23,6 +24,10 @@ internal sealed class TierSlot
     public ICacheOps Ops { get; }
 
     public InMemoryTier? Memory { get; }
+
+    /// <summary>Gets a value indicating whether other instances may write this tier (every tier but memory and SQLite, a
+    /// tier of one's own included): a copy of its value can be overtaken by a peer's write.</summary>
+    public bool IsShared { get; }
 
     public int Index { get; }
 

@@ -35,7 +35,7 @@ public sealed class TaiCacheCoherenceStartTests
     }
 
     [Fact]
-    public async Task WithCoherence_RedisStartsAfterTheCache_CoherenceStartsOnceItAnswers()
+    public async Task WithCoherence_RedisStartsAfterTheCache_CoherenceStartsOnceItAnswers_FromAnEmptyL1()
     {
         var port = FreePort.Next();
         var services = new ServiceCollection();
@@ -46,7 +46,8 @@ public sealed class TaiCacheCoherenceStartTests
         }).WithCoherence($"di-late-{Guid.NewGuid():N}");
         await using var provider = services.BuildServiceProvider();
         var caches = provider.GetRequiredService<ITaiCacheProvider>();
-        _ = caches.GetCache("late");
+        var l1 = Assert.IsType<InMemoryTier>(caches.GetCache("late").Tiers[0]);
+        l1.Set("kept-while-nothing-listened", 1); // as a factory value or a copy from SQLite would be
 
         // Nothing listens yet: the first start fails, and is retried.
         using var shortWait = new CancellationTokenSource(TimeSpan.FromSeconds(3));
@@ -62,5 +63,6 @@ public sealed class TaiCacheCoherenceStartTests
         }
 
         Assert.True(coherence.IsCoherent);
+        Assert.False(l1.TryGet<int>("kept-while-nothing-listened", out _)); // peers' writes meanwhile went unheard
     }
 }

@@ -21,7 +21,7 @@ namespace TaiCache.Tiering.Coherence;
 /// carry their latest sequence number, so a lost invalidation is noticed within one heartbeat even when nothing follows it.</para>
 /// <para>The channel is <c>{ChannelPrefix}{Namespace}</c>. The message format is described in <c>docs/coherence.md</c>.</para>
 /// </remarks>
-public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited, ICopyGate
+public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 {
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _connect;
     private IConnectionMultiplexer? _multiplexer;
@@ -73,7 +73,6 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited, ICop
         _multiplexer = multiplexer;
         _connect = connect;
         _localTier = localTier;
-        localTier.CopyGate = this;
         _time = _options.TimeProvider;
         _logger = _options.LoggerFactory?.CreateLogger<CacheCoherence>() ?? NullLogger<CacheCoherence>.Instance;
         InstanceId = _options.InstanceId ?? GenerateInstanceId();
@@ -96,17 +95,17 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited, ICop
 
     /// <summary>
     /// Gets a value indicating whether the local tier can be trusted right now: started, the subscription connected and
-    /// confirmed, and the instance's own heartbeat heard recently. Once started, copies of values read or loaded elsewhere
-    /// are not stored in the local tier while this is <see langword="false"/> (a multi-tier cache then reads its lower
-    /// tiers each time); writes still are.
+    /// confirmed, and the instance's own heartbeat heard recently. Once started, a multi-tier cache copies no value read
+    /// from a shared tier (Redis, memcached) into the local tier while this is <see langword="false"/>; writes, factory
+    /// values and copies from a local persistent tier still go there.
     /// </summary>
     public bool IsCoherent => Volatile.Read(ref _started) == 1 && !_disposed && _subscriberHealthy && !_awaitingEcho && !_silent;
 
     /// <summary>
-    /// Once started, copies into the local tier are refused while it is not coherent: a copy read from a lower tier then
-    /// could miss a peer's later invalidation. Before <see cref="StartAsync"/> nothing is refused (nothing is watched yet).
+    /// Gets a value indicating whether a copy into the local tier of a value read from a shared tier could miss a peer's
+    /// invalidation: started (or being started) and not coherent. Before <see cref="StartAsync"/> nothing is watched.
     /// </summary>
-    bool ICopyGate.RefusesCopies => Volatile.Read(ref _started) == 1 && !IsCoherent;
+    internal bool CopiesAtRisk => Volatile.Read(ref _started) == 1 && !IsCoherent;
 
     /// <summary>Gets how many times the local tier was cleared to resynchronise.</summary>
     public long ResyncCount => Interlocked.Read(ref _resyncCount);

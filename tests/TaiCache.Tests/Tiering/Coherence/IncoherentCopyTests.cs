@@ -76,6 +76,35 @@ public sealed class IncoherentCopyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FactoryValues_WhileIncoherentAndL2Down_StillGoToL1_SoEachReadDoesNotLoadAgain()
+    {
+        // Redis as L2 is down for the cache (a faulty tier stands for it) while the coherence is silent: the factory's
+        // value is this instance's own, kept in L1 as a write is; were it refused, every read would run the factory.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var l2 = new FaultyTier(new InMemoryTier(new InMemoryTierOptions { Name = "inner" }), "L2") { Down = true };
+        var (cache, l1, coherence, _) = await InstanceAsync(time, o => o.Tiers[1] = l2);
+        var key = $"factory:{Guid.NewGuid():N}";
+        var loads = 0;
+        ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult($"v{Interlocked.Increment(ref loads)}");
+        var server = _raw.GetServer(_raw.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        try
+        {
+            time.Advance(TimeSpan.FromSeconds(21));
+            Assert.False(coherence.IsCoherent);
+            var options = new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(5) };
+            Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+            Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
+            Assert.Equal(1, loads);
+            Assert.True(l1.TryGet<string>(key, out _));
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+    }
+
+    [Fact]
     public async Task Writes_WhileTheSubscriptionIsSilent_StillReachL1()
     {
         // The gate refuses copies only: a write-behind set lives in L1 (and the queue) until it is flushed.
@@ -112,6 +141,11 @@ public sealed class IncoherentCopyTests : IAsyncLifetime
         options.Tiers.Add(l1);
         options.Tiers.Add(redis);
         configure?.Invoke(options);
+        if (!options.Tiers.Contains(redis))
+        {
+            _owned.Add(redis);
+        }
+
         var cache = new MultiTierCache(options);
         _owned.Add(cache);
         _owned.Add(coherence);
