@@ -49,24 +49,15 @@ public sealed class IncoherentCopyTests : IAsyncLifetime
             await redis.SetAsync(key, "stored");
         }
 
-        var server = _raw.GetServer(_raw.GetEndPoints()[0]);
-        await server.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
-        try
+        await WhileSilentAsync(time, coherence, async () =>
         {
-            time.Advance(TimeSpan.FromSeconds(21)); // four heartbeat periods, limit 3 x 5 s: silent
-            Assert.False(coherence.IsCoherent);
-
             Assert.Equal("stored", (await cache.GetAsync<string>(single)).Value);
             var many = await cache.GetManyAsync<string>(batch);
             Assert.Equal(batch.Length, many.Count);
             Assert.Equal("stored", await cache.GetOrSetAsync(loaded, _ => ValueTask.FromResult("from the factory")));
 
             Assert.Equal(0, l1.Count); // served from Redis, kept nowhere above it
-        }
-        finally
-        {
-            await server.ExecuteAsync("CLIENT", "UNPAUSE");
-        }
+        });
 
         await Wait.UntilAsync(() => coherence.IsCoherent && coherence.ResyncCount >= 2, "coherent again (held heartbeats heard)");
         Assert.Equal("stored", (await cache.GetAsync<string>(single)).Value);
@@ -86,40 +77,41 @@ public sealed class IncoherentCopyTests : IAsyncLifetime
         var key = $"factory:{Guid.NewGuid():N}";
         var loads = 0;
         ValueTask<string> Load(CancellationToken _) => ValueTask.FromResult($"v{Interlocked.Increment(ref loads)}");
-        var server = _raw.GetServer(_raw.GetEndPoints()[0]);
-        await server.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
-        try
+        var options = new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(5) };
+        await WhileSilentAsync(time, coherence, async () =>
         {
-            time.Advance(TimeSpan.FromSeconds(21));
-            Assert.False(coherence.IsCoherent);
-            var options = new MultiTierEntryOptions { Ttl = TimeSpan.FromMinutes(5) };
             Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
             Assert.Equal("v1", await cache.GetOrSetAsync(key, Load, options));
             Assert.Equal(1, loads);
             Assert.True(l1.TryGet<string>(key, out _));
-        }
-        finally
-        {
-            await server.ExecuteAsync("CLIENT", "UNPAUSE");
-        }
+        });
     }
 
     [Fact]
     public async Task Writes_WhileTheSubscriptionIsSilent_StillReachL1()
     {
-        // The gate refuses copies only: a write-behind set lives in L1 (and the queue) until it is flushed.
+        // Only copies of shared values are refused: a write-behind set lives in L1 (and the queue) until it is flushed.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var (cache, l1, coherence, _) = await InstanceAsync(time, o => o.WriteStrategy = WriteStrategy.WriteBehind);
         var key = $"written:{Guid.NewGuid():N}";
+        await WhileSilentAsync(time, coherence, async () =>
+        {
+            await cache.SetAsync(key, "mine");
+            Assert.True(l1.TryGet<string>(key, out var value));
+            Assert.Equal("mine", value);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/> while the server holds writes and the coherence has gone silent.</summary>
+    private async Task WhileSilentAsync(FakeTimeProvider time, CacheCoherence coherence, Func<Task> body)
+    {
         var server = _raw.GetServer(_raw.GetEndPoints()[0]);
         await server.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
         try
         {
-            time.Advance(TimeSpan.FromSeconds(21));
+            time.Advance(TimeSpan.FromSeconds(21)); // four heartbeat periods, limit 3 x 5 s: silent
             Assert.False(coherence.IsCoherent);
-            await cache.SetAsync(key, "mine");
-            Assert.True(l1.TryGet<string>(key, out var value));
-            Assert.Equal("mine", value);
+            await body();
         }
         finally
         {
