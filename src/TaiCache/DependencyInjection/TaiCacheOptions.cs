@@ -108,6 +108,28 @@ public sealed class TaiCacheOptions
             errors.Add($"{path}: the cache has no tier; enable Memory, or set Redis:ConnectionString, Memcached:Servers or Sqlite:Path.");
         }
 
+        // A hook on a tier that is not built never runs: a TLS ConfigurationOptions given through Redis.Configure without
+        // Redis:ConnectionString built a cache without Redis, silently.
+        if (Redis.Configure is not null && !Redis.IsEnabled)
+        {
+            Fail("Redis:ConnectionString", "must be set (or Redis.Multiplexer given) when Redis.Configure is: without it no Redis tier is built and Configure never runs (a Configuration set there wins over the connection string).");
+        }
+
+        if (Memcached.Configure is not null && !Memcached.IsEnabled)
+        {
+            Fail("Memcached:Servers", "must list a server when Memcached.Configure is set: without one no memcached tier is built and Configure never runs.");
+        }
+
+        if (Sqlite.Configure is not null && !Sqlite.IsEnabled)
+        {
+            Fail("Sqlite:Enabled", "must be true (or Sqlite:Path set) when Sqlite.Configure is set: otherwise no SQLite tier is built and Configure never runs.");
+        }
+
+        if (Memory.Configure is not null && !Memory.Enabled)
+        {
+            Fail("Memory:Enabled", "is false while Memory.Configure is set: no memory tier is built and Configure never runs.");
+        }
+
         if (Memory.Enabled)
         {
             if (Memory.MaximumSize <= 0)

@@ -201,6 +201,32 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
         Assert.Contains(expected, direct.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("redis", "TaiCache:Caches:default:Redis:ConnectionString must be set (or Redis.Multiplexer given) when Redis.Configure is")]
+    [InlineData("memcached", "TaiCache:Caches:default:Memcached:Servers must list a server when Memcached.Configure is set")]
+    [InlineData("sqlite", "TaiCache:Caches:default:Sqlite:Enabled must be true (or Sqlite:Path set) when Sqlite.Configure is set")]
+    [InlineData("memory", "TaiCache:Caches:default:Memory:Enabled is false while Memory.Configure is set")]
+    public async Task ValidateOnStart_ConfigureHookOnATierThatIsNotBuilt_FailsNamingTheMissingSetting(string tier, string expected)
+    {
+        // The trap: a TLS ConfigurationOptions given through Redis.Configure, no connection string, and a cache without Redis.
+        var configuration = TestConfiguration.FromJson("""{ "TaiCache": { "Caches": { "default": { "Sqlite": { "Enabled": true } } } } }""");
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration).Configure(o =>
+        {
+            switch (tier)
+            {
+                case "redis": o.Redis.Configure = r => r.Configuration = StackExchange.Redis.ConfigurationOptions.Parse("localhost:6380,ssl=true"); break;
+                case "memcached": o.Memcached.Configure = m => m.OperationTimeout = TimeSpan.FromSeconds(1); break;
+                case "sqlite": o.Sqlite.Enabled = false; o.Sqlite.Configure = q => q.SweepInterval = TimeSpan.FromMinutes(1); break;
+                default: o.Memory.Enabled = false; o.Memory.Configure = m => m.MaximumSize = 10; break;
+            }
+        });
+        await using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<ITaiCacheProvider>().GetCache("default"));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ValidateOnStart_UnknownWriteStrategy_FailsNamingTheKey()
     {
