@@ -311,7 +311,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     /// <summary>
     /// Ends an <c>ExpireAsync</c> of the key. When lower tiers failed it (a bit per tier) and no set or delete of the
     /// key was queued since it began, the expiry is queued for them: the flusher retries it with back-off and
-    /// dead-letters it after <see cref="WriteBehindOptions.MaxAttempts"/>, as it does writes.
+    /// dead-letters it after <see cref="WriteBehindOptions.MaxAttempts"/>, as it does writes. A removal or a caller's
+    /// value being written supersedes it (its journal row is kept).
     /// </summary>
     /// <returns><see langword="false"/> when a retry was needed and the queue is closed (the expiry is then not retried).</returns>
     public bool EndExpiry(string key, TimeSpan ttl, DateTimeOffset expiresAt, int failedTiers)
@@ -340,6 +341,15 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     ReplacePending(queued, NewExpiry(key, ttl, expiresAt, queued.RemainingTiers | failedTiers));
                 }
 
+                return true;
+            }
+
+            if (_inFlight.TryGetValue(key, out var writing) && writing is not PendingExpiry && !writing.IsFill)
+            {
+                // The flusher is writing a removal of the key (nothing is left to expire once it lands) or a value that
+                // carries the new TTL (UpdateQueuedTtl gave it): either supersedes the expiry. Queued, the expiry's
+                // journal row would take the place of that write's (one row per key), so a crash before the write
+                // landed would lose it: a deleted value would come back, an older one be served.
                 return true;
             }
 
