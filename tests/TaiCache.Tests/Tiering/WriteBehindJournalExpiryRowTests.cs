@@ -80,4 +80,45 @@ public sealed class WriteBehindJournalExpiryRowTests : IDisposable
         Assert.True((await second.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
         Assert.False((await second.GetAsync<string>(key)).HasValue);
     }
+
+    /// <summary>
+    /// An <c>ExpireAsync</c> of a queued value that the journal refuses (here a trigger another connection put on the
+    /// table; a locked or failing file alike) fails, and changes nothing: the queued value kept the new TTL though the
+    /// caller heard of the failure (and L1 and the journal kept the old one), so the flusher wrote it to L2 with the
+    /// TTL of a call that had failed.
+    /// </summary>
+    [Fact]
+    public async Task ExpireOfAQueuedValue_RefusedByTheJournal_Fails_AndTheQueuedValueKeepsItsTtl()
+    {
+        var journal = NewFile("journal");
+        var key = Key(nameof(ExpireOfAQueuedValue_RefusedByTheJournal_Fails_AndTheQueuedValueKeepsItsTtl));
+        var (cache, _, l2, _) = TierTestKit.Build(o =>
+        {
+            o.WriteStrategy = WriteStrategy.WriteBehind;
+            o.WriteBehind.JournalPath = journal;
+            o.WriteBehind.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+            o.WriteBehind.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
+        });
+        await using var scope = cache;
+        l2.Down = true; // the value waits in the queue
+        await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
+
+        RunOnJournal(journal, "CREATE TRIGGER refuse_ttl BEFORE UPDATE OF ttl_ticks ON taicache_write_behind_journal BEGIN SELECT RAISE(ABORT, 'injected refusal'); END;");
+        var error = await Record.ExceptionAsync(async () => await cache.ExpireAsync(key, TimeSpan.FromMinutes(1)));
+        RunOnJournal(journal, "DROP TRIGGER refuse_ttl;");
+
+        l2.Down = false;
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+        Assert.IsAssignableFrom<CacheException>(error);
+        Assert.True(((InMemoryTier)l2.Inner).GetRemainingTtl(key) > TimeSpan.FromMinutes(30)); // the set's hour, not the refused minute
+    }
+
+    private static void RunOnJournal(string journal, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={journal};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
 }

@@ -90,8 +90,9 @@ internal sealed partial class WriteBehindJournal : IDisposable
             _delete.Prepare();
 
             _updateTtl = _connection.CreateCommand();
-            _updateTtl.CommandText = $"UPDATE {Table} SET ttl_ticks = $ttl, expires_at = $expires WHERE key = $key;";
+            _updateTtl.CommandText = $"UPDATE {Table} SET ttl_ticks = $ttl, expires_at = $expires WHERE key = $key AND seq = $seq;";
             _updateTtl.Parameters.Add("$key", SqliteType.Text);
+            _updateTtl.Parameters.Add("$seq", SqliteType.Integer);
             _updateTtl.Parameters.Add("$ttl", SqliteType.Integer);
             _updateTtl.Parameters.Add("$expires", SqliteType.Integer);
             _updateTtl.Prepare();
@@ -275,14 +276,19 @@ internal sealed partial class WriteBehindJournal : IDisposable
         }
     }
 
-    public void UpdateTtl(PendingWrite entry)
+    /// <summary>
+    /// Gives the row of the entry's version a new TTL, before the entry takes it (durable when this returns): a refusal
+    /// leaves the entry as it was. The row of another version of the key (one this version replaced) is not touched.
+    /// </summary>
+    public void UpdateTtl(PendingWrite entry, TimeSpan ttl, DateTimeOffset expiresAt)
     {
         lock (_gate)
         {
             CommitStagedLocked();
             _updateTtl.Parameters["$key"].Value = entry.Key;
-            _updateTtl.Parameters["$ttl"].Value = entry.Ttl is { } ttl ? ttl.Ticks : DBNull.Value;
-            _updateTtl.Parameters["$expires"].Value = Deadline(entry);
+            _updateTtl.Parameters["$seq"].Value = entry.Sequence;
+            _updateTtl.Parameters["$ttl"].Value = ttl.Ticks;
+            _updateTtl.Parameters["$expires"].Value = expiresAt.ToUnixTimeMilliseconds();
             Run(_updateTtl, entry.Key);
         }
     }

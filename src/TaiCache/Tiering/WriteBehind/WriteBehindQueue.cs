@@ -241,6 +241,18 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     {
         lock (_gate)
         {
+            if (_journal is not null && _pending.TryGetValue(key, out var staged) && staged.Commit is { IsCompleted: false })
+            {
+                // Its row goes first: a TTL journaled for a version whose commit then fails would land on the row of the
+                // version it replaced, which the queue holds again with its own TTL.
+                _journal.CommitStaged();
+            }
+
+            if (_pending.TryGetValue(key, out var refused) && refused.IsUnjournaled)
+            {
+                Undo(refused); // its writer was refused: the version it replaced (if any) takes the new TTL
+            }
+
             if (_pending.TryGetValue(key, out var entry))
             {
                 if (entry is PendingExpiry)
@@ -256,8 +268,11 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     return false;
                 }
 
-                entry.SetTtl(ttl, _time.GetUtcNow());
-                _journal?.UpdateTtl(entry);
+                // Journaled first: a refusal fails the call with the queued value as it was (L1 and the journal keep
+                // the old TTL too).
+                var now = _time.GetUtcNow();
+                _journal?.UpdateTtl(entry, ttl, Deadline.After(now, ttl));
+                entry.SetTtl(ttl, now);
                 return true;
             }
 
