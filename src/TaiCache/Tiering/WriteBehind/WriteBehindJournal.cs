@@ -293,8 +293,23 @@ internal sealed partial class WriteBehindJournal : IDisposable
         }
     }
 
-    /// <summary>Reads every journaled operation, oldest first.</summary>
+    /// <summary>
+    /// Reads every journaled operation, oldest first. A file whose rows cannot be read (damaged pages, an I/O error)
+    /// throws <see cref="CacheConnectionException"/> naming it, as a journal that cannot be opened does.
+    /// </summary>
     public List<JournalRow> ReadAll()
+    {
+        try
+        {
+            return ReadAllRows();
+        }
+        catch (SqliteException e)
+        {
+            throw new CacheConnectionException($"The write-behind journal at '{_path}' could not be read: {e.Message}", e);
+        }
+    }
+
+    private List<JournalRow> ReadAllRows()
     {
         var rows = new List<JournalRow>();
         lock (_gate)
