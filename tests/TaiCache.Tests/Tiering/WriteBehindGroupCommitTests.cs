@@ -122,4 +122,53 @@ public sealed class WriteBehindGroupCommitTests : IDisposable
         Assert.Equal("v1", (await l2.Inner.GetAsync<string>(replaced)).Value);
         Assert.False((await l2.Inner.GetAsync<string>(fresh)).HasValue); // the flusher wrote no refused version
     }
+
+    /// <summary>
+    /// A factory's value loaded while a delete's shared commit is under way takes the delete's place in the queue (as a
+    /// plain set: the lower tiers may hold the removed value). When that commit then fails, the delete is taken back,
+    /// and the value it replaced (the caller's acknowledged set) must be what the queue holds again, not the factory's
+    /// value, which was loaded only because of a removal that never happened. It was the factory's: the caller's set was
+    /// lost, though the delete that would have superseded it was refused.
+    /// </summary>
+    [Fact]
+    public async Task FactoryValueLoadedDuringARefusedDelete_DoesNotReplaceTheSetTheDeleteWouldHaveReplaced()
+    {
+        const string test = nameof(FactoryValueLoadedDuringARefusedDelete_DoesNotReplaceTheSetTheDeleteWouldHaveReplaced);
+        var l2Path = NewFile("l2");
+        var journal = NewFile("journal");
+        var (cache, _, l2) = Build(l2Path, journal);
+        await using var scope = cache;
+        var key = Key(test, "k");
+        l2.Down = true;
+        await cache.SetAsync(key, "acknowledged set"); // queued and journaled
+
+        Exception? deleteError;
+        string loaded;
+        using (var other = new SqliteConnection($"Data Source={journal};Pooling=False"))
+        {
+            other.Open();
+            using var begin = other.CreateCommand();
+            begin.CommandText = "BEGIN IMMEDIATE;"; // another writer holds the file: the delete's commit waits, then fails
+            begin.ExecuteNonQuery();
+
+            var delete = Task.Run(async () => await cache.DeleteAsync(key));
+            await TierTestKit.Eventually(() => cache.WriteBehindQueue!.FindUnwritten(key) is { Operation: WriteBehindOperation.Delete });
+            var refusedDelete = cache.WriteBehindQueue!.FindUnwritten(key)!;
+
+            // A read misses behind the queued delete and loads; the factory's value goes to the queue in the delete's place.
+            var read = Task.Run(async () => await cache.GetOrSetAsync(key, _ => ValueTask.FromResult("factory")));
+            await TierTestKit.Eventually(() => refusedDelete.IsUnjournaled, TimeSpan.FromSeconds(30)); // the delete's commit failed
+            begin.CommandText = "ROLLBACK;"; // the file is free again: the factory's value is journaled
+            begin.ExecuteNonQuery();
+            deleteError = await Record.ExceptionAsync(() => delete);
+            loaded = await read;
+        }
+
+        Assert.IsType<CacheTimeoutException>(deleteError);
+        Assert.Equal("factory", loaded); // the read itself saw the removal (the L1 copy is gone once it is taken back)
+        l2.Down = false;
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(30))).Completed);
+        Assert.Equal("acknowledged set", (await cache.GetAsync<string>(key)).Value);
+        Assert.Equal("acknowledged set", (await l2.Inner.GetAsync<string>(key)).Value);
+    }
 }

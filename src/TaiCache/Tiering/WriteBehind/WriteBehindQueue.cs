@@ -194,6 +194,9 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     {
         lock (_gate)
         {
+            // A removal whose commit fails is taken back first: the value it replaced stands, and the factory's value
+            // (loaded only because of the removal) must not take its place.
+            SettleStaged(key);
             var replacesExpiry = _pending.TryGetValue(key, out var queued) && queued.Operation == WriteBehindOperation.Expire;
             var replacesRemoval = queued is { Operation: WriteBehindOperation.Delete } && _owner.WroteNothingSince(key, l1Mark);
             var followsRemoval = queued is null && _inFlight.TryGetValue(key, out var writing) && writing.Operation == WriteBehindOperation.Delete && _owner.WroteNothingSince(key, l1Mark);
@@ -241,18 +244,9 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_journal is not null && _pending.TryGetValue(key, out var staged) && staged.Commit is { IsCompleted: false })
-            {
-                // Its row goes first: a TTL journaled for a version whose commit then fails would land on the row of the
-                // version it replaced, which the queue holds again with its own TTL.
-                _journal.CommitStaged();
-            }
-
-            if (_pending.TryGetValue(key, out var refused) && refused.IsUnjournaled)
-            {
-                Undo(refused); // its writer was refused: the version it replaced (if any) takes the new TTL
-            }
-
+            // A TTL journaled for a version whose commit then fails would land on the row of the version it replaced,
+            // which the queue holds again with its own TTL: that version takes the new TTL instead.
+            SettleStaged(key);
             if (_pending.TryGetValue(key, out var entry))
             {
                 if (entry is PendingExpiry)
@@ -378,6 +372,29 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
             _journal?.Upsert(entry);
             Append(entry);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Settles the key's queued version while its journal commit is under way (called under the gate): writes the staged
+    /// rows, and takes the version back when its commit failed (its writer is refused and makes L1 forget the key), so
+    /// the caller decides on the version that stands.
+    /// </summary>
+    private void SettleStaged(string key)
+    {
+        if (_journal is null || !_pending.TryGetValue(key, out var queued) || queued.Commit is not { } commit)
+        {
+            return;
+        }
+
+        if (!commit.IsCompleted)
+        {
+            _journal.CommitStaged();
+        }
+
+        if (queued.IsUnjournaled)
+        {
+            Undo(queued);
         }
     }
 
