@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
 using TaiCache.Sqlite;
 using TaiCache.Tests.Sqlite;
 using TaiCache.Tiering;
@@ -33,7 +34,7 @@ public sealed class WriteBehindGroupCommitTests : IDisposable
 
     private static string Key(string test, object suffix) => $"{nameof(WriteBehindGroupCommitTests)}:{test}:{suffix}";
 
-    private static (MultiTierCache Cache, InMemoryTier L1, FaultyTier L2) Build(string l2Path, string journal)
+    private static (MultiTierCache Cache, InMemoryTier L1, FaultyTier L2) Build(string l2Path, string journal, TimeProvider? time = null)
     {
         var l1 = TierTestKit.Memory("L1");
         var l2 = new FaultyTier(new SqliteTier(new SqliteTierOptions { FilePath = l2Path, SweepInterval = null }));
@@ -41,6 +42,7 @@ public sealed class WriteBehindGroupCommitTests : IDisposable
         options.WriteBehind.JournalPath = journal;
         options.WriteBehind.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
         options.WriteBehind.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
+        options.TimeProvider = time ?? TimeProvider.System;
         options.Tiers.Add(l1);
         options.Tiers.Add(l2);
         return (new MultiTierCache(options), l1, l2);
@@ -136,11 +138,15 @@ public sealed class WriteBehindGroupCommitTests : IDisposable
         const string test = nameof(FactoryValueLoadedDuringARefusedDelete_DoesNotReplaceTheSetTheDeleteWouldHaveReplaced);
         var l2Path = NewFile("l2");
         var journal = NewFile("journal");
-        var (cache, _, l2) = Build(l2Path, journal);
+        // The flusher's clock is fake: after its first failed attempt at the set it waits on it, so it neither writes
+        // nor dead-letters anything while the delete's commit is under way (a flush at the end wakes it).
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (cache, _, l2) = Build(l2Path, journal, time);
         await using var scope = cache;
         var key = Key(test, "k");
         l2.Down = true;
         await cache.SetAsync(key, "acknowledged set"); // queued and journaled
+        await TierTestKit.Eventually(() => cache.WriteBehindQueue!.FindUnwritten(key) is { Attempts: 1 }); // queued again after a failed attempt
 
         Exception? deleteError;
         string loaded;
@@ -167,6 +173,7 @@ public sealed class WriteBehindGroupCommitTests : IDisposable
         Assert.IsType<CacheTimeoutException>(deleteError);
         Assert.Equal("factory", loaded); // the read itself saw the removal (the L1 copy is gone once it is taken back)
         l2.Down = false;
+        time.Advance(TimeSpan.FromMinutes(5)); // past L2's circuit break
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(30))).Completed);
         Assert.Equal("acknowledged set", (await cache.GetAsync<string>(key)).Value);
         Assert.Equal("acknowledged set", (await l2.Inner.GetAsync<string>(key)).Value);
