@@ -37,6 +37,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': the server refuses the expiry script to this user (NOPERM), so ExpireAsync falls back to a bare PEXPIRE and the expiry recorded in values goes stale; copies into other tiers may then outlive a shortened TTL. Grant +eval +evalsha +script|load +type (see docs/redis.md)")]
     public static partial void ScriptsRefused(ILogger logger, string cacheName);
 
+    [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "Redis cache '{CacheName}': the server refuses the read script to this user (NOPERM), so reads that take a hit's TTL from Redis send GET and PTTL apart: a value replaced between the two is reported with the new value's TTL. Grant +eval +evalsha +script|load (see docs/redis.md)")]
+    public static partial void ReadScriptRefused(ILogger logger, string cacheName);
+
     [LoggerMessage(EventId = 1020, Level = LogLevel.Debug, Message = "Redis cache '{CacheName}': scanned {ServerCount} primary server(s), {KeyCount} key(s) matched")]
     public static partial void ScanFinished(ILogger logger, string cacheName, int serverCount, long keyCount);
 

@@ -206,24 +206,70 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IPartialBatchR
         if (NeedsServerTtl(expiresAt, ref now))
         {
             // Redis still holds a value whose recorded expiry has passed: another client lengthened or removed its TTL.
-            var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            expiresAt = FromServerTtl(await RunAsync(key, "PTTL", PrefixKey(key), static (d, k) => StartPttl(d, k), cancellationToken).ConfigureAwait(false), sent);
+            // Read again with its TTL in one step, so the TTL reported is that of the value reported.
+            var (again, sent) = await ReadWithServerTtlAsync(db, key, cancellationToken).ConfigureAwait(false);
+            if (!again.IsNull)
+            {
+                value = Decode<T>(key, again.Raw, out _);
+                expiresAt = again.ExpiresAtUnixMs;
+            }
+            else
+            {
+                expiresAt = Math.Max(sent, 1); // gone since: the value read, expiring at once (nothing should copy it)
+            }
         }
 
         _metrics?.RecordHit(_time.GetElapsedTime(start));
         return new CacheResult<T>(value, expiresAt);
     }
 
-    /// <summary><see cref="GetAsync{T}"/> with <see cref="RedisCacheOptions.ReadTtlFromServer"/>: <c>GET</c> and <c>PTTL</c> pipelined, in one round trip.</summary>
+    /// <summary><see cref="GetAsync{T}"/> with <see cref="RedisCacheOptions.ReadTtlFromServer"/>: the value and its TTL read in one step.</summary>
     private async ValueTask<CacheResult<T>> GetWithServerTtlAsync<T>(IDatabase db, string key, long start, CancellationToken cancellationToken)
     {
+        var (read, _) = await ReadWithServerTtlAsync(db, key, cancellationToken).ConfigureAwait(false);
+        if (read.IsNull)
+        {
+            _metrics?.RecordMiss(_time.GetElapsedTime(start));
+            return CacheResult<T>.Miss;
+        }
+
+        var value = Decode<T>(key, read.Raw, out _);
+        _metrics?.RecordHit(_time.GetElapsedTime(start));
+        return new CacheResult<T>(value, read.ExpiresAtUnixMs);
+    }
+
+    /// <summary>
+    /// Reads a key's value and Redis's TTL for it in one step (<see cref="ReadWithTtlScript"/>); when the server refuses
+    /// scripts to this user, a <c>GET</c> and a <c>PTTL</c> pipelined (not atomic: see docs/redis.md).
+    /// </summary>
+    /// <returns>The stored bytes (null for a missing key) with the expiry to report, and the clock's Unix milliseconds
+    /// when the read was sent.</returns>
+    private async ValueTask<(ServerTtlRead Read, long Sent)> ReadWithServerTtlAsync(IDatabase db, string key, CancellationToken cancellationToken)
+    {
+        var physical = PrefixKey(key);
+        var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (ReadsWithScript)
+        {
+            try
+            {
+                var reply = await WithTimeout(StartReadWithTtl(db, physical), cancellationToken).ConfigureAwait(false);
+                return (FromReadWithTtl(reply, sent, out var raw, out var expiresAt) ? new ServerTtlRead(raw, expiresAt) : default, sent);
+            }
+            catch (Exception ex) when (IsTranslatable(ex))
+            {
+                if (!RefusedReadScript(ex))
+                {
+                    throw Translate(ex, key, "GET+PTTL");
+                }
+            }
+        }
+
         Task<RedisValue>? get = null;
         Task<RedisResult>? pttl = null;
-        var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
         try
         {
-            get = _keyed!.StringGetAsync(key);
-            pttl = StartPttl(db, PrefixKey(key));
+            get = db.StringGetAsync(physical);
+            pttl = StartPttl(db, physical);
             await WithTimeout(Task.WhenAll(get, pttl), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsTranslatable(ex))
@@ -231,16 +277,7 @@ public sealed partial class RedisCache : ICacheOps, IBatchReader, IPartialBatchR
             throw Translate(get is { IsFaulted: true } ? get.Exception!.InnerException! : ex, key, "GET");
         }
 
-        var raw = get.Result;
-        if (raw.IsNull)
-        {
-            _metrics?.RecordMiss(_time.GetElapsedTime(start));
-            return CacheResult<T>.Miss;
-        }
-
-        var value = Decode<T>(key, raw, out _);
-        _metrics?.RecordHit(_time.GetElapsedTime(start));
-        return new CacheResult<T>(value, FromServerTtl(pttl.Result, sent));
+        return (get.Result.IsNull ? default : new ServerTtlRead(get.Result, FromServerTtl(pttl.Result, sent)), sent);
     }
 
     /// <inheritdoc />

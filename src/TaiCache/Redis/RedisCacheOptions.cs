@@ -60,8 +60,9 @@ public sealed class RedisCacheOptions
     /// the value. Turn it on when other clients change the TTLs of this cache's keys (<c>EXPIRE</c>, <c>PEXPIRE</c>,
     /// <c>PERSIST</c>): then <see cref="CacheResult{T}.ExpiresAt"/>, which bounds the copies a
     /// <see cref="Tiering.MultiTierCache"/> keeps in its upper tiers, never claims more life than Redis gives the key.
-    /// It costs one <c>PTTL</c> per hit: pipelined with the <c>GET</c> of <see cref="RedisCache.GetAsync{T}"/> (no extra
-    /// round trip), sent after the <c>MGET</c>s of a batch read (one more round trip). Default <see langword="false"/>:
+    /// The value and its TTL are read in one step (a script running <c>GET</c> and <c>PTTL</c>), so the TTL reported is
+    /// always the reported value's: <see cref="RedisCache.GetAsync{T}"/> sends that one command instead of its <c>GET</c>;
+    /// a batch read sends one per hit after its <c>MGET</c>s (one more round trip). Default <see langword="false"/>:
     /// the recorded expiry is used, except that a hit whose recorded expiry has already passed asks Redis (see docs/redis.md).
     /// </summary>
     public bool ReadTtlFromServer { get; set; }

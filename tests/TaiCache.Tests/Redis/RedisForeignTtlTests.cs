@@ -132,4 +132,63 @@ public sealed class RedisForeignTtlTests : IClassFixture<RedisServerFixture>
         Assert.Equal("v", copy.Value);
         Assert.True(copy.ExpiresAt <= bound, $"the L1 copy expires at {copy.ExpiresAt:O}, after Redis's key ({bound:O})");
     }
+
+    /// <summary>
+    /// Another client replaces a value again and again, alternating a value that lives a minute with one that lives an
+    /// hour. Every hit that takes its TTL from Redis (with <see cref="RedisCacheOptions.ReadTtlFromServer"/>, single and
+    /// batch, and without it once the recorded expiry has passed) reports the TTL of the value it reports: the value and
+    /// its TTL are read in one step. A batch used to send its PTTLs a round trip after its MGET, so a value replaced in
+    /// between was reported with the other value's TTL (a minute-long value said to live an hour).
+    /// </summary>
+    [Fact]
+    public async Task ServerTtlReads_ValueReplacedConcurrently_TtlIsAlwaysThatOfTheValueReported()
+    {
+        var prefix = RedisTestHelpers.UniquePrefix(nameof(RedisForeignTtlTests));
+        await using var writer = await RedisTestHelpers.ConnectAsync(_server.ConnectionString, prefix);
+        await using var fromServer = await RedisTestHelpers.ConnectAsync(_server.ConnectionString, prefix, o => o.ReadTtlFromServer = true);
+        var late = new FakeTimeProvider(DateTimeOffset.UtcNow + TimeSpan.FromHours(2)); // every recorded expiry has passed
+        await using var recordPassed = await RedisTestHelpers.ConnectAsync(_server.ConnectionString, prefix, o => o.TimeProvider = late);
+        await writer.SetAsync("k", "minute", TimeSpan.FromMinutes(1));
+
+        using var stop = new CancellationTokenSource();
+        var writes = Task.Run(async () =>
+        {
+            long n = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                await writer.SetAsync("k", "minute", TimeSpan.FromMinutes(1));
+                await writer.SetAsync("k", "hour", TimeSpan.FromHours(1));
+                n++;
+            }
+
+            return n;
+        });
+
+        var wrong = new List<string>();
+        var seen = new HashSet<string>();
+        void Check(string how, CacheResult<string> hit, DateTimeOffset now)
+        {
+            Assert.True(hit.HasValue);
+            seen.Add(hit.Value);
+            var left = hit.ExpiresAt!.Value - now;
+            var fits = hit.Value == "minute" ? left <= TimeSpan.FromMinutes(1.05) : left >= TimeSpan.FromMinutes(50);
+            if (!fits)
+            {
+                wrong.Add($"{how}: '{hit.Value}' said to live {left}");
+            }
+        }
+
+        for (var i = 0; i < 300; i++)
+        {
+            Check("batch, ReadTtlFromServer", (await ((IBatchReader)fromServer).ReadManyAsync<string>(["k"], default))[0], DateTimeOffset.UtcNow);
+            Check("single, ReadTtlFromServer", await fromServer.GetAsync<string>("k"), DateTimeOffset.UtcNow);
+            Check("batch, record passed", (await ((IBatchReader)recordPassed).ReadManyAsync<string>(["k"], default))[0], late.GetUtcNow());
+            Check("single, record passed", await recordPassed.GetAsync<string>("k"), late.GetUtcNow());
+        }
+
+        await stop.CancelAsync();
+        Assert.True(await writes > 100, "the writer kept replacing the value while the reads ran");
+        Assert.Equal(["hour", "minute"], seen.Order(StringComparer.Ordinal)); // both values were read
+        Assert.True(wrong.Count == 0, $"{wrong.Count} hits reported another value's TTL, first: {wrong.FirstOrDefault()}");
+    }
 }

@@ -116,6 +116,14 @@ public sealed class RedisSecurityTests
         Assert.Equal(2, (await cache.GetCounterAsync("c")).Value);
         Assert.Single(await cache.InfoAsync());
         Assert.Equal(1, (await cache.GetStatisticsAsync()).Primaries);
+        await using (var fromServer = await RedisCache.ConnectAsync($"127.0.0.1:{port},user=taicache,password=acl-pass", new RedisCacheOptions { KeyPrefix = "app:", ReadTtlFromServer = true }))
+        {
+            Assert.Equal(2, (await fromServer.GetCounterAsync("c")).Value);
+            await fromServer.SetAsync("t", "v", TimeSpan.FromMinutes(1));
+            Assert.True((await fromServer.GetAsync<string>("t")).ExpiresAt.HasValue); // value and TTL in one script
+            Assert.Single(await fromServer.GetManyAsync<string>(["t", "none"]));
+        }
+
         Assert.True(await cache.DeleteByPatternAsync("*") >= 1);
 
         // Every refusal so far was a command StackExchange.Redis tries and can do without (ACL LOG lists refusals).
@@ -134,7 +142,7 @@ public sealed class RedisSecurityTests
     }
 
     [Fact]
-    public async Task AclWithoutScripts_ExpireAsyncFallsBackToPexpire_AndWarnsOnce()
+    public async Task AclWithoutScripts_ExpireAsyncFallsBackToPexpire_ServerTtlReadsToGetAndPttl_EachWarnsOnce()
     {
         var port = FreePort.Next();
         await using var server = await RedisServerFixture.StartRedisAsync(port);
@@ -152,6 +160,21 @@ public sealed class RedisSecurityTests
         Assert.InRange((await cache.TtlAsync("a")).Value!.Value, TimeSpan.FromMinutes(1.9), TimeSpan.FromMinutes(2));
         Assert.InRange((await cache.TtlAsync("b")).Value!.Value, TimeSpan.FromMinutes(1.9), TimeSpan.FromMinutes(2));
         Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 1015);
+
+        // Reads taking their TTL from Redis fall back to GET and PTTL sent apart, and say so once.
+        await using var fromServer = await RedisCache.ConnectAsync($"127.0.0.1:{port},user=taicache,password=acl-pass", new RedisCacheOptions { KeyPrefix = "app:", LoggerFactory = loggerFactory, ReadTtlFromServer = true });
+        for (var i = 0; i < 2; i++)
+        {
+            var hit = await fromServer.GetAsync<string>("a");
+            Assert.Equal("v", hit.Value);
+            Assert.InRange(hit.ExpiresAt!.Value - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1.9), TimeSpan.FromMinutes(2));
+            var hits = await ((IBatchReader)fromServer).ReadManyAsync<string>(["a", "b", "none"], default);
+            Assert.Equal(["v", "v", null], hits.Select(h => h.HasValue ? h.Value : null));
+            Assert.InRange(hits[1].ExpiresAt!.Value - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1.9), TimeSpan.FromMinutes(2));
+        }
+
+        Assert.False((await fromServer.GetAsync<string>("none")).HasValue);
+        Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 1016);
     }
 
     /// <summary>Creates the user <c>taicache</c> (password <c>acl-pass</c>) limited to <c>app:*</c> and the given commands, as docs/redis.md shows.</summary>
