@@ -2,7 +2,6 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using TaiCache.Sqlite;
-using TaiCache.Tests.Sqlite;
 using TaiCache.Tiering;
 
 namespace TaiCache.Tests.Tiering;
@@ -13,31 +12,11 @@ namespace TaiCache.Tests.Tiering;
 /// </summary>
 public sealed class WriteBehindJournalEdgeCaseTests : IDisposable
 {
-    private readonly List<string> _files = [];
+    private readonly JournalTestFiles _files = new(nameof(WriteBehindJournalEdgeCaseTests));
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var path in _files)
-        {
-            SqliteTestFiles.Delete(path);
-            try
-            {
-                File.Delete(path + ".lock");
-            }
-            catch (IOException)
-            {
-                // best effort
-            }
-        }
-    }
+    public void Dispose() => _files.Dispose();
 
-    private string NewFile(string test)
-    {
-        var path = SqliteTestFiles.NewPath(test);
-        _files.Add(path);
-        return path;
-    }
+    private string NewFile(string test) => _files.New(test);
 
     private static string Key(string test) => $"{nameof(WriteBehindJournalEdgeCaseTests)}:{test}:{Guid.NewGuid():N}";
 

@@ -1,6 +1,5 @@
 using Microsoft.Data.Sqlite;
 using TaiCache.Sqlite;
-using TaiCache.Tests.Sqlite;
 using TaiCache.Tiering;
 
 namespace TaiCache.Tests.Tiering;
@@ -13,24 +12,11 @@ namespace TaiCache.Tests.Tiering;
 /// </summary>
 public sealed class WriteBehindJournalExpiryRowTests : IDisposable
 {
-    private readonly List<string> _files = [];
+    private readonly JournalTestFiles _files = new(nameof(WriteBehindJournalExpiryRowTests));
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var path in _files)
-        {
-            TierTestKit.DeleteJournal(path);
-            SqliteTestFiles.Delete(path);
-        }
-    }
+    public void Dispose() => _files.Dispose();
 
-    private string NewFile(string name)
-    {
-        var path = SqliteTestFiles.NewPath(nameof(WriteBehindJournalExpiryRowTests) + "-" + name);
-        _files.Add(path);
-        return path;
-    }
+    private string NewFile(string name) => _files.New(name);
 
     private static string Key(string test) => $"{nameof(WriteBehindJournalExpiryRowTests)}:{test}:{Guid.NewGuid():N}";
 
