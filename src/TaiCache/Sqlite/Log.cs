@@ -20,6 +20,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "SQLite tier '{Name}' closed")]
     public static partial void Closed(ILogger logger, string name);
 
-    [LoggerMessage(EventId = 5005, Level = LogLevel.Error, Message = "SQLite tier '{Name}': its file {Path} was deleted while open; the tier refuses every call from now on (writes would be lost). Build a new tier to create the file again")]
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Error, Message = "SQLite tier '{Name}': its file {Path} was deleted, moved or replaced while open; the tier refuses every call from now on (writes would be lost). Build a new tier to create the file again")]
     public static partial void FileDeleted(ILogger logger, string name, string path);
 }

@@ -452,10 +452,10 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
             return ValueTask.FromException(new ObjectDisposedException(GetType().FullName));
         }
 
-        // SQLite goes on writing to a file unlinked under it, and nothing can open that file again: a write
-        // acknowledged now would be lost. One stat per write (not per read: a read of the unlinked file only serves
+        // SQLite goes on writing to a file unlinked (or replaced) under it, and nothing can open that file again: a
+        // write acknowledged now would be lost. One stat per write (not per read: a read of the lost file only serves
         // what was there) finds it, and the tier then refuses every call rather than lose writes quietly.
-        if (_fileLost || (write && !File.Exists(FilePath)))
+        if (_fileLost || (write && SqliteFileWatch.HasMoved(_connection, FilePath)))
         {
             _gate.Release();
             return ValueTask.FromException(FileLost());
@@ -474,7 +474,7 @@ public sealed partial class SqliteTier : ICacheOps, IBatchReader, IConditionalWr
         }
 
         _metrics?.RecordError();
-        return new CacheConnectionException($"The SQLite tier '{Name}' lost its file: '{FilePath}' was deleted while the tier had it open, so writes would go to a file nothing can open again (and be lost). The tier refuses every call from now on; dispose it and build a new SqliteTier, which creates the file again.");
+        return new CacheConnectionException($"The SQLite tier '{Name}' lost its file: '{FilePath}' was deleted, moved or replaced by another file while the tier had it open, so writes would go to a file nothing can open again (and be lost). The tier refuses every call from now on; dispose it and build a new SqliteTier, which creates the file again.");
     }
 
     private byte[]? ReadLive(string key, long nowMs) => ReadLive(key, nowMs, out _);

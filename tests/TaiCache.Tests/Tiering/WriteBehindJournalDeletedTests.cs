@@ -44,4 +44,42 @@ public sealed class WriteBehindJournalDeletedTests
             TierTestKit.DeleteJournal(path);
         }
     }
+
+    /// <summary>
+    /// Another file moved over the journal's path while the cache has the journal open (a file still exists there, so
+    /// only a check of which file it is finds it): writes are refused, and what was journaled before is not lost to
+    /// the ones after (nothing is acknowledged into the replaced file).
+    /// </summary>
+    [Fact]
+    public async Task JournalFileReplacedAtItsPath_WritesRefused()
+    {
+        var path = TierTestKit.NewJournalPath();
+        var other = TierTestKit.NewJournalPath();
+        try
+        {
+            File.WriteAllBytes(other, []); // an empty file: SQLite would take it as an empty database
+            var (cache, l1, _, _) = TierTestKit.Build(o =>
+            {
+                o.WriteStrategy = WriteStrategy.WriteBehind;
+                o.WriteBehind.JournalPath = path;
+            });
+            await using var scope = cache;
+            var key = TierTestKit.Key(this);
+            await cache.SetAsync(key, "before");
+            Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+
+            File.Move(other, path, overwrite: true);
+
+            var single = await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.SetAsync(key, "after"));
+            Assert.Contains("replaced", single.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.SetManyAsync([KeyValuePair.Create(key + ":b", 1)]));
+            Assert.Equal("before", (await cache.GetAsync<string>(key)).Value);
+            Assert.False(l1.TryGet<int>(key + ":b", out _));
+        }
+        finally
+        {
+            TierTestKit.DeleteJournal(path);
+            TierTestKit.DeleteJournal(other);
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using TaiCache.Sqlite;
 
 namespace TaiCache.Tiering.WriteBehind;
 
@@ -159,9 +160,9 @@ internal sealed partial class WriteBehindJournal
             return;
         }
 
-        if (!File.Exists(_path))
+        if (SqliteFileWatch.HasMoved(_connection, _path))
         {
-            commit.Fail(new FileNotFoundException("The write-behind journal was deleted while open.", _path));
+            commit.Fail(new FileNotFoundException("The write-behind journal was deleted, moved or replaced while open.", _path));
             return;
         }
 

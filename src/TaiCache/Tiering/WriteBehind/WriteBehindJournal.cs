@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using TaiCache.Sqlite;
 
 namespace TaiCache.Tiering.WriteBehind;
 
@@ -205,20 +206,20 @@ internal sealed partial class WriteBehindJournal : IDisposable
     private static object Deadline(PendingWrite entry) => entry.ExpiresAt is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value;
 
     /// <summary>
-    /// Refuses a write when the journal's file is no longer at its path (deleted while open): SQLite would go on writing
-    /// to the unlinked file, which no restart can open, so the write would be acknowledged and then lost at a crash.
-    /// One <c>stat</c> per journal write (a journal write is itself a durable SQLite write, far slower).
+    /// Refuses a write when the journal's file is no longer the one at its path (deleted, moved or replaced while open):
+    /// SQLite would go on writing to a file no restart opens, so the write would be acknowledged and then lost at a
+    /// crash. One <c>stat</c> per journal write (a journal write is itself a durable SQLite write, far slower).
     /// </summary>
     private void EnsureFileThere(string key)
     {
-        if (!File.Exists(_path))
+        if (SqliteFileWatch.HasMoved(_connection, _path))
         {
             throw FileGone(key);
         }
     }
 
     private CacheConnectionException FileGone(string key) =>
-        new($"The write-behind journal at '{_path}' was deleted while the cache had it open: a write journaled now would be lost at a crash, so the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused and nothing of it applied. Dispose the cache and build it again to start a new journal.", key, null);
+        new($"The write-behind journal at '{_path}' was deleted, moved or replaced by another file while the cache had it open: a write journaled now would be lost at a crash, so the write of {TaiCacheDiagnostics.DescribeKey(key)} was refused and nothing of it applied. Dispose the cache and build it again to start a new journal.", key, null);
 
     /// <summary>Runs a journal command; a SQLite failure becomes the cache's own exception, naming the journal.</summary>
     private void Run(SqliteCommand command, string? key)
