@@ -82,4 +82,38 @@ public sealed class WriteBehindJournalDeletedTests
             TierTestKit.DeleteJournal(other);
         }
     }
+
+    /// <summary>
+    /// A new TTL for a value still queued is journaled before the queue takes it: with the journal file gone, the
+    /// change would go to a file no restart opens, so <c>ExpireAsync</c> fails and the queued value keeps its TTL.
+    /// </summary>
+    [Fact]
+    public async Task JournalFileDeleted_ExpireOfAQueuedValue_Fails_AndTheValueKeepsItsTtl()
+    {
+        var path = TierTestKit.NewJournalPath();
+        try
+        {
+            var (cache, _, l2, _) = TierTestKit.Build(o =>
+            {
+                o.WriteStrategy = WriteStrategy.WriteBehind;
+                o.WriteBehind.JournalPath = path;
+            });
+            await using var scope = cache;
+            var key = TierTestKit.Key(this);
+            l2.Down = true; // the value waits in the queue
+            await cache.SetAsync(key, "v", TimeSpan.FromHours(1));
+
+            File.Delete(path);
+
+            var error = await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.ExpireAsync(key, TimeSpan.FromMinutes(1)));
+            Assert.Contains("was deleted", error.Message, StringComparison.Ordinal);
+            l2.Down = false;
+            Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(20))).Completed);
+            Assert.True(((InMemoryTier)l2.Inner).GetRemainingTtl(key) > TimeSpan.FromMinutes(30)); // the set's hour, not the refused minute
+        }
+        finally
+        {
+            TierTestKit.DeleteJournal(path);
+        }
+    }
 }

@@ -286,6 +286,7 @@ internal sealed partial class WriteBehindJournal : IDisposable
         lock (_gate)
         {
             CommitStagedLocked();
+            EnsureFileThere(entry.Key);
             _updateTtl.Parameters["$key"].Value = entry.Key;
             _updateTtl.Parameters["$seq"].Value = entry.Sequence;
             _updateTtl.Parameters["$ttl"].Value = ttl.Ticks;
