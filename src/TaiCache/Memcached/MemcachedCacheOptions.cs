@@ -60,7 +60,7 @@ public sealed class MemcachedCacheOptions
     /// </remarks>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Gets or sets how long a call waits for a free pooled connection. Default 2 s.</summary>
+    /// <summary>Gets or sets how long a call waits for a free pooled connection. Default 2 s; at most 1 day.</summary>
     public TimeSpan PoolTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Gets or sets how many timeouts in a row mark a node down (a refused or failed connect marks it down at once). Default 3.</summary>
@@ -126,7 +126,7 @@ public sealed class MemcachedCacheOptions
         // At most a day: the timers behind them take at most about 49.7 days, and a batch's window is a multiple of OperationTimeout.
         Check(ConnectTimeout > TimeSpan.Zero && ConnectTimeout <= MaxTimeout, "MemcachedCacheOptions.ConnectTimeout must be positive and at most 1 day.", nameof(ConnectTimeout));
         Check(OperationTimeout > TimeSpan.Zero && OperationTimeout <= MaxTimeout, "MemcachedCacheOptions.OperationTimeout must be positive and at most 1 day.", nameof(OperationTimeout));
-        Check(PoolTimeout > TimeSpan.Zero, "MemcachedCacheOptions.PoolTimeout must be positive.", nameof(PoolTimeout));
+        Check(PoolTimeout > TimeSpan.Zero && PoolTimeout <= MaxTimeout, "MemcachedCacheOptions.PoolTimeout must be positive and at most 1 day.", nameof(PoolTimeout));
         Check(FailureThreshold >= 1, "MemcachedCacheOptions.FailureThreshold must be at least 1.", nameof(FailureThreshold));
         Check(DeadNodeRetryInterval > TimeSpan.Zero && DeadNodeRetryInterval <= MaxTimeout, "MemcachedCacheOptions.DeadNodeRetryInterval must be positive and at most 1 day.", nameof(DeadNodeRetryInterval));
         Check(MaxDeadNodeRetryInterval >= DeadNodeRetryInterval && MaxDeadNodeRetryInterval <= MaxTimeout, "MemcachedCacheOptions.MaxDeadNodeRetryInterval must be at least DeadNodeRetryInterval and at most 1 day.", nameof(MaxDeadNodeRetryInterval));
