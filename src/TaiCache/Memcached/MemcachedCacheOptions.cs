@@ -18,7 +18,7 @@ public sealed class MemcachedCacheOptions
     /// <summary>Gets or sets the cache's name, used in metrics, logs and messages. Default <c>memcached</c>.</summary>
     public string Name { get; set; } = "memcached";
 
-    /// <summary>Gets the servers (ketama ring). At least one is required.</summary>
+    /// <summary>Gets the servers (ketama ring). At least one is required, each listed once (a server's <see cref="MemcachedServer.Weight"/> gives it more keys).</summary>
     public IList<MemcachedServer> Servers { get; } = [];
 
     /// <summary>Gets or sets a prefix put before every key (a namespace), counted in the 250-byte limit. Default none.</summary>
@@ -116,6 +116,8 @@ public sealed class MemcachedCacheOptions
     {
         Check(!string.IsNullOrWhiteSpace(Name), "MemcachedCacheOptions.Name must not be empty.", nameof(Name));
         Check(Servers.Count > 0 && Servers.All(s => s is not null), "MemcachedCacheOptions.Servers must name at least one server (and no null entries).", nameof(Servers));
+        var twice = Servers.GroupBy(s => s.ToString(), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        Check(twice is null, $"MemcachedCacheOptions.Servers lists {twice?.Key} more than once; list each server once and give it a larger Weight for more of the keys.", nameof(Servers));
         Check(KeyPrefix is not null, "MemcachedCacheOptions.KeyPrefix must not be null (use an empty string).", nameof(KeyPrefix));
         var prefixProblem = KeyPrefixProblem(KeyPrefix!);
         Check(prefixProblem is null, $"MemcachedCacheOptions.KeyPrefix {prefixProblem}", nameof(KeyPrefix));

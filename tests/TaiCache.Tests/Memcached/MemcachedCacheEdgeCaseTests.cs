@@ -72,6 +72,29 @@ public sealed class MemcachedCacheEdgeCaseTests : IClassFixture<MemcachedServerF
     }
 
     [Fact]
+    public async Task Servers_SameServerListedTwice_IsRejectedByValidateOrCountedOnce()
+    {
+        // A server listed twice got two nodes: the statistics summed it twice, FlushAsync flushed it twice, and under
+        // Redistribute a down node's keys went on to its twin, the same dead server.
+        var options = _fixture.Options(o => o.Servers.Add(new MemcachedServer(_fixture.Server.Host, _fixture.Server.Port, weight: 2)));
+        var construct = Record.Exception(() => new MemcachedCache(options).DisposeAsync().AsTask().GetAwaiter().GetResult());
+        if (construct is not null)
+        {
+            var ex = Assert.IsType<ArgumentException>(construct);
+            Assert.Equal(nameof(MemcachedCacheOptions.Servers), ex.ParamName);
+            Assert.Contains(_fixture.Server.ToString(), ex.Message, StringComparison.Ordinal);
+            return;
+        }
+
+        await using var twice = new MemcachedCache(options);
+        var key = Key(nameof(Servers_SameServerListedTwice_IsRejectedByValidateOrCountedOnce));
+        await _cache.SetAsync(key, "v");
+        var once = await _cache.GetStatisticsAsync();
+        var stats = await twice.GetStatisticsAsync();
+        Assert.InRange(stats.LimitMaxBytes, once.LimitMaxBytes, once.LimitMaxBytes);
+    }
+
+    [Fact]
     public async Task GetAndTouchAsync_TtlPast2038_ReportsNoLaterExpiryThanTheServerKeeps()
     {
         var key = Key(nameof(GetAndTouchAsync_TtlPast2038_ReportsNoLaterExpiryThanTheServerKeeps));
