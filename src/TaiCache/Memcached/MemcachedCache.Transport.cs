@@ -347,7 +347,10 @@ public sealed partial class MemcachedCache
                     conn.MarkBroken();
                     node.ReportConnectionFailure(ex.Message);
                     _metrics?.RecordError();
-                    throw new CacheConnectionException($"The memcached node {node.Name} sent a malformed response to the operation on {Describe(key)} ({ex.Message}); the connection was closed.", key, ex);
+                    throw new CacheConnectionException($"The memcached node {node.Name} sent a malformed response to the operation on {Describe(key)} ({ex.Message}); the connection was closed.", key, ex)
+                    {
+                        IsPartialOutage = node.PartialOutage, // one node's connection broke, as for a reset
+                    };
                 }
                 catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
                 {
