@@ -118,6 +118,13 @@ public sealed class MemcachedCacheOptions
         Check(Servers.Count > 0 && Servers.All(s => s is not null), "MemcachedCacheOptions.Servers must name at least one server (and no null entries).", nameof(Servers));
         var twice = Servers.GroupBy(s => s.ToString(), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         Check(twice is null, $"MemcachedCacheOptions.Servers lists {twice?.Key} more than once; list each server once and give it a larger Weight for more of the keys.", nameof(Servers));
+        if (Servers.Count > 1)
+        {
+            var totalWeight = Servers.Sum(s => (long)s.Weight);
+            var starved = Servers.FirstOrDefault(s => KetamaLocator<MemcachedServer>.PointsFor(s.Weight, totalWeight, Servers.Count) == 0);
+            Check(starved is null, $"MemcachedCacheOptions.Servers: {starved} has weight {starved?.Weight} of {totalWeight}, too little for a point on the ketama ring (floor(weight / total * 40 * servers) * 4 is 0), so it would never receive a key; raise its weight or remove it.", nameof(Servers));
+        }
+
         Check(KeyPrefix is not null, "MemcachedCacheOptions.KeyPrefix must not be null (use an empty string).", nameof(KeyPrefix));
         var prefixProblem = KeyPrefixProblem(KeyPrefix!);
         Check(prefixProblem is null, $"MemcachedCacheOptions.KeyPrefix {prefixProblem}", nameof(KeyPrefix));
