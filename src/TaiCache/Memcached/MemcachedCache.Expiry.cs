@@ -101,7 +101,10 @@ public sealed partial class MemcachedCache
             }
         }
 
-        var touch = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
+        // Only touched, a TaiCache value keeps its old record: the new seconds must not vouch for it (see MemcachedExpiry).
+        var recorded = read.ClientFlags == ClientFlags ? CacheValueCodec.RecordedExpiry(read.Data) : 0;
+        var touchExptime = recorded != 0 && exptime <= ThirtyDaysSeconds ? MemcachedExpiry.TouchExptimeSettingAside(recorded, Now(), exptime) : exptime;
+        var touch = await RoundTripAsync(key, wire, touchExptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
         return Expect(touch, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored ? (read, expiresAt) : null;
     }
 }
