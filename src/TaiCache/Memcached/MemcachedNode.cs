@@ -242,6 +242,11 @@ internal sealed class MemcachedNode : IDisposable
     /// <summary>Records a timeout; too many in a row mark the node down.</summary>
     public void ReportTimeout()
     {
+        if (_down)
+        {
+            return; // a call in flight when the node went down: its timeout belongs to that outage, not to the next row
+        }
+
         if (Interlocked.Increment(ref _consecutiveTimeouts) >= _options.FailureThreshold)
         {
             Volatile.Write(ref _consecutiveTimeouts, 0);
@@ -293,6 +298,10 @@ internal sealed class MemcachedNode : IDisposable
             wasDown = _down;
             _down = false;
             _backoff = _options.DeadNodeRetryInterval;
+            if (wasDown)
+            {
+                Volatile.Write(ref _consecutiveTimeouts, 0); // a new row of timeouts starts with the node back
+            }
         }
 
         if (wasDown)

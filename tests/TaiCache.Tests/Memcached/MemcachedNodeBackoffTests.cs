@@ -106,4 +106,30 @@ public sealed class MemcachedNodeBackoffTests
         await TierTestKit.Eventually(() => !node.IsDown());
         Assert.Equal(2, node.ProbeCount);
     }
+
+    [Fact]
+    public async Task TimeoutsOfCallsInFlightWhenTheNodeWentDown_DoNotCountAfterItIsBack()
+    {
+        // FailureThreshold (3 here) timeouts in a row mark a node down. The calls still in flight then time out too, and
+        // their count outlived the outage: after the probe brought the node back, a single timeout marked it down again.
+        await using var server = new FakeMemcachedServer();
+        var (node, clock) = NewNode(server.Port);
+        using var _ = node;
+
+        for (var i = 0; i < 4; i++)
+        {
+            node.ReportTimeout(); // three mark it down; the fourth is a call that was in flight
+        }
+
+        Assert.True(node.IsDown());
+        await ProbeWaiting(node, 1);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await TierTestKit.Eventually(() => !node.IsDown());
+
+        node.ReportTimeout();
+        node.ReportTimeout();
+        Assert.False(node.IsDown()); // two timeouts since it came back: under the threshold
+        node.ReportTimeout();
+        Assert.True(node.IsDown());
+    }
 }
