@@ -129,10 +129,7 @@ internal sealed class MemcachedNode : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsDown())
         {
-            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null)
-            {
-                IsPartialOutage = PartialOutage,
-            };
+            throw MarkedDown(key);
         }
 
         if (!_slots.Wait(0, CancellationToken.None))
@@ -144,6 +141,14 @@ internal sealed class MemcachedNode : IDisposable
                     IsPartialOutage = PartialOutage,
                 };
             }
+        }
+
+        if (IsDown())
+        {
+            // Marked down while this call waited for the pool (the failures of the calls it waited for): never dialled
+            // by a caller.
+            _slots.Release();
+            throw MarkedDown(key);
         }
 
         var replacesStale = false;
@@ -172,6 +177,12 @@ internal sealed class MemcachedNode : IDisposable
         connection.ReplacesFailed = replacesStale;
         return connection;
     }
+
+    private CacheConnectionException MarkedDown(string? key) =>
+        new($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null)
+        {
+            IsPartialOutage = PartialOutage,
+        };
 
     /// <summary>
     /// Replaces a pooled connection that failed before any response byte with a freshly opened one, keeping the pool

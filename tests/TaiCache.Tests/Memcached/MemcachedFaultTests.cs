@@ -241,4 +241,30 @@ public sealed class MemcachedFaultTests
             Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
         });
     }
+
+    [Fact]
+    public async Task CallWaitingForThePool_WhenTheNodeIsMarkedDown_FailsWithoutDiallingIt()
+    {
+        // A down node is never dialled by a caller. A call that was waiting for a pooled connection when the node was
+        // marked down got the slot of the call that failed, found no idle connection and dialled the down node (here it
+        // then hung for its whole OperationTimeout; a server cut off made it wait out ConnectTimeout instead).
+        await using var server = new FakeMemcachedServer { Hang = true };
+        await using var cache = Cache(server, o =>
+        {
+            o.MaxConnectionsPerNode = 1;
+            o.FailureThreshold = 1;
+            o.OperationTimeout = TimeSpan.FromMilliseconds(500);
+            o.PoolTimeout = TimeSpan.FromSeconds(10);
+            o.DeadNodeRetryInterval = TimeSpan.FromSeconds(60);
+            o.MaxDeadNodeRetryInterval = TimeSpan.FromSeconds(60);
+        });
+        var first = cache.GetAsync<string>("pool-wait:1").AsTask();
+        await Tiering.TierTestKit.Eventually(() => Volatile.Read(ref server.Accepted) == 1);
+        var waiting = cache.GetAsync<string>("pool-wait:2").AsTask();
+
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => first.WaitAsync(TimeSpan.FromSeconds(10))); // marks the node down
+        var ex = await Assert.ThrowsAsync<CacheConnectionException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("marked down", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, Volatile.Read(ref server.Accepted));
+    }
 }
