@@ -192,7 +192,7 @@ internal sealed class MemcachedNode : IDisposable
     /// <param name="key">The key of the operation, for exceptions.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <returns>The fresh connection, owned by the caller until <see cref="Return"/>.</returns>
-    /// <exception cref="CacheConnectionException">The connect failed; the node is marked down and the slot released.</exception>
+    /// <exception cref="CacheConnectionException">The node is marked down (not dialled), or the connect failed (the node is then marked down); the slot is released.</exception>
     public async ValueTask<MemcachedConnection> ReconnectAsync(MemcachedConnection failed, string? key, CancellationToken cancellationToken)
     {
         Close(failed);
@@ -200,6 +200,12 @@ internal sealed class MemcachedNode : IDisposable
         {
             _slots.Release();
             throw new ObjectDisposedException(nameof(MemcachedNode));
+        }
+
+        if (IsDown())
+        {
+            _slots.Release(); // marked down by another call since this one failed: never dialled by a caller
+            throw MarkedDown(key);
         }
 
         var connection = await ConnectAsync(key, cancellationToken).ConfigureAwait(false);

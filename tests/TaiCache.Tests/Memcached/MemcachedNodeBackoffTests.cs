@@ -132,4 +132,22 @@ public sealed class MemcachedNodeBackoffTests
         node.ReportTimeout();
         Assert.True(node.IsDown());
     }
+
+    [Fact]
+    public async Task RetryOnAFreshConnection_AfterTheNodeWasMarkedDown_FailsWithoutDiallingIt()
+    {
+        // A call whose pooled connection failed retries once on a fresh one. When another call's failure marked the
+        // node down in between, the retry still dialled the down node (waiting out ConnectTimeout when it is cut off).
+        await using var server = new FakeMemcachedServer();
+        var (node, _) = NewNode(server.Port);
+        using var __ = node;
+        var connection = await node.RentAsync("k", CancellationToken.None);
+        Assert.Equal(1, Volatile.Read(ref server.Accepted));
+
+        node.ReportReplacementFailure("another call's fresh connection failed");
+        var ex = await Assert.ThrowsAsync<CacheConnectionException>(async () => await node.ReconnectAsync(connection, "k", CancellationToken.None));
+        Assert.Contains("marked down", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, Volatile.Read(ref server.Accepted));
+        Assert.Equal(0, node.OpenConnections);
+    }
 }
