@@ -267,4 +267,29 @@ public sealed class MemcachedFaultTests
         Assert.Contains("marked down", ex.Message, StringComparison.Ordinal);
         Assert.Equal(1, Volatile.Read(ref server.Accepted));
     }
+
+    [Fact]
+    public async Task ServerErrorLine_IsLoggedAsEvent2003_NamingTheNodeAndTheError()
+    {
+        // docs/memcached.md lists event 2003 (error line), but nothing logged it: a server refusing writes (out of memory)
+        // showed only in the callers' exceptions.
+        using var provider = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Trace));
+        await using var server = new FakeMemcachedServer();
+        await using var cache = Cache(server, o => o.LoggerFactory = factory);
+
+        server.Script.Enqueue((_ => "SERVER_ERROR out of memory storing object\r\n"u8.ToArray(), false));
+        await Assert.ThrowsAsync<CacheException>(async () => await cache.SetAsync("error-line:1", "v"));
+        server.Script.Enqueue((_ => "SERVER_ERROR out of memory storing object\r\n"u8.ToArray(), false));
+        await Assert.ThrowsAsync<CacheException>(async () => await cache.SetManyAsync([KeyValuePair.Create("error-line:2", "v")]));
+
+        var logged = provider.Collector.GetSnapshot().Where(l => l.Id.Id == 2003).ToList();
+        Assert.Equal(2, logged.Count);
+        Assert.All(logged, l =>
+        {
+            Assert.Contains($"127.0.0.1:{server.Port}", l.Message, StringComparison.Ordinal);
+            Assert.Contains("out of memory storing object", l.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("error-line", l.Message, StringComparison.Ordinal);
+        });
+    }
 }
