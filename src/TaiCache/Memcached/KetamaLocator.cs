@@ -36,8 +36,7 @@ internal sealed class KetamaLocator<TNode>
         var order = 0;
         foreach (var (node, name, weight) in nodes)
         {
-            var pct = (float)weight / totalWeight;
-            var pointsForServer = (int)Math.Floor((pct * PointsPerServer / PointsPerHash * nodes.Count) + 0.0000000001) * PointsPerHash;
+            var pointsForServer = PointsFor(weight, totalWeight, nodes.Count);
             for (var i = 0; i < pointsForServer / PointsPerHash; i++)
             {
                 Hash($"{name}-{i}", digest);
@@ -51,6 +50,20 @@ internal sealed class KetamaLocator<TNode>
         ring.Sort(static (a, b) => a.Point != b.Point ? a.Point.CompareTo(b.Point) : a.Order.CompareTo(b.Order));
         _points = ring.Select(r => r.Point).ToArray();
         _owners = ring.Select(r => r.Node).ToArray();
+    }
+
+    /// <summary>
+    /// The points a server gets on the ring, as libmemcached computes them: <c>floor(weight / totalWeight * 40 *
+    /// serverCount) * 4</c>. A weight that small beside the others gets none, and such a server never receives a key.
+    /// </summary>
+    /// <param name="weight">The server's weight.</param>
+    /// <param name="totalWeight">The sum of every server's weight.</param>
+    /// <param name="serverCount">The number of servers.</param>
+    /// <returns>The number of points, a multiple of 4.</returns>
+    public static int PointsFor(int weight, long totalWeight, int serverCount)
+    {
+        var pct = (float)weight / totalWeight;
+        return (int)Math.Floor((pct * PointsPerServer / PointsPerHash * serverCount) + 0.0000000001) * PointsPerHash;
     }
 
     /// <summary>Gets the number of points on the ring.</summary>

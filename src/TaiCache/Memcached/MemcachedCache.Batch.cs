@@ -335,7 +335,7 @@ public sealed partial class MemcachedCache
         var timeout = TimeSpan.FromTicks(Math.Min(_options.OperationTimeout.Ticks * (1 + (batch.Count / KeysPerTimeout)), MaxStallWindow.Ticks));
         try
         {
-            await RunOnNodeAsync(node, null, (batch, state, body, self: this), timeout, idempotent: true, static async (conn, s, token) =>
+            await RunOnNodeAsync(node, null, (batch, state, body, self: this, node), timeout, idempotent: true, static async (conn, s, token) =>
             {
                 try
                 {
@@ -343,6 +343,7 @@ public sealed partial class MemcachedCache
                 }
                 catch (BatchErrorException ex)
                 {
+                    s.self.LogErrorLine(s.node, ex.Response);
                     throw s.self.ErrorFor(ex.Response, null);
                 }
 

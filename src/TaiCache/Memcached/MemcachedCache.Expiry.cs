@@ -46,19 +46,21 @@ public sealed partial class MemcachedCache
 
         // Decoded before the item is touched: one that cannot be read as T (another client's, another type) throws with
         // its TTL unchanged.
-        if (await RetimeAsync(key, ttl, read => value = Decode<T>(key, read.ClientFlags, read.Data!), cancellationToken).ConfigureAwait(false) is null)
+        if (await RetimeAsync(key, ttl, read => value = Decode<T>(key, read.ClientFlags, read.Data!), cancellationToken).ConfigureAwait(false) is not { } retimed)
         {
             _metrics?.RecordMissTimed(started);
             return CacheResult<T>.Miss;
         }
 
+        // The expiry the call recorded, not one computed again after its round trips (later by their time).
         _metrics?.RecordHitTimed(started);
-        return new CacheResult<T>(value, ExpiryFor(ttl));
+        return new CacheResult<T>(value, retimed.ExpiresAt);
     }
 
-    /// <summary>Gives a live item a new TTL; returns the item as read (its value from before), or <see langword="null"/> when
-    /// the key held no live item. <paramref name="check"/> sees each read before anything is written, and may throw to stop.</summary>
-    private async ValueTask<MetaResponse?> RetimeAsync(string key, TimeSpan ttl, Action<MetaResponse>? check, CancellationToken cancellationToken)
+    /// <summary>Gives a live item a new TTL; returns the item as read (its value from before) and the expiry recorded for it
+    /// (Unix ms), or <see langword="null"/> when the key held no live item. <paramref name="check"/> sees each read before
+    /// anything is written, and may throw to stop.</summary>
+    private async ValueTask<(MetaResponse Read, long ExpiresAt)?> RetimeAsync(string key, TimeSpan ttl, Action<MetaResponse>? check, CancellationToken cancellationToken)
     {
         var wire = WireKey(key);
         CacheKeyRules.ValidateTtl(ttl);
@@ -93,13 +95,16 @@ public sealed partial class MemcachedCache
             switch (Expect(write, key, MetaResponseCode.Stored, MetaResponseCode.Exists, MetaResponseCode.NotFound))
             {
                 case MetaResponseCode.Stored:
-                    return read;
+                    return (read, expiresAt);
                 case MetaResponseCode.NotFound:
                     return null;
             }
         }
 
-        var touch = await RoundTripAsync(key, wire, exptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
-        return Expect(touch, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored ? read : null;
+        // Only touched, a TaiCache value keeps its old record: the new seconds must not vouch for it (see MemcachedExpiry).
+        var recorded = read.ClientFlags == ClientFlags ? CacheValueCodec.RecordedExpiry(read.Data) : 0;
+        var touchExptime = recorded != 0 && exptime <= ThirtyDaysSeconds ? MemcachedExpiry.TouchExptimeSettingAside(recorded, Now(), exptime) : exptime;
+        var touch = await RoundTripAsync(key, wire, touchExptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
+        return Expect(touch, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored ? (read, expiresAt) : null;
     }
 }

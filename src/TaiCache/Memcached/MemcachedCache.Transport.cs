@@ -200,6 +200,24 @@ public sealed partial class MemcachedCache
         };
     }
 
+    /// <summary>Logs an error line a node answered (event 2003), except the refusal of an increment on a value that is not a
+    /// number, which is the caller's <see cref="CacheWrongTypeException"/> (or the start of a claim over an expired value).</summary>
+    private void LogErrorLine(MemcachedNode node, in MetaResponse response)
+    {
+        if (IsNonNumeric(response))
+        {
+            return;
+        }
+
+        var line = response.Code switch
+        {
+            MetaResponseCode.ClientError => "CLIENT_ERROR",
+            MetaResponseCode.ServerError => "SERVER_ERROR",
+            _ => "ERROR",
+        };
+        Log.ServerErrorLine(_logger, node.Name, string.IsNullOrEmpty(response.ErrorMessage) ? line : line + " " + response.ErrorMessage);
+    }
+
     /// <summary>Whether memcached refused an increment or decrement because the item is not a number.</summary>
     private static bool IsNonNumeric(in MetaResponse response) =>
         response.Code == MetaResponseCode.ClientError && (response.ErrorMessage ?? string.Empty).Contains("non-numeric", StringComparison.OrdinalIgnoreCase);
@@ -316,6 +334,11 @@ public sealed partial class MemcachedCache
                     var result = await body(conn, state, token).ConfigureAwait(false);
                     conn.Generation = generation; // answered after the last failure known when it started: not suspect
                     node.ReportSuccess();
+                    if (result is MetaResponse { IsError: true } error)
+                    {
+                        LogErrorLine(node, error);
+                    }
+
                     return result;
                 }
                 catch (Exception ex) when (IsRetryable(ex, conn, idempotent, cancellationToken))
@@ -347,7 +370,10 @@ public sealed partial class MemcachedCache
                     conn.MarkBroken();
                     node.ReportConnectionFailure(ex.Message);
                     _metrics?.RecordError();
-                    throw new CacheConnectionException($"The memcached node {node.Name} sent a malformed response to the operation on {Describe(key)} ({ex.Message}); the connection was closed.", key, ex);
+                    throw new CacheConnectionException($"The memcached node {node.Name} sent a malformed response to the operation on {Describe(key)} ({ex.Message}); the connection was closed.", key, ex)
+                    {
+                        IsPartialOutage = node.PartialOutage, // one node's connection broke, as for a reset
+                    };
                 }
                 catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
                 {

@@ -18,7 +18,7 @@ public sealed class MemcachedCacheOptions
     /// <summary>Gets or sets the cache's name, used in metrics, logs and messages. Default <c>memcached</c>.</summary>
     public string Name { get; set; } = "memcached";
 
-    /// <summary>Gets the servers (ketama ring). At least one is required.</summary>
+    /// <summary>Gets the servers (ketama ring). At least one is required, each listed once (a server's <see cref="MemcachedServer.Weight"/> gives it more keys).</summary>
     public IList<MemcachedServer> Servers { get; } = [];
 
     /// <summary>Gets or sets a prefix put before every key (a namespace), counted in the 250-byte limit. Default none.</summary>
@@ -60,7 +60,7 @@ public sealed class MemcachedCacheOptions
     /// </remarks>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Gets or sets how long a call waits for a free pooled connection. Default 2 s.</summary>
+    /// <summary>Gets or sets how long a call waits for a free pooled connection. Default 2 s; at most 1 day.</summary>
     public TimeSpan PoolTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Gets or sets how many timeouts in a row mark a node down (a refused or failed connect marks it down at once). Default 3.</summary>
@@ -116,6 +116,15 @@ public sealed class MemcachedCacheOptions
     {
         Check(!string.IsNullOrWhiteSpace(Name), "MemcachedCacheOptions.Name must not be empty.", nameof(Name));
         Check(Servers.Count > 0 && Servers.All(s => s is not null), "MemcachedCacheOptions.Servers must name at least one server (and no null entries).", nameof(Servers));
+        var twice = Servers.GroupBy(s => s.ToString(), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        Check(twice is null, $"MemcachedCacheOptions.Servers lists {twice?.Key} more than once; list each server once and give it a larger Weight for more of the keys.", nameof(Servers));
+        if (Servers.Count > 1)
+        {
+            var totalWeight = Servers.Sum(s => (long)s.Weight);
+            var starved = Servers.FirstOrDefault(s => KetamaLocator<MemcachedServer>.PointsFor(s.Weight, totalWeight, Servers.Count) == 0);
+            Check(starved is null, $"MemcachedCacheOptions.Servers: {starved} has weight {starved?.Weight} of {totalWeight}, too little for a point on the ketama ring (floor(weight / total * 40 * servers) * 4 is 0), so it would never receive a key; raise its weight or remove it.", nameof(Servers));
+        }
+
         Check(KeyPrefix is not null, "MemcachedCacheOptions.KeyPrefix must not be null (use an empty string).", nameof(KeyPrefix));
         var prefixProblem = KeyPrefixProblem(KeyPrefix!);
         Check(prefixProblem is null, $"MemcachedCacheOptions.KeyPrefix {prefixProblem}", nameof(KeyPrefix));
@@ -126,7 +135,7 @@ public sealed class MemcachedCacheOptions
         // At most a day: the timers behind them take at most about 49.7 days, and a batch's window is a multiple of OperationTimeout.
         Check(ConnectTimeout > TimeSpan.Zero && ConnectTimeout <= MaxTimeout, "MemcachedCacheOptions.ConnectTimeout must be positive and at most 1 day.", nameof(ConnectTimeout));
         Check(OperationTimeout > TimeSpan.Zero && OperationTimeout <= MaxTimeout, "MemcachedCacheOptions.OperationTimeout must be positive and at most 1 day.", nameof(OperationTimeout));
-        Check(PoolTimeout > TimeSpan.Zero, "MemcachedCacheOptions.PoolTimeout must be positive.", nameof(PoolTimeout));
+        Check(PoolTimeout > TimeSpan.Zero && PoolTimeout <= MaxTimeout, "MemcachedCacheOptions.PoolTimeout must be positive and at most 1 day.", nameof(PoolTimeout));
         Check(FailureThreshold >= 1, "MemcachedCacheOptions.FailureThreshold must be at least 1.", nameof(FailureThreshold));
         Check(DeadNodeRetryInterval > TimeSpan.Zero && DeadNodeRetryInterval <= MaxTimeout, "MemcachedCacheOptions.DeadNodeRetryInterval must be positive and at most 1 day.", nameof(DeadNodeRetryInterval));
         Check(MaxDeadNodeRetryInterval >= DeadNodeRetryInterval && MaxDeadNodeRetryInterval <= MaxTimeout, "MemcachedCacheOptions.MaxDeadNodeRetryInterval must be at least DeadNodeRetryInterval and at most 1 day.", nameof(MaxDeadNodeRetryInterval));

@@ -54,6 +54,31 @@ internal static class MemcachedExpiry
         return true;
     }
 
+    /// <summary>
+    /// The exptime for a touch that cannot rewrite a TaiCache value's record (no CAS, a value too large for the new
+    /// record, or one that keeps changing), so that the server's seconds decide afterwards, as documented: a new exptime
+    /// whose seconds would vouch for the old record (the new TTL a second or four longer than the record has left) is
+    /// raised until they cannot, over the item's whole life; otherwise, the record would still end the value at its
+    /// old expiry. Raised by at most about four seconds; a relative exptime only (an absolute one is returned as is).
+    /// </summary>
+    /// <param name="recordedExpiry">The old record (Unix ms), positive.</param>
+    /// <param name="nowUnixMs">The reader's clock, Unix milliseconds.</param>
+    /// <param name="exptime">The exptime the TTL asks for, relative seconds.</param>
+    /// <returns>The exptime to touch the item with, at least <paramref name="exptime"/>.</returns>
+    public static long TouchExptimeSettingAside(long recordedExpiry, long nowUnixMs, long exptime)
+    {
+        var left = recordedExpiry - nowUnixMs;
+
+        // IsLive takes the record when its time left is within [seconds - 3.5 s, seconds - 0.5 s] of the server's seconds
+        // left, which are whole and so run up to a second apart from the exact time left as the item ages. Below
+        // vouchesFrom the TTL asked ends before the record, so a record that vouches only keeps the value a little
+        // longer, as the server does; from it up to vouchesUpTo the record would end the value before the TTL asked.
+        var vouchesFrom = left + (ExtraSeconds * 1000) - ClockToleranceMs;
+        var vouchesUpTo = left + ((ExtraSeconds + 2) * 1000) + ClockToleranceMs + 1000;
+        var ms = exptime * 1000;
+        return ms < vouchesFrom || ms >= vouchesUpTo ? exptime : (vouchesUpTo + 999) / 1000;
+    }
+
     /// <summary>Whether a live item's seconds left are few enough that its record may already have expired it (a check without the value reads it then).</summary>
     /// <param name="serverSecondsLeft">The server's seconds left.</param>
     public static bool MayHaveExpired(int? serverSecondsLeft) =>

@@ -129,10 +129,7 @@ internal sealed class MemcachedNode : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsDown())
         {
-            throw new CacheConnectionException($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null)
-            {
-                IsPartialOutage = PartialOutage,
-            };
+            throw MarkedDown(key);
         }
 
         if (!_slots.Wait(0, CancellationToken.None))
@@ -144,6 +141,14 @@ internal sealed class MemcachedNode : IDisposable
                     IsPartialOutage = PartialOutage,
                 };
             }
+        }
+
+        if (IsDown())
+        {
+            // Marked down while this call waited for the pool (the failures of the calls it waited for): never dialled
+            // by a caller.
+            _slots.Release();
+            throw MarkedDown(key);
         }
 
         var replacesStale = false;
@@ -173,6 +178,12 @@ internal sealed class MemcachedNode : IDisposable
         return connection;
     }
 
+    private CacheConnectionException MarkedDown(string? key) =>
+        new($"The memcached node {Name} is marked down after a failure; a background probe brings it back when it answers.", key, null)
+        {
+            IsPartialOutage = PartialOutage,
+        };
+
     /// <summary>
     /// Replaces a pooled connection that failed before any response byte with a freshly opened one, keeping the pool
     /// slot; the failure has already made the other idle connections suspect (see <see cref="ReportConnectionFailure"/>).
@@ -181,7 +192,7 @@ internal sealed class MemcachedNode : IDisposable
     /// <param name="key">The key of the operation, for exceptions.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <returns>The fresh connection, owned by the caller until <see cref="Return"/>.</returns>
-    /// <exception cref="CacheConnectionException">The connect failed; the node is marked down and the slot released.</exception>
+    /// <exception cref="CacheConnectionException">The node is marked down (not dialled), or the connect failed (the node is then marked down); the slot is released.</exception>
     public async ValueTask<MemcachedConnection> ReconnectAsync(MemcachedConnection failed, string? key, CancellationToken cancellationToken)
     {
         Close(failed);
@@ -189,6 +200,12 @@ internal sealed class MemcachedNode : IDisposable
         {
             _slots.Release();
             throw new ObjectDisposedException(nameof(MemcachedNode));
+        }
+
+        if (IsDown())
+        {
+            _slots.Release(); // marked down by another call since this one failed: never dialled by a caller
+            throw MarkedDown(key);
         }
 
         var connection = await ConnectAsync(key, cancellationToken).ConfigureAwait(false);
@@ -242,6 +259,11 @@ internal sealed class MemcachedNode : IDisposable
     /// <summary>Records a timeout; too many in a row mark the node down.</summary>
     public void ReportTimeout()
     {
+        if (_down)
+        {
+            return; // a call in flight when the node went down: its timeout belongs to that outage, not to the next row
+        }
+
         if (Interlocked.Increment(ref _consecutiveTimeouts) >= _options.FailureThreshold)
         {
             Volatile.Write(ref _consecutiveTimeouts, 0);
@@ -293,6 +315,10 @@ internal sealed class MemcachedNode : IDisposable
             wasDown = _down;
             _down = false;
             _backoff = _options.DeadNodeRetryInterval;
+            if (wasDown)
+            {
+                Volatile.Write(ref _consecutiveTimeouts, 0); // a new row of timeouts starts with the node back
+            }
         }
 
         if (wasDown)

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 
 namespace TaiCache.Memcached;
 
@@ -9,12 +11,18 @@ public sealed class MemcachedServer
     public const int DefaultPort = 11211;
 
     /// <summary>Initializes a server.</summary>
-    /// <param name="host">The host name or IP address.</param>
+    /// <param name="host">The host name or IP address, without a port or brackets (<c>10.0.0.1</c>, <c>::1</c>, <c>cache-1</c>); <see cref="Parse"/> takes <c>host:port</c>.</param>
     /// <param name="port">The TCP port.</param>
     /// <param name="weight">The relative share of keys (ketama weight), at least 1.</param>
+    /// <exception cref="ArgumentException"><paramref name="host"/> is blank, holds spaces or control characters, or holds a port or brackets.</exception>
     public MemcachedServer(string host, int port = DefaultPort, int weight = 1)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        if (HostProblem(host) is { } problem)
+        {
+            throw new ArgumentException($"'{Printable(host)}' is not a host name or IP address: {problem}", nameof(host));
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
@@ -70,8 +78,39 @@ public sealed class MemcachedServer
             throw new FormatException($"'{text}' is not a memcached server; use host, host:port or host:port:weight.");
         }
 
+        if (HostProblem(host) is { } problem)
+        {
+            throw new FormatException($"'{Printable(text)}' is not a memcached server: its host {problem}");
+        }
+
         return new MemcachedServer(host, port, weight);
     }
+
+    /// <summary>What is wrong with a host (a clause), or <see langword="null"/> when it is a host name or an address.</summary>
+    private static string? HostProblem(string host)
+    {
+        if (host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            return "it holds a space or a control character.";
+        }
+
+        if (host.Contains('[', StringComparison.Ordinal) || host.Contains(']', StringComparison.Ordinal))
+        {
+            return "brackets belong to the \"[::1]:11211\" form, which MemcachedServer.Parse takes; pass the address alone (::1) and the port apart.";
+        }
+
+        // A colon is only ever part of an IPv6 address: "10.0.0.1:11300" or "cache-1:11300" here lost the port (the
+        // address parser ignores it, or it went to DNS) and the cache dialled port 11211 or nothing.
+        if (host.Contains(':', StringComparison.Ordinal)
+            && !(IPAddress.TryParse(host, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6))
+        {
+            return "it holds a port; pass the port apart, or use MemcachedServer.Parse(\"host:port\").";
+        }
+
+        return null;
+    }
+
+    private static string Printable(string text) => string.Concat(text.Select(c => char.IsControl(c) ? '?' : c));
 
     /// <summary>Returns <c>host:port</c>, the name the ketama ring hashes.</summary>
     /// <returns>The server's address.</returns>

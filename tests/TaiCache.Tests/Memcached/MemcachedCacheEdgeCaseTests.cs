@@ -72,6 +72,56 @@ public sealed class MemcachedCacheEdgeCaseTests : IClassFixture<MemcachedServerF
     }
 
     [Fact]
+    public async Task Servers_SameServerListedTwice_IsRejectedByValidateOrCountedOnce()
+    {
+        // A server listed twice got two nodes: the statistics summed it twice, FlushAsync flushed it twice, and under
+        // Redistribute a down node's keys went on to its twin, the same dead server.
+        var options = _fixture.Options(o => o.Servers.Add(new MemcachedServer(_fixture.Server.Host, _fixture.Server.Port, weight: 2)));
+        var construct = Record.Exception(() => new MemcachedCache(options).DisposeAsync().AsTask().GetAwaiter().GetResult());
+        if (construct is not null)
+        {
+            var ex = Assert.IsType<ArgumentException>(construct);
+            Assert.Equal(nameof(MemcachedCacheOptions.Servers), ex.ParamName);
+            Assert.Contains(_fixture.Server.ToString(), ex.Message, StringComparison.Ordinal);
+            return;
+        }
+
+        await using var twice = new MemcachedCache(options);
+        var key = Key(nameof(Servers_SameServerListedTwice_IsRejectedByValidateOrCountedOnce));
+        await _cache.SetAsync(key, "v");
+        var once = await _cache.GetStatisticsAsync();
+        var stats = await twice.GetStatisticsAsync();
+        Assert.InRange(stats.LimitMaxBytes, once.LimitMaxBytes, once.LimitMaxBytes);
+    }
+
+    [Fact]
+    public async Task Servers_WeightLeavingAServerNoPointOnTheRing_IsRejectedByValidateOrItServes()
+    {
+        // Ketama gives a server floor(weight / total * 40 * servers) * 4 points: weight 1 beside 100 is none, so that server
+        // never got a key, and under Redistribute, with the heavy server down, every call failed with "every memcached
+        // node is marked down" although the light one was up.
+        var dead = FreePort.Next();
+        var options = _fixture.Options(o =>
+        {
+            o.Servers.Add(new MemcachedServer("127.0.0.1", dead, weight: 100));
+            o.FailoverPolicy = MemcachedFailoverPolicy.Redistribute;
+        });
+        var construct = Record.Exception(() => new MemcachedCache(options).DisposeAsync().AsTask().GetAwaiter().GetResult());
+        if (construct is not null)
+        {
+            var ex = Assert.IsType<ArgumentException>(construct);
+            Assert.Equal(nameof(MemcachedCacheOptions.Servers), ex.ParamName);
+            Assert.Contains(_fixture.Server.ToString(), ex.Message, StringComparison.Ordinal);
+            return;
+        }
+
+        await using var cache = new MemcachedCache(options);
+        var key = Key(nameof(Servers_WeightLeavingAServerNoPointOnTheRing_IsRejectedByValidateOrItServes));
+        await _cache.SetAsync(key, "v");
+        Assert.Equal("v", (await cache.GetAsync<string>(key)).Value); // the heavy server is found dead: the key moves on
+    }
+
+    [Fact]
     public async Task GetAndTouchAsync_TtlPast2038_ReportsNoLaterExpiryThanTheServerKeeps()
     {
         var key = Key(nameof(GetAndTouchAsync_TtlPast2038_ReportsNoLaterExpiryThanTheServerKeeps));

@@ -54,6 +54,32 @@ public sealed class MemcachedCasDisabledTests : IClassFixture<MemcachedCasDisabl
         Assert.Equal("v", (await _cache.GetAsync<string>(key)).Value);
     }
 
+    [Theory]
+    [InlineData("touch")]
+    [InlineData("expire")]
+    [InlineData("get-and-touch")]
+    public async Task TouchAsync_CasDisabled_ALittleLongerThanTheRecordHasLeft_Takes(string call)
+    {
+        // Only touched, a value keeps its old record. A new TTL a second or three longer than the record had left put
+        // the server's new seconds where they vouch for that record, so the record decided: the value still ended at
+        // its old expiry (10 s here, not 12) although the call returned true (and get-and-touch reported 12 s).
+        var key = Key(nameof(TouchAsync_CasDisabled_ALittleLongerThanTheRecordHasLeft_Takes) + call);
+        await _cache.SetAsync(key, "v", TimeSpan.FromSeconds(10));
+        var ttl = TimeSpan.FromSeconds(12);
+        var asked = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 12_000;
+        Assert.True(call switch
+        {
+            "touch" => await _cache.TouchAsync(key, ttl),
+            "expire" => await _cache.ExpireAsync(key, ttl),
+            _ => (await _cache.GetAndTouchAsync<string>(key, ttl)).HasValue,
+        });
+
+        var hit = await _cache.GetAsync<string>(key);
+        Assert.Equal("v", hit.Value);
+        Assert.True(hit.ExpiresAtUnixMs >= asked - 500, $"the value ends {asked - hit.ExpiresAtUnixMs} ms before the TTL asked");
+        Assert.True(hit.ExpiresAtUnixMs <= asked + 5_000, $"the value lives {hit.ExpiresAtUnixMs - asked} ms past the TTL asked");
+    }
+
     [Fact]
     public async Task AddAsync_CasDisabled_OverValueExpiredByRecord_IsNotStored()
     {

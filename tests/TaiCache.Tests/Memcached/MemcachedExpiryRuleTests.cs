@@ -52,4 +52,32 @@ public sealed class MemcachedExpiryRuleTests
     [InlineData(-1, false)]
     public void OnlyAnItemsLastSeconds_NeedItsValueToTellIfItExpired(int serverSeconds, bool mayHave) =>
         Assert.Equal(mayHave, MemcachedExpiry.MayHaveExpired(serverSeconds));
+
+    [Fact]
+    public void TouchThatCannotRewriteTheRecord_NeverLetsTheRecordEndTheValueBeforeTheTtlAsked()
+    {
+        // Every old record (1-20 s left), new TTL (1-25 s), phase of the server's second and age of the item: when the
+        // old record decides, it does not end the value more than the server's own rounding before the TTL asked.
+        for (long left = 1_000; left <= 20_000; left += 250)
+        {
+            for (var ttlSeconds = 1; ttlSeconds <= 25; ttlSeconds++)
+            {
+                var asked = ttlSeconds + MemcachedExpiry.ExtraSeconds;
+                var exptime = MemcachedExpiry.TouchExptimeSettingAside(Now + left, Now, asked);
+                Assert.InRange(exptime, asked, asked + 5);
+                for (var phase = 0; phase < 1_000; phase += 100)
+                {
+                    for (long age = 0; age < (exptime * 1000) - phase - 1; age += 250)
+                    {
+                        var remaining = (exptime * 1000) - phase - age;
+                        var serverSeconds = (int)((remaining + 999) / 1000);
+                        if (MemcachedExpiry.IsLive(Now + left - age, serverSeconds, Now, out var expiresAt) && expiresAt == Now + left - age)
+                        {
+                            Assert.True(left >= (ttlSeconds * 1000L) - 1000, $"record {left} ms, TTL {ttlSeconds} s: exptime {exptime}, age {age}, phase {phase}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

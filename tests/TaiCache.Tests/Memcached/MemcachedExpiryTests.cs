@@ -173,4 +173,25 @@ public sealed class MemcachedExpiryTests : IClassFixture<MemcachedServerFixture>
         Assert.Equal("v", hit.Value);
         Assert.InRange(hit.ExpiresAtUnixMs - readerClock.GetUtcNow().ToUnixTimeMilliseconds(), 5_000, 10_000);
     }
+
+    [Fact]
+    public async Task GetAndTouchAsync_ReportsTheExpiryItRecorded_NotALaterOne()
+    {
+        // The hit's expiry was computed again after the read and the write, so it lay past the expiry the call had just
+        // recorded in the envelope (by the two round trips), and a tier above kept its copy longer than the value lived.
+        var key = Key(nameof(GetAndTouchAsync_ReportsTheExpiryItRecorded_NotALaterOne));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(20) };
+        await using var cache = Cache(clock);
+        await cache.SetAsync(key, "v", TimeSpan.FromMinutes(5));
+
+        var hit = await cache.GetAndTouchAsync<string>(key, TimeSpan.FromMinutes(10));
+
+        using var raw = Raw();
+        var stored = raw.Get(key)!.Value.Data;
+        Assert.Equal(2, stored[4] & 2); // an expiry is recorded
+        var recorded = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(stored.AsSpan(5));
+        Assert.Equal("v", hit.Value);
+        Assert.Equal(recorded, hit.ExpiresAtUnixMs);
+        Assert.Equal(recorded, (await cache.GetAsync<string>(key)).ExpiresAtUnixMs);
+    }
 }

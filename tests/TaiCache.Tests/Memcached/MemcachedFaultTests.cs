@@ -241,4 +241,55 @@ public sealed class MemcachedFaultTests
             Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
         });
     }
+
+    [Fact]
+    public async Task CallWaitingForThePool_WhenTheNodeIsMarkedDown_FailsWithoutDiallingIt()
+    {
+        // A down node is never dialled by a caller. A call that was waiting for a pooled connection when the node was
+        // marked down got the slot of the call that failed, found no idle connection and dialled the down node (here it
+        // then hung for its whole OperationTimeout; a server cut off made it wait out ConnectTimeout instead).
+        await using var server = new FakeMemcachedServer { Hang = true };
+        await using var cache = Cache(server, o =>
+        {
+            o.MaxConnectionsPerNode = 1;
+            o.FailureThreshold = 1;
+            o.OperationTimeout = TimeSpan.FromMilliseconds(500);
+            o.PoolTimeout = TimeSpan.FromSeconds(10);
+            o.DeadNodeRetryInterval = TimeSpan.FromSeconds(60);
+            o.MaxDeadNodeRetryInterval = TimeSpan.FromSeconds(60);
+        });
+        var first = cache.GetAsync<string>("pool-wait:1").AsTask();
+        await Tiering.TierTestKit.Eventually(() => Volatile.Read(ref server.Accepted) == 1);
+        var waiting = cache.GetAsync<string>("pool-wait:2").AsTask();
+
+        await Assert.ThrowsAsync<CacheTimeoutException>(() => first.WaitAsync(TimeSpan.FromSeconds(10))); // marks the node down
+        var ex = await Assert.ThrowsAsync<CacheConnectionException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("marked down", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, Volatile.Read(ref server.Accepted));
+    }
+
+    [Fact]
+    public async Task ServerErrorLine_IsLoggedAsEvent2003_NamingTheNodeAndTheError()
+    {
+        // docs/memcached.md lists event 2003 (error line), but nothing logged it: a server refusing writes (out of memory)
+        // showed only in the callers' exceptions.
+        using var provider = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Trace));
+        await using var server = new FakeMemcachedServer();
+        await using var cache = Cache(server, o => o.LoggerFactory = factory);
+
+        server.Script.Enqueue((_ => "SERVER_ERROR out of memory storing object\r\n"u8.ToArray(), false));
+        await Assert.ThrowsAsync<CacheException>(async () => await cache.SetAsync("error-line:1", "v"));
+        server.Script.Enqueue((_ => "SERVER_ERROR out of memory storing object\r\n"u8.ToArray(), false));
+        await Assert.ThrowsAsync<CacheException>(async () => await cache.SetManyAsync([KeyValuePair.Create("error-line:2", "v")]));
+
+        var logged = provider.Collector.GetSnapshot().Where(l => l.Id.Id == 2003).ToList();
+        Assert.Equal(2, logged.Count);
+        Assert.All(logged, l =>
+        {
+            Assert.Contains($"127.0.0.1:{server.Port}", l.Message, StringComparison.Ordinal);
+            Assert.Contains("out of memory storing object", l.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("error-line", l.Message, StringComparison.Ordinal);
+        });
+    }
 }

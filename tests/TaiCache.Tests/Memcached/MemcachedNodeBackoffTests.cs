@@ -106,4 +106,48 @@ public sealed class MemcachedNodeBackoffTests
         await TierTestKit.Eventually(() => !node.IsDown());
         Assert.Equal(2, node.ProbeCount);
     }
+
+    [Fact]
+    public async Task TimeoutsOfCallsInFlightWhenTheNodeWentDown_DoNotCountAfterItIsBack()
+    {
+        // FailureThreshold (3 here) timeouts in a row mark a node down. The calls still in flight then time out too, and
+        // their count outlived the outage: after the probe brought the node back, a single timeout marked it down again.
+        await using var server = new FakeMemcachedServer();
+        var (node, clock) = NewNode(server.Port);
+        using var _ = node;
+
+        for (var i = 0; i < 4; i++)
+        {
+            node.ReportTimeout(); // three mark it down; the fourth is a call that was in flight
+        }
+
+        Assert.True(node.IsDown());
+        await ProbeWaiting(node, 1);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await TierTestKit.Eventually(() => !node.IsDown());
+
+        node.ReportTimeout();
+        node.ReportTimeout();
+        Assert.False(node.IsDown()); // two timeouts since it came back: under the threshold
+        node.ReportTimeout();
+        Assert.True(node.IsDown());
+    }
+
+    [Fact]
+    public async Task RetryOnAFreshConnection_AfterTheNodeWasMarkedDown_FailsWithoutDiallingIt()
+    {
+        // A call whose pooled connection failed retries once on a fresh one. When another call's failure marked the
+        // node down in between, the retry still dialled the down node (waiting out ConnectTimeout when it is cut off).
+        await using var server = new FakeMemcachedServer();
+        var (node, _) = NewNode(server.Port);
+        using var __ = node;
+        var connection = await node.RentAsync("k", CancellationToken.None);
+        await TierTestKit.Eventually(() => Volatile.Read(ref server.Accepted) == 1); // the server counts it once its accept returns
+
+        node.ReportReplacementFailure("another call's fresh connection failed");
+        var ex = await Assert.ThrowsAsync<CacheConnectionException>(async () => await node.ReconnectAsync(connection, "k", CancellationToken.None));
+        Assert.Contains("marked down", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, Volatile.Read(ref server.Accepted));
+        Assert.Equal(0, node.OpenConnections);
+    }
 }

@@ -89,4 +89,19 @@ public sealed class MemcachedPartialOutageTests : IAsyncLifetime
         Assert.Contains("marked down", ex.Message, StringComparison.Ordinal);
         Assert.False(ex.IsPartialOutage, ex.Message);
     }
+
+    [Fact]
+    public async Task GetAsync_MalformedResponseFromOneNodeOfTwo_IsPartialOutage()
+    {
+        // A node that answers garbage breaks the connection under the call, as a reset does: the exception said
+        // IsPartialOutage = false, so a multi-tier cache counted one bad node against the whole tier's breaker.
+        await using var fake = new FakeMemcachedServer();
+        await using var cache = Cache(_server.Port, fake.Port);
+        var key = KeyOn(cache, fake.Port, "garbage");
+        fake.Script.Enqueue((_ => "NONSENSE\r\n"u8.ToArray(), false));
+        var ex = await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.GetAsync<string>(key));
+        Assert.Contains("malformed response", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.IsPartialOutage, ex.Message);
+        Assert.False((await cache.GetAsync<string>(KeyOn(cache, _server.Port, "garbage"))).HasValue); // the other serves
+    }
 }
