@@ -300,10 +300,11 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             {
                 await _queue.UnsubscribeAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (e is RedisException or ObjectDisposedException)
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
             {
                 // The connection is gone, or its owner (often the Redis tier of the cache this instance served) closed it
-                // first: the server dropped the subscription with it.
+                // first: the server dropped the subscription with it. A timeout: the server did not answer in time; the
+                // messages that still arrive are ignored (disposed).
             }
         }
 
@@ -348,9 +349,10 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             await publish.WaitAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // ObjectDisposedException: the connection was closed under a running coherence (its owner disposed it first).
+            // TimeoutException: StackExchange.Redis's RedisTimeoutException is not a RedisException.
             Log.PublishFailed(_logger, ChannelName, ex);
             throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {ex.Message}", ex);
         }
@@ -381,7 +383,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         {
             multiplexer = await _connect!(cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             throw new CacheConnectionException($"Cache coherence could not connect to Redis: {ex.Message}", ex);
         }
@@ -395,7 +397,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         {
             return _multiplexer!.GetSubscriber().PublishAsync(_channel, payload);
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // Thrown at once, not through the task, by a connection already disposed: the heartbeat timer's caller
             // must not see it (an exception there would end the process).
@@ -410,8 +412,10 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             await publish.ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
+            // A timeout too (RedisTimeoutException is not a RedisException): thrown here it would fail a StartAsync that
+            // subscribed, end the probing after a reconnect, and fault the timer's discarded task unobserved.
             Log.HeartbeatFailed(_logger, ex);
         }
     }

@@ -1,0 +1,76 @@
+using StackExchange.Redis;
+using TaiCache.Tests.Fixtures;
+using TaiCache.Tiering.Coherence;
+
+namespace TaiCache.Tests.Tiering.Coherence;
+
+/// <summary>
+/// Publishes that time out (StackExchange.Redis raises <see cref="RedisTimeoutException"/>, a <see cref="TimeoutException"/>
+/// and not a <see cref="RedisException"/>). The server holds them with <c>CLIENT PAUSE WRITE</c> (PUBLISH waits,
+/// SUBSCRIBE does not) while the coherence's multiplexer gives up after 300 ms. The class's own server: the pause holds
+/// every client of it.
+/// </summary>
+public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>, IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var owned in Enumerable.Reverse(_owned))
+        {
+            await owned.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task PublishTimingOut_StartStillSucceeds_AndAnInvalidationFailsWithCacheConnectionException()
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=300");
+        _owned.Add(multiplexer);
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = $"timeout-{Guid.NewGuid():N}" });
+        _owned.Add(coherence);
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "5000", "WRITE");
+        try
+        {
+            // Subscribed; only its first heartbeat timed out, which is logged like any failed heartbeat.
+            await coherence.StartAsync();
+
+            var ex = await Assert.ThrowsAsync<CacheConnectionException>(async () => await coherence.PublishInvalidationAsync(["k"]));
+            Assert.IsAssignableFrom<TimeoutException>(ex.InnerException);
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+
+        await coherence.PublishInvalidationAsync(["k"]); // taken again once the server is
+        Assert.True(coherence.IsCoherent);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_UnsubscribeTimingOut_DoesNotThrow()
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=300");
+        _owned.Add(multiplexer);
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = $"timeout-{Guid.NewGuid():N}" });
+        await coherence.StartAsync();
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "5000", "ALL"); // UNSUBSCRIBE held too
+        try
+        {
+            await coherence.DisposeAsync();
+            Assert.False(coherence.IsCoherent);
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+    }
+}
