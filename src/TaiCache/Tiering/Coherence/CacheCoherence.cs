@@ -35,6 +35,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     private readonly RedisChannel _channel;
     private readonly ulong _incarnation;
     private readonly Lock _publishLock = new();
+    private readonly Lock _lifetimeLock = new();
     private long _sequence;
     private ChannelMessageQueue? _queue;
     private ITimer? _heartbeatTimer;
@@ -135,6 +136,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     /// <param name="cancellationToken">Cancels the wait for the subscription.</param>
     /// <returns>A task that completes when the instance is subscribed.</returns>
     /// <exception cref="CacheConnectionException">Redis refused the subscription.</exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed, before the call or while it subscribed (the subscription is then undone).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -157,9 +159,11 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
         multiplexer.ConnectionFailed += OnConnectionFailed;
         multiplexer.ConnectionRestored += OnConnectionRestored;
+        ChannelMessageQueue queue;
         try
         {
-            _queue = await SubscribeAsync(multiplexer, cancellationToken).ConfigureAwait(false);
+            ObjectDisposedException.ThrowIf(_disposed, this); // disposed while the connection was being made
+            queue = await SubscribeAsync(multiplexer, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -175,10 +179,30 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             throw;
         }
 
-        _queue.OnMessage(OnMessage);
-        _lastSelfHeard = _time.GetTimestamp();
-        _subscriberHealthy = true;
-        _heartbeatTimer = _time.CreateTimer(static state => ((CacheCoherence)state!).OnHeartbeatTimer(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        var running = false;
+        lock (_lifetimeLock)
+        {
+            // A DisposeAsync that ran while the SUBSCRIBE was under way found no queue and no timer to stop: this one
+            // must not leave a subscription and a heartbeat running for a disposed instance.
+            if (!_disposed)
+            {
+                running = true;
+                _queue = queue;
+                _queue.OnMessage(OnMessage);
+                _lastSelfHeard = _time.GetTimestamp();
+                _subscriberHealthy = true;
+                _heartbeatTimer = _time.CreateTimer(static state => ((CacheCoherence)state!).OnHeartbeatTimer(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
+            }
+        }
+
+        if (!running)
+        {
+            multiplexer.ConnectionFailed -= OnConnectionFailed;
+            multiplexer.ConnectionRestored -= OnConnectionRestored;
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
+            throw new ObjectDisposedException(GetType().FullName, "The cache coherence was disposed while it subscribed.");
+        }
+
         Log.Started(_logger, InstanceId, ChannelName);
         await PublishHeartbeatAsync().ConfigureAwait(false);
     }
@@ -278,37 +302,52 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     /// <returns>A task that completes when the instance is unsubscribed.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        ITimer? timer;
+        ChannelMessageQueue? queue;
+        lock (_lifetimeLock)
         {
-            return;
+            if (_disposed)
+            {
+                return;
+            }
+
+            // With StartAsync's lock: a start still subscribing sees the flag and undoes its own subscription.
+            _disposed = true;
+            timer = _heartbeatTimer;
+            queue = _queue;
         }
 
-        _disposed = true;
         if (Volatile.Read(ref _multiplexer) is { } multiplexer)
         {
             multiplexer.ConnectionFailed -= OnConnectionFailed;
             multiplexer.ConnectionRestored -= OnConnectionRestored;
         }
-        if (_heartbeatTimer is not null)
+
+        if (timer is not null)
         {
-            await _heartbeatTimer.DisposeAsync().ConfigureAwait(false);
+            await timer.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_queue is not null)
+        if (queue is not null)
         {
-            try
-            {
-                await _queue.UnsubscribeAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
-            {
-                // The connection is gone, or its owner (often the Redis tier of the cache this instance served) closed it
-                // first: the server dropped the subscription with it. A timeout: the server did not answer in time; the
-                // messages that still arrive are ignored (disposed).
-            }
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
         }
 
         Log.Stopped(_logger, InstanceId);
+    }
+
+    private static async Task UnsubscribeQuietlyAsync(ChannelMessageQueue queue)
+    {
+        try
+        {
+            await queue.UnsubscribeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // The connection is gone, or its owner (often the Redis tier of the cache this instance served) closed it
+            // first: the server dropped the subscription with it. A timeout: the server did not answer in time; the
+            // messages that still arrive are ignored (disposed).
+        }
     }
 
     private static string GenerateInstanceId()

@@ -5,10 +5,10 @@ using TaiCache.Tiering.Coherence;
 namespace TaiCache.Tests.Tiering.Coherence;
 
 /// <summary>
-/// Publishes that time out (StackExchange.Redis raises <see cref="RedisTimeoutException"/>, a <see cref="TimeoutException"/>
-/// and not a <see cref="RedisException"/>). The server holds them with <c>CLIENT PAUSE WRITE</c> (PUBLISH waits,
-/// SUBSCRIBE does not) while the coherence's multiplexer gives up after 300 ms. The class's own server: the pause holds
-/// every client of it.
+/// Commands the server holds (<c>CLIENT PAUSE</c>): publishes that time out (StackExchange.Redis raises
+/// <see cref="RedisTimeoutException"/>, a <see cref="TimeoutException"/> and not a <see cref="RedisException"/>; with
+/// <c>WRITE</c>, PUBLISH waits and SUBSCRIBE does not, while the coherence's multiplexer gives up after 300 ms), and a
+/// dispose while the SUBSCRIBE waits. The class's own server: the pause holds every client of it.
 /// </summary>
 public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>, IAsyncLifetime
 {
@@ -72,5 +72,34 @@ public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixt
         {
             await server.ExecuteAsync("CLIENT", "UNPAUSE");
         }
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WhileStartAsyncWaitsForTheSubscription_LeavesNoSubscriptionNorHeartbeat()
+    {
+        // The dispose found no queue and no timer yet; the start then subscribed and started the heartbeat anyway, on a
+        // disposed instance: the subscription and the timer lived on for good.
+        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = $"dispose-start-{Guid.NewGuid():N}" });
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "1500", "ALL"); // the SUBSCRIBE waits
+        Task starting;
+        try
+        {
+            starting = coherence.StartAsync();
+            Assert.False(starting.IsCompleted);
+            await coherence.DisposeAsync();
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => starting);
+        Assert.Equal(0, await server.SubscriptionSubscriberCountAsync(RedisChannel.Literal(coherence.ChannelName)));
+        Assert.Equal(0, coherence.MessagesPublished);
+        Assert.False(coherence.IsCoherent);
     }
 }
