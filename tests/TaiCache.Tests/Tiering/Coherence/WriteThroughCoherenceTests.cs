@@ -211,6 +211,25 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         Assert.Equal("v2", (await b.GetAsync<string>(key)).Value);
     }
 
+    [Fact]
+    public async Task SetAsync_RefusedByRedis_WhichThenDropsItsOlderValue_StillTellsThePeers()
+    {
+        // The value cannot be serialized: Redis refuses the set at once, its older value is deleted (it must not be read
+        // back over the new one) and the set fails. The peers' L1 copies of that older value must go with it.
+        var (a, _, aRedis) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var key = $"wtc:{Guid.NewGuid():N}";
+        await HeardByAsync("b", [key], () => a.SetAsync(key, "v1").AsTask());
+        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
+        Assert.True(bL1.TryGet<string>(key, out _));
+
+        await Assert.ThrowsAsync<TierWriteException>(async () => await a.SetAsync(key, new Unserializable()));
+        Assert.False(await aRedis.ExistsAsync(key)); // the older value is gone from Redis
+
+        await Wait.UntilAsync(() => !bL1.TryGet<string>(key, out _), "the peer to drop its copy of the deleted value", TimeSpan.FromSeconds(5));
+        Assert.False((await b.GetAsync<string>(key)).HasValue);
+    }
+
     // The peer hears every write's invalidation, even the first one of a key: one that arrives late, while the peer reads
     // the key through, would (rightly) keep the peer from copying what it read into L1, so setups wait for it.
     private async Task HeardByAsync(string peer, IReadOnlyCollection<string> keys, Func<Task> write)
@@ -266,5 +285,15 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         }
 
         return (cache, l1, redis);
+    }
+
+    /// <summary>A value MessagePack cannot write: its only member throws when read.</summary>
+    public sealed class Unserializable
+    {
+        public int Value
+        {
+            get => throw new InvalidOperationException("not serializable");
+            set => _ = value;
+        }
     }
 }
