@@ -102,4 +102,44 @@ public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixt
         Assert.Equal(0, coherence.MessagesPublished);
         Assert.False(coherence.IsCoherent);
     }
+
+    [Fact]
+    public async Task Silent_AnOwnMessageSentBeforeTheSilence_DoesNotEndIt_OnlyAFreshProbeDoes()
+    {
+        // An own message published before the silence began (here the start heartbeat, replayed; in life one that sat in
+        // the client's queue while the subscription died) proves nothing about the subscription now. The instance's
+        // user may subscribe but not publish for a while (ACL), so its own probes cannot come back until it may again.
+        var user = $"coh-{Guid.NewGuid():N}";
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all");
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},user={user},password=pw");
+        _owned.Add(multiplexer);
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = $"silent-{Guid.NewGuid():N}", TimeProvider = time });
+        _owned.Add(coherence);
+        var channel = RedisChannel.Literal(coherence.ChannelName);
+        var captured = new System.Collections.Concurrent.ConcurrentQueue<byte[]>();
+        (await control.GetSubscriber().SubscribeAsync(channel)).OnMessage(m => captured.Enqueue((byte[])m.Message!));
+        await coherence.StartAsync();
+        await Wait.UntilAsync(() => coherence.MessagesReceived > 0 && !captured.IsEmpty, "the start heartbeat heard by both");
+        var startHeartbeat = captured.First();
+
+        await server.ExecuteAsync("ACL", "SETUSER", user, "-publish");
+        for (var beat = 0; beat < 4; beat++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5)); // heartbeats refused: silent at the fourth
+        }
+
+        Assert.False(coherence.IsCoherent);
+        var heard = coherence.MessagesReceived;
+        await control.GetSubscriber().PublishAsync(channel, startHeartbeat);
+        await Wait.UntilAsync(() => coherence.MessagesReceived > heard, "the replayed heartbeat");
+        Assert.False(coherence.IsCoherent);
+
+        await server.ExecuteAsync("ACL", "SETUSER", user, "+publish");
+        time.Advance(TimeSpan.FromSeconds(5)); // a probe
+        await Wait.UntilAsync(() => coherence.IsCoherent, "coherent once its own probe is heard");
+    }
 }
