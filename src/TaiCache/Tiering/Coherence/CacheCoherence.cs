@@ -41,6 +41,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     private ITimer? _heartbeatTimer;
     private int _started;
     private volatile bool _disposed;
+    private volatile bool _startExpected;
     private long _messagesPublished;
     private long _messagesReceived;
     private long _resyncCount;
@@ -104,9 +105,17 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
     /// <summary>
     /// Gets a value indicating whether a copy into the local tier of a value read from a shared tier could miss a peer's
-    /// invalidation: started (or being started) and not coherent. Before <see cref="StartAsync"/> nothing is watched.
+    /// invalidation: started (or being started, or its owner retrying a failed start, see <see cref="ExpectStart"/>)
+    /// and not coherent. Before <see cref="StartAsync"/> nothing is watched.
     /// </summary>
-    internal bool CopiesAtRisk => Volatile.Read(ref _started) == 1 && !IsCoherent;
+    internal bool CopiesAtRisk => (Volatile.Read(ref _started) == 1 || _startExpected) && !IsCoherent;
+
+    /// <summary>
+    /// Tells that this instance's owner will start it and retry until it has started (the DI registration): from now on
+    /// the local tier takes no copies of shared values until it is coherent, between failed attempts included, when
+    /// nothing hears the peers.
+    /// </summary>
+    internal void ExpectStart() => _startExpected = true;
 
     /// <summary>Gets how many times the local tier was cleared to resynchronise.</summary>
     public long ResyncCount => Interlocked.Read(ref _resyncCount);
