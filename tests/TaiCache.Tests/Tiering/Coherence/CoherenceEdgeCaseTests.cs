@@ -71,6 +71,23 @@ public sealed class CoherenceEdgeCaseTests : IClassFixture<RedisServerFixture>, 
         Assert.Contains("HeartbeatInterval", ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A silence limit (interval x missed heartbeats) past what a TimeSpan holds threw OverflowException in the heartbeat
+    /// timer's callback, which ends the process; and more keys per message than any reader takes made every large
+    /// invalidation unreadable to the peers (each one a clear of their L1). Both are refused by validation, naming the option.
+    /// </summary>
+    [Fact]
+    public void Coherence_OptionsThatBreakItAtRunTime_AreRefusedByValidate()
+    {
+        var overflow = new CacheCoherenceOptions { HeartbeatInterval = TimeSpan.FromDays(49), MissedHeartbeatsBeforeResync = int.MaxValue };
+        var ex = Assert.ThrowsAny<ArgumentException>(overflow.Validate);
+        Assert.Contains("MissedHeartbeatsBeforeResync", ex.Message, StringComparison.Ordinal);
+
+        var tooMany = new CacheCoherenceOptions { MaxKeysPerMessage = 2_000_000 };
+        ex = Assert.ThrowsAny<ArgumentException>(tooMany.Validate);
+        Assert.Contains("MaxKeysPerMessage", ex.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>DisposeAsync while redis-server is down does not hang (it unsubscribes over a dead connection).</summary>
     [Fact]
     public async Task Coherence_DisposeWhileRedisDown_CompletesPromptly()
