@@ -151,6 +151,11 @@ public sealed partial class CacheCoherence
         }
 
         PrunePeers(now, _options.HeartbeatInterval * 20);
+        if (ClearOwed)
+        {
+            _ = PublishOwedClearAsync();
+        }
+
         _ = _awaitingEcho || _silent
             ? PublishHeartbeatAsync(Interlocked.Read(ref _probeNumber))
             : PublishHeartbeatAsync();

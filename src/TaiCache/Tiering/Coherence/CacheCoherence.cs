@@ -37,6 +37,8 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     private readonly Lock _publishLock = new();
     private readonly Lock _lifetimeLock = new();
     private long _sequence;
+    private long _lastFailedSequence;
+    private long _lastClearSequence;
     private ChannelMessageQueue? _queue;
     private ITimer? _heartbeatTimer;
     private int _started;
@@ -214,6 +216,10 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
         Log.Started(_logger, InstanceId, ChannelName);
         await PublishHeartbeatAsync().ConfigureAwait(false);
+        if (ClearOwed)
+        {
+            await PublishOwedClearAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -377,17 +383,34 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     {
         // Encode outside the lock with a placeholder sequence, then stamp the number and hand the message to the
         // multiplexer inside the lock, so messages reach Redis in sequence order.
+        // Owed a clear (an earlier message failed): this one goes as a clear, which covers its keys too.
+        if (ClearOwed)
+        {
+            kind = CoherenceMessageKind.Clear;
+            keys = [];
+        }
+
         var payload = CoherenceMessage.Encode(kind, InstanceId, _incarnation, 0, keys);
         if (Volatile.Read(ref _multiplexer) is null)
         {
-            _ = await GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                _ = await GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (CacheConnectionException)
+            {
+                // Nothing sent, and no number used: use one, so that peers see the gap, and owe a clear.
+                RaiseTo(ref _lastFailedSequence, Interlocked.Increment(ref _sequence));
+                throw;
+            }
         }
 
         var sequenceOffset = 5 + Encoding.UTF8.GetByteCount(InstanceId) + 8;
         Task<long> publish;
+        long sequence;
         lock (_publishLock)
         {
-            var sequence = Interlocked.Increment(ref _sequence);
+            sequence = Interlocked.Increment(ref _sequence);
             BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(sequenceOffset), sequence);
             publish = StartPublish(payload);
         }
@@ -396,13 +419,53 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         {
             await publish.WaitAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
+            if (kind == CoherenceMessageKind.Clear)
+            {
+                RaiseTo(ref _lastClearSequence, sequence);
+            }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // ObjectDisposedException: the connection was closed under a running coherence (its owner disposed it first).
             // TimeoutException: StackExchange.Redis's RedisTimeoutException is not a RedisException.
+            RaiseTo(ref _lastFailedSequence, sequence);
             Log.PublishFailed(_logger, ChannelName, ex);
             throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Gets a value indicating whether a message this instance numbered failed after the last clear Redis took. A peer
+    /// that knew this instance sees the gap in its numbers; one that first hears of it later takes the numbers it then
+    /// hears as its start, and would keep its copies of the keys whose invalidation failed: a clear makes up for it.
+    /// </summary>
+    private bool ClearOwed => Interlocked.Read(ref _lastFailedSequence) > Interlocked.Read(ref _lastClearSequence);
+
+    /// <summary>Publishes the clear owed for failed messages (see <see cref="ClearOwed"/>), from the heartbeat; a failure is logged.</summary>
+    private async Task PublishOwedClearAsync()
+    {
+        try
+        {
+            await PublishDataAsync(CoherenceMessageKind.Clear, [], CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is CacheConnectionException or ObjectDisposedException)
+        {
+            // Logged; still owed: the next heartbeat tries again.
+        }
+    }
+
+    private static void RaiseTo(ref long field, long value)
+    {
+        var seen = Interlocked.Read(ref field);
+        while (seen < value)
+        {
+            var was = Interlocked.CompareExchange(ref field, value, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
         }
     }
 

@@ -142,4 +142,37 @@ public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixt
         time.Advance(TimeSpan.FromSeconds(5)); // a probe
         await Wait.UntilAsync(() => coherence.IsCoherent, "coherent once its own probe is heard");
     }
+
+    [Fact]
+    public async Task InvalidationsFailedBeforeAPeerHeardOfTheInstance_AreMadeUpForWithAClear()
+    {
+        // A peer learns an instance's numbers from the first message it hears: invalidations that failed before that
+        // (here the instance may not publish at all at first) are no gap to it, so its copies of those keys stayed.
+        var user = $"coh-{Guid.NewGuid():N}";
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all", "-publish");
+        var ns = $"owed-{Guid.NewGuid():N}";
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var aMultiplexer = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},user={user},password=pw");
+        _owned.Add(aMultiplexer);
+        var a = new CacheCoherence(aMultiplexer, new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 }), new CacheCoherenceOptions { Namespace = ns, TimeProvider = time });
+        _owned.Add(a);
+        var bMultiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        _owned.Add(bMultiplexer);
+        var bL1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var b = new CacheCoherence(bMultiplexer, bL1, new CacheCoherenceOptions { Namespace = ns });
+        _owned.Add(b);
+        await b.StartAsync();
+        await a.StartAsync(); // subscribed; its heartbeat refused
+        bL1.Set("k", "old");
+
+        await Assert.ThrowsAsync<CacheConnectionException>(async () => await a.PublishInvalidationAsync(["k"]));
+        await server.ExecuteAsync("ACL", "SETUSER", user, "+publish");
+        var heard = b.MessagesReceived;
+        time.Advance(TimeSpan.FromSeconds(5)); // a's next heartbeat: the first message b hears from it
+        await Wait.UntilAsync(() => b.MessagesReceived > heard, "a's heartbeat at b");
+
+        await Wait.UntilAsync(() => !bL1.TryGet<string>("k", out _), "b to drop what a's failed invalidation was about", TimeSpan.FromSeconds(5));
+    }
 }
