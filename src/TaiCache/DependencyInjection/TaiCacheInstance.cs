@@ -95,6 +95,9 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
 
         if (_coherenceInstance is not null)
         {
+            // Before the first read: until coherence has started, L1 keeps no copy of a value read from Redis (a peer's
+            // write of it would go unheard), between failed attempts too.
+            _coherenceInstance.ExpectStart();
             _coherence = StartCoherenceAsync(_coherenceInstance, _stopping.Token);
         }
     }

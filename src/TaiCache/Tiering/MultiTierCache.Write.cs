@@ -281,6 +281,13 @@ public sealed partial class MultiTierCache
         {
             found |= await ExpireTiersAsync(key, ttl, failedTiers: bits => failedTiers |= bits, cancellationToken).ConfigureAwait(false);
         }
+        catch when (_options.Coherence is not null)
+        {
+            // The tiers below the one that failed (lowest first) have the new expiry, or may have (a timeout, a
+            // cancellation): the peers' L1 copies must not outlive it.
+            await PublishInvalidationAsync([key], CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
         finally
         {
             // Under write-behind a lower tier that failed gets the expiry again from the flusher (retried, dead-lettered),

@@ -25,6 +25,7 @@ public sealed partial class MultiTierCache
         where TWrite : struct, ITierWrite<TResult>
     {
         ValueTask? published = null;
+        var sharedIssued = false;
         TResult result = default!;
         try
         {
@@ -51,6 +52,7 @@ public sealed partial class MultiTierCache
                         // the tier's. From 50 tasks through Redis alone (--write-throughput), three frames more ran sets at
                         // 0.75-0.77x raw SET; 0.86-0.91x inline.
                         EnterOrThrow(slot, activity);
+                        sharedIssued |= slot.IsShared;
 
                         try
                         {
@@ -117,6 +119,14 @@ public sealed partial class MultiTierCache
                 // The write's own failure is the one to report; the invalidation already on its way is waited for, not
                 // reported (a failed publish is logged, a cancelled one is the caller's doing).
                 await ObserveAsync(published.Value).ConfigureAwait(false);
+                throw;
+            }
+            catch when (publish && sharedIssued)
+            {
+                // A shared tier got the write, or may have (a timeout, a cancellation after it was sent), or dropped its
+                // older value after refusing it (RemoveOlderAsync): the peers' L1 copies of that older value must go
+                // too, though the write failed. An invalidation of a key nothing changed costs the peers a miss.
+                await write.PublishAsync(this, CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
 

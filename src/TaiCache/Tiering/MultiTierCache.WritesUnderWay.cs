@@ -69,11 +69,14 @@ public sealed partial class MultiTierCache
 
     /// <summary>
     /// Begins an eager refresh's store of a key, unless a write of the key came since the refresh began (L1's write
-    /// marks), superseded it, or is under way; complete the source returned once the store has finished.
+    /// marks), superseded it, or is under way, or the coherence cannot vouch for hearing the peers' writes now (its
+    /// subscription down, unconfirmed or silent: a peer's write would not supersede the refresh, whose plain set would
+    /// replace it; a refresh begun before a gap is caught by the clear's marks); complete the source returned once the
+    /// store has finished.
     /// </summary>
     private TaskCompletionSource? BeginRefreshStore(ISupersedable flight, string key, long l1Mark)
     {
-        if (WrittenSince(key, l1Mark) || flight.TryBeginStore() is not { } storing)
+        if (_options.Coherence is { CopiesAtRisk: true } || WrittenSince(key, l1Mark) || flight.TryBeginStore() is not { } storing)
         {
             return null;
         }

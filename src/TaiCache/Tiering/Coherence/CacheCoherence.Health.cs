@@ -20,25 +20,19 @@ public sealed partial class CacheCoherence
         CoherenceResyncReason reason;
         lock (_healthLock)
         {
-            if (_awaitingEcho)
-            {
-                // Only the echo of a probe sent after the failure proves the channel is subscribed again; a message
-                // received on the old connection before it broke may still be queued.
-                if (message.Kind != CoherenceMessageKind.Heartbeat || message.Probe != Interlocked.Read(ref _probeNumber))
-                {
-                    return;
-                }
-
-                reason = CoherenceResyncReason.SubscriberReconnected;
-            }
-            else if (_silent)
-            {
-                reason = CoherenceResyncReason.SubscriberSilent;
-            }
-            else
+            if (!_awaitingEcho && !_silent)
             {
                 return;
             }
+
+            // Only the echo of a probe sent after the failure (or after the silence began) proves the channel delivers
+            // now; a message sent before, received on the old connection or held in the client's queue, may still come.
+            if (message.Kind != CoherenceMessageKind.Heartbeat || message.Probe != Interlocked.Read(ref _probeNumber))
+            {
+                return;
+            }
+
+            reason = _awaitingEcho ? CoherenceResyncReason.SubscriberReconnected : CoherenceResyncReason.SubscriberSilent;
 
             _awaitingEcho = false;
             _silent = false;
@@ -147,6 +141,7 @@ public sealed partial class CacheCoherence
             {
                 _silent = true;
                 becameSilent = true;
+                Interlocked.Increment(ref _probeNumber); // from now on only this probe's echo ends the silence
             }
         }
 
@@ -156,7 +151,12 @@ public sealed partial class CacheCoherence
         }
 
         PrunePeers(now, _options.HeartbeatInterval * 20);
-        _ = _awaitingEcho
+        if (ClearOwed)
+        {
+            _ = PublishOwedClearAsync();
+        }
+
+        _ = _awaitingEcho || _silent
             ? PublishHeartbeatAsync(Interlocked.Read(ref _probeNumber))
             : PublishHeartbeatAsync();
     }

@@ -8,11 +8,14 @@ public sealed partial class CacheCoherence
     /// <summary>How many peers pruned for silence are remembered (see <see cref="PrunePeers"/>); past it they are all forgotten.</summary>
     private const int MaxForgottenPeers = 4096;
 
-    private readonly Dictionary<string, PeerState> _peers = new(StringComparer.Ordinal);
+    // Keyed by origin id and incarnation: two live instances configured with one InstanceId are two peers, each with its
+    // own numbers (tracked by id alone, each one's message was taken for a restart of the other, a new baseline every
+    // time, and neither one's gaps were seen). A restarted peer is a new one; its predecessor is pruned in time.
+    private readonly Dictionary<(string Origin, ulong Incarnation), PeerState> _peers = [];
 
     // Peers pruned for silence, with the last sequence number heard: one that comes back under the same incarnation
     // with a higher number (its connection was down for a while) sent messages this instance never got.
-    private readonly Dictionary<string, PeerState> _forgottenPeers = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Origin, ulong Incarnation), PeerState> _forgottenPeers = [];
     private readonly Lock _peersLock = new();
 
     // Called by the channel queue, one message at a time, in the order Redis delivered them.
@@ -48,13 +51,14 @@ public sealed partial class CacheCoherence
         var now = _time.GetTimestamp();
         lock (_peersLock)
         {
-            if (!_peers.TryGetValue(message.Origin, out var peer) || peer.Incarnation != message.Incarnation)
+            var id = (message.Origin, message.Incarnation);
+            if (!_peers.TryGetValue(id, out var peer))
             {
                 // First contact with this peer (or a restart of it): its numbers start the tracking, unless it is a peer
                 // pruned while silent whose numbers went on meanwhile (a heartbeat repeats the last one; a message is the next).
-                gap = _forgottenPeers.Remove(message.Origin, out var forgotten) && forgotten.Incarnation == message.Incarnation
+                gap = _forgottenPeers.Remove(id, out var forgotten)
                       && message.Sequence > forgotten.LastSequence + (message.Kind == CoherenceMessageKind.Heartbeat ? 0 : 1);
-                _peers[message.Origin] = new PeerState(message.Incarnation, message.Sequence, now);
+                _peers[id] = new PeerState(message.Sequence, now);
                 apply = message.Kind != CoherenceMessageKind.Heartbeat;
             }
             else if (message.Kind == CoherenceMessageKind.Heartbeat)
@@ -154,7 +158,7 @@ public sealed partial class CacheCoherence
     {
         lock (_peersLock)
         {
-            List<string>? gone = null;
+            List<(string, ulong)>? gone = null;
             foreach (var (id, peer) in _peers)
             {
                 if (_time.GetElapsedTime(peer.LastHeard, now) > olderThan)
@@ -179,10 +183,8 @@ public sealed partial class CacheCoherence
         }
     }
 
-    private sealed class PeerState(ulong incarnation, long lastSequence, long lastHeard)
+    private sealed class PeerState(long lastSequence, long lastHeard)
     {
-        public ulong Incarnation { get; } = incarnation;
-
         public long LastSequence { get; set; } = lastSequence;
 
         public long LastHeard { get; set; } = lastHeard;

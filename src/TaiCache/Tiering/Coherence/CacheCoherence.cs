@@ -35,11 +35,15 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     private readonly RedisChannel _channel;
     private readonly ulong _incarnation;
     private readonly Lock _publishLock = new();
+    private readonly Lock _lifetimeLock = new();
     private long _sequence;
+    private long _lastFailedSequence;
+    private long _lastClearSequence;
     private ChannelMessageQueue? _queue;
     private ITimer? _heartbeatTimer;
     private int _started;
     private volatile bool _disposed;
+    private volatile bool _startExpected;
     private long _messagesPublished;
     private long _messagesReceived;
     private long _resyncCount;
@@ -103,9 +107,17 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
     /// <summary>
     /// Gets a value indicating whether a copy into the local tier of a value read from a shared tier could miss a peer's
-    /// invalidation: started (or being started) and not coherent. Before <see cref="StartAsync"/> nothing is watched.
+    /// invalidation: started (or being started, or its owner retrying a failed start, see <see cref="ExpectStart"/>)
+    /// and not coherent. Before <see cref="StartAsync"/> nothing is watched.
     /// </summary>
-    internal bool CopiesAtRisk => Volatile.Read(ref _started) == 1 && !IsCoherent;
+    internal bool CopiesAtRisk => (Volatile.Read(ref _started) == 1 || _startExpected) && !IsCoherent;
+
+    /// <summary>
+    /// Tells that this instance's owner will start it and retry until it has started (the DI registration): from now on
+    /// the local tier takes no copies of shared values until it is coherent, between failed attempts included, when
+    /// nothing hears the peers.
+    /// </summary>
+    internal void ExpectStart() => _startExpected = true;
 
     /// <summary>Gets how many times the local tier was cleared to resynchronise.</summary>
     public long ResyncCount => Interlocked.Read(ref _resyncCount);
@@ -135,6 +147,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     /// <param name="cancellationToken">Cancels the wait for the subscription.</param>
     /// <returns>A task that completes when the instance is subscribed.</returns>
     /// <exception cref="CacheConnectionException">Redis refused the subscription.</exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed, before the call or while it subscribed (the subscription is then undone).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -157,9 +170,11 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
         multiplexer.ConnectionFailed += OnConnectionFailed;
         multiplexer.ConnectionRestored += OnConnectionRestored;
+        ChannelMessageQueue queue;
         try
         {
-            _queue = await SubscribeAsync(multiplexer, cancellationToken).ConfigureAwait(false);
+            ObjectDisposedException.ThrowIf(_disposed, this); // disposed while the connection was being made
+            queue = await SubscribeAsync(multiplexer, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -175,12 +190,36 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             throw;
         }
 
-        _queue.OnMessage(OnMessage);
-        _lastSelfHeard = _time.GetTimestamp();
-        _subscriberHealthy = true;
-        _heartbeatTimer = _time.CreateTimer(static state => ((CacheCoherence)state!).OnHeartbeatTimer(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        var running = false;
+        lock (_lifetimeLock)
+        {
+            // A DisposeAsync that ran while the SUBSCRIBE was under way found no queue and no timer to stop: this one
+            // must not leave a subscription and a heartbeat running for a disposed instance.
+            if (!_disposed)
+            {
+                running = true;
+                _queue = queue;
+                _queue.OnMessage(OnMessage);
+                _lastSelfHeard = _time.GetTimestamp();
+                _subscriberHealthy = true;
+                _heartbeatTimer = _time.CreateTimer(static state => ((CacheCoherence)state!).OnHeartbeatTimer(), this, _options.HeartbeatInterval, _options.HeartbeatInterval);
+            }
+        }
+
+        if (!running)
+        {
+            multiplexer.ConnectionFailed -= OnConnectionFailed;
+            multiplexer.ConnectionRestored -= OnConnectionRestored;
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
+            throw new ObjectDisposedException(GetType().FullName, "The cache coherence was disposed while it subscribed.");
+        }
+
         Log.Started(_logger, InstanceId, ChannelName);
         await PublishHeartbeatAsync().ConfigureAwait(false);
+        if (ClearOwed)
+        {
+            await PublishOwedClearAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -278,36 +317,52 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     /// <returns>A task that completes when the instance is unsubscribed.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        ITimer? timer;
+        ChannelMessageQueue? queue;
+        lock (_lifetimeLock)
         {
-            return;
+            if (_disposed)
+            {
+                return;
+            }
+
+            // With StartAsync's lock: a start still subscribing sees the flag and undoes its own subscription.
+            _disposed = true;
+            timer = _heartbeatTimer;
+            queue = _queue;
         }
 
-        _disposed = true;
         if (Volatile.Read(ref _multiplexer) is { } multiplexer)
         {
             multiplexer.ConnectionFailed -= OnConnectionFailed;
             multiplexer.ConnectionRestored -= OnConnectionRestored;
         }
-        if (_heartbeatTimer is not null)
+
+        if (timer is not null)
         {
-            await _heartbeatTimer.DisposeAsync().ConfigureAwait(false);
+            await timer.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_queue is not null)
+        if (queue is not null)
         {
-            try
-            {
-                await _queue.UnsubscribeAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is RedisException or ObjectDisposedException)
-            {
-                // The connection is gone, or its owner (often the Redis tier of the cache this instance served) closed it
-                // first: the server dropped the subscription with it.
-            }
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
         }
 
         Log.Stopped(_logger, InstanceId);
+    }
+
+    private static async Task UnsubscribeQuietlyAsync(ChannelMessageQueue queue)
+    {
+        try
+        {
+            await queue.UnsubscribeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // The connection is gone, or its owner (often the Redis tier of the cache this instance served) closed it
+            // first: the server dropped the subscription with it. A timeout: the server did not answer in time; the
+            // messages that still arrive are ignored (disposed).
+        }
     }
 
     private static string GenerateInstanceId()
@@ -328,17 +383,34 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     {
         // Encode outside the lock with a placeholder sequence, then stamp the number and hand the message to the
         // multiplexer inside the lock, so messages reach Redis in sequence order.
+        // Owed a clear (an earlier message failed): this one goes as a clear, which covers its keys too.
+        if (ClearOwed)
+        {
+            kind = CoherenceMessageKind.Clear;
+            keys = [];
+        }
+
         var payload = CoherenceMessage.Encode(kind, InstanceId, _incarnation, 0, keys);
         if (Volatile.Read(ref _multiplexer) is null)
         {
-            _ = await GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                _ = await GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (CacheConnectionException)
+            {
+                // Nothing sent, and no number used: use one, so that peers see the gap, and owe a clear.
+                RaiseTo(ref _lastFailedSequence, Interlocked.Increment(ref _sequence));
+                throw;
+            }
         }
 
         var sequenceOffset = 5 + Encoding.UTF8.GetByteCount(InstanceId) + 8;
         Task<long> publish;
+        long sequence;
         lock (_publishLock)
         {
-            var sequence = Interlocked.Increment(ref _sequence);
+            sequence = Interlocked.Increment(ref _sequence);
             BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(sequenceOffset), sequence);
             publish = StartPublish(payload);
         }
@@ -347,12 +419,53 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         {
             await publish.WaitAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
+            if (kind == CoherenceMessageKind.Clear)
+            {
+                RaiseTo(ref _lastClearSequence, sequence);
+            }
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // ObjectDisposedException: the connection was closed under a running coherence (its owner disposed it first).
+            // TimeoutException: StackExchange.Redis's RedisTimeoutException is not a RedisException.
+            RaiseTo(ref _lastFailedSequence, sequence);
             Log.PublishFailed(_logger, ChannelName, ex);
             throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Gets a value indicating whether a message this instance numbered failed after the last clear Redis took. A peer
+    /// that knew this instance sees the gap in its numbers; one that first hears of it later takes the numbers it then
+    /// hears as its start, and would keep its copies of the keys whose invalidation failed: a clear makes up for it.
+    /// </summary>
+    private bool ClearOwed => Interlocked.Read(ref _lastFailedSequence) > Interlocked.Read(ref _lastClearSequence);
+
+    /// <summary>Publishes the clear owed for failed messages (see <see cref="ClearOwed"/>), from the heartbeat; a failure is logged.</summary>
+    private async Task PublishOwedClearAsync()
+    {
+        try
+        {
+            await PublishDataAsync(CoherenceMessageKind.Clear, [], CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is CacheConnectionException or ObjectDisposedException)
+        {
+            // Logged; still owed: the next heartbeat tries again.
+        }
+    }
+
+    private static void RaiseTo(ref long field, long value)
+    {
+        var seen = Interlocked.Read(ref field);
+        while (seen < value)
+        {
+            var was = Interlocked.CompareExchange(ref field, value, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
         }
     }
 
@@ -381,7 +494,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         {
             multiplexer = await _connect!(cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             throw new CacheConnectionException($"Cache coherence could not connect to Redis: {ex.Message}", ex);
         }
@@ -395,7 +508,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         {
             return _multiplexer!.GetSubscriber().PublishAsync(_channel, payload);
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // Thrown at once, not through the task, by a connection already disposed: the heartbeat timer's caller
             // must not see it (an exception there would end the process).
@@ -410,8 +523,10 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             await publish.ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
+            // A timeout too (RedisTimeoutException is not a RedisException): thrown here it would fail a StartAsync that
+            // subscribed, end the probing after a reconnect, and fault the timer's discarded task unobserved.
             Log.HeartbeatFailed(_logger, ex);
         }
     }

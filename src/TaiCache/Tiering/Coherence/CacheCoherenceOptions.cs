@@ -36,7 +36,7 @@ public sealed class CacheCoherenceOptions
     /// </summary>
     public int MissedHeartbeatsBeforeResync { get; set; } = 3;
 
-    /// <summary>Gets or sets the most keys carried by one message; larger invalidations are split. Default 512.</summary>
+    /// <summary>Gets or sets the most keys carried by one message; larger invalidations are split. Default 512; at most 1,000,000.</summary>
     public int MaxKeysPerMessage { get; set; } = 512;
 
     /// <summary>Gets or sets the longest key accepted, in UTF-8 bytes. Default 1024.</summary>
@@ -77,9 +77,16 @@ public sealed class CacheCoherenceOptions
             throw new ArgumentOutOfRangeException(nameof(MissedHeartbeatsBeforeResync), MissedHeartbeatsBeforeResync, "CacheCoherenceOptions.MissedHeartbeatsBeforeResync must be at least 2.");
         }
 
-        if (MaxKeysPerMessage <= 0)
+        if (HeartbeatInterval.Ticks * (double)MissedHeartbeatsBeforeResync >= TimeSpan.MaxValue.Ticks)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxKeysPerMessage), MaxKeysPerMessage, "CacheCoherenceOptions.MaxKeysPerMessage must be positive.");
+            // The silence limit is computed at every heartbeat: past TimeSpan's range it threw in the timer's callback.
+            throw new ArgumentOutOfRangeException(nameof(MissedHeartbeatsBeforeResync), MissedHeartbeatsBeforeResync, "CacheCoherenceOptions.MissedHeartbeatsBeforeResync times HeartbeatInterval must fit in a TimeSpan.");
+        }
+
+        if (MaxKeysPerMessage <= 0 || MaxKeysPerMessage > CoherenceMessage.MaxKeysPerMessage)
+        {
+            // Readers refuse a message with more keys (as unreadable: each one would clear the peers' L1).
+            throw new ArgumentOutOfRangeException(nameof(MaxKeysPerMessage), MaxKeysPerMessage, $"CacheCoherenceOptions.MaxKeysPerMessage must be positive and at most {CoherenceMessage.MaxKeysPerMessage} (the most a reader takes).");
         }
 
         if (MaxKeyBytes <= 0)

@@ -24,7 +24,7 @@ internal readonly record struct CoherenceMessage(CoherenceMessageKind Kind, stri
     public const byte Version = 1;
     public const int MaxOriginBytes = 200;
 
-    private const int MaxKeysPerMessage = 1_000_000;
+    internal const int MaxKeysPerMessage = 1_000_000;
 
     public static byte[] Encode(CoherenceMessageKind kind, string origin, ulong incarnation, long sequence, IReadOnlyList<string>? keys = null, long probe = 0)
     {

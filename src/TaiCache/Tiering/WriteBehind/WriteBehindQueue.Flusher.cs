@@ -164,9 +164,11 @@ internal sealed partial class WriteBehindQueue
 
         var trouble = false;
         var token = _stop.Token;
-        foreach (var entry in batch)
+        var tiersBefore = new int[batch.Count];
+        for (var k = 0; k < batch.Count; k++)
         {
-            entry.FailedThisRound = false;
+            batch[k].FailedThisRound = false;
+            tiersBefore[k] = batch[k].RemainingTiers;
         }
 
         for (var i = _owner.FirstRemote; i < _owner.Slots.Length; i++)
@@ -327,10 +329,19 @@ internal sealed partial class WriteBehindQueue
             }
         }
 
-        var published = new List<string>(done.Count);
-        foreach (var entry in batch)
+        // Done, or written to a shared tier this round though a tier below still fails (retried, perhaps dead-lettered):
+        // the peers read the new value there, so their L1 copies of the older one must go now.
+        var sharedTiers = 0;
+        foreach (var slot in _owner.Slots)
         {
-            if (entry.RemainingTiers == 0 && !entry.Yielded)
+            sharedTiers |= slot.IsShared ? slot.Bit : 0;
+        }
+
+        var published = new List<string>(done.Count);
+        for (var k = 0; k < batch.Count; k++)
+        {
+            var entry = batch[k];
+            if (!entry.Yielded && (entry.RemainingTiers == 0 || (tiersBefore[k] & ~entry.RemainingTiers & sharedTiers) != 0))
             {
                 published.Add(entry.Key);
             }

@@ -62,6 +62,34 @@ public sealed class CoherenceEdgeCaseTests : IClassFixture<RedisServerFixture>, 
         Assert.False(b.Tier.TryGet<string>($"{ns}:k2", out _), "k2's invalidation #2 was lost; L1 must be cleared");
     }
 
+    /// <summary>
+    /// Two live peers configured with one <see cref="CacheCoherenceOptions.InstanceId"/> (two processes on a machine whose
+    /// name was taken for it) differ only by incarnation. Tracked by id alone, each one's message looked like a restart
+    /// of the other, a new baseline every time, so neither one's lost invalidations were ever noticed.
+    /// </summary>
+    [Fact]
+    public async Task Coherence_TwoPeersSharingAnInstanceId_EachOnesSequenceGapIsStillSeen()
+    {
+        var ns = Namespace();
+        var b = await Node(ns, "b");
+        await b.WaitSubscribedAsync();
+        await using var raw = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var channel = RedisChannel.Literal(b.Coherence.ChannelName);
+        Task Publish(ulong incarnation, long sequence, string key) =>
+            raw.GetSubscriber().PublishAsync(channel, CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "web", incarnation, sequence, [$"{ns}:{key}"]));
+
+        await Publish(1, 1, "k1");
+        await Publish(2, 1, "k2");
+        await Wait.UntilAsync(() => b.Invalidations.Count == 2, "both peers' first invalidations");
+        b.Tier.Set($"{ns}:k3", "old"); // web#1's invalidation #2 of k3 is lost
+        await Publish(2, 2, "k4");
+        await Publish(1, 3, "k5");
+        await Wait.UntilAsync(() => b.Invalidations.Count == 4, "both peers' next invalidations");
+
+        Assert.Equal(1, b.Coherence.SequenceGapCount);
+        Assert.False(b.Tier.TryGet<string>($"{ns}:k3", out _), "web#1's invalidation #2 was lost; L1 must be cleared");
+    }
+
     /// <summary>A heartbeat interval longer than a timer can take (about 49.7 days) is refused by validation, naming the option.</summary>
     [Fact]
     public void Coherence_HeartbeatIntervalTheTimerCannotTake_IsRefusedByValidate()
@@ -69,6 +97,23 @@ public sealed class CoherenceEdgeCaseTests : IClassFixture<RedisServerFixture>, 
         var options = new CacheCoherenceOptions { HeartbeatInterval = TimeSpan.FromDays(60) };
         var ex = Assert.ThrowsAny<ArgumentException>(options.Validate);
         Assert.Contains("HeartbeatInterval", ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A silence limit (interval x missed heartbeats) past what a TimeSpan holds threw OverflowException in the heartbeat
+    /// timer's callback, which ends the process; and more keys per message than any reader takes made every large
+    /// invalidation unreadable to the peers (each one a clear of their L1). Both are refused by validation, naming the option.
+    /// </summary>
+    [Fact]
+    public void Coherence_OptionsThatBreakItAtRunTime_AreRefusedByValidate()
+    {
+        var overflow = new CacheCoherenceOptions { HeartbeatInterval = TimeSpan.FromDays(49), MissedHeartbeatsBeforeResync = int.MaxValue };
+        var ex = Assert.ThrowsAny<ArgumentException>(overflow.Validate);
+        Assert.Contains("MissedHeartbeatsBeforeResync", ex.Message, StringComparison.Ordinal);
+
+        var tooMany = new CacheCoherenceOptions { MaxKeysPerMessage = 2_000_000 };
+        ex = Assert.ThrowsAny<ArgumentException>(tooMany.Validate);
+        Assert.Contains("MaxKeysPerMessage", ex.Message, StringComparison.Ordinal);
     }
 
     /// <summary>DisposeAsync while redis-server is down does not hang (it unsubscribes over a dead connection).</summary>

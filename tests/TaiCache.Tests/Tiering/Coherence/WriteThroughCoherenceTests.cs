@@ -211,6 +211,45 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         Assert.Equal("v2", (await b.GetAsync<string>(key)).Value);
     }
 
+    [Fact]
+    public async Task SetAsync_RefusedByRedis_WhichThenDropsItsOlderValue_StillTellsThePeers()
+    {
+        // The value cannot be serialized: Redis refuses the set at once, its older value is deleted (it must not be read
+        // back over the new one) and the set fails. The peers' L1 copies of that older value must go with it.
+        var (a, _, aRedis) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var key = $"wtc:{Guid.NewGuid():N}";
+        await HeardByAsync("b", [key], () => a.SetAsync(key, "v1").AsTask());
+        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
+        Assert.True(bL1.TryGet<string>(key, out _));
+
+        await Assert.ThrowsAsync<TierWriteException>(async () => await a.SetAsync(key, new Unserializable()));
+        Assert.False(await aRedis.ExistsAsync(key)); // the older value is gone from Redis
+
+        await Wait.UntilAsync(() => !bL1.TryGet<string>(key, out _), "the peer to drop its copy of the deleted value", TimeSpan.FromSeconds(5));
+        Assert.False((await b.GetAsync<string>(key)).HasValue);
+    }
+
+    [Fact]
+    public async Task ExpireAsync_RedisTakesTheNewTtl_ATierAboveItFails_StillTellsThePeers()
+    {
+        // A: L1, a tier of its own (down), then Redis. The expiry goes lowest first: Redis takes it, the tier above
+        // refuses it and the call throws. The peers' L1 copies must not outlive the value's new, shorter life in Redis.
+        var middle = new FaultyTier(new InMemoryTier(new InMemoryTierOptions { Name = "middle" }), "middle");
+        var (a, _, aRedis) = await InstanceAsync("a", configure: o => o.Tiers.Insert(1, middle));
+        var (b, bL1, _) = await InstanceAsync("b");
+        var key = $"wtc:{Guid.NewGuid():N}";
+        await HeardByAsync("b", [key], () => a.SetAsync(key, "v1", TimeSpan.FromHours(1)).AsTask());
+        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
+        Assert.True(bL1.TryGet<string>(key, out _));
+
+        middle.Down = true;
+        await Assert.ThrowsAsync<TierWriteException>(async () => await a.ExpireAsync(key, TimeSpan.FromMinutes(1)));
+        Assert.True((await aRedis.TtlAsync(key)).Value <= TimeSpan.FromMinutes(1)); // Redis took it
+
+        await Wait.UntilAsync(() => !bL1.TryGet<string>(key, out _), "the peer to drop its copy with the older TTL", TimeSpan.FromSeconds(5));
+    }
+
     // The peer hears every write's invalidation, even the first one of a key: one that arrives late, while the peer reads
     // the key through, would (rightly) keep the peer from copying what it read into L1, so setups wait for it.
     private async Task HeardByAsync(string peer, IReadOnlyCollection<string> keys, Func<Task> write)
@@ -235,7 +274,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         return outstanding;
     }
 
-    private async Task<(MultiTierCache Cache, InMemoryTier L1, RedisCache Redis)> InstanceAsync(string name, bool dedicatedCoherenceConnection = false, TimeProvider? time = null)
+    private async Task<(MultiTierCache Cache, InMemoryTier L1, RedisCache Redis)> InstanceAsync(string name, bool dedicatedCoherenceConnection = false, TimeProvider? time = null, Action<MultiTierCacheOptions>? configure = null)
     {
         time ??= TimeProvider.System;
         var redis = await RedisCache.ConnectAsync($"127.0.0.1:{_server.Port}", new RedisCacheOptions { Name = "redis", KeyPrefix = "wtc:", TimeProvider = time });
@@ -257,6 +296,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         var options = new MultiTierCacheOptions { Name = name, Coherence = coherence, TimeProvider = time };
         options.Tiers.Add(l1);
         options.Tiers.Add(redis);
+        configure?.Invoke(options);
         var cache = new MultiTierCache(options);
         _owned.Add(cache);
         _owned.Add(coherence);
@@ -266,5 +306,15 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
         }
 
         return (cache, l1, redis);
+    }
+
+    /// <summary>A value MessagePack cannot write: its only member throws when read.</summary>
+    public sealed class Unserializable
+    {
+        public int Value
+        {
+            get => throw new InvalidOperationException("not serializable");
+            set => _ = value;
+        }
     }
 }
