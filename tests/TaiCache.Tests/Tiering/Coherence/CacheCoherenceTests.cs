@@ -13,7 +13,7 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
 {
     private readonly RedisServerFixture _redis;
     private readonly ITestOutputHelper _output;
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly OwnedDisposables _owned = new();
     private ConnectionMultiplexer _raw = null!;
 
     public CacheCoherenceTests(RedisServerFixture redis, ITestOutputHelper output)
@@ -26,10 +26,7 @@ public sealed class CacheCoherenceTests : IClassFixture<RedisServerFixture>, IAs
 
     public async Task DisposeAsync()
     {
-        foreach (var owned in _owned)
-        {
-            await owned.DisposeAsync();
-        }
+        await _owned.DisposeAsync();
 
         await _raw.DisposeAsync();
     }

@@ -13,19 +13,13 @@ namespace TaiCache.Tests.Tiering.Coherence;
 public sealed class CoherenceEdgeCaseTests : IClassFixture<RedisServerFixture>, IAsyncLifetime
 {
     private readonly RedisServerFixture _redis;
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly OwnedDisposables _owned = new();
 
     public CoherenceEdgeCaseTests(RedisServerFixture redis) => _redis = redis;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _owned.DisposeAsync();
 
     /// <summary>
     /// A peer silent for 20 heartbeat intervals (its connection down for 100 s with the defaults, or a longer interval of
@@ -209,12 +203,7 @@ public sealed class CoherenceEdgeCaseTests : IClassFixture<RedisServerFixture>, 
         }
         finally
         {
-            foreach (var owned in Enumerable.Reverse(_owned))
-            {
-                await owned.DisposeAsync();
-            }
-
-            _owned.Clear();
+            await _owned.DisposeAsync();
             GC.Collect();
             GC.WaitForPendingFinalizers();
             GC.Collect();

@@ -15,7 +15,7 @@ namespace TaiCache.Tests.Tiering.Coherence;
 /// </summary>
 public sealed class IncoherentCopyTests : IAsyncLifetime
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly OwnedDisposables _owned = new();
     private ServerProcess _server = null!;
     private ConnectionMultiplexer _raw = null!;
 
@@ -27,10 +27,7 @@ public sealed class IncoherentCopyTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
+        await _owned.DisposeAsync();
 
         await _raw.DisposeAsync();
         await _server.DisposeAsync();

@@ -15,17 +15,11 @@ namespace TaiCache.Tests.Tiering.Coherence;
 /// </summary>
 public sealed class IncoherentRefreshTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>, IAsyncLifetime
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly OwnedDisposables _owned = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _owned.DisposeAsync();
 
     [Fact]
     public async Task EagerRefresh_WhileTheCoherenceIsSilent_DoesNotReplaceAPeersWrite()

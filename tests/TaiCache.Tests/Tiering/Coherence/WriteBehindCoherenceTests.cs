@@ -9,18 +9,12 @@ namespace TaiCache.Tests.Tiering.Coherence;
 /// <summary>Write-behind with coherence: the peers hear a write once the flusher put it in a shared tier.</summary>
 public sealed class WriteBehindCoherenceTests(RedisServerFixture server) : IClassFixture<RedisServerFixture>, IAsyncLifetime
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly OwnedDisposables _owned = new();
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _heard = new(StringComparer.Ordinal);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _owned.DisposeAsync();
 
     [Fact]
     public async Task Flush_RedisTakesTheSet_ATierBelowItKeepsFailing_ThePeersAreToldAtOnce()

@@ -14,7 +14,7 @@ namespace TaiCache.Tests.Tiering.Coherence;
 /// </summary>
 public sealed class WriteThroughCoherenceTests : IAsyncLifetime
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly OwnedDisposables _owned = new();
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _heard = new(StringComparer.Ordinal);
     private ServerProcess _server = null!;
 
@@ -22,10 +22,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
+        await _owned.DisposeAsync();
 
         await _server.DisposeAsync();
     }
