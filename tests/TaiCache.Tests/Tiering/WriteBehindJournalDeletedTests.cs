@@ -8,17 +8,24 @@ namespace TaiCache.Tests.Tiering;
 /// </summary>
 public sealed class WriteBehindJournalDeletedTests
 {
+    /// <summary>A write-behind cache over the journal at <paramref name="path"/>, its L2 a fault-injecting memory tier.</summary>
+    private static (MultiTierCache Cache, InMemoryTier L1, FaultyTier L2) WriteBehind(string path)
+    {
+        var (cache, l1, l2, _) = TierTestKit.Build(o =>
+        {
+            o.WriteStrategy = WriteStrategy.WriteBehind;
+            o.WriteBehind.JournalPath = path;
+        });
+        return (cache, l1, l2);
+    }
+
     [Fact]
     public async Task JournalFileDeleted_WritesRefusedBeforeAnythingIsApplied_ValuesQueuedBeforeStayServed()
     {
         var path = TierTestKit.NewJournalPath();
         try
         {
-            var (cache, l1, l2, _) = TierTestKit.Build(o =>
-            {
-                o.WriteStrategy = WriteStrategy.WriteBehind;
-                o.WriteBehind.JournalPath = path;
-            });
+            var (cache, l1, l2) = WriteBehind(path);
             await using var scope = cache;
             var key = TierTestKit.Key(this);
             await cache.SetAsync(key, "before");
@@ -58,11 +65,7 @@ public sealed class WriteBehindJournalDeletedTests
         try
         {
             File.WriteAllBytes(other, []); // an empty file: SQLite would take it as an empty database
-            var (cache, l1, _, _) = TierTestKit.Build(o =>
-            {
-                o.WriteStrategy = WriteStrategy.WriteBehind;
-                o.WriteBehind.JournalPath = path;
-            });
+            var (cache, l1, _) = WriteBehind(path);
             await using var scope = cache;
             var key = TierTestKit.Key(this);
             await cache.SetAsync(key, "before");
@@ -93,11 +96,7 @@ public sealed class WriteBehindJournalDeletedTests
         var path = TierTestKit.NewJournalPath();
         try
         {
-            var (cache, _, l2, _) = TierTestKit.Build(o =>
-            {
-                o.WriteStrategy = WriteStrategy.WriteBehind;
-                o.WriteBehind.JournalPath = path;
-            });
+            var (cache, _, l2) = WriteBehind(path);
             await using var scope = cache;
             var key = TierTestKit.Key(this);
             l2.Down = true; // the value waits in the queue
