@@ -3,10 +3,10 @@ namespace TaiCache.Tiering;
 /// <summary>
 /// A small consecutive-failure circuit breaker around one tier: opens after a number of failures in a row, lets one
 /// probe through once the break duration has passed, closes on the probe's success. Time comes from a <see cref="TimeProvider"/>.
-/// A probe that never reports (its caller cancelled it, or a partial outage answered it) holds the half-open circuit
-/// for one more break duration, after which another probe may go: a call cannot tell the breaker it was the probe, so
-/// no call gives the permit back (one let in while the circuit was closed, cancelled during the probe, did, and let a
-/// second probe through).
+/// A probe that ends neither way (its caller cancelled it, or a partial outage answered it) gives its permit back
+/// (<see cref="OnInconclusive"/>, with the number <see cref="TryAcquire"/> gave it), so the next call probes at once; a
+/// call let in while the circuit was closed, or an earlier probe, holds no number that can free a later probe's permit.
+/// A probe that never reports at all holds the half-open circuit for one more break duration, after which another may go.
 /// </summary>
 internal sealed class CircuitBreaker
 {
@@ -19,6 +19,7 @@ internal sealed class CircuitBreaker
     private long _openedAt;
     private long _probeSentAt;
     private bool _probeOut;
+    private long _probeNumber; // the latest probe's, counted from 1
 
     public CircuitBreaker(int threshold, TimeSpan breakDuration, TimeProvider time)
     {
@@ -42,8 +43,11 @@ internal sealed class CircuitBreaker
     }
 
     /// <summary>Asks to call the tier: <see langword="true"/> when closed, or when this caller is the half-open probe.</summary>
-    public bool TryAcquire()
+    /// <param name="probe">The probe's number when this caller is the probe (for <see cref="OnInconclusive"/>), else 0.</param>
+    public bool TryAcquire(out long probe)
     {
+        probe = 0;
+
         // Lock-free fast path for the common case.
         if (Volatile.Read(ref _failures) == 0 && _state == CircuitState.Closed)
         {
@@ -61,12 +65,12 @@ internal sealed class CircuitBreaker
                     break;
                 case CircuitState.Open when BreakElapsed():
                     _state = CircuitState.HalfOpen;
-                    SendProbe();
+                    probe = SendProbe();
                     allowed = true;
                     changed = true;
                     break;
                 case CircuitState.HalfOpen when !_probeOut || _time.GetElapsedTime(_probeSentAt) >= _breakDuration:
-                    SendProbe();
+                    probe = SendProbe();
                     allowed = true;
                     break;
                 default:
@@ -129,10 +133,33 @@ internal sealed class CircuitBreaker
         }
     }
 
-    private void SendProbe()
+    /// <summary>
+    /// A call let through ended neither way (cancelled by its caller, or answered in part). When it was the probe still
+    /// out, its permit is given back: the next call probes at once, instead of the circuit staying half-open with every
+    /// call turned away for one more break duration.
+    /// </summary>
+    /// <param name="probe">The number <see cref="TryAcquire"/> gave the call (0 when it was not a probe: nothing changes).</param>
+    public void OnInconclusive(long probe)
+    {
+        if (probe == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_state == CircuitState.HalfOpen && _probeOut && _probeNumber == probe)
+            {
+                _probeOut = false;
+            }
+        }
+    }
+
+    private long SendProbe()
     {
         _probeOut = true;
         _probeSentAt = _time.GetTimestamp();
+        return ++_probeNumber;
     }
 
     private bool BreakElapsed() => _time.GetElapsedTime(_openedAt) >= _breakDuration;

@@ -219,7 +219,7 @@ public sealed partial class MultiTierCache
                 }
                 else
                 {
-                    if (!TryEnter(slot))
+                    if (!TryEnter(slot, out var probe))
                     {
                         TaiCacheTelemetry.SetError(activity, CircuitOpenError);
                         failedTiers |= TierBit(i);
@@ -243,7 +243,7 @@ public sealed partial class MultiTierCache
                                 failedTiers |= TierBit(i);
                             }
                         }
-                        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken, probe))
                         {
                             throw TierTimedOut(slot, e);
                         }

@@ -18,13 +18,20 @@ public sealed partial class MultiTierCache
     private static bool IsPartialOutage(Exception e) => PartialOutage.Is(e);
 
     /// <summary>Asks the tier's breaker for a call; <see langword="false"/> while its circuit is open.</summary>
-    internal static bool TryEnter(TierSlot slot) => slot.Breaker is not { } breaker || breaker.TryAcquire();
+    internal static bool TryEnter(TierSlot slot) => TryEnter(slot, out _);
+
+    /// <summary>Asks the tier's breaker for a call; <paramref name="probe"/> is the half-open probe's number (else 0), for a call that ends neither way.</summary>
+    internal static bool TryEnter(TierSlot slot, out long probe)
+    {
+        probe = 0;
+        return slot.Breaker is not { } breaker || breaker.TryAcquire(out probe);
+    }
 
     /// <summary>
-    /// Calls a tier after <see cref="TryEnter"/> succeeded, with the tier timeout, and tells its breaker how it went. A
+    /// Calls a tier after <see cref="TryEnter(TierSlot, out long)"/> succeeded (<paramref name="probe"/> the number it gave), with the tier timeout, and tells its breaker how it went. A
     /// failure marks <paramref name="activity"/> (started by the caller, which ends it and adds any result) as an error.
     /// </summary>
-    internal async ValueTask<TResult> InvokeEnteredAsync<TArg, TResult>(TierSlot slot, TArg arg, Func<ICacheOps, TArg, CancellationToken, ValueTask<TResult>> operation, Activity? activity, CancellationToken cancellationToken)
+    internal async ValueTask<TResult> InvokeEnteredAsync<TArg, TResult>(TierSlot slot, TArg arg, Func<ICacheOps, TArg, CancellationToken, ValueTask<TResult>> operation, Activity? activity, CancellationToken cancellationToken, long probe = 0)
     {
         try
         {
@@ -32,7 +39,7 @@ public sealed partial class MultiTierCache
             slot.Breaker?.OnSuccess();
             return result;
         }
-        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken, probe))
         {
             throw TierTimedOut(slot, e);
         }
@@ -45,13 +52,14 @@ public sealed partial class MultiTierCache
     /// <see cref="TimeoutException"/> from <see cref="MultiTierCacheOptions.TierTimeout"/>, which the caller rethrows
     /// as <see cref="TierTimedOut"/>.
     /// </summary>
-    private static bool OnTierCallFailed(TierSlot slot, Exception e, Activity? activity, CancellationToken cancellationToken)
+    private static bool OnTierCallFailed(TierSlot slot, Exception e, Activity? activity, CancellationToken cancellationToken, long probe = 0)
     {
         TaiCacheTelemetry.SetError(activity, e);
         var breaker = slot.Breaker;
         if ((e is OperationCanceledException && cancellationToken.IsCancellationRequested) || IsPartialOutage(e))
         {
-            return false; // neither way (a probe that ends so holds the circuit one break longer, see CircuitBreaker)
+            breaker?.OnInconclusive(probe); // neither way: a probe gives its permit back
+            return false;
         }
 
         if (!IsTierFault(e))
@@ -68,25 +76,28 @@ public sealed partial class MultiTierCache
         new($"Tier '{slot.Name}' of cache '{Name}' did not answer within {_options.TierTimeout}.", null, e);
 
     /// <summary>Asks the tier's breaker for a call; an open circuit throws <see cref="CacheConnectionException"/> (and marks <paramref name="activity"/>).</summary>
-    private void EnterOrThrow(TierSlot slot, Activity? activity)
+    /// <returns>The half-open probe's number when this call is the probe, else 0 (see <see cref="TryEnter(TierSlot, out long)"/>).</returns>
+    private long EnterOrThrow(TierSlot slot, Activity? activity)
     {
-        if (!TryEnter(slot))
+        if (!TryEnter(slot, out var probe))
         {
             TaiCacheTelemetry.SetError(activity, CircuitOpenError);
             throw CircuitOpen(slot);
         }
+
+        return probe;
     }
 
     /// <summary>Calls a tier through its breaker; an open circuit throws <see cref="CacheConnectionException"/> at once (and marks <paramref name="activity"/>).</summary>
     internal ValueTask<TResult> InvokeTierAsync<TArg, TResult>(TierSlot slot, TArg arg, Func<ICacheOps, TArg, CancellationToken, ValueTask<TResult>> operation, Activity? activity, CancellationToken cancellationToken)
     {
-        if (!TryEnter(slot))
+        if (!TryEnter(slot, out var probe))
         {
             TaiCacheTelemetry.SetError(activity, CircuitOpenError);
             return ValueTask.FromException<TResult>(CircuitOpen(slot));
         }
 
-        return InvokeEnteredAsync(slot, arg, operation, activity, cancellationToken);
+        return InvokeEnteredAsync(slot, arg, operation, activity, cancellationToken, probe);
     }
 
     /// <summary>The error type a trace shows for a tier skipped because its circuit is open.</summary>
@@ -136,7 +147,7 @@ public sealed partial class MultiTierCache
         }
 
         using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
-        if (!TryEnter(slot))
+        if (!TryEnter(slot, out var probe))
         {
             TaiCacheTelemetry.SetError(activity, CircuitOpenError);
             return new TierRead<T>(TierReadStatus.Failed, default!);
@@ -148,7 +159,7 @@ public sealed partial class MultiTierCache
         }
         catch (Exception e)
         {
-            if (!OnTierReadFailed<T>(slot, key, e, activity, cancellationToken, out var failed))
+            if (!OnTierReadFailed<T>(slot, key, e, activity, probe, cancellationToken, out var failed))
             {
                 throw;
             }
@@ -186,14 +197,15 @@ public sealed partial class MultiTierCache
     /// client's bytes); any other error is a failed read, logged and counted by the breaker when it is the tier's fault.
     /// Returns <see langword="false"/> for a cancellation the caller asked for, which the caller rethrows.
     /// </summary>
-    private bool OnTierReadFailed<T>(TierSlot slot, string key, Exception e, Activity? activity, CancellationToken cancellationToken, out TierRead<T> read)
+    private bool OnTierReadFailed<T>(TierSlot slot, string key, Exception e, Activity? activity, long probe, CancellationToken cancellationToken, out TierRead<T> read)
     {
         TaiCacheTelemetry.SetError(activity, e);
         var breaker = slot.Breaker;
         read = default;
         if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
-            return false; // neither way, as in OnTierCallFailed
+            breaker?.OnInconclusive(probe); // neither way, as in OnTierCallFailed
+            return false;
         }
 
         if (e is CacheSerializationException or CacheWrongTypeException)
@@ -207,7 +219,7 @@ public sealed partial class MultiTierCache
 
         if (IsPartialOutage(e))
         {
-            // Neither way, as in OnTierCallFailed.
+            breaker?.OnInconclusive(probe); // neither way, as in OnTierCallFailed
         }
         else if (IsTierFault(e))
         {

@@ -71,7 +71,7 @@ public sealed partial class MultiTierCache
                 continue;
             }
 
-            if (!TryEnter(slot))
+            if (!TryEnter(slot, out var probe))
             {
                 TaiCacheTelemetry.SetError(activity, CircuitOpenError);
                 continue;
@@ -79,7 +79,7 @@ public sealed partial class MultiTierCache
 
             try
             {
-                var exists = await InvokeEnteredAsync(slot, key, static (ops, k, ct) => ops.ExistsAsync(k, ct), activity, cancellationToken).ConfigureAwait(false);
+                var exists = await InvokeEnteredAsync(slot, key, static (ops, k, ct) => ops.ExistsAsync(k, ct), activity, cancellationToken, probe).ConfigureAwait(false);
                 TaiCacheTelemetry.SetReadResult(activity, exists);
                 if (exists)
                 {
@@ -128,7 +128,7 @@ public sealed partial class MultiTierCache
             {
                 // The remote read inline, as ReadTierAsync does it (one frame fewer per L2 hit).
                 using var activity = StartTierActivity(slot, TaiCacheTelemetry.GetActivity);
-                if (!TryEnter(slot))
+                if (!TryEnter(slot, out var probe))
                 {
                     TaiCacheTelemetry.SetError(activity, CircuitOpenError);
                     read = new TierRead<T>(TierReadStatus.Failed, default!);
@@ -142,7 +142,7 @@ public sealed partial class MultiTierCache
                     }
                     catch (Exception e)
                     {
-                        if (!OnTierReadFailed(slot, key, e, activity, cancellationToken, out read))
+                        if (!OnTierReadFailed(slot, key, e, activity, probe, cancellationToken, out read))
                         {
                             throw;
                         }
@@ -290,14 +290,14 @@ public sealed partial class MultiTierCache
         using var activity = StartTierActivity(slot, TaiCacheTelemetry.SetActivity);
         try
         {
-            EnterOrThrow(slot, activity);
+            var probe = EnterOrThrow(slot, activity);
             try
             {
                 var stored = await WithTimeout(YieldingWrite.StoreAsync(slot.Ops, key, value, ttl, cancellationToken), cancellationToken).ConfigureAwait(false);
                 slot.Breaker?.OnSuccess();
                 return stored;
             }
-            catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+            catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken, probe))
             {
                 throw TierTimedOut(slot, e);
             }

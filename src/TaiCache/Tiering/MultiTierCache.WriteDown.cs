@@ -51,7 +51,7 @@ public sealed partial class MultiTierCache
                         // The breaker and timeout inline (as InvokeTierAsync does them), so the write runs in this frame and
                         // the tier's. From 50 tasks through Redis alone (--write-throughput), three frames more ran sets at
                         // 0.75-0.77x raw SET; 0.86-0.91x inline.
-                        EnterOrThrow(slot, activity);
+                        var probe = EnterOrThrow(slot, activity);
                         sharedIssued |= slot.IsShared;
 
                         try
@@ -89,7 +89,7 @@ public sealed partial class MultiTierCache
 
                             slot.Breaker?.OnSuccess();
                         }
-                        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken))
+                        catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken, probe))
                         {
                             throw TierTimedOut(slot, e);
                         }
