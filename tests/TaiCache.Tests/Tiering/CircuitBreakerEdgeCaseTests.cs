@@ -9,6 +9,17 @@ namespace TaiCache.Tests.Tiering;
 /// </summary>
 public sealed class CircuitBreakerEdgeCaseTests
 {
+    /// <summary>A cache whose L2 circuit opens on one failure and breaks for 5 s, on the given clock.</summary>
+    private static (MultiTierCache Cache, FaultyTier L2) OpensOnOneFailure(FakeTimeProvider time)
+    {
+        var (cache, _, l2, _) = TierTestKit.Build(o =>
+        {
+            o.CircuitBreakerFailureThreshold = 1;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(5);
+        }, time);
+        return (cache, l2);
+    }
+
     [Fact]
     public void Breaker_ProbeThatNeverReports_HoldsTheCircuitOneBreakMore_ThenAnotherProbeGoes()
     {
@@ -34,11 +45,7 @@ public sealed class CircuitBreakerEdgeCaseTests
     public async Task SetAsync_CallAdmittedWhileClosed_CancelledDuringHalfOpen_NoSecondProbeReachesL2()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (cache, _, l2, _) = TierTestKit.Build(o =>
-        {
-            o.CircuitBreakerFailureThreshold = 1;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(5);
-        }, time);
+        var (cache, l2) = OpensOnOneFailure(time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -108,11 +115,7 @@ public sealed class CircuitBreakerEdgeCaseTests
     public async Task GetAsync_ProbeCancelledByItsCaller_TheNextReadProbesAtOnce()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (cache, _, l2, _) = TierTestKit.Build(o =>
-        {
-            o.CircuitBreakerFailureThreshold = 1;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(5);
-        }, time);
+        var (cache, l2) = OpensOnOneFailure(time);
         await using var scope = cache;
         var key = TierTestKit.Key(this);
         await l2.Inner.SetAsync(key, "in L2");
