@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using TaiCache.Memcached.Protocol;
 
 namespace TaiCache.Memcached;
@@ -29,10 +28,10 @@ public sealed partial class MemcachedCache
     /// not send the healthy nodes' keys to the factory too.
     /// </remarks>
     ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        ((IPartialBatchReader)this).ReadManyAsync<T>(keys, new StrongBox<bool>(), cancellationToken);
+        ((IPartialBatchReader)this).ReadManyAsync<T>(keys, new PartialBatchRead(), cancellationToken);
 
     /// <inheritdoc />
-    ValueTask<CacheResult<T>[]> IPartialBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, StrongBox<bool> partial, CancellationToken cancellationToken) =>
+    ValueTask<CacheResult<T>[]> IPartialBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, PartialBatchRead partial, CancellationToken cancellationToken) =>
         ReadAlignedAsync<T>(CacheKeyRules.ValidateEach(keys, _maxUserKeyBytes, allowSpaces: false), partial, cancellationToken);
 
     /// <summary>Reads checked keys in one pipelined batch per node; one result per key at its index, each hit with its expiry (see <see cref="MemcachedExpiry"/>).</summary>
@@ -40,7 +39,7 @@ public sealed partial class MemcachedCache
     /// <param name="skipDown">When set, the keys of a node down or hung while others answer (a partial outage) are left
     /// as misses instead of throwing, and the box is set to say so; <see langword="null"/> to throw.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, StrongBox<bool>? skipDown, CancellationToken cancellationToken)
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(List<string> list, PartialBatchRead? skipDown, CancellationToken cancellationToken)
     {
         var results = new CacheResult<T>[list.Count];
         if (list.Count == 0)
@@ -76,7 +75,7 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Gets wire keys' items in one pipelined batch per node: one response per key at its index, a hit's with its value.</summary>
-    private async ValueTask<MetaResponse[]> FetchAsync(List<string> wires, StrongBox<bool>? skipDown, CancellationToken cancellationToken, bool withCas = false)
+    private async ValueTask<MetaResponse[]> FetchAsync(List<string> wires, PartialBatchRead? skipDown, CancellationToken cancellationToken, bool withCas = false)
     {
         var responses = new MetaResponse[wires.Count];
         await ForEachNodeAsync(wires, (wires, responses, withCas), skipDown, static async (conn, batch, state, token) =>
@@ -288,7 +287,7 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Groups keys by node and runs <paramref name="body"/> once per node, in parallel. Every batch (get, set, delete) is idempotent, so may be retried on a fresh connection.</summary>
-    private Task ForEachNodeAsync<TState>(List<string> wires, TState state, StrongBox<bool>? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
+    private Task ForEachNodeAsync<TState>(List<string> wires, TState state, PartialBatchRead? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var all = new List<int>(wires.Count);
@@ -301,7 +300,7 @@ public sealed partial class MemcachedCache
     }
 
     /// <summary>Runs <paramref name="body"/> once per node owning some of <paramref name="indexes"/>, in parallel.</summary>
-    private async Task RunGroupedAsync<TState>(List<string> wires, List<int> indexes, TState state, StrongBox<bool>? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    private async Task RunGroupedAsync<TState>(List<string> wires, List<int> indexes, TState state, PartialBatchRead? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
     {
         var groups = new Dictionary<MemcachedNode, List<int>>();
         foreach (var i in indexes)
@@ -328,7 +327,7 @@ public sealed partial class MemcachedCache
     /// One node's part of a batch. Under <see cref="MemcachedFailoverPolicy.Redistribute"/>, a part whose node was found
     /// dead during the call (and marked down by it) is regrouped over the live nodes, as a single-key call would be.
     /// </summary>
-    private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, StrongBox<bool>? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
+    private async Task RunBatchOnNodeAsync<TState>(MemcachedNode node, List<string> wires, List<int> batch, TState state, PartialBatchRead? skipDown, Func<MemcachedConnection, List<int>, TState, CancellationToken, Task> body, int hops, CancellationToken cancellationToken)
     {
         // A stall timeout (see MemcachedCacheOptions.OperationTimeout): it restarts on every byte moved, so only the
         // silence allowed grows with the keys (misses of a quiet get answer nothing), never with the bytes.
@@ -356,7 +355,7 @@ public sealed partial class MemcachedCache
         }
         catch (CacheException ex) when (skipDown is not null && PartialOutage.Is(ex))
         {
-            skipDown.Value = true;
+            skipDown.Unanswered(batch);
             // The node is down (marked, or its connection just failed) or hung while others serve: the caller reads its
             // part as misses. Batches here are reads, so a part that may have reached the node changed nothing.
         }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 using TaiCache.Serialization;
 
@@ -21,10 +20,10 @@ public sealed partial class RedisCache
 
     /// <inheritdoc />
     ValueTask<CacheResult<T>[]> IBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        ((IPartialBatchReader)this).ReadManyAsync<T>(keys, new StrongBox<bool>(), cancellationToken);
+        ((IPartialBatchReader)this).ReadManyAsync<T>(keys, new PartialBatchRead(), cancellationToken);
 
     /// <inheritdoc />
-    ValueTask<CacheResult<T>[]> IPartialBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, StrongBox<bool> partial, CancellationToken cancellationToken)
+    ValueTask<CacheResult<T>[]> IPartialBatchReader.ReadManyAsync<T>(IReadOnlyList<string> keys, PartialBatchRead partial, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         if (_maxKeyBytes < CacheKeyRules.DefaultMaxKeyBytes)
@@ -43,7 +42,7 @@ public sealed partial class RedisCache
     /// <param name="skipDown">When set, the keys of a Cluster primary that is down or hung while others answer (a partial
     /// outage) are left as misses instead of throwing, and the box is set to say so; <see langword="null"/> to throw.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, StrongBox<bool>? skipDown, CancellationToken cancellationToken)
+    private async ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(IReadOnlyList<string> logical, PartialBatchRead? skipDown, CancellationToken cancellationToken)
     {
         var results = new CacheResult<T>[logical.Count];
         if (logical.Count == 0)
@@ -112,7 +111,7 @@ public sealed partial class RedisCache
         return results;
     }
 
-    private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, StrongBox<bool>? skipDown, CancellationToken cancellationToken)
+    private async ValueTask<int> ReadBySlotAsync<T>(IDatabase db, IReadOnlyList<string> logical, CacheResult<T>[] results, PartialBatchRead? skipDown, CancellationToken cancellationToken)
     {
         var groups = GroupBySlot(logical);
         var tasks = new Task<RedisValue[]>[groups.Count];
@@ -124,7 +123,7 @@ public sealed partial class RedisCache
                 if (_someServerDown && DownShard(groups[g].Physical[0]) is { } down)
                 {
                     tasks[g] = skipDown is not null ? Task.FromResult(new RedisValue[groups[g].Physical.Length]) : throw ShardDown(null, "MGET", down);
-                    skipDown!.Value = true;
+                    skipDown!.Unanswered(groups[g].Index);
                     continue;
                 }
 
@@ -145,7 +144,13 @@ public sealed partial class RedisCache
                 throw translated;
             }
 
-            skipDown.Value = true;
+            for (var g = 0; g < groups.Count; g++)
+            {
+                if (tasks[g] is not { IsCompletedSuccessfully: true })
+                {
+                    skipDown.Unanswered(groups[g].Index);
+                }
+            }
         }
 
         var hits = 0;

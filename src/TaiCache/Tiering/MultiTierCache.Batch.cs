@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using TaiCache.Metrics;
 using TaiCache.Tiering.WriteBehind;
 
@@ -15,8 +14,7 @@ public sealed partial class MultiTierCache
         var list = CacheKeyRules.ValidateEach(keys, _maxKeyBytes, _allowSpaces, limitNote: _keyLimitNote);
         ThrowIfDisposed();
         var found = new Dictionary<string, T>(list.Count, StringComparer.Ordinal);
-        var (missing, _) = await ReadManyAsync(list, found, _defaults, L1Mark(), cancellationToken).ConfigureAwait(false);
-        _ = missing;
+        _ = await ReadManyAsync(list, found, _defaults, L1Mark(), cancellationToken).ConfigureAwait(false);
         return found;
     }
 
@@ -137,7 +135,8 @@ public sealed partial class MultiTierCache
     private async ValueTask WriteRemovalsThroughAsync(List<PendingWrite> direct, CancellationToken cancellationToken) =>
         await WriteAllTiersAsync<BatchRemoval, long>(new BatchRemoval(direct.ConvertAll(static e => e.Key)), _options.BestEffortWrites, skipTiers: 0, publish: _options.Coherence is not null, underWay: -1, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing and which tiers failed (a bit per tier).</summary>
+    /// <summary>Reads keys tier by tier (one batch call per tier) into <paramref name="found"/>; returns those still missing,
+    /// which tiers failed (a bit per tier), and which of those answered in part (with the keys they left unanswered).</summary>
     /// <param name="keys">The keys.</param>
     /// <param name="found">Gets the values found.</param>
     /// <param name="options">The entry settings.</param>
@@ -147,10 +146,11 @@ public sealed partial class MultiTierCache
     /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> before the call: a key written there since is not copied into it.</param>
     /// <param name="due">With eager refresh on, gets the keys found in their refresh window (see <see cref="IsRefreshDue"/>).</param>
     /// <param name="skipTiers">Remote tiers not read (a bit per tier): those whose read of this call already failed, waited on once.</param>
-    private async ValueTask<(List<string> Missing, ulong FailedTiers)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, long l1Mark, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true, List<string>? due = null, ulong skipTiers = 0)
+    private async ValueTask<(List<string> Missing, ulong FailedTiers, PartialTierReads? Partial)> ReadManyAsync<T>(List<string> keys, Dictionary<string, T> found, MultiTierEntryOptions options, long l1Mark, CancellationToken cancellationToken, bool readL1 = true, bool staleOnFailure = true, List<string>? due = null, ulong skipTiers = 0)
     {
         var missing = keys;
         ulong failedTiers = 0;
+        PartialTierReads? partialTiers = null;
         if (_l1 is not null && readL1)
         {
             missing = new List<string>(keys.Count);
@@ -232,15 +232,17 @@ public sealed partial class MultiTierCache
                         // waits on the network.
                         try
                         {
-                            var partial = slot.Ops is IPartialBatchReader ? new StrongBox<bool>() : null;
+                            var partial = slot.Ops is IPartialBatchReader ? new PartialBatchRead() : null;
                             hits = await WithTimeout(ReadAlignedAsync<T>(slot.Ops, missing, partial, cancellationToken), cancellationToken).ConfigureAwait(false);
                             slot.Breaker?.OnSuccess();
-                            if (partial is { Value: true })
+                            if (partial is { Occurred: true })
                             {
                                 // Some of its nodes did not answer (their keys are misses): the tier counts as failed for
-                                // this call, so the values then loaded are not written to it (that would wait on the same
-                                // down or hung node again, a second timeout) and fail-safe copies stand in for its keys.
+                                // this call, so the values then loaded for those keys are not written to it (that would
+                                // wait on the same down or hung node again, a second timeout) and fail-safe copies stand in
+                                // for them; the keys of the nodes that answered still get theirs (see PartialTierReads).
                                 failedTiers |= TierBit(i);
+                                (partialTiers ??= new()).Add(i, partial.UnansweredKeys(missing));
                             }
                         }
                         catch (Exception e) when (OnTierCallFailed(slot, e, activity, cancellationToken, probe))
@@ -309,7 +311,7 @@ public sealed partial class MultiTierCache
             // One write per tier above for the whole batch: its copies live no longer than the batch's shortest-lived value.
             if (fill is not null && ForCopying(options, earliestExpiry == long.MaxValue ? 0 : earliestExpiry) is { } copy)
             {
-                await FillManyUpperAsync(i, fill, copy, failedTiers, l1Mark, cancellationToken).ConfigureAwait(false);
+                await FillManyUpperAsync(i, fill, copy, failedTiers, partialTiers, l1Mark, cancellationToken).ConfigureAwait(false);
             }
             else if (_options.ReadStrategy == ReadStrategy.ReadThrough && !options.SkipMemoryWrite && MayCopyIntoL1(i))
             {
@@ -327,7 +329,7 @@ public sealed partial class MultiTierCache
             AddStale(missing, found, options);
         }
 
-        return (missing, failedTiers);
+        return (missing, failedTiers, partialTiers);
     }
 
     /// <summary>Reads keys from one remote tier one at a time (each unreadable value a miss); also tells whether a read failed.</summary>
@@ -350,7 +352,7 @@ public sealed partial class MultiTierCache
     }
 
     /// <summary>Reads a batch from a tier into results aligned with the keys: directly when the tier offers it, else through its dictionary.</summary>
-    private static ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, StrongBox<bool>? partial, CancellationToken cancellationToken) =>
+    private static ValueTask<CacheResult<T>[]> ReadAlignedAsync<T>(ICacheOps ops, List<string> keys, PartialBatchRead? partial, CancellationToken cancellationToken) =>
         partial is not null && ops is IPartialBatchReader nodes ? nodes.ReadManyAsync<T>(keys, partial, cancellationToken)
         : ops is IBatchReader reader ? reader.ReadManyAsync<T>(keys, cancellationToken)
         : ReadThroughDictionaryAsync<T>(ops, keys, cancellationToken);
@@ -372,17 +374,25 @@ public sealed partial class MultiTierCache
 
     /// <summary>Copies a batch found in tier <paramref name="foundAt"/> into the tiers above, except those whose read just failed
     /// (<paramref name="skipTiers"/>); a copy that yields to a value a tier holds goes no higher (see <see cref="YieldingWrite"/>).</summary>
-    private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
+    private async ValueTask FillManyUpperAsync<T>(int foundAt, List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, PartialTierReads? partialTiers, long l1Mark, CancellationToken cancellationToken)
     {
-        skipTiers |= SkippedBy(options);
+        var skippedByOptions = SkippedBy(options);
+        skipTiers |= skippedByOptions;
         for (var j = foundAt - 1; j >= 0; j--)
         {
+            var slot = _slots[j];
+            List<KeyValuePair<string, T>>? unanswered = null;
             if ((skipTiers & TierBit(j)) != 0)
             {
-                continue;
+                // A tier whose read answered in part takes the copies of its answering part's keys (see PartialTierReads).
+                if ((skippedByOptions & TierBit(j)) != 0 || slot.Memory is not null || partialTiers is null || !partialTiers.TrySplit(j, items, out var answered, out unanswered))
+                {
+                    continue;
+                }
+
+                items = answered;
             }
 
-            var slot = _slots[j];
             if (slot.Memory is { } memory)
             {
                 if (options.SkipMemoryWrite)
@@ -420,6 +430,11 @@ public sealed partial class MultiTierCache
             {
                 await TakeBackCopyAsync(slot, items.FindAll(i => CopyOutdated(i.Key, l1Mark)).ConvertAll(i => i.Key), cancellationToken).ConfigureAwait(false);
                 items = DropOutdated(items, l1Mark);
+            }
+
+            if (unanswered is { Count: > 0 })
+            {
+                items = [.. items, .. unanswered]; // not written here (their node did not answer), but the tiers above take them
             }
         }
     }
@@ -467,8 +482,24 @@ public sealed partial class MultiTierCache
         }
     }
 
+    /// <summary>
+    /// Stores items in a tier that counts as failed for this call: when its read answered in part, the keys of its
+    /// answering part are stored there best effort (<see cref="TryStoreManyTierAsync"/>), the others are not waited on
+    /// again. Returns the items the tiers above may take (all of them when the tier failed whole).
+    /// </summary>
+    private async ValueTask<List<KeyValuePair<string, T>>> TryStorePartialTierAsync<T>(int tier, List<KeyValuePair<string, T>> items, TimeSpan? ttl, PartialTierReads partialTiers, CancellationToken cancellationToken)
+    {
+        if (_slots[tier].Memory is not null || !partialTiers.TrySplit(tier, items, out var answered, out var unanswered) || answered.Count == 0)
+        {
+            return items;
+        }
+
+        var taken = await TryStoreManyTierAsync(_slots[tier], answered, ttl, cancellationToken).ConfigureAwait(false);
+        return taken.Count == answered.Count ? items : [.. taken, .. unanswered];
+    }
+
     /// <summary>Stores the values a batch factory loaded: memory tiers, then the lower tiers best effort (or the write-behind queue).</summary>
-    private async ValueTask StoreManyLoadedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, long l1Mark, CancellationToken cancellationToken)
+    private async ValueTask StoreManyLoadedAsync<T>(List<KeyValuePair<string, T>> items, MultiTierEntryOptions options, ulong skipTiers, PartialTierReads? partialTiers, long l1Mark, CancellationToken cancellationToken)
     {
         if (items.Count == 0)
         {
@@ -497,12 +528,18 @@ public sealed partial class MultiTierCache
 
         // Lowest tier first, as a single key's value: an item that yields to a value a tier holds (another instance's
         // newer write) goes no higher, L1 included.
-        skipTiers |= SkippedBy(options);
+        var skippedByOptions = SkippedBy(options);
+        skipTiers |= skippedByOptions;
         for (var i = _slots.Length - 1; i >= _firstRemote && items.Count > 0; i--)
         {
             var slot = _slots[i];
             if ((skipTiers & TierBit(i)) != 0)
             {
+                if ((skippedByOptions & TierBit(i)) == 0 && partialTiers is not null)
+                {
+                    items = await TryStorePartialTierAsync(i, items, options.Ttl, partialTiers, cancellationToken).ConfigureAwait(false);
+                }
+
                 continue;
             }
 

@@ -38,7 +38,7 @@ public sealed partial class MultiTierCache
         var storesBefore = Volatile.Read(ref _factoryStores);
         var l1Mark = L1Mark();
         var due = entry is { EagerRefreshThreshold: not null, Ttl: not null } ? new List<string>() : null;
-        var (missing, failedTiers) = await ReadManyAsync(list, found, entry, l1Mark, cancellationToken, due: due).ConfigureAwait(false);
+        var (missing, failedTiers, partialTiers) = await ReadManyAsync(list, found, entry, l1Mark, cancellationToken, due: due).ConfigureAwait(false);
         if (due is { Count: > 0 })
         {
             StartBatchRefresh(CacheKeyRules.Distinct(due), state, factory, entry);
@@ -52,7 +52,7 @@ public sealed partial class MultiTierCache
         // A key asked twice and missing is loaded once.
         missing = CacheKeyRules.Distinct(missing);
         var claim = ClaimLoads<T>(missing);
-        var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers, storesBefore, l1Mark) : null;
+        var load = claim.Led.Count > 0 ? LoadManyAsync(claim.Led, claim.Flights, state, factory, entry, failedTiers, storesBefore, l1Mark, partialTiers: partialTiers) : null;
         if (load is not null && (cancellationToken.CanBeCanceled || entry.FactoryTimeout is not null))
         {
             ObserveFailure(load); // a caller that stops waiting leaves the load running: its failure is still observed
@@ -191,13 +191,14 @@ public sealed partial class MultiTierCache
     /// <param name="factory">The batch factory.</param>
     /// <param name="options">The entry settings.</param>
     /// <param name="failedTiers">The tiers whose batch read failed (a bit per tier): not waited on again for the write.</param>
+    /// <param name="partialTiers">Those of <paramref name="failedTiers"/> that answered in part: their answering part still gets its keys' values.</param>
     /// <param name="storesBefore">The count of stored factory loads (<see cref="_factoryStores"/>) before this batch
     /// read the tiers: when it has moved, a load may have stored a key after the batch missed it and before it claimed it.</param>
     /// <param name="l1Mark">L1's <see cref="InMemoryTier.WriteMark"/> before the batch read the tiers: a key written
     /// since (here, or removed by a peer's invalidation) is not stored over that write.</param>
     /// <param name="refresh">Whether this is an eager refresh of keys the tiers hold: the factory runs for every key and
     /// its values replace the held ones (see <see cref="StoreManyRefreshedAsync"/>).</param>
-    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers, long storesBefore, long l1Mark, bool refresh = false)
+    private async Task<Dictionary<string, T>> LoadManyAsync<TState, T>(List<string> led, List<BatchFlight<T>?> flights, TState state, Func<TState, IReadOnlyList<string>, CancellationToken, ValueTask<IReadOnlyDictionary<string, T>>> factory, MultiTierEntryOptions options, ulong failedTiers, long storesBefore, long l1Mark, bool refresh = false, PartialTierReads? partialTiers = null)
     {
         var loaded = new Dictionary<string, T>(led.Count, StringComparer.Ordinal);
         try
@@ -227,9 +228,10 @@ public sealed partial class MultiTierCache
                 // key whose load ended between this batch's read and its claim. No stale values here: those are the
                 // caller's, not the shared load's.
                 // The tiers whose read of this call failed are not waited on again (one TierTimeout per call).
-                var (stillMissing, failedAgain) = await ReadManyAsync(toLoad, loaded, options, l1Mark, CancellationToken.None, readL1: false, staleOnFailure: false, skipTiers: failedTiers).ConfigureAwait(false);
+                var (stillMissing, failedAgain, partialAgain) = await ReadManyAsync(toLoad, loaded, options, l1Mark, CancellationToken.None, readL1: false, staleOnFailure: false, skipTiers: failedTiers).ConfigureAwait(false);
                 toLoad = stillMissing;
                 failedTiers |= failedAgain;
+                partialTiers = PartialTierReads.Merge(partialTiers, partialAgain);
             }
 
             if (toLoad.Count > 0)
@@ -271,7 +273,7 @@ public sealed partial class MultiTierCache
                         }
                         else
                         {
-                            await StoreManyLoadedAsync(toStore, options, failedTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
+                            await StoreManyLoadedAsync(toStore, options, failedTiers, partialTiers, l1Mark, CancellationToken.None).ConfigureAwait(false);
                         }
 
                         CountFactoryStore(toStore.Count);

@@ -80,4 +80,89 @@ public sealed class MultiTierMemcachedPartialOutageTests : IClassFixture<Memcach
             await _cluster.RestartAsync(1);
         }
     }
+
+    [Fact]
+    public async Task OneNodeDown_ValuesABatchLoads_AreStoredOnTheHealthyNodes_SoTheNextBatchLoadsOnlyTheDeadNodesKeys()
+    {
+        var memcached = new MemcachedCache(_cluster.Options(o =>
+        {
+            o.FailoverPolicy = MemcachedFailoverPolicy.FailFast;
+            o.KeyPrefix = $"partial-load-{Guid.NewGuid():N}-";
+        }));
+        var options = new MultiTierCacheOptions { CircuitBreakerFailureThreshold = 5 };
+        options.Tiers.Add(memcached); // no L1: every batch reads memcached
+        await using var cache = new MultiTierCache(options);
+        var keys = Enumerable.Range(0, 120).Select(i => $"k{i}").ToList();
+        var dead = _cluster.Servers[1].ToString();
+        var onDead = keys.Where(k => memcached.GetServerForKey(k).ToString() == dead).ToList();
+        Assert.True(onDead.Count >= 10 && keys.Count - onDead.Count >= 10, $"{onDead.Count} keys on the node to kill");
+
+        _cluster.Kill(1);
+        try
+        {
+            var loads = new List<string[]>();
+            ValueTask<IReadOnlyDictionary<string, string>> Load(IReadOnlyList<string> missing)
+            {
+                loads.Add([.. missing]);
+                return new ValueTask<IReadOnlyDictionary<string, string>>(missing.ToDictionary(k => k, k => "loaded:" + k));
+            }
+
+            var first = await cache.GetOrSetManyAsync(keys, (missing, _) => Load(missing));
+            Assert.Equal(keys.Order(), loads[0].Order());
+            Assert.All(keys, k => Assert.Equal("loaded:" + k, first[k]));
+
+            // The healthy nodes got their keys' values (skipping the whole tier for a partial outage sent every key to
+            // the factory again on each batch while the node was down).
+            foreach (var key in keys.Except(onDead))
+            {
+                Assert.Equal("loaded:" + key, (await memcached.GetAsync<string>(key)).Value);
+            }
+
+            var second = await cache.GetOrSetManyAsync(keys, (missing, _) => Load(missing));
+            Assert.Equal(onDead.Order(), loads[1].Order());
+            Assert.All(keys, k => Assert.Equal("loaded:" + k, second[k]));
+            Assert.Equal(CircuitState.Closed, cache.GetCircuitState(0));
+        }
+        finally
+        {
+            await _cluster.RestartAsync(1);
+        }
+    }
+
+    [Fact]
+    public async Task OneNodeDown_ReadThroughCopiesOfLowerTierHits_GoToTheHealthyNodes()
+    {
+        var memcached = new MemcachedCache(_cluster.Options(o =>
+        {
+            o.FailoverPolicy = MemcachedFailoverPolicy.FailFast;
+            o.KeyPrefix = $"partial-copy-{Guid.NewGuid():N}-";
+        }));
+        var l3 = TierTestKit.Memory("L3");
+        var options = new MultiTierCacheOptions { ReadStrategy = ReadStrategy.ReadThrough, CircuitBreakerFailureThreshold = 5 };
+        options.Tiers.Add(memcached);
+        options.Tiers.Add(l3);
+        await using var cache = new MultiTierCache(options);
+        var keys = Enumerable.Range(0, 120).Select(i => $"k{i}").ToList();
+        foreach (var key in keys)
+        {
+            l3.Set(key, "l3:" + key);
+        }
+
+        var dead = _cluster.Servers[1].ToString();
+        var onDead = keys.Where(k => memcached.GetServerForKey(k).ToString() == dead).ToList();
+        _cluster.Kill(1);
+        try
+        {
+            var read = await cache.GetManyAsync<string>(keys);
+            Assert.All(keys, k => Assert.Equal("l3:" + k, read[k]));
+            foreach (var key in keys.Except(onDead))
+            {
+                Assert.Equal("l3:" + key, (await memcached.GetAsync<string>(key)).Value);
+            }
+        }
+        finally
+        {
+            await _cluster.RestartAsync(1);
+        }
+    }
 }
