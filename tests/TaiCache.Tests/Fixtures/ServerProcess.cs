@@ -69,23 +69,34 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"{Path.GetFileName(_fileName)} exited with code {_process.ExitCode} at start (port {Port}).");
+                var held = PortListeners.IsListenedOn(Port) ? $"Port {Port} is held by another process: " : string.Empty;
+                throw new InvalidOperationException($"{held}{Path.GetFileName(_fileName)} exited with code {_process.ExitCode} at start (port {Port}).");
             }
 
             try
             {
                 using var client = new TcpClient();
                 await client.ConnectAsync("127.0.0.1", Port).ConfigureAwait(false);
-                return;
+
+                // Another process listening on the port (another test run's server) answers too: only this process's
+                // own listener counts, else a test would freeze or kill one server and talk to another.
+                if (PortListeners.OwnedBy(_process.Id, Port) is not false)
+                {
+                    return;
+                }
             }
             catch (SocketException)
             {
-                await Task.Delay(25).ConfigureAwait(false);
             }
+
+            await Task.Delay(25).ConfigureAwait(false);
         }
 
+        var foreign = PortListeners.OwnedBy(_process.Id, Port) is false;
         Kill();
-        throw new TimeoutException($"{Path.GetFileName(_fileName)} did not listen on port {Port} in time.");
+        throw new TimeoutException(foreign
+            ? $"Port {Port} is held by another process; {Path.GetFileName(_fileName)} could not listen on it."
+            : $"{Path.GetFileName(_fileName)} did not listen on port {Port} in time.");
     }
 
     /// <summary>Sends a signal to the server with <c>kill</c> (e.g. <c>STOP</c> to freeze it, <c>CONT</c> to let it go on).</summary>
