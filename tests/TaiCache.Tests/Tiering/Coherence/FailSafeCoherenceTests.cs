@@ -73,6 +73,32 @@ public sealed class FailSafeCoherenceTests(RedisServerFixture redis) : IClassFix
         Assert.False((await b.GetAsync<string>(key, FailSafe)).HasValue);
     }
 
+    [Fact]
+    public async Task GetAsync_RedisDown_AfterAGapInAPeersNumbers_DoesNotServeTheFailSafeCopy()
+    {
+        // The invalidation lost in the gap may have been about any key: the resync (raised while coherent) forgets them all.
+        var ns = $"failsafe-{Guid.NewGuid():N}";
+        var (b, bRedis, bCoherence) = await InstanceAsync(ns, "b");
+        var key = $"{ns}:k";
+        await b.SetAsync(key, "v1", FailSafe);
+        var gap = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bCoherence.Resynchronized += (_, e) =>
+        {
+            if (e.Reason == CoherenceResyncReason.SequenceGap)
+            {
+                gap.TrySetResult();
+            }
+        };
+        await using var raw = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var channel = StackExchange.Redis.RedisChannel.Literal(bCoherence.ChannelName);
+        await raw.GetSubscriber().PublishAsync(channel, CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "peer", 7, 1, [$"{ns}:other"]));
+        await raw.GetSubscriber().PublishAsync(channel, CoherenceMessage.Encode(CoherenceMessageKind.Invalidate, "peer", 7, 3, [$"{ns}:other"])); // 2 was lost
+
+        await gap.Task.WaitAsync(Wait.Ceiling);
+        bRedis.Down = true;
+        Assert.False((await b.GetAsync<string>(key, FailSafe)).HasValue);
+    }
+
     private async Task<(MultiTierCache Cache, FaultyTier Redis, CacheCoherence Coherence)> InstanceAsync(string ns, string name)
     {
         var redisTier = await RedisCache.ConnectAsync(redis.ConnectionString, new RedisCacheOptions { Name = "redis", KeyPrefix = "fsc:" });
