@@ -444,7 +444,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
         try
         {
-            await publish.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await WaitForPublishAsync(publish, cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
             if (kind == CoherenceMessageKind.Clear)
             {
@@ -457,8 +457,27 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             // TimeoutException: StackExchange.Redis's RedisTimeoutException is not a RedisException.
             RaiseTo(ref _lastFailedSequence, sequence);
             Log.PublishFailed(_logger, ChannelName, ex);
-            throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {ex.Message}", ex);
+            var why = ex.GetType() == typeof(TimeoutException) ? $"Redis did not take it within {_options.PublishTimeout} (CacheCoherenceOptions.PublishTimeout)" : ex.Message;
+            throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {why}", ex);
         }
+    }
+
+    /// <summary>
+    /// Waits for a publish at most <see cref="CacheCoherenceOptions.PublishTimeout"/>: a failed write-through, say, must
+    /// not hold its caller's exception for as long as the multiplexer would wait. A publish no longer waited for (that
+    /// bound, or the caller's token) goes on; its failure is observed.
+    /// </summary>
+    private Task<long> WaitForPublishAsync(Task<long> publish, CancellationToken cancellationToken)
+    {
+        if (publish.IsCompleted)
+        {
+            return publish;
+        }
+
+        ObserveFailure(publish);
+        return _options.PublishTimeout is { } timeout
+            ? publish.WaitAsync(timeout, _time, cancellationToken)
+            : publish.WaitAsync(cancellationToken);
     }
 
     /// <summary>

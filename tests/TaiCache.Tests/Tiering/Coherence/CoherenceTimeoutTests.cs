@@ -47,6 +47,32 @@ public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixt
     }
 
     [Fact]
+    public async Task PublishInvalidationAsync_NotTakenWithinPublishTimeout_FailsThen_WhileTheMultiplexerWouldWaitLonger()
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=20000,syncTimeout=20000");
+        _owned.Add(multiplexer);
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = $"publish-timeout-{Guid.NewGuid():N}", PublishTimeout = TimeSpan.FromMilliseconds(200) });
+        _owned.Add(coherence);
+        await coherence.StartAsync();
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=15000,syncTimeout=15000");
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "3000", "WRITE"); // PUBLISH waits
+        try
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var ex = await Assert.ThrowsAsync<CacheConnectionException>(async () => await coherence.PublishInvalidationAsync(["k"]));
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"failed after {sw.Elapsed.TotalMilliseconds:N0} ms");
+            Assert.IsAssignableFrom<TimeoutException>(ex.InnerException);
+            Assert.Contains("PublishTimeout", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+    }
+
+    [Fact]
     public async Task DisposeAsync_UnsubscribeTimingOut_DoesNotThrow()
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=300");
