@@ -285,6 +285,15 @@ public sealed partial class MultiTierCache
         }
     }
 
+    /// <summary>Forgets every fail-safe copy (a peer's clear, a resynchronisation; see <see cref="OnPeerResync"/>).</summary>
+    private void ForgetAllFailSafe()
+    {
+        if (_stale.Count != 0)
+        {
+            _stale.Clear();
+        }
+    }
+
     private bool TryGetStale<T>(string key, MultiTierEntryOptions options, out T value)
     {
         value = default!;

@@ -40,18 +40,37 @@ public sealed partial class MultiTierCache
     {
         if (e.IsClear)
         {
+            // The peer changed keys it cannot name (a failed invalidation made up for, a pattern that cleared its L1):
+            // any fail-safe copy here may be of one of them.
+            ForgetAllFailSafe();
             SupersedeAllLoads();
             return;
         }
 
         foreach (var key in e.Keys)
         {
+            // A fail-safe read (Redis down) must not serve the value the peer overwrote or deleted. A read that kept a
+            // copy from before the peer's write after this is dropped by the L1 write mark the eviction left.
+            ForgetFailSafe(key);
             _ = SupersedeLoad(key); // the message loop does not wait for a refresh's store
         }
     }
 
-    /// <summary>Messages may have been lost: any load under way may predate a peer's write.</summary>
-    private void OnPeerResync(object? sender, CoherenceResyncEventArgs e) => SupersedeAllLoads();
+    /// <summary>
+    /// Messages may have been lost: any load under way may predate a peer's write. Fail-safe copies are forgotten too
+    /// when the coherence is coherent as it resynchronises (a gap in a peer's numbers, an unreadable message, the echo
+    /// that ends a reconnect or a silence): a lost invalidation may have been about any of them. A resync raised as the
+    /// subscription goes down or silent keeps them, for the outage they are kept for; the one that ends it forgets them.
+    /// </summary>
+    private void OnPeerResync(object? sender, CoherenceResyncEventArgs e)
+    {
+        if (_options.Coherence is { IsCoherent: true })
+        {
+            ForgetAllFailSafe();
+        }
+
+        SupersedeAllLoads();
+    }
 
     private void SupersedeAllLoads()
     {

@@ -14,6 +14,9 @@ public sealed partial class CacheCoherence
     private volatile bool _silent;
     private int _probing;
 
+    /// <summary>Test seam: called when a probe loop has stopped probing, just before it ends.</summary>
+    internal Action? ProbeLoopEnding { get; set; }
+
     private void OnOwnMessageHeard(in CoherenceMessage message)
     {
         Volatile.Write(ref _lastSelfHeard, _time.GetTimestamp());
@@ -107,20 +110,40 @@ public sealed partial class CacheCoherence
     }
 
     // Publish probes until this instance hears one back: that proves the channel is subscribed again, and the clear
-    // done then covers everything published during the gap.
+    // done then covers everything published during the gap. A reconnect that begins while the loop is on its way out
+    // finds it still marked running and starts none: so the loop, once it has let go, looks again, and probes on for
+    // any probe number it has not sent yet (one it gave up on after 600 attempts is left to the heartbeat).
     private async Task ProbeUntilEchoAsync()
     {
-        try
+        long probed = 0;
+        while (true)
         {
-            for (var attempt = 0; attempt < 600 && _awaitingEcho && !_disposed; attempt++)
+            try
             {
-                await PublishHeartbeatAsync(Interlocked.Read(ref _probeNumber)).ConfigureAwait(false);
-                await Task.Delay(ProbeInterval, _time).ConfigureAwait(false);
+                for (var attempt = 0; attempt < 600 && _awaitingEcho && !_disposed; attempt++)
+                {
+                    var number = Interlocked.Read(ref _probeNumber);
+                    if (number != probed)
+                    {
+                        probed = number;
+                        attempt = 0; // a new reconnect: its own 600 attempts
+                    }
+
+                    await PublishHeartbeatAsync(number).ConfigureAwait(false);
+                    await Task.Delay(ProbeInterval, _time).ConfigureAwait(false);
+                }
+
+                ProbeLoopEnding?.Invoke();
             }
-        }
-        finally
-        {
-            Volatile.Write(ref _probing, 0);
+            finally
+            {
+                Interlocked.Exchange(ref _probing, 0); // a full fence: the checks below read what a reconnect wrote before it looked
+            }
+
+            if (!_awaitingEcho || _disposed || Interlocked.Read(ref _probeNumber) == probed || Interlocked.Exchange(ref _probing, 1) != 0)
+            {
+                return;
+            }
         }
     }
 

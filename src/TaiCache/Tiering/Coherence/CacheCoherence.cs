@@ -23,6 +23,13 @@ namespace TaiCache.Tiering.Coherence;
 /// </remarks>
 public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 {
+    /// <summary>
+    /// The handler a SUBSCRIBE goes out for (see <see cref="SubscribeAsync"/>); messages are read from the queue. Every
+    /// start adds it once and takes it back once: instances sharing a multiplexer and a channel each add one copy, and
+    /// taking one back leaves the others.
+    /// </summary>
+    private static readonly Action<RedisChannel, RedisValue> Subscribing = static (_, _) => { };
+
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _connect;
     private IConnectionMultiplexer? _multiplexer;
     private readonly InMemoryTier _localTier;
@@ -228,47 +235,67 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
     /// few times (50 ms, doubling: about 1.5 s in all) before <see cref="StartAsync"/> gives up. The back-off runs on the
     /// wall clock: a caller's fake clock, there for heartbeats, must not stall a connect.
     /// </summary>
+    /// <remarks>
+    /// StackExchange.Redis registers a subscriber (a handler or a queue) for the channel before it sends the SUBSCRIBE,
+    /// and hands a queue back only when the call succeeds: a queue whose SUBSCRIBE failed (a timeout, a cancellation)
+    /// stayed registered, the server subscribed once it ran the command, and nothing could unsubscribe it. So the
+    /// SUBSCRIBE goes out for a handler of this instance's own, which a failure takes back (the multiplexer then sends
+    /// an UNSUBSCRIBE, behind the SUBSCRIBE), and the queue joins the subscription only once it is made (nothing is sent
+    /// then), after which the handler leaves it to the queue.
+    /// </remarks>
     private async Task<ChannelMessageQueue> SubscribeAsync(IConnectionMultiplexer multiplexer, CancellationToken cancellationToken)
     {
         const int attempts = 6;
+        var subscriber = multiplexer.GetSubscriber();
         var delay = TimeSpan.FromMilliseconds(50);
         for (var attempt = 1; ; attempt++)
         {
-            var subscribing = multiplexer.GetSubscriber().SubscribeAsync(_channel);
+            var subscribing = subscriber.SubscribeAsync(_channel, Subscribing);
             try
             {
-                return await subscribing.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await subscribing.WaitAsync(cancellationToken).ConfigureAwait(false);
+                break;
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception ex)
             {
-                DropWhenSubscribed(subscribing);
-                throw;
+                ObserveFailure(subscribing); // a cancelled wait leaves it running, and nobody waits for it any more
+                ForgetSubscribing(subscriber);
+                if (ex is not RedisConnectionException || attempt >= attempts || !multiplexer.IsConnected)
+                {
+                    throw;
+                }
             }
-            catch (RedisConnectionException) when (attempt < attempts && multiplexer.IsConnected)
-            {
-                await Task.Delay(delay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-                delay *= 2;
-            }
+
+            await Task.Delay(delay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            delay *= 2;
+        }
+
+        try
+        {
+            return await subscriber.SubscribeAsync(_channel, CommandFlags.FireAndForget).ConfigureAwait(false);
+        }
+        finally
+        {
+            ForgetSubscribing(subscriber);
         }
     }
 
-    /// <summary>Unsubscribes an abandoned subscription once it is made: its queue would fill with messages nobody reads.</summary>
-    private static void DropWhenSubscribed(Task<ChannelMessageQueue> subscribing) =>
-        _ = subscribing.ContinueWith(
-            static t =>
-            {
-                if (t.IsCompletedSuccessfully)
-                {
-                    _ = t.Result.UnsubscribeAsync(CommandFlags.FireAndForget);
-                }
-                else
-                {
-                    _ = t.Exception; // observed: nobody waits for it any more
-                }
-            },
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+    /// <summary>Takes back the handler <see cref="SubscribeAsync"/> subscribed with; the last one of the channel unsubscribes it on the server.</summary>
+    private void ForgetSubscribing(ISubscriber subscriber)
+    {
+        try
+        {
+            _ = subscriber.UnsubscribeAsync(_channel, Subscribing, CommandFlags.FireAndForget);
+        }
+        catch (Exception e) when (e is RedisException or ObjectDisposedException)
+        {
+            // The connection is gone: the server dropped the subscription with it, and the registration went with the multiplexer.
+        }
+    }
+
+    /// <summary>Observes a call's failure that nobody waits for any more, so it does not reach <see cref="TaskScheduler.UnobservedTaskException"/>.</summary>
+    private static void ObserveFailure(Task pending) =>
+        _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Tells every other instance to evict keys from its local tier. The caller's own local tier is not touched.</summary>
     /// <param name="keys">The keys; split into several messages when there are more than <see cref="CacheCoherenceOptions.MaxKeysPerMessage"/>.</param>
@@ -417,7 +444,7 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
 
         try
         {
-            await publish.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await WaitForPublishAsync(publish, cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _messagesPublished);
             if (kind == CoherenceMessageKind.Clear)
             {
@@ -430,8 +457,27 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
             // TimeoutException: StackExchange.Redis's RedisTimeoutException is not a RedisException.
             RaiseTo(ref _lastFailedSequence, sequence);
             Log.PublishFailed(_logger, ChannelName, ex);
-            throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {ex.Message}", ex);
+            var why = ex.GetType() == typeof(TimeoutException) ? $"Redis did not take it within {_options.PublishTimeout} (CacheCoherenceOptions.PublishTimeout)" : ex.Message;
+            throw new CacheConnectionException($"Cache coherence could not publish an invalidation: {why}", ex);
         }
+    }
+
+    /// <summary>
+    /// Waits for a publish at most <see cref="CacheCoherenceOptions.PublishTimeout"/>: a failed write-through, say, must
+    /// not hold its caller's exception for as long as the multiplexer would wait. A publish no longer waited for (that
+    /// bound, or the caller's token) goes on; its failure is observed.
+    /// </summary>
+    private Task<long> WaitForPublishAsync(Task<long> publish, CancellationToken cancellationToken)
+    {
+        if (publish.IsCompleted)
+        {
+            return publish;
+        }
+
+        ObserveFailure(publish);
+        return _options.PublishTimeout is { } timeout
+            ? publish.WaitAsync(timeout, _time, cancellationToken)
+            : publish.WaitAsync(cancellationToken);
     }
 
     /// <summary>

@@ -36,6 +36,16 @@ public sealed class CacheCoherenceOptions
     /// </summary>
     public int MissedHeartbeatsBeforeResync { get; set; } = 3;
 
+    /// <summary>
+    /// Gets or sets how long a publish (<see cref="CacheCoherence.PublishInvalidationAsync"/>,
+    /// <see cref="CacheCoherence.PublishClearAsync"/>, and so the invalidation a multi-tier cache sends after a write, a
+    /// failed one included) is waited for. One Redis has not taken by then fails with
+    /// <see cref="CacheConnectionException"/> (its sequence number counts as failed, so a clear is owed, as for any failed
+    /// publish); the message may still go out. Measured on <see cref="TimeProvider"/>. <see langword="null"/> leaves
+    /// only the multiplexer's own timeout. Default 2 seconds; at most 1 hour.
+    /// </summary>
+    public TimeSpan? PublishTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Gets or sets the most keys carried by one message; larger invalidations are split. Default 512; at most 1,000,000.</summary>
     public int MaxKeysPerMessage { get; set; } = 512;
 
@@ -81,6 +91,11 @@ public sealed class CacheCoherenceOptions
         {
             // The silence limit is computed at every heartbeat: past TimeSpan's range it threw in the timer's callback.
             throw new ArgumentOutOfRangeException(nameof(MissedHeartbeatsBeforeResync), MissedHeartbeatsBeforeResync, "CacheCoherenceOptions.MissedHeartbeatsBeforeResync times HeartbeatInterval must fit in a TimeSpan.");
+        }
+
+        if (PublishTimeout is { } publishTimeout && (publishTimeout <= TimeSpan.Zero || publishTimeout > TimeSpan.FromHours(1)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PublishTimeout), publishTimeout, "CacheCoherenceOptions.PublishTimeout must be positive and at most 1 hour, or null for the multiplexer's own timeout.");
         }
 
         if (MaxKeysPerMessage <= 0 || MaxKeysPerMessage > CoherenceMessage.MaxKeysPerMessage)

@@ -110,6 +110,19 @@ public sealed class CoherenceEdgeCaseTests : IClassFixture<RedisServerFixture>, 
         Assert.Contains("MaxKeysPerMessage", ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A publish timeout that is not positive, or longer than an hour, is refused by validation, naming the option; null is taken.</summary>
+    [Fact]
+    public void Coherence_PublishTimeoutOutOfRange_IsRefusedByValidate()
+    {
+        foreach (var bad in new[] { TimeSpan.Zero, TimeSpan.FromHours(2) })
+        {
+            var ex = Assert.ThrowsAny<ArgumentException>(new CacheCoherenceOptions { PublishTimeout = bad }.Validate);
+            Assert.Contains("PublishTimeout", ex.Message, StringComparison.Ordinal);
+        }
+
+        new CacheCoherenceOptions { PublishTimeout = null }.Validate();
+    }
+
     /// <summary>DisposeAsync while redis-server is down does not hang (it unsubscribes over a dead connection).</summary>
     [Fact]
     public async Task Coherence_DisposeWhileRedisDown_CompletesPromptly()

@@ -47,6 +47,32 @@ public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixt
     }
 
     [Fact]
+    public async Task PublishInvalidationAsync_NotTakenWithinPublishTimeout_FailsThen_WhileTheMultiplexerWouldWaitLonger()
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=20000,syncTimeout=20000");
+        _owned.Add(multiplexer);
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = $"publish-timeout-{Guid.NewGuid():N}", PublishTimeout = TimeSpan.FromMilliseconds(200) });
+        _owned.Add(coherence);
+        await coherence.StartAsync();
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=15000,syncTimeout=15000");
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "3000", "WRITE"); // PUBLISH waits
+        try
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var ex = await Assert.ThrowsAsync<CacheConnectionException>(async () => await coherence.PublishInvalidationAsync(["k"]));
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"failed after {sw.Elapsed.TotalMilliseconds:N0} ms");
+            Assert.IsAssignableFrom<TimeoutException>(ex.InnerException);
+            Assert.Contains("PublishTimeout", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+    }
+
+    [Fact]
     public async Task DisposeAsync_UnsubscribeTimingOut_DoesNotThrow()
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=300");
@@ -95,6 +121,42 @@ public sealed class CoherenceTimeoutTests(RedisServerFixture redis) : IClassFixt
         Assert.Equal(0, await server.SubscriptionSubscriberCountAsync(RedisChannel.Literal(coherence.ChannelName)));
         Assert.Equal(0, coherence.MessagesPublished);
         Assert.False(coherence.IsCoherent);
+    }
+
+    [Fact]
+    public async Task StartAsync_SubscribeTimingOut_LeavesNoSubscriptionOnTheServer_NorAfterALaterStartAndDispose()
+    {
+        // StackExchange.Redis registers a subscription's queue before it sends the SUBSCRIBE, and hands it back only when
+        // the call succeeds: after a timeout the queue stayed registered, the server subscribed once it ran the command,
+        // and nothing this instance held could undo it (a later start's dispose removed only its own queue).
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",asyncTimeout=300,syncTimeout=300");
+        _owned.Add(multiplexer);
+        var l1 = new InMemoryTier(new InMemoryTierOptions { MaximumSize = 100 });
+        var coherence = new CacheCoherence(multiplexer, l1, new CacheCoherenceOptions { Namespace = $"subscribe-timeout-{Guid.NewGuid():N}" });
+        _owned.Add(coherence);
+        var channel = RedisChannel.Literal(coherence.ChannelName);
+        await using var control = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = control.GetServer(control.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "5000", "ALL"); // the SUBSCRIBE waits past the multiplexer's timeout
+        try
+        {
+            var ex = await Assert.ThrowsAsync<CacheConnectionException>(() => coherence.StartAsync());
+            Assert.IsAssignableFrom<TimeoutException>(ex.InnerException);
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+
+        // A PING on the subscription connection is answered after the SUBSCRIBE (and whatever followed it) ran.
+        await multiplexer.GetSubscriber().PingAsync();
+        Assert.Equal(0, await server.SubscriptionSubscriberCountAsync(channel));
+
+        await coherence.StartAsync(); // subscribes afresh
+        Assert.Equal(1, await server.SubscriptionSubscriberCountAsync(channel));
+        await coherence.DisposeAsync();
+        await multiplexer.GetSubscriber().PingAsync();
+        Assert.Equal(0, await server.SubscriptionSubscriberCountAsync(channel));
     }
 
     [Fact]
