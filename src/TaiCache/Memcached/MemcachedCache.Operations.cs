@@ -113,14 +113,23 @@ public sealed partial class MemcachedCache
     /// <returns>The statistics.</returns>
     /// <exception cref="CacheConnectionException">A server could not be reached; the message names it.</exception>
     /// <exception cref="CacheTimeoutException">A server did not answer within <see cref="MemcachedCacheOptions.OperationTimeout"/>.</exception>
+    /// <exception cref="CacheException">A server refused <c>stats</c> with an error line; the message names the server and the line.</exception>
     public async ValueTask<MemcachedCacheStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, 0, _options.OperationTimeout, idempotent: true, static async (conn, _, token) =>
+        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, (self: this, node), _options.OperationTimeout, idempotent: true, static async (conn, s, token) =>
         {
             MetaRequestWriter.WriteStats(conn.Request);
             await conn.SendAsync(token).ConfigureAwait(false);
-            return await conn.ReadStatsAsync(token).ConfigureAwait(false);
+            var (stats, refusal) = await conn.ReadStatsAsync(token).ConfigureAwait(false);
+            if (refusal.IsError)
+            {
+                // Answered in step (the connection stays in the pool): a server error, not a malformed response.
+                s.self.LogErrorLine(s.node, refusal);
+                throw s.self.StatsRefused(s.node, refusal);
+            }
+
+            return stats;
         }, cancellationToken).AsTask()).ToArray();
         await Task.WhenAll(tasks).ConfigureAwait(false);
 
@@ -150,6 +159,19 @@ public sealed partial class MemcachedCache
             Evictions = evictions,
             CurrentConnections = connections,
         };
+    }
+
+    private CacheException StatsRefused(MemcachedNode node, in MetaResponse refusal)
+    {
+        _metrics?.RecordError();
+        var line = refusal.Code switch
+        {
+            MetaResponseCode.ClientError => "CLIENT_ERROR",
+            MetaResponseCode.ServerError => "SERVER_ERROR",
+            _ => "ERROR",
+        };
+        var reply = string.IsNullOrEmpty(refusal.ErrorMessage) ? line : line + " " + refusal.ErrorMessage;
+        return new CacheException($"The memcached node {node.Name} refused 'stats': {reply}");
     }
 
     private static long Stat(Dictionary<string, string> stats, string name) =>
