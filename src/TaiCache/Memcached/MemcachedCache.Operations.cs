@@ -60,10 +60,27 @@ public sealed partial class MemcachedCache
     /// <param name="ttl">Time to live; <see langword="null"/> for the default.</param>
     /// <param name="cancellationToken">Cancels the wait for the server.</param>
     /// <returns><see langword="true"/> when stored; <see langword="false"/> when the item changed or vanished meanwhile.</returns>
+    /// <exception cref="CacheConnectionException">The key's node failed. Under <see cref="MemcachedFailoverPolicy.Redistribute"/> a
+    /// compare-and-swap whose node is found dead is not sent to the next node, as other calls are: its CAS token is the
+    /// issuing server's. Read the item again with <see cref="GetWithCasAsync{T}"/> (served by the next node while this one
+    /// is down) and retry with that token.</exception>
     public async ValueTask<bool> CompareAndSwapAsync<T>(string key, T value, ulong cas, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(cas);
-        return await StoreAsync(key, value, ttl, 0, cas, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
+        try
+        {
+            return await StoreAsync(key, value, ttl, 0, cas, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
+        }
+        catch (CacheConnectionException ex) when (Redistributes && _locator!.Locate(ToWire(key)).IsDown())
+        {
+            throw new CacheConnectionException(
+                $"{ex.Message} Under MemcachedFailoverPolicy.Redistribute a compare-and-swap is not sent to another node: its CAS token is node-specific (only the server that issued it can compare it). Read the item again with GetWithCasAsync, which the next node serves while this one is down, and retry with that token.",
+                key,
+                ex)
+            {
+                IsPartialOutage = ex.IsPartialOutage,
+            };
+        }
     }
 
     /// <summary>Adds to a counter, creating it at <paramref name="initialValue"/> when missing (memcached <c>ma</c> with <c>N</c>/<c>J</c>).</summary>
@@ -186,7 +203,7 @@ public sealed partial class MemcachedCache
         var attempt = 0;
         while (true)
         {
-            response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), idempotent: false, static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
+            response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), MemcachedRequestKind.Once, static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
             if (response.Code != MetaResponseCode.ClientError || !IsNonNumeric(response) || ++attempt > ExpireAttempts)
             {
                 break;
