@@ -50,7 +50,16 @@ public sealed partial class MemcachedCache
         }
 
         var started = _metrics?.StartTimingAlways() ?? 0;
-        var responses = await FetchAsync(list.ConvertAll(ToWire), skipDown, cancellationToken).ConfigureAwait(false);
+        var wires = list.ConvertAll(ToWire);
+        var responses = await FetchAsync(wires, skipDown, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (responses[i].WonRecache)
+            {
+                await GiveBackRecacheTokenAsync(list[i], wires[i], responses[i], cancellationToken).ConfigureAwait(false); // rare: invalidated items only
+            }
+        }
+
         var now = Now();
         for (var i = 0; i < list.Count; i++)
         {

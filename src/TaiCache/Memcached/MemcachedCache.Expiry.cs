@@ -92,6 +92,7 @@ public sealed partial class MemcachedCache
             read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
             if (Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss || !IsLive(read, Now(), out _))
             {
+                await GiveBackRecacheTokenAsync(key, wire, read, cancellationToken).ConfigureAwait(false); // a stale item is not touched
                 return null;
             }
 

@@ -39,6 +39,7 @@ public sealed partial class MemcachedCache
         var wire = WireKey(key);
         var started = _metrics?.StartTimingAlways() ?? 0;
         var response = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        await GiveBackRecacheTokenAsync(key, wire, response, cancellationToken).ConfigureAwait(false);
         var result = ToResult<T>(key, response, started);
         if (result.HasValue && response.Cas == 0)
         {
