@@ -176,15 +176,27 @@ public sealed class TaiCacheOptions
 
         if (Memcached.IsEnabled)
         {
+            // A server listed twice is refused by MemcachedCacheOptions.Validate too, but that names the option in code
+            // (MemcachedCacheOptions.Servers), not the configuration key the user wrote: found here first, by that key.
+            var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             for (var i = 0; i < Memcached.Servers.Count; i++)
             {
+                var at = $"Memcached:Servers:{i.ToString(CultureInfo.InvariantCulture)}";
                 try
                 {
-                    _ = Memcached.Servers[i] is null ? throw new FormatException() : TaiCache.Memcached.MemcachedServer.Parse(Memcached.Servers[i]);
+                    var server = Memcached.Servers[i] is null ? throw new FormatException() : TaiCache.Memcached.MemcachedServer.Parse(Memcached.Servers[i]);
+                    if (seen.TryGetValue(server.ToString(), out var first))
+                    {
+                        Fail(at, $"names the same server as {path}:Memcached:Servers:{first.ToString(CultureInfo.InvariantCulture)} ({server}); list each server once and give it a larger weight (host:port:weight) for more of the keys.");
+                    }
+                    else
+                    {
+                        seen[server.ToString()] = i;
+                    }
                 }
                 catch (Exception ex) when (ex is FormatException or ArgumentException)
                 {
-                    Fail($"Memcached:Servers:{i.ToString(CultureInfo.InvariantCulture)}", "is not host, host:port or host:port:weight.");
+                    Fail(at, "is not host, host:port or host:port:weight.");
                 }
             }
 

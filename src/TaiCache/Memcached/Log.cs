@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Debug, Message = "memcached node {Node}: a pooled connection failed after a non-idempotent request was sent ({Reason}); not retried, it may have been applied")]
     public static partial void NotRetriedNotIdempotent(ILogger logger, string node, string reason);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Debug, Message = "memcached node {Node}: a read won the recache token of an invalidated item and could not give it back ({Reason}); the item stays stale until its TTL ends or another client refills it")]
+    public static partial void RecacheTokenKept(ILogger logger, string node, string reason);
 }

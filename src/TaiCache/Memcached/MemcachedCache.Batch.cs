@@ -49,7 +49,16 @@ public sealed partial class MemcachedCache
         }
 
         var started = _metrics?.StartTimingAlways() ?? 0;
-        var responses = await FetchAsync(list.ConvertAll(ToWire), skipDown, cancellationToken).ConfigureAwait(false);
+        var wires = list.ConvertAll(ToWire);
+        var responses = await FetchAsync(wires, skipDown, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (responses[i].WonRecache)
+            {
+                await GiveBackRecacheTokenAsync(list[i], wires[i], responses[i], cancellationToken).ConfigureAwait(false); // rare: invalidated items only
+            }
+        }
+
         var now = Now();
         for (var i = 0; i < list.Count; i++)
         {
@@ -254,30 +263,41 @@ public sealed partial class MemcachedCache
             return 0;
         }
 
+        // Not quiet: memcached 1.6.18 quiets only HD and still answers NF, but the protocol's "noreply semantics" let a
+        // server drop NF too, and then "sent - NF" counted every missing key as removed. Every delete is answered, and
+        // only the HD answers are counted, whichever replies a server's quiet mode would suppress.
         var wires = list.ConvertAll(ToWire);
-        var notFound = new bool[list.Count];
-        await ForEachNodeAsync(wires, (wires, notFound), skipDown: null, static async (conn, batch, state, token) =>
+        var answers = new MetaResponseCode[list.Count];
+        await ForEachNodeAsync(wires, (wires, answers), skipDown: null, static async (conn, batch, state, token) =>
         {
             for (var j = 0; j < batch.Count; j++)
             {
-                state.notFound[batch[j]] = false; // a part moved off a dead node keeps nothing from it
-                MetaRequestWriter.WriteDelete(conn.Request, state.wires[batch[j]], quiet: true, opaque: j);
+                state.answers[batch[j]] = MetaResponseCode.None; // a part moved off a dead node keeps nothing from it
+                MetaRequestWriter.WriteDelete(conn.Request, state.wires[batch[j]], opaque: j);
             }
 
             MetaRequestWriter.WriteNoOp(conn.Request);
-            await PipelineAsync(conn, batch.Count, (batch, state.notFound), static (r, s) =>
+            await PipelineAsync(conn, batch.Count, (batch, state.answers), static (r, s) =>
             {
-                if (r.Code != MetaResponseCode.NotFound)
+                if (r.Code is not (MetaResponseCode.Stored or MetaResponseCode.NotFound) || s.answers[s.batch[r.Opaque]] != MetaResponseCode.None)
                 {
-                    return false;
+                    return false; // not a delete's answer, or a second answer to one
                 }
 
-                s.notFound[s.batch[r.Opaque]] = true;
+                s.answers[s.batch[r.Opaque]] = r.Code;
                 return true;
             }, token).ConfigureAwait(false);
+
+            foreach (var i in batch)
+            {
+                if (state.answers[i] == MetaResponseCode.None)
+                {
+                    throw new MemcachedProtocolException("A delete of the batch went unanswered before the closing MN.");
+                }
+            }
         }, cancellationToken).ConfigureAwait(false);
 
-        var removed = notFound.Count(nf => !nf);
+        var removed = answers.Count(a => a == MetaResponseCode.Stored);
         for (var i = 0; i < removed; i++)
         {
             _metrics?.RecordDelete();

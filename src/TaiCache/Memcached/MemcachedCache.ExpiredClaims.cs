@@ -19,6 +19,7 @@ public sealed partial class MemcachedCache
         // too large to read cannot be judged expired: it stands.
         if (held && (read.IsOversize || IsLive(read, Now(), out _) || read.Cas == 0))
         {
+            await GiveBackRecacheTokenAsync(key, wire, read, cancellationToken).ConfigureAwait(false); // not refilled here
             return false;
         }
 
@@ -44,6 +45,7 @@ public sealed partial class MemcachedCache
 
         if (read.IsOversize || read.ClientFlags != ClientFlags || read.Cas == 0 || IsLive(read, Now(), out _))
         {
+            await GiveBackRecacheTokenAsync(key, wire, read, cancellationToken).ConfigureAwait(false); // not refilled here
             return null;
         }
 

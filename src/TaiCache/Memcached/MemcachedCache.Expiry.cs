@@ -57,6 +57,25 @@ public sealed partial class MemcachedCache
         return new CacheResult<T>(value, retimed.ExpiresAt);
     }
 
+    /// <summary>
+    /// <see cref="MemcachedExpiry.TouchExptimeSettingAside"/> for relative and absolute exptimes alike: over 30 days
+    /// memcached reads the exptime as a unix time, whose seconds left vouch for an old record just as relative ones do.
+    /// </summary>
+    private long TouchExptimeSettingAside(long recorded, long exptime)
+    {
+        var now = Now();
+        if (exptime <= ThirtyDaysSeconds)
+        {
+            return MemcachedExpiry.TouchExptimeSettingAside(recorded, now, exptime);
+        }
+
+        // The same seconds left as the relative exptime would give, raised the same way, then made absolute again
+        // (capped at memcached's 32-bit clock, as ToExptime caps it).
+        var nowSeconds = _options.TimeProvider.GetUtcNow().ToUnixTimeSeconds();
+        var relative = exptime - nowSeconds;
+        return Math.Min(nowSeconds + MemcachedExpiry.TouchExptimeSettingAside(recorded, now, relative), int.MaxValue);
+    }
+
     /// <summary>Gives a live item a new TTL; returns the item as read (its value from before) and the expiry recorded for it
     /// (Unix ms), or <see langword="null"/> when the key held no live item. <paramref name="check"/> sees each read before
     /// anything is written, and may throw to stop.</summary>
@@ -73,6 +92,7 @@ public sealed partial class MemcachedCache
             read = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
             if (Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Miss || !IsLive(read, Now(), out _))
             {
+                await GiveBackRecacheTokenAsync(key, wire, read, cancellationToken).ConfigureAwait(false); // a stale item is not touched
                 return null;
             }
 
@@ -103,7 +123,7 @@ public sealed partial class MemcachedCache
 
         // Only touched, a TaiCache value keeps its old record: the new seconds must not vouch for it (see MemcachedExpiry).
         var recorded = read.ClientFlags == ClientFlags ? CacheValueCodec.RecordedExpiry(read.Data) : 0;
-        var touchExptime = recorded != 0 && exptime <= ThirtyDaysSeconds ? MemcachedExpiry.TouchExptimeSettingAside(recorded, Now(), exptime) : exptime;
+        var touchExptime = recorded == 0 ? exptime : TouchExptimeSettingAside(recorded, exptime);
         var touch = await RoundTripAsync(key, wire, touchExptime, idempotent: true, static (w, k, o, t) => MetaRequestWriter.WriteGet(w, k, withValue: false, touchExptime: t, opaque: o), cancellationToken).ConfigureAwait(false);
         return Expect(touch, key, MetaResponseCode.Stored, MetaResponseCode.Miss) == MetaResponseCode.Stored ? (read, expiresAt) : null;
     }

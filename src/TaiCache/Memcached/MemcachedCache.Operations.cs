@@ -39,6 +39,7 @@ public sealed partial class MemcachedCache
         var wire = WireKey(key);
         var started = _metrics?.StartTimingAlways() ?? 0;
         var response = await RoundTripAsync(key, wire, 0, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, withCas: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        await GiveBackRecacheTokenAsync(key, wire, response, cancellationToken).ConfigureAwait(false);
         var result = ToResult<T>(key, response, started);
         if (result.HasValue && response.Cas == 0)
         {
@@ -60,10 +61,27 @@ public sealed partial class MemcachedCache
     /// <param name="ttl">Time to live; <see langword="null"/> for the default.</param>
     /// <param name="cancellationToken">Cancels the wait for the server.</param>
     /// <returns><see langword="true"/> when stored; <see langword="false"/> when the item changed or vanished meanwhile.</returns>
+    /// <exception cref="CacheConnectionException">The key's node failed. Under <see cref="MemcachedFailoverPolicy.Redistribute"/> a
+    /// compare-and-swap whose node is found dead is not sent to the next node, as other calls are: its CAS token is the
+    /// issuing server's. Read the item again with <see cref="GetWithCasAsync{T}"/> (served by the next node while this one
+    /// is down) and retry with that token.</exception>
     public async ValueTask<bool> CompareAndSwapAsync<T>(string key, T value, ulong cas, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(cas);
-        return await StoreAsync(key, value, ttl, 0, cas, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
+        try
+        {
+            return await StoreAsync(key, value, ttl, 0, cas, cancellationToken).ConfigureAwait(false) == MetaResponseCode.Stored;
+        }
+        catch (CacheConnectionException ex) when (Redistributes && _locator!.Locate(ToWire(key)).IsDown())
+        {
+            throw new CacheConnectionException(
+                $"{ex.Message} Under MemcachedFailoverPolicy.Redistribute a compare-and-swap is not sent to another node: its CAS token is node-specific (only the server that issued it can compare it). Read the item again with GetWithCasAsync, which the next node serves while this one is down, and retry with that token.",
+                key,
+                ex)
+            {
+                IsPartialOutage = ex.IsPartialOutage,
+            };
+        }
     }
 
     /// <summary>Adds to a counter, creating it at <paramref name="initialValue"/> when missing (memcached <c>ma</c> with <c>N</c>/<c>J</c>).</summary>
@@ -113,14 +131,23 @@ public sealed partial class MemcachedCache
     /// <returns>The statistics.</returns>
     /// <exception cref="CacheConnectionException">A server could not be reached; the message names it.</exception>
     /// <exception cref="CacheTimeoutException">A server did not answer within <see cref="MemcachedCacheOptions.OperationTimeout"/>.</exception>
+    /// <exception cref="CacheException">A server refused <c>stats</c> with an error line; the message names the server and the line.</exception>
     public async ValueTask<MemcachedCacheStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, 0, _options.OperationTimeout, idempotent: true, static async (conn, _, token) =>
+        var tasks = _nodes.Select(node => RunOnNodeAsync(node, null, (self: this, node), _options.OperationTimeout, idempotent: true, static async (conn, s, token) =>
         {
             MetaRequestWriter.WriteStats(conn.Request);
             await conn.SendAsync(token).ConfigureAwait(false);
-            return await conn.ReadStatsAsync(token).ConfigureAwait(false);
+            var (stats, refusal) = await conn.ReadStatsAsync(token).ConfigureAwait(false);
+            if (refusal.IsError)
+            {
+                // Answered in step (the connection stays in the pool): a server error, not a malformed response.
+                s.self.LogErrorLine(s.node, refusal);
+                throw s.self.StatsRefused(s.node, refusal);
+            }
+
+            return stats;
         }, cancellationToken).AsTask()).ToArray();
         await Task.WhenAll(tasks).ConfigureAwait(false);
 
@@ -152,6 +179,19 @@ public sealed partial class MemcachedCache
         };
     }
 
+    private CacheException StatsRefused(MemcachedNode node, in MetaResponse refusal)
+    {
+        _metrics?.RecordError();
+        var line = refusal.Code switch
+        {
+            MetaResponseCode.ClientError => "CLIENT_ERROR",
+            MetaResponseCode.ServerError => "SERVER_ERROR",
+            _ => "ERROR",
+        };
+        var reply = string.IsNullOrEmpty(refusal.ErrorMessage) ? line : line + " " + refusal.ErrorMessage;
+        return new CacheException($"The memcached node {node.Name} refused 'stats': {reply}");
+    }
+
     private static long Stat(Dictionary<string, string> stats, string name) =>
         stats.TryGetValue(name, out var text) && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
 
@@ -164,7 +204,7 @@ public sealed partial class MemcachedCache
         var attempt = 0;
         while (true)
         {
-            response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), idempotent: false, static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
+            response = await RoundTripAsync(key, wire, (delta, initialValue, exptime, decrement), MemcachedRequestKind.Once, static (w, k, o, s) => MetaRequestWriter.WriteArithmetic(w, k, s.delta, s.initialValue, s.exptime, s.decrement, o), cancellationToken).ConfigureAwait(false);
             if (response.Code != MetaResponseCode.ClientError || !IsNonNumeric(response) || ++attempt > ExpireAttempts)
             {
                 break;

@@ -14,6 +14,9 @@ public sealed partial class MemcachedCache
     // What a hashed key is sent as, after the prefix: the marker, then the hex of the key's SHA-256.
     private const string HashedKeyMarker = "sha256:";
 
+    // The failures of RunOnNodeAsync that came before any byte of the request was sent (at connection checkout).
+    private static readonly ConditionalWeakTable<Exception, string> FailedUnsent = new();
+
     /// <summary>Validates a key and returns the key as sent: prefixed, and hashed when too long and hashing is on.</summary>
     private string WireKey(string key, [CallerArgumentExpression(nameof(key))] string? paramName = null)
     {
@@ -155,8 +158,9 @@ public sealed partial class MemcachedCache
         CacheKeyRules.ValidateTtl(ttl);
         var data = EncodeChecked(key, wire, value, ttl);
         var exptime = ToExptime(ttl);
-        var idempotent = mode == 0 && cas == 0; // a plain set; add, replace and CAS answer differently the second time
-        var response = await RoundTripAsync(key, wire, (data, exptime, mode, cas), idempotent, static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
+        // A plain set is idempotent; add and replace answer differently the second time; a CAS token is its node's.
+        var kind = cas != 0 ? MemcachedRequestKind.NodeBound : mode != 0 ? MemcachedRequestKind.Once : MemcachedRequestKind.Idempotent;
+        var response = await RoundTripAsync(key, wire, (data, exptime, mode, cas), kind, static (w, k, o, s) => MetaRequestWriter.WriteSet(w, k, s.data, ClientFlags, s.exptime, s.mode, s.cas, opaque: o), cancellationToken).ConfigureAwait(false);
         var code = Expect(response, key, MetaResponseCode.Stored, MetaResponseCode.NotStored, MetaResponseCode.Exists, MetaResponseCode.NotFound);
         if (code == MetaResponseCode.NotStored && mode == (byte)'E' && await ClaimExpiredAsync(key, wire, data, exptime, cancellationToken).ConfigureAwait(false))
         {
@@ -246,31 +250,36 @@ public sealed partial class MemcachedCache
     /// same state as once (get, touch, set, delete): only such requests are retried after their bytes may have reached
     /// the server (see <see cref="RunOnNodeAsync"/>).
     /// </summary>
-    private ValueTask<MetaResponse> RoundTripAsync<TState>(string key, string wire, TState state, bool idempotent, Action<IBufferWriter<byte>, string, int, TState> write, CancellationToken cancellationToken)
+    private ValueTask<MetaResponse> RoundTripAsync<TState>(string key, string wire, TState state, bool idempotent, Action<IBufferWriter<byte>, string, int, TState> write, CancellationToken cancellationToken) =>
+        RoundTripAsync(key, wire, state, idempotent ? MemcachedRequestKind.Idempotent : MemcachedRequestKind.NodeBound, write, cancellationToken);
+
+    /// <summary>One request, one response, on the key's node; <paramref name="kind"/> says whether it may be retried or moved after a failure.</summary>
+    private ValueTask<MetaResponse> RoundTripAsync<TState>(string key, string wire, TState state, MemcachedRequestKind kind, Action<IBufferWriter<byte>, string, int, TState> write, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var node = Locate(wire);
-        var run = RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, idempotent, RoundTripBody, cancellationToken);
-        return idempotent && Redistributes && !run.IsCompletedSuccessfully
-            ? RedistributeOnFailureAsync(run, node, key, (wire, state, write), cancellationToken)
+        var run = RunOnNodeAsync(node, key, (wire, state, write), _options.OperationTimeout, kind == MemcachedRequestKind.Idempotent, RoundTripBody, cancellationToken);
+        return kind != MemcachedRequestKind.NodeBound && Redistributes && !run.IsCompletedSuccessfully
+            ? RedistributeOnFailureAsync(run, node, key, (wire, state, write), kind, cancellationToken)
             : run;
     }
 
     /// <summary>
-    /// Under <see cref="MemcachedFailoverPolicy.Redistribute"/>, an idempotent request whose node was found dead during
-    /// the call (and marked down by it) goes to the next live node instead of failing, as it would once the node is known
-    /// to be down.
+    /// Under <see cref="MemcachedFailoverPolicy.Redistribute"/>, a request whose node was found dead during the call (and
+    /// marked down by it) goes to the next live node instead of failing, as it would once the node is known to be down:
+    /// an idempotent one always, an add, replace or counter update only when none of its bytes was sent (the failure
+    /// came at connection checkout: a refused connect, or a node marked down meanwhile).
     /// </summary>
-    private async ValueTask<MetaResponse> RedistributeOnFailureAsync<TState>(ValueTask<MetaResponse> first, MemcachedNode node, string key, (string Wire, TState State, Action<IBufferWriter<byte>, string, int, TState> Write) request, CancellationToken cancellationToken)
+    private async ValueTask<MetaResponse> RedistributeOnFailureAsync<TState>(ValueTask<MetaResponse> first, MemcachedNode node, string key, (string Wire, TState State, Action<IBufferWriter<byte>, string, int, TState> Write) request, MemcachedRequestKind kind, CancellationToken cancellationToken)
     {
         try
         {
             return await first.ConfigureAwait(false);
         }
-        catch (CacheConnectionException) when (node.IsDown() && _nodes.Length > 1)
+        catch (CacheConnectionException ex) when (node.IsDown() && _nodes.Length > 1 && (kind == MemcachedRequestKind.Idempotent || FailedUnsent.TryGetValue(ex, out _)))
         {
             var next = Locate(request.Wire);
-            return await RunOnNodeAsync(next, key, request, _options.OperationTimeout, idempotent: true, RoundTripBody, cancellationToken).ConfigureAwait(false);
+            return await RunOnNodeAsync(next, key, request, _options.OperationTimeout, kind == MemcachedRequestKind.Idempotent, RoundTripBody, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -316,12 +325,14 @@ public sealed partial class MemcachedCache
         {
             conn = await node.RentAsync(key, cancellationToken).ConfigureAwait(false);
         }
-        catch (CacheException)
+        catch (CacheException ex)
         {
             _metrics?.RecordError();
+            FailedUnsent.AddOrUpdate(ex, "unsent");
             throw;
         }
 
+        var sent = false;
         while (true)
         {
             var retry = false;
@@ -346,6 +357,7 @@ public sealed partial class MemcachedCache
                     conn.MarkBroken();
                     node.ReportConnectionFailure(ex.Message);
                     Log.RetryingOnFreshConnection(_logger, node.Name, ex.Message);
+                    sent |= conn.SendStarted;
                     retry = true;
                 }
                 catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
@@ -415,9 +427,14 @@ public sealed partial class MemcachedCache
             {
                 conn = await node.ReconnectAsync(conn, key, cancellationToken).ConfigureAwait(false);
             }
-            catch (CacheException)
+            catch (CacheException ex)
             {
                 _metrics?.RecordError();
+                if (!sent)
+                {
+                    FailedUnsent.AddOrUpdate(ex, "unsent");
+                }
+
                 throw;
             }
         }

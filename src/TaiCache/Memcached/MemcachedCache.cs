@@ -91,6 +91,7 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, IPartialBa
         var wire = WireKey(key);
         var started = _metrics?.StartTimingAlways() ?? 0;
         var response = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        await GiveBackRecacheTokenAsync(key, wire, response, cancellationToken).ConfigureAwait(false);
         return ToResult<T>(key, response, started);
     }
 
@@ -122,6 +123,7 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, IPartialBa
 
         if (response.IsStale)
         {
+            await GiveBackRecacheTokenAsync(key, wire, response, cancellationToken).ConfigureAwait(false);
             return false; // invalidated by another meta client (md key I), as a get reads it
         }
 
@@ -132,6 +134,7 @@ public sealed partial class MemcachedCache : ICacheOps, IBatchReader, IPartialBa
 
         // In its last seconds on the server a TaiCache value may already have expired by its record: read it to know.
         var read = await RoundTripAsync(key, wire, 0L, idempotent: true, static (w, k, o, _) => MetaRequestWriter.WriteGet(w, k, withValue: true, opaque: o), cancellationToken).ConfigureAwait(false);
+        await GiveBackRecacheTokenAsync(key, wire, read, cancellationToken).ConfigureAwait(false); // invalidated in between
         // An item too large to read (its bytes discarded) is there, as another client's unreadable item is.
         return Expect(read, key, MetaResponseCode.Value, MetaResponseCode.Miss) == MetaResponseCode.Value && (read.IsOversize || IsLive(read, Now(), out _));
     }

@@ -12,7 +12,10 @@ public enum MemcachedFailoverPolicy
     /// <summary>
     /// Send the key to the next live node clockwise on the ketama ring (libmemcached's auto-eject). Reads and writes keep
     /// working during the outage; when the node returns, keys go back to it, and values written elsewhere meanwhile are
-    /// left to expire there.
+    /// left to expire there. A call that finds its node dead goes on to the next node when that is safe: reads, sets,
+    /// deletes and touches always, adds, replaces and counter updates only if none of their bytes was sent (the failure
+    /// came at connection checkout). A compare-and-swap never does (its CAS token is the issuing server's): it throws
+    /// <see cref="CacheConnectionException"/> saying so.
     /// </summary>
     Redistribute = 1,
 }

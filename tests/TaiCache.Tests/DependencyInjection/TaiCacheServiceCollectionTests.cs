@@ -174,6 +174,8 @@ public sealed class TaiCacheServiceCollectionTests : IDisposable
     [InlineData("""{ "DefaultTtl": "-00:00:01" }""", "TaiCache:Caches:default:DefaultTtl")]
     [InlineData("""{ "Sqlite": { "Enabled": true, "SweepInterval": "00:00:00" } }""", "TaiCache:Caches:default:Sqlite:SweepInterval")]
     [InlineData("""{ "Memcached": { "Servers": [ "127.0.0.1:notaport" ] } }""", "TaiCache:Caches:default:Memcached:Servers:0")]
+    [InlineData("""{ "Memcached": { "Servers": [ "10.0.0.1:11211", "10.0.0.2", "10.0.0.1:11211" ] } }""", "TaiCache:Caches:default:Memcached:Servers:2 names the same server as TaiCache:Caches:default:Memcached:Servers:0 (10.0.0.1:11211)")]
+    [InlineData("""{ "Memcached": { "Servers": [ "cache-a", "CACHE-A:11211:2" ] } }""", "TaiCache:Caches:default:Memcached:Servers:1 names the same server as TaiCache:Caches:default:Memcached:Servers:0")]
     [InlineData("""{ "Coherence": { "Enabled": true } }""", "TaiCache:Caches:default:Coherence:Enabled")]
     [InlineData("""{ "Memory": { "Enabled": false } }""", "the cache has no tier")]
     [InlineData("""{ "Redis": { "ConnectionString": "localhost:6379", "KeyPrefix": "a\nb" } }""", "TaiCache:Caches:default:Redis:KeyPrefix must not contain control characters")]

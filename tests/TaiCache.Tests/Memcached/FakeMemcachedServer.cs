@@ -34,6 +34,12 @@ internal sealed class FakeMemcachedServer : IAsyncDisposable
     /// <summary>Gets or sets a value indicating whether requests go unanswered.</summary>
     public volatile bool Hang;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether a quiet delete (<c>md key q</c>) of a missing key goes unanswered, as the
+    /// protocol's "noreply semantics" allow (memcached 1.6.18 still answers it <c>NF</c>).
+    /// </summary>
+    public volatile bool QuietDeleteHidesNotFound;
+
     public int MaxConcurrentConnections => Volatile.Read(ref _maxConcurrent);
 
     public int Accepted;
@@ -126,6 +132,11 @@ internal sealed class FakeMemcachedServer : IAsyncDisposable
                 if (parts[0] == "mg" && parts.Contains("q"))
                 {
                     continue; // quiet miss
+                }
+
+                if (parts[0] == "md" && parts.Contains("q") && QuietDeleteHidesNotFound)
+                {
+                    continue; // nothing is stored here, so every delete is a miss
                 }
 
                 var suffix = opaque >= 0 ? $" O{opaque}" : string.Empty;

@@ -80,6 +80,31 @@ public sealed class MemcachedCasDisabledTests : IClassFixture<MemcachedCasDisabl
         Assert.True(hit.ExpiresAtUnixMs <= asked + 5_000, $"the value lives {hit.ExpiresAtUnixMs - asked} ms past the TTL asked");
     }
 
+    [Theory]
+    [InlineData("touch")]
+    [InlineData("expire")]
+    [InlineData("get-and-touch")]
+    public async Task TouchAsync_CasDisabled_OverThirtyDays_ALittleLongerThanTheRecordHasLeft_Takes(string call)
+    {
+        // As above, with TTLs over 30 days, which memcached takes as a unix time: the exptime was only raised for
+        // relative ones, so a 60-day value touched to 60 days and 2 s still ended at its old record, 2 s early.
+        var key = Key(nameof(TouchAsync_CasDisabled_OverThirtyDays_ALittleLongerThanTheRecordHasLeft_Takes) + call);
+        await _cache.SetAsync(key, "v", TimeSpan.FromDays(60));
+        var ttl = TimeSpan.FromDays(60) + TimeSpan.FromSeconds(2);
+        var asked = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)ttl.TotalMilliseconds;
+        Assert.True(call switch
+        {
+            "touch" => await _cache.TouchAsync(key, ttl),
+            "expire" => await _cache.ExpireAsync(key, ttl),
+            _ => (await _cache.GetAndTouchAsync<string>(key, ttl)).HasValue,
+        });
+
+        var hit = await _cache.GetAsync<string>(key);
+        Assert.Equal("v", hit.Value);
+        Assert.True(hit.ExpiresAtUnixMs >= asked - 500, $"the value ends {asked - hit.ExpiresAtUnixMs} ms before the TTL asked");
+        Assert.True(hit.ExpiresAtUnixMs <= asked + 5_000, $"the value lives {hit.ExpiresAtUnixMs - asked} ms past the TTL asked");
+    }
+
     [Fact]
     public async Task AddAsync_CasDisabled_OverValueExpiredByRecord_IsNotStored()
     {

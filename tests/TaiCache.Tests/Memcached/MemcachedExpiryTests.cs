@@ -194,4 +194,37 @@ public sealed class MemcachedExpiryTests : IClassFixture<MemcachedServerFixture>
         Assert.Equal(recorded, hit.ExpiresAtUnixMs);
         Assert.Equal(recorded, (await cache.GetAsync<string>(key)).ExpiresAtUnixMs);
     }
+    [Theory]
+    [InlineData("touch")]
+    [InlineData("get-and-touch")]
+    public async Task Touch_TtlOverThirtyDays_RecordsAndReportsThatExpiry_AndTheServerKeepsItAsLong(string call)
+    {
+        // Over 30 days memcached reads the exptime as a unix time: the record, the hit and the server's seconds agree.
+        var key = Key(nameof(Touch_TtlOverThirtyDays_RecordsAndReportsThatExpiry_AndTheServerKeepsItAsLong) + call);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var cache = Cache(clock);
+        await cache.SetAsync(key, "v", TimeSpan.FromMinutes(5));
+        var ttl = TimeSpan.FromDays(45);
+        var asked = clock.GetUtcNow().ToUnixTimeMilliseconds() + (long)ttl.TotalMilliseconds;
+
+        if (call == "touch")
+        {
+            Assert.True(await cache.TouchAsync(key, ttl));
+        }
+        else
+        {
+            var touched = await cache.GetAndTouchAsync<string>(key, ttl);
+            Assert.Equal("v", touched.Value);
+            Assert.Equal(asked, touched.ExpiresAtUnixMs);
+        }
+
+        using var raw = Raw();
+        var stored = raw.Get(key)!.Value.Data;
+        Assert.Equal(asked, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(stored.AsSpan(5)));
+        // A read reports the record, or (when the server's clock ticked since the write and this clock did not move) the
+        // server's seconds, up to a second and a half earlier: never later than the TTL asked.
+        Assert.InRange((await cache.GetAsync<string>(key)).ExpiresAtUnixMs, asked - 1_500, asked);
+        var seconds = long.Parse(raw.Meta($"mg {key} t").Split(' ').Single(f => f.StartsWith('t'))[1..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(seconds, (long)ttl.TotalSeconds - 1, (long)ttl.TotalSeconds + 3);
+    }
 }

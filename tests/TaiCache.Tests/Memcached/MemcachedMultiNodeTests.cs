@@ -220,4 +220,77 @@ public sealed class MemcachedMultiNodeTests : IClassFixture<MemcachedClusterFixt
             await _cluster.RestartAsync(victim);
         }
     }
+    [Theory]
+    [InlineData("increment")]
+    [InlineData("decrement")]
+    [InlineData("add")]
+    [InlineData("replace")]
+    public async Task RedistributePolicy_NonIdempotentCallFindingItsNodeDeadAtCheckout_GoesToTheNextNode(string call)
+    {
+        // Nothing was sent to the dead node (its connect was refused), so the call is safe to send to the next node, as a
+        // get or set is; it threw CacheConnectionException instead, once per outage, where gets and sets did not.
+        var servers = _cluster.Servers;
+        await using var cache = RedistributingCache();
+        const int victim = 1;
+        var key = Enumerable.Range(0, 1000).Select(i => Key("redistribute-" + call, i)).First(k => ExpectedNode(servers, k) == victim);
+        _cluster.Kill(victim);
+        try
+        {
+            switch (call)
+            {
+                case "increment":
+                    Assert.Equal(5UL, await cache.IncrementAsync(key, 1, initialValue: 5));
+                    Assert.Equal(6UL, await cache.IncrementAsync(key, 1, initialValue: 5));
+                    break;
+                case "decrement":
+                    Assert.Equal(5UL, await cache.DecrementAsync(key, 1, initialValue: 5));
+                    Assert.Equal(4UL, await cache.DecrementAsync(key, 1, initialValue: 5));
+                    break;
+                case "add":
+                    Assert.True(await cache.AddAsync(key, "added"));
+                    Assert.Equal("added", (await cache.GetAsync<string>(key)).Value);
+                    break;
+                default:
+                    Assert.False(await cache.ReplaceAsync(key, "replaced")); // the next node holds nothing under the key
+                    break;
+            }
+
+            Assert.True(cache.Nodes[victim].IsDown());
+        }
+        finally
+        {
+            await _cluster.RestartAsync(victim);
+        }
+    }
+
+    [Fact]
+    public async Task RedistributePolicy_CompareAndSwapFindingItsNodeDead_IsNotMoved_AndSaysWhy()
+    {
+        // A CAS token is the issuing server's: sent to the next node it would be compared with another item's token.
+        var servers = _cluster.Servers;
+        await using var cache = RedistributingCache();
+        const int victim = 0;
+        var key = Enumerable.Range(0, 1000).Select(i => Key("redistribute-cas", i)).First(k => ExpectedNode(servers, k) == victim);
+        await cache.SetAsync(key, "v1");
+        var read = await cache.GetWithCasAsync<string>(key);
+        Assert.True(read.HasValue);
+        _cluster.Kill(victim);
+        try
+        {
+            var ex = await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.CompareAndSwapAsync(key, "v2", read.Cas));
+            Assert.Contains("CAS token", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("not sent to another node", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("GetWithCasAsync", ex.Message, StringComparison.Ordinal);
+            Assert.True(cache.Nodes[victim].IsDown());
+            Assert.All(servers.Where((_, i) => i != victim), s =>
+            {
+                using var raw = new MemcachedRawClient(s.Host, s.Port);
+                Assert.Null(raw.Get(key)); // nothing was written elsewhere
+            });
+        }
+        finally
+        {
+            await _cluster.RestartAsync(victim);
+        }
+    }
 }

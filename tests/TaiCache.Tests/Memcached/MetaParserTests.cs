@@ -135,6 +135,22 @@ public sealed class MetaParserTests
     }
 
     [Fact]
+    public void TryParse_WinAndLostFlags_OnlyWinMarksTheRecacheToken()
+    {
+        // W: this read won the right to refill; Z: another client did. Only W is a token the reader holds.
+        var buffer = new ReadOnlySequence<byte>("HD c7 t30 X W\r\nHD c7 t30 Z X\r\nVA 1 f0 Z\r\nx\r\n"u8.ToArray());
+        Assert.True(MetaParser.TryParse(ref buffer, MaxValue, out var won));
+        Assert.True(won.WonRecache);
+        Assert.Equal(7UL, won.Cas);
+        Assert.True(MetaParser.TryParse(ref buffer, MaxValue, out var lost));
+        Assert.False(lost.WonRecache);
+        Assert.True(lost.IsStale);
+        Assert.True(MetaParser.TryParse(ref buffer, MaxValue, out var placeholder));
+        Assert.False(placeholder.WonRecache);
+        Assert.False(placeholder.IsStale);
+    }
+
+    [Fact]
     public void TryParse_ErrorLine_ReturnsErrorWithPrintableMessage()
     {
         var buffer = new ReadOnlySequence<byte>("CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"u8.ToArray());

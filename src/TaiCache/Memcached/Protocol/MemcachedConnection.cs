@@ -405,12 +405,12 @@ internal sealed class MemcachedConnection : IDisposable
         }
     }
 
-    /// <summary>Reads the answer to <c>stats</c>: <c>STAT name value</c> lines up to <c>END</c>.</summary>
+    /// <summary>Reads the answer to <c>stats</c>: <c>STAT name value</c> lines up to <c>END</c>, or the error line that refuses it.</summary>
     /// <param name="cancellationToken">The operation's token.</param>
-    /// <returns>The statistics by name.</returns>
-    /// <exception cref="MemcachedProtocolException">The server answered with an error or with more than <see cref="MaxStatLines"/> lines.</exception>
+    /// <returns>The statistics by name, and the server's refusal (code <see cref="MetaResponseCode.None"/> when it answered); the connection stays in step either way.</returns>
+    /// <exception cref="MemcachedProtocolException">The server answered with a line that is neither, or with more than <see cref="MaxStatLines"/> lines.</exception>
     /// <exception cref="IOException">The server closed the connection mid-response.</exception>
-    public async ValueTask<Dictionary<string, string>> ReadStatsAsync(CancellationToken cancellationToken)
+    public async ValueTask<(Dictionary<string, string> Stats, MetaResponse Refusal)> ReadStatsAsync(CancellationToken cancellationToken)
     {
         var stats = new Dictionary<string, string>(StringComparer.Ordinal);
         while (true)
@@ -424,9 +424,10 @@ internal sealed class MemcachedConnection : IDisposable
             }
 
             bool done;
+            MetaResponse refusal;
             try
             {
-                done = StatsParser.TryParse(ref buffer, stats, MaxStatLines);
+                done = StatsParser.TryParse(ref buffer, stats, MaxStatLines, out refusal);
             }
             catch
             {
@@ -438,7 +439,7 @@ internal sealed class MemcachedConnection : IDisposable
             if (done)
             {
                 _reader.AdvanceTo(buffer.Start);
-                return stats;
+                return (stats, refusal);
             }
 
             _reader.AdvanceTo(buffer.Start, buffer.End);

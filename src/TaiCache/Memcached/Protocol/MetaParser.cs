@@ -114,6 +114,7 @@ internal static class MetaParser
         var opaque = -1;
         int? ttl = null;
         var stale = false;
+        var won = false;
         while (true)
         {
             var token = ReadToken(ref line);
@@ -131,6 +132,7 @@ internal static class MetaParser
                 (byte)'O' => Utf8Parser.TryParse(value, out opaque, out used) && used == value.Length && opaque >= 0,
                 (byte)'t' => ParseTtl(value, out ttl),
                 (byte)'X' => stale = true, // invalidated by another client (md key I): the item is stale
+                (byte)'W' => won = true, // this read won the right to refill the item (see MetaResponse.WonRecache)
                 >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' => true,
                 _ => false,
             };
@@ -143,7 +145,7 @@ internal static class MetaParser
         if (status == MetaResponseCode.Value && size > maxValueBytes)
         {
             // Over this client's limit: the header alone, the value bytes are the caller's to discard.
-            response = new MetaResponse { Code = status, ClientFlags = clientFlags, Cas = cas, Opaque = opaque, RemainingTtl = ttl, IsStale = stale, OversizeBytes = size };
+            response = new MetaResponse { Code = status, ClientFlags = clientFlags, Cas = cas, Opaque = opaque, RemainingTtl = ttl, IsStale = stale, WonRecache = won, OversizeBytes = size };
             buffer = buffer.Slice(reader.Position);
             return true;
         }
@@ -169,7 +171,7 @@ internal static class MetaParser
             }
         }
 
-        response = new MetaResponse { Code = status, Data = data, ClientFlags = clientFlags, Cas = cas, Opaque = opaque, RemainingTtl = ttl, IsStale = stale };
+        response = new MetaResponse { Code = status, Data = data, ClientFlags = clientFlags, Cas = cas, Opaque = opaque, RemainingTtl = ttl, IsStale = stale, WonRecache = won };
         buffer = buffer.Slice(reader.Position);
         return true;
     }

@@ -124,13 +124,25 @@ internal static class MetaRequestWriter
     /// <summary>Writes <c>md key flags\r\n</c>.</summary>
     /// <param name="writer">The request buffer.</param>
     /// <param name="key">The wire key.</param>
-    /// <param name="quiet">Suppresses the success line (<c>q</c>); <c>NF</c> is still sent.</param>
+    /// <param name="quiet">Suppresses the success line (<c>q</c>); memcached 1.6.18 still sends <c>NF</c>, the protocol lets a server drop it too.</param>
     /// <param name="opaque">When non-negative, echoed back (<c>O</c>).</param>
-    public static void WriteDelete(IBufferWriter<byte> writer, string key, bool quiet = false, int opaque = -1)
+    /// <param name="invalidate">Marks the item stale instead of removing it (<c>I</c>), which also frees its recache token.</param>
+    /// <param name="cas">When non-zero, acts only if the item's CAS token still matches (<c>C</c>).</param>
+    public static void WriteDelete(IBufferWriter<byte> writer, string key, bool quiet = false, int opaque = -1, bool invalidate = false, ulong cas = 0)
     {
         var span = writer.GetSpan(MaxCommandLine);
         var n = Put(span, 0, "md "u8);
         n += Encoding.UTF8.GetBytes(key, span[n..]);
+        if (invalidate)
+        {
+            n = Put(span, n, " I"u8);
+        }
+
+        if (cas != 0)
+        {
+            n = PutFlag(span, n, (byte)'C', cas);
+        }
+
         n = EndCommand(span, n, quiet, opaque);
         writer.Advance(n);
     }

@@ -28,6 +28,13 @@ internal readonly struct MetaResponse
     public bool IsStale { get; init; }
 
     /// <summary>
+    /// Gets a value indicating whether the server gave this read the right to refill the item (<c>W</c>). memcached gives
+    /// it to the first <c>mg</c> of an item invalidated with <c>md key I</c>, whatever its flags; other readers then get
+    /// <c>Z</c> (another client refills) until the item is replaced or invalidated again.
+    /// </summary>
+    public bool WonRecache { get; init; }
+
+    /// <summary>
     /// Gets the size of a <c>VA</c> value larger than the client's <see cref="MemcachedCacheOptions.MaxItemBytes"/>
     /// (written by a client with a larger limit), whose bytes were discarded unread (<see cref="Data"/> is
     /// <see langword="null"/>); 0 for every other response.
