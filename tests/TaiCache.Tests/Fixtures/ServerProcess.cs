@@ -109,6 +109,32 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             throw new InvalidOperationException($"kill -{signal} failed.");
         }
+
+        // kill returns once the signal is sent, not once it took: a test that freezes a server and calls it at once must
+        // find it stopped (a call answered by a server still running failed a test now and then under load).
+        if (signal is "STOP" or "CONT")
+        {
+            WaitForState(p.Id, stopped: signal == "STOP");
+        }
+    }
+
+    /// <summary>Waits (up to 5 s) until the process is stopped (state <c>T</c> in <c>/proc/pid/stat</c>) or running again.</summary>
+    private static void WaitForState(int pid, bool stopped)
+    {
+        var stat = $"/proc/{pid}/stat";
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (File.Exists(stat) && DateTime.UtcNow < deadline)
+        {
+            // "pid (comm) state ...": the state follows the last ')'.
+            var text = File.ReadAllText(stat);
+            var state = text[(text.LastIndexOf(')') + 2)..][0];
+            if ((state is 'T' or 't') == stopped)
+            {
+                return;
+            }
+
+            Thread.Sleep(5);
+        }
     }
 
     /// <summary>Kills the server at once (SIGKILL), as a crash would.</summary>
