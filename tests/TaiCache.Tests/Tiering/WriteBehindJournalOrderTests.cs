@@ -156,4 +156,47 @@ public sealed class WriteBehindJournalOrderTests : IDisposable
         Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(30))).Completed);
         Assert.Equal("v1", (await l2.Inner.GetAsync<string>(key)).Value); // the flusher wrote no refused version
     }
+    /// <summary>
+    /// Many writers refused at once: their rows wait for commits the thread pool makes behind them (several writers
+    /// waiting), and those commits fail on a file another connection holds. Every writer hears of it, and each key's
+    /// queued version is the one its refused write replaced, which is what the flusher writes.
+    /// </summary>
+    [Fact]
+    public async Task ManyWritersRefusedTogether_EachIsTakenBack_TheVersionsTheyReplacedAreFlushed()
+    {
+        const string test = nameof(ManyWritersRefusedTogether_EachIsTakenBack_TheVersionsTheyReplacedAreFlushed);
+        var journal = _files.New("journal");
+        var (cache, l1, l2) = Build(_files.New("l2"), journal);
+        await using var scope = cache;
+        var keys = Enumerable.Range(0, 16).Select(k => Key(test, k)).ToArray();
+        l2.Down = true;
+        foreach (var key in keys)
+        {
+            await cache.SetAsync(key, "v1");
+        }
+
+        Exception?[] errors;
+        using (var other = new SqliteConnection($"Data Source={journal};Pooling=False"))
+        {
+            other.Open();
+            using var begin = other.CreateCommand();
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+            errors = await Task.WhenAll(keys.Select(key => Task.Run(() => Record.ExceptionAsync(async () => await cache.SetAsync(key, "v2")))));
+        }
+
+        Assert.All(errors, e => Assert.IsType<CacheTimeoutException>(e));
+        foreach (var key in keys)
+        {
+            Assert.False(l1.TryGet<string>(key, out _));
+            Assert.Equal("v1", (await cache.GetAsync<string>(key)).Value);
+        }
+
+        l2.Down = false;
+        Assert.True((await cache.FlushAsync(TimeSpan.FromSeconds(30))).Completed);
+        foreach (var key in keys)
+        {
+            Assert.Equal("v1", (await l2.Inner.GetAsync<string>(key)).Value);
+        }
+    }
 }
