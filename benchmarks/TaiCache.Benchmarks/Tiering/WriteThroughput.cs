@@ -19,7 +19,8 @@ namespace TaiCache.Benchmarks.Tiering;
 /// </summary>
 internal static class WriteThroughput
 {
-    private const int Tasks = 50;
+    /// <summary>How many tasks set at once: 50, or <c>TAICACHE_THROUGHPUT_TASKS</c>.</summary>
+    private static readonly int Tasks = int.TryParse(Environment.GetEnvironmentVariable("TAICACHE_THROUGHPUT_TASKS"), CultureInfo.InvariantCulture, out var tasks) && tasks > 0 ? tasks : 50;
     private const int Keys = 1_000;
     private const double SliceSeconds = 0.2;
     private static readonly MessagePackSerializerOptions Contractless = ContractlessStandardResolver.Options.WithSecurity(MessagePackSecurity.UntrustedData);

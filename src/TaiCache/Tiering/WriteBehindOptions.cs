@@ -43,6 +43,8 @@ public sealed class WriteBehindOptions
     /// a cache built on the same file replays what a crashed process had not flushed. <see langword="null"/> (the default) for none.
     /// The file may be the L3 SQLite file (the journal uses its own table), but one journal serves one cache: while
     /// open it is held through <c>JournalPath + ".lock"</c>, and a second cache on it (in any process) is refused.
+    /// The journal is a WAL-mode file with <c>synchronous=NORMAL</c>: a journaled write survives the process crashing,
+    /// not an operating system crash or a power loss (the last commits may not have reached the disk).
     /// </summary>
     public string? JournalPath { get; set; }
 

@@ -9,6 +9,9 @@ internal sealed class JournalCommit
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _failure;
 
+    /// <summary>Gets or sets how many rows are staged for the commit so far (written under the journal's stage gate).</summary>
+    public int Rows { get; set; }
+
     /// <summary>Gets whether the commit has ended (succeeded or failed).</summary>
     public bool IsCompleted => _done.Task.IsCompleted;
 

@@ -8,7 +8,8 @@ namespace TaiCache.Tiering.WriteBehind;
 /// for one transaction that writes every row staged so far. One SQLite commit costs tens of microseconds of system
 /// calls here whatever it holds, so concurrent writers share it instead of queuing one commit each behind the queue's
 /// lock. Every other journal call writes the staged rows first, under the same gate: a key's rows reach the file in the
-/// order they were staged, and a removal of a written version never comes before that version's row.
+/// order they were staged, and a removal of a written version never comes before that version's row. Which thread
+/// writes a commit (a writer's own, or a queued one) changes neither: only how many rows share it.
 /// </summary>
 internal sealed partial class WriteBehindJournal
 {
@@ -16,35 +17,45 @@ internal sealed partial class WriteBehindJournal
     private List<PendingWrite> _staged = [];
     private List<byte[]?> _stagedPayloads = [];
     private JournalCommit _open = new();
+    private int _lastRows; // how many rows the last commit wrote
     private int _committing; // 1 while a writer or the background loop writes staged rows
     private bool _stagingClosed; // set (under the stage gate) by Dispose before it writes the last staged rows
 
     /// <summary>
-    /// Stages a version's row for the next group commit and returns that commit (called under the queue's lock). The
-    /// value is encoded now: one that cannot be encoded throws <see cref="CacheSerializationException"/> and stages nothing.
+    /// Stages a version's row for the next group commit and returns that commit (called under the queue's lock), its
+    /// value encoded by the caller before it took that lock (see <see cref="EncodedRow"/>).
     /// (Whether the file is still there is checked once per commit: a <c>stat</c> costs about a tenth of a shared
     /// commit here, so once per write it was a tenth of the whole.)
     /// </summary>
-    public JournalCommit Stage(PendingWrite entry)
+    public JournalCommit Stage(PendingWrite entry, byte[]? payload)
     {
-        var payload = entry.Encode();
         lock (_stageGate)
         {
             ObjectDisposedException.ThrowIf(_stagingClosed, this);
             _staged.Add(entry);
             _stagedPayloads.Add(payload);
+            _open.Rows++;
             return _open;
         }
     }
 
     /// <summary>
-    /// Waits until <paramref name="commit"/> has ended, writing it (and whatever else is staged) on this thread when no
-    /// other commit is under way. Throws the journal's refusal, naming <paramref name="key"/>, when it failed.
+    /// Waits until <paramref name="commit"/> has ended. When no other commit is under way, a writer alone (its row the
+    /// only one staged, and the last commit wrote one row) writes it on this thread, with no thread hop; otherwise the
+    /// commit is queued behind the writers ready to run (see <see cref="QueueCommit"/>), so their rows share it. (Each
+    /// writer committing on its own thread, the threads took turns writing a row or two each: 1.8 rows a commit from 50
+    /// writers, measured, against 13-21 queued.) Throws the journal's refusal, naming <paramref name="key"/>, when it failed.
     /// </summary>
     public ValueTask WaitAsync(JournalCommit commit, string key)
     {
         if (!commit.IsCompleted && Interlocked.CompareExchange(ref _committing, 1, 0) == 0)
         {
+            if (commit.Rows > 1 || Volatile.Read(ref _lastRows) > 1)
+            {
+                QueueCommit();
+                return WaitLongerAsync(commit, key);
+            }
+
             try
             {
                 lock (_gate)
@@ -97,32 +108,38 @@ internal sealed partial class WriteBehindJournal
     {
         if (HasStaged() && Interlocked.CompareExchange(ref _committing, 1, 0) == 0)
         {
-            _ = Task.Run(CommitLoop);
+            QueueCommit();
         }
     }
 
-    /// <summary>Writes staged rows until none is left (another writer takes over for rows staged after it stops).</summary>
+    /// <summary>
+    /// Queues the next background commit at the back of the thread pool's global queue, not on this thread's own queue
+    /// (which <see cref="Task.Run(Action)"/> uses from a pool thread): the writers its last commit woke run first, and
+    /// their next rows are staged before it, so it writes them all in one transaction. Run at once, back to back, it
+    /// found one or two rows staged (1.8 rows a commit, measured), and every commit costs its system calls.
+    /// </summary>
+    private void QueueCommit() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static journal => journal.CommitLoop(), this, preferLocal: false);
+
+    /// <summary>
+    /// Writes the rows staged, then queues itself again while rows are staged (still the one commit under way, so
+    /// writers wait for it instead of committing one row each); stops when none is left (a writer then commits its own).
+    /// </summary>
     private void CommitLoop()
     {
-        while (true)
+        lock (_gate)
         {
-            try
-            {
-                lock (_gate)
-                {
-                    CommitStagedLocked();
-                }
-            }
-            finally
-            {
-                Volatile.Write(ref _committing, 0);
-            }
-
-            if (!HasStaged() || Interlocked.CompareExchange(ref _committing, 1, 0) != 0)
-            {
-                return;
-            }
+            CommitStagedLocked();
         }
+
+        if (HasStaged())
+        {
+            QueueCommit();
+            return;
+        }
+
+        Volatile.Write(ref _committing, 0);
+        KeepCommitting(); // a row staged since the look above, by a writer that found this commit under way
     }
 
     private bool HasStaged()
@@ -166,6 +183,7 @@ internal sealed partial class WriteBehindJournal
             return;
         }
 
+        Volatile.Write(ref _lastRows, rows.Count);
         try
         {
             WriteRowsLocked(rows, payloads);

@@ -135,27 +135,7 @@ internal sealed partial class WriteBehindQueue
     /// <summary>Writes one batch to every lower tier; returns whether anything failed or was skipped.</summary>
     private async Task<bool> FlushBatchAsync()
     {
-        var batch = new List<PendingWrite>(Math.Min(_options.BatchSize, 1024));
-        lock (_gate)
-        {
-            // Rows staged for a group commit are written first (nothing is staged while the gate is held): the flusher
-            // writes no version to a tier before it is journaled, and none whose journal commit failed.
-            _journal?.CommitStaged();
-            while (batch.Count < _options.BatchSize && _order.TryDequeue(out var key))
-            {
-                if (_pending.TryGetValue(key, out var entry) && entry.IsUnjournaled)
-                {
-                    Undo(entry); // its writer was refused: the version it replaced (if any) is queued again
-                }
-                else if (_pending.Remove(key, out entry))
-                {
-                    _inFlight[key] = entry;
-                    batch.Add(entry);
-                }
-            }
-
-            SignalProgress();
-        }
+        var batch = TakeBatch();
 
         if (batch.Count == 0)
         {

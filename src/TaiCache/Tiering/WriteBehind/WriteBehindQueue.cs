@@ -427,7 +427,8 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
     /// <param name="newer">The version replacing it.</param>
     /// <param name="journal">How the newer version reaches the journal: written now (the default), staged for a group
     /// commit the caller waits for, or not at all (journaled already, as a batch is).</param>
-    private void ReplacePending(PendingWrite older, PendingWrite newer, JournalWrite journal = JournalWrite.Now)
+    /// <param name="payload">The newer version's value encoded ahead, for <see cref="JournalWrite.Staged"/>.</param>
+    private void ReplacePending(PendingWrite older, PendingWrite newer, JournalWrite journal = JournalWrite.Now, byte[]? payload = null)
     {
         newer.FirstSequence = older.FirstSequence;
         newer.EnqueuedAt = older.EnqueuedAt;
@@ -437,7 +438,7 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         }
         else if (journal == JournalWrite.Staged)
         {
-            newer.Commit = _journal!.Stage(newer);
+            newer.Commit = _journal!.Stage(newer, payload);
         }
 
         // While either version's row may still fail to commit, the newer one remembers the older (see Undo); a
@@ -476,6 +477,11 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
         LinkedListNode<object>? ticket = null;
         PendingWrite queued;
         bool applied;
+
+        // The journal's row is encoded before the lock (the value is the template's, whatever version it becomes), so
+        // writers do not serialize one after another under it. A value the codec refuses fails only a write that would
+        // be journaled (as before), not one carried through for a full queue.
+        var row = _journal is null ? default : EncodedRow.Of(template);
         try
         {
             while (true)
@@ -494,14 +500,14 @@ internal sealed partial class WriteBehindQueue : IAsyncDisposable
                     {
                         // Coalesce: the newer operation replaces the queued one and inherits its place and age.
                         queued = Stamp(template);
-                        ReplacePending(older, queued, journal: _journal is null ? JournalWrite.None : JournalWrite.Staged);
+                        ReplacePending(older, queued, journal: _journal is null ? JournalWrite.None : JournalWrite.Staged, payload: row.Payload());
                         applied = queued.ApplyToMemory(_owner);
                         break;
                     }
                     else if (_pending.Count < _options.Capacity && MayTakeRoom(ticket))
                     {
                         queued = Stamp(template);
-                        queued.Commit = _journal?.Stage(queued);
+                        queued.Commit = _journal?.Stage(queued, row.Payload());
                         Append(queued);
                         applied = queued.ApplyToMemory(_owner);
                         break;
