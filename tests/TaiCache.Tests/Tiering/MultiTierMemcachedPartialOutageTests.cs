@@ -15,14 +15,17 @@ public sealed class MultiTierMemcachedPartialOutageTests : IClassFixture<Memcach
 
     public MultiTierMemcachedPartialOutageTests(MemcachedClusterFixture cluster) => _cluster = cluster;
 
+    /// <summary>A memcached tier over the three nodes that fails a down node's keys at once, with keys of its own.</summary>
+    private MemcachedCache FailFastMemcached(string prefix) => new(_cluster.Options(o =>
+    {
+        o.FailoverPolicy = MemcachedFailoverPolicy.FailFast;
+        o.KeyPrefix = $"{prefix}{Guid.NewGuid():N}-";
+    }));
+
     [Fact]
     public async Task OneNodeDown_KeysOnTheOtherNodes_StillServedByMemcached_SingleAndBatch_CircuitStaysClosed()
     {
-        var memcached = new MemcachedCache(_cluster.Options(o =>
-        {
-            o.FailoverPolicy = MemcachedFailoverPolicy.FailFast;
-            o.KeyPrefix = $"partial-{Guid.NewGuid():N}-";
-        }));
+        var memcached = FailFastMemcached("partial-");
         var l1 = TierTestKit.Memory("L1");
         var options = new MultiTierCacheOptions { CircuitBreakerFailureThreshold = 5 };
         options.Tiers.Add(l1);
@@ -84,11 +87,7 @@ public sealed class MultiTierMemcachedPartialOutageTests : IClassFixture<Memcach
     [Fact]
     public async Task OneNodeDown_ValuesABatchLoads_AreStoredOnTheHealthyNodes_SoTheNextBatchLoadsOnlyTheDeadNodesKeys()
     {
-        var memcached = new MemcachedCache(_cluster.Options(o =>
-        {
-            o.FailoverPolicy = MemcachedFailoverPolicy.FailFast;
-            o.KeyPrefix = $"partial-load-{Guid.NewGuid():N}-";
-        }));
+        var memcached = FailFastMemcached("partial-load-");
         var options = new MultiTierCacheOptions { CircuitBreakerFailureThreshold = 5 };
         options.Tiers.Add(memcached); // no L1: every batch reads memcached
         await using var cache = new MultiTierCache(options);
@@ -132,11 +131,7 @@ public sealed class MultiTierMemcachedPartialOutageTests : IClassFixture<Memcach
     [Fact]
     public async Task OneNodeDown_ReadThroughCopiesOfLowerTierHits_GoToTheHealthyNodes()
     {
-        var memcached = new MemcachedCache(_cluster.Options(o =>
-        {
-            o.FailoverPolicy = MemcachedFailoverPolicy.FailFast;
-            o.KeyPrefix = $"partial-copy-{Guid.NewGuid():N}-";
-        }));
+        var memcached = FailFastMemcached("partial-copy-");
         var l3 = TierTestKit.Memory("L3");
         var options = new MultiTierCacheOptions { ReadStrategy = ReadStrategy.ReadThrough, CircuitBreakerFailureThreshold = 5 };
         options.Tiers.Add(memcached);
