@@ -18,14 +18,13 @@ public sealed partial class MemcachedCache
     /// <param name="cancellationToken">Cancels the wait for the server.</param>
     /// <remarks>Best effort: the read already has its answer (a miss), so a failure here is logged (event 2007), not thrown.
     /// On a server with CAS disabled (<c>memcached -C</c>, token 0) no conditional invalidation is possible and the token
-    /// is kept, as before.</remarks>
-    private async ValueTask GiveBackRecacheTokenAsync(string key, string wire, MetaResponse read, CancellationToken cancellationToken)
-    {
-        if (!read.WonRecache)
-        {
-            return;
-        }
+    /// is kept, as before. Not async itself: every read calls it, and one that won nothing (nearly all) builds no state
+    /// machine.</remarks>
+    private ValueTask GiveBackRecacheTokenAsync(string key, string wire, in MetaResponse read, CancellationToken cancellationToken) =>
+        read.WonRecache ? GiveBackWonRecacheTokenAsync(key, wire, read, cancellationToken) : ValueTask.CompletedTask;
 
+    private async ValueTask GiveBackWonRecacheTokenAsync(string key, string wire, MetaResponse read, CancellationToken cancellationToken)
+    {
         try
         {
             var cas = read.Cas;
