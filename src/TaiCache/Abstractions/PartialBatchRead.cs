@@ -6,28 +6,21 @@ namespace TaiCache;
 /// </summary>
 internal sealed class PartialBatchRead
 {
-    private readonly Lock _sync = new();
+    // Made (and locked) only when a node did not answer: a batch read that every node answers allocates nothing more
+    // than this object, as the flag it replaces did.
     private List<int>? _unanswered;
 
     /// <summary>Gets whether some keys were left as misses because their node did not answer.</summary>
-    public bool Occurred
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _unanswered is not null;
-            }
-        }
-    }
+    public bool Occurred => Volatile.Read(ref _unanswered) is not null;
 
     /// <summary>Records keys left as misses because their node did not answer.</summary>
     /// <param name="indexes">The keys' indexes in the batch.</param>
     public void Unanswered(IEnumerable<int> indexes)
     {
-        lock (_sync)
+        var unanswered = Volatile.Read(ref _unanswered) ?? Interlocked.CompareExchange(ref _unanswered, [], null) ?? _unanswered!;
+        lock (unanswered)
         {
-            (_unanswered ??= []).AddRange(indexes);
+            unanswered.AddRange(indexes);
         }
     }
 
@@ -36,15 +29,18 @@ internal sealed class PartialBatchRead
     /// <returns>The unanswered keys.</returns>
     public HashSet<string> UnansweredKeys(IReadOnlyList<string> keys)
     {
-        lock (_sync)
+        var keysLeft = new HashSet<string>(StringComparer.Ordinal);
+        if (Volatile.Read(ref _unanswered) is { } unanswered)
         {
-            var unanswered = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var index in _unanswered ?? [])
+            lock (unanswered)
             {
-                unanswered.Add(keys[index]);
+                foreach (var index in unanswered)
+                {
+                    keysLeft.Add(keys[index]);
+                }
             }
-
-            return unanswered;
         }
+
+        return keysLeft;
     }
 }
