@@ -71,18 +71,30 @@ public sealed class MemcachedCacheEdgeCaseTests : IClassFixture<MemcachedServerF
         Assert.Equal("v", (await cache.GetAsync<string>(key)).Value);
     }
 
+    /// <summary>Whether building a cache on the options is refused with an <see cref="ArgumentException"/> on
+    /// <see cref="MemcachedCacheOptions.Servers"/> naming the fixture's server (any other exception fails the test).</summary>
+    private bool RefusedNamingTheServer(MemcachedCacheOptions options)
+    {
+        var construct = Record.Exception(() => new MemcachedCache(options).DisposeAsync().AsTask().GetAwaiter().GetResult());
+        if (construct is null)
+        {
+            return false;
+        }
+
+        var ex = Assert.IsType<ArgumentException>(construct);
+        Assert.Equal(nameof(MemcachedCacheOptions.Servers), ex.ParamName);
+        Assert.Contains(_fixture.Server.ToString(), ex.Message, StringComparison.Ordinal);
+        return true;
+    }
+
     [Fact]
     public async Task Servers_SameServerListedTwice_IsRejectedByValidateOrCountedOnce()
     {
         // A server listed twice got two nodes: the statistics summed it twice, FlushAsync flushed it twice, and under
         // Redistribute a down node's keys went on to its twin, the same dead server.
         var options = _fixture.Options(o => o.Servers.Add(new MemcachedServer(_fixture.Server.Host, _fixture.Server.Port, weight: 2)));
-        var construct = Record.Exception(() => new MemcachedCache(options).DisposeAsync().AsTask().GetAwaiter().GetResult());
-        if (construct is not null)
+        if (RefusedNamingTheServer(options))
         {
-            var ex = Assert.IsType<ArgumentException>(construct);
-            Assert.Equal(nameof(MemcachedCacheOptions.Servers), ex.ParamName);
-            Assert.Contains(_fixture.Server.ToString(), ex.Message, StringComparison.Ordinal);
             return;
         }
 
@@ -106,12 +118,8 @@ public sealed class MemcachedCacheEdgeCaseTests : IClassFixture<MemcachedServerF
             o.Servers.Add(new MemcachedServer("127.0.0.1", dead, weight: 100));
             o.FailoverPolicy = MemcachedFailoverPolicy.Redistribute;
         });
-        var construct = Record.Exception(() => new MemcachedCache(options).DisposeAsync().AsTask().GetAwaiter().GetResult());
-        if (construct is not null)
+        if (RefusedNamingTheServer(options))
         {
-            var ex = Assert.IsType<ArgumentException>(construct);
-            Assert.Equal(nameof(MemcachedCacheOptions.Servers), ex.ParamName);
-            Assert.Contains(_fixture.Server.ToString(), ex.Message, StringComparison.Ordinal);
             return;
         }
 

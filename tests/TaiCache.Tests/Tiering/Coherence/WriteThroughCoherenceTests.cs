@@ -30,12 +30,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
     [Fact]
     public async Task SetAsync_InvalidationIssuedBehindTheSet_BeforeItsReply_PeerReadsNewValue()
     {
-        var (a, _, aRedis) = await InstanceAsync("a");
-        var (b, bL1, _) = await InstanceAsync("b");
-        var key = $"wtc:{Guid.NewGuid():N}";
-        await HeardByAsync("b", [key], () => a.SetAsync(key, "v1").AsTask());
-        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
-        Assert.True(bL1.TryGet<string>(key, out _));
+        var (a, aRedis, b, bL1, key) = await PeerHoldingV1Async();
 
         // While the server holds every command, the set's frame has issued both the SET and the PUBLISH: two commands
         // outstanding on the interactive connection (one, had it waited for the SET's reply before publishing).
@@ -213,12 +208,7 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
     {
         // The value cannot be serialized: Redis refuses the set at once, its older value is deleted (it must not be read
         // back over the new one) and the set fails. The peers' L1 copies of that older value must go with it.
-        var (a, _, aRedis) = await InstanceAsync("a");
-        var (b, bL1, _) = await InstanceAsync("b");
-        var key = $"wtc:{Guid.NewGuid():N}";
-        await HeardByAsync("b", [key], () => a.SetAsync(key, "v1").AsTask());
-        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
-        Assert.True(bL1.TryGet<string>(key, out _));
+        var (a, aRedis, b, bL1, key) = await PeerHoldingV1Async();
 
         await Assert.ThrowsAsync<TierWriteException>(async () => await a.SetAsync(key, new Unserializable()));
         Assert.False(await aRedis.ExistsAsync(key)); // the older value is gone from Redis
@@ -249,6 +239,18 @@ public sealed class WriteThroughCoherenceTests : IAsyncLifetime
 
     // The peer hears every write's invalidation, even the first one of a key: one that arrives late, while the peer reads
     // the key through, would (rightly) keep the peer from copying what it read into L1, so setups wait for it.
+    /// <summary>Two instances, a key instance a set to "v1" and instance b read into its L1.</summary>
+    private async Task<(MultiTierCache A, RedisCache ARedis, MultiTierCache B, InMemoryTier BL1, string Key)> PeerHoldingV1Async()
+    {
+        var (a, _, aRedis) = await InstanceAsync("a");
+        var (b, bL1, _) = await InstanceAsync("b");
+        var key = $"wtc:{Guid.NewGuid():N}";
+        await HeardByAsync("b", [key], () => a.SetAsync(key, "v1").AsTask());
+        Assert.Equal("v1", (await b.GetAsync<string>(key)).Value);
+        Assert.True(bL1.TryGet<string>(key, out _));
+        return (a, aRedis, b, bL1, key);
+    }
+
     private async Task HeardByAsync(string peer, IReadOnlyCollection<string> keys, Func<Task> write)
     {
         await write();
