@@ -130,7 +130,10 @@ public sealed partial class CacheCoherence
                     }
 
                     await PublishHeartbeatAsync(number).ConfigureAwait(false);
-                    await Task.Delay(ProbeInterval, _time).ConfigureAwait(false);
+
+                    // On the wall clock, as the SUBSCRIBE back-off: a probe is lost when it goes out before the
+                    // multiplexer has resubscribed, and a caller's clock that stands still (a test's) must not hold the next.
+                    await Task.Delay(ProbeInterval, TimeProvider.System).ConfigureAwait(false);
                 }
 
                 ProbeLoopEnding?.Invoke();

@@ -52,7 +52,12 @@ public sealed class CacheCoherenceOptions
     /// <summary>Gets or sets the longest key accepted, in UTF-8 bytes. Default 1024.</summary>
     public int MaxKeyBytes { get; set; } = CacheKeyRules.DefaultMaxKeyBytes;
 
-    /// <summary>Gets or sets the clock for heartbeats and silence detection. Default <see cref="TimeProvider.System"/>.</summary>
+    /// <summary>
+    /// Gets or sets the clock for heartbeats, silence detection and <see cref="PublishTimeout"/>. Default
+    /// <see cref="TimeProvider.System"/>. Retries of network steps (the SUBSCRIBE back-off at start, the probes sent
+    /// every 100 ms after a reconnect until the instance hears itself) run on the wall clock, so a fake clock in a test
+    /// never stalls a recovery.
+    /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>Gets or sets the logger factory; <see langword="null"/> for none.</summary>
