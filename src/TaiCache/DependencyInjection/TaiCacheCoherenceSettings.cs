@@ -14,4 +14,16 @@ public sealed class TaiCacheCoherenceSettings
 
     /// <summary>Gets or sets how often each instance publishes a heartbeat. Default 5 s.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets how many heartbeat intervals may pass without the instance hearing itself before its subscription
+    /// counts as silent (and L1 is cleared). Default 3; at least 2.
+    /// </summary>
+    public int MissedHeartbeatsBeforeResync { get; set; } = 3;
+
+    /// <summary>
+    /// Gets or sets how long the invalidation a write publishes is waited for before the write reports a
+    /// <see cref="CacheConnectionException"/>. Default 2 s; at most 1 hour.
+    /// </summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }

@@ -61,6 +61,8 @@ internal sealed class TaiCacheInstance : IAsyncDisposable
                     // one Redis) do not evict each other's L1 copies.
                     Namespace = options.Coherence.Namespace ?? redis.KeyPrefix + name,
                     HeartbeatInterval = options.Coherence.HeartbeatInterval,
+                    MissedHeartbeatsBeforeResync = options.Coherence.MissedHeartbeatsBeforeResync,
+                    PublishTimeout = options.Coherence.PublishTimeout,
                     TimeProvider = time,
                     LoggerFactory = _loggerFactory,
                 };

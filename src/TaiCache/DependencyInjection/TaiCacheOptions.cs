@@ -240,6 +240,15 @@ public sealed class TaiCacheOptions
             {
                 Fail("Coherence:HeartbeatInterval", "must be positive and at most 49 days (a timer's longest period).");
             }
+            else if (Coherence.MissedHeartbeatsBeforeResync < 2 || Coherence.HeartbeatInterval.Ticks * (double)Coherence.MissedHeartbeatsBeforeResync >= TimeSpan.MaxValue.Ticks)
+            {
+                Fail("Coherence:MissedHeartbeatsBeforeResync", "must be at least 2, and times Coherence:HeartbeatInterval fit in a TimeSpan.");
+            }
+
+            if (Coherence.PublishTimeout <= TimeSpan.Zero || Coherence.PublishTimeout > TimeSpan.FromHours(1))
+            {
+                Fail("Coherence:PublishTimeout", "must be positive and at most 1 hour.");
+            }
 
             if (Coherence.Namespace is { } coherenceNamespace && (string.IsNullOrWhiteSpace(coherenceNamespace) || coherenceNamespace.Any(char.IsControl)))
             {

@@ -169,6 +169,31 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
     }
 
     [Fact]
+    public async Task JsonCoherenceSettings_ReachTheCoherence()
+    {
+        var configuration = TestConfiguration.FromJson($$"""
+            { "TaiCache": { "Caches": { "tuned": {
+              "Redis": { "ConnectionString": "{{_redis.ConnectionString}}", "KeyPrefix": "{{nameof(JsonCoherenceSettings_ReachTheCoherence)}}:{{Guid.NewGuid():N}}:" },
+              "Coherence": { "Enabled": true, "HeartbeatInterval": "00:00:07", "MissedHeartbeatsBeforeResync": 5, "PublishTimeout": "00:00:09" }
+            } } } }
+            """);
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration, "tuned");
+        await using var provider = services.BuildServiceProvider();
+        TestConfiguration.ValidateOnStart(provider);
+        var caches = provider.GetRequiredService<ITaiCacheProvider>();
+        _ = caches.GetCache("tuned");
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var coherence = await caches.GetCoherenceAsync("tuned", timeout.Token);
+
+        Assert.NotNull(coherence);
+        Assert.Equal(TimeSpan.FromSeconds(7), coherence!.Options.HeartbeatInterval);
+        Assert.Equal(5, coherence.Options.MissedHeartbeatsBeforeResync);
+        Assert.Equal(TimeSpan.FromSeconds(9), coherence.Options.PublishTimeout);
+    }
+
+    [Fact]
     public async Task WithCoherence_NoNamespace_ChannelCarriesTheKeyPrefix_SoAppsWithOtherPrefixesDoNotShareIt()
     {
         var run = Guid.NewGuid().ToString("N");

@@ -83,6 +83,31 @@ public sealed class UserPathEdgeCaseTests
     }
 
     /// <summary>
+    /// The coherence's silence limit and publish timeout fail ValidateOnStart, naming their keys, where
+    /// CacheCoherenceOptions would refuse them when the cache is first resolved.
+    /// </summary>
+    [Theory]
+    [InlineData("\"MissedHeartbeatsBeforeResync\": 1", "MissedHeartbeatsBeforeResync")]
+    [InlineData("\"HeartbeatInterval\": \"40.00:00:00\", \"MissedHeartbeatsBeforeResync\": 2147483647", "MissedHeartbeatsBeforeResync")]
+    [InlineData("\"PublishTimeout\": \"00:00:00\"", "PublishTimeout")]
+    [InlineData("\"PublishTimeout\": \"02:00:00\"", "PublishTimeout")]
+    public async Task CoherenceSilenceLimitOrPublishTimeoutOutOfRange_FailsAtStart_NamingTheKey(string setting, string key)
+    {
+        var configuration = TestConfiguration.FromJson($$"""
+            { "TaiCache": { "Caches": { "default": {
+              "Redis": { "ConnectionString": "127.0.0.1:1,abortConnect=false,connectTimeout=200" },
+              "Coherence": { "Enabled": true, {{setting}} }
+            } } } }
+            """);
+        var services = new ServiceCollection();
+        services.AddTaiCache(configuration);
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => TestConfiguration.ValidateOnStart(provider));
+        Assert.Contains($"TaiCache:Caches:default:Coherence:{key}", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// "Coherence:Namespace": " " (or an empty value) fails ValidateOnStart, naming the key (it was not checked, and
     /// CacheCoherenceOptions refused it when the cache was first resolved).
     /// </summary>

@@ -92,6 +92,9 @@ public sealed partial class CacheCoherence : IAsyncDisposable, IKeyLimited
         _channel = RedisChannel.Literal(ChannelName);
     }
 
+    /// <summary>Gets the options the instance runs with (its own copy, validated).</summary>
+    internal CacheCoherenceOptions Options => _options;
+
     /// <summary>Raised after keys were evicted from the local tier because another instance invalidated them (or cleared everything).</summary>
     public event EventHandler<CoherenceInvalidationEventArgs>? RemoteInvalidation;
 
