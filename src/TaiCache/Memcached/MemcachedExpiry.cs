@@ -9,9 +9,11 @@ namespace TaiCache.Memcached;
 /// </summary>
 /// <remarks>
 /// The server's seconds left (<c>t</c>) vouch for that record. For an item written (or re-expired) by TaiCache and not
-/// touched since, the record's time left lies between the server's seconds less 3 s and less 1 s; a record outside that
-/// band by more than <see cref="ClockToleranceMs"/> was set aside by a touch from another client, or written by a
-/// machine whose clock disagrees with this one, and the server's seconds decide instead.
+/// touched since, the record's time left lies between the server's seconds less 3 s and the server's seconds (less 1 s
+/// right after the write; as much as the seconds themselves when the server's clock ticks soon after it, since that
+/// clock lags real time by up to a second); a record outside that band by more than <see cref="ClockToleranceMs"/> was
+/// set aside by a touch from another client, or written by a machine whose clock disagrees with this one, and the
+/// server's seconds decide instead.
 /// </remarks>
 internal static class MemcachedExpiry
 {
@@ -44,7 +46,7 @@ internal static class MemcachedExpiry
 
         var serverMs = seconds * 1000L;
         var left = recordedExpiry - nowUnixMs;
-        if (recordedExpiry != 0 && left >= serverMs - ((ExtraSeconds + 2) * 1000) - ClockToleranceMs && left <= serverMs - (ExtraSeconds * 1000) + ClockToleranceMs)
+        if (recordedExpiry != 0 && left >= serverMs - ((ExtraSeconds + 2) * 1000) - ClockToleranceMs && left <= serverMs + ClockToleranceMs)
         {
             expiresAtUnixMs = recordedExpiry;
             return left > 0;
@@ -69,7 +71,7 @@ internal static class MemcachedExpiry
     {
         var left = recordedExpiry - nowUnixMs;
 
-        // IsLive takes the record when its time left is within [seconds - 3.5 s, seconds - 0.5 s] of the server's seconds
+        // IsLive takes the record when its time left is within [seconds - 3.5 s, seconds + 0.5 s] of the server's seconds
         // left, which are whole and so run up to a second apart from the exact time left as the item ages. Below
         // vouchesFrom the TTL asked ends before the record, so a record that vouches only keeps the value a little
         // longer, as the server does; from it up to vouchesUpTo the record would end the value before the TTL asked.

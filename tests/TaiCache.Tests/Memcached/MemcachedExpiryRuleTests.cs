@@ -12,6 +12,10 @@ public sealed class MemcachedExpiryRuleTests
     [InlineData(1_300, 3, true)]
     [InlineData(400, 3, true)]
     [InlineData(100, 2, true)]
+    // Written with a whole 10 s TTL (exptime 11), the server's clock (which lags real time by up to a second) ticking
+    // right after: 10 seconds left on the server, as many on the record. It was set aside, reported 1 s early.
+    [InlineData(9_990, 10, true)]
+    [InlineData(10_000, 10, true)]
     // The record has passed, the server still holds it for its extra second.
     [InlineData(-1, 2, false)]
     [InlineData(-900, 1, false)]
