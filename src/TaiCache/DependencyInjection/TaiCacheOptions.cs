@@ -245,7 +245,7 @@ public sealed class TaiCacheOptions
                 Fail("Coherence:MissedHeartbeatsBeforeResync", "must be at least 2, and times Coherence:HeartbeatInterval fit in a TimeSpan.");
             }
 
-            if (Coherence.PublishTimeout <= TimeSpan.Zero || Coherence.PublishTimeout > TimeSpan.FromHours(1))
+            if (Coherence.PublishTimeout <= TimeSpan.Zero || Coherence.PublishTimeout > TaiCache.Tiering.Coherence.CacheCoherenceOptions.MaximumPublishTimeout)
             {
                 Fail("Coherence:PublishTimeout", "must be positive and at most 1 hour.");
             }

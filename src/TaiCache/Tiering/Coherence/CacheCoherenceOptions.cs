@@ -7,6 +7,7 @@ public sealed class CacheCoherenceOptions
 {
     /// <summary>The longest heartbeat interval taken: a timer's period is at most about 49.7 days.</summary>
     internal static readonly TimeSpan MaximumHeartbeatInterval = TimeSpan.FromDays(49);
+    internal static readonly TimeSpan MaximumPublishTimeout = TimeSpan.FromHours(1);
 
     /// <summary>
     /// Gets or sets the key namespace the instances share (the application or cache name). It is part of the channel
@@ -98,7 +99,7 @@ public sealed class CacheCoherenceOptions
             throw new ArgumentOutOfRangeException(nameof(MissedHeartbeatsBeforeResync), MissedHeartbeatsBeforeResync, "CacheCoherenceOptions.MissedHeartbeatsBeforeResync times HeartbeatInterval must fit in a TimeSpan.");
         }
 
-        if (PublishTimeout is { } publishTimeout && (publishTimeout <= TimeSpan.Zero || publishTimeout > TimeSpan.FromHours(1)))
+        if (PublishTimeout is { } publishTimeout && (publishTimeout <= TimeSpan.Zero || publishTimeout > MaximumPublishTimeout))
         {
             throw new ArgumentOutOfRangeException(nameof(PublishTimeout), publishTimeout, "CacheCoherenceOptions.PublishTimeout must be positive and at most 1 hour, or null for the multiplexer's own timeout.");
         }
