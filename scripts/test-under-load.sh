@@ -18,9 +18,13 @@ for run in $(seq 1 "$runs"); do
   bash scripts/test.sh >"$log" 2>&1 || status=1
   kill "${pids[@]}" 2>/dev/null
   wait "${pids[@]}" 2>/dev/null
-  echo "run $run of $runs, $loops busy loops: $(grep -E '^tests:' "$log" || echo 'no test summary (see the log)')"
-  grep -E -A 3 '^ +Failed [A-Za-z_]' "$log" | cut -c1-300 | sort -u || true
-  rm -f "$log"
+  echo "run $run of $runs, $loops busy loops: $(grep -E '^tests:' "$log" || echo 'no test summary')"
+  if grep -qE '^ +Failed [A-Za-z_]' "$log"; then
+    grep -E '^ +Failed [A-Za-z_]' "$log" | sort -u
+    echo "  full log: $log"
+  else
+    rm -f "$log"
+  fi
 done
 
 exit $status
