@@ -99,8 +99,13 @@ public sealed class MemcachedFaultTests
     public async Task GetManyAsync_TruncatedBatch_FailsCleanlyAndNextBatchWorks()
     {
         await using var server = new FakeMemcachedServer();
-        // Two faults in a row, and timeouts on a loaded box, could mark the node down: not what this test is about.
-        await using var cache = Cache(server, o => o.FailureThreshold = 1000);
+        // Two faults in a row, and timeouts on a loaded box, could mark the node down: not what this test is about. Nor
+        // is the stall timeout: a scripted answer the loaded box delays past 300 ms would time out, not be truncated.
+        await using var cache = Cache(server, o =>
+        {
+            o.FailureThreshold = 1000;
+            o.OperationTimeout = TimeSpan.FromSeconds(5);
+        });
         server.Script.Enqueue((o => Encoding.ASCII.GetBytes($"VA 10 f1 O{o}\r\nabc"), true));
         await Assert.ThrowsAsync<CacheConnectionException>(async () => await cache.GetManyAsync<string>(["a", "b", "c"]));
         server.Script.Enqueue((o => Encoding.ASCII.GetBytes($"NF O77\r\n"), false));
@@ -276,7 +281,11 @@ public sealed class MemcachedFaultTests
         using var provider = new FakeLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Trace));
         await using var server = new FakeMemcachedServer();
-        await using var cache = Cache(server, o => o.LoggerFactory = factory);
+        await using var cache = Cache(server, o =>
+        {
+            o.LoggerFactory = factory;
+            o.OperationTimeout = TimeSpan.FromSeconds(5); // the scripted error line, not a stall, must answer each call
+        });
 
         server.Script.Enqueue((_ => "SERVER_ERROR out of memory storing object\r\n"u8.ToArray(), false));
         await Assert.ThrowsAsync<CacheException>(async () => await cache.SetAsync("error-line:1", "v"));

@@ -42,7 +42,9 @@ public sealed class FactoryHardTimeoutTests
         await using var scope = cache;
         var key = TierTestKit.Key(this);
         var calls = 0;
-        var options = new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromMilliseconds(50), FactoryHardTimeout = TimeSpan.FromMilliseconds(300) };
+        // The hard timeout well after the soft one: the patient caller below must join while the load still runs (with
+        // 250 ms between them, a late continuation on a loaded machine found it abandoned and started a load of its own).
+        var options = new MultiTierEntryOptions { FactoryTimeout = TimeSpan.FromMilliseconds(50), FactoryHardTimeout = TimeSpan.FromSeconds(3) };
         ValueTask<string> Never(CancellationToken _)
         {
             Interlocked.Increment(ref calls);

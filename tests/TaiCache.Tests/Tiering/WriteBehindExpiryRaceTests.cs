@@ -155,6 +155,11 @@ public sealed class WriteBehindExpiryRaceTests
         {
             o.TierTimeout = TimeSpan.FromMilliseconds(200);
             o.WriteBehind.MaxAttempts = 3;
+            // Retries seconds apart: with the class's 10-50 ms back-off, three failed rounds fit in a loop of 100 calls
+            // that a loaded machine slows, and the first expiries were dead-lettered before l2 answered again. The
+            // flush below wakes the flusher at once, so the test takes no longer.
+            o.WriteBehind.RetryBaseDelay = TimeSpan.FromSeconds(2);
+            o.WriteBehind.RetryMaxDelay = TimeSpan.FromSeconds(2);
             o.CircuitBreakerFailureThreshold = 1000;
         });
         for (var i = 0; i < 100; i++)
