@@ -29,18 +29,20 @@ public sealed class RedisTimeoutBoundTests
 
         // StackExchange.Redis notices a timed-out command only on its heartbeat: with the default 1 s heartbeat these calls
         // took 870-990 ms each. A stalled server may also be declared disconnected; either typed exception is right.
-        var slowest = TimeSpan.Zero;
-        for (var i = 0; i < 2; i++)
+        // Three calls, their median judged: one call a loaded machine holds up (a pause of half a second) is not the bug.
+        var took = new List<TimeSpan>();
+        for (var i = 0; i < 3; i++)
         {
             var watch = Stopwatch.StartNew();
             var error = await Assert.ThrowsAnyAsync<CacheException>(async () => await cache.GetAsync<int>(key));
-            slowest = watch.Elapsed > slowest ? watch.Elapsed : slowest;
+            took.Add(watch.Elapsed);
             Assert.True(error is CacheTimeoutException or CacheConnectionException, error.GetType().Name);
             Assert.Equal(key, error.Key);
         }
 
         await sleeping;
-        Assert.True(slowest < TimeSpan.FromMilliseconds(700), $"a call with a {timeout.TotalMilliseconds} ms OperationTimeout took {slowest.TotalMilliseconds:F0} ms");
+        var median = took.Order().ElementAt(1);
+        Assert.True(median < TimeSpan.FromMilliseconds(700), $"calls with a {timeout.TotalMilliseconds} ms OperationTimeout took {string.Join(", ", took.Select(t => $"{t.TotalMilliseconds:F0} ms"))}");
 
         // And the cache is usable again once the server answers (a dropped connection reconnects in the background).
         var deadline = Stopwatch.StartNew();
