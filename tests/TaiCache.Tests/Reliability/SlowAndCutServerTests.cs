@@ -120,8 +120,22 @@ public sealed class SlowAndCutServerTests : IAsyncLifetime
             await cache.GetAsync<string>("probe");
             return cache.GetCircuitState(1) == CircuitState.Closed;
         }, TimeSpan.FromSeconds(30), "the circuit closing after the proxy healed", pollMs: 100);
-        await cache.SetAsync("after", "ok");
         var direct = (ICacheOps)cache.Tiers[1];
+
+        // Written through the cache, best effort under the 250 ms tier timeout: on a loaded machine a write can miss L2, so
+        // it is written again until L2 holds it (checked before the cut below, which the single read after it is about).
+        await ReliabilityKit.UntilAsync(async () =>
+        {
+            await cache.SetAsync("after", "ok");
+            try
+            {
+                return (await direct.GetAsync<string>("after")).Value == "ok";
+            }
+            catch (CacheException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(30), "'after' written through the cache to L2", pollMs: 100);
 
         // The value reached L2: read it straight from the backend, once, with no retry loop. For memcached the proxy first
         // cuts every connection, so the pooled ones are dead, as after a network blip: the client must notice that (or
@@ -156,6 +170,22 @@ public sealed class SlowAndCutServerTests : IAsyncLifetime
         {
             await cache.SetAsync($"k{i}", i);
         }
+
+        // The writes are best effort: on a loaded machine the first may have missed L2 while its connection was being
+        // made, and the recovery below looks for k0 there. Make sure it is there before the fault.
+        var l2 = (ICacheOps)cache.Tiers[1];
+        await ReliabilityKit.UntilAsync(async () =>
+        {
+            try
+            {
+                await l2.SetAsync("k0", 0);
+                return true;
+            }
+            catch (CacheException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(30), "k0 written to L2 before the fault", pollMs: 100);
 
         var l1 = (InMemoryTier)cache.Tiers[0];
         proxy.RefuseNew = true;
