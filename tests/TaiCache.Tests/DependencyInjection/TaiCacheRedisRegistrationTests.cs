@@ -152,15 +152,10 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
             .WithRedis(_redis.ConnectionString, $"{nameof(TaiCacheRedisRegistrationTests)}:{Guid.NewGuid():N}:")
             .WithCoherence($"di-test-{Guid.NewGuid():N}");
         await using var provider = services.BuildServiceProvider();
-        TestConfiguration.ValidateOnStart(provider);
-        var caches = provider.GetRequiredService<ITaiCacheProvider>();
-        _ = caches.GetCache("coherent");
-
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var coherence = await caches.GetCoherenceAsync("coherent", timeout.Token);
+        var coherence = await StartedCoherenceAsync(provider, "coherent", timeout.Token);
 
-        Assert.NotNull(coherence);
-        while (!coherence!.IsCoherent)
+        while (!coherence.IsCoherent)
         {
             await Task.Delay(50, timeout.Token);
         }
@@ -180,15 +175,10 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
         var services = new ServiceCollection();
         services.AddTaiCache(configuration, "tuned");
         await using var provider = services.BuildServiceProvider();
-        TestConfiguration.ValidateOnStart(provider);
-        var caches = provider.GetRequiredService<ITaiCacheProvider>();
-        _ = caches.GetCache("tuned");
-
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var coherence = await caches.GetCoherenceAsync("tuned", timeout.Token);
+        var coherence = await StartedCoherenceAsync(provider, "tuned", timeout.Token);
 
-        Assert.NotNull(coherence);
-        Assert.Equal(TimeSpan.FromSeconds(7), coherence!.Options.HeartbeatInterval);
+        Assert.Equal(TimeSpan.FromSeconds(7), coherence.Options.HeartbeatInterval);
         Assert.Equal(5, coherence.Options.MissedHeartbeatsBeforeResync);
         Assert.Equal(TimeSpan.FromSeconds(9), coherence.Options.PublishTimeout);
     }
@@ -211,5 +201,16 @@ public sealed class TaiCacheRedisRegistrationTests : IClassFixture<RedisServerFi
 
         Assert.Equal($"taicache:coherence:app-a:{run}:shop", a!.ChannelName);
         Assert.Equal($"taicache:coherence:app-b:{run}:other", b!.ChannelName);
+    }
+
+    /// <summary>Validates the registrations, resolves the named cache and waits for its coherence to have started.</summary>
+    private static async Task<TaiCache.Tiering.Coherence.CacheCoherence> StartedCoherenceAsync(ServiceProvider provider, string name, CancellationToken cancellationToken)
+    {
+        TestConfiguration.ValidateOnStart(provider);
+        var caches = provider.GetRequiredService<ITaiCacheProvider>();
+        _ = caches.GetCache(name);
+        var coherence = await caches.GetCoherenceAsync(name, cancellationToken);
+        Assert.NotNull(coherence);
+        return coherence!;
     }
 }
